@@ -1,0 +1,30 @@
+# Common compile options, sanitizer flags and the test helper every module uses.
+add_library(idsync_options INTERFACE)
+target_compile_options(idsync_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+target_compile_definitions(idsync_options INTERFACE BOOST_BEAST_USE_STD_STRING_VIEW)
+if(IDSYNC_WERROR)
+  target_compile_options(idsync_options INTERFACE -Werror)
+endif()
+if(IDSYNC_SANITIZE)
+  target_compile_options(idsync_options INTERFACE -fsanitize=${IDSYNC_SANITIZE} -fno-omit-frame-pointer
+                         -fno-sanitize-recover=undefined)
+  target_link_options(idsync_options INTERFACE -fsanitize=${IDSYNC_SANITIZE})
+endif()
+if(IDSYNC_BUILD_FUZZ)
+  target_compile_options(idsync_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined)
+  target_link_options(idsync_options INTERFACE -fsanitize=address,undefined)
+endif()
+
+# idsync_add_tests(<module-target> test1.cpp test2.cpp ...): one gtest binary per module,
+# named <module>_test, registered with CTest under the label "unit".
+function(idsync_add_tests target)
+  if(NOT IDSYNC_BUILD_TESTS)
+    return()
+  endif()
+  set(test_target ${target}_test)
+  add_executable(${test_target} ${ARGN})
+  target_link_libraries(${test_target} PRIVATE ${target} idsync_options GTest::gtest GTest::gtest_main
+                        GTest::gmock)
+  add_test(NAME ${test_target} COMMAND ${test_target})
+  set_tests_properties(${test_target} PROPERTIES LABELS unit)
+endfunction()

@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include "base/crypto.h"
+#include "base/json.h"
+#include "base/strings.h"
+#include "base/time.h"
+#include "base/uuid.h"
+
+namespace idsync {
+namespace {
+
+TEST(ParseJsonStrict, AcceptsOrdinaryDocuments) {
+  auto v = ParseJsonStrict(R"({"a":[1,2.5,"x",true,null],"b":{"c":-3}})");
+  ASSERT_TRUE(v) << v.error().detail;
+  EXPECT_EQ((*v)["b"]["c"], -3);
+}
+
+TEST(ParseJsonStrict, RejectsHostileInput) {
+  const char* cases[] = {
+      R"({"a":1,"a":2})",                 // duplicate key
+      "{\"a\":\"\xff\xfe\"}",             // invalid UTF-8
+      R"({"a":"\ud800"})",                // lone surrogate
+      R"({"a":1e400})",                   // overflows double
+      R"({"a":99999999999999999999})",    // overflows int64
+      R"({"a":1} x)",                     // trailing data
+      R"({"a":)",                         // truncated
+      "",
+  };
+  for (const char* text : cases) {
+    auto v = ParseJsonStrict(text);
+    EXPECT_FALSE(v) << text;
+    if (!v) EXPECT_EQ(v.error().code, ErrorCode::kInvalidSyntax);
+  }
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  EXPECT_FALSE(ParseJsonStrict(deep));
+}
+
+TEST(FoldCase, IsUnicodeAware) {
+  EXPECT_EQ(FoldCase("ALICE@Example.COM"), "alice@example.com");
+  EXPECT_EQ(FoldCase("ÄNNE"), FoldCase("änne"));
+  EXPECT_EQ(FoldCase("STRASSE"), FoldCase("straße"));
+  EXPECT_TRUE(EqualsFolded("ΣΊΣΥΦΟΣ", "σίσυφος"));
+  EXPECT_FALSE(EqualsFolded("alice", "alicf"));
+}
+
+TEST(Rfc3339, RoundTripsAndAcceptsOffsets) {
+  auto t = ParseRfc3339("2026-11-23T05:06:47.123Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(FormatRfc3339(*t), "2026-11-23T05:06:47.123Z");
+  auto o = ParseRfc3339("2026-11-23T07:06:47+02:00");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(FormatRfc3339(*o), "2026-11-23T05:06:47.000Z");
+  EXPECT_FALSE(ParseRfc3339("2026-13-01T00:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339("yesterday"));
+}
+
+TEST(Tokens, AreLongRandomAndPrefixed) {
+  auto a = NewToken("idsync_scim_");
+  auto b = NewToken("idsync_scim_");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.rfind("idsync_scim_", 0), 0u);
+  EXPECT_EQ(a.size(), std::string("idsync_scim_").size() + 43);
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_TRUE(IsUuid(NewUuid()));
+}
+
+}  // namespace
+}  // namespace idsync

@@ -1,0 +1,26 @@
+// JSON values and the strict parser every untrusted body goes through.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace idsync {
+
+using Json = nlohmann::json;
+
+struct JsonLimits {
+  size_t max_depth = 64;        // nesting of objects and arrays
+  size_t max_string = 1 << 20;  // bytes in one string
+};
+
+// Parses `text` as one JSON value. Rejects (kInvalidSyntax, with the reason in words):
+// invalid UTF-8 and lone surrogates, duplicate object keys, nesting deeper than
+// limits.max_depth, numbers that do not fit an int64 or a finite double, trailing data.
+Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits = {});
+
+// Serializes compactly; invalid UTF-8 in strings (cannot come from ParseJsonStrict) is replaced.
+std::string DumpJson(const Json& value);
+
+}  // namespace idsync

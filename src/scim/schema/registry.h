@@ -1,0 +1,60 @@
+// The schemas and resource types idsync serves, and attribute-path resolution against them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "scim/schema/attribute.h"
+#include "scim/types.h"
+
+namespace idsync::scim::schema {
+
+// A resolved reference to an attribute of one resource type.
+struct ResolvedAttribute {
+  const Schema* schema = nullptr;     // core or extension schema holding the attribute
+  const Attribute* attr = nullptr;    // top-level attribute
+  const Attribute* sub = nullptr;     // sub-attribute, or nullptr
+  bool in_extension = false;          // true if `schema` is an extension (JSON lives under its URN)
+  // The attribute that is finally addressed: sub if set, else attr.
+  const Attribute& target() const { return sub ? *sub : *attr; }
+};
+
+// Immutable after construction; safe to share between threads.
+class Registry {
+ public:
+  // The registry with RFC 7643 User (+ EnterpriseUser extension) and Group.
+  static const Registry& Default();
+
+  const Schema* FindSchema(std::string_view urn) const;  // case-insensitive; nullptr if unknown
+  const ResourceTypeDef& Type(ResourceType type) const;
+  const Schema& CoreSchema(ResourceType type) const;
+  std::vector<const Schema*> Extensions(ResourceType type) const;
+  const std::vector<Schema>& AllSchemas() const { return schemas_; }
+
+  // Resolves "userName", "name.givenName", "emails.value", "meta.lastModified",
+  // "urn:...:enterprise:2.0:User:manager.value" (RFC 7644 §3.10 attribute notation) for
+  // `type`. `urn` may be empty; attr/sub names are case-insensitive. kInvalidPath-free: the
+  // caller chooses the error code; this returns kInvalidValue with a detail naming the part
+  // that is unknown.
+  Result<ResolvedAttribute> Resolve(ResourceType type, std::string_view urn, std::string_view attr,
+                                    std::string_view sub) const;
+
+  // Parses a dotted attribute reference (as in `attributes=`, `sortBy=`, dotted PATCH value keys)
+  // "urn:…:User:name.givenName" into (urn, attr, sub) and resolves it.
+  Result<ResolvedAttribute> ResolveDotted(ResourceType type, std::string_view text) const;
+
+  // RFC 7643 §7 representation of one schema, and §6 of one resource type, with meta.location
+  // built from `base_url` (e.g. "https://host/scim/v2").
+  Json SchemaJson(const Schema& schema, std::string_view base_url) const;
+  Json ResourceTypeJson(ResourceType type, std::string_view base_url) const;
+
+ private:
+  Registry();
+  std::vector<Schema> schemas_;
+  ResourceTypeDef user_type_, group_type_;
+};
+
+}  // namespace idsync::scim::schema

@@ -1,0 +1,176 @@
+// The persistence interface. Only store back-ends speak SQL; everything else sees this.
+// SqliteStore (store/sqlite) is the embedded default; a PostgreSQL back-end implements the
+// same interface later (see docs/ARCHITECTURE.md, "Store").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "base/time.h"
+#include "scim/types.h"
+
+namespace idsync::store {
+
+struct Connection {
+  int64_t id = 0;            // store-internal key
+  std::string uuid;          // public id
+  std::string name;          // unique, chosen by the administrator
+  std::string directory;     // "users" | "customers" | ...
+  std::string kind;          // "scim" (later "ldap")
+  bool enabled = true;
+  TimePoint created;
+  Json settings = Json::object();
+};
+
+struct Token {
+  int64_t id = 0;
+  int64_t connection_id = 0;
+  std::string hash;                    // Sha256Hex of the token; the token itself is never stored
+  TimePoint created;
+  std::optional<TimePoint> expires;    // set on the old token during a rotation overlap
+};
+
+// One source resource in a connection's mirror.
+struct StoredResource {
+  std::string id;  // server-assigned UUID
+  scim::ResourceType type = scim::ResourceType::kUser;
+  // The stored SCIM form without "id", "meta" and, for groups, without "members" (members are
+  // kept apart, see the member functions below).
+  Json body = Json::object();
+  int64_t version = 0;  // increases by one on every change, members included; ETag W/"<version>"
+  TimePoint created;
+  TimePoint last_modified;
+};
+
+// A (attribute, folded value) pair the store indexes for lookups, e.g. {"userName", "alice"}.
+// The service computes them (it knows SCIM); the store only stores and searches them.
+struct IndexEntry {
+  std::string attr;
+  std::string value;
+};
+
+struct Member {
+  std::string value;    // id of a user or group of the same connection
+  std::string type;     // "User" | "Group"
+  std::string display;  // as the client sent it; may be empty
+};
+
+struct AuditRecord {
+  int64_t seq = 0;  // assigned by the store; increasing
+  TimePoint time;
+  int64_t connection_id = 0;  // 0 when no connection is involved (e.g. failed auth)
+  std::string connection_name;
+  std::string request_id;
+  std::string actor;          // "scim", "cli", "admin:<name>"
+  std::string operation;      // "create", "replace", "patch", "delete", "connection.add", ...
+  std::string resource_type;  // "User", "Group", "Connection", ""
+  std::string resource_id;
+  int status = 0;             // HTTP-like status of the outcome
+  std::string detail;
+};
+
+struct AuditQuery {
+  std::optional<int64_t> connection_id;
+  std::optional<TimePoint> since;
+  int64_t after_seq = 0;
+  int64_t limit = 1000;
+};
+
+// One unit of work. Everything written through it becomes visible at commit or never.
+// Not thread-safe: used by one job at a time. Writes through a read transaction fail with
+// kInternal.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+
+  // --- connections and tokens
+  virtual Result<Connection> CreateConnection(Connection connection) = 0;  // kUniqueness on name
+  virtual Result<Connection> GetConnection(int64_t id) = 0;                // kNotFound
+  virtual Result<Connection> GetConnectionByName(const std::string& name) = 0;  // kNotFound
+  virtual Result<std::vector<Connection>> ListConnections() = 0;
+  virtual Status UpdateConnection(const Connection& connection) = 0;  // enabled, settings
+  // Removes the connection, its tokens and its whole mirror.
+  virtual Status DeleteConnection(int64_t id) = 0;
+  virtual Status AddToken(const Token& token) = 0;
+  // Sets `expires` on all tokens of the connection that do not already expire earlier.
+  virtual Status ExpireTokens(int64_t connection_id, TimePoint expires) = 0;
+  // The token with this hash, whatever its expiry (the caller checks). kNotFound.
+  virtual Result<Token> FindToken(const std::string& hash) = 0;
+  virtual Result<std::vector<Token>> ListTokens(int64_t connection_id) = 0;
+
+  // --- mirror resources (scope: one connection)
+  virtual Result<StoredResource> GetResource(int64_t connection_id, scim::ResourceType type,
+                                             const std::string& id) = 0;  // kNotFound
+  // Inserts or updates (by id). `unique_key`, when set, must be unique among resources of this
+  // type in the connection (kUniqueness otherwise). `index` replaces the resource's index
+  // entries. The store sets version (1 on insert, previous + 1 on update) and keeps `created`
+  // of an existing row; returns the stored row.
+  virtual Result<StoredResource> PutResource(int64_t connection_id, const StoredResource& resource,
+                                             const std::optional<std::string>& unique_key,
+                                             const std::vector<IndexEntry>& index) = 0;
+  // Deletes the resource, its index entries, its own members (if a group) and its membership in
+  // every group of the connection (those groups' versions increase). kNotFound.
+  virtual Status DeleteResource(int64_t connection_id, scim::ResourceType type,
+                                const std::string& id) = 0;
+  // Increases version and sets last_modified (used after member-only changes).
+  virtual Status TouchResource(int64_t connection_id, scim::ResourceType type,
+                               const std::string& id, TimePoint when) = 0;
+  // Resources whose index entry `attr` equals `folded_value` exactly.
+  virtual Result<std::vector<StoredResource>> FindByIndex(int64_t connection_id,
+                                                          scim::ResourceType type,
+                                                          const std::string& attr,
+                                                          const std::string& folded_value) = 0;
+  virtual Result<int64_t> CountResources(int64_t connection_id, scim::ResourceType type) = 0;
+  // A page in a stable order (creation order): rows offset..offset+limit-1.
+  virtual Result<std::vector<StoredResource>> ListResources(int64_t connection_id,
+                                                            scim::ResourceType type, int64_t offset,
+                                                            int64_t limit) = 0;
+  // Calls `visit` for every resource of the type in stable order until it returns false.
+  virtual Status ScanResources(int64_t connection_id, scim::ResourceType type,
+                               const std::function<bool(const StoredResource&)>& visit) = 0;
+
+  // --- group members (O(log n) per member; never loads the whole group for one change)
+  // Returns true if added, false if it was already a member.
+  virtual Result<bool> AddMember(int64_t connection_id, const std::string& group_id,
+                                 const Member& member) = 0;
+  virtual Result<bool> RemoveMember(int64_t connection_id, const std::string& group_id,
+                                    const std::string& value) = 0;
+  virtual Status ClearMembers(int64_t connection_id, const std::string& group_id) = 0;
+  virtual Result<std::vector<Member>> ListMembers(int64_t connection_id,
+                                                  const std::string& group_id) = 0;
+  virtual Result<int64_t> CountMembers(int64_t connection_id, const std::string& group_id) = 0;
+  // Groups of the connection that have `member_value` as a direct member: (group id, displayName).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> GroupsOf(
+      int64_t connection_id, const std::string& member_value) = 0;
+
+  // --- audit
+  virtual Status AppendAudit(const AuditRecord& record) = 0;
+  virtual Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) = 0;
+};
+
+// Thread-safe.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Runs `job` on a consistent read snapshot; reads run concurrently with each other and with
+  // the writer. Returns the job's status, or kUnavailable if the database cannot be read.
+  virtual Status Read(const std::function<Status(Transaction&)>& job) = 0;
+
+  // Runs `job` in a write transaction and returns only once the transaction is durable
+  // (committed and synced). Concurrent calls are batched into one commit (group commit); each
+  // job runs in its own savepoint, so a job that returns an error rolls back only its own
+  // changes and gets its own error back. Jobs run one at a time, in arrival order, so a job
+  // sees every change of the jobs before it (no lost updates).
+  virtual Status Write(const std::function<Status(Transaction&)>& job) = 0;
+
+  // Stops accepting writes, finishes queued ones, closes the database cleanly. Idempotent.
+  virtual void Close() = 0;
+};
+
+}  // namespace idsync::store

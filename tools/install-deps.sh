@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages idsync needs. Usage: tools/install-deps.sh [build|test]
+#   build: what `idsync` needs to compile and run (the default)
+#   test:  build + what the test suite and benchmark need
+# Idempotent: packages already present are skipped, so a second run costs one dpkg query.
+set -euo pipefail
+mode=${1:-build}
+build_pkgs=(build-essential cmake pkg-config git ca-certificates
+  libboost-dev libboost-system-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
+  libfmt-dev libspdlog-dev libcli11-dev libre2-dev libicu-dev libldap2-dev openssl)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
+  libclang-rt-14-dev wrk sqlite3 curl procps)
+pkgs=("${build_pkgs[@]}")
+[ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq </dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
