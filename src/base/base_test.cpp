@@ -29,7 +29,9 @@ TEST(ParseJsonStrict, RejectsHostileInput) {
   for (const char* text : cases) {
     auto v = ParseJsonStrict(text);
     EXPECT_FALSE(v) << text;
-    if (!v) EXPECT_EQ(v.error().code, ErrorCode::kInvalidSyntax);
+    if (!v) {
+      EXPECT_EQ(v.error().code, ErrorCode::kInvalidSyntax);
+    }
   }
   std::string deep(100, '[');
   deep += std::string(100, ']');

@@ -23,8 +23,12 @@ class StrictSax {
     }
     return Add(Json(static_cast<int64_t>(v)));
   }
-  bool number_float(Json::number_float_t v, const std::string&) {
+  bool number_float(Json::number_float_t v, const std::string& text) {
     if (!std::isfinite(v)) return Fail("number out of range");
+    // The lexer falls back to double for integers beyond 64 bits; those lose precision silently.
+    if (text.find_first_of(".eE") == std::string::npos) {
+      return Fail("number too large: integers must fit in 64 bits");
+    }
     return Add(Json(v));
   }
   bool string(std::string& v) {

@@ -43,8 +43,7 @@ std::string FoldCase(std::string_view utf8) {
       U16_NEXT(folded, k, n, f);
       char buf[4];
       int32_t blen = 0;
-      UBool err = false;
-      U8_APPEND(reinterpret_cast<uint8_t*>(buf), blen, 4, f, err);
+      U8_APPEND_UNSAFE(reinterpret_cast<uint8_t*>(buf), blen, f);
       out.append(buf, blen);
     }
   }
