@@ -1,0 +1,87 @@
+// The HTTP/1.1 server: listener, TLS, keep-alive and pipelining, limits, timeouts, worker pool,
+// graceful shutdown. It knows nothing of SCIM: it hands each complete request to a Handler.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace idsync::http {
+
+struct Request {
+  std::string method;       // "GET", upper case as received
+  std::string target;       // raw request-target, e.g. "/scim/v2/Users?filter=..."
+  std::string path;         // percent-decoded path without the query
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string remote_address;  // peer IP as text
+  bool tls = false;
+
+  // First header / query parameter with that name (header names case-insensitive,
+  // query names case-sensitive as RFC 7644 spells them, but see FindQueryIgnoreCase).
+  std::optional<std::string_view> Header(std::string_view name) const;
+  std::optional<std::string_view> Query(std::string_view name) const;
+  std::optional<std::string_view> QueryIgnoreCase(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string route;  // label for metrics, e.g. "scim.users.get"; set by the handler
+
+  void SetHeader(std::string name, std::string value);
+};
+
+// Called on a worker thread (never on an I/O thread), concurrently for different requests.
+// Must not throw; the server answers 500 if it does and logs the exception.
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (see Server::port())
+  std::optional<std::string> tls_cert_file;  // PEM chain; both or neither
+  std::optional<std::string> tls_key_file;
+  size_t max_header_bytes = 16 * 1024;       // request line + headers; more -> 431
+  size_t max_body_bytes = 2 * 1024 * 1024;   // more -> 413
+  std::chrono::milliseconds header_timeout{10000};  // whole head must arrive in this time
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive between requests
+  size_t max_connections = 1024;             // beyond: accepted and closed with 503
+  size_t max_queued_requests = 4096;         // waiting for a worker; beyond: 503 Retry-After
+  int io_threads = 2;
+  int worker_threads = 32;
+};
+
+// Prometheus text-format metrics kept by the server: requests by route and status,
+// latency histogram by route, open connections. Thread-safe.
+class Metrics {
+ public:
+  virtual ~Metrics() = default;
+  virtual std::string Render() const = 0;
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+
+  // Binds and starts serving. Errors (kUnavailable) in words an administrator can act on:
+  // "address 127.0.0.1:8080 is already in use", "cannot read TLS certificate /x.pem: ...".
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Handler handler);
+
+  virtual uint16_t port() const = 0;
+  virtual const Metrics& metrics() const = 0;
+  // Stops accepting, lets in-flight requests finish (up to `grace`), closes connections.
+  virtual void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000)) = 0;
+};
+
+}  // namespace idsync::http
