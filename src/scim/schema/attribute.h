@@ -29,7 +29,7 @@ struct Attribute {
   std::string description;
 
   // Case-insensitive lookup of a sub-attribute (RFC 7643 §2.1: names are case-insensitive).
-  // nullptr if absent. Not thread-unsafe: attributes are immutable after registry build.
+  // nullptr if absent. Thread-safe: attributes are immutable after the registry is built.
   const Attribute* FindSub(std::string_view sub_name) const;
 };
 
@@ -52,7 +52,7 @@ struct ResourceTypeDef {
   std::string name;      // "User"
   std::string endpoint;  // "/Users"
   std::string description;
-  std::string schema;    // core schema URN
+  std::string schema;  // core schema URN
   std::vector<SchemaExtension> extensions;
 };
 

@@ -14,10 +14,10 @@ namespace idsync::scim::schema {
 
 // A resolved reference to an attribute of one resource type.
 struct ResolvedAttribute {
-  const Schema* schema = nullptr;     // core or extension schema holding the attribute
-  const Attribute* attr = nullptr;    // top-level attribute
-  const Attribute* sub = nullptr;     // sub-attribute, or nullptr
-  bool in_extension = false;          // true if `schema` is an extension (JSON lives under its URN)
+  const Schema* schema = nullptr;   // core or extension schema holding the attribute
+  const Attribute* attr = nullptr;  // top-level attribute
+  const Attribute* sub = nullptr;   // sub-attribute, or nullptr
+  bool in_extension = false;        // true if `schema` is an extension (JSON lives under its URN)
   // The attribute that is finally addressed: sub if set, else attr.
   const Attribute& target() const { return sub ? *sub : *attr; }
 };
@@ -36,9 +36,11 @@ class Registry {
 
   // Resolves "userName", "name.givenName", "emails.value", "meta.lastModified",
   // "urn:...:enterprise:2.0:User:manager.value" (RFC 7644 §3.10 attribute notation) for
-  // `type`. `urn` may be empty; attr/sub names are case-insensitive. kInvalidPath-free: the
-  // caller chooses the error code; this returns kInvalidValue with a detail naming the part
-  // that is unknown.
+  // `type`. `urn` may be empty: the core schema is searched first, then the type's extensions
+  // (lenient: "employeeNumber" resolves to the enterprise extension). attr/sub names and URNs
+  // are case-insensitive. The common attributes "id", "externalId" and "meta" (RFC 7643 §3.1)
+  // resolve in the core schema of every type. kInvalidPath-free: the caller chooses the error
+  // code; this returns kInvalidValue with a detail naming the part that is unknown.
   Result<ResolvedAttribute> Resolve(ResourceType type, std::string_view urn, std::string_view attr,
                                     std::string_view sub) const;
 
