@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The first README command: install what is missing, build, and serve on the embedded default
+# (SQLite in ./data). On the first start it creates a connection named "default" and prints its
+# SCIM base URL and bearer token. Usage: tools/run.sh [extra `idsync serve` flags]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh build
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DIDSYNC_BUILD_TESTS=OFF >/dev/null
+cmake --build build --target idsync -j"$(nproc)"
+data=${IDSYNC_DATA:-./data}
+listen=${IDSYNC_LISTEN:-127.0.0.1:8080}
+mkdir -p "$data"
+chmod 700 "$data"
+# Record the URL before the first connection so that its base URL is right.
+if [ ! -f "$data/server.json" ]; then
+  printf '{"public_url":"http://%s"}\n' "$listen" >"$data/server.json"
+fi
+if [ "$(./build/idsync connection list --data "$data" --json | tr -d '[:space:]')" = "[]" ]; then
+  echo "First start: creating the connection \"default\" for your identity provider."
+  ./build/idsync connection add default --data "$data"
+  echo
+fi
+exec ./build/idsync serve --data "$data" --listen "$listen" "$@"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The second README command: install what the tests need, then build and run every test:
+#   1. release build with -Werror, unit tests (ctest) and black-box tests (pytest, real server)
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build, unit and black-box tests again
+#   3. libFuzzer targets (clang), each run briefly over its seed corpus and regressions
+# Usage: tools/test.sh [--quick]   (--quick: step 1 only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+tools/install-deps.sh test
+jobs=$(nproc)
+py=/usr/bin/python3
+
+echo "== release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIDSYNC_WERROR=ON -DIDSYNC_BUILD_TESTS=ON >/dev/null
+cmake --build build -j"$jobs"
+echo "== unit tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+echo "== black-box tests"
+IDSYNC_BIN="$PWD/build/idsync" $py -m pytest -q -p no:cacheprovider tests/e2e
+
+if [ $quick = 1 ]; then exit 0; fi
+
+echo "== ASan+UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIDSYNC_SANITIZE=address,undefined \
+  -DIDSYNC_WERROR=ON -DIDSYNC_BUILD_TESTS=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "== unit tests (ASan+UBSan)"
+ctest --test-dir build-asan --output-on-failure -j"$jobs"
+echo "== black-box tests (ASan+UBSan)"
+IDSYNC_BIN="$PWD/build-asan/idsync" IDSYNC_SANITIZED=1 $py -m pytest -q -p no:cacheprovider tests/e2e
+
+if [ -f fuzz/CMakeLists.txt ]; then
+  echo "== fuzz targets (short runs)"
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DIDSYNC_BUILD_FUZZ=ON -DIDSYNC_BUILD_TESTS=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzz_all
+  tools/fuzz.sh build-fuzz "${IDSYNC_FUZZ_SECONDS:-20}"
+fi
+echo "== all tests passed"
