@@ -32,7 +32,9 @@ class MemberStore {
 
 struct PatchOptions {
   MemberStore* members = nullptr;  // see above; only for ResourceType::kGroup
-  size_t max_operations = 1000;    // more -> kInvalidValue? No: kPayloadTooLarge ... see .cpp
+  // Bound on work per request: a body with more Operations is rejected with kPayloadTooLarge
+  // before any operation is applied.
+  size_t max_operations = 1000;
 };
 
 // `resource` is the stored form (canonical names). `request` is the PatchOp body.
