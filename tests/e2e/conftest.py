@@ -1,0 +1,573 @@
+"""Black-box fixtures for idsync: start the real `idsync serve`, talk SCIM over HTTP.
+
+Every test module gets its own server (module-scoped `server` fixture) on 127.0.0.1:0 with
+its own temporary data folder, so modules can run in parallel and never share state.
+Most tests use a fresh connection (function-scoped `conn`/`scim`), so the users and groups
+one test creates are invisible to the next (connections are isolated from each other).
+
+Only the standard library is used: http.client, ssl, json, subprocess, select, threading.
+"""
+
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEFAULT_BIN = os.path.join(REPO_ROOT, "build", "idsync")
+
+SCIM_JSON = "application/scim+json"
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+BULK_REQ_URN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESP_URN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+
+STARTUP_TIMEOUT = 20.0  # seconds to wait for the "listening" line
+STOP_TIMEOUT = 20.0  # seconds to wait for exit after SIGTERM
+CLI_TIMEOUT = 30.0
+HTTP_TIMEOUT = 30.0
+
+
+def uniq(prefix="u"):
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def binary_path():
+    return os.environ.get("IDSYNC_BIN", DEFAULT_BIN)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class ServerProcess:
+    """One `idsync serve` child. stdout is read for the listening line, then drained."""
+
+    def __init__(self, binary, data_dir, extra_args=(), listen="127.0.0.1:0", env=None):
+        self.binary = binary
+        self.data_dir = data_dir
+        self.args = [binary, "serve", "--data", data_dir, "--listen", listen, *extra_args]
+        self.stderr_path = os.path.join(
+            os.path.dirname(os.path.abspath(data_dir)),
+            f"serve-stderr-{uuid.uuid4().hex[:8]}.log",
+        )
+        self._stderr_file = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr_file,
+            env=env,
+        )
+        self.url = None
+        self.stdout_lines = []
+        self._drain_thread = None
+
+    # The listening line must be the first and only readiness signal; no sleeps.
+    def wait_ready(self, timeout=STARTUP_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise AssertionError(
+                    f"idsync serve printed no listening line within {timeout}s; "
+                    f"stdout={buf!r} stderr={self.stderr_text()!r}"
+                )
+            ready, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    rc = self.proc.wait(timeout=5)
+                    raise AssertionError(
+                        f"idsync serve exited ({rc}) before listening; "
+                        f"stdout={buf!r} stderr={self.stderr_text()!r}"
+                    )
+                buf += chunk
+        line, _, rest = buf.partition(b"\n")
+        text = line.decode("utf-8", "replace")
+        self.stdout_lines.append(text)
+        prefix = "idsync: listening on "
+        assert text.startswith(prefix), f"unexpected first stdout line {text!r}"
+        self.url = text[len(prefix):].strip()
+        parsed = urllib.parse.urlsplit(self.url)
+        assert parsed.scheme in ("http", "https"), text
+        assert parsed.hostname == "127.0.0.1", text
+        assert parsed.port and parsed.port > 0, text
+        self._extra_stdout = rest
+        self._drain_thread = threading.Thread(target=self._drain, daemon=True)
+        self._drain_thread.start()
+        return self
+
+    def _drain(self):
+        data = self._extra_stdout
+        try:
+            while True:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        for line in data.decode("utf-8", "replace").splitlines():
+            self.stdout_lines.append(line)
+
+    @property
+    def port(self):
+        return urllib.parse.urlsplit(self.url).port
+
+    @property
+    def scheme(self):
+        return urllib.parse.urlsplit(self.url).scheme
+
+    @property
+    def scim_base(self):
+        return self.url + "/scim/v2"
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stderr_text(self):
+        try:
+            self._stderr_file.flush()
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Sends `sig` and returns the exit code (kills and fails if it hangs)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"idsync serve did not exit within {timeout}s of {sig!r}")
+        finally:
+            self._close()
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self._close()
+
+    def _close(self):
+        if self._drain_thread is not None:
+            self._drain_thread.join(timeout=5)
+        try:
+            self.proc.stdout.close()
+        except Exception:
+            pass
+        try:
+            self._stderr_file.close()
+        except Exception:
+            pass
+
+
+def start_server(binary, data_dir, extra_args=(), listen="127.0.0.1:0"):
+    return ServerProcess(binary, data_dir, extra_args, listen).wait_ready()
+
+
+def run_cli(binary, *args, timeout=CLI_TIMEOUT, input=None):
+    """Runs `idsync ARGS...`; returns CompletedProcess with text stdout/stderr."""
+    return subprocess.run(
+        [binary, *[str(a) for a in args]],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+
+
+def cli_json(binary, *args):
+    r = run_cli(binary, *args)
+    assert r.returncode == 0, f"idsync {' '.join(map(str, args))} -> {r.returncode}: {r.stderr}"
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        raise AssertionError(f"idsync {' '.join(map(str, args))}: stdout is not JSON: {r.stdout!r}")
+
+
+def stderr_lines(r):
+    return [line for line in r.stderr.splitlines() if line.strip()]
+
+
+def add_connection(binary, data_dir, name=None, directory=None):
+    name = name or uniq("conn")
+    args = ["connection", "add", name, "--data", data_dir]
+    if directory:
+        args += ["--directory", directory]
+    args.append("--json")
+    info = cli_json(binary, *args)
+    for key in ("name", "id", "directory", "base_url", "token"):
+        assert key in info, f"connection add --json lacks {key!r}: {info}"
+    return info
+
+
+# --------------------------------------------------------------------------- HTTP client
+
+
+class Resp:
+    """status, headers (lower-cased names -> last value), raw body, parsed json (or None)."""
+
+    def __init__(self, status, headers, body, header_list=()):
+        self.status = status
+        self.headers = headers
+        self.header_list = list(header_list)
+        self.body = body
+        self.json = None
+        if body:
+            try:
+                self.json = json.loads(body)
+            except ValueError:
+                self.json = None
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.json))
+
+    @property
+    def content_type(self):
+        return self.headers.get("content-type", "")
+
+    def __repr__(self):
+        body = self.body[:600] if self.body else b""
+        return f"<Resp {self.status} {self.content_type!r} {body!r}>"
+
+
+def http_request(url, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT, ssl_context=None):
+    """One request on a fresh connection (Connection: close). `path` may include a query."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "https":
+        ctx = ssl_context or ssl._create_unverified_context()
+        c = http.client.HTTPSConnection(parsed.hostname, parsed.port, timeout=timeout, context=ctx)
+    else:
+        c = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    hdrs = {"Connection": "close"}
+    hdrs.update(headers or {})
+    full_path = parsed.path.rstrip("/") + path if path.startswith("/") else parsed.path + "/" + path
+    try:
+        c.request(method, full_path, body=body, headers=hdrs)
+        r = c.getresponse()
+        data = r.read()
+        header_list = [(k.lower(), v) for k, v in r.getheaders()]
+        return Resp(r.status, dict(header_list), data, header_list)
+    finally:
+        c.close()
+
+
+def encode_query(params):
+    """dict/list of pairs -> query string. A value of None gives a bare flag (`?aadOptscim062020`)."""
+    if params is None:
+        return ""
+    if isinstance(params, str):
+        return params
+    items = params.items() if isinstance(params, dict) else params
+    parts = []
+    for k, v in items:
+        if v is None:
+            parts.append(urllib.parse.quote(k, safe=""))
+        else:
+            parts.append(
+                urllib.parse.quote(k, safe="") + "=" + urllib.parse.quote(str(v), safe="")
+            )
+    return "&".join(parts)
+
+
+class Scim:
+    """Tiny SCIM client. Every call returns Resp (iterable as (status, headers, json))."""
+
+    def __init__(self, base_url, token, ssl_context=None, default_headers=None):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.ssl_context = ssl_context
+        self.default_headers = dict(default_headers or {})
+
+    def request(self, method, path, body=None, params=None, headers=None, raw=None,
+                content_type=SCIM_JSON, auth=True):
+        q = encode_query(params)
+        if q:
+            path = path + ("&" if "?" in path else "?") + q
+        hdrs = dict(self.default_headers)
+        if auth and self.token is not None:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if raw is not None:
+            data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+        elif body is not None:
+            data = json.dumps(body).encode("utf-8")
+        if data is not None and content_type:
+            hdrs["Content-Type"] = content_type
+        hdrs["Accept"] = "application/scim+json, application/json"
+        hdrs.update(headers or {})
+        return http_request(self.base_url, method, path, data, hdrs, ssl_context=self.ssl_context)
+
+    def get(self, path, params=None, **kw):
+        return self.request("GET", path, params=params, **kw)
+
+    def post(self, path, body=None, params=None, **kw):
+        return self.request("POST", path, body=body, params=params, **kw)
+
+    def put(self, path, body=None, params=None, **kw):
+        return self.request("PUT", path, body=body, params=params, **kw)
+
+    def patch(self, path, body=None, params=None, **kw):
+        return self.request("PATCH", path, body=body, params=params, **kw)
+
+    def delete(self, path, params=None, **kw):
+        return self.request("DELETE", path, params=params, **kw)
+
+    # --- conveniences that assert success
+    def create_user(self, **overrides):
+        r = self.post("/Users", new_user(**overrides))
+        assert r.status == 201, r
+        return r.json
+
+    def create_group(self, display_name=None, members=(), **extra):
+        body = {"schemas": [GROUP_URN], "displayName": display_name or uniq("group")}
+        if members:
+            body["members"] = [{"value": m} for m in members]
+        body.update(extra)
+        r = self.post("/Groups", body)
+        assert r.status == 201, r
+        return r.json
+
+    def patch_ops(self, path, ops, params=None, **kw):
+        return self.patch(path, {"schemas": [PATCH_URN], "Operations": ops}, params=params, **kw)
+
+    def list(self, resource="/Users", **params):
+        r = self.get(resource, params=params or None)
+        assert r.status == 200, r
+        return r.json
+
+    def filter(self, resource, flt, **params):
+        params["filter"] = flt
+        return self.list(resource, **params)
+
+    def member_ids(self, group_id):
+        r = self.get(f"/Groups/{group_id}")
+        assert r.status == 200, r
+        return sorted(m["value"] for m in (r.json.get("members") or []))
+
+
+def new_user(**overrides):
+    """A valid core User body with a unique userName; keyword arguments override fields."""
+    name = overrides.pop("userName", None) or f"{uniq('user')}@example.com"
+    body = {
+        "schemas": [USER_URN],
+        "userName": name,
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "displayName": "Given Family",
+        "active": True,
+        "emails": [{"value": name, "type": "work", "primary": True}],
+    }
+    for k, v in overrides.items():
+        if v is None:
+            body.pop(k, None)
+        else:
+            body[k] = v
+    return body
+
+
+# --------------------------------------------------------------------------- assertions
+
+
+def is_scim_json(resp):
+    ct = resp.content_type.split(";")[0].strip().lower()
+    return ct == SCIM_JSON
+
+
+def assert_scim_json(resp):
+    assert is_scim_json(resp), f"Content-Type {resp.content_type!r} is not {SCIM_JSON}: {resp}"
+
+
+def assert_error(resp, status, scim_type=None):
+    """RFC 7644 §3.12 error: given HTTP status, SCIM error body with status as a string."""
+    assert resp.status == status, f"expected {status}, got {resp}"
+    assert_scim_json(resp)
+    body = resp.json
+    assert isinstance(body, dict), f"error body is not a JSON object: {resp}"
+    assert ERROR_URN in body.get("schemas", []), f"error lacks Error schema: {body}"
+    assert body.get("status") == str(status), f"error status must be the string {str(status)!r}: {body}"
+    if scim_type is not None:
+        if isinstance(scim_type, (tuple, list, set)):
+            assert body.get("scimType") in scim_type, f"scimType {body.get('scimType')!r} not in {scim_type}: {body}"
+        else:
+            assert body.get("scimType") == scim_type, f"scimType {body.get('scimType')!r} != {scim_type!r}: {body}"
+    return body
+
+
+def assert_list_response(resp):
+    assert resp.status == 200, resp
+    assert_scim_json(resp)
+    body = resp.json
+    assert LIST_URN in body.get("schemas", []), body
+    assert isinstance(body.get("totalResults"), int), body
+    resources = body.get("Resources", [])
+    assert isinstance(resources, list), body
+    if "itemsPerPage" in body:
+        assert body["itemsPerPage"] == len(resources), f"itemsPerPage != returned: {body}"
+    if "startIndex" in body:
+        assert isinstance(body["startIndex"], int), body
+    return body
+
+
+def resources(body):
+    return body.get("Resources") or []
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Bounded polling; returns the predicate's last truthy value or raises."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def free_port_in_use():
+    """A listening socket on 127.0.0.1 with an OS-chosen port; caller closes it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    return s
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def idsync_bin():
+    path = binary_path()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(f"idsync binary not found at {path} (build it or set IDSYNC_BIN)", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("idsync-data"))
+
+
+@pytest.fixture(scope="module")
+def server(idsync_bin, data_dir):
+    srv = start_server(idsync_bin, data_dir)
+    yield srv
+    if srv.alive():
+        rc = srv.stop(signal.SIGTERM)
+        assert rc == 0, f"idsync serve exited {rc} on SIGTERM; stderr: {srv.stderr_text()[-2000:]}"
+
+
+@pytest.fixture
+def conn(idsync_bin, server):
+    """A fresh connection on the module's server: dict from `connection add --json`."""
+    info = add_connection(idsync_bin, server.data_dir)
+    info["server"] = server
+    return info
+
+
+@pytest.fixture
+def scim(conn, server):
+    # The server's own URL is used for transport so that a wrong base_url in the CLI output
+    # fails only test_cli, not every test; its path must still be /scim/v2.
+    return Scim(server.scim_base, conn["token"])
+
+
+@pytest.fixture
+def make_scim(idsync_bin, server):
+    """Factory for extra isolated connections in one test."""
+
+    def make(directory=None):
+        info = add_connection(idsync_bin, server.data_dir, directory=directory)
+        client = Scim(server.scim_base, info["token"])
+        client.conn = info
+        return client
+
+    return make
+
+
+# --------------------------------------------------------------------------- raw sockets
+
+
+def raw_exchange(url, request_head, body=b"", chunk=65536, timeout=20.0):
+    """Sends a hand-made request and returns (status, headers, body) of the first response.
+
+    The server may answer (413/431) and close before it has read everything we send; we stop
+    sending as soon as a response is readable and tolerate EPIPE/ECONNRESET while sending.
+    Returns status None if the connection closed without a response.
+    """
+    parsed = urllib.parse.urlsplit(url)
+    s = socket.create_connection((parsed.hostname, parsed.port), timeout=timeout)
+    try:
+        data = request_head + body
+        sent = 0
+        try:
+            while sent < len(data):
+                readable, _, _ = select.select([s], [], [], 0)
+                if readable:
+                    break
+                n = s.send(data[sent:sent + chunk])
+                sent += n
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        buf = b""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                part = s.recv(65536)
+                if not part:
+                    break
+                buf += part
+                if b"\r\n\r\n" in buf:
+                    head, _, rest = buf.partition(b"\r\n\r\n")
+                    length = 0
+                    for line in head.split(b"\r\n")[1:]:
+                        k, _, v = line.partition(b":")
+                        if k.strip().lower() == b"content-length":
+                            length = int(v.strip())
+                    if len(rest) >= length:
+                        break
+        except (ConnectionResetError, socket.timeout):
+            pass
+    finally:
+        s.close()
+    if not buf:
+        return None, {}, b""
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, rest
