@@ -152,7 +152,7 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
 
