@@ -30,7 +30,17 @@ enum class WriteMode { kCreate, kReplace };
 // canonicalValues where the RFC requires them -> kInvalidValue; more than one "primary": true
 // in one multi-valued attribute -> kInvalidValue; unknown core attribute -> dropped (lenient)
 // unless strict is set; dateTime not RFC 3339 -> kInvalidValue.
-// `existing` (for kReplace) lets immutable attributes be checked: changing one -> kMutability.
+// `existing` (for kReplace) lets immutable attributes be checked: changing one -> kMutability;
+// omitting one keeps the existing value (RFC 7644 §3.5.1). Group members are replaced whole.
+//
+// Output ("stored form"): canonical names; extension attributes under their URN key (also when
+// sent as URN-qualified top-level keys "urn:…:User:employeeNumber", or as bare names that only
+// an extension defines, as in Entra's legacy sample); never "id" or "meta"; "schemas" rewritten.
+// Group members are {value, display?, type?, $ref?} with value required and type "User" or
+// "Group" (any case, stored canonically). Other canonical values ("emails.type") are a SHOULD
+// and kept as sent. A lone value of a multi-valued attribute is wrapped in an array; a
+// one-element array for a singular attribute is unwrapped. Names given twice in different case
+// -> kInvalidValue. Values are otherwise kept as sent (E-15).
 struct ValidateOptions {
   bool strict_unknown_attributes = false;
 };
