@@ -1,0 +1,437 @@
+// `idsync`: the composition root. Parses the command line (CLI11), opens the concrete store,
+// builds the services and either serves or runs one administrative command.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/time.h"
+#include "http/scim/scim_api.h"
+#include "http/server.h"
+#include "scim/schema/registry.h"
+#include "service/connections.h"
+#include "service/scim_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace idsync::cli {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "idsync: %s\n", message.c_str());
+  return kExitFailure;
+}
+
+std::string ServerFile(const std::string& data) {
+  return data + "/server.json";
+}
+
+// The public URL of the server that last ran on this data folder (written by `serve`), so that
+// `connection add` prints a base URL an administrator can paste.
+std::string PublicUrl(const std::string& data) {
+  std::ifstream in(ServerFile(data));
+  if (in) {
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto j = ParseJsonStrict(text);
+    if (j && j->is_object() && j->contains("public_url") && (*j)["public_url"].is_string()) {
+      return (*j)["public_url"].get<std::string>();
+    }
+  }
+  return "http://127.0.0.1:8080";
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return MakeError(ErrorCode::kUnavailable, "cannot write " + tmp);
+  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  ok &= ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return MakeError(ErrorCode::kUnavailable, "cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<store::sqlite::SqliteStore>> OpenStore(const std::string& data) {
+  struct stat st {};
+  if (::stat(data.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return MakeError(ErrorCode::kUnavailable, "data folder " + data +
+                                                  " does not exist; create it (mkdir -p " + data +
+                                                  ") or pass --data DIR");
+  }
+  return store::sqlite::SqliteStore::Open(data, {});
+}
+
+Json ConnectionJson(const store::Connection& c, const std::string& data) {
+  return {{"name", c.name},
+          {"id", c.uuid},
+          {"directory", c.directory},
+          {"kind", c.kind},
+          {"enabled", c.enabled},
+          {"created", FormatRfc3339(c.created)},
+          {"base_url", PublicUrl(data) + "/scim/v2"}};
+}
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string public_url;
+  std::string tls_cert, tls_key;
+};
+
+int Serve(const std::string& data, const ServeOptions& o) {
+  http::ServerOptions so;
+  auto colon = o.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    std::fprintf(stderr, "idsync: --listen must be HOST:PORT, e.g. 127.0.0.1:8080\n");
+    return kExitUsage;
+  }
+  so.host = o.listen.substr(0, colon);
+  if (so.host.size() > 2 && so.host.front() == '[' && so.host.back() == ']') {
+    so.host = so.host.substr(1, so.host.size() - 2);
+  }
+  try {
+    size_t used = 0;
+    int port = std::stoi(o.listen.substr(colon + 1), &used);
+    if (used != o.listen.size() - colon - 1 || port < 0 || port > 65535)
+      throw std::out_of_range("");
+    so.port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "idsync: --listen port must be a number from 0 to 65535\n");
+    return kExitUsage;
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    std::fprintf(stderr, "idsync: --tls-cert and --tls-key must be given together\n");
+    return kExitUsage;
+  }
+  if (!o.tls_cert.empty()) {
+    so.tls_cert_file = o.tls_cert;
+    so.tls_key_file = o.tls_key;
+  }
+
+  auto store = OpenStore(data);
+  if (!store) return Fail(store.error().detail);
+  const auto& registry = scim::schema::Registry::Default();
+  const auto& clock = SystemClock::Instance();
+  service::ScimService scim(**store, registry, clock);
+  service::Connections connections(**store, clock);
+  http::ApiOptions api_options;
+  api_options.public_url = o.public_url;
+  while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
+    api_options.public_url.pop_back();
+  }
+  http::ScimApi api(scim, connections, registry, **store, api_options);
+
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = http::Server::Start(so, [&api](const http::Request& r) { return api.Handle(r); });
+  if (!server) {
+    (*store)->Close();
+    return Fail(server.error().detail);
+  }
+  http::Server* srv = server->get();
+  api.SetServerMetrics([srv] { return srv->metrics().Render(); });
+  std::string scheme = so.tls_cert_file ? "https" : "http";
+  std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  std::string url = scheme + "://" + host + ":" + std::to_string(srv->port());
+  std::string public_url = api_options.public_url.empty() ? url : api_options.public_url;
+  if (Status s =
+          WriteFileAtomically(ServerFile(data), DumpJson(Json{{"public_url", public_url}}) + "\n");
+      !s) {
+    srv->Stop();
+    (*store)->Close();
+    return Fail(s.error().detail);
+  }
+  std::printf("idsync: listening on %s\n", url.c_str());
+  std::printf(
+      "idsync: SCIM base URL %s/scim/v2 (create a token: idsync connection add NAME --data %s)\n",
+      public_url.c_str(), data.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  srv->Stop();
+  (*store)->Close();
+  std::fprintf(stderr, "idsync: stopped\n");
+  return 0;
+}
+
+void PrintLog(const std::vector<store::AuditRecord>& records, bool json) {
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& r : records) {
+      arr.push_back({{"seq", r.seq},
+                     {"time", FormatRfc3339(r.time)},
+                     {"connection", r.connection_name},
+                     {"request_id", r.request_id},
+                     {"actor", r.actor},
+                     {"operation", r.operation},
+                     {"resource_type", r.resource_type},
+                     {"resource_id", r.resource_id},
+                     {"status", r.status},
+                     {"detail", r.detail}});
+    }
+    std::cout << arr.dump(2) << "\n";
+    return;
+  }
+  for (const auto& r : records) {
+    std::cout << FormatRfc3339(r.time) << "  "
+              << (r.connection_name.empty() ? "-" : r.connection_name) << "  " << r.operation
+              << "  " << (r.resource_type.empty() ? "-" : r.resource_type) << "  "
+              << (r.resource_id.empty() ? "-" : r.resource_id) << "  " << r.status << "  "
+              << (r.request_id.empty() ? "-" : r.request_id)
+              << (r.detail.empty() ? "" : "  " + r.detail) << "\n";
+  }
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"idsync: user and group provisioning server (SCIM 2.0)", "idsync"};
+  app.require_subcommand(1);
+  std::string data = "./data";
+
+  ServeOptions serve_options;
+  auto* serve = app.add_subcommand("serve", "Run the server in the foreground");
+  serve->add_option("--data", data, "Data folder (default ./data)");
+  serve->add_option("--listen", serve_options.listen,
+                    "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve->add_option("--public-url", serve_options.public_url,
+                    "URL identity providers use to reach this server (for meta.location)");
+  serve->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain for HTTPS");
+  serve->add_option("--tls-key", serve_options.tls_key, "PEM private key for HTTPS");
+
+  auto* conn =
+      app.add_subcommand("connection", "Manage SCIM connections (one per identity provider)");
+  conn->require_subcommand(1);
+  conn->add_option("--data", data, "Data folder (default ./data)");
+  bool json = false;
+  std::string name, directory = "users", keep_old_for;
+  auto* add = conn->add_subcommand("add", "Create a connection and print its base URL and token");
+  add->add_option("name", name, "Connection name")->required();
+  add->add_option("--directory", directory, "users or customers (default users)");
+  auto* list = conn->add_subcommand("list", "List connections");
+  auto* show = conn->add_subcommand("show", "Show one connection");
+  show->add_option("name", name)->required();
+  auto* disable = conn->add_subcommand("disable", "Refuse the connection's requests from now on");
+  disable->add_option("name", name)->required();
+  auto* enable = conn->add_subcommand("enable", "Accept the connection's requests again");
+  enable->add_option("name", name)->required();
+  auto* remove = conn->add_subcommand("remove", "Delete the connection, its tokens and its mirror");
+  remove->add_option("name", name)->required();
+  auto* rotate = conn->add_subcommand("rotate-token", "Issue a new token");
+  rotate->add_option("name", name)->required();
+  rotate->add_option("--keep-old-for", keep_old_for,
+                     "How long the old token keeps working, e.g. 10m, 1h (default: stops now)");
+  for (auto* sub : {add, list, show, disable, enable, remove, rotate}) {
+    sub->add_option("--data", data, "Data folder (default ./data)");
+    sub->add_flag("--json", json, "Print JSON");
+  }
+
+  auto* log = app.add_subcommand("log", "Show the audit trail");
+  std::string log_connection, since;
+  int64_t limit = 1000;
+  log->add_option("--data", data, "Data folder (default ./data)");
+  log->add_option("--connection", log_connection, "Only this connection");
+  log->add_option("--since", since, "Only records at or after this RFC 3339 time");
+  log->add_option("--limit", limit, "At most this many records (default 1000)");
+  log->add_flag("--json", json, "Print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    std::fprintf(stderr, "idsync: %s (see idsync --help)\n", what.c_str());
+    return kExitUsage;
+  }
+
+  if (serve->parsed()) return Serve(data, serve_options);
+
+  auto store = OpenStore(data);
+  if (!store) return Fail(store.error().detail);
+  const auto& clock = SystemClock::Instance();
+  service::Connections connections(**store, clock);
+  int rc = 0;
+  const std::string actor = "cli";
+
+  if (conn->parsed()) {
+    if (add->parsed()) {
+      auto c = connections.Add(name, directory, actor);
+      if (!c) {
+        rc = Fail(c.error().detail);
+      } else {
+        Json j = {{"name", c->connection.name},
+                  {"id", c->connection.uuid},
+                  {"directory", c->connection.directory},
+                  {"base_url", PublicUrl(data) + "/scim/v2"},
+                  {"token", c->token}};
+        if (json) {
+          std::cout << DumpJson(j) << "\n";
+        } else {
+          std::cout
+              << "Connection \"" << name << "\" created in directory " << directory << ".\n"
+              << "SCIM base URL: " << j["base_url"].get<std::string>() << "\n"
+              << "Bearer token:  " << c->token << "\n"
+              << "The token is shown only this once; store it in your identity provider now.\n";
+        }
+      }
+    } else if (list->parsed()) {
+      auto all = connections.List();
+      if (!all) {
+        rc = Fail(all.error().detail);
+      } else if (json) {
+        Json arr = Json::array();
+        for (const auto& c : *all) arr.push_back(ConnectionJson(c, data));
+        std::cout << arr.dump(2) << "\n";
+      } else {
+        if (all->empty()) std::cout << "No connections. Create one: idsync connection add NAME\n";
+        for (const auto& c : *all) {
+          std::cout << c.name << "  " << c.directory << "  " << c.kind << "  "
+                    << (c.enabled ? "enabled" : "disabled") << "  " << c.uuid << "\n";
+        }
+      }
+    } else if (show->parsed()) {
+      auto c = connections.Get(name);
+      if (!c) {
+        rc = Fail(c.error().detail);
+      } else {
+        Json j = ConnectionJson(*c, data);
+        Status st = (*store)->Read([&](store::Transaction& tx) -> Status {
+          auto tokens = tx.ListTokens(c->id);
+          if (!tokens) return tokens.error();
+          Json arr = Json::array();
+          for (const auto& t : *tokens) {
+            Json tj = {{"created", FormatRfc3339(t.created)}};
+            tj["expires"] = t.expires ? Json(FormatRfc3339(*t.expires)) : Json(nullptr);
+            arr.push_back(tj);
+          }
+          j["tokens"] = arr;
+          for (auto type : {scim::ResourceType::kUser, scim::ResourceType::kGroup}) {
+            auto n = tx.CountResources(c->id, type);
+            if (!n) return n.error();
+            j[type == scim::ResourceType::kUser ? "users" : "groups"] = *n;
+          }
+          return Status::Ok();
+        });
+        if (!st) {
+          rc = Fail(st.error().detail);
+        } else if (json) {
+          std::cout << j.dump(2) << "\n";
+        } else {
+          for (auto it = j.begin(); it != j.end(); ++it) {
+            std::cout << it.key() << ": " << (it->is_string() ? it->get<std::string>() : it->dump())
+                      << "\n";
+          }
+        }
+      }
+    } else if (disable->parsed() || enable->parsed()) {
+      Status st = connections.SetEnabled(name, enable->parsed(), actor);
+      if (!st)
+        rc = Fail(st.error().detail);
+      else if (json)
+        std::cout << DumpJson(Json{{"name", name}, {"enabled", enable->parsed()}}) << "\n";
+      else
+        std::cout << "Connection \"" << name << "\" " << (enable->parsed() ? "enabled" : "disabled")
+                  << ".\n";
+    } else if (remove->parsed()) {
+      Status st = connections.Remove(name, actor);
+      if (!st)
+        rc = Fail(st.error().detail);
+      else if (json)
+        std::cout << DumpJson(Json{{"name", name}, {"removed", true}}) << "\n";
+      else
+        std::cout << "Connection \"" << name << "\" removed with its users and groups.\n";
+    } else if (rotate->parsed()) {
+      std::chrono::seconds keep{0};
+      if (!keep_old_for.empty()) {
+        auto d = service::ParseDuration(keep_old_for);
+        if (!d) {
+          std::fprintf(stderr, "idsync: --keep-old-for: %s\n", d.error().detail.c_str());
+          (*store)->Close();
+          return kExitUsage;
+        }
+        keep = *d;
+      }
+      auto t = connections.RotateToken(name, keep, actor);
+      if (!t) {
+        rc = Fail(t.error().detail);
+      } else if (json) {
+        Json j = {{"name", name}, {"token", t->token}};
+        j["old_token_expires"] =
+            t->old_expires ? Json(FormatRfc3339(*t->old_expires)) : Json(nullptr);
+        std::cout << DumpJson(j) << "\n";
+      } else {
+        std::cout << "New bearer token for \"" << name << "\": " << t->token << "\n"
+                  << (keep.count() > 0 ? "The previous token works until " +
+                                             FormatRfc3339(*t->old_expires) + ".\n"
+                                       : std::string("The previous token no longer works.\n"));
+      }
+    }
+  } else if (log->parsed()) {
+    store::AuditQuery q;
+    q.limit = limit;
+    if (!since.empty()) {
+      auto t = ParseRfc3339(since);
+      if (!t) {
+        std::fprintf(stderr,
+                     "idsync: --since must be an RFC 3339 time such as 2026-11-23T05:00:00Z\n");
+        (*store)->Close();
+        return kExitUsage;
+      }
+      q.since = *t;
+    }
+    if (!log_connection.empty()) {
+      auto c = connections.Get(log_connection);
+      if (!c) {
+        (*store)->Close();
+        return Fail(c.error().detail);
+      }
+      q.connection_id = c->id;
+    }
+    std::vector<store::AuditRecord> records;
+    Status st = (*store)->Read([&](store::Transaction& tx) -> Status {
+      auto r = tx.ListAudit(q);
+      if (!r) return r.error();
+      records = std::move(*r);
+      return Status::Ok();
+    });
+    if (!st)
+      rc = Fail(st.error().detail);
+    else
+      PrintLog(records, json);
+  }
+  (*store)->Close();
+  return rc;
+}
+
+}  // namespace
+}  // namespace idsync::cli
+
+int main(int argc, char** argv) {
+  try {
+    return idsync::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "idsync: internal error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,502 @@
+#include "http/scim/scim_api.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "base/json.h"
+#include "base/strings.h"
+#include "base/uuid.h"
+#include "scim/query/projection.h"
+
+namespace idsync::http {
+
+using scim::ResourceType;
+
+namespace {
+
+constexpr std::string_view kScimJson = "application/scim+json";
+constexpr std::string_view kPrefix = "/scim/v2";
+
+Response JsonResponse(int status, const Json& body, std::string route) {
+  Response r;
+  r.status = status;
+  r.body = DumpJson(body);
+  r.SetHeader("Content-Type", std::string(kScimJson));
+  r.route = std::move(route);
+  return r;
+}
+
+// RFC 7644 §3.12: status is a string; scimType only where the RFC defines one.
+Response ErrorResponse(const Error& e, std::string route) {
+  int status = service::StatusOf(e.code);
+  Json body = {{"schemas", {std::string(scim::kErrorSchema)}},
+               {"status", std::to_string(status)},
+               {"detail", e.detail}};
+  if (auto t = service::ScimTypeOf(e.code); !t.empty()) body["scimType"] = std::string(t);
+  Response r = JsonResponse(status, body, std::move(route));
+  if (e.code == ErrorCode::kUnauthorized) {
+    r.SetHeader("WWW-Authenticate", "Bearer realm=\"idsync\"");
+  }
+  return r;
+}
+
+Response ErrorResponse(ErrorCode code, std::string detail, std::string route) {
+  return ErrorResponse(Error{code, std::move(detail)}, std::move(route));
+}
+
+Json ListResponse(int64_t total, int64_t start, std::vector<Json> resources) {
+  Json list = Json::array();
+  for (auto& r : resources) list.push_back(std::move(r));
+  size_t n = list.size();
+  return {{"schemas", {std::string(scim::kListResponseSchema)}},
+          {"totalResults", total},
+          {"startIndex", start},
+          {"itemsPerPage", n},
+          {"Resources", std::move(list)}};
+}
+
+// Request bodies: application/scim+json and application/json per RFC 7644 §3.1; Okta samples use
+// text/json, so any JSON-ish media type is accepted. A missing Content-Type is tolerated too.
+bool AcceptableContentType(const Request& req) {
+  auto ct = req.Header("content-type");
+  if (!ct) return true;
+  std::string v = AsciiLower(*ct);
+  return v.find("json") != std::string::npos;
+}
+
+std::string RequestIdOf(const Request& req) {
+  if (auto id = req.Header("x-request-id"); id && !id->empty() && id->size() <= 128) {
+    bool printable = true;
+    for (char c : *id) printable &= (c > 32 && c < 127);
+    if (printable) return std::string(*id);
+  }
+  return NewUuid();
+}
+
+Result<int64_t> ParseInt(std::string_view name, std::string_view text) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     std::string(name) + " must be an integer, got \"" + std::string(text) + "\"");
+  }
+  return v;
+}
+
+std::string JoinStrings(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  std::string out;
+  if (v.is_array()) {
+    for (const auto& s : v) {
+      if (!s.is_string()) continue;
+      if (!out.empty()) out += ",";
+      out += s.get<std::string>();
+    }
+  }
+  return out;
+}
+
+// Everything a list request can say, from the query string (GET) or a SearchRequest (POST).
+struct ListParams {
+  service::ListRequest request;
+  std::string attributes;
+  std::string excluded;
+};
+
+Result<ListParams> ListParamsFromQuery(const Request& req) {
+  ListParams p;
+  if (auto f = req.QueryIgnoreCase("filter")) p.request.filter = std::string(*f);
+  if (auto s = req.QueryIgnoreCase("sortBy")) p.request.sort_by = std::string(*s);
+  if (auto o = req.QueryIgnoreCase("sortOrder")) {
+    if (EqualsIgnoreAsciiCase(*o, "descending"))
+      p.request.descending = true;
+    else if (!EqualsIgnoreAsciiCase(*o, "ascending")) {
+      return MakeError(ErrorCode::kInvalidValue, "sortOrder must be ascending or descending");
+    }
+  }
+  if (auto s = req.QueryIgnoreCase("startIndex")) {
+    auto v = ParseInt("startIndex", *s);
+    if (!v) return v.error();
+    p.request.start_index = *v;
+  }
+  if (auto c = req.QueryIgnoreCase("count")) {
+    auto v = ParseInt("count", *c);
+    if (!v) return v.error();
+    p.request.count = *v;
+  }
+  if (auto a = req.QueryIgnoreCase("attributes")) p.attributes = std::string(*a);
+  if (auto e = req.QueryIgnoreCase("excludedAttributes")) p.excluded = std::string(*e);
+  return p;
+}
+
+Result<ListParams> ListParamsFromSearch(const Json& body) {
+  if (!body.is_object()) {
+    return MakeError(ErrorCode::kInvalidSyntax, "SearchRequest must be a JSON object");
+  }
+  ListParams p;
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    std::string key = AsciiLower(it.key());
+    const Json& v = it.value();
+    if (key == "filter" && v.is_string())
+      p.request.filter = v.get<std::string>();
+    else if (key == "sortby" && v.is_string())
+      p.request.sort_by = v.get<std::string>();
+    else if (key == "sortorder" && v.is_string()) {
+      if (EqualsIgnoreAsciiCase(v.get<std::string>(), "descending"))
+        p.request.descending = true;
+      else if (!EqualsIgnoreAsciiCase(v.get<std::string>(), "ascending")) {
+        return MakeError(ErrorCode::kInvalidValue, "sortOrder must be ascending or descending");
+      }
+    } else if (key == "startindex") {
+      if (!v.is_number_integer())
+        return MakeError(ErrorCode::kInvalidValue, "startIndex must be an integer");
+      p.request.start_index = v.get<int64_t>();
+    } else if (key == "count") {
+      if (!v.is_number_integer())
+        return MakeError(ErrorCode::kInvalidValue, "count must be an integer");
+      p.request.count = v.get<int64_t>();
+    } else if (key == "attributes") {
+      p.attributes = JoinStrings(v);
+    } else if (key == "excludedattributes") {
+      p.excluded = JoinStrings(v);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+ScimApi::ScimApi(service::ScimService& scim, service::Connections& connections,
+                 const scim::schema::Registry& registry, store::Store& store, ApiOptions options)
+    : scim_(scim),
+      connections_(connections),
+      registry_(registry),
+      store_(store),
+      options_(std::move(options)) {}
+
+Response ScimApi::Handle(const Request& req) {
+  std::string request_id = RequestIdOf(req);
+  Response r;
+  std::string_view path = req.path;
+  if (path == "/healthz") {
+    r.status = 200;
+    r.body = "ok\n";
+    r.SetHeader("Content-Type", "text/plain; charset=utf-8");
+    r.route = "healthz";
+  } else if (path == "/readyz") {
+    Status st = store_.Read([](store::Transaction& tx) -> Status {
+      auto c = tx.ListConnections();
+      return c ? Status::Ok() : Status(c.error());
+    });
+    r.status = st ? 200 : 503;
+    r.body = st ? "ready\n" : "store unavailable: " + st.error().detail + "\n";
+    r.SetHeader("Content-Type", "text/plain; charset=utf-8");
+    r.route = "readyz";
+  } else if (path == "/metrics") {
+    r.status = 200;
+    r.body = (server_metrics_ ? server_metrics_() : std::string()) + scim_.RenderMetrics();
+    r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    r.route = "metrics";
+  } else if (path == kPrefix ||
+             (path.size() > kPrefix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
+              path[kPrefix.size()] == '/')) {
+    std::string_view rest = path.substr(kPrefix.size());
+    if (rest.empty()) rest = "/";
+    r = HandleScim(req, rest, request_id);
+  } else {
+    r = ErrorResponse(ErrorCode::kNotFound,
+                      "no such endpoint: " + std::string(path) + " (SCIM is served under /scim/v2)",
+                      "other");
+  }
+  r.SetHeader("X-Request-Id", request_id);
+  return r;
+}
+
+Response ScimApi::HandleScim(const Request& req, std::string_view rest,
+                             const std::string& request_id) {
+  // Split "/Users/abc" into segments.
+  std::vector<std::string_view> seg;
+  {
+    std::string_view s = rest;
+    while (!s.empty()) {
+      if (s.front() == '/') {
+        s.remove_prefix(1);
+        continue;
+      }
+      size_t slash = s.find('/');
+      seg.push_back(s.substr(0, slash));
+      if (slash == std::string_view::npos) break;
+      s.remove_prefix(slash);
+    }
+  }
+  const std::string& method = req.method;
+  std::string base = options_.public_url;
+  if (base.empty()) {
+    auto host = req.Header("host");
+    base = std::string(req.tls ? "https://" : "http://") + std::string(host ? *host : "localhost");
+  }
+  base += std::string(kPrefix);
+
+  auto method_not_allowed = [&](std::string allow, std::string route) {
+    Response r = ErrorResponse(ErrorCode::kInvalidSyntax,
+                               "method " + method + " is not allowed here; use " + allow, route);
+    r.status = 405;
+    Json body = ParseJsonStrict(r.body).value();
+    body["status"] = "405";
+    body.erase("scimType");
+    r.body = DumpJson(body);
+    r.SetHeader("Allow", allow);
+    return r;
+  };
+
+  // Discovery (RFC 7644 §4) carries no tenant data and is readable without a token, so that
+  // identity providers' "test connection" and validators can read it before configuration.
+  if (!seg.empty() && seg[0] == "ServiceProviderConfig") {
+    if (method != "GET") return method_not_allowed("GET", "scim.discovery");
+    return JsonResponse(200, scim_.ServiceProviderConfig(base), "scim.discovery");
+  }
+  if (!seg.empty() && seg[0] == "ResourceTypes") {
+    if (method != "GET") return method_not_allowed("GET", "scim.discovery");
+    if (seg.size() == 1) {
+      std::vector<Json> list = {registry_.ResourceTypeJson(ResourceType::kUser, base),
+                                registry_.ResourceTypeJson(ResourceType::kGroup, base)};
+      return JsonResponse(200, ListResponse(2, 1, std::move(list)), "scim.discovery");
+    }
+    if (seg.size() == 2 && (seg[1] == "User" || seg[1] == "Group")) {
+      return JsonResponse(200,
+                          registry_.ResourceTypeJson(
+                              seg[1] == "User" ? ResourceType::kUser : ResourceType::kGroup, base),
+                          "scim.discovery");
+    }
+    return ErrorResponse(ErrorCode::kNotFound, "no resource type " + std::string(seg.back()),
+                         "scim.discovery");
+  }
+  if (!seg.empty() && seg[0] == "Schemas") {
+    if (method != "GET") return method_not_allowed("GET", "scim.discovery");
+    if (seg.size() == 1) {
+      std::vector<Json> list;
+      for (const auto& s : registry_.AllSchemas()) list.push_back(registry_.SchemaJson(s, base));
+      int64_t n = static_cast<int64_t>(list.size());
+      return JsonResponse(200, ListResponse(n, 1, std::move(list)), "scim.discovery");
+    }
+    if (seg.size() == 2) {
+      if (const auto* s = registry_.FindSchema(seg[1])) {
+        return JsonResponse(200, registry_.SchemaJson(*s, base), "scim.discovery");
+      }
+    }
+    return ErrorResponse(ErrorCode::kNotFound, "no schema " + std::string(seg.back()),
+                         "scim.discovery");
+  }
+  if (!seg.empty() && seg[0] == "Me") {
+    return ErrorResponse(ErrorCode::kNotImplemented,
+                         "/Me is not supported: idsync authenticates connections, not users",
+                         "scim.me");
+  }
+
+  // Everything else needs the connection's bearer token.
+  auto auth = req.Header("authorization");
+  std::string_view token;
+  if (auth && StartsWithIgnoreAsciiCase(*auth, "bearer ")) {
+    token = auth->substr(7);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  }
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(failures_mu_);
+    auto it = failures_.find(req.remote_address);
+    if (it != failures_.end() && now - it->second.window_start > options_.auth_failure_window) {
+      failures_.erase(it);
+    }
+  }
+  auto connection = connections_.Authenticate(token);
+  if (!connection) {
+    if (connection.error().code == ErrorCode::kUnauthorized) {
+      std::lock_guard lock(failures_mu_);
+      if (failures_.size() > 100000) failures_.clear();  // bound memory under a spray attack
+      auto& f = failures_[req.remote_address];
+      if (f.count == 0) f.window_start = now;
+      if (++f.count > options_.auth_failures_before_throttle) {
+        auto left = std::chrono::duration_cast<std::chrono::seconds>(options_.auth_failure_window -
+                                                                     (now - f.window_start));
+        Response r = ErrorResponse(ErrorCode::kRateLimited,
+                                   "too many failed authentications from this address; retry "
+                                   "later with a valid token",
+                                   "scim.auth");
+        r.SetHeader("Retry-After", std::to_string(std::max<int64_t>(1, left.count())));
+        return r;
+      }
+    }
+    return ErrorResponse(connection.error(), "scim.auth");
+  }
+  service::CallContext ctx;
+  ctx.connection = &*connection;
+  ctx.base_url = base;
+  ctx.request_id = request_id;
+
+  auto parse_body = [&]() -> Result<Json> {
+    if (!AcceptableContentType(req)) {
+      return MakeError(ErrorCode::kInvalidSyntax,
+                       "Content-Type must be application/scim+json or application/json");
+    }
+    if (req.body.empty()) return MakeError(ErrorCode::kInvalidSyntax, "request body is empty");
+    return ParseJsonStrict(req.body);
+  };
+
+  // Root-level search and bulk.
+  if (seg.size() == 1 && seg[0] == ".search") {
+    if (method != "POST") return method_not_allowed("POST", "scim.search");
+    auto body = parse_body();
+    if (!body) return ErrorResponse(body.error(), "scim.search");
+    auto params = ListParamsFromSearch(*body);
+    if (!params) return ErrorResponse(params.error(), "scim.search");
+    auto list = scim_.ListAll(ctx, params->request);
+    if (!list) return ErrorResponse(list.error(), "scim.search");
+    // Projection per resource type (attributes names can belong to either).
+    std::vector<Json> out;
+    for (auto& res : list->resources) {
+      ResourceType t =
+          res["meta"]["resourceType"] == "Group" ? ResourceType::kGroup : ResourceType::kUser;
+      auto proj =
+          scim::query::Projection::Parse(t, params->attributes, params->excluded, registry_);
+      out.push_back(proj ? proj->Apply(res) : res);
+    }
+    return JsonResponse(200, ListResponse(list->total_results, list->start_index, std::move(out)),
+                        "scim.search");
+  }
+  if (seg.size() == 1 && seg[0] == "Bulk") {
+    if (method != "POST") return method_not_allowed("POST", "scim.bulk");
+    if (req.body.size() > scim_.limits().bulk_max_payload_bytes) {
+      return ErrorResponse(ErrorCode::kPayloadTooLarge,
+                           fmt::format("Bulk request is {} bytes; maxPayloadSize is {}",
+                                       req.body.size(), scim_.limits().bulk_max_payload_bytes),
+                           "scim.bulk");
+    }
+    auto body = parse_body();
+    if (!body) return ErrorResponse(body.error(), "scim.bulk");
+    auto result = scim_.Bulk(ctx, *body);
+    if (!result) return ErrorResponse(result.error(), "scim.bulk");
+    return JsonResponse(200, *result, "scim.bulk");
+  }
+
+  if (seg.empty() || (seg[0] != "Users" && seg[0] != "Groups") || seg.size() > 2) {
+    return ErrorResponse(ErrorCode::kNotFound, "no such SCIM endpoint: " + std::string(rest),
+                         "scim.other");
+  }
+  ResourceType type = seg[0] == "Users" ? ResourceType::kUser : ResourceType::kGroup;
+  std::string route_base = type == ResourceType::kUser ? "scim.users" : "scim.groups";
+
+  auto attributes = req.QueryIgnoreCase("attributes");
+  auto excluded = req.QueryIgnoreCase("excludedAttributes");
+  auto projection = scim::query::Projection::Parse(type, attributes.value_or(""),
+                                                   excluded.value_or(""), registry_);
+  if (!projection) return ErrorResponse(projection.error(), route_base);
+  bool include_members = projection->IncludesAttribute("members");
+
+  auto if_match = [&]() -> std::optional<std::string> {
+    if (auto h = req.Header("if-match")) return std::string(*h);
+    return std::nullopt;
+  };
+  auto single = [&](int status, service::WriteResult& w, std::string route) {
+    Response r = JsonResponse(status, projection->Apply(w.resource), std::move(route));
+    r.SetHeader("ETag", w.etag);
+    if (status == 201) {
+      r.SetHeader("Location", w.resource["meta"]["location"].get<std::string>());
+    }
+    return r;
+  };
+
+  if (seg.size() == 1 || (seg.size() == 2 && seg[1] == ".search")) {
+    bool search = seg.size() == 2;
+    if (search ? method != "POST" : (method != "GET" && method != "POST")) {
+      return method_not_allowed(search ? "POST" : "GET, POST", route_base);
+    }
+    if (!search && method == "POST") {
+      auto body = parse_body();
+      if (!body) return ErrorResponse(body.error(), route_base + ".create");
+      auto created = scim_.Create(ctx, type, *body);
+      if (!created) return ErrorResponse(created.error(), route_base + ".create");
+      return single(201, *created, route_base + ".create");
+    }
+    Result<ListParams> params = MakeError(ErrorCode::kInternal, "");
+    if (search) {
+      auto body = parse_body();
+      if (!body) return ErrorResponse(body.error(), route_base + ".search");
+      params = ListParamsFromSearch(*body);
+    } else {
+      params = ListParamsFromQuery(req);
+    }
+    std::string route = route_base + (search ? ".search" : ".list");
+    if (!params) return ErrorResponse(params.error(), route);
+    auto proj =
+        scim::query::Projection::Parse(type, params->attributes, params->excluded, registry_);
+    if (!proj) return ErrorResponse(proj.error(), route);
+    params->request.include_members = proj->IncludesAttribute("members");
+    auto list = scim_.List(ctx, type, params->request);
+    if (!list) return ErrorResponse(list.error(), route);
+    std::vector<Json> out;
+    out.reserve(list->resources.size());
+    for (const auto& res : list->resources) out.push_back(proj->Apply(res));
+    return JsonResponse(200, ListResponse(list->total_results, list->start_index, std::move(out)),
+                        route);
+  }
+
+  std::string id(seg[1]);
+  if (method == "GET") {
+    std::string route = route_base + ".get";
+    auto got = scim_.Get(ctx, type, id, include_members);
+    if (!got) return ErrorResponse(got.error(), route);
+    if (auto inm = req.Header("if-none-match")) {
+      // Weak comparison against our only representation's version.
+      std::string_view v = *inm;
+      if (v == "*" || v.find(got->etag.substr(2)) != std::string_view::npos) {
+        Response r;
+        r.status = 304;
+        r.route = route;
+        r.SetHeader("ETag", got->etag);
+        return r;
+      }
+    }
+    return single(200, *got, route);
+  }
+  if (method == "PUT") {
+    std::string route = route_base + ".replace";
+    auto body = parse_body();
+    if (!body) return ErrorResponse(body.error(), route);
+    auto put = scim_.Replace(ctx, type, id, *body, if_match(), include_members);
+    if (!put) return ErrorResponse(put.error(), route);
+    return single(200, *put, route);
+  }
+  if (method == "PATCH") {
+    std::string route = route_base + ".patch";
+    auto body = parse_body();
+    if (!body) return ErrorResponse(body.error(), route);
+    // RFC 7644 §3.5.2: 200 with the resource, or 204; 200 is required when "attributes" is
+    // given. Groups answer 204 otherwise, so that one member change on a 100,000-member group
+    // does not send the whole member list back (Entra ID expects 204 for group PATCH).
+    bool want_body = type == ResourceType::kUser || attributes || excluded;
+    auto patched = scim_.Patch(ctx, type, id, *body, if_match(), want_body && include_members);
+    if (!patched) return ErrorResponse(patched.error(), route);
+    if (!want_body) {
+      Response r;
+      r.status = 204;
+      r.route = route;
+      r.SetHeader("ETag", patched->etag);
+      return r;
+    }
+    return single(200, *patched, route);
+  }
+  if (method == "DELETE") {
+    std::string route = route_base + ".delete";
+    Status st = scim_.Delete(ctx, type, id, if_match());
+    if (!st) return ErrorResponse(st.error(), route);
+    Response r;
+    r.status = 204;
+    r.route = route;
+    return r;
+  }
+  return method_not_allowed("GET, PUT, PATCH, DELETE", route_base);
+}
+
+}  // namespace idsync::http

@@ -1,0 +1,1096 @@
+#include "service/scim_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "base/strings.h"
+#include "base/uuid.h"
+#include "scim/filter/evaluate.h"
+#include "scim/filter/parser.h"
+#include "scim/patch/apply.h"
+#include "scim/resource/validate.h"
+
+namespace idsync::service {
+
+using scim::ResourceType;
+namespace filter = scim::filter;
+
+namespace {
+
+constexpr double kCommitBounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                    0.05,   0.1,   0.25,  0.5,   1.0,  5.0};
+
+std::string Endpoint(ResourceType type) {
+  return type == ResourceType::kUser ? "Users" : "Groups";
+}
+
+std::string ETagOf(int64_t version) {
+  return fmt::format("W/\"{}\"", version);
+}
+
+// If-Match / If-None-Match hold a list of entity tags or "*"; weak and strong forms of our
+// version number compare equal (RFC 7232 weak comparison).
+bool ETagMatches(std::string_view header, int64_t version) {
+  std::string want = std::to_string(version);
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t comma = header.find(',', pos);
+    std::string_view tag =
+        header.substr(pos, comma == std::string_view::npos ? header.npos : comma - pos);
+    pos = comma == std::string_view::npos ? header.size() : comma + 1;
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag == "*") return true;
+    if (tag.size() >= 2 && (tag[0] == 'W' || tag[0] == 'w') && tag[1] == '/') tag.remove_prefix(2);
+    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') {
+      tag = tag.substr(1, tag.size() - 2);
+    }
+    if (tag == want) return true;
+  }
+  return false;
+}
+
+Status CheckIfMatch(const std::optional<std::string>& if_match, int64_t version) {
+  if (if_match && !ETagMatches(*if_match, version)) {
+    return MakeError(ErrorCode::kVersionMismatch,
+                     fmt::format("If-Match does not match the current version {}; read the "
+                                 "resource again and retry",
+                                 ETagOf(version)));
+  }
+  return Status::Ok();
+}
+
+std::optional<std::string> StringAt(const Json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+// Index entries and the unique key of a stored body. userName is unique per connection,
+// compared with Unicode case folding (RFC 7643 §4.1.1: caseExact false, uniqueness server).
+void IndexOf(ResourceType type, const Json& body, std::optional<std::string>& unique_key,
+             std::vector<store::IndexEntry>& index) {
+  unique_key.reset();
+  index.clear();
+  if (auto v = StringAt(body, "externalId")) index.push_back({"externalId", FoldCase(*v)});
+  if (type == ResourceType::kUser) {
+    if (auto v = StringAt(body, "userName")) {
+      unique_key = FoldCase(*v);
+      index.push_back({"userName", *unique_key});
+    }
+    if (auto it = body.find("emails"); it != body.end() && it->is_array()) {
+      std::set<std::string> seen;
+      for (const auto& e : *it) {
+        if (e.is_object()) {
+          if (auto v = StringAt(e, "value"); v && seen.insert(FoldCase(*v)).second) {
+            index.push_back({"emails.value", FoldCase(*v)});
+          }
+        }
+      }
+    }
+  } else {
+    if (auto v = StringAt(body, "displayName")) index.push_back({"displayName", FoldCase(*v)});
+  }
+}
+
+// The stored body: the normalised resource without server-owned and separately kept parts.
+Json BodyOf(Json resource) {
+  resource.erase("id");
+  resource.erase("meta");
+  resource.erase("members");
+  resource.erase("groups");
+  return resource;
+}
+
+std::string MemberTypeOf(store::Transaction& tx, int64_t conn, const std::string& value) {
+  if (tx.GetResource(conn, ResourceType::kUser, value)) return "User";
+  if (tx.GetResource(conn, ResourceType::kGroup, value)) return "Group";
+  return "";
+}
+
+// Adds one member given as SCIM JSON; checks that it names a resource of this connection.
+Result<bool> AddMemberJson(store::Transaction& tx, int64_t conn, const std::string& group_id,
+                           const Json& member) {
+  auto value = member.is_object() ? StringAt(member, "value") : std::nullopt;
+  if (!value || value->empty()) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     "each member needs a \"value\" with a user or group id");
+  }
+  if (*value == group_id) {
+    return MakeError(ErrorCode::kInvalidValue, "a group cannot be a member of itself");
+  }
+  std::string type = MemberTypeOf(tx, conn, *value);
+  if (type.empty()) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     "member \"" + *value + "\" is not a user or group of this connection");
+  }
+  store::Member m;
+  m.value = *value;
+  m.type = type;
+  if (auto d = StringAt(member, "display")) m.display = *d;
+  return tx.AddMember(conn, group_id, m);
+}
+
+// PATCH routes member operations here so that a one-member change never loads the group.
+class TxMemberStore final : public scim::patch::MemberStore {
+ public:
+  TxMemberStore(store::Transaction& tx, int64_t conn, std::string group_id, std::string base)
+      : tx_(tx), conn_(conn), group_id_(std::move(group_id)), base_(std::move(base)) {}
+
+  Status Add(const Json& member) override {
+    auto added = AddMemberJson(tx_, conn_, group_id_, member);
+    if (!added) return added.error();
+    changed_ |= *added;
+    return Status::Ok();
+  }
+  Result<bool> Remove(const std::string& value) override {
+    auto removed = tx_.RemoveMember(conn_, group_id_, value);
+    if (removed && *removed) changed_ = true;
+    return removed;
+  }
+  Status Clear() override {
+    auto n = tx_.CountMembers(conn_, group_id_);
+    if (!n) return n.error();
+    if (*n > 0) changed_ = true;
+    return tx_.ClearMembers(conn_, group_id_);
+  }
+  Result<std::vector<Json>> All() override {
+    auto members = tx_.ListMembers(conn_, group_id_);
+    if (!members) return members.error();
+    std::vector<Json> out;
+    out.reserve(members->size());
+    for (const auto& m : *members) {
+      Json j = {{"value", m.value}, {"type", m.type}};
+      if (!m.display.empty()) j["display"] = m.display;
+      j["$ref"] = base_ + (m.type == "Group" ? "/Groups/" : "/Users/") + m.value;
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+  bool changed() const { return changed_; }
+
+ private:
+  store::Transaction& tx_;
+  int64_t conn_;
+  std::string group_id_;
+  std::string base_;
+  bool changed_ = false;
+};
+
+// Full SCIM representation of a stored resource.
+Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType type,
+                    const store::StoredResource& r, bool include_members, bool include_groups) {
+  Json out = r.body;
+  out["id"] = r.id;
+  std::string location = ctx.base_url + "/" + Endpoint(type) + "/" + r.id;
+  out["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(type))},
+                 {"created", FormatRfc3339(r.created)},
+                 {"lastModified", FormatRfc3339(r.last_modified)},
+                 {"location", location},
+                 {"version", ETagOf(r.version)}};
+  int64_t conn = ctx.connection->id;
+  if (type == ResourceType::kGroup && include_members) {
+    auto members = tx.ListMembers(conn, r.id);
+    if (!members) return members.error();
+    if (!members->empty()) {
+      Json arr = Json::array();
+      for (const auto& m : *members) {
+        Json j = {{"value", m.value}, {"type", m.type}};
+        if (!m.display.empty()) j["display"] = m.display;
+        j["$ref"] = ctx.base_url + (m.type == "Group" ? "/Groups/" : "/Users/") + m.value;
+        arr.push_back(std::move(j));
+      }
+      out["members"] = std::move(arr);
+    }
+  }
+  if (type == ResourceType::kUser && include_groups) {
+    auto groups = tx.GroupsOf(conn, r.id);
+    if (!groups) return groups.error();
+    if (!groups->empty()) {
+      Json arr = Json::array();
+      for (const auto& [gid, name] : *groups) {
+        arr.push_back({{"value", gid},
+                       {"display", name},
+                       {"$ref", ctx.base_url + "/Groups/" + gid},
+                       {"type", "direct"}});
+      }
+      out["groups"] = std::move(arr);
+    }
+  }
+  return out;
+}
+
+bool NamesAttr(const filter::AttrPath& p, std::string_view core_urn, std::string_view attr) {
+  return (p.urn.empty() || EqualsIgnoreAsciiCase(p.urn, core_urn)) &&
+         EqualsIgnoreAsciiCase(p.attr, attr);
+}
+
+// Does the filter mention `attr` anywhere (e.g. "members", "groups")?
+bool Mentions(const filter::Node& n, std::string_view attr) {
+  if (EqualsIgnoreAsciiCase(n.path.attr, attr)) return true;
+  if (n.left && Mentions(*n.left, attr)) return true;
+  if (n.right && Mentions(*n.right, attr)) return true;
+  return false;
+}
+
+// An index the filter can use: a conjunct `attr eq "value"` on an indexed attribute, found in
+// the top-level chain of `and`s. The full filter is still evaluated on every candidate, so the
+// index only has to return a superset (it is folded; caseExact attributes are re-checked).
+struct IndexPlan {
+  std::string attr;  // "userName", "externalId", "displayName", "emails.value", "id"
+  std::string value;
+};
+
+std::optional<IndexPlan> PlanIndex(const filter::Node& n, ResourceType type) {
+  using Kind = filter::Node::Kind;
+  if (n.kind == Kind::kAnd) {
+    if (auto p = PlanIndex(*n.left, type)) return p;
+    return PlanIndex(*n.right, type);
+  }
+  std::string_view core = type == ResourceType::kUser ? scim::kUserSchema : scim::kGroupSchema;
+  if (n.kind == Kind::kCompare && n.op == filter::CompareOp::kEq && n.value.is_string()) {
+    std::string v = n.value.get<std::string>();
+    const auto& p = n.path;
+    if (p.sub.empty()) {
+      if (NamesAttr(p, core, "id")) return IndexPlan{"id", v};
+      if (NamesAttr(p, core, "externalId")) return IndexPlan{"externalId", FoldCase(v)};
+      if (type == ResourceType::kUser && NamesAttr(p, core, "userName")) {
+        return IndexPlan{"userName", FoldCase(v)};
+      }
+      if (type == ResourceType::kGroup && NamesAttr(p, core, "displayName")) {
+        return IndexPlan{"displayName", FoldCase(v)};
+      }
+      if (type == ResourceType::kUser && NamesAttr(p, core, "emails")) {
+        return IndexPlan{"emails.value", FoldCase(v)};  // emails eq x compares emails.value
+      }
+    } else if (type == ResourceType::kUser && NamesAttr(p, core, "emails") &&
+               EqualsIgnoreAsciiCase(p.sub, "value")) {
+      return IndexPlan{"emails.value", FoldCase(v)};
+    }
+  }
+  if (n.kind == Kind::kValuePath && type == ResourceType::kUser &&
+      NamesAttr(n.path, core, "emails") && n.left) {
+    // emails[type eq "work" and value eq "x"]: look for value eq inside.
+    const filter::Node* stack[64];
+    int top = 0;
+    stack[top++] = n.left.get();
+    while (top > 0) {
+      const filter::Node* c = stack[--top];
+      if (c->kind == Kind::kAnd && top + 2 <= 64) {
+        stack[top++] = c->left.get();
+        stack[top++] = c->right.get();
+      } else if (c->kind == Kind::kCompare && c->op == filter::CompareOp::kEq &&
+                 c->value.is_string() && EqualsIgnoreAsciiCase(c->path.attr, "value") &&
+                 c->path.sub.empty()) {
+        return IndexPlan{"emails.value", FoldCase(c->value.get<std::string>())};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// The value a resource sorts by (RFC 7644 §3.4.2.3): for a multi-valued attribute, the primary
+// value, else the first.
+const Json* SortValue(const Json& resource, const scim::schema::ResolvedAttribute& r) {
+  const Json* node = &resource;
+  if (r.in_extension) {
+    auto it = node->find(r.schema->id);
+    if (it == node->end()) return nullptr;
+    node = &*it;
+  }
+  auto it = node->find(r.attr->name);
+  if (it == node->end()) return nullptr;
+  node = &*it;
+  if (node->is_array()) {
+    if (node->empty()) return nullptr;
+    const Json* pick = &(*node)[0];
+    for (const auto& e : *node) {
+      if (e.is_object() && e.value("primary", false)) {
+        pick = &e;
+        break;
+      }
+    }
+    node = pick;
+    if (node->is_object() && !r.sub) {
+      auto v = node->find("value");
+      return v == node->end() ? nullptr : &*v;
+    }
+  }
+  if (r.sub) {
+    if (!node->is_object()) return nullptr;
+    auto s = node->find(r.sub->name);
+    return s == node->end() ? nullptr : &*s;
+  }
+  return node;
+}
+
+struct Candidate {
+  Json json;
+  int64_t order;
+};
+
+// Replaces every string "bulkId:<id>" in `v` using `ids`; returns the first unresolved bulkId.
+std::optional<std::string> ResolveBulkIds(Json& v, const std::map<std::string, std::string>& ids) {
+  std::optional<std::string> missing;
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s.rfind("bulkId:", 0) == 0) {
+      auto it = ids.find(s.substr(7));
+      if (it == ids.end()) return s.substr(7);
+      v = it->second;
+    }
+  } else if (v.is_array() || v.is_object()) {
+    for (auto& child : v) {
+      if (auto m = ResolveBulkIds(child, ids); m && !missing) missing = m;
+    }
+  }
+  return missing;
+}
+
+}  // namespace
+
+int StatusOf(ErrorCode code) {
+  switch (code) {  // no default: a new ErrorCode must be mapped here
+    case ErrorCode::kInvalidSyntax: return 400;
+    case ErrorCode::kInvalidFilter: return 400;
+    case ErrorCode::kTooMany: return 400;
+    case ErrorCode::kInvalidPath: return 400;
+    case ErrorCode::kNoTarget: return 400;
+    case ErrorCode::kInvalidValue: return 400;
+    case ErrorCode::kMutability: return 400;
+    case ErrorCode::kUniqueness: return 409;
+    case ErrorCode::kInvalidVersion: return 400;
+    case ErrorCode::kSensitive: return 403;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kVersionMismatch: return 412;
+    case ErrorCode::kNotModified: return 304;
+    case ErrorCode::kPayloadTooLarge: return 413;
+    case ErrorCode::kUnauthorized: return 401;
+    case ErrorCode::kForbidden: return 403;
+    case ErrorCode::kNotImplemented: return 501;
+    case ErrorCode::kRateLimited: return 429;
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string_view ScimTypeOf(ErrorCode code) {
+  switch (code) {  // RFC 7644 §3.12, Table 9; no default, so -Wswitch lists a new code
+    case ErrorCode::kInvalidSyntax: return "invalidSyntax";
+    case ErrorCode::kInvalidFilter: return "invalidFilter";
+    case ErrorCode::kTooMany: return "tooMany";
+    case ErrorCode::kInvalidPath: return "invalidPath";
+    case ErrorCode::kNoTarget: return "noTarget";
+    case ErrorCode::kInvalidValue: return "invalidValue";
+    case ErrorCode::kMutability: return "mutability";
+    case ErrorCode::kUniqueness: return "uniqueness";
+    case ErrorCode::kInvalidVersion: return "invalidVers";
+    case ErrorCode::kSensitive: return "sensitive";
+    case ErrorCode::kNotFound:
+    case ErrorCode::kVersionMismatch:
+    case ErrorCode::kNotModified:
+    case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kUnauthorized:
+    case ErrorCode::kForbidden:
+    case ErrorCode::kNotImplemented:
+    case ErrorCode::kRateLimited:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kInternal: return {};
+  }
+  return {};
+}
+
+ScimService::ScimService(store::Store& store, const scim::schema::Registry& registry,
+                         const Clock& clock, ScimLimits limits)
+    : store_(store), registry_(registry), clock_(clock), limits_(limits) {}
+
+Status ScimService::TimedWrite(const std::function<Status(store::Transaction&)>& job) {
+  auto start = std::chrono::steady_clock::now();
+  Status st = store_.Write(job);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  int b = 0;
+  while (b < kBuckets && secs > kCommitBounds[b]) ++b;
+  commit_buckets_[b].fetch_add(1, std::memory_order_relaxed);
+  commit_count_.fetch_add(1, std::memory_order_relaxed);
+  commit_micros_.fetch_add(static_cast<uint64_t>(secs * 1e6), std::memory_order_relaxed);
+  return st;
+}
+
+Status ScimService::AuditFailure(const CallContext& ctx, const std::string& operation,
+                                 ResourceType type, const std::string& id, const Error& error) {
+  store::AuditRecord r;
+  r.time = clock_.Now();
+  r.connection_id = ctx.connection->id;
+  r.connection_name = ctx.connection->name;
+  r.request_id = ctx.request_id;
+  r.actor = ctx.actor;
+  r.operation = operation;
+  r.resource_type = std::string(scim::ResourceTypeName(type));
+  r.resource_id = id;
+  r.status = StatusOf(error.code);
+  r.detail = error.detail.substr(0, 500);
+  return TimedWrite([&](store::Transaction& tx) { return tx.AppendAudit(r); });
+}
+
+namespace {
+store::AuditRecord SuccessRecord(const CallContext& ctx, const Clock& clock,
+                                 const std::string& operation, ResourceType type,
+                                 const std::string& id, int status) {
+  store::AuditRecord r;
+  r.time = clock.Now();
+  r.connection_id = ctx.connection->id;
+  r.connection_name = ctx.connection->name;
+  r.request_id = ctx.request_id;
+  r.actor = ctx.actor;
+  r.operation = operation;
+  r.resource_type = std::string(scim::ResourceTypeName(type));
+  r.resource_id = id;
+  r.status = status;
+  return r;
+}
+}  // namespace
+
+Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType type,
+                                        const Json& body) {
+  auto normalized =
+      scim::resource::Normalize(body, type, scim::resource::WriteMode::kCreate, registry_);
+  if (!normalized) {
+    (void)AuditFailure(ctx, "create", type, "", normalized.error());
+    return normalized.error();
+  }
+  Json members = Json::array();
+  if (type == ResourceType::kGroup) {
+    if (auto it = normalized->find("members"); it != normalized->end() && it->is_array()) {
+      members = *it;
+    }
+  }
+  store::StoredResource r;
+  r.id = NewUuid();
+  r.type = type;
+  r.body = BodyOf(std::move(*normalized));
+  r.created = r.last_modified = clock_.Now();
+  std::optional<std::string> unique_key;
+  std::vector<store::IndexEntry> index;
+  IndexOf(type, r.body, unique_key, index);
+
+  WriteResult out;
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto stored = tx.PutResource(conn, r, unique_key, index);
+    if (!stored) {
+      if (stored.error().code == ErrorCode::kUniqueness) {
+        return MakeError(ErrorCode::kUniqueness,
+                         type == ResourceType::kUser
+                             ? "userName \"" + r.body.value("userName", "") +
+                                   "\" is already taken in this connection (compared "
+                                   "case-insensitively)"
+                             : stored.error().detail);
+      }
+      return stored.error();
+    }
+    for (const auto& m : members) {
+      auto added = AddMemberJson(tx, conn, r.id, m);
+      if (!added) return added.error();
+    }
+    auto json = Render(tx, ctx, type, *stored, true, true);
+    if (!json) return json.error();
+    out.resource = std::move(*json);
+    out.etag = ETagOf(stored->version);
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "create", type, r.id, 201));
+  });
+  if (!st) {
+    (void)AuditFailure(ctx, "create", type, "", st.error());
+    return st.error();
+  }
+  return out;
+}
+
+Result<WriteResult> ScimService::Get(const CallContext& ctx, ResourceType type,
+                                     const std::string& id, bool include_members) {
+  WriteResult out;
+  Status st = store_.Read([&](store::Transaction& tx) -> Status {
+    auto r = tx.GetResource(ctx.connection->id, type, id);
+    if (!r) {
+      if (r.error().code == ErrorCode::kNotFound) {
+        return MakeError(ErrorCode::kNotFound,
+                         std::string(scim::ResourceTypeName(type)) + " " + id + " not found");
+      }
+      return r.error();
+    }
+    auto json = Render(tx, ctx, type, *r, include_members, true);
+    if (!json) return json.error();
+    out.resource = std::move(*json);
+    out.etag = ETagOf(r->version);
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+namespace {
+Error NotFound(ResourceType type, const std::string& id) {
+  return MakeError(ErrorCode::kNotFound,
+                   std::string(scim::ResourceTypeName(type)) + " " + id + " not found");
+}
+}  // namespace
+
+Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType type,
+                                         const std::string& id, const Json& body,
+                                         const std::optional<std::string>& if_match,
+                                         bool include_members) {
+  WriteResult out;
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto existing = tx.GetResource(conn, type, id);
+    if (!existing) {
+      return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
+    }
+    if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
+    Json current = existing->body;
+    current["id"] = id;
+    auto normalized = scim::resource::Normalize(body, type, scim::resource::WriteMode::kReplace,
+                                                registry_, &current);
+    if (!normalized) return normalized.error();
+    std::optional<Json> members;
+    if (type == ResourceType::kGroup) {
+      auto it = normalized->find("members");
+      members = (it != normalized->end() && it->is_array()) ? *it : Json::array();
+    }
+    store::StoredResource r = *existing;
+    r.body = BodyOf(std::move(*normalized));
+    r.last_modified = clock_.Now();
+    bool members_changed = false;
+    if (members) {
+      // Replace the member set by difference, so that a PUT with an unchanged 10,000-member list
+      // (Okta AIW apps, Keycloak) writes nothing for the members.
+      auto current_members = tx.ListMembers(conn, id);
+      if (!current_members) return current_members.error();
+      std::set<std::string> wanted;
+      for (const auto& m : *members) {
+        if (auto v = m.is_object() ? StringAt(m, "value") : std::nullopt) wanted.insert(*v);
+      }
+      for (const auto& m : *current_members) {
+        if (!wanted.count(m.value)) {
+          auto removed = tx.RemoveMember(conn, id, m.value);
+          if (!removed) return removed.error();
+          members_changed = true;
+        }
+      }
+      for (const auto& m : *members) {
+        auto added = AddMemberJson(tx, conn, id, m);
+        if (!added) return added.error();
+        members_changed |= *added;
+      }
+    }
+    store::StoredResource stored = *existing;
+    if (r.body != existing->body || members_changed) {
+      std::optional<std::string> unique_key;
+      std::vector<store::IndexEntry> index;
+      IndexOf(type, r.body, unique_key, index);
+      auto put = tx.PutResource(conn, r, unique_key, index);
+      if (!put) {
+        if (put.error().code == ErrorCode::kUniqueness) {
+          return MakeError(ErrorCode::kUniqueness, "userName \"" + r.body.value("userName", "") +
+                                                       "\" is already taken in this connection");
+        }
+        return put.error();
+      }
+      stored = *put;
+    }
+    auto json = Render(tx, ctx, type, stored, include_members, true);
+    if (!json) return json.error();
+    out.resource = std::move(*json);
+    out.etag = ETagOf(stored.version);
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "replace", type, id, 200));
+  });
+  if (!st) {
+    (void)AuditFailure(ctx, "replace", type, id, st.error());
+    return st.error();
+  }
+  return out;
+}
+
+Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type,
+                                       const std::string& id, const Json& body,
+                                       const std::optional<std::string>& if_match,
+                                       bool include_members) {
+  WriteResult out;
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto existing = tx.GetResource(conn, type, id);
+    if (!existing) {
+      return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
+    }
+    if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
+    Json current = existing->body;
+    current["id"] = id;
+    current["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(type))},
+                       {"created", FormatRfc3339(existing->created)},
+                       {"lastModified", FormatRfc3339(existing->last_modified)},
+                       {"version", ETagOf(existing->version)}};
+    TxMemberStore members(tx, conn, id, ctx.base_url);
+    scim::patch::PatchOptions options;
+    options.max_operations = limits_.max_patch_operations;
+    if (type == ResourceType::kGroup) options.members = &members;
+    auto patched = scim::patch::ApplyPatch(current, body, type, registry_, options);
+    if (!patched) return patched.error();
+    Json new_body = BodyOf(std::move(*patched));
+    store::StoredResource stored = *existing;
+    if (new_body != existing->body) {
+      store::StoredResource r = *existing;
+      r.body = std::move(new_body);
+      r.last_modified = clock_.Now();
+      std::optional<std::string> unique_key;
+      std::vector<store::IndexEntry> index;
+      IndexOf(type, r.body, unique_key, index);
+      auto put = tx.PutResource(conn, r, unique_key, index);
+      if (!put) {
+        if (put.error().code == ErrorCode::kUniqueness) {
+          return MakeError(ErrorCode::kUniqueness, "userName \"" + r.body.value("userName", "") +
+                                                       "\" is already taken in this connection");
+        }
+        return put.error();
+      }
+      stored = *put;
+    } else if (members.changed()) {
+      TimePoint now = clock_.Now();
+      if (Status s = tx.TouchResource(conn, type, id, now); !s) return s;
+      stored.version += 1;
+      stored.last_modified = now;
+    }
+    auto json = Render(tx, ctx, type, stored, include_members, true);
+    if (!json) return json.error();
+    out.resource = std::move(*json);
+    out.etag = ETagOf(stored.version);
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "patch", type, id, 200));
+  });
+  if (!st) {
+    (void)AuditFailure(ctx, "patch", type, id, st.error());
+    return st.error();
+  }
+  return out;
+}
+
+Status ScimService::Delete(const CallContext& ctx, ResourceType type, const std::string& id,
+                           const std::optional<std::string>& if_match) {
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto existing = tx.GetResource(conn, type, id);
+    if (!existing) {
+      return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
+    }
+    if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
+    if (Status s = tx.DeleteResource(conn, type, id); !s) return s;
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "delete", type, id, 204));
+  });
+  if (!st) (void)AuditFailure(ctx, "delete", type, id, st.error());
+  return st;
+}
+
+Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
+                                     const ListRequest& request) {
+  filter::NodePtr ast;
+  if (request.filter) {
+    filter::ParseLimits pl;
+    pl.max_length = limits_.max_filter_length;
+    pl.max_depth = limits_.max_filter_depth;
+    auto parsed = filter::Parse(*request.filter, pl);
+    if (!parsed) return parsed.error();
+    if (Status s = filter::Validate(**parsed, type, registry_); !s) return s.error();
+    ast = std::move(*parsed);
+  }
+  std::optional<scim::schema::ResolvedAttribute> sort;
+  if (request.sort_by) {
+    auto r = registry_.ResolveDotted(type, *request.sort_by);
+    if (!r) {
+      return MakeError(ErrorCode::kInvalidValue, "sortBy \"" + *request.sort_by +
+                                                     "\" is not an attribute of " +
+                                                     std::string(scim::ResourceTypeName(type)));
+    }
+    sort = *r;
+  }
+  int64_t start = std::max<int64_t>(1, request.start_index);
+  int64_t count = request.count ? std::clamp<int64_t>(*request.count, 0, limits_.max_results)
+                                : limits_.max_results;
+  ListResult out;
+  out.start_index = start;
+  const int64_t conn = ctx.connection->id;
+
+  Status st = store_.Read([&](store::Transaction& tx) -> Status {
+    if (!ast && !sort) {
+      // No filter and no sort: page straight from the store in creation order.
+      auto total = tx.CountResources(conn, type);
+      if (!total) return total.error();
+      out.total_results = *total;
+      if (count == 0) return Status::Ok();
+      auto page = tx.ListResources(conn, type, start - 1, count);
+      if (!page) return page.error();
+      out.resources.reserve(page->size());
+      for (const auto& r : *page) {
+        auto json = Render(tx, ctx, type, r, request.include_members, true);
+        if (!json) return json.error();
+        out.resources.push_back(std::move(*json));
+      }
+      return Status::Ok();
+    }
+    // Filter (and/or sort) in memory over candidates; an index narrows them when it can.
+    bool need_members = ast && type == ResourceType::kGroup && Mentions(*ast, "members");
+    bool need_groups = ast && type == ResourceType::kUser && Mentions(*ast, "groups");
+    std::vector<Candidate> matched;
+    int64_t order = 0;
+    Status inner = Status::Ok();
+    auto consider = [&](const store::StoredResource& r) -> bool {
+      auto json = Render(tx, ctx, type, r, need_members, need_groups);
+      if (!json) {
+        inner = json.error();
+        return false;
+      }
+      if (!ast || filter::Matches(*ast, *json, type, registry_)) {
+        matched.push_back({std::move(*json), order});
+      }
+      ++order;
+      return true;
+    };
+    std::optional<IndexPlan> plan = ast ? PlanIndex(*ast, type) : std::nullopt;
+    if (plan && plan->attr == "id") {
+      auto r = tx.GetResource(conn, type, plan->value);
+      if (r) {
+        consider(*r);
+      } else if (r.error().code != ErrorCode::kNotFound) {
+        return r.error();
+      }
+    } else if (plan) {
+      auto rows = tx.FindByIndex(conn, type, plan->attr, plan->value);
+      if (!rows) return rows.error();
+      for (const auto& r : *rows) {
+        if (!consider(r)) break;
+      }
+    } else {
+      int64_t scanned = 0;
+      Status scan = tx.ScanResources(conn, type, [&](const store::StoredResource& r) {
+        if (++scanned > static_cast<int64_t>(limits_.max_scan_resources)) {
+          inner = MakeError(ErrorCode::kTooMany,
+                            "the filter would scan too many resources; add a condition on "
+                            "userName, externalId, displayName or emails.value");
+          return false;
+        }
+        return consider(r);
+      });
+      if (!scan) return scan;
+    }
+    if (!inner) return inner;
+    if (sort) {
+      const auto& attr = sort->target();
+      bool fold = attr.type == scim::schema::Type::kString && !attr.case_exact;
+      auto key = [&](const Json& j) -> std::optional<Json> {
+        const Json* v = SortValue(j, *sort);
+        if (!v || v->is_null()) return std::nullopt;
+        if (fold && v->is_string()) return Json(FoldCase(v->get<std::string>()));
+        return *v;
+      };
+      std::vector<std::pair<std::optional<Json>, size_t>> keys;
+      keys.reserve(matched.size());
+      for (size_t i = 0; i < matched.size(); ++i) keys.emplace_back(key(matched[i].json), i);
+      // RFC 7644 §3.4.2.3: resources without a value sort last in ascending order; ties keep
+      // creation order, so paging stays stable.
+      std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+        if (!a.first || !b.first) return a.first.has_value() && !b.first.has_value();
+        return request.descending ? *b.first < *a.first : *a.first < *b.first;
+      });
+      std::vector<Candidate> sorted;
+      sorted.reserve(matched.size());
+      for (auto& k : keys) sorted.push_back(std::move(matched[k.second]));
+      matched = std::move(sorted);
+    }
+    out.total_results = static_cast<int64_t>(matched.size());
+    for (int64_t i = start - 1; i < out.total_results && i < start - 1 + count; ++i) {
+      Json& j = matched[i].json;
+      // Members and groups were loaded only if the filter needed them; load for output now.
+      if (type == ResourceType::kGroup && request.include_members && !need_members) {
+        auto r = tx.GetResource(conn, type, j["id"].get<std::string>());
+        if (!r) return r.error();
+        auto full = Render(tx, ctx, type, *r, true, true);
+        if (!full) return full.error();
+        j = std::move(*full);
+      } else if (type == ResourceType::kUser && !need_groups) {
+        auto groups = tx.GroupsOf(conn, j["id"].get<std::string>());
+        if (!groups) return groups.error();
+        if (!groups->empty()) {
+          Json arr = Json::array();
+          for (const auto& [gid, name] : *groups) {
+            arr.push_back({{"value", gid},
+                           {"display", name},
+                           {"$ref", ctx.base_url + "/Groups/" + gid},
+                           {"type", "direct"}});
+          }
+          j["groups"] = std::move(arr);
+        }
+      }
+      out.resources.push_back(std::move(j));
+    }
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Result<ListResult> ScimService::ListAll(const CallContext& ctx, const ListRequest& request) {
+  // Each type answers the whole filter (no paging), then the union is paged. A filter that names
+  // an attribute only one type has simply matches nothing in the other.
+  ListRequest all = request;
+  all.start_index = 1;
+  all.count = limits_.max_results;
+  ListResult out;
+  out.start_index = std::max<int64_t>(1, request.start_index);
+  std::vector<Json> combined;
+  int valid = 0;
+  Error last{ErrorCode::kInvalidFilter, "filter is not valid for Users or Groups"};
+  for (ResourceType type : {ResourceType::kUser, ResourceType::kGroup}) {
+    auto r = List(ctx, type, all);
+    if (!r) {
+      if (r.error().code != ErrorCode::kInvalidFilter &&
+          r.error().code != ErrorCode::kInvalidValue) {
+        return r.error();
+      }
+      last = r.error();
+      continue;
+    }
+    ++valid;
+    out.total_results += r->total_results;
+    for (auto& j : r->resources) combined.push_back(std::move(j));
+  }
+  if (valid == 0) return last;
+  int64_t count = request.count ? std::clamp<int64_t>(*request.count, 0, limits_.max_results)
+                                : limits_.max_results;
+  for (int64_t i = out.start_index - 1;
+       i < static_cast<int64_t>(combined.size()) && i < out.start_index - 1 + count; ++i) {
+    out.resources.push_back(std::move(combined[i]));
+  }
+  return out;
+}
+
+Result<Json> ScimService::Bulk(const CallContext& ctx, const Json& body) {
+  if (!body.is_object())
+    return MakeError(ErrorCode::kInvalidSyntax, "BulkRequest must be an object");
+  auto ops_it = body.find("Operations");
+  if (ops_it == body.end() || !ops_it->is_array()) {
+    return MakeError(ErrorCode::kInvalidSyntax, "BulkRequest needs an \"Operations\" array");
+  }
+  const Json& ops = *ops_it;
+  if (ops.size() > limits_.bulk_max_operations) {
+    return MakeError(ErrorCode::kPayloadTooLarge,
+                     fmt::format("BulkRequest has {} operations; the maximum is {}", ops.size(),
+                                 limits_.bulk_max_operations));
+  }
+  int64_t fail_on_errors = 0;  // 0: process everything
+  if (auto f = body.find("failOnErrors"); f != body.end()) {
+    if (!f->is_number_integer() || f->get<int64_t>() < 1) {
+      return MakeError(ErrorCode::kInvalidSyntax, "failOnErrors must be a positive integer");
+    }
+    fail_on_errors = f->get<int64_t>();
+  }
+  std::set<std::string> declared;
+  for (const auto& op : ops) {
+    if (op.is_object()) {
+      if (auto b = StringAt(op, "bulkId")) declared.insert(*b);
+    }
+  }
+  std::map<std::string, std::string> ids;  // bulkId -> created id
+  std::vector<Json> results(ops.size());
+  std::vector<bool> done(ops.size(), false);
+  int64_t errors = 0;
+  auto error_result = [&](const Json& op, const Error& e) {
+    Json r = {{"method", op.is_object() ? op.value("method", "") : ""},
+              {"status", std::to_string(StatusOf(e.code))}};
+    if (op.is_object() && op.contains("bulkId")) r["bulkId"] = op["bulkId"];
+    Json err = {{"schemas", {std::string(scim::kErrorSchema)}},
+                {"status", std::to_string(StatusOf(e.code))},
+                {"detail", e.detail}};
+    std::string_view st = ScimTypeOf(e.code);
+    if (!st.empty()) err["scimType"] = std::string(st);
+    r["response"] = std::move(err);
+    return r;
+  };
+  bool stop = false;
+  // Operations run in order; one that refers to a bulkId created later waits for a later pass
+  // (RFC 7644 §3.7.1 lets clients order operations freely). A pass without progress means the
+  // remaining references are circular or dangling.
+  for (bool progress = true; progress && !stop;) {
+    progress = false;
+    for (size_t i = 0; i < ops.size() && !stop; ++i) {
+      if (done[i]) continue;
+      const Json& op = ops[i];
+      auto finish = [&](Json r, bool failed) {
+        results[i] = std::move(r);
+        done[i] = true;
+        progress = true;
+        if (failed && fail_on_errors > 0 && ++errors >= fail_on_errors) stop = true;
+      };
+      if (!op.is_object()) {
+        finish(
+            error_result(op, MakeError(ErrorCode::kInvalidSyntax, "operation must be an object")),
+            true);
+        continue;
+      }
+      std::string method = AsciiLower(op.value("method", ""));
+      auto path = StringAt(op, "path");
+      Json data = op.value("data", Json());
+      Json path_json = path ? Json(*path) : Json();
+      // Paths carry bulkIds as "/Users/bulkId:x".
+      std::string path_str = path.value_or("");
+      std::optional<std::string> missing;
+      if (auto pos = path_str.find("bulkId:"); pos != std::string::npos) {
+        std::string ref = path_str.substr(pos + 7);
+        auto it = ids.find(ref);
+        if (it == ids.end())
+          missing = ref;
+        else
+          path_str = path_str.substr(0, pos) + it->second;
+      }
+      if (!missing) missing = ResolveBulkIds(data, ids);
+      if (missing) {
+        if (!declared.count(*missing)) {
+          finish(error_result(op, MakeError(ErrorCode::kInvalidValue,
+                                            "bulkId \"" + *missing + "\" is not defined")),
+                 true);
+        }
+        continue;  // wait for the operation that creates it
+      }
+      // Parse "/Users", "/Groups", "/Users/<id>", "/Groups/<id>".
+      std::optional<ResourceType> type;
+      std::string id;
+      std::string_view p = path_str;
+      if (!p.empty() && p.front() == '/') p.remove_prefix(1);
+      std::string_view head = p.substr(0, p.find('/'));
+      if (head == "Users") type = ResourceType::kUser;
+      if (head == "Groups") type = ResourceType::kGroup;
+      if (p.find('/') != std::string_view::npos) id = std::string(p.substr(p.find('/') + 1));
+      Json r = {{"method", op.value("method", "")}};
+      if (op.contains("bulkId")) r["bulkId"] = op["bulkId"];
+      if (!type || (method == "post") != id.empty()) {
+        finish(error_result(op, MakeError(ErrorCode::kInvalidValue,
+                                          "operation path \"" + path_str +
+                                              "\" must be /Users or /Groups for POST and "
+                                              "/Users/{id} or /Groups/{id} otherwise")),
+               true);
+        continue;
+      }
+      std::optional<std::string> version;
+      if (auto v = StringAt(op, "version")) version = *v;
+      if (method == "post" || method == "put" || method == "patch") {
+        if (!data.is_object()) {
+          finish(error_result(
+                     op, MakeError(ErrorCode::kInvalidSyntax, "operation needs a \"data\" object")),
+                 true);
+          continue;
+        }
+        Result<WriteResult> w = method == "post"  ? Create(ctx, *type, data)
+                                : method == "put" ? Replace(ctx, *type, id, data, version, false)
+                                                  : Patch(ctx, *type, id, data, version, false);
+        if (!w) {
+          finish(error_result(op, w.error()), true);
+          continue;
+        }
+        std::string new_id = (*w).resource.value("id", "");
+        if (method == "post" && op.contains("bulkId") && op["bulkId"].is_string()) {
+          ids[op["bulkId"].get<std::string>()] = new_id;
+        }
+        r["location"] = ctx.base_url + "/" + Endpoint(*type) + "/" + new_id;
+        r["version"] = w->etag;
+        r["status"] = method == "post" ? "201" : "200";
+        finish(std::move(r), false);
+      } else if (method == "delete") {
+        Status d = Delete(ctx, *type, id, version);
+        if (!d) {
+          finish(error_result(op, d.error()), true);
+          continue;
+        }
+        r["location"] = ctx.base_url + "/" + Endpoint(*type) + "/" + id;
+        r["status"] = "204";
+        finish(std::move(r), false);
+      } else {
+        finish(error_result(op, MakeError(ErrorCode::kInvalidValue,
+                                          "method must be POST, PUT, PATCH or DELETE")),
+               true);
+      }
+    }
+  }
+  Json out = {{"schemas", {std::string(scim::kBulkResponseSchema)}}, {"Operations", Json::array()}};
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (done[i]) {
+      out["Operations"].push_back(std::move(results[i]));
+    } else if (!stop) {
+      out["Operations"].push_back(
+          error_result(ops[i], MakeError(ErrorCode::kInvalidValue,
+                                         "circular bulkId reference; the operation was not run")));
+    }
+  }
+  return out;
+}
+
+Json ScimService::ServiceProviderConfig(const std::string& base_url) const {
+  return {
+      {"schemas", {"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"}},
+      {"documentationUri", "https://github.com/idsync/idsync#readme"},
+      {"patch", {{"supported", true}}},
+      {"bulk",
+       {{"supported", true},
+        {"maxOperations", limits_.bulk_max_operations},
+        {"maxPayloadSize", limits_.bulk_max_payload_bytes}}},
+      {"filter", {{"supported", true}, {"maxResults", limits_.max_results}}},
+      {"changePassword", {{"supported", false}}},
+      {"sort", {{"supported", true}}},
+      {"etag", {{"supported", true}}},
+      {"authenticationSchemes",
+       {{{"type", "oauthbearertoken"},
+         {"name", "Bearer token"},
+         {"description",
+          "One token per connection, created with `idsync connection add` and sent as "
+          "\"Authorization: Bearer <token>\""},
+         {"primary", true}}}},
+      {"meta",
+       {{"resourceType", "ServiceProviderConfig"},
+        {"location", base_url + "/ServiceProviderConfig"}}},
+  };
+}
+
+std::string ScimService::RenderMetrics() {
+  std::string out;
+  out += "# HELP idsync_store_write_seconds Time from submitting a write to its durable commit.\n";
+  out += "# TYPE idsync_store_write_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    cumulative += commit_buckets_[b].load(std::memory_order_relaxed);
+    out += fmt::format("idsync_store_write_seconds_bucket{{le=\"{}\"}} {}\n", kCommitBounds[b],
+                       cumulative);
+  }
+  cumulative += commit_buckets_[kBuckets].load(std::memory_order_relaxed);
+  out += fmt::format("idsync_store_write_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+  out += fmt::format("idsync_store_write_seconds_sum {}\n",
+                     static_cast<double>(commit_micros_.load()) / 1e6);
+  out += fmt::format("idsync_store_write_seconds_count {}\n", commit_count_.load());
+  out += "# HELP idsync_resources Resources in each connection's mirror.\n";
+  out += "# TYPE idsync_resources gauge\n";
+  (void)store_.Read([&](store::Transaction& tx) -> Status {
+    auto conns = tx.ListConnections();
+    if (!conns) return conns.error();
+    for (const auto& c : *conns) {
+      for (ResourceType t : {ResourceType::kUser, ResourceType::kGroup}) {
+        auto n = tx.CountResources(c.id, t);
+        if (n) {
+          out += fmt::format("idsync_resources{{connection=\"{}\",type=\"{}\"}} {}\n", c.name,
+                             scim::ResourceTypeName(t), *n);
+        }
+      }
+    }
+    return Status::Ok();
+  });
+  return out;
+}
+
+}  // namespace idsync::service
