@@ -87,6 +87,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   std::string public_url;
   std::string tls_cert, tls_key;
+  bool bench_routes = false;
 };
 
 int Serve(const std::string& data, const ServeOptions& o) {
@@ -127,6 +128,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   service::Connections connections(**store, clock);
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
+  api_options.bench_routes = o.bench_routes;
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
@@ -216,6 +218,8 @@ int Main(int argc, char** argv) {
                     "URL identity providers use to reach this server (for meta.location)");
   serve->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain for HTTPS");
   serve->add_option("--tls-key", serve_options.tls_key, "PEM private key for HTTPS");
+  serve->add_flag("--bench-routes", serve_options.bench_routes,
+                  "Serve GET /bench/static (fixed body, no store) for the benchmark's baseline");
 
   auto* conn =
       app.add_subcommand("connection", "Manage SCIM connections (one per identity provider)");

@@ -193,6 +193,18 @@ Response ScimApi::Handle(const Request& req) {
     r.body = st ? "ready\n" : "store unavailable: " + st.error().detail + "\n";
     r.SetHeader("Content-Type", "text/plain; charset=utf-8");
     r.route = "readyz";
+  } else if (options_.bench_routes && path == "/bench/static") {
+    static const std::string kBody = [] {
+      Json j = {{"schemas", {std::string(scim::kUserSchema)}},
+                {"id", "2819c223-7f76-453a-919d-413861904646"},
+                {"userName", "bjensen@example.com"},
+                {"padding", std::string(850, 'x')}};
+      return DumpJson(j);
+    }();
+    r.status = 200;
+    r.body = kBody;
+    r.SetHeader("Content-Type", std::string(kScimJson));
+    r.route = "bench.static";
   } else if (path == "/metrics") {
     r.status = 200;
     r.body = (server_metrics_ ? server_metrics_() : std::string()) + scim_.RenderMetrics();

@@ -18,6 +18,9 @@ struct ApiOptions {
   std::string public_url;  // e.g. "https://idsync.example.com"; "" -> from the Host header
   int auth_failures_before_throttle = 10;  // per client address, within the window
   std::chrono::seconds auth_failure_window{60};
+  // Serve GET /bench/static: a fixed 1 KiB JSON body with no store behind it, the HTTP
+  // ceiling the benchmark measures against (`idsync serve --bench-routes`).
+  bool bench_routes = false;
 };
 
 // Thread-safe: Handle() is called concurrently by the server's workers.
