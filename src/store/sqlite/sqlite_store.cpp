@@ -1,0 +1,824 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/uuid.h"
+#include "store/sqlite/database.h"
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/queries.h"
+
+namespace idsync::store::sqlite {
+
+namespace {
+
+constexpr int64_t kScanChunk = 256;
+
+int64_t TypeCode(scim::ResourceType type) {
+  return type == scim::ResourceType::kUser ? 0 : 1;
+}
+
+Error Internal(std::string detail) {
+  return MakeError(ErrorCode::kInternal, std::move(detail));
+}
+
+// Columns in the order of IDSYNC_RESOURCE_COLUMNS; `first` is the column of pk.
+Result<StoredResource> ReadResource(const Statement& row, int first) {
+  StoredResource resource;
+  resource.id = row.Text(first + 1);
+  resource.type = row.Int(first + 2) == 0 ? scim::ResourceType::kUser : scim::ResourceType::kGroup;
+  resource.body = Json::parse(row.Text(first + 3), nullptr, /*allow_exceptions=*/false);
+  if (resource.body.is_discarded()) {
+    return Internal("stored resource " + resource.id + " is not valid JSON");
+  }
+  resource.version = row.Int(first + 4);
+  resource.created = FromUnixMillis(row.Int(first + 5));
+  resource.last_modified = FromUnixMillis(row.Int(first + 6));
+  return resource;
+}
+
+Result<Connection> ReadConnection(const Statement& row) {
+  Connection connection;
+  connection.id = row.Int(0);
+  connection.uuid = row.Text(1);
+  connection.name = row.Text(2);
+  connection.directory = row.Text(3);
+  connection.kind = row.Text(4);
+  connection.enabled = row.Int(5) != 0;
+  connection.created = FromUnixMillis(row.Int(6));
+  connection.settings = Json::parse(row.Text(7), nullptr, /*allow_exceptions=*/false);
+  if (connection.settings.is_discarded()) {
+    return Internal("settings of connection " + connection.name + " are not valid JSON");
+  }
+  return connection;
+}
+
+Token ReadToken(const Statement& row) {
+  Token token;
+  token.id = row.Int(0);
+  token.connection_id = row.Int(1);
+  token.hash = row.Text(2);
+  token.created = FromUnixMillis(row.Int(3));
+  if (!row.IsNull(4)) token.expires = FromUnixMillis(row.Int(4));
+  return token;
+}
+
+// Runs `fill` for every row of a prepared, bound statement.
+template <typename Fill>
+Status ForEachRow(Statement& statement, std::string_view what, Fill fill) {
+  for (;;) {
+    auto row = statement.Step(what);
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    Status filled = fill(statement);
+    if (!filled) return filled;
+  }
+}
+
+class SqliteTransaction final : public Transaction {
+ public:
+  SqliteTransaction(Database& db, bool writable, const Clock& clock)
+      : db_(db), writable_(writable), clock_(clock) {}
+
+  Result<Connection> CreateConnection(Connection connection) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    if (connection.uuid.empty()) connection.uuid = NewUuid();
+    auto insert = db_.Prepare(sql::kInsertConnection);
+    if (!insert) return insert.error();
+    insert->Bind(1, connection.uuid)
+        .Bind(2, connection.name)
+        .Bind(3, connection.directory)
+        .Bind(4, connection.kind)
+        .Bind(5, int64_t{connection.enabled ? 1 : 0})
+        .Bind(6, ToUnixMillis(connection.created))
+        .Bind(7, DumpJson(connection.settings));
+    if (auto ran = insert->Run("adding a connection"); !ran) {
+      if (ran.error().code == ErrorCode::kUniqueness) {
+        return MakeError(ErrorCode::kUniqueness,
+                         "a connection named \"" + connection.name + "\" already exists");
+      }
+      return ran.error();
+    }
+    connection.id = db_.LastInsertRowid();
+    return connection;
+  }
+
+  Result<Connection> GetConnection(int64_t id) override {
+    auto select = db_.Prepare(sql::kGetConnection);
+    if (!select) return select.error();
+    select->Bind(1, id);
+    return OneConnection(*select, "connection " + std::to_string(id));
+  }
+
+  Result<Connection> GetConnectionByName(const std::string& name) override {
+    auto select = db_.Prepare(sql::kGetConnectionByName);
+    if (!select) return select.error();
+    select->Bind(1, name);
+    return OneConnection(*select, "connection \"" + name + "\"");
+  }
+
+  Result<std::vector<Connection>> ListConnections() override {
+    auto select = db_.Prepare(sql::kListConnections);
+    if (!select) return select.error();
+    std::vector<Connection> out;
+    auto listed = ForEachRow(*select, "listing connections", [&](const Statement& row) -> Status {
+      auto connection = ReadConnection(row);
+      if (!connection) return connection.error();
+      out.push_back(std::move(*connection));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Status UpdateConnection(const Connection& connection) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto update = db_.Prepare(sql::kUpdateConnection);
+    if (!update) return update.error();
+    update->Bind(1, connection.id)
+        .Bind(2, int64_t{connection.enabled ? 1 : 0})
+        .Bind(3, DumpJson(connection.settings));
+    if (auto ran = update->Run("updating a connection"); !ran) return ran;
+    if (db_.Changes() == 0) return NoConnection(connection.id);
+    return Status::Ok();
+  }
+
+  Status DeleteConnection(int64_t id) override {
+    if (auto w = CheckWritable(); !w) return w;
+    // ON DELETE CASCADE removes tokens, resources, and through resources the index entries
+    // and memberships, in this one statement.
+    auto remove = db_.Prepare(sql::kDeleteConnection);
+    if (!remove) return remove.error();
+    remove->Bind(1, id);
+    if (auto ran = remove->Run("deleting a connection"); !ran) return ran;
+    if (db_.Changes() == 0) return NoConnection(id);
+    return Status::Ok();
+  }
+
+  Status AddToken(const Token& token) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto insert = db_.Prepare(sql::kInsertToken);
+    if (!insert) return insert.error();
+    std::optional<int64_t> expires;
+    if (token.expires) expires = ToUnixMillis(*token.expires);
+    insert->Bind(1, token.connection_id)
+        .Bind(2, token.hash)
+        .Bind(3, ToUnixMillis(token.created))
+        .Bind(4, expires);
+    auto ran = insert->Run("adding a token");
+    if (!ran && ran.error().code == ErrorCode::kNotFound) return NoConnection(token.connection_id);
+    if (!ran && ran.error().code == ErrorCode::kUniqueness) {
+      return MakeError(ErrorCode::kUniqueness, "a token with this hash already exists");
+    }
+    return ran;
+  }
+
+  Status ExpireTokens(int64_t connection_id, TimePoint expires) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto update = db_.Prepare(sql::kExpireTokens);
+    if (!update) return update.error();
+    update->Bind(1, connection_id).Bind(2, ToUnixMillis(expires));
+    return update->Run("expiring tokens");
+  }
+
+  Result<Token> FindToken(const std::string& hash) override {
+    auto select = db_.Prepare(sql::kFindToken);
+    if (!select) return select.error();
+    select->Bind(1, hash);
+    auto row = select->Step("looking up a token");
+    if (!row) return row.error();
+    if (!*row) return MakeError(ErrorCode::kNotFound, "no such token");
+    return ReadToken(*select);
+  }
+
+  Result<std::vector<Token>> ListTokens(int64_t connection_id) override {
+    auto select = db_.Prepare(sql::kListTokens);
+    if (!select) return select.error();
+    select->Bind(1, connection_id);
+    std::vector<Token> out;
+    auto listed = ForEachRow(*select, "listing tokens", [&](const Statement& row) {
+      out.push_back(ReadToken(row));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Result<StoredResource> GetResource(int64_t connection_id, scim::ResourceType type,
+                                     const std::string& id) override {
+    auto found = Find(connection_id, type, id);
+    if (!found) return found.error();
+    if (!found->second) return NoResource(type, id);
+    return std::move(*found->second);
+  }
+
+  Result<StoredResource> PutResource(int64_t connection_id, const StoredResource& resource,
+                                     const std::optional<std::string>& unique_key,
+                                     const std::vector<IndexEntry>& index) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto existing = Find(connection_id, resource.type, resource.id);
+    if (!existing) return existing.error();
+    StoredResource stored = resource;
+    int64_t pk = 0;
+    std::string body = DumpJson(resource.body);
+    auto taken = [&](const Error& error) -> Error {
+      if (error.code != ErrorCode::kUniqueness) return error;
+      return MakeError(ErrorCode::kUniqueness, std::string(scim::ResourceTypeName(resource.type)) +
+                                                   " \"" + unique_key.value_or("") +
+                                                   "\" already exists");
+    };
+    // The row is written before its index entries are replaced: if the unique key is taken,
+    // the statement fails alone and nothing of this call has changed.
+    if (existing->second) {
+      pk = existing->first;
+      auto update = db_.Prepare(sql::kUpdateResource);
+      if (!update) return update.error();
+      update->Bind(1, pk)
+          .Bind(2, body)
+          .Bind(3, ToUnixMillis(resource.last_modified))
+          .Bind(4, unique_key);
+      if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
+      stored.version = existing->second->version + 1;
+      stored.created = existing->second->created;
+      auto clear = db_.Prepare(sql::kDeleteIndexOf);
+      if (!clear) return clear.error();
+      clear->Bind(1, pk);
+      if (auto ran = clear->Run("updating a resource"); !ran) return ran.error();
+    } else {
+      auto insert = db_.Prepare(sql::kInsertResource);
+      if (!insert) return insert.error();
+      insert->Bind(1, connection_id)
+          .Bind(2, TypeCode(resource.type))
+          .Bind(3, resource.id)
+          .Bind(4, body)
+          .Bind(5, ToUnixMillis(resource.created))
+          .Bind(6, ToUnixMillis(resource.last_modified))
+          .Bind(7, unique_key);
+      if (auto ran = insert->Run("adding a resource"); !ran) {
+        if (ran.error().code == ErrorCode::kNotFound) return NoConnection(connection_id).error();
+        return taken(ran.error());
+      }
+      pk = db_.LastInsertRowid();
+      stored.version = 1;
+    }
+    for (const IndexEntry& entry : index) {
+      auto insert = db_.Prepare(sql::kInsertIndex);
+      if (!insert) return insert.error();
+      insert->Bind(1, connection_id)
+          .Bind(2, TypeCode(resource.type))
+          .Bind(3, entry.attr)
+          .Bind(4, entry.value)
+          .Bind(5, pk);
+      if (auto ran = insert->Run("indexing a resource"); !ran) return ran.error();
+    }
+    // Round-trip through the stored milliseconds so the caller sees what a later Get returns.
+    stored.created = FromUnixMillis(ToUnixMillis(stored.created));
+    stored.last_modified = FromUnixMillis(ToUnixMillis(stored.last_modified));
+    return stored;
+  }
+
+  Status DeleteResource(int64_t connection_id, scim::ResourceType type,
+                        const std::string& id) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto pk = PkOf(connection_id, type, id);
+    if (!pk) return pk.error();
+    // Groups that list this resource change too (RFC 7644 §3.6: a deleted resource no longer
+    // appears in any group); bump them before their member rows go.
+    {
+      auto touch = db_.Prepare(sql::kTouchGroupsOf);
+      if (!touch) return touch.error();
+      touch->Bind(1, connection_id).Bind(2, id).Bind(3, ToUnixMillis(clock_.Now()));
+      if (auto ran = touch->Run("deleting a resource"); !ran) return ran;
+    }
+    {
+      auto unlink = db_.Prepare(sql::kDeleteMembershipsOf);
+      if (!unlink) return unlink.error();
+      unlink->Bind(1, connection_id).Bind(2, id);
+      if (auto ran = unlink->Run("deleting a resource"); !ran) return ran;
+    }
+    // Cascades to its index entries and, for a group, its own members.
+    auto remove = db_.Prepare(sql::kDeleteResource);
+    if (!remove) return remove.error();
+    remove->Bind(1, *pk);
+    return remove->Run("deleting a resource");
+  }
+
+  Status TouchResource(int64_t connection_id, scim::ResourceType type, const std::string& id,
+                       TimePoint when) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto touch = db_.Prepare(sql::kTouchResource);
+    if (!touch) return touch.error();
+    touch->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id).Bind(4, ToUnixMillis(when));
+    if (auto ran = touch->Run("updating a resource"); !ran) return ran;
+    if (db_.Changes() == 0) return NoResource(type, id);
+    return Status::Ok();
+  }
+
+  Result<std::vector<StoredResource>> FindByIndex(int64_t connection_id, scim::ResourceType type,
+                                                  const std::string& attr,
+                                                  const std::string& folded_value) override {
+    auto select = db_.Prepare(sql::kFindByIndex);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, attr).Bind(4, folded_value);
+    return Resources(*select, "searching resources");
+  }
+
+  Result<int64_t> CountResources(int64_t connection_id, scim::ResourceType type) override {
+    auto select = db_.Prepare(sql::kCountResources);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, TypeCode(type));
+    return Count(*select, "counting resources");
+  }
+
+  Result<std::vector<StoredResource>> ListResources(int64_t connection_id, scim::ResourceType type,
+                                                    int64_t offset, int64_t limit) override {
+    auto select = db_.Prepare(sql::kListResources);
+    if (!select) return select.error();
+    select->Bind(1, connection_id)
+        .Bind(2, TypeCode(type))
+        .Bind(3, std::max<int64_t>(offset, 0))
+        .Bind(4, std::max<int64_t>(limit, 0));
+    return Resources(*select, "listing resources");
+  }
+
+  Status ScanResources(int64_t connection_id, scim::ResourceType type,
+                       const std::function<bool(const StoredResource&)>& visit) override {
+    // Chunks by pk, each statement finished before `visit` runs, so the visitor may call
+    // this transaction again (the statement cache holds one instance of each statement).
+    int64_t after = 0;
+    for (;;) {
+      std::vector<std::pair<int64_t, StoredResource>> chunk;
+      {
+        auto select = db_.Prepare(sql::kScanResources);
+        if (!select) return select.error();
+        select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, after).Bind(4, kScanChunk);
+        auto read = ForEachRow(*select, "reading resources", [&](const Statement& row) -> Status {
+          auto resource = ReadResource(row, 0);
+          if (!resource) return resource.error();
+          chunk.emplace_back(row.Int(0), std::move(*resource));
+          return Status::Ok();
+        });
+        if (!read) return read;
+      }
+      for (const auto& [pk, resource] : chunk) {
+        if (!visit(resource)) return Status::Ok();
+      }
+      if (static_cast<int64_t>(chunk.size()) < kScanChunk) return Status::Ok();
+      after = chunk.back().first;
+    }
+  }
+
+  Result<bool> AddMember(int64_t connection_id, const std::string& group_id,
+                         const Member& member) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto group = GroupPk(connection_id, group_id);
+    if (!group) return group.error();
+    auto insert = db_.Prepare(sql::kAddMember);
+    if (!insert) return insert.error();
+    insert->Bind(1, *group)
+        .Bind(2, member.value)
+        .Bind(3, member.type)
+        .Bind(4, member.display)
+        .Bind(5, connection_id);
+    if (auto ran = insert->Run("adding a member"); !ran) return ran.error();
+    return db_.Changes() > 0;
+  }
+
+  Result<bool> RemoveMember(int64_t connection_id, const std::string& group_id,
+                            const std::string& value) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto group = GroupPk(connection_id, group_id);
+    if (!group) return group.error();
+    auto remove = db_.Prepare(sql::kRemoveMember);
+    if (!remove) return remove.error();
+    remove->Bind(1, *group).Bind(2, value);
+    if (auto ran = remove->Run("removing a member"); !ran) return ran.error();
+    return db_.Changes() > 0;
+  }
+
+  Status ClearMembers(int64_t connection_id, const std::string& group_id) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto group = GroupPk(connection_id, group_id);
+    if (!group) return group.error();
+    auto remove = db_.Prepare(sql::kClearMembers);
+    if (!remove) return remove.error();
+    remove->Bind(1, *group);
+    return remove->Run("removing members");
+  }
+
+  Result<std::vector<Member>> ListMembers(int64_t connection_id,
+                                          const std::string& group_id) override {
+    auto group = GroupPk(connection_id, group_id);
+    if (!group) return group.error();
+    auto select = db_.Prepare(sql::kListMembers);
+    if (!select) return select.error();
+    select->Bind(1, *group);
+    std::vector<Member> out;
+    auto listed = ForEachRow(*select, "listing members", [&](const Statement& row) {
+      out.push_back(Member{row.Text(0), row.Text(1), row.Text(2)});
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Result<int64_t> CountMembers(int64_t connection_id, const std::string& group_id) override {
+    auto group = GroupPk(connection_id, group_id);
+    if (!group) return group.error();
+    auto select = db_.Prepare(sql::kCountMembers);
+    if (!select) return select.error();
+    select->Bind(1, *group);
+    return Count(*select, "counting members");
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> GroupsOf(
+      int64_t connection_id, const std::string& member_value) override {
+    auto select = db_.Prepare(sql::kGroupsOf);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, member_value);
+    std::vector<std::pair<std::string, std::string>> out;
+    auto listed = ForEachRow(*select, "listing groups", [&](const Statement& row) {
+      out.emplace_back(row.Text(0), row.Text(1));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Status AppendAudit(const AuditRecord& record) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto insert = db_.Prepare(sql::kInsertAudit);
+    if (!insert) return insert.error();
+    insert->Bind(1, ToUnixMillis(record.time))
+        .Bind(2, record.connection_id)
+        .Bind(3, record.connection_name)
+        .Bind(4, record.request_id)
+        .Bind(5, record.actor)
+        .Bind(6, record.operation)
+        .Bind(7, record.resource_type)
+        .Bind(8, record.resource_id)
+        .Bind(9, int64_t{record.status})
+        .Bind(10, record.detail);
+    return insert->Run("writing the audit log");
+  }
+
+  Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) override {
+    const char* text = query.connection_id ? (query.since ? sql::kListAuditByConnectionSince
+                                                          : sql::kListAuditByConnection)
+                                           : (query.since ? sql::kListAuditSince : sql::kListAudit);
+    auto select = db_.Prepare(text);
+    if (!select) return select.error();
+    select->Bind(1, query.after_seq).Bind(2, std::max<int64_t>(query.limit, 0));
+    if (query.connection_id) select->Bind(3, *query.connection_id);
+    if (query.since) select->Bind(4, ToUnixMillis(*query.since));
+    std::vector<AuditRecord> out;
+    auto listed = ForEachRow(*select, "reading the audit log", [&](const Statement& row) {
+      AuditRecord record;
+      record.seq = row.Int(0);
+      record.time = FromUnixMillis(row.Int(1));
+      record.connection_id = row.Int(2);
+      record.connection_name = row.Text(3);
+      record.request_id = row.Text(4);
+      record.actor = row.Text(5);
+      record.operation = row.Text(6);
+      record.resource_type = row.Text(7);
+      record.resource_id = row.Text(8);
+      record.status = static_cast<int>(row.Int(9));
+      record.detail = row.Text(10);
+      out.push_back(std::move(record));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+ private:
+  Status CheckWritable() const {
+    if (writable_) return Status::Ok();
+    return Internal("write attempted in a read transaction");
+  }
+
+  static Error NoResource(scim::ResourceType type, const std::string& id) {
+    return MakeError(ErrorCode::kNotFound,
+                     std::string(scim::ResourceTypeName(type)) + " " + id + " not found");
+  }
+
+  static Status NoConnection(int64_t id) {
+    return MakeError(ErrorCode::kNotFound, "connection " + std::to_string(id) + " not found");
+  }
+
+  Result<Connection> OneConnection(Statement& select, const std::string& name) {
+    auto row = select.Step("reading a connection");
+    if (!row) return row.error();
+    if (!*row) return MakeError(ErrorCode::kNotFound, name + " not found");
+    return ReadConnection(select);
+  }
+
+  // (pk, resource) or (0, nullopt) when there is no such resource.
+  Result<std::pair<int64_t, std::optional<StoredResource>>> Find(int64_t connection_id,
+                                                                 scim::ResourceType type,
+                                                                 const std::string& id) {
+    auto select = db_.Prepare(sql::kGetResource);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id);
+    auto row = select->Step("reading a resource");
+    if (!row) return row.error();
+    if (!*row) return std::pair<int64_t, std::optional<StoredResource>>{0, std::nullopt};
+    auto resource = ReadResource(*select, 0);
+    if (!resource) return resource.error();
+    return std::pair<int64_t, std::optional<StoredResource>>{select->Int(0), std::move(*resource)};
+  }
+
+  Result<int64_t> PkOf(int64_t connection_id, scim::ResourceType type, const std::string& id) {
+    auto select = db_.Prepare(sql::kGroupPk);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id);
+    auto row = select->Step("reading a resource");
+    if (!row) return row.error();
+    if (!*row) return NoResource(type, id);
+    return select->Int(0);
+  }
+
+  Result<int64_t> GroupPk(int64_t connection_id, const std::string& group_id) {
+    return PkOf(connection_id, scim::ResourceType::kGroup, group_id);
+  }
+
+  Result<std::vector<StoredResource>> Resources(Statement& select, std::string_view what) {
+    std::vector<StoredResource> out;
+    auto listed = ForEachRow(select, what, [&](const Statement& row) -> Status {
+      auto resource = ReadResource(row, 0);
+      if (!resource) return resource.error();
+      out.push_back(std::move(*resource));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Result<int64_t> Count(Statement& select, std::string_view what) {
+    auto row = select.Step(what);
+    if (!row) return row.error();
+    return select.Int(0);
+  }
+
+  Database& db_;
+  const bool writable_;
+  const Clock& clock_;
+};
+
+// Runs a job; a job that throws gets kInternal (exceptions do not cross the store boundary).
+Status RunJob(const std::function<Status(Transaction&)>& job, Transaction& tx) {
+  try {
+    return job(tx);
+  } catch (const std::exception& e) {
+    return Internal(std::string("unexpected exception in a store job: ") + e.what());
+  } catch (...) {
+    return Internal("unexpected exception in a store job");
+  }
+}
+
+Status Configure(Database& db, const std::string& path, int busy_timeout_ms, bool writer) {
+  auto fail = [&](const Error& error) {
+    return MakeError(ErrorCode::kUnavailable, "cannot open database " + path + ": " + error.detail);
+  };
+  std::string pragmas = "PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms) + ";";
+  if (writer) pragmas += "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+  if (auto set = db.Exec(pragmas, "configuring the connection"); !set) return fail(set.error());
+  if (!writer) return Status::Ok();
+  // WAL lets readers keep their snapshot while the writer commits; the mode is stored in the
+  // file, so the CLI opening it later uses WAL too.
+  auto wal = db.Prepare("PRAGMA journal_mode = WAL");
+  if (!wal) return fail(wal.error());
+  auto row = wal->Step("switching to WAL");
+  if (!row) return fail(row.error());
+  if (!*row || wal->Text(0) != "wal") {
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot open database " + path + ": the file system does not support WAL");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(std::string path, const SqliteOptions& options)
+    : path_(std::move(path)), options_(options) {}
+
+SqliteStore::~SqliteStore() {
+  Close();
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir,
+                                                       const SqliteOptions& options) {
+  struct stat info {};
+  if (stat(data_dir.c_str(), &info) != 0) {
+    if (errno == ENOENT) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "data folder " + data_dir + " does not exist; create it or pass --data");
+    }
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot read data folder " + data_dir + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "data path " + data_dir + " is not a folder; pass --data with a folder");
+  }
+  std::string dir = data_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string path = dir + "/idsync.db";
+
+  // Create the file ourselves with mode 0600 rather than changing the process umask, which
+  // would race with other threads creating files. SQLite gives the -wal and -shm files the
+  // permissions of the database file.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot create database " + path + ": " + std::strerror(errno));
+  }
+
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, options));
+  auto writer = Database::Open(path, SQLITE_OPEN_READWRITE);
+  if (!writer) return writer.error();
+  store->writer_db_ = std::move(*writer);
+  if (auto ok = Configure(*store->writer_db_, path, options.busy_timeout_ms, true); !ok) {
+    return ok.error();
+  }
+  if (auto ok = Migrate(*store->writer_db_, path, options.migrations); !ok) return ok.error();
+
+  size_t readers = std::max<size_t>(options.read_connections, 1);
+  for (size_t i = 0; i < readers; ++i) {
+    auto reader = Database::Open(path, SQLITE_OPEN_READONLY);
+    if (!reader) return reader.error();
+    if (auto ok = Configure(**reader, path, options.busy_timeout_ms, false); !ok) {
+      return ok.error();
+    }
+    store->idle_readers_.push_back(reader->get());
+    store->readers_.push_back(std::move(*reader));
+  }
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+Status SqliteStore::Read(const std::function<Status(Transaction&)>& job) {
+  Database* db = nullptr;
+  {
+    std::unique_lock lock(readers_mutex_);
+    readers_cv_.wait(lock, [&] { return readers_closed_ || !idle_readers_.empty(); });
+    if (readers_closed_) return MakeError(ErrorCode::kUnavailable, "the store is closed");
+    db = idle_readers_.back();
+    idle_readers_.pop_back();
+  }
+  Status status;
+  // The snapshot starts at the first read after BEGIN and lasts until COMMIT.
+  if (auto begun = db->Exec("BEGIN DEFERRED", "starting a read"); !begun) {
+    status =
+        MakeError(ErrorCode::kUnavailable, "cannot read the database: " + begun.error().detail);
+  } else {
+    SqliteTransaction tx(*db, /*writable=*/false, *options_.clock);
+    status = RunJob(job, tx);
+    if (!db->Exec("COMMIT", "ending a read")) (void)db->Exec("ROLLBACK", "ending a read");
+  }
+  {
+    std::lock_guard lock(readers_mutex_);
+    idle_readers_.push_back(db);
+  }
+  readers_cv_.notify_all();
+  return status;
+}
+
+Status SqliteStore::Write(const std::function<Status(Transaction&)>& job) {
+  if (std::this_thread::get_id() == writer_.get_id()) {
+    return Internal("Write() called from inside a write job");
+  }
+  Job entry{&job, Status::Ok()};
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) return MakeError(ErrorCode::kUnavailable, "the store is closed");
+    queue_.push_back(&entry);
+  }
+  queue_cv_.notify_one();
+  std::unique_lock lock(mutex_);
+  done_cv_.wait(lock, [&] { return entry.done; });
+  return entry.status;
+}
+
+void SqliteStore::Close() {
+  std::lock_guard close_lock(close_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  {
+    std::unique_lock lock(readers_mutex_);
+    readers_closed_ = true;
+    readers_cv_.notify_all();
+    // Reads in progress finish on their connection before it closes.
+    readers_cv_.wait(lock, [&] { return idle_readers_.size() == readers_.size(); });
+    idle_readers_.clear();
+    readers_.clear();
+  }
+  writer_db_.reset();
+}
+
+int64_t SqliteStore::commit_count() const {
+  std::lock_guard lock(mutex_);
+  return commits_;
+}
+
+void SqliteStore::WriterLoop() {
+  for (;;) {
+    std::vector<Job*> batch;
+    {
+      std::unique_lock lock(mutex_);
+      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing, and every queued job is done
+      while (!queue_.empty() && batch.size() < std::max<size_t>(options_.max_batch, 1)) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+    {
+      std::lock_guard lock(mutex_);
+      for (Job* job : batch) job->done = true;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+Status SqliteStore::Begin() {
+  // busy_timeout already waits inside SQLite while another process holds the write lock;
+  // this loop also covers the SQLITE_BUSY cases that skip the busy handler (e.g. while a WAL
+  // is being recovered), with backoff, within the same budget.
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+  auto backoff = std::chrono::milliseconds(1);
+  for (;;) {
+    auto begun = writer_db_->Exec("BEGIN IMMEDIATE", "starting a write");
+    if (begun) return begun;
+    int rc = sqlite3_extended_errcode(writer_db_->handle()) & 0xff;
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "cannot write to the database: " + begun.error().detail);
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+  }
+}
+
+void SqliteStore::RunBatch(const std::vector<Job*>& batch) {
+  auto begun = Begin();
+  if (!begun) {
+    for (Job* job : batch) job->status = begun;
+    return;
+  }
+  Database& db = *writer_db_;
+  // Jobs whose changes are in the open transaction; they are acknowledged only by COMMIT.
+  std::vector<Job*> pending;
+  auto fail_all = [&](const Error& error) {
+    (void)db.Exec("ROLLBACK", "abandoning a write");
+    Error lost = MakeError(ErrorCode::kUnavailable, "the write was not saved: " + error.detail);
+    for (Job* job : pending) job->status = lost;
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Job* job = batch[i];
+    if (auto saved = db.Exec("SAVEPOINT job", "starting a write"); !saved) {
+      pending.insert(pending.end(), batch.begin() + static_cast<ptrdiff_t>(i), batch.end());
+      return fail_all(saved.error());
+    }
+    SqliteTransaction tx(db, /*writable=*/true, *options_.clock);
+    job->status = RunJob(*job->fn, tx);
+    if (!db.InTransaction()) {
+      // SQLite rolled back the whole transaction (disk full, I/O error): every job so far is
+      // lost, this one included, and the rest are not attempted.
+      pending.insert(pending.end(), batch.begin() + static_cast<ptrdiff_t>(i), batch.end());
+      return fail_all(MakeError(ErrorCode::kUnavailable, "the transaction was rolled back"));
+    }
+    Status ended = job->status ? db.Exec("RELEASE job", "ending a write")
+                               : db.Exec("ROLLBACK TO job; RELEASE job", "undoing a write");
+    if (!ended) {
+      pending.insert(pending.end(), batch.begin() + static_cast<ptrdiff_t>(i), batch.end());
+      return fail_all(ended.error());
+    }
+    if (job->status) pending.push_back(job);
+  }
+  // Jobs that failed keep their own error: they wrote nothing, whatever COMMIT does.
+  if (auto committed = db.Exec("COMMIT", "committing"); !committed)
+    return fail_all(committed.error());
+  std::lock_guard lock(mutex_);
+  ++commits_;
+}
+
+}  // namespace idsync::store::sqlite

@@ -1,0 +1,101 @@
+// SqliteStore: the embedded default back-end of the Store interface, one SQLite file.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "base/time.h"
+#include "store/store.h"
+
+namespace idsync::store::sqlite {
+
+class Database;
+
+struct SqliteOptions {
+  // Read-only connections shared by Read() callers; a caller waits when all are busy.
+  size_t read_connections = 4;
+  // How long a writer waits for another process (the CLI) holding the write lock before the
+  // batch fails with kUnavailable.
+  int busy_timeout_ms = 10000;
+  // Most jobs committed together in one transaction.
+  size_t max_batch = 256;
+  // Time source for last_modified of groups whose members DeleteResource removes. Not owned;
+  // must outlive the store.
+  const Clock* clock = &SystemClock::Instance();
+  // Number of migrations to apply. Only tests lower it, to build a database as an older
+  // release left it.
+  size_t migrations = std::numeric_limits<size_t>::max();
+};
+
+// Store on `<data_dir>/idsync.db`, in WAL mode with synchronous=FULL: Write() returns after
+// the commit is on disk, so a crash at any moment loses no acknowledged write.
+//
+// Writes: one writer thread owns the write connection and commits queued jobs in batches
+// (group commit): BEGIN IMMEDIATE, one SAVEPOINT per job, one COMMIT (one fsync) per batch.
+// Reads: a pool of read-only connections, each Read() in its own snapshot, concurrent with
+// the writer. Another process (the CLI) may write the same file at the same time; the writer
+// waits for it up to busy_timeout_ms. Thread-safe.
+class SqliteStore final : public Store {
+ public:
+  // Creates the database if missing (mode 0600; its -wal and -shm files inherit that mode),
+  // migrates it to this build's schema and starts the writer. kUnavailable, in words an
+  // administrator can act on, if the folder is missing, the file cannot be opened, a
+  // migration fails, or the database was written by a newer idsync.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& data_dir,
+                                                   const SqliteOptions& options);
+  ~SqliteStore() override;
+
+  Status Read(const std::function<Status(Transaction&)>& job) override;
+  Status Write(const std::function<Status(Transaction&)>& job) override;
+  void Close() override;
+
+  // Transactions committed by the writer since Open; with concurrent writers it grows slower
+  // than the number of Write() calls (group commit). For tests and metrics.
+  int64_t commit_count() const;
+  // Path of the database file.
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Job {
+    const std::function<Status(Transaction&)>* fn;
+    Status status;
+    bool done = false;
+  };
+
+  SqliteStore(std::string path, const SqliteOptions& options);
+  void WriterLoop();
+  void RunBatch(const std::vector<Job*>& batch);
+  Status Begin();
+
+  const std::string path_;
+  const SqliteOptions options_;
+
+  std::unique_ptr<Database> writer_db_;  // used by the writer thread only
+  std::thread writer_;
+
+  std::mutex close_mutex_;  // makes Close() idempotent when called from two threads
+  mutable std::mutex mutex_;
+  std::condition_variable queue_cv_;  // writer waits for jobs or closing_
+  std::condition_variable done_cv_;   // Write() callers wait for Job::done
+  std::deque<Job*> queue_;
+  bool closing_ = false;
+  int64_t commits_ = 0;
+
+  std::mutex readers_mutex_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<Database>> readers_;  // all read connections
+  std::vector<Database*> idle_readers_;
+  bool readers_closed_ = false;
+};
+
+}  // namespace idsync::store::sqlite

@@ -1,0 +1,553 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/queries.h"
+
+namespace idsync::store::sqlite {
+namespace {
+
+using scim::ResourceType;
+
+// A fresh folder under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/idsync-sqlite-test-XXXXXX";
+    const char* made = mkdtemp(pattern);
+    if (made == nullptr) std::abort();
+    path_ = made;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<SqliteStore> OpenOrDie(const std::string& dir, const SqliteOptions& options = {}) {
+  auto store = SqliteStore::Open(dir, options);
+  if (!store) {
+    ADD_FAILURE() << store.error().detail;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+Connection MakeConnection(const std::string& name) {
+  Connection c;
+  c.name = name;
+  c.directory = "users";
+  c.kind = "scim";
+  c.created = FromUnixMillis(1000);
+  c.settings = Json{{"k", "v"}};
+  return c;
+}
+
+StoredResource MakeUser(const std::string& id, const std::string& user_name) {
+  StoredResource r;
+  r.id = id;
+  r.type = ResourceType::kUser;
+  r.body = Json{{"userName", user_name}};
+  r.created = FromUnixMillis(2000);
+  r.last_modified = FromUnixMillis(2000);
+  return r;
+}
+
+StoredResource MakeGroup(const std::string& id, const std::string& display_name) {
+  StoredResource r;
+  r.id = id;
+  r.type = ResourceType::kGroup;
+  r.body = Json{{"displayName", display_name}};
+  r.created = FromUnixMillis(3000);
+  r.last_modified = FromUnixMillis(3000);
+  return r;
+}
+
+Result<StoredResource> PutUser(Transaction& tx, int64_t conn, const std::string& id,
+                               const std::string& user_name) {
+  return tx.PutResource(conn, MakeUser(id, user_name), user_name,
+                        {{"userName", user_name}, {"id", id}});
+}
+
+Result<StoredResource> PutGroup(Transaction& tx, int64_t conn, const std::string& id,
+                                const std::string& name) {
+  return tx.PutResource(conn, MakeGroup(id, name), name, {{"displayName", name}});
+}
+
+template <typename T>
+Status AsStatus(const Result<T>& result) {
+  return result ? Status::Ok() : Status(result.error());
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenOrDie(dir_.path());
+    ASSERT_TRUE(store_);
+    auto status = store_->Write([&](Transaction& tx) -> Status {
+      auto c = tx.CreateConnection(MakeConnection("okta"));
+      if (!c) return c.error();
+      conn_ = c->id;
+      return Status::Ok();
+    });
+    ASSERT_TRUE(status) << status.error().detail;
+  }
+
+  // Runs `job` in a write and fails the test if it returns an error.
+  void MustWrite(const std::function<Status(Transaction&)>& job) {
+    auto status = store_->Write(job);
+    ASSERT_TRUE(status) << status.error().detail;
+  }
+  void MustRead(const std::function<Status(Transaction&)>& job) {
+    auto status = store_->Read(job);
+    ASSERT_TRUE(status) << status.error().detail;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+  int64_t conn_ = 0;
+};
+
+TEST_F(SqliteStoreTest, ConnectionsRoundTrip) {
+  MustWrite([&](Transaction& tx) -> Status {
+    auto second = tx.CreateConnection(MakeConnection("entra"));
+    EXPECT_TRUE(second);
+    EXPECT_FALSE(second->uuid.empty());
+    auto duplicate = tx.CreateConnection(MakeConnection("okta"));
+    EXPECT_FALSE(duplicate);
+    EXPECT_EQ(duplicate.error().code, ErrorCode::kUniqueness);
+
+    auto by_id = tx.GetConnection(conn_);
+    EXPECT_TRUE(by_id);
+    EXPECT_EQ(by_id->name, "okta");
+    EXPECT_EQ(by_id->directory, "users");
+    EXPECT_EQ(by_id->kind, "scim");
+    EXPECT_EQ(by_id->settings, (Json{{"k", "v"}}));
+    EXPECT_EQ(ToUnixMillis(by_id->created), 1000);
+    EXPECT_TRUE(by_id->enabled);
+
+    Connection changed = *by_id;
+    changed.enabled = false;
+    changed.settings = Json{{"k", "w"}};
+    EXPECT_TRUE(tx.UpdateConnection(changed));
+    auto by_name = tx.GetConnectionByName("okta");
+    EXPECT_TRUE(by_name);
+    EXPECT_FALSE(by_name->enabled);
+    EXPECT_EQ(by_name->settings, (Json{{"k", "w"}}));
+
+    auto all = tx.ListConnections();
+    EXPECT_TRUE(all);
+    EXPECT_EQ(all->size(), 2u);
+
+    EXPECT_TRUE(tx.DeleteConnection(second->id));
+    EXPECT_EQ(tx.GetConnection(second->id).error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(tx.GetConnectionByName("entra").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(tx.DeleteConnection(second->id).error().code, ErrorCode::kNotFound);
+    changed.id = 999;
+    EXPECT_EQ(tx.UpdateConnection(changed).error().code, ErrorCode::kNotFound);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, TokensAddFindExpire) {
+  MustWrite([&](Transaction& tx) -> Status {
+    Token a{0, conn_, "hash-a", FromUnixMillis(10), std::nullopt};
+    Token b{0, conn_, "hash-b", FromUnixMillis(20), FromUnixMillis(500)};
+    EXPECT_TRUE(tx.AddToken(a));
+    EXPECT_TRUE(tx.AddToken(b));
+    EXPECT_EQ(tx.AddToken(a).error().code, ErrorCode::kUniqueness);
+    Token orphan{0, 12345, "hash-c", FromUnixMillis(10), std::nullopt};
+    EXPECT_EQ(tx.AddToken(orphan).error().code, ErrorCode::kNotFound);
+
+    EXPECT_TRUE(tx.ExpireTokens(conn_, FromUnixMillis(1000)));
+    auto found = tx.FindToken("hash-a");
+    EXPECT_TRUE(found);
+    EXPECT_EQ(found->connection_id, conn_);
+    EXPECT_TRUE(found->expires.has_value());
+    EXPECT_EQ(ToUnixMillis(*found->expires), 1000);
+    auto earlier = tx.FindToken("hash-b");
+    EXPECT_EQ(ToUnixMillis(*earlier->expires), 500);  // already expired earlier: kept
+    EXPECT_EQ(tx.FindToken("nope").error().code, ErrorCode::kNotFound);
+
+    auto listed = tx.ListTokens(conn_);
+    EXPECT_TRUE(listed);
+    EXPECT_EQ(listed->size(), 2u);
+    EXPECT_EQ((*listed)[0].hash, "hash-a");
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, PutGetVersionsAndUniqueness) {
+  MustWrite([&](Transaction& tx) -> Status {
+    auto first = PutUser(tx, conn_, "u1", "alice");
+    EXPECT_TRUE(first);
+    EXPECT_EQ(first->version, 1);
+    StoredResource next = MakeUser("u1", "alice2");
+    next.created = FromUnixMillis(99999);  // ignored on update
+    next.last_modified = FromUnixMillis(5000);
+    auto second = tx.PutResource(conn_, next, std::string("alice2"), {{"userName", "alice2"}});
+    EXPECT_TRUE(second);
+    EXPECT_EQ(second->version, 2);
+    EXPECT_EQ(ToUnixMillis(second->created), 2000);
+
+    auto got = tx.GetResource(conn_, ResourceType::kUser, "u1");
+    EXPECT_TRUE(got);
+    EXPECT_EQ(got->version, 2);
+    EXPECT_EQ(got->body["userName"], "alice2");
+    EXPECT_EQ(ToUnixMillis(got->created), 2000);
+    EXPECT_EQ(ToUnixMillis(got->last_modified), 5000);
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kGroup, "u1").error().code, ErrorCode::kNotFound);
+
+    // The index was replaced, not extended.
+    EXPECT_TRUE(tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice")->empty());
+    EXPECT_EQ(tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice2")->size(), 1u);
+
+    EXPECT_TRUE(PutUser(tx, conn_, "u2", "bob"));
+    auto taken = PutUser(tx, conn_, "u3", "bob");
+    EXPECT_FALSE(taken);
+    EXPECT_EQ(taken.error().code, ErrorCode::kUniqueness);
+    auto taken_on_update = PutUser(tx, conn_, "u2", "alice2");
+    EXPECT_EQ(taken_on_update.error().code, ErrorCode::kUniqueness);
+    // The failed update changed nothing, index entries included.
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kUser, "u2")->version, 1);
+    EXPECT_EQ(tx.FindByIndex(conn_, ResourceType::kUser, "userName", "bob")->size(), 1u);
+    // A group may share a user's unique value: uniqueness is per type.
+    EXPECT_TRUE(PutGroup(tx, conn_, "g1", "bob"));
+    // NULL unique keys never collide.
+    EXPECT_TRUE(tx.PutResource(conn_, MakeUser("u4", "x"), std::nullopt, {}));
+    EXPECT_TRUE(tx.PutResource(conn_, MakeUser("u5", "x"), std::nullopt, {}));
+    EXPECT_EQ(tx.PutResource(12345, MakeUser("u6", "y"), std::nullopt, {}).error().code,
+              ErrorCode::kNotFound);
+
+    EXPECT_TRUE(tx.TouchResource(conn_, ResourceType::kUser, "u1", FromUnixMillis(7000)));
+    auto touched = tx.GetResource(conn_, ResourceType::kUser, "u1");
+    EXPECT_EQ(touched->version, 3);
+    EXPECT_EQ(ToUnixMillis(touched->last_modified), 7000);
+    EXPECT_EQ(tx.TouchResource(conn_, ResourceType::kUser, "zz", FromUnixMillis(1)).error().code,
+              ErrorCode::kNotFound);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, FindCountListScan) {
+  MustWrite([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 600; ++i) {
+      auto put = tx.PutResource(conn_, MakeUser("u" + std::to_string(i), "n" + std::to_string(i)),
+                                "n" + std::to_string(i),
+                                {{"dept", i % 2 == 0 ? "even" : "odd"}, {"dept", "all"}});
+      if (!put) return put.error();
+    }
+    return AsStatus(PutGroup(tx, conn_, "g", "G"));
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kUser), 600);
+    EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kGroup), 1);
+    EXPECT_EQ(tx.FindByIndex(conn_, ResourceType::kUser, "dept", "even")->size(), 300u);
+    // A duplicate entry in one Put is stored once.
+    EXPECT_EQ(tx.FindByIndex(conn_, ResourceType::kUser, "dept", "all")->size(), 600u);
+    EXPECT_TRUE(tx.FindByIndex(conn_, ResourceType::kGroup, "dept", "all")->empty());
+
+    auto page = tx.ListResources(conn_, ResourceType::kUser, 10, 5);
+    EXPECT_EQ(page->size(), 5u);
+    EXPECT_EQ((*page)[0].id, "u10");
+    EXPECT_EQ((*page)[4].id, "u14");
+    EXPECT_EQ(tx.ListResources(conn_, ResourceType::kUser, 598, 10)->size(), 2u);
+    EXPECT_TRUE(tx.ListResources(conn_, ResourceType::kUser, 700, 10)->empty());
+
+    std::vector<std::string> seen;
+    EXPECT_TRUE(tx.ScanResources(conn_, ResourceType::kUser, [&](const StoredResource& r) {
+      seen.push_back(r.id);
+      return true;
+    }));
+    EXPECT_EQ(seen.size(), 600u);
+    EXPECT_EQ(seen[0], "u0");
+    EXPECT_EQ(seen[599], "u599");
+    int visited = 0;
+    EXPECT_TRUE(tx.ScanResources(conn_, ResourceType::kUser, [&](const StoredResource& r) {
+      // The visitor may use the transaction while the scan is in progress.
+      EXPECT_TRUE(tx.GetResource(conn_, ResourceType::kUser, r.id));
+      return ++visited < 300;
+    }));
+    EXPECT_EQ(visited, 300);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, MembersAddRemoveListGroupsOf) {
+  MustWrite([&](Transaction& tx) -> Status {
+    EXPECT_TRUE(PutUser(tx, conn_, "u1", "alice"));
+    EXPECT_TRUE(PutUser(tx, conn_, "u2", "bob"));
+    EXPECT_TRUE(PutGroup(tx, conn_, "g1", "Ops"));
+    EXPECT_TRUE(PutGroup(tx, conn_, "g2", "Dev"));
+    EXPECT_EQ(*tx.AddMember(conn_, "g1", {"u1", "User", "Alice"}), true);
+    EXPECT_EQ(*tx.AddMember(conn_, "g1", {"u1", "User", "Alice"}), false);
+    EXPECT_EQ(*tx.AddMember(conn_, "g1", {"u2", "User", ""}), true);
+    EXPECT_EQ(*tx.AddMember(conn_, "g2", {"u1", "User", ""}), true);
+    EXPECT_EQ(*tx.AddMember(conn_, "g2", {"g1", "Group", "Ops"}), true);
+    EXPECT_EQ(tx.AddMember(conn_, "nope", {"u1", "User", ""}).error().code, ErrorCode::kNotFound);
+    // A user id is not a group.
+    EXPECT_EQ(tx.AddMember(conn_, "u1", {"u2", "User", ""}).error().code, ErrorCode::kNotFound);
+
+    auto members = tx.ListMembers(conn_, "g1");
+    EXPECT_EQ(members->size(), 2u);
+    EXPECT_EQ((*members)[0].value, "u1");
+    EXPECT_EQ((*members)[0].type, "User");
+    EXPECT_EQ((*members)[0].display, "Alice");
+    EXPECT_EQ(*tx.CountMembers(conn_, "g1"), 2);
+
+    auto groups = tx.GroupsOf(conn_, "u1");
+    EXPECT_EQ(groups->size(), 2u);
+    EXPECT_EQ((*groups)[0], (std::pair<std::string, std::string>{"g1", "Ops"}));
+    EXPECT_EQ((*groups)[1], (std::pair<std::string, std::string>{"g2", "Dev"}));
+    EXPECT_EQ(tx.GroupsOf(conn_, "g1")->size(), 1u);
+
+    EXPECT_EQ(*tx.RemoveMember(conn_, "g1", "u2"), true);
+    EXPECT_EQ(*tx.RemoveMember(conn_, "g1", "u2"), false);
+    EXPECT_EQ(*tx.CountMembers(conn_, "g1"), 1);
+    EXPECT_TRUE(tx.ClearMembers(conn_, "g2"));
+    EXPECT_EQ(*tx.CountMembers(conn_, "g2"), 0);
+    EXPECT_EQ(tx.GroupsOf(conn_, "u1")->size(), 1u);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, DeleteResourceRemovesMembershipsAndBumpsGroups) {
+  MustWrite([&](Transaction& tx) -> Status {
+    EXPECT_TRUE(PutUser(tx, conn_, "u1", "alice"));
+    EXPECT_TRUE(PutUser(tx, conn_, "u2", "bob"));
+    EXPECT_TRUE(PutGroup(tx, conn_, "g1", "Ops"));
+    EXPECT_TRUE(PutGroup(tx, conn_, "g2", "Dev"));
+    EXPECT_TRUE(PutGroup(tx, conn_, "g3", "Other"));
+    EXPECT_TRUE(tx.AddMember(conn_, "g1", {"u1", "User", ""}));
+    EXPECT_TRUE(tx.AddMember(conn_, "g1", {"u2", "User", ""}));
+    EXPECT_TRUE(tx.AddMember(conn_, "g2", {"u1", "User", ""}));
+    EXPECT_TRUE(tx.AddMember(conn_, "g2", {"g1", "Group", ""}));
+    return Status::Ok();
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    EXPECT_TRUE(tx.DeleteResource(conn_, ResourceType::kUser, "u1"));
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kUser, "u1").error().code, ErrorCode::kNotFound);
+    EXPECT_TRUE(tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice")->empty());
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kGroup, "g1")->version, 2);
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kGroup, "g2")->version, 2);
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kGroup, "g3")->version, 1);
+    EXPECT_EQ(*tx.CountMembers(conn_, "g1"), 1);
+    EXPECT_TRUE(tx.GroupsOf(conn_, "u1")->empty());
+    // The unique value is free again.
+    EXPECT_TRUE(PutUser(tx, conn_, "u9", "alice"));
+
+    // Deleting a group removes its own members and its membership in g2.
+    EXPECT_TRUE(tx.DeleteResource(conn_, ResourceType::kGroup, "g1"));
+    EXPECT_TRUE(tx.GroupsOf(conn_, "u2")->empty());
+    EXPECT_EQ(*tx.CountMembers(conn_, "g2"), 0);
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kGroup, "g2")->version, 3);
+    EXPECT_EQ(tx.DeleteResource(conn_, ResourceType::kGroup, "g1").error().code,
+              ErrorCode::kNotFound);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, DeleteConnectionRemovesMirrorAndTokens) {
+  MustWrite([&](Transaction& tx) -> Status {
+    EXPECT_TRUE(PutUser(tx, conn_, "u1", "alice"));
+    EXPECT_TRUE(PutGroup(tx, conn_, "g1", "Ops"));
+    EXPECT_TRUE(tx.AddMember(conn_, "g1", {"u1", "User", ""}));
+    EXPECT_TRUE(tx.AddToken({0, conn_, "h", FromUnixMillis(1), std::nullopt}));
+    EXPECT_TRUE(tx.DeleteConnection(conn_));
+    EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kUser), 0);
+    EXPECT_TRUE(tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice")->empty());
+    EXPECT_TRUE(tx.GroupsOf(conn_, "u1")->empty());
+    EXPECT_EQ(tx.FindToken("h").error().code, ErrorCode::kNotFound);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, AuditAppendAndQuery) {
+  MustWrite([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 10; ++i) {
+      AuditRecord r;
+      r.time = FromUnixMillis(1000 * i);
+      r.connection_id = i % 2 == 0 ? conn_ : 0;
+      r.connection_name = "okta";
+      r.request_id = "req" + std::to_string(i);
+      r.actor = "scim";
+      r.operation = "create";
+      r.resource_type = "User";
+      r.resource_id = "u" + std::to_string(i);
+      r.status = 201;
+      r.detail = "d";
+      EXPECT_TRUE(tx.AppendAudit(r));
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto all = tx.ListAudit({});
+    EXPECT_EQ(all->size(), 10u);
+    for (size_t i = 1; i < all->size(); ++i) EXPECT_LT((*all)[i - 1].seq, (*all)[i].seq);
+    EXPECT_EQ((*all)[3].request_id, "req3");
+    EXPECT_EQ((*all)[3].status, 201);
+    EXPECT_EQ(ToUnixMillis((*all)[3].time), 3000);
+
+    AuditQuery by_conn;
+    by_conn.connection_id = conn_;
+    EXPECT_EQ(tx.ListAudit(by_conn)->size(), 5u);
+    by_conn.since = FromUnixMillis(4000);
+    EXPECT_EQ(tx.ListAudit(by_conn)->size(), 3u);  // 4, 6, 8
+
+    AuditQuery page;
+    page.after_seq = (*all)[6].seq;
+    page.limit = 2;
+    auto rest = tx.ListAudit(page);
+    EXPECT_EQ(rest->size(), 2u);
+    EXPECT_EQ((*rest)[0].request_id, "req7");
+
+    AuditQuery since;
+    since.since = FromUnixMillis(8000);
+    EXPECT_EQ(tx.ListAudit(since)->size(), 2u);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, WritesThroughReadTransactionFail) {
+  MustRead([&](Transaction& tx) -> Status {
+    EXPECT_EQ(PutUser(tx, conn_, "u1", "alice").error().code, ErrorCode::kInternal);
+    EXPECT_EQ(tx.CreateConnection(MakeConnection("x")).error().code, ErrorCode::kInternal);
+    EXPECT_EQ(tx.AppendAudit({}).error().code, ErrorCode::kInternal);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, GroupCommitBatchesConcurrentWrites) {
+  constexpr int kThreads = 16;
+  constexpr int kWrites = 200;
+  int64_t commits_before = store_->commit_count();
+  std::atomic<int> failures{0};
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto status = store_->Write([&](Transaction& tx) -> Status {
+          auto put = PutUser(tx, conn_, id, id);
+          return put ? Status::Ok() : Status(put.error());
+        });
+        if (!status) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  int64_t commits = store_->commit_count() - commits_before;
+  std::cout << "[ figures  ] " << kThreads * kWrites << " writes in " << seconds << " s ("
+            << kThreads * kWrites / seconds << " writes/s), " << commits << " commits ("
+            << commits / seconds << " commits/s, " << double(kThreads * kWrites) / commits
+            << " writes/commit)\n";
+  EXPECT_EQ(failures, 0);
+  EXPECT_LT(commits, kThreads * kWrites);
+  MustRead([&](Transaction& tx) -> Status {
+    EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kUser), kThreads * kWrites);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, FailingJobDoesNotAffectOthersInItsBatch) {
+  constexpr int kThreads = 8;
+  constexpr int kWrites = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        int kind = (t + i) % 3;  // 0 succeeds, 1 writes then fails, 2 writes then throws
+        auto status = store_->Write([&](Transaction& tx) -> Status {
+          auto put = PutUser(tx, conn_, id, id);
+          if (!put) return put.error();
+          if (kind == 1) return MakeError(ErrorCode::kInvalidValue, "no");
+          if (kind == 2) throw std::runtime_error("boom");
+          return Status::Ok();
+        });
+        ErrorCode expected = kind == 1 ? ErrorCode::kInvalidValue : ErrorCode::kInternal;
+        if (kind == 0 ? !status.ok() : (status.ok() || status.error().code != expected)) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong, 0);
+  MustRead([&](Transaction& tx) -> Status {
+    for (int t = 0; t < kThreads; ++t) {
+      for (int i = 0; i < kWrites; ++i) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        bool present = tx.GetResource(conn_, ResourceType::kUser, id).has_value();
+        EXPECT_EQ(present, (t + i) % 3 == 0) << id;
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, ConcurrentAddMemberLosesNothing) {
+  MustWrite([&](Transaction& tx) -> Status { return AsStatus(PutGroup(tx, conn_, "g", "G")); });
+  constexpr int kThreads = 8;
+  constexpr int kAdds = 100;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAdds; ++i) {
+        std::string value = "m" + std::to_string(t) + "-" + std::to_string(i);
+        auto status = store_->Write([&](Transaction& tx) -> Status {
+          auto added = tx.AddMember(conn_, "g", {value, "User", ""});
+          if (!added) return added.error();
+          return tx.TouchResource(conn_, ResourceType::kGroup, "g", FromUnixMillis(1));
+        });
+        if (!status) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  MustRead([&](Transaction& tx) -> Status {
+    EXPECT_EQ(*tx.CountMembers(conn_, "g"), kThreads * kAdds);
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kGroup, "g")->version, 1 + kThreads * kAdds);
+    return Status::Ok();
+  });
+}
+
+TEST_F(SqliteStoreTest, WriteAfterCloseIsUnavailable) {
+  store_->Close();
+  store_->Close();
+  auto status = store_->Write([](Transaction&) { return Status::Ok(); });
+  EXPECT_EQ(status.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(store_->Read([](Transaction&) { return Status::Ok(); }).error().code,
+            ErrorCode::kUnavailable);
+}
+
+TEST_F(SqliteStoreTest, ReopenAfterCloseKeepsData) {
+  MustWrite([&](Transaction& tx) -> Status { return AsStatus(PutUser(tx, conn_, "u1", "alice")); });
+  store_->Close();
+  store_ = OpenOrDie(dir_.path());
+  ASSERT_TRUE(store_);
+  MustRead([&](Transaction& tx) -> Status {
+    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kUser, "u1")->body["userName"], "alice");
+    EXPECT_EQ(tx.GetConnection(conn_)->name, "okta");
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+}  // namespace idsync::store::sqlite
