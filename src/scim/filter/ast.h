@@ -18,6 +18,10 @@ struct AttrPath {
 
 enum class CompareOp { kEq, kNe, kCo, kSw, kEw, kGt, kGe, kLt, kLe };
 
+// Evaluation data that Validate (evaluate.h) attaches to a node: the resolved attribute and the
+// comparison value pre-converted (case-folded, parsed dateTime). Defined in evaluate.cpp.
+struct CompiledLeaf;
+
 struct Node {
   enum class Kind {
     kAnd,        // left and right
@@ -33,6 +37,9 @@ struct Node {
   Json value;  // compValue: string, number, boolean or null
   std::unique_ptr<Node> left;
   std::unique_ptr<Node> right;
+  // Filled by Validate, read by Matches/MatchesElement; nobody else needs to look at it. A node
+  // without it (never validated, or validated for another type) is resolved on every call.
+  mutable std::shared_ptr<const CompiledLeaf> compiled;
 };
 
 using NodePtr = std::unique_ptr<Node>;

@@ -12,14 +12,25 @@ namespace idsync::scim::filter {
 
 // Checks that every attribute `node` names exists for `type`, and that operators suit the
 // attribute types (e.g. gt on a boolean or complex attribute is rejected).
-// kInvalidFilter naming the attribute otherwise. Call once before evaluating many resources.
+// kInvalidFilter naming the attribute otherwise. Also rejected: attributes that are never
+// returned (password), a comparison on a complex attribute without a "value" sub-attribute,
+// co/sw/ew on numbers and booleans, and compValues of the wrong type (a number for a dateTime).
+// Call once before evaluating many resources: it stores the resolved attributes and the
+// pre-folded comparison values in the nodes (Node::compiled), so it writes to `node` through
+// mutable fields and must not run while other threads evaluate the same tree. Matches and
+// MatchesElement only read, and are thread-safe.
 Status Validate(const Node& node, ResourceType type, const schema::Registry& registry);
 
 // RFC 7644 §3.4.2.2 semantics: comparison per attribute type (string caseExact or Unicode
 // case-insensitive, dateTime chronological, numbers numeric, boolean, binary and reference as
 // case-exact strings); a multi-valued attribute matches if any value matches; "pr" is false for
 // null, "" , [] and {}; a filter on a complex multi-valued attribute without sub-attribute
-// compares its "value" sub-attribute. `node` should have passed Validate.
+// compares its "value" sub-attribute. `node` should have passed Validate; a node that did not
+// is resolved on each call, and anything unresolvable does not match.
+// `ne`: RFC 7644 §3.4.2.2 says "not identical", and RFC 7643 §2.5 makes an unassigned attribute
+// equivalent to null, which is not identical to any value: so `ne` is true for an absent, null
+// or empty attribute, and on a multi-valued attribute true if any value differs (the
+// any-value rule). `eq null` is true exactly when `pr` is false, `ne null` when `pr` is true.
 bool Matches(const Node& node, const Json& resource, ResourceType type,
              const schema::Registry& registry);
 
