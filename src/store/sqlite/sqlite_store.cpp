@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <system_error>
 #include <utility>
 
 #include <fcntl.h>
@@ -664,7 +665,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
     store->idle_readers_.push_back(reader->get());
     store->readers_.push_back(std::move(*reader));
   }
-  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  try {
+    store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  } catch (const std::system_error& e) {
+    return MakeError(ErrorCode::kUnavailable,
+                     std::string("cannot start the database writer thread: ") + e.what());
+  }
+  store->writer_id_ = store->writer_.get_id();
   return store;
 }
 
@@ -696,7 +703,7 @@ Status SqliteStore::Read(const std::function<Status(Transaction&)>& job) {
 }
 
 Status SqliteStore::Write(const std::function<Status(Transaction&)>& job) {
-  if (std::this_thread::get_id() == writer_.get_id()) {
+  if (std::this_thread::get_id() == writer_id_) {
     return Internal("Write() called from inside a write job");
   }
   Job entry{&job, Status::Ok()};

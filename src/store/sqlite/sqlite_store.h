@@ -82,6 +82,7 @@ class SqliteStore final : public Store {
 
   std::unique_ptr<Database> writer_db_;  // used by the writer thread only
   std::thread writer_;
+  std::thread::id writer_id_;  // set before Open returns; read by Write() without a lock
 
   std::mutex close_mutex_;  // makes Close() idempotent when called from two threads
   mutable std::mutex mutex_;

@@ -10,8 +10,11 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/queries.h"
@@ -547,6 +550,281 @@ TEST_F(SqliteStoreTest, ReopenAfterCloseKeepsData) {
     EXPECT_EQ(tx.GetConnection(conn_)->name, "okta");
     return Status::Ok();
   });
+}
+
+TEST_F(SqliteStoreTest, WriteFromInsideAJobIsRefused) {
+  MustWrite([&](Transaction&) -> Status {
+    auto nested = store_->Write([](Transaction&) { return Status::Ok(); });
+    EXPECT_EQ(nested.error().code, ErrorCode::kInternal);
+    return Status::Ok();
+  });
+}
+
+// Runs `sql` on a plain connection to `path` and returns the first column of every row.
+std::vector<std::string> Query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::vector<std::string> out;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db) << " in " << sql;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    out.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST_F(SqliteStoreTest, HotQueriesSearchIndexesNeverScan) {
+  for (const auto& [name, text] : sql::IndexedQueries()) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(store_->path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    std::string explain = std::string("EXPLAIN QUERY PLAN ") + text;
+    ASSERT_EQ(sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << name << ": " << sqlite3_errmsg(db);
+    std::string plan;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "; ";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    EXPECT_NE(plan.find("SEARCH "), std::string::npos) << name << ": " << plan;
+    EXPECT_EQ(plan.find("SCAN "), std::string::npos) << name << ": " << plan;
+    if (name != "GroupsOf") {  // sorts only the groups of one member
+      EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << name << ": " << plan;
+    }
+  }
+}
+
+TEST_F(SqliteStoreTest, MemberChangeCostDoesNotGrowWithGroupSize) {
+  MustWrite([&](Transaction& tx) -> Status {
+    if (auto put = PutGroup(tx, conn_, "big", "Big"); !put) return put.error();
+    if (auto put = PutGroup(tx, conn_, "small", "Small"); !put) return put.error();
+    for (int i = 0; i < 100000; ++i) {
+      auto added = tx.AddMember(conn_, "big", {"m" + std::to_string(i), "User", ""});
+      if (!added) return added.error();
+    }
+    for (int i = 0; i < 10; ++i) {
+      auto added = tx.AddMember(conn_, "small", {"m" + std::to_string(i), "User", ""});
+      if (!added) return added.error();
+    }
+    return Status::Ok();
+  });
+  // 200 single adds and removes, each through the same statements a PATCH uses, in one write
+  // so that fsync does not hide the per-member cost.
+  auto time_changes = [&](const std::string& group) {
+    auto start = std::chrono::steady_clock::now();
+    MustWrite([&](Transaction& tx) -> Status {
+      for (int i = 0; i < 200; ++i) {
+        std::string value = "new" + std::to_string(i);
+        auto added = tx.AddMember(conn_, group, {value, "User", ""});
+        if (!added || !*added) return MakeError(ErrorCode::kInternal, "add");
+        auto touched = tx.TouchResource(conn_, ResourceType::kGroup, group, FromUnixMillis(1));
+        if (!touched) return touched;
+        auto removed = tx.RemoveMember(conn_, group, value);
+        if (!removed || !*removed) return MakeError(ErrorCode::kInternal, "remove");
+      }
+      return Status::Ok();
+    });
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  time_changes("small");  // warm the statement cache and the page cache
+  time_changes("big");
+  double small = time_changes("small");
+  double big = time_changes("big");
+  std::cout << "[ figures  ] 200 add+touch+remove: 10-member group " << small
+            << " ms, 100000-member group " << big << " ms\n";
+  // Generous: a scan of the group would cost seconds here, not a small factor.
+  EXPECT_LT(big, 5 * small + 100);
+}
+
+TEST(SqliteStoreOpen, MissingFolderSaysWhatToDo) {
+  auto store = SqliteStore::Open("/tmp/idsync-no-such-folder-for-sure", {});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(store.error().detail,
+            "data folder /tmp/idsync-no-such-folder-for-sure does not exist; create it or pass "
+            "--data");
+}
+
+TEST(SqliteStoreOpen, NotADatabaseIsUnavailable) {
+  TempDir dir;
+  std::FILE* f = std::fopen((dir.path() + "/idsync.db").c_str(), "w");
+  std::fputs("this is not a database, just some text that is long enough to be a header", f);
+  std::fclose(f);
+  auto store = SqliteStore::Open(dir.path(), {});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(store.error().detail.find("cannot open database " + dir.path() + "/idsync.db"),
+            std::string::npos)
+      << store.error().detail;
+}
+
+TEST(SqliteStoreOpen, FilesAreReadableByTheOwnerOnly) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  ASSERT_TRUE(store);
+  // Write once so the -wal and -shm files exist.
+  ASSERT_TRUE(store->Write(
+      [](Transaction& tx) { return AsStatus(tx.CreateConnection(MakeConnection("c"))); }));
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string file = dir.path() + "/idsync.db" + suffix;
+    struct stat info {};
+    ASSERT_EQ(stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << file;
+  }
+}
+
+TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
+  TempDir dir;
+  const size_t latest = Migrations().size();
+  ASSERT_GE(latest, 2u);
+  int64_t conn = 0;
+  {
+    SqliteOptions older;
+    older.migrations = latest - 1;
+    auto store = OpenOrDie(dir.path(), older);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Write([&](Transaction& tx) -> Status {
+      auto c = tx.CreateConnection(MakeConnection("okta"));
+      if (!c) return c.error();
+      conn = c->id;
+      if (auto put = PutUser(tx, conn, "u1", "alice"); !put) return put.error();
+      if (auto put = PutGroup(tx, conn, "g1", "Ops"); !put) return put.error();
+      return AsStatus(tx.AddMember(conn, "g1", {"u1", "User", "Alice"}));
+    }));
+    store->Close();
+  }
+  EXPECT_EQ(Query(dir.path() + "/idsync.db", "SELECT max(version) FROM schema_migrations"),
+            std::vector<std::string>{std::to_string(latest - 1)});
+
+  auto store = OpenOrDie(dir.path());
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(store->Write([&](Transaction& tx) {
+    AuditRecord record;
+    record.connection_id = conn;
+    record.operation = "create";
+    return tx.AppendAudit(record);
+  }));
+  EXPECT_TRUE(store->Read([&](Transaction& tx) -> Status {
+    EXPECT_EQ(tx.GetConnection(conn)->name, "okta");
+    EXPECT_EQ(tx.GetResource(conn, ResourceType::kUser, "u1")->body["userName"], "alice");
+    EXPECT_EQ(tx.ListMembers(conn, "g1")->size(), 1u);
+    EXPECT_EQ(tx.ListAudit({})->size(), 1u);
+    return Status::Ok();
+  }));
+  store->Close();
+  EXPECT_EQ(Query(dir.path() + "/idsync.db", "SELECT count(*) FROM schema_migrations"),
+            std::vector<std::string>{std::to_string(latest)});
+}
+
+TEST(SqliteStoreOpen, RefusesADatabaseFromANewerRelease) {
+  TempDir dir;
+  OpenOrDie(dir.path())->Close();
+  Query(dir.path() + "/idsync.db",
+        "INSERT INTO schema_migrations(version, applied_at) VALUES (99, 'future')");
+  auto store = SqliteStore::Open(dir.path(), {});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(store.error().detail, "database " + dir.path() +
+                                      "/idsync.db was written by a newer idsync (schema 99 > " +
+                                      std::to_string(Migrations().size()) + ")");
+}
+
+TEST(SqliteStoreOpen, TwoStoresOnOneFileBothWrite) {
+  // The second store stands for the CLI writing while the server runs.
+  TempDir dir;
+  auto server = OpenOrDie(dir.path());
+  auto cli = OpenOrDie(dir.path());
+  ASSERT_TRUE(server && cli);
+  int64_t conn = 0;
+  ASSERT_TRUE(server->Write([&](Transaction& tx) -> Status {
+    auto c = tx.CreateConnection(MakeConnection("okta"));
+    if (!c) return c.error();
+    conn = c->id;
+    return Status::Ok();
+  }));
+  constexpr int kThreads = 4;
+  constexpr int kWrites = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kThreads; ++t) {
+    SqliteStore* store = t % 2 == 0 ? server.get() : cli.get();
+    threads.emplace_back([&, t, store] {
+      for (int i = 0; i < kWrites; ++i) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        if (!store->Write([&](Transaction& tx) { return AsStatus(PutUser(tx, conn, id, id)); })) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  for (SqliteStore* store : {server.get(), cli.get()}) {
+    EXPECT_TRUE(store->Read([&](Transaction& tx) -> Status {
+      EXPECT_EQ(*tx.CountResources(conn, ResourceType::kUser), 2 * kThreads * kWrites);
+      return Status::Ok();
+    }));
+  }
+}
+
+TEST(SqliteStoreOpen, SigkillLosesNoAcknowledgedWrite) {
+  TempDir dir;
+  int64_t conn = 0;
+  {
+    auto store = OpenOrDie(dir.path());
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->Write([&](Transaction& tx) -> Status {
+      auto c = tx.CreateConnection(MakeConnection("okta"));
+      if (!c) return c.error();
+      conn = c->id;
+      return Status::Ok();
+    }));
+  }
+  int acks[2];
+  ASSERT_EQ(pipe(acks), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child writes until killed and reports each acknowledged write on the pipe.
+    close(acks[0]);
+    auto store = SqliteStore::Open(dir.path(), {});
+    if (!store) _exit(1);
+    for (int32_t i = 0;; ++i) {
+      std::string id = "u" + std::to_string(i);
+      if (!(*store)->Write([&](Transaction& tx) { return AsStatus(PutUser(tx, conn, id, id)); })) {
+        _exit(2);
+      }
+      if (write(acks[1], &i, sizeof i) != sizeof i) _exit(3);
+    }
+  }
+  close(acks[1]);
+  int32_t last = -1;
+  for (int32_t got = 0; last < 50 && read(acks[0], &got, sizeof got) == sizeof got;) last = got;
+  kill(child, SIGKILL);
+  int32_t got = 0;
+  while (read(acks[0], &got, sizeof got) == sizeof got) last = got;  // acks sent before the kill
+  close(acks[0]);
+  int wstatus = 0;
+  waitpid(child, &wstatus, 0);
+  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "the child stopped by itself: " << wstatus;
+  ASSERT_GE(last, 50);
+
+  auto store = OpenOrDie(dir.path());
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(store->Read([&](Transaction& tx) -> Status {
+    for (int32_t i = 0; i <= last; ++i) {
+      EXPECT_TRUE(tx.GetResource(conn, ResourceType::kUser, "u" + std::to_string(i))) << i;
+    }
+    return Status::Ok();
+  }));
 }
 
 }  // namespace
