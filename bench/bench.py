@@ -1,0 +1,836 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of idsync: one command, bounded in time, rerunnable by anyone.
+
+    bench/run.sh [--users N] [--out FILE.json] [--bin PATH] [--keep]
+
+Starts `idsync serve --bench-routes` on a fresh data folder, creates a connection, drives
+the server with wrk (bench/*.lua, 2 threads, 16 connections) and with sequential requests
+from this script, then prints a table (metric, value, baseline, ratio, target) and writes
+JSON (default bench/results/latest.json). Phases, in order:
+
+  a. HTTP ceiling: GET /bench/static (fixed ~1 KiB body, no store)
+  b. store ceiling: bench/store_ceiling (sqlite3, WAL, synchronous=FULL, 1 row/transaction)
+  c. creates: POST /Users, Entra ID-like ~1 KB bodies, until N users exist
+  d. paging: ids via GET /Users?count=1000&attributes=id,userName, then users/s when paging
+     100 at a time through all users
+  e. GET /Users/{random id}
+  f. GET /Users?filter=userName eq "<random existing>"
+  g. PATCH /Users/{random id} replace displayName / active
+  h. groups: fill "big" to N members with 100-member PATCH adds (first vs last PATCH time),
+     "small" with 10 members; one-member add/remove on each; lookup with
+     excludedAttributes=members
+  i. server VmRSS after start and after loading; data folder size vs payload bytes sent
+  j. load average at start and end, nproc
+
+Standard library only. Every wait has a timeout; --max-seconds bounds the whole run.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+THREADS = 2
+CONNECTIONS = 16
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+class Abort(Exception):
+    """The run cannot continue (server died, watchdog fired, a phase produced nothing)."""
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a list (p in 0..100); None for an empty list."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        a = f.read().split()
+    return [float(a[0]), float(a[1]), float(a[2])]
+
+
+def vm_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def folder_size(path):
+    """(bytes allocated on disk, apparent bytes) of every file under path."""
+    blocks = apparent = 0
+    files = {}
+    for root, _, names in os.walk(path):
+        for n in names:
+            try:
+                st = os.stat(os.path.join(root, n))
+            except OSError:
+                continue
+            blocks += st.st_blocks * 512
+            apparent += st.st_size
+            files[os.path.relpath(os.path.join(root, n), path)] = st.st_size
+    return blocks, apparent, files
+
+
+# ---------------------------------------------------------------------------------------------
+# Server process
+
+
+class Server:
+    def __init__(self, binary, data, workdir):
+        self.binary = binary
+        self.data = data
+        self.out_path = os.path.join(workdir, "server.stdout")
+        self.err_path = os.path.join(workdir, "server.stderr")
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=30):
+        # Output goes to files, not pipes: a server that logs a lot must never block on us.
+        out = open(self.out_path, "wb")
+        err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--data", self.data, "--listen", "127.0.0.1:0",
+             "--bench-routes"],
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        out.close()
+        err.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.out_path, "r", errors="replace") as f:
+                m = re.search(r"listening on https?://[^\s:]+:(\d+)", f.read())
+            if m:
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                raise Abort(f"server exited with status {self.proc.returncode} before listening: "
+                            f"{self.tail()}")
+            time.sleep(0.05)
+        raise Abort(f"server did not print 'listening on' within {timeout}s: {self.tail()}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check(self, where):
+        if not self.alive():
+            raise Abort(f"server died during {where} (exit status {self.proc.returncode}): "
+                        f"{self.tail()}")
+
+    def tail(self, n=2000):
+        parts = []
+        for p in (self.out_path, self.err_path):
+            try:
+                with open(p, "r", errors="replace") as f:
+                    t = f.read()[-n:]
+                if t.strip():
+                    parts.append(f"{os.path.basename(p)}: {t.strip()}")
+            except OSError:
+                pass
+        return " | ".join(parts) or "(no output)"
+
+    def stop(self, timeout=15):
+        if not self.alive():
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log(f"server did not stop within {timeout}s of SIGTERM; killing pid {self.proc.pid}")
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            return "killed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sequential HTTP client (paging, groups); keep-alive, one connection.
+
+
+class Client:
+    def __init__(self, port, token, prefix, errors):
+        self.port = port
+        self.prefix = prefix
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/scim+json"}
+        self.conn = None
+        self.errors = errors  # shared list of first error responses, for the report
+
+    def request(self, method, path, body=None, expect=(200,)):
+        """Returns (status, parsed JSON or None, seconds). Records unexpected statuses."""
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/scim+json"
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            t0 = time.perf_counter()
+            try:
+                self.conn.request(method, self.prefix + path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                dt = time.perf_counter() - t0
+                break
+            except (OSError, http.client.HTTPException) as e:
+                self.conn.close()
+                self.conn = None
+                if attempt == 1:
+                    self.note(method, path, "no response", repr(e))
+                    return None, None, time.perf_counter() - t0
+        parsed = None
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+        if resp.status not in expect:
+            self.note(method, path, resp.status, raw[:400].decode(errors="replace"))
+        return resp.status, parsed, dt
+
+    def note(self, method, path, status, body):
+        if len(self.errors) < 20:
+            self.errors.append({"request": f"{method} {self.prefix}{path}"[:300],
+                                "status": status, "body": body})
+
+
+# ---------------------------------------------------------------------------------------------
+# wrk
+
+
+def run_wrk(script, phase, url, env_extra, duration_s, done_dir=None, expect_done=0,
+            stall_s=30):
+    """Runs wrk with bench/<script>; returns the BENCHJSON dict plus wrk's text output.
+
+    With done_dir/expect_done, wrk gets SIGINT as soon as expect_done threads have written
+    done.<tid> (the create phase), or when their progress files stop advancing for stall_s.
+    """
+    env = dict(os.environ)
+    env.update({"BENCH_DIR": BENCH_DIR, "BENCH_PHASE": phase, "BENCH_THREADS": str(THREADS)})
+    env.update({k: str(v) for k, v in env_extra.items()})
+    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{int(duration_s)}s", "--timeout", "10s",
+           "--latency", "-s", os.path.join(BENCH_DIR, script), url]
+    out_path = os.path.join(tempfile.gettempdir(), f"idsync-bench-wrk-{os.getpid()}-{phase}.out")
+    with open(out_path, "wb") as out:
+        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+    hard_deadline = time.monotonic() + duration_s + 30
+    stalled = False
+    last_progress, last_change = -1, time.monotonic()
+    try:
+        while p.poll() is None:
+            if time.monotonic() > hard_deadline:
+                log(f"wrk ({phase}) overran; interrupting pid {p.pid}")
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                break
+            if done_dir and expect_done:
+                names = os.listdir(done_dir)
+                if sum(1 for n in names if n.startswith("done.")) >= expect_done:
+                    p.send_signal(signal.SIGINT)
+                    p.wait(timeout=30)
+                    break
+                progress = 0
+                for n in names:
+                    try:
+                        with open(os.path.join(done_dir, n)) as f:
+                            progress += int(f.read().strip() or 0)
+                    except (OSError, ValueError):
+                        pass
+                # Once a thread is done the others are close behind, so wait less for them.
+                limit = stall_s if not any(n.startswith("done.") for n in names) else 5
+                if progress != last_progress:
+                    last_progress, last_change = progress, time.monotonic()
+                elif time.monotonic() - last_change > limit:
+                    log(f"wrk ({phase}): no progress for {limit}s; interrupting")
+                    stalled = True
+                    p.send_signal(signal.SIGINT)
+                    p.wait(timeout=30)
+                    break
+            time.sleep(0.05)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+    with open(out_path, "r", errors="replace") as f:
+        text = f.read()
+    os.unlink(out_path)
+    result = None
+    for line in text.splitlines():
+        if line.startswith("BENCHJSON "):
+            result = json.loads(line[len("BENCHJSON "):])
+    if result is None:
+        raise Abort(f"wrk ({phase}) printed no result; output: {text[-2000:]}")
+    result["stalled"] = stalled
+    result["wrk_output"] = "\n".join(l for l in text.splitlines() if not l.startswith("BENCHJSON"))
+    return result
+
+
+def phase_summary(r):
+    keys = ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "requests", "duration_s", "status_2xx",
+            "status_other", "status_codes", "err_timeout", "err_connect", "err_read")
+    return {k: r.get(k) for k in keys}
+
+
+# ---------------------------------------------------------------------------------------------
+# Store ceiling
+
+
+def store_ceiling(workdir, seconds):
+    exe = None
+    for cand in (os.path.join(REPO, "build", "bench", "store_ceiling"),
+                 os.path.join(REPO, "build-bench", "bench", "store_ceiling")):
+        if os.access(cand, os.X_OK) and os.path.getmtime(cand) >= os.path.getmtime(
+                os.path.join(BENCH_DIR, "store_ceiling.cpp")):
+            exe = cand
+            break
+    if exe is None:
+        exe = os.path.join(workdir, "store_ceiling")
+        subprocess.run(["g++", "-O2", "-o", exe, os.path.join(BENCH_DIR, "store_ceiling.cpp"),
+                        "-lsqlite3"], check=True, timeout=120)
+    d = os.path.join(workdir, "ceiling")
+    os.mkdir(d)
+    out = subprocess.run([exe, d, str(seconds), "1024"], capture_output=True, text=True,
+                         timeout=seconds + 60)
+    shutil.rmtree(d, ignore_errors=True)
+    if out.returncode != 0:
+        raise Abort(f"store_ceiling failed: {out.stderr.strip()}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Phases run from Python
+
+
+def fetch_ids(client, n_expected, deadline):
+    """All (id, userName) pairs, 1000 per page (the server's maxResults)."""
+    ids, names, seen = [], [], set()
+    start = 1
+    t0 = time.perf_counter()
+    pages = 0
+    total = None
+    while time.monotonic() < deadline:
+        status, body, _ = client.request("GET", f"/Users?startIndex={start}&count=1000"
+                                         "&attributes=id,userName")
+        pages += 1
+        if status != 200 or not isinstance(body, dict):
+            break
+        total = body.get("totalResults", total)
+        res = body.get("Resources") or []
+        for r in res:
+            if r.get("id") and r["id"] not in seen:
+                seen.add(r["id"])
+                ids.append(r["id"])
+                names.append(r.get("userName", ""))
+        if not res:
+            break
+        start += len(res)
+        if total is not None and start > total:
+            break
+    return {"ids": ids, "names": names, "pages": pages, "totalResults": total,
+            "seconds": time.perf_counter() - t0, "complete": total is not None and
+            len(ids) >= total, "duplicates_or_missing": (total or 0) - len(ids)}
+
+
+def measure_paging(client, deadline, page=100):
+    """Users delivered per second paging `page` at a time through everything, sequentially."""
+    start, delivered, times = 1, 0, []
+    total = None
+    t0 = time.perf_counter()
+    complete = False
+    while time.monotonic() < deadline:
+        status, body, dt = client.request("GET", f"/Users?startIndex={start}&count={page}")
+        if status != 200 or not isinstance(body, dict):
+            break
+        times.append(dt)
+        total = body.get("totalResults", total)
+        res = body.get("Resources") or []
+        delivered += len(res)
+        start += len(res)
+        if not res or (total is not None and start > total):
+            complete = True
+            break
+    elapsed = time.perf_counter() - t0
+    tenth = max(1, len(times) // 10)
+    return {"users_per_s": delivered / elapsed if elapsed > 0 else 0, "users": delivered,
+            "pages": len(times), "seconds": elapsed, "complete": complete,
+            "totalResults": total,
+            "page_p50_ms": ms(percentile(times, 50)), "page_p99_ms": ms(percentile(times, 99)),
+            "first_pages_p50_ms": ms(percentile(times[:tenth], 50)),
+            "last_pages_p50_ms": ms(percentile(times[-tenth:], 50))}
+
+
+def ms(s):
+    return None if s is None else s * 1000.0
+
+
+def patch_body(ops):
+    return {"schemas": [PATCH_SCHEMA], "Operations": ops}
+
+
+def groups_phase(client, ids, fill_deadline, op_seconds, lookup_seconds):
+    out = {}
+    status, big, _ = client.request("POST", "/Groups",
+                                    {"schemas": [GROUP_SCHEMA], "displayName": "big"},
+                                    expect=(201,))
+    if status != 201:
+        raise Abort(f"POST /Groups big answered {status}")
+    big_id = big["id"]
+
+    # Fill "big" 100 members per PATCH, timing each: the last PATCHes must cost what the
+    # first did (adding to a large group must not read or rewrite the whole member list).
+    times, statuses = [], {}
+    filled = 0
+    t0 = time.perf_counter()
+    for i in range(0, len(ids), 100):
+        if time.monotonic() > fill_deadline:
+            break
+        chunk = ids[i:i + 100]
+        st, _, dt = client.request(
+            "PATCH", f"/Groups/{big_id}",
+            patch_body([{"op": "add", "path": "members",
+                         "value": [{"value": x} for x in chunk]}]), expect=(200, 204))
+        statuses[st] = statuses.get(st, 0) + 1
+        times.append(dt)
+        if st in (200, 204):
+            filled += len(chunk)
+    fill_s = time.perf_counter() - t0
+    tenth = max(1, min(len(times) // 10, 50))
+    out["fill"] = {
+        "members_added": filled, "patches": len(times), "seconds": fill_s,
+        "complete": filled == len(ids), "statuses": {str(k): v for k, v in statuses.items()},
+        "first_p50_ms": ms(percentile(times[:tenth], 50)),
+        "last_p50_ms": ms(percentile(times[-tenth:], 50)),
+        "window_patches": tenth,
+        "p99_ms": ms(percentile(times, 99)),
+    }
+    f = out["fill"]
+    f["last_over_first"] = (f["last_p50_ms"] / f["first_p50_ms"]) if f["first_p50_ms"] else None
+
+    # Check the server's count of big's members (without transferring them).
+    st, body, _ = client.request(
+        "GET", "/Groups?filter=" + urllib.parse.quote('displayName eq "big"') + "&attributes=id")
+    out["big_lookup_ok"] = st == 200 and isinstance(body, dict) and body.get("totalResults") == 1
+
+    status, small, _ = client.request(
+        "POST", "/Groups",
+        {"schemas": [GROUP_SCHEMA], "displayName": "small",
+         "members": [{"value": x} for x in ids[:10]]}, expect=(201,))
+    if status != 201:
+        raise Abort(f"POST /Groups small answered {status}")
+    small_id = small["id"]
+
+    # One-member changes, big and small interleaved so both see the same machine noise.
+    # big holds every user: remove X then add X back. small holds ids[:10]: add then remove
+    # an outsider. Sequential on one connection: this is per-operation latency, not load.
+    members_of_big = ids[:filled]
+    outsiders = ids[10:] or ids
+    lat = {"big": {"add": [], "remove": []}, "small": {"add": [], "remove": []}}
+    bad = {"big": 0, "small": 0}
+    rnd = random.Random(7)
+
+    def one(group, gid, op, x):
+        if op == "add":
+            ops = [{"op": "add", "path": "members", "value": [{"value": x}]}]
+        else:
+            ops = [{"op": "remove", "path": f'members[value eq "{x}"]'}]
+        st, _, dt = client.request("PATCH", f"/Groups/{gid}", patch_body(ops), expect=(200, 204))
+        if st in (200, 204):
+            lat[group][op].append(dt)
+        else:
+            bad[group] += 1
+
+    end = time.monotonic() + op_seconds
+    pairs = 0
+    while time.monotonic() < end and pairs < 5000 and members_of_big:
+        x = rnd.choice(members_of_big)
+        one("big", big_id, "remove", x)
+        one("big", big_id, "add", x)
+        y = rnd.choice(outsiders)
+        one("small", small_id, "add", y)
+        one("small", small_id, "remove", y)
+        pairs += 1
+    for g in ("big", "small"):
+        both = lat[g]["add"] + lat[g]["remove"]
+        out[f"member_{g}"] = {
+            "ops": len(both), "errors": bad[g],
+            "p50_ms": ms(percentile(both, 50)), "p99_ms": ms(percentile(both, 99)),
+            "add_p50_ms": ms(percentile(lat[g]["add"], 50)),
+            "add_p99_ms": ms(percentile(lat[g]["add"], 99)),
+            "remove_p50_ms": ms(percentile(lat[g]["remove"], 50)),
+            "remove_p99_ms": ms(percentile(lat[g]["remove"], 99)),
+        }
+    b, s = out["member_big"]["p50_ms"], out["member_small"]["p50_ms"]
+    out["member_p50_ratio"] = (b / s) if b and s else None
+
+    # Group lookup the way Entra ID does it before a PATCH: by displayName, without members.
+    path = ("/Groups?filter=" + urllib.parse.quote('displayName eq "big"') +
+            "&excludedAttributes=members")
+    times, wrong = [], 0
+    end = time.monotonic() + lookup_seconds
+    while time.monotonic() < end and len(times) < 20000:
+        st, body, dt = client.request("GET", path)
+        if st == 200:
+            times.append(dt)
+            res = (body or {}).get("Resources") or []
+            if len(res) != 1 or "members" in res[0]:
+                wrong += 1
+        else:
+            wrong += 1
+    out["lookup"] = {"requests": len(times), "p50_ms": ms(percentile(times, 50)),
+                     "p99_ms": ms(percentile(times, 99)), "wrong_answers": wrong}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1000:
+        s = f"{v:,.0f}"
+    elif abs(v) >= 100:
+        s = f"{v:.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return s + unit
+
+
+def build_table(R):
+    """Rows of (metric, value, baseline, ratio, target, verdict)."""
+    rows = []
+
+    def ratio(a, b):
+        return (a / b) if (a is not None and b) else None
+
+    def verdict(ok):
+        return "-" if ok is None else ("PASS" if ok else "FAIL")
+
+    def row(metric, value, baseline=None, r=None, target="", ok=None, unit="", bunit=None):
+        rows.append((metric, fmt(value, unit), fmt(baseline, unit if bunit is None else bunit),
+                     "-" if r is None else f"{r:.2f}x", target, verdict(ok)))
+
+    P = R.get("phases", {})
+    st = P.get("static", {})
+    ceil = P.get("store_ceiling", {}).get("inserts_per_s")
+    row("HTTP ceiling GET /bench/static req/s", st.get("rps"))
+    row("HTTP ceiling p50 / p99 ms", f"{fmt(st.get('p50_ms'))} / {fmt(st.get('p99_ms'))}")
+    row("store ceiling durable inserts/s", ceil)
+
+    c = P.get("create", {})
+    if c:
+        r = ratio(c.get("creates_per_s"), ceil)
+        row("creates/s (POST /Users)", c.get("creates_per_s"), ceil, r, ">= 2x store",
+            None if r is None else r >= 2.0)
+        row("creates p50 / p99 ms", f"{fmt(c.get('p50_ms'))} / {fmt(c.get('p99_ms'))}")
+        row("creates 201 / errors", f"{c.get('created')} / {c.get('failed')}")
+
+    g = P.get("get_by_id", {})
+    if g:
+        r = ratio(g.get("rps"), st.get("rps"))
+        row("GET /Users/{id} req/s", g.get("rps"), st.get("rps"), r, ">= 0.5x HTTP",
+            None if r is None else r >= 0.5)
+        row("GET /Users/{id} p50 / p99 ms", f"{fmt(g.get('p50_ms'))} / {fmt(g.get('p99_ms'))}",
+            target="p99 < 10 ms", ok=None if g.get("p99_ms") is None else g["p99_ms"] < 10)
+
+    f = P.get("filter_username", {})
+    if f:
+        r = ratio(f.get("rps"), g.get("rps"))
+        row('userName eq "x" req/s', f.get("rps"), g.get("rps"), r, ">= 0.8x GET id",
+            None if r is None else r >= 0.8)
+        row('userName eq "x" p50 / p99 ms', f"{fmt(f.get('p50_ms'))} / {fmt(f.get('p99_ms'))}")
+
+    pu = P.get("patch_user", {})
+    if pu:
+        r = ratio(pu.get("rps"), ceil)
+        row("PATCH /Users/{id} req/s", pu.get("rps"), ceil, r, ">= 2x store",
+            None if r is None else r >= 2.0)
+        row("PATCH /Users/{id} p50 / p99 ms",
+            f"{fmt(pu.get('p50_ms'))} / {fmt(pu.get('p99_ms'))}")
+
+    pg = P.get("paging", {})
+    if pg:
+        r = ratio(pg.get("users_per_s"), g.get("rps"))
+        row("paging users/s (count=100)", pg.get("users_per_s"), g.get("rps"), r,
+            ">= 1x GET id", None if r is None else r >= 1.0)
+        row("paging page p50 first/last 10% ms",
+            f"{fmt(pg.get('first_pages_p50_ms'))} / {fmt(pg.get('last_pages_p50_ms'))}")
+
+    gr = P.get("groups", {})
+    if gr:
+        fl = gr.get("fill", {})
+        r = fl.get("last_over_first")
+        row("group fill 100-member PATCH p50 ms, last vs first", fl.get("last_p50_ms"),
+            fl.get("first_p50_ms"), r, "<= 1.2x", None if r is None else r <= 1.2)
+        mb, ms_ = gr.get("member_big", {}), gr.get("member_small", {})
+        r = gr.get("member_p50_ratio")
+        row(f"1-member PATCH p50 ms, big ({fl.get('members_added')}) vs small (10)",
+            mb.get("p50_ms"), ms_.get("p50_ms"), r, "<= 1.2x", None if r is None else r <= 1.2)
+        row("1-member PATCH p99 ms, big vs small", mb.get("p99_ms"), ms_.get("p99_ms"),
+            ratio(mb.get("p99_ms"), ms_.get("p99_ms")), "big p99 < 5 ms",
+            None if mb.get("p99_ms") is None else mb["p99_ms"] < 5)
+        lk = gr.get("lookup", {})
+        row("group by displayName, excl. members p50/p99 ms",
+            f"{fmt(lk.get('p50_ms'))} / {fmt(lk.get('p99_ms'))}", target="p99 < 5 ms",
+            ok=None if lk.get("p99_ms") is None else lk["p99_ms"] < 5)
+
+    m = R.get("memory", {})
+    if m.get("mib_per_100k_users") is not None:
+        row("RSS growth MiB per 100,000 users", m.get("mib_per_100k_users"),
+            target="<= 64 MiB", ok=m["mib_per_100k_users"] <= 64)
+        row("RSS MiB after start / after load",
+            f"{fmt(m.get('rss_start_kib', 0) / 1024)} / {fmt(m.get('rss_loaded_kib', 0) / 1024)}")
+    d = R.get("disk", {})
+    if d.get("ratio") is not None:
+        row("data folder MiB vs raw payload MiB", d["on_disk_bytes"] / 2**20,
+            d["payload_bytes"] / 2**20, d["ratio"], "<= 2x", d["ratio"] <= 2.0)
+    env = R.get("environment", {})
+    row("load average start / end (nproc)",
+        f"{env.get('loadavg_start', ['?'])[0]} / {env.get('loadavg_end', ['?'])[0]} "
+        f"({env.get('nproc')})")
+    return rows
+
+
+def print_table(rows, users):
+    head = ("metric", "value", "baseline", "ratio", "target", "")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+    line = "  ".join("-" * w for w in widths)
+    print(f"\nidsync benchmark, {users} users")
+    print("  ".join(str(h).ljust(w) for h, w in zip(head, widths)))
+    print(line)
+    for r in rows:
+        print("  ".join((str(c).ljust(w) if i in (0, 4, 5) else str(c).rjust(w))
+                        for i, (c, w) in enumerate(zip(r, widths))))
+    print()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def find_binary(arg):
+    cands = [arg] if arg else []
+    if os.environ.get("IDSYNC_BIN"):
+        cands.append(os.environ["IDSYNC_BIN"])
+    cands += [os.path.join(REPO, "build", "idsync"), os.path.join(REPO, "build-bench", "idsync")]
+    for c in cands:
+        if c and os.access(c, os.X_OK):
+            return os.path.abspath(c)
+    raise Abort("no idsync binary; build one (see bench/README) or pass --bin PATH; tried " +
+                ", ".join(c for c in cands if c))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=100000, help="users to create (default 100000)")
+    ap.add_argument("--out", default=os.path.join(BENCH_DIR, "results", "latest.json"),
+                    help="JSON output (default bench/results/latest.json)")
+    ap.add_argument("--bin", help="idsync binary (default build/idsync, then build-bench/idsync)")
+    ap.add_argument("--seconds", type=float, default=6, help="length of each timed phase")
+    ap.add_argument("--create-timeout", type=float, default=900,
+                    help="give up creating after this many seconds")
+    ap.add_argument("--max-seconds", type=float, default=2400, help="bound on the whole run")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    args = ap.parse_args()
+    if args.users < 20:
+        ap.error("--users must be at least 20")
+
+    run_start = time.monotonic()
+    R = {"users_requested": args.users, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+         "phases": {}, "server_errors": [], "notes": []}
+    env = R["environment"] = {
+        "nproc": len(os.sched_getaffinity(0)), "loadavg_start": loadavg(),
+        "threads": THREADS, "connections": CONNECTIONS}
+    try:
+        env["git_commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                                           capture_output=True, text=True,
+                                           timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+    def watchdog(signum, frame):
+        raise Abort(f"--max-seconds {args.max_seconds:.0f} reached")
+
+    signal.signal(signal.SIGALRM, watchdog)
+    signal.alarm(int(args.max_seconds))
+
+    workdir = tempfile.mkdtemp(prefix="idsync-bench-")
+    data = os.path.join(workdir, "data")
+    os.mkdir(data)
+    server = None
+    P = R["phases"]
+    secs = args.seconds
+    ok = False
+    try:
+        binary = find_binary(args.bin)
+        R["binary"] = binary
+        log(f"binary {binary}; data {data}; {args.users} users")
+        server = Server(binary, data, workdir)
+        server.start()
+        conn = subprocess.run([binary, "connection", "add", "bench", "--data", data, "--json"],
+                              capture_output=True, text=True, timeout=60)
+        if conn.returncode != 0:
+            raise Abort(f"connection add failed ({conn.returncode}): {conn.stderr.strip()}")
+        c = json.loads(conn.stdout)
+        token = c["token"]
+        prefix = urllib.parse.urlparse(c["base_url"]).path.rstrip("/") or "/scim/v2"
+        url = f"http://127.0.0.1:{server.port}"
+        time.sleep(0.5)
+        R["memory"] = {"rss_start_kib": vm_rss_kib(server.proc.pid)}
+        lua_env = {"BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
+        client = Client(server.port, token, prefix, R["server_errors"])
+
+        log("a. HTTP ceiling: GET /bench/static")
+        r = run_wrk("static.lua", "static", url, lua_env, secs)
+        P["static"] = r
+        server.check("GET /bench/static")
+
+        log("b. store ceiling: sqlite3 WAL synchronous=FULL, 1 row per transaction")
+        P["store_ceiling"] = store_ceiling(workdir, 5)
+
+        log(f"c. creates: POST /Users until {args.users} users exist")
+        done_dir = os.path.join(workdir, "create-done")
+        os.mkdir(done_dir)
+        r = run_wrk("create_users.lua", "create", url,
+                    dict(lua_env, BENCH_USERS=args.users, BENCH_DONE_DIR=done_dir),
+                    args.create_timeout, done_dir=done_dir, expect_done=THREADS)
+        P["create"] = r
+        server.check("POST /Users")
+        if r.get("created", 0) < args.users:
+            R["notes"].append(f"only {r.get('created')} of {args.users} creates succeeded "
+                              f"(failed {r.get('failed')}, stalled {r.get('stalled')})")
+        time.sleep(1)
+        R["memory"]["rss_loaded_kib"] = vm_rss_kib(server.proc.pid)
+        blocks, apparent, files = folder_size(data)
+        R["disk"] = {"on_disk_bytes": blocks, "apparent_bytes": apparent, "files": files,
+                     "payload_bytes": r.get("payload_bytes", 0)}
+
+        log("d. paging: fetch ids (count=1000, attributes=id,userName)")
+        f = fetch_ids(client, args.users, time.monotonic() + 300)
+        P["fetch_ids"] = {k: v for k, v in f.items() if k not in ("ids", "names")}
+        server.check("GET /Users paging")
+        ids, names = f["ids"], f["names"]
+        if not ids:
+            raise Abort("paging returned no users; cannot run the read phases")
+        if not f["complete"]:
+            R["notes"].append(f"id paging got {len(ids)} of {f['totalResults']} users")
+        ids_file = os.path.join(workdir, "ids.txt")
+        names_file = os.path.join(workdir, "names.txt")
+        with open(ids_file, "w") as fh:
+            fh.write("\n".join(ids) + "\n")
+        with open(names_file, "w") as fh:
+            fh.write("\n".join(names) + "\n")
+        log("d. paging: count=100 through all users")
+        P["paging"] = measure_paging(client, time.monotonic() + max(60, secs * 10))
+        if not P["paging"]["complete"]:
+            R["notes"].append(f"paging (count=100) stopped after {P['paging']['users']} users "
+                              "(time bound)")
+
+        log("e. GET /Users/{id}")
+        P["get_by_id"] = run_wrk("get_by_id.lua", "get_by_id", url,
+                                 dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
+        server.check("GET /Users/{id}")
+
+        log('f. GET /Users?filter=userName eq "..."')
+        P["filter_username"] = run_wrk("filter_username.lua", "filter_username", url,
+                                       dict(lua_env, BENCH_NAMES_FILE=names_file), secs)
+        server.check("GET /Users?filter")
+
+        log("g. PATCH /Users/{id}")
+        P["patch_user"] = run_wrk("patch_user.lua", "patch_user", url,
+                                  dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
+        server.check("PATCH /Users/{id}")
+
+        log(f"h. groups: fill 'big' with {len(ids)} members, 100 per PATCH")
+        P["groups"] = groups_phase(client, ids, time.monotonic() + 600, secs * 2, secs)
+        server.check("groups")
+        if not P["groups"]["fill"]["complete"]:
+            R["notes"].append(f"group fill stopped at {P['groups']['fill']['members_added']} "
+                              "members (time bound or errors)")
+
+        R["memory"]["rss_end_kib"] = vm_rss_kib(server.proc.pid)
+        ok = True
+    except Abort as e:
+        R["aborted"] = str(e)
+        log(f"ABORTED: {e}")
+    except Exception as e:  # report what we have rather than nothing
+        R["aborted"] = f"{type(e).__name__}: {e}"
+        log(f"ABORTED: {type(e).__name__}: {e}")
+    finally:
+        signal.alarm(0)
+        if server is not None:
+            R["server_alive_at_end"] = server.alive()
+            R["server_stop"] = server.stop()
+            if not ok:
+                R["server_log_tail"] = server.tail()
+        env["loadavg_end"] = loadavg()
+        R["seconds"] = time.monotonic() - run_start
+
+        created = P.get("create", {}).get("created") or 0
+        m = R.get("memory", {})
+        if created and m.get("rss_loaded_kib") and m.get("rss_start_kib"):
+            m["mib_per_100k_users"] = ((m["rss_loaded_kib"] - m["rss_start_kib"]) / 1024 *
+                                       100000 / created)
+        d = R.get("disk", {})
+        if d.get("payload_bytes"):
+            d["ratio"] = d["on_disk_bytes"] / d["payload_bytes"]
+        for name, ph in P.items():
+            if isinstance(ph, dict) and ph.get("status_other"):
+                R["server_errors"].append({"phase": name, "status_codes": ph.get("status_codes"),
+                                           "sample": ph.get("err_sample")})
+        rows = build_table(R)
+        R["table"] = [dict(zip(("metric", "value", "baseline", "ratio", "target", "verdict"), r))
+                      for r in rows]
+        print_table(rows, created or args.users)
+        for n in R["notes"]:
+            print(f"note: {n}")
+        for e in R["server_errors"]:
+            print(f"server error: {json.dumps(e)[:600]}")
+        if R.get("aborted"):
+            print(f"ABORTED: {R['aborted']}")
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as fh:
+            json.dump(R, fh, indent=2)
+        print(f"results: {args.out}")
+        if args.keep:
+            print(f"data kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
