@@ -241,6 +241,23 @@ Status SetSub(Json& element, const Attribute& sub, const Json& value, const std:
   return {};
 }
 
+// Whether writing `value` over `element` (merged, or replacing it whole) would change an
+// immutable sub-attribute that has a value.
+Status CheckImmutableSubs(const Attribute& attr, const Json& element, const Json& value, bool whole,
+                          const std::string& where) {
+  for (const Attribute& sub : attr.sub_attributes) {
+    if (sub.mutability != Mutability::kImmutable) continue;
+    auto old = element.find(sub.name);
+    if (old == element.end()) continue;
+    auto now = value.find(sub.name);
+    if (now == value.end() ? whole : *now != *old) {
+      return Fail(ErrorCode::kMutability,
+                  where + ": " + attr.name + "." + sub.name + " is immutable");
+    }
+  }
+  return {};
+}
+
 // ---- Value filters of PATCH paths
 
 // The sub-attribute a comparison inside "attr[...]" names. Clients write it relative ("type") and
@@ -597,7 +614,9 @@ Status Patcher::Write(OpKind op, Json& container, const Target& t, const Json& v
   // "attr[filter]" or "attr[filter].sub"
   Result<Json> element_value = Json();
   if (t.sub == nullptr) {
-    element_value = CoerceOne(attr, value, where);
+    // Some clients wrap the one element a filter selects in an array.
+    const Json& element = value.is_array() && value.size() == 1 ? value[0] : value;
+    element_value = CoerceOne(attr, element, where);
     if (!element_value) return element_value.error();
     if (element_value->is_null()) {
       if (op == OpKind::kReplace) return Remove(container, t, nullptr);
@@ -638,11 +657,19 @@ Status Patcher::Write(OpKind op, Json& container, const Target& t, const Json& v
   for (size_t i : matched) {
     if (t.sub != nullptr) {
       if (auto s = SetSub(array[i], *t.sub, *sub_value, where); !s) return s;
-    } else if (op == OpKind::kAdd) {
-      array[i].update(*element_value);
     } else {
-      // §3.5.2.3: "all matching record values SHALL be replaced".
-      array[i] = *element_value;
+      // Add merges into the matching values; replace replaces them whole (§3.5.2.3: "all
+      // matching record values SHALL be replaced"). Either way immutable sub-attributes stay.
+      if (auto s =
+              CheckImmutableSubs(attr, array[i], *element_value, op == OpKind::kReplace, where);
+          !s) {
+        return s;
+      }
+      if (op == OpKind::kAdd) {
+        array[i].update(*element_value);
+      } else {
+        array[i] = *element_value;
+      }
     }
   }
   ApplyPrimaryRule(array, matched);

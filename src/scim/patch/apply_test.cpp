@@ -350,6 +350,26 @@ TEST(PatchErrors, ImmutableSubAttributeCannotChange) {
   EXPECT_EQ(result.error().code, ErrorCode::kMutability);
 }
 
+TEST(PatchErrors, ImmutableSubAttributesSurviveFilteredWrites) {
+  const char* cases[] = {
+      R"([{"op":"add","path":"members[value eq \"902c246b-6245-4190-8e05-00816be7344a\"]",
+          "value":{"value":"other"}}])",
+      R"([{"op":"replace","path":"members[value eq \"902c246b-6245-4190-8e05-00816be7344a\"]",
+          "value":{"value":"902c246b-6245-4190-8e05-00816be7344a"}}])",
+  };
+  for (const char* ops : cases) {
+    auto result = ApplyPatch(SampleGroup(), Body(ops), ResourceType::kGroup, Reg());
+    ASSERT_FALSE(result) << ops;
+    EXPECT_EQ(result.error().code, ErrorCode::kMutability) << ops;
+  }
+}
+
+TEST(PatchReplace, FilteredElementWrappedInArray) {
+  Json u = PatchUser(R"([{"op":"replace","path":"emails[type eq \"home\"]",
+      "value":[{"value":"b@home.example","type":"home"}]}])");
+  EXPECT_EQ(u["emails"][1], Json::parse(R"({"value":"b@home.example","type":"home"})"));
+}
+
 TEST(PatchErrors, TooManyOperationsIsPayloadTooLarge) {
   PatchOptions options;
   options.max_operations = 2;
