@@ -771,6 +771,8 @@ Status SqliteStore::Begin() {
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
   auto backoff = std::chrono::milliseconds(1);
+  // A batch whose ROLLBACK failed would otherwise leave every later batch unable to begin.
+  if (writer_db_->InTransaction()) (void)writer_db_->Exec("ROLLBACK", "abandoning a write");
   for (;;) {
     auto begun = writer_db_->Exec("BEGIN IMMEDIATE", "starting a write");
     if (begun) return begun;
