@@ -754,7 +754,7 @@ def main():
         with open(names_file, "w") as fh:
             fh.write("\n".join(names) + "\n")
         log("d. paging: count=100 through all users")
-        P["paging"] = measure_paging(client, time.monotonic() + max(60, secs * 10))
+        P["paging"] = measure_paging(client, time.monotonic() + max(120, secs * 10))
         if not P["paging"]["complete"]:
             R["notes"].append(f"paging (count=100) stopped after {P['paging']['users']} users "
                               "(time bound)")

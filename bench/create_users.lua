@@ -1,10 +1,14 @@
 -- Phase c: POST /Users with Entra ID-like ~1 KB bodies until BENCH_USERS users exist.
 --
 -- Each thread creates its share (userName "bench.t<tid>.u<n>@contoso.example", unique per
--- request). When a thread has sent its share, further request() calls on its connections
--- return GET /bench/static (200, never 201, so they are not counted) until every create has
--- been answered; then the thread stops and writes BENCH_DONE_DIR/done.<tid>. bench.py sends
--- wrk SIGINT once all threads have written theirs (wrk otherwise sleeps for its -d).
+-- request). When a thread has sent its share, delay() parks its connections (no further
+-- requests, so the latency histogram holds creates only) until every create has been
+-- answered; then the thread stops and writes BENCH_DONE_DIR/done.<tid>. bench.py sends wrk
+-- SIGINT once all threads have written theirs (wrk otherwise sleeps for its -d).
+--
+-- wrk calls request() once on thread 0 before it starts, only to check the request
+-- (script_verify_request); that call must not count as a create, or thread 0 waits forever
+-- for an answer to a request that was never sent.
 -- Every 100 answers a thread also writes BENCH_DONE_DIR/progress.<tid>.
 -- The create rate is measured by the threads themselves: created / (last answer - first send).
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")
@@ -12,7 +16,7 @@ dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 local total = tonumber(os.getenv("BENCH_USERS"))
 local nthreads = tonumber(os.getenv("BENCH_THREADS"))
 local done_dir = os.getenv("BENCH_DONE_DIR")
-local filler
+local verifying = false
 
 quota = 0
 sent = 0
@@ -27,7 +31,7 @@ function setup(thread) bench_setup(thread) end
 
 function init(args)
   quota = math.floor(total / nthreads) + ((tid < total % nthreads) and 1 or 0)
-  filler = wrk.format("GET", "/bench/static", bench_headers)
+  verifying = (tid == 0)
   if quota == 0 then finish(false) end
 end
 
@@ -60,8 +64,20 @@ local function body_for(n)
     '}'
 end
 
+function delay()
+  if sent >= quota then return 3600000 end
+  return 0
+end
+
 function request()
-  if sent >= quota then return filler end
+  if verifying then
+    verifying = false
+    return wrk.format("GET", "/bench/static", bench_headers)
+  end
+  if sent >= quota then
+    -- Not sent while delay() holds the connection; only reached if the thread outlives it.
+    return wrk.format("GET", "/bench/static", bench_headers)
+  end
   if sent == 0 then t_start = bench_now() end
   sent = sent + 1
   local body = body_for(sent)
@@ -79,7 +95,7 @@ function finish(stop)
 end
 
 function response(status, headers, body)
-  if status == 200 then return end  -- a filler request, not a create
+  if status == 200 then return end  -- not a create (see request())
   bench_count(status, body)
   if status == 201 then created = created + 1 else failed = failed + 1 end
   local answered = created + failed
