@@ -516,6 +516,11 @@ TEST(PatchEntra, ManagerAsArrayWithRef) {
       "value":{"value":"00cc","displayName":"ignored, readOnly"}}])",
                 u);
   EXPECT_EQ(u[kEnterprise]["manager"], Json::parse(R"({"value":"00cc"})"));
+  // [E1] also writes the path without the extension URN.
+  u = PatchUser(R"([{"op":"Add","path":"manager","value":[{"$ref":null,"value":"00dd"}]}])");
+  EXPECT_EQ(u[kEnterprise]["manager"], Json::parse(R"({"value":"00dd"})"));
+  EXPECT_NE(std::find(u["schemas"].begin(), u["schemas"].end(), Json(kEnterprise)),
+            u["schemas"].end());
 }
 
 TEST(PatchOkta, PathlessActiveFalse) {
