@@ -17,9 +17,9 @@
 namespace idsync::http {
 
 struct Request {
-  std::string method;       // "GET", upper case as received
-  std::string target;       // raw request-target, e.g. "/scim/v2/Users?filter=..."
-  std::string path;         // percent-decoded path without the query
+  std::string method;  // "GET", upper case as received
+  std::string target;  // raw request-target, e.g. "/scim/v2/Users?filter=..."
+  std::string path;    // percent-decoded path without the query
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
@@ -48,16 +48,16 @@ using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;  // 0: any free port (see Server::port())
+  uint16_t port = 8080;                      // 0: any free port (see Server::port())
   std::optional<std::string> tls_cert_file;  // PEM chain; both or neither
   std::optional<std::string> tls_key_file;
-  size_t max_header_bytes = 16 * 1024;       // request line + headers; more -> 431
-  size_t max_body_bytes = 2 * 1024 * 1024;   // more -> 413
+  size_t max_header_bytes = 16 * 1024;              // request line + headers; more -> 431
+  size_t max_body_bytes = 2 * 1024 * 1024;          // more -> 413
   std::chrono::milliseconds header_timeout{10000};  // whole head must arrive in this time
   std::chrono::milliseconds body_timeout{30000};
-  std::chrono::milliseconds idle_timeout{60000};    // keep-alive between requests
-  size_t max_connections = 1024;             // beyond: accepted and closed with 503
-  size_t max_queued_requests = 4096;         // waiting for a worker; beyond: 503 Retry-After
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive between requests
+  size_t max_connections = 1024;                  // beyond: accepted and closed with 503
+  size_t max_queued_requests = 4096;              // waiting for a worker; beyond: 503 Retry-After
   int io_threads = 2;
   int worker_threads = 32;
 };
