@@ -137,7 +137,9 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def check(self, where):
+    def check(self, where, rss_log=None):
+        if rss_log is not None and self.alive():
+            rss_log[where] = vm_rss_kib(self.proc.pid)
         if not self.alive():
             raise Abort(f"server died during {where} (exit status {self.proc.returncode}): "
                         f"{self.tail()}")
@@ -625,7 +627,8 @@ def build_table(R):
     d = R.get("disk", {})
     if d.get("ratio") is not None:
         row("data folder MiB vs raw payload MiB", d["on_disk_bytes"] / 2**20,
-            d["payload_bytes"] / 2**20, d["ratio"], "<= 2x", (d["ratio"] <= 2.0) if judge else None)
+            d["payload_bytes"] / 2**20, d["ratio"], "<= 2x",
+            (d["ratio"] <= 2.0) if judge else None)
     env = R.get("environment", {})
     row("load average start / end (nproc)",
         f"{env.get('loadavg_start', ['?'])[0]} / {env.get('loadavg_end', ['?'])[0]} "
@@ -718,14 +721,15 @@ def main():
         prefix = urllib.parse.urlparse(c["base_url"]).path.rstrip("/") or "/scim/v2"
         url = f"http://127.0.0.1:{server.port}"
         time.sleep(0.5)
-        R["memory"] = {"rss_start_kib": vm_rss_kib(server.proc.pid)}
+        R["memory"] = {"rss_start_kib": vm_rss_kib(server.proc.pid), "rss_after_phase_kib": {}}
+        rss_log = R["memory"]["rss_after_phase_kib"]
         lua_env = {"BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
         client = Client(server.port, token, prefix, R["server_errors"])
 
         log("a. HTTP ceiling: GET /bench/static")
         r = run_wrk("static.lua", "static", url, lua_env, secs)
         P["static"] = r
-        server.check("GET /bench/static")
+        server.check("GET /bench/static", rss_log)
 
         log("b. store ceiling: sqlite3 WAL synchronous=FULL, 1 row per transaction")
         P["store_ceiling"] = store_ceiling(workdir, 5)
@@ -737,7 +741,7 @@ def main():
                     dict(lua_env, BENCH_USERS=args.users, BENCH_DONE_DIR=done_dir),
                     args.create_timeout, done_dir=done_dir, expect_done=THREADS)
         P["create"] = r
-        server.check("POST /Users")
+        server.check("POST /Users", rss_log)
         if r.get("created", 0) < args.users:
             R["notes"].append(f"only {r.get('created')} of {args.users} creates succeeded "
                               f"(failed {r.get('failed')}, stalled {r.get('stalled')})")
@@ -750,7 +754,7 @@ def main():
         log("d. paging: fetch ids (count=1000, attributes=id,userName)")
         f = fetch_ids(client, args.users, time.monotonic() + 300)
         P["fetch_ids"] = {k: v for k, v in f.items() if k not in ("ids", "names")}
-        server.check("GET /Users paging")
+        server.check("GET /Users paging", rss_log)
         ids, names = f["ids"], f["names"]
         if not ids:
             raise Abort("paging returned no users; cannot run the read phases")
@@ -764,6 +768,7 @@ def main():
             fh.write("\n".join(names) + "\n")
         log("d. paging: count=100 through all users")
         P["paging"] = measure_paging(client, time.monotonic() + max(120, secs * 10))
+        server.check("GET /Users paging count=100", rss_log)
         if not P["paging"]["complete"]:
             R["notes"].append(f"paging (count=100) stopped after {P['paging']['users']} users "
                               "(time bound)")
@@ -771,21 +776,21 @@ def main():
         log("e. GET /Users/{id}")
         P["get_by_id"] = run_wrk("get_by_id.lua", "get_by_id", url,
                                  dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
-        server.check("GET /Users/{id}")
+        server.check("GET /Users/{id}", rss_log)
 
         log('f. GET /Users?filter=userName eq "..."')
         P["filter_username"] = run_wrk("filter_username.lua", "filter_username", url,
                                        dict(lua_env, BENCH_NAMES_FILE=names_file), secs)
-        server.check("GET /Users?filter")
+        server.check("GET /Users?filter", rss_log)
 
         log("g. PATCH /Users/{id}")
         P["patch_user"] = run_wrk("patch_user.lua", "patch_user", url,
                                   dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
-        server.check("PATCH /Users/{id}")
+        server.check("PATCH /Users/{id}", rss_log)
 
         log(f"h. groups: fill 'big' with {len(ids)} members, 100 per PATCH")
         P["groups"] = groups_phase(client, ids, time.monotonic() + 600, secs * 2, secs)
-        server.check("groups")
+        server.check("groups", rss_log)
         if not P["groups"]["fill"]["complete"]:
             R["notes"].append(f"group fill stopped at {P['groups']['fill']['members_added']} "
                               "members (time bound or errors)")
