@@ -507,13 +507,20 @@ class Session final : public SessionBase {
       return WriteError(500, "internal error");
     }
     state_ = State::kHandling;
-    server_->Submit([self = Self(), request = std::move(request)]() mutable {
-      self->server_->ReleaseQueueSlot();
-      Response response = self->server_->RunHandler(request);
-      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->WriteResponse(std::move(response), false);
-      });
-    });
+    // The executor is copied here, on the strand, so that the worker touches no stream state.
+    server_->Submit(
+        [self = Self(), executor = stream_.get_executor(), request = std::move(request)]() mutable {
+          self->server_->ReleaseQueueSlot();
+          Response response = self->server_->RunHandler(request);
+          try {
+            net::post(executor, [self, response = std::move(response)]() mutable {
+              self->WriteResponse(std::move(response), false);
+            });
+          } catch (const std::exception& e) {
+            // Out of memory: the connection is dropped when this job releases it.
+            LogLine("cannot post response", e.what());
+          }
+        });
   }
 
   void WriteError(int status, std::string_view detail) {
