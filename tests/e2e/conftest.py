@@ -146,7 +146,8 @@ class ServerProcess:
 
     def stderr_text(self):
         try:
-            self._stderr_file.flush()
+            if not self._stderr_file.closed:
+                self._stderr_file.flush()
             with open(self.stderr_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
         except OSError:

@@ -22,6 +22,7 @@ from conftest import (
     start_server,
     stderr_lines,
     uniq,
+    wait_until,
 )
 
 
@@ -142,6 +143,12 @@ def test_sigterm_finishes_in_flight_request(idsync_bin, tmp_path):
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
         s.sendall(head + body)
+        # The server treats a request as in flight once it has read it (a half-read request is
+        # dropped at shutdown, which is fair). Wait, by bounded polling, until the server-side
+        # socket's receive queue is empty: then the whole request has been consumed.
+        client_port = s.getsockname()[1]
+        wait_until(lambda: _server_side_rx_queue(srv.port, client_port) == 0, timeout=10, interval=0.001,
+                   message="server to read the whole request")
         srv.send_signal(signal.SIGTERM)  # the request is now in flight
         buf = b""
         while True:
@@ -165,6 +172,19 @@ def test_sigterm_finishes_in_flight_request(idsync_bin, tmp_path):
         assert body["totalResults"] == n
     finally:
         assert srv2.stop() == 0
+
+
+def _server_side_rx_queue(server_port, client_port):
+    """Bytes the server has not read yet on its end of our connection (Linux /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            local_port = int(parts[1].split(":")[1], 16)
+            remote_port = int(parts[2].split(":")[1], 16)
+            if local_port == server_port and remote_port == client_port:
+                return int(parts[4].split(":")[1], 16)
+    return None
 
 
 def test_sigint_exits_zero(idsync_bin, tmp_path):
