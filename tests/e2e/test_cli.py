@@ -366,4 +366,5 @@ def test_serve_stdout_has_exactly_one_line(idsync_bin, tmp_path):
     srv = ServerProcess(idsync_bin, str(tmp_path)).wait_ready()
     assert srv.stop() == 0
     assert srv.stdout_lines[0].startswith("idsync: listening on http://127.0.0.1:")
-    assert len([x for x in srv.stdout_lines if x.startswith("idsync: listening")]) == 1, srv.stdout_lines
+    # Contract: exactly one line on stdout (scripts read it to find the port).
+    assert [x for x in srv.stdout_lines if x.strip()] == [srv.stdout_lines[0]], srv.stdout_lines

@@ -192,6 +192,17 @@ def test_sigint_exits_zero(idsync_bin, tmp_path):
     assert srv.stop(signal.SIGINT) == 0
 
 
+def test_sigterm_right_after_ready_exits_zero(idsync_bin, tmp_path):
+    # The stop signals must be handled from the moment the listening line is printed: a
+    # supervisor may stop the service at any time after readiness.
+    rcs = []
+    for i in range(12):
+        d = tmp_path / f"d{i}"
+        d.mkdir()
+        rcs.append(start_server(idsync_bin, str(d)).stop(signal.SIGTERM))
+    assert rcs == [0] * len(rcs), rcs
+
+
 def test_stopped_server_refuses_connections(idsync_bin, tmp_path):
     srv = start_server(idsync_bin, str(tmp_path))
     port = srv.port
@@ -318,6 +329,7 @@ def _client_can_speak_tls11(certs):
     return ok
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_tls11_refused(tls_server, certs):
     if not _client_can_speak_tls11(certs):
         pytest.skip("this Python/OpenSSL cannot negotiate TLS 1.1 even with a permissive peer")
