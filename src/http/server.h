@@ -20,7 +20,9 @@ struct Request {
   std::string method;  // "GET", upper case as received
   std::string target;  // raw request-target, e.g. "/scim/v2/Users?filter=..."
   std::string path;    // percent-decoded path without the query
-  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
+  // Decoded as application/x-www-form-urlencoded, in order: '+' is a space (a literal plus
+  // arrives as %2B); a name without '=' has an empty value; invalid %-escapes are kept as is.
+  std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote_address;  // peer IP as text
@@ -80,7 +82,10 @@ class Server {
 
   virtual uint16_t port() const = 0;
   virtual const Metrics& metrics() const = 0;
-  // Stops accepting, lets in-flight requests finish (up to `grace`), closes connections.
+  // Stops accepting, lets in-flight requests finish and their responses be written (up to
+  // `grace`), closes idle connections, then joins all threads. A handler still running after
+  // `grace` is waited for (it cannot be interrupted) but its response is not sent.
+  // Idempotent; the destructor calls it. Must not be called from a Handler.
   virtual void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10000)) = 0;
 };
 

@@ -348,6 +348,21 @@ TEST_F(ServerTest, AcceptsChunkedBodyWithinLimitAndRejectsBeyond) {
   ExpectServerHealthy();
 }
 
+TEST_F(ServerTest, AnswersExpectContinue) {
+  StartEcho();
+  auto client = Connect();
+  client->Send("PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  ParsedResponse r = client->Read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 100);
+  client->Send("data");
+  r = client->Read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "PUT /e data");
+  ExpectServerHealthy();
+}
+
 TEST_F(ServerTest, RejectsContentLengthWithTransferEncoding) {
   StartEcho();
   auto client = Connect();
