@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev libre2-dev libicu-dev libldap2-dev openssl)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
-  libclang-rt-14-dev wrk sqlite3 curl procps)
+  libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()
@@ -21,5 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq </dev/null
+  # slapd's postinst would otherwise create and start a default server on port 389; the
+  # LDAP tests run their own slapd on a free loopback port.
+  if printf '%s\n' "${missing[@]}" | grep -qx slapd; then
+    echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
+  fi
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi
