@@ -88,6 +88,8 @@ struct ServeOptions {
   std::string public_url;
   std::string tls_cert, tls_key;
   bool bench_routes = false;
+  double rate_per_connection = 1000;
+  double rate_per_address = 2000;
 };
 
 int Serve(const std::string& data, const ServeOptions& o) {
@@ -120,6 +122,14 @@ int Serve(const std::string& data, const ServeOptions& o) {
     so.tls_key_file = o.tls_key;
   }
 
+  // Block the stop signals before any thread exists (the store starts its writer thread), so
+  // that every thread inherits the mask and only the sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   auto store = OpenStore(data);
   if (!store) return Fail(store.error().detail);
   const auto& registry = scim::schema::Registry::Default();
@@ -129,17 +139,12 @@ int Serve(const std::string& data, const ServeOptions& o) {
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
   api_options.bench_routes = o.bench_routes;
+  api_options.rate_per_connection = o.rate_per_connection;
+  api_options.rate_per_address = o.rate_per_address;
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
   http::ScimApi api(scim, connections, registry, **store, api_options);
-
-  // Block the stop signals in every thread; the main thread waits for them below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = http::Server::Start(so, [&api](const http::Request& r) { return api.Handle(r); });
   if (!server) {
@@ -161,10 +166,12 @@ int Serve(const std::string& data, const ServeOptions& o) {
     return Fail(s.error().detail);
   }
   std::printf("idsync: listening on %s\n", url.c_str());
-  std::printf(
-      "idsync: SCIM base URL %s/scim/v2 (create a token: idsync connection add NAME --data %s)\n",
-      public_url.c_str(), data.c_str());
   std::fflush(stdout);
+  // stdout carries exactly the one readiness line (scripts wait for it); the rest is stderr.
+  std::fprintf(stderr,
+               "idsync: SCIM base URL %s/scim/v2 (create a token: idsync connection add NAME "
+               "--data %s)\n",
+               public_url.c_str(), data.c_str());
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -218,6 +225,14 @@ int Main(int argc, char** argv) {
                     "URL identity providers use to reach this server (for meta.location)");
   serve->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain for HTTPS");
   serve->add_option("--tls-key", serve_options.tls_key, "PEM private key for HTTPS");
+  serve
+      ->add_option("--rate-per-connection", serve_options.rate_per_connection,
+                   "SCIM requests per second allowed per connection, 0 = no limit (default 1000)")
+      ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--rate-per-address", serve_options.rate_per_address,
+                   "Requests per second allowed per client address, 0 = no limit (default 2000)")
+      ->check(CLI::NonNegativeNumber);
   serve->add_flag("--bench-routes", serve_options.bench_routes,
                   "Serve GET /bench/static (fixed body, no store) for the benchmark's baseline");
 

@@ -511,7 +511,8 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
 }
 
 Result<WriteResult> ScimService::Get(const CallContext& ctx, ResourceType type,
-                                     const std::string& id, bool include_members) {
+                                     const std::string& id, bool include_members,
+                                     bool include_groups) {
   WriteResult out;
   Status st = store_.Read([&](store::Transaction& tx) -> Status {
     auto r = tx.GetResource(ctx.connection->id, type, id);
@@ -522,7 +523,7 @@ Result<WriteResult> ScimService::Get(const CallContext& ctx, ResourceType type,
       }
       return r.error();
     }
-    auto json = Render(tx, ctx, type, *r, include_members, true);
+    auto json = Render(tx, ctx, type, *r, include_members, include_groups);
     if (!json) return json.error();
     out.resource = std::move(*json);
     out.etag = ETagOf(r->version);
@@ -732,7 +733,7 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
       if (!page) return page.error();
       out.resources.reserve(page->size());
       for (const auto& r : *page) {
-        auto json = Render(tx, ctx, type, r, request.include_members, true);
+        auto json = Render(tx, ctx, type, r, request.include_members, request.include_groups);
         if (!json) return json.error();
         out.resources.push_back(std::move(*json));
       }
@@ -817,7 +818,7 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
         auto full = Render(tx, ctx, type, *r, true, true);
         if (!full) return full.error();
         j = std::move(*full);
-      } else if (type == ResourceType::kUser && !need_groups) {
+      } else if (type == ResourceType::kUser && !need_groups && request.include_groups) {
         auto groups = tx.GroupsOf(conn, j["id"].get<std::string>());
         if (!groups) return groups.error();
         if (!groups->empty()) {

@@ -43,6 +43,7 @@ struct ListRequest {
   int64_t start_index = 1;       // 1-based (RFC 7644 §3.4.2.4); values < 1 are read as 1
   std::optional<int64_t> count;  // absent: max_results; capped at max_results; < 0 read as 0
   bool include_members = true;   // false when the projection drops Group.members
+  bool include_groups = true;    // false when the projection drops User.groups
 };
 
 struct ListResult {
@@ -66,8 +67,10 @@ class ScimService {
   const ScimLimits& limits() const { return limits_; }
 
   Result<WriteResult> Create(const CallContext& ctx, scim::ResourceType type, const Json& body);
+  // include_members / include_groups: whether Group.members / User.groups are loaded (false when
+  // the projection drops them, so that such reads never touch the membership table).
   Result<WriteResult> Get(const CallContext& ctx, scim::ResourceType type, const std::string& id,
-                          bool include_members);
+                          bool include_members, bool include_groups = true);
   // PUT (RFC 7644 §3.5.1): replaces every writable attribute; readOnly ones are ignored.
   Result<WriteResult> Replace(const CallContext& ctx, scim::ResourceType type,
                               const std::string& id, const Json& body,

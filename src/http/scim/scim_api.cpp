@@ -173,7 +173,9 @@ ScimApi::ScimApi(service::ScimService& scim, service::Connections& connections,
       connections_(connections),
       registry_(registry),
       store_(store),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      per_connection_(options_.rate_per_connection, 2 * options_.rate_per_connection),
+      per_address_(options_.rate_per_address, 2 * options_.rate_per_address) {}
 
 Response ScimApi::Handle(const Request& req) {
   std::string request_id = RequestIdOf(req);
@@ -306,6 +308,17 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
                          "scim.me");
   }
 
+  auto too_many = [&](int64_t retry_after, std::string what) {
+    Response r = ErrorResponse(ErrorCode::kRateLimited, std::move(what), "scim.ratelimit");
+    r.SetHeader("Retry-After", std::to_string(retry_after));
+    return r;
+  };
+  int64_t retry_after = 0;
+  if (!per_address_.Allow(req.remote_address, retry_after)) {
+    return too_many(retry_after, "too many requests from this address; retry after " +
+                                     std::to_string(retry_after) + " s");
+  }
+
   // Everything else needs the connection's bearer token.
   auto auth = req.Header("authorization");
   std::string_view token;
@@ -341,6 +354,10 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
       }
     }
     return ErrorResponse(connection.error(), "scim.auth");
+  }
+  if (!per_connection_.Allow(connection->uuid, retry_after)) {
+    return too_many(retry_after, "too many requests for connection \"" + connection->name +
+                                     "\"; retry after " + std::to_string(retry_after) + " s");
   }
   service::CallContext ctx;
   ctx.connection = &*connection;
@@ -445,6 +462,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
         scim::query::Projection::Parse(type, params->attributes, params->excluded, registry_);
     if (!proj) return ErrorResponse(proj.error(), route);
     params->request.include_members = proj->IncludesAttribute("members");
+    params->request.include_groups = proj->IncludesAttribute("groups");
     auto list = scim_.List(ctx, type, params->request);
     if (!list) return ErrorResponse(list.error(), route);
     std::vector<Json> out;
@@ -457,7 +475,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   std::string id(seg[1]);
   if (method == "GET") {
     std::string route = route_base + ".get";
-    auto got = scim_.Get(ctx, type, id, include_members);
+    auto got = scim_.Get(ctx, type, id, include_members, projection->IncludesAttribute("groups"));
     if (!got) return ErrorResponse(got.error(), route);
     if (auto inm = req.Header("if-none-match")) {
       // Weak comparison against our only representation's version.

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "http/scim/rate_limit.h"
 #include "http/server.h"
 #include "scim/schema/registry.h"
 #include "service/connections.h"
@@ -21,6 +22,10 @@ struct ApiOptions {
   // Serve GET /bench/static: a fixed 1 KiB JSON body with no store behind it, the HTTP
   // ceiling the benchmark measures against (`idsync serve --bench-routes`).
   bool bench_routes = false;
+  // Requests per second (token bucket, burst twice the rate) per connection and per client
+  // address; 0 turns a limit off. Over the limit: 429 with Retry-After.
+  double rate_per_connection = 1000;
+  double rate_per_address = 2000;
 };
 
 // Thread-safe: Handle() is called concurrently by the server's workers.
@@ -52,6 +57,8 @@ class ScimApi {
     std::chrono::steady_clock::time_point window_start;
     int count = 0;
   };
+  RateLimiter per_connection_;
+  RateLimiter per_address_;
   std::mutex failures_mu_;
   std::unordered_map<std::string, Failures> failures_;
 };

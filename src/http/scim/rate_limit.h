@@ -1,0 +1,42 @@
+// Token-bucket rate limits keyed by a string (a connection id, a client address).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace idsync::http {
+
+// Thread-safe. Each key has a bucket of `burst` tokens refilled at `rate_per_second`; a request
+// takes one token. Memory is bounded: past `max_keys` buckets, full (idle) buckets are dropped,
+// so an attacker rotating addresses cannot grow the map without limit.
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // rate_per_second == 0 disables the limiter (Allow always succeeds).
+  RateLimiter(double rate_per_second, double burst, size_t max_keys = 100000);
+
+  // True if the request may proceed. Otherwise false and `retry_after` is the whole number of
+  // seconds (at least 1) until a token is available.
+  bool Allow(const std::string& key, int64_t& retry_after, Clock::time_point now = Clock::now());
+
+  bool enabled() const { return rate_ > 0; }
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point updated;
+  };
+  void Evict(Clock::time_point now);
+
+  double rate_;
+  double burst_;
+  size_t max_keys_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+}  // namespace idsync::http
