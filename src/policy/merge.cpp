@@ -70,6 +70,11 @@ EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const Effectiv
       out.state_reason = "no present source user";
       return out;
     }
+    if (deleted.empty()) {
+      // No link left at all (tombstones purged after "keep"): nothing can change the user.
+      out = *previous;
+      return out;
+    }
     // The last source let go: the highest-priority deleted source's on_delete decides.
     const LinkedSource& last = *deleted.front();
     const std::string who = "connection " + last.connection_id;

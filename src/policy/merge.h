@@ -13,7 +13,8 @@
 //   restores it.
 // - When every linked source is deleted, the on_delete of the highest-priority deleted source
 //   decides: disable (values and memberships kept), delete (state removed, nothing kept), keep
-//   (everything as it was). Callers keep a tombstone link for a deleted source user until then.
+//   (everything as it was). Callers keep a tombstone link for a deleted source user until then;
+//   a user with no link at all stays exactly as it was.
 // - Memberships are the union of what each present source grants (MapGroups). Previous
 //   memberships with rule default_new stay (they are granted once); those with rule existing
 //   (no source granted them) stay if any present source keeps existing memberships; those a

@@ -176,6 +176,11 @@ TEST(MergeUser, LastSourceLeavesPerOnDelete) {
   EXPECT_EQ(MergeUser({Deleted("entra", disable), Deleted("okta", okta)}, &one).state,
             UserState::kDisabled);  // equal priority: "entra" sorts first
 
+  // No link left at all (tombstones purged after "keep"): the user stays as it was.
+  EffectiveUser orphan = MergeUser({}, &k);
+  EXPECT_EQ(orphan.state, UserState::kActive);
+  EXPECT_EQ(orphan.attributes, before.attributes);
+
   // A deleted source that never made a user makes none.
   EXPECT_EQ(MergeUser({Deleted("entra", disable)}, nullptr).state, UserState::kNotImported);
 }

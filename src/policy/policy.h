@@ -21,9 +21,9 @@
 // - Transform "lower" is Unicode case folding (base FoldCase: "ß" becomes "ss"), the same key
 //   the directory compares names with; "regex_replace" replaces every match (RE2
 //   GlobalReplace, \1..\9 groups); a transform that leaves a value empty drops it.
-// - RE2 patterns (include/exclude, regex_replace) must match the whole group name for
-//   include/exclude (FullMatch; write ".*" for "contains") and are case-sensitive unless they
-//   start with (?i).
+// - All regular expressions are RE2 (linear time). Group include/exclude patterns must match
+//   the whole source group name (FullMatch; write ".*x.*" for "contains x"); every pattern is
+//   case-sensitive unless it starts with (?i).
 // - Higher priority wins (priority 10 beats priority 0); ties go to the smaller connection id.
 // - Custom attribute names are [A-Za-z][A-Za-z0-9_]{0,63} and may not reuse a built-in name.
 #pragma once
