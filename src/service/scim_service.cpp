@@ -98,7 +98,10 @@ void IndexOf(ResourceType type, const Json& body, std::optional<std::string>& un
 }
 
 // The stored body: the normalised resource without server-owned and separately kept parts.
+// `password` (writeOnly, returned never; Okta sends one) is dropped: idsync is not an
+// authentication source and keeps no credentials of provisioned users.
 Json BodyOf(Json resource) {
+  resource.erase("password");
   resource.erase("id");
   resource.erase("meta");
   resource.erase("members");

@@ -427,8 +427,13 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     if (auto h = req.Header("if-match")) return std::string(*h);
     return std::nullopt;
   };
+  // Without attributes/excludedAttributes the projection keeps everything stored: the only
+  // returned=never attribute (password) is never stored and the core schemas have no
+  // returned=request attribute, so the walk over the resource is skipped.
+  const bool identity = !attributes && !excluded;
   auto single = [&](int status, service::WriteResult& w, std::string route) {
-    Response r = JsonResponse(status, projection->Apply(w.resource), std::move(route));
+    Response r = JsonResponse(status, identity ? w.resource : projection->Apply(w.resource),
+                              std::move(route));
     r.SetHeader("ETag", w.etag);
     if (status == 201) {
       r.SetHeader("Location", w.resource["meta"]["location"].get<std::string>());
@@ -467,7 +472,10 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     if (!list) return ErrorResponse(list.error(), route);
     std::vector<Json> out;
     out.reserve(list->resources.size());
-    for (const auto& res : list->resources) out.push_back(proj->Apply(res));
+    bool list_identity = params->attributes.empty() && params->excluded.empty();
+    for (auto& res : list->resources) {
+      out.push_back(list_identity ? std::move(res) : proj->Apply(res));
+    }
     return JsonResponse(200, ListResponse(list->total_results, list->start_index, std::move(out)),
                         route);
   }

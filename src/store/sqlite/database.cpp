@@ -98,6 +98,15 @@ Database::~Database() {
 
 Status Database::Exec(std::string_view sql, std::string_view what) {
   std::string text(sql);
+  if (text.find(';') == std::string::npos) {
+    // One statement (BEGIN, COMMIT, SAVEPOINT...: several per request): reuse its prepared form
+    // instead of parsing it every time; sqlite3_exec showed up as ~9% of a GET's instructions.
+    auto stmt = Prepare(text);
+    if (!stmt) return stmt.error();
+    int rc = sqlite3_step(stmt->handle());
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+    return SqlError(sqlite3_extended_errcode(db_), what);
+  }
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return SqlError(sqlite3_extended_errcode(db_), what);
   return Status::Ok();
