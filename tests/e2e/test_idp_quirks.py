@@ -6,10 +6,13 @@ Where a provider documents 204 for a PATCH (Entra group PATCH, Okta deactivation
 200 or 204; the resulting state is what matters.
 """
 
+import os
 import uuid
 
 from conftest import (
     ENTERPRISE_URN,
+    Scim,
+    add_connection,
     GROUP_URN,
     PATCH_URN,
     USER_URN,
@@ -655,3 +658,21 @@ def test_uppercase_filter_keywords(scim):
     assert body["totalResults"] == 1
     body = assert_list_response(scim.get("/Users", params={"filter": 'userName SW "zzz" Or title Eq "Upper"'}))
     assert body["totalResults"] == 1
+
+
+def test_okta_password_is_never_stored(server):
+    """O-3: Okta sends a plaintext password; idsync keeps no credentials, not even on disk."""
+    import sqlite3  # Python's own module reads the database file directly
+    info = add_connection(server.binary, server.data_dir)
+    scim = Scim(server.scim_base, info["token"])
+    name = uniq("pw") + "@okta.local"
+    body = _okta_user_body(name)
+    body["password"] = "S3cret-never-stored-7f4b"
+    assert scim.post("/Users", body).status == 201
+    db = sqlite3.connect(os.path.join(server.data_dir, "idsync.db"))
+    try:
+        rows = db.execute("SELECT count(*) FROM resources WHERE body LIKE '%S3cret-never%'").fetchone()
+        assert rows[0] == 0
+        assert db.execute("SELECT count(*) FROM resources WHERE body LIKE ?", (f"%{name}%",)).fetchone()[0] == 1
+    finally:
+        db.close()
