@@ -90,6 +90,8 @@ struct ServeOptions {
   bool bench_routes = false;
   double rate_per_connection = 1000;
   double rate_per_address = 2000;
+  size_t max_connections = 1024;
+  double header_timeout_seconds = 10;
 };
 
 int Serve(const std::string& data, const ServeOptions& o) {
@@ -113,6 +115,9 @@ int Serve(const std::string& data, const ServeOptions& o) {
     std::fprintf(stderr, "idsync: --listen port must be a number from 0 to 65535\n");
     return kExitUsage;
   }
+  so.max_connections = o.max_connections;
+  so.header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.header_timeout_seconds * 1000));
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     std::fprintf(stderr, "idsync: --tls-cert and --tls-key must be given together\n");
     return kExitUsage;
@@ -233,6 +238,14 @@ int Main(int argc, char** argv) {
       ->add_option("--rate-per-address", serve_options.rate_per_address,
                    "Requests per second allowed per client address, 0 = no limit (default 2000)")
       ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--max-connections", serve_options.max_connections,
+                   "Open client connections allowed; beyond, 503 and close (default 1024)")
+      ->check(CLI::Range(1, 1000000));
+  serve
+      ->add_option("--header-timeout", serve_options.header_timeout_seconds,
+                   "Seconds a client has to send a request head (default 10)")
+      ->check(CLI::Range(0.1, 3600.0));
   serve->add_flag("--bench-routes", serve_options.bench_routes,
                   "Serve GET /bench/static (fixed body, no store) for the benchmark's baseline");
 
