@@ -157,7 +157,22 @@ Result<store::Connection> Connections::Authenticate(std::string_view token) {
   // since the stored value is a hash of a 256-bit secret; we still compare the hash in
   // constant time after the indexed lookup.
   std::string hash = Sha256Hex(token);
+  auto generation = store_.ConfigGeneration();
+  if (!generation) return generation.error();
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (cache_generation_ != *generation) {
+      cache_.clear();
+      cache_generation_ = *generation;
+    }
+    auto it = cache_.find(hash);
+    if (it != cache_.end()) {
+      if (it->second.expires && *it->second.expires <= clock_.Now()) return kDenied;
+      return it->second.connection;
+    }
+  }
   store::Connection out;
+  std::optional<TimePoint> expires;
   Status st = store_.Read([&](store::Transaction& tx) -> Status {
     auto t = tx.FindToken(hash);
     if (!t) return t.error().code == ErrorCode::kNotFound ? Status(kDenied) : Status(t.error());
@@ -169,9 +184,17 @@ Result<store::Connection> Connections::Authenticate(std::string_view token) {
       return MakeError(ErrorCode::kForbidden, "connection \"" + c->name + "\" is disabled");
     }
     out = std::move(*c);
+    expires = t->expires;
     return Status::Ok();
   });
   if (!st) return st.error();
+  std::lock_guard lock(cache_mutex_);
+  // Cache only under the generation read before the lookup: a change in between gives a newer
+  // generation, so this entry is dropped at the next request instead of outliving the change.
+  if (cache_generation_ == *generation) {
+    if (cache_.size() > 10000) cache_.clear();  // bounded; valid tokens are few
+    cache_[hash] = CachedAuth{out, expires};
+  }
   return out;
 }
 

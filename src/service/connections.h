@@ -3,8 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
@@ -53,6 +55,16 @@ class Connections {
 
   store::Store& store_;
   const Clock& clock_;
+
+  // Successful authentications by token hash, valid while the store's configuration generation
+  // is unchanged (any change to any connection or token, from any process, clears it).
+  struct CachedAuth {
+    store::Connection connection;
+    std::optional<TimePoint> expires;
+  };
+  std::mutex cache_mutex_;
+  int64_t cache_generation_ = -1;
+  std::unordered_map<std::string, CachedAuth> cache_;
 };
 
 // "30s", "10m", "1h", "2d" -> seconds; kInvalidValue otherwise.

@@ -17,11 +17,11 @@
 namespace idsync::store {
 
 struct Connection {
-  int64_t id = 0;            // store-internal key
-  std::string uuid;          // public id
-  std::string name;          // unique, chosen by the administrator
-  std::string directory;     // "users" | "customers" | ...
-  std::string kind;          // "scim" (later "ldap")
+  int64_t id = 0;         // store-internal key
+  std::string uuid;       // public id
+  std::string name;       // unique, chosen by the administrator
+  std::string directory;  // "users" | "customers" | ...
+  std::string kind;       // "scim" (later "ldap")
   bool enabled = true;
   TimePoint created;
   Json settings = Json::object();
@@ -30,9 +30,9 @@ struct Connection {
 struct Token {
   int64_t id = 0;
   int64_t connection_id = 0;
-  std::string hash;                    // Sha256Hex of the token; the token itself is never stored
+  std::string hash;  // Sha256Hex of the token; the token itself is never stored
   TimePoint created;
-  std::optional<TimePoint> expires;    // set on the old token during a rotation overlap
+  std::optional<TimePoint> expires;  // set on the old token during a rotation overlap
 };
 
 // One source resource in a connection's mirror.
@@ -70,7 +70,7 @@ struct AuditRecord {
   std::string operation;      // "create", "replace", "patch", "delete", "connection.add", ...
   std::string resource_type;  // "User", "Group", "Connection", ""
   std::string resource_id;
-  int status = 0;             // HTTP-like status of the outcome
+  int status = 0;  // HTTP-like status of the outcome
   std::string detail;
 };
 
@@ -168,6 +168,12 @@ class Store {
   // changes and gets its own error back. Jobs run one at a time, in arrival order, so a job
   // sees every change of the jobs before it (no lost updates).
   virtual Status Write(const std::function<Status(Transaction&)>& job) = 0;
+
+  // A number that changes whenever connections or tokens change, by this process or another one
+  // (the CLI). Cheap enough to call per request (no transaction in the common case), so that
+  // callers can cache what they derive from connections and tokens and still see a change on
+  // the next request. kUnavailable if the database cannot be read.
+  virtual Result<int64_t> ConfigGeneration() = 0;
 
   // Stops accepting writes, finishes queued ones, closes the database cleanly. Idempotent.
   virtual void Close() = 0;

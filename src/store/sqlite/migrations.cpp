@@ -108,6 +108,26 @@ CREATE INDEX audit_by_connection ON audit(connection_id, seq);
 CREATE INDEX audit_by_time ON audit(time_ms);
 )sql";
 
+// A counter that triggers bump on every change to connections or tokens, in any process. The
+// server caches authentication results and revalidates them against it (see
+// Store::ConfigGeneration), so `idsync connection disable` takes effect on the next request.
+constexpr std::string_view kConfigGenerationSchema = R"sql(
+CREATE TABLE config_generation(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO config_generation(id, value) VALUES (1, 0);
+CREATE TRIGGER connections_insert_gen AFTER INSERT ON connections
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER connections_update_gen AFTER UPDATE ON connections
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER connections_delete_gen AFTER DELETE ON connections
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tokens_insert_gen AFTER INSERT ON tokens
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tokens_update_gen AFTER UPDATE ON tokens
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tokens_delete_gen AFTER DELETE ON tokens
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+)sql";
+
 Status Rollback(Database& db, Status status) {
   (void)db.Exec("ROLLBACK", "rolling back a migration");
   return status;
@@ -119,6 +139,7 @@ const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
       {2, "audit log", kAuditSchema},
+      {3, "configuration generation counter", kConfigGenerationSchema},
   };
   return kMigrations;
 }

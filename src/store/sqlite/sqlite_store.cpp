@@ -665,6 +665,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
     store->idle_readers_.push_back(reader->get());
     store->readers_.push_back(std::move(*reader));
   }
+  auto generation = Database::Open(path, SQLITE_OPEN_READONLY);
+  if (!generation) return generation.error();
+  if (auto ok = Configure(**generation, path, options.busy_timeout_ms, false); !ok) {
+    return ok.error();
+  }
+  store->generation_db_ = std::move(*generation);
   try {
     store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   } catch (const std::system_error& e) {
@@ -673,6 +679,25 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
   }
   store->writer_id_ = store->writer_.get_id();
   return store;
+}
+
+Result<int64_t> SqliteStore::ConfigGeneration() {
+  std::lock_guard lock(generation_mutex_);
+  if (!generation_db_) return MakeError(ErrorCode::kUnavailable, "the store is closed");
+  auto version = generation_db_->Prepare("PRAGMA data_version");
+  if (!version) return version.error();
+  auto row = version->Step("reading the data version");
+  if (!row) return row.error();
+  int64_t data_version = version->Int(0);
+  if (data_version == last_data_version_) return last_generation_;
+  auto gen = generation_db_->Prepare("SELECT value FROM config_generation WHERE id = 1");
+  if (!gen) return gen.error();
+  auto gen_row = gen->Step("reading the configuration generation");
+  if (!gen_row) return gen_row.error();
+  if (!*gen_row) return MakeError(ErrorCode::kInternal, "configuration generation row missing");
+  last_generation_ = gen->Int(0);
+  last_data_version_ = data_version;
+  return last_generation_;
 }
 
 Status SqliteStore::Read(const std::function<Status(Transaction&)>& job) {
@@ -736,6 +761,8 @@ void SqliteStore::Close() {
     readers_.clear();
   }
   writer_db_.reset();
+  std::lock_guard generation_lock(generation_mutex_);
+  generation_db_.reset();
 }
 
 int64_t SqliteStore::commit_count() const {

@@ -58,6 +58,7 @@ class SqliteStore final : public Store {
   Status Read(const std::function<Status(Transaction&)>& job) override;
   Status Write(const std::function<Status(Transaction&)>& job) override;
   void Close() override;
+  Result<int64_t> ConfigGeneration() override;
 
   // Transactions committed by the writer since Open; with concurrent writers it grows slower
   // than the number of Write() calls (group commit). For tests and metrics.
@@ -97,6 +98,14 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Database>> readers_;  // all read connections
   std::vector<Database*> idle_readers_;
   bool readers_closed_ = false;
+
+  // ConfigGeneration(): a read connection of its own. PRAGMA data_version changes only when
+  // another connection commits; while it stays put the cached generation is still right and
+  // no query runs at all.
+  std::mutex generation_mutex_;
+  std::unique_ptr<Database> generation_db_;
+  int64_t last_data_version_ = -1;
+  int64_t last_generation_ = 0;
 };
 
 }  // namespace idsync::store::sqlite

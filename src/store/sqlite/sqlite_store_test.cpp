@@ -775,6 +775,50 @@ TEST(SqliteStoreOpen, TwoStoresOnOneFileBothWrite) {
   }
 }
 
+TEST(SqliteStoreOpen, ConfigGenerationSeesConnectionChangesFromAnotherStore) {
+  // The server caches authentication against this number; the CLI is another process.
+  TempDir dir;
+  auto server = OpenOrDie(dir.path());
+  auto cli = OpenOrDie(dir.path());
+  ASSERT_TRUE(server && cli);
+  auto g0 = server->ConfigGeneration();
+  ASSERT_TRUE(g0);
+  EXPECT_EQ(*server->ConfigGeneration(), *g0);  // stable while nothing changes
+  int64_t conn = 0;
+  ASSERT_TRUE(cli->Write([&](Transaction& tx) -> Status {
+    auto c = tx.CreateConnection(MakeConnection("okta"));
+    if (!c) return c.error();
+    conn = c->id;
+    return Status::Ok();
+  }));
+  auto g1 = server->ConfigGeneration();
+  ASSERT_TRUE(g1);
+  EXPECT_NE(*g1, *g0);
+  // Mirror writes do not change it (so the cache survives SCIM traffic)...
+  ASSERT_TRUE(
+      server->Write([&](Transaction& tx) { return AsStatus(PutUser(tx, conn, "u1", "u1")); }));
+  EXPECT_EQ(*server->ConfigGeneration(), *g1);
+  // ...but disabling the connection does, and so does a token change.
+  ASSERT_TRUE(cli->Write([&](Transaction& tx) -> Status {
+    auto c = tx.GetConnection(conn);
+    if (!c) return c.error();
+    c->enabled = false;
+    return tx.UpdateConnection(*c);
+  }));
+  auto g2 = server->ConfigGeneration();
+  ASSERT_TRUE(g2);
+  EXPECT_NE(*g2, *g1);
+  ASSERT_TRUE(
+      cli->Write([&](Transaction& tx) { return tx.ExpireTokens(conn, FromUnixMillis(5)); }));
+  EXPECT_EQ(*server->ConfigGeneration(), *g2);  // no token to expire: nothing changed
+  Token t;
+  t.connection_id = conn;
+  t.hash = "h";
+  t.created = FromUnixMillis(1);
+  ASSERT_TRUE(cli->Write([&](Transaction& tx) { return tx.AddToken(t); }));
+  EXPECT_NE(*server->ConfigGeneration(), *g2);
+}
+
 TEST(SqliteStoreOpen, SigkillLosesNoAcknowledgedWrite) {
   TempDir dir;
   int64_t conn = 0;
