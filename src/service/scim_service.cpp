@@ -536,6 +536,37 @@ Result<WriteResult> ScimService::Get(const CallContext& ctx, ResourceType type,
   return out;
 }
 
+Result<ScimService::TextResult> ScimService::GetText(const CallContext& ctx, ResourceType type,
+                                                     const std::string& id, bool include_members,
+                                                     bool include_groups) {
+  TextResult out;
+  Status st = store_.Read([&](store::Transaction& tx) -> Status {
+    auto r = tx.GetResourceText(ctx.connection->id, type, id);
+    if (!r) {
+      if (r.error().code == ErrorCode::kNotFound) {
+        return MakeError(ErrorCode::kNotFound,
+                         std::string(scim::ResourceTypeName(type)) + " " + id + " not found");
+      }
+      return r.error();
+    }
+    std::string body = std::move(r->body_text);
+    r->body = Json::object();
+    // Server-owned parts (id, meta, members, groups) are never in the stored body, so the two
+    // objects have no key in common and can be joined as text.
+    auto extra = Render(tx, ctx, type, *r, include_members, include_groups);
+    if (!extra) return extra.error();
+    out.json = DumpJson(*extra);
+    if (body.size() > 2 && body.front() == '{' && body.back() == '}') {
+      out.json.back() = ',';
+      out.json.append(body, 1, std::string::npos);
+    }
+    out.etag = ETagOf(r->version);
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  return out;
+}
+
 namespace {
 Error NotFound(ResourceType type, const std::string& id) {
   return MakeError(ErrorCode::kNotFound,

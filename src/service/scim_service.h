@@ -71,6 +71,14 @@ class ScimService {
   // the projection drops them, so that such reads never touch the membership table).
   Result<WriteResult> Get(const CallContext& ctx, scim::ResourceType type, const std::string& id,
                           bool include_members, bool include_groups = true);
+  // Get, serialised: the stored body text is spliced with id, meta and members/groups instead
+  // of being parsed and re-serialised. For GET without attributes/excludedAttributes.
+  struct TextResult {
+    std::string json;
+    std::string etag;
+  };
+  Result<TextResult> GetText(const CallContext& ctx, scim::ResourceType type, const std::string& id,
+                             bool include_members, bool include_groups);
   // PUT (RFC 7644 §3.5.1): replaces every writable attribute; readOnly ones are ignored.
   Result<WriteResult> Replace(const CallContext& ctx, scim::ResourceType type,
                               const std::string& id, const Json& body,

@@ -481,6 +481,23 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   }
 
   std::string id(seg[1]);
+  if (method == "GET" && identity) {
+    std::string route = route_base + ".get";
+    auto got = scim_.GetText(ctx, type, id, include_members, true);
+    if (!got) return ErrorResponse(got.error(), route);
+    Response r;
+    r.route = route;
+    r.SetHeader("ETag", got->etag);
+    if (auto inm = req.Header("if-none-match");
+        inm && (*inm == "*" || inm->find(got->etag.substr(2)) != std::string_view::npos)) {
+      r.status = 304;
+      return r;
+    }
+    r.status = 200;
+    r.body = std::move(got->json);
+    r.SetHeader("Content-Type", std::string(kScimJson));
+    return r;
+  }
   if (method == "GET") {
     std::string route = route_base + ".get";
     auto got = scim_.Get(ctx, type, id, include_members, projection->IncludesAttribute("groups"));

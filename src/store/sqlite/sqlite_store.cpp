@@ -32,13 +32,18 @@ Error Internal(std::string detail) {
 }
 
 // Columns in the order of IDSYNC_RESOURCE_COLUMNS; `first` is the column of pk.
-Result<StoredResource> ReadResource(const Statement& row, int first) {
+// parse_body=false leaves `body` empty and fills `body_text` (GetResourceText).
+Result<StoredResource> ReadResource(const Statement& row, int first, bool parse_body = true) {
   StoredResource resource;
   resource.id = row.Text(first + 1);
   resource.type = row.Int(first + 2) == 0 ? scim::ResourceType::kUser : scim::ResourceType::kGroup;
-  resource.body = Json::parse(row.Text(first + 3), nullptr, /*allow_exceptions=*/false);
-  if (resource.body.is_discarded()) {
-    return Internal("stored resource " + resource.id + " is not valid JSON");
+  if (parse_body) {
+    resource.body = Json::parse(row.Text(first + 3), nullptr, /*allow_exceptions=*/false);
+    if (resource.body.is_discarded()) {
+      return Internal("stored resource " + resource.id + " is not valid JSON");
+    }
+  } else {
+    resource.body_text = row.Text(first + 3);
   }
   resource.version = row.Int(first + 4);
   resource.created = FromUnixMillis(row.Int(first + 5));
@@ -216,6 +221,14 @@ class SqliteTransaction final : public Transaction {
   Result<StoredResource> GetResource(int64_t connection_id, scim::ResourceType type,
                                      const std::string& id) override {
     auto found = Find(connection_id, type, id);
+    if (!found) return found.error();
+    if (!found->second) return NoResource(type, id);
+    return std::move(*found->second);
+  }
+
+  Result<StoredResource> GetResourceText(int64_t connection_id, scim::ResourceType type,
+                                         const std::string& id) override {
+    auto found = Find(connection_id, type, id, /*parse_body=*/false);
     if (!found) return found.error();
     if (!found->second) return NoResource(type, id);
     return std::move(*found->second);
@@ -526,14 +539,15 @@ class SqliteTransaction final : public Transaction {
   // (pk, resource) or (0, nullopt) when there is no such resource.
   Result<std::pair<int64_t, std::optional<StoredResource>>> Find(int64_t connection_id,
                                                                  scim::ResourceType type,
-                                                                 const std::string& id) {
+                                                                 const std::string& id,
+                                                                 bool parse_body = true) {
     auto select = db_.Prepare(sql::kGetResource);
     if (!select) return select.error();
     select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id);
     auto row = select->Step("reading a resource");
     if (!row) return row.error();
     if (!*row) return std::pair<int64_t, std::optional<StoredResource>>{0, std::nullopt};
-    auto resource = ReadResource(*select, 0);
+    auto resource = ReadResource(*select, 0, parse_body);
     if (!resource) return resource.error();
     return std::pair<int64_t, std::optional<StoredResource>>{select->Int(0), std::move(*resource)};
   }

@@ -245,6 +245,27 @@ TEST_F(SqliteStoreTest, PutGetVersionsAndUniqueness) {
   });
 }
 
+TEST_F(SqliteStoreTest, GetResourceTextReturnsTheStoredBodyUnparsed) {
+  ASSERT_TRUE(store_->Write(
+      [&](Transaction& tx) { return AsStatus(PutUser(tx, conn_, "u1", "al\u00e9")); }));
+  ASSERT_TRUE(store_->Read([&](Transaction& tx) -> Status {
+    auto text = tx.GetResourceText(conn_, ResourceType::kUser, "u1");
+    EXPECT_TRUE(text);
+    if (!text) return Status::Ok();
+    EXPECT_TRUE(text->body.empty());
+    EXPECT_EQ(Json::parse(text->body_text), (Json{{"userName", "al\u00e9"}}));
+    auto parsed = tx.GetResource(conn_, ResourceType::kUser, "u1");
+    EXPECT_EQ(text->version, parsed->version);
+    EXPECT_TRUE(parsed->body_text.empty());
+    auto missing = tx.GetResourceText(conn_, ResourceType::kUser, "nope");
+    EXPECT_FALSE(missing);
+    if (!missing) {
+      EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+    }
+    return Status::Ok();
+  }));
+}
+
 TEST_F(SqliteStoreTest, FindCountListScan) {
   MustWrite([&](Transaction& tx) -> Status {
     for (int i = 0; i < 600; ++i) {
