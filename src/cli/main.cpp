@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -126,6 +127,12 @@ int Serve(const std::string& data, const ServeOptions& o) {
     so.tls_cert_file = o.tls_cert;
     so.tls_key_file = o.tls_key;
   }
+
+  // glibc gives each thread that allocates its own arena; with a pool of worker threads that
+  // build large responses in turn, freed memory stays spread over many arenas and resident
+  // memory grew by ~100 MiB after paging through 100,000 users. A few arenas keep it bounded.
+  mallopt(M_ARENA_MAX, 4);
+  so.worker_threads = 16;  // enough concurrent writes for group commit; see ARCHITECTURE.md
 
   // Block the stop signals before any thread exists (the store starts its writer thread), so
   // that every thread inherits the mask and only the sigwait below receives them.
