@@ -116,8 +116,9 @@ class Server:
         out = open(self.out_path, "wb")
         err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
+            # Rate limits off: the benchmark measures capacity, not the limiter.
             [self.binary, "serve", "--data", self.data, "--listen", "127.0.0.1:0",
-             "--bench-routes"],
+             "--bench-routes", "--rate-per-connection", "0", "--rate-per-address", "0"],
             stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         out.close()
         err.close()
