@@ -418,8 +418,9 @@ class Session final : public SessionBase {
   void ReadHeader() {
     state_ = State::kReadingHeader;
     Lowest().expires_after(opts_.header_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = Self()](beast::error_code ec, size_t n) { self->OnHeader(ec, n); });
   }
 
   // Maps a read error to a final answer, or closes silently when the client is gone.
@@ -437,8 +438,14 @@ class Session final : public SessionBase {
     CloseSocket();  // timeout, reset, cancelled by Stop
   }
 
-  void OnHeader(beast::error_code ec) {
+  void OnHeader(beast::error_code ec, size_t head_bytes) {
     if (ec) return OnReadError(ec);
+    // Beast's header_limit bounds only the bytes not yet parsed within one read, so a head of
+    // many small fields could exceed it; the parser is fresh per request, so `head_bytes` is
+    // the whole head.
+    if (head_bytes > opts_.max_header_bytes) {
+      return WriteError(431, "request header fields too large");
+    }
     const auto& head = parser_->get();
     version_ = head.version();
     keep_alive_ = head.keep_alive();
@@ -449,7 +456,12 @@ class Session final : public SessionBase {
     if (has_te && head.count(bhttp::field::content_length) > 0) {
       return WriteError(400, "both Content-Length and Transfer-Encoding");
     }
-    if (has_te && !parser_->chunked()) return WriteError(400, "unsupported transfer coding");
+    // Only a lone "chunked" is supported: "gzip, chunked" would be decoded as chunked with the
+    // gzip coding silently ignored (RFC 9112 §6.1 lists transfer codings we do not implement).
+    if (has_te && (head.count(bhttp::field::transfer_encoding) != 1 ||
+                   !beast::iequals(head[bhttp::field::transfer_encoding], "chunked"))) {
+      return WriteError(400, "unsupported transfer coding");
+    }
     if (version_ < 10 || version_ > 11) return WriteError(505, "HTTP version not supported");
     if (auto length = parser_->content_length(); length && *length > opts_.max_body_bytes) {
       return WriteError(413, "request body too large");

@@ -109,9 +109,10 @@ Json BodyOf(Json resource) {
   return resource;
 }
 
+// Existence is all that is needed, so the body is not parsed (GetResourceText).
 std::string MemberTypeOf(store::Transaction& tx, int64_t conn, const std::string& value) {
-  if (tx.GetResource(conn, ResourceType::kUser, value)) return "User";
-  if (tx.GetResource(conn, ResourceType::kGroup, value)) return "Group";
+  if (tx.GetResourceText(conn, ResourceType::kUser, value)) return "User";
+  if (tx.GetResourceText(conn, ResourceType::kGroup, value)) return "Group";
   return "";
 }
 
@@ -536,6 +537,19 @@ Result<WriteResult> ScimService::Get(const CallContext& ctx, ResourceType type,
   return out;
 }
 
+namespace {
+// Joins the server-owned part (id, meta, members/groups) with a stored body's text. The stored
+// body never holds server-owned keys, so the two objects have no key in common.
+std::string Splice(const Json& server_part, const std::string& body_text) {
+  std::string out = DumpJson(server_part);
+  if (body_text.size() > 2 && body_text.front() == '{' && body_text.back() == '}') {
+    out.back() = ',';
+    out.append(body_text, 1, std::string::npos);
+  }
+  return out;
+}
+}  // namespace
+
 Result<ScimService::TextResult> ScimService::GetText(const CallContext& ctx, ResourceType type,
                                                      const std::string& id, bool include_members,
                                                      bool include_groups) {
@@ -555,11 +569,7 @@ Result<ScimService::TextResult> ScimService::GetText(const CallContext& ctx, Res
     // objects have no key in common and can be joined as text.
     auto extra = Render(tx, ctx, type, *r, include_members, include_groups);
     if (!extra) return extra.error();
-    out.json = DumpJson(*extra);
-    if (body.size() > 2 && body.front() == '{' && body.back() == '}') {
-      out.json.back() = ',';
-      out.json.append(body, 1, std::string::npos);
-    }
+    out.json = Splice(*extra, body);
     out.etag = ETagOf(r->version);
     return Status::Ok();
   });
@@ -763,6 +773,19 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
       if (!total) return total.error();
       out.total_results = *total;
       if (count == 0) return Status::Ok();
+      if (request.as_text) {
+        auto page = tx.ListResourcesText(conn, type, start - 1, count);
+        if (!page) return page.error();
+        out.texts.reserve(page->size());
+        for (auto& r : *page) {
+          std::string body = std::move(r.body_text);
+          r.body = Json::object();
+          auto extra = Render(tx, ctx, type, r, request.include_members, request.include_groups);
+          if (!extra) return extra.error();
+          out.texts.push_back(Splice(*extra, body));
+        }
+        return Status::Ok();
+      }
       auto page = tx.ListResources(conn, type, start - 1, count);
       if (!page) return page.error();
       out.resources.reserve(page->size());

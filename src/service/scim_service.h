@@ -44,12 +44,16 @@ struct ListRequest {
   std::optional<int64_t> count;  // absent: max_results; capped at max_results; < 0 read as 0
   bool include_members = true;   // false when the projection drops Group.members
   bool include_groups = true;    // false when the projection drops User.groups
+  // Fill ListResult::texts (serialised resources) instead of `resources`, where that saves
+  // parsing and re-serialising stored bodies (no attributes/excludedAttributes to apply).
+  bool as_text = false;
 };
 
 struct ListResult {
   int64_t total_results = 0;
   int64_t start_index = 1;
-  std::vector<Json> resources;  // full representations (the caller projects them)
+  std::vector<Json> resources;     // full representations (the caller projects them)
+  std::vector<std::string> texts;  // with ListRequest::as_text: the same, serialised
 };
 
 // Outcome of a conditional write for HTTP: the new representation, or nothing for DELETE.

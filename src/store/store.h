@@ -137,6 +137,10 @@ class Transaction {
   virtual Result<std::vector<StoredResource>> ListResources(int64_t connection_id,
                                                             scim::ResourceType type, int64_t offset,
                                                             int64_t limit) = 0;
+  // As ListResources, with `body_text` filled and `body` left empty (see GetResourceText).
+  virtual Result<std::vector<StoredResource>> ListResourcesText(int64_t connection_id,
+                                                                scim::ResourceType type,
+                                                                int64_t offset, int64_t limit) = 0;
   // Calls `visit` for every resource of the type in stable order until it returns false.
   virtual Status ScanResources(int64_t connection_id, scim::ResourceType type,
                                const std::function<bool(const StoredResource&)>& visit) = 0;

@@ -468,11 +468,30 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     if (!proj) return ErrorResponse(proj.error(), route);
     params->request.include_members = proj->IncludesAttribute("members");
     params->request.include_groups = proj->IncludesAttribute("groups");
+    bool list_identity = params->attributes.empty() && params->excluded.empty();
+    params->request.as_text = list_identity;
     auto list = scim_.List(ctx, type, params->request);
     if (!list) return ErrorResponse(list.error(), route);
+    if (!list->texts.empty()) {
+      // Assembled as text: the resources are already serialised (ListRequest::as_text).
+      std::string body = "{\"Resources\":[";
+      for (size_t i = 0; i < list->texts.size(); ++i) {
+        if (i > 0) body += ',';
+        body += list->texts[i];
+      }
+      body += "],\"itemsPerPage\":" + std::to_string(list->texts.size()) + ",\"schemas\":[\"" +
+              std::string(scim::kListResponseSchema) +
+              "\"],\"startIndex\":" + std::to_string(list->start_index) +
+              ",\"totalResults\":" + std::to_string(list->total_results) + "}";
+      Response r;
+      r.status = 200;
+      r.body = std::move(body);
+      r.route = route;
+      r.SetHeader("Content-Type", std::string(kScimJson));
+      return r;
+    }
     std::vector<Json> out;
     out.reserve(list->resources.size());
-    bool list_identity = params->attributes.empty() && params->excluded.empty();
     for (auto& res : list->resources) {
       out.push_back(list_identity ? std::move(res) : proj->Apply(res));
     }

@@ -363,6 +363,18 @@ class SqliteTransaction final : public Transaction {
     return Resources(*select, "listing resources");
   }
 
+  Result<std::vector<StoredResource>> ListResourcesText(int64_t connection_id,
+                                                        scim::ResourceType type, int64_t offset,
+                                                        int64_t limit) override {
+    auto select = db_.Prepare(sql::kListResources);
+    if (!select) return select.error();
+    select->Bind(1, connection_id)
+        .Bind(2, TypeCode(type))
+        .Bind(3, std::max<int64_t>(offset, 0))
+        .Bind(4, std::max<int64_t>(limit, 0));
+    return Resources(*select, "listing resources", /*parse_body=*/false);
+  }
+
   Status ScanResources(int64_t connection_id, scim::ResourceType type,
                        const std::function<bool(const StoredResource&)>& visit) override {
     // Chunks by pk, each statement finished before `visit` runs, so the visitor may call
@@ -566,10 +578,11 @@ class SqliteTransaction final : public Transaction {
     return PkOf(connection_id, scim::ResourceType::kGroup, group_id);
   }
 
-  Result<std::vector<StoredResource>> Resources(Statement& select, std::string_view what) {
+  Result<std::vector<StoredResource>> Resources(Statement& select, std::string_view what,
+                                                bool parse_body = true) {
     std::vector<StoredResource> out;
     auto listed = ForEachRow(select, what, [&](const Statement& row) -> Status {
-      auto resource = ReadResource(row, 0);
+      auto resource = ReadResource(row, 0, parse_body);
       if (!resource) return resource.error();
       out.push_back(std::move(*resource));
       return Status::Ok();
@@ -605,7 +618,12 @@ Status Configure(Database& db, const std::string& path, int busy_timeout_ms, boo
     return MakeError(ErrorCode::kUnavailable, "cannot open database " + path + ": " + error.detail);
   };
   std::string pragmas = "PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms) + ";";
-  if (writer) pragmas += "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+  // The writer touches index pages all over the file (random UUID keys in group_members and
+  // resource_index); SQLite's default 2 MiB page cache made a 100,000-member group fill ~1.9x
+  // slower at the end than at the start. 32 MiB holds the hot indexes of ~400,000 resources.
+  if (writer) {
+    pragmas += "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;";
+  }
   if (auto set = db.Exec(pragmas, "configuring the connection"); !set) return fail(set.error());
   if (!writer) return Status::Ok();
   // WAL lets readers keep their snapshot while the writer commits; the mode is stored in the
