@@ -128,6 +128,27 @@ CREATE TRIGGER tokens_delete_gen AFTER DELETE ON tokens
   BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
 )sql";
 
+// Resources per connection and type, kept by triggers, so that a ListResponse's totalResults
+// is one row read instead of counting index entries (~100 ms per page at 1,000,000 users).
+// Updates of resources are UPDATEs (never INSERT OR REPLACE), so only insert and delete count.
+constexpr std::string_view kResourceCountsSchema = R"sql(
+CREATE TABLE resource_counts(
+  connection_id INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY(connection_id, type)
+) WITHOUT ROWID;
+INSERT INTO resource_counts(connection_id, type, n)
+  SELECT connection_id, type, count(*) FROM resources GROUP BY connection_id, type;
+CREATE TRIGGER resources_count_insert AFTER INSERT ON resources BEGIN
+  INSERT INTO resource_counts(connection_id, type, n) VALUES (NEW.connection_id, NEW.type, 1)
+    ON CONFLICT(connection_id, type) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER resources_count_delete AFTER DELETE ON resources BEGIN
+  UPDATE resource_counts SET n = n - 1 WHERE connection_id = OLD.connection_id AND type = OLD.type;
+END;
+)sql";
+
 Status Rollback(Database& db, Status status) {
   (void)db.Exec("ROLLBACK", "rolling back a migration");
   return status;
@@ -140,6 +161,7 @@ const std::vector<Migration>& Migrations() {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
       {2, "audit log", kAuditSchema},
       {3, "configuration generation counter", kConfigGenerationSchema},
+      {4, "resource counts per connection and type", kResourceCountsSchema},
   };
   return kMigrations;
 }

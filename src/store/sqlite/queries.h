@@ -38,8 +38,9 @@ inline constexpr const char* kFindByIndex =
     "FROM resource_index i JOIN resources r ON r.pk = i.resource_pk "
     "WHERE i.connection_id = ?1 AND i.type = ?2 AND i.attr = ?3 AND i.value = ?4 "
     "ORDER BY i.resource_pk";
+// Kept by triggers (migration 4); no row means none.
 inline constexpr const char* kCountResources =
-    "SELECT count(*) FROM resources WHERE connection_id = ?1 AND type = ?2";
+    "SELECT n FROM resource_counts WHERE connection_id = ?1 AND type = ?2";
 // OFFSET still steps over the skipped index entries (not the rows), so a deep page costs
 // O(offset) index steps; ScanResources pages by pk instead and stays O(log n) per chunk.
 inline constexpr const char* kListResources =

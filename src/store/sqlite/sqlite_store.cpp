@@ -349,7 +349,9 @@ class SqliteTransaction final : public Transaction {
     auto select = db_.Prepare(sql::kCountResources);
     if (!select) return select.error();
     select->Bind(1, connection_id).Bind(2, TypeCode(type));
-    return Count(*select, "counting resources");
+    auto row = select->Step("counting resources");
+    if (!row) return row.error();
+    return *row ? select->Int(0) : int64_t{0};  // no row: nothing was ever stored
   }
 
   Result<std::vector<StoredResource>> ListResources(int64_t connection_id, scim::ResourceType type,

@@ -598,6 +598,31 @@ std::vector<std::string> Query(const std::string& path, const std::string& sql) 
   return out;
 }
 
+TEST_F(SqliteStoreTest, CountsFollowInsertsUpdatesAndDeletes) {
+  // Counts are kept by triggers (migration 4); updates must not count twice.
+  MustWrite([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 5; ++i) {
+      auto put = PutUser(tx, conn_, "u" + std::to_string(i), "name" + std::to_string(i));
+      if (!put) return put.error();
+    }
+    auto again = PutUser(tx, conn_, "u0", "renamed");  // update
+    if (!again) return again.error();
+    if (auto g = PutGroup(tx, conn_, "g1", "G"); !g) return g.error();
+    return tx.DeleteResource(conn_, ResourceType::kUser, "u1");
+  });
+  ASSERT_TRUE(store_->Read([&](Transaction& tx) -> Status {
+    EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kUser), 4);
+    EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kGroup), 1);
+    EXPECT_EQ(*tx.CountResources(conn_ + 1000, ResourceType::kUser), 0);
+    return Status::Ok();
+  }));
+  MustWrite([&](Transaction& tx) { return tx.DeleteConnection(conn_); });
+  ASSERT_TRUE(store_->Read([&](Transaction& tx) -> Status {
+    EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kUser), 0);
+    return Status::Ok();
+  }));
+}
+
 TEST_F(SqliteStoreTest, HotQueriesSearchIndexesNeverScan) {
   for (const auto& [name, text] : sql::IndexedQueries()) {
     sqlite3* db = nullptr;
@@ -738,6 +763,9 @@ TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
     EXPECT_EQ(tx.GetResource(conn, ResourceType::kUser, "u1")->body["userName"], "alice");
     EXPECT_EQ(tx.ListMembers(conn, "g1")->size(), 1u);
     EXPECT_EQ(tx.ListAudit({})->size(), 1u);
+    // Counts kept by triggers since migration 4 start from what the older database held.
+    EXPECT_EQ(*tx.CountResources(conn, ResourceType::kUser), 1);
+    EXPECT_EQ(*tx.CountResources(conn, ResourceType::kGroup), 1);
     return Status::Ok();
   }));
   store->Close();
