@@ -620,12 +620,7 @@ Status Configure(Database& db, const std::string& path, int busy_timeout_ms, boo
     return MakeError(ErrorCode::kUnavailable, "cannot open database " + path + ": " + error.detail);
   };
   std::string pragmas = "PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms) + ";";
-  // The writer touches index pages all over the file (random UUID keys in group_members and
-  // resource_index); SQLite's default 2 MiB page cache made a 100,000-member group fill ~1.9x
-  // slower at the end than at the start. 32 MiB holds the hot indexes of ~400,000 resources.
-  if (writer) {
-    pragmas += "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;";
-  }
+  if (writer) pragmas += "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
   if (auto set = db.Exec(pragmas, "configuring the connection"); !set) return fail(set.error());
   if (!writer) return Status::Ok();
   // WAL lets readers keep their snapshot while the writer commits; the mode is stored in the
