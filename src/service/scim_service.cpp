@@ -185,6 +185,40 @@ class TxMemberStore final : public scim::patch::MemberStore {
   bool changed_ = false;
 };
 
+// Adds User.groups (readOnly, RFC 7643 §4.1.2): the groups of this connection that have the
+// user as a direct member. Absent when there are none.
+Status AddGroupsOf(store::Transaction& tx, const CallContext& ctx, const std::string& user_id,
+                   Json& out) {
+  auto groups = tx.GroupsOf(ctx.connection->id, user_id);
+  if (!groups) return groups.error();
+  if (groups->empty()) return Status::Ok();
+  Json arr = Json::array();
+  for (const auto& [gid, name] : *groups) {
+    arr.push_back({{"value", gid},
+                   {"display", name},
+                   {"$ref", ctx.base_url + "/Groups/" + gid},
+                   {"type", "direct"}});
+  }
+  out["groups"] = std::move(arr);
+  return Status::Ok();
+}
+
+// Stores `r` with the index entries and unique key of its body; a taken userName becomes an
+// error that names it.
+Result<store::StoredResource> PutIndexed(store::Transaction& tx, int64_t conn,
+                                         const store::StoredResource& r) {
+  std::optional<std::string> unique_key;
+  std::vector<store::IndexEntry> index;
+  IndexOf(r.type, r.body, unique_key, index);
+  auto stored = tx.PutResource(conn, r, unique_key, index);
+  if (!stored && stored.error().code == ErrorCode::kUniqueness && r.type == ResourceType::kUser) {
+    return MakeError(ErrorCode::kUniqueness,
+                     "userName \"" + r.body.value("userName", "") +
+                         "\" is already taken in this connection (compared case-insensitively)");
+  }
+  return stored;
+}
+
 // Full SCIM representation of a stored resource.
 Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType type,
                     const store::StoredResource& r, bool include_members, bool include_groups) {
@@ -212,18 +246,7 @@ Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType
     }
   }
   if (type == ResourceType::kUser && include_groups) {
-    auto groups = tx.GroupsOf(conn, r.id);
-    if (!groups) return groups.error();
-    if (!groups->empty()) {
-      Json arr = Json::array();
-      for (const auto& [gid, name] : *groups) {
-        arr.push_back({{"value", gid},
-                       {"display", name},
-                       {"$ref", ctx.base_url + "/Groups/" + gid},
-                       {"type", "direct"}});
-      }
-      out["groups"] = std::move(arr);
-    }
+    if (Status s = AddGroupsOf(tx, ctx, r.id, out); !s) return s.error();
   }
   return out;
 }
@@ -478,25 +501,12 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
   r.type = type;
   r.body = BodyOf(std::move(*normalized));
   r.created = r.last_modified = clock_.Now();
-  std::optional<std::string> unique_key;
-  std::vector<store::IndexEntry> index;
-  IndexOf(type, r.body, unique_key, index);
 
   WriteResult out;
   const int64_t conn = ctx.connection->id;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
-    auto stored = tx.PutResource(conn, r, unique_key, index);
-    if (!stored) {
-      if (stored.error().code == ErrorCode::kUniqueness) {
-        return MakeError(ErrorCode::kUniqueness,
-                         type == ResourceType::kUser
-                             ? "userName \"" + r.body.value("userName", "") +
-                                   "\" is already taken in this connection (compared "
-                                   "case-insensitively)"
-                             : stored.error().detail);
-      }
-      return stored.error();
-    }
+    auto stored = PutIndexed(tx, conn, r);
+    if (!stored) return stored.error();
     for (const auto& m : members) {
       auto added = AddMemberJson(tx, conn, r.id, m);
       if (!added) return added.error();
@@ -634,17 +644,8 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     }
     store::StoredResource stored = *existing;
     if (r.body != existing->body || members_changed) {
-      std::optional<std::string> unique_key;
-      std::vector<store::IndexEntry> index;
-      IndexOf(type, r.body, unique_key, index);
-      auto put = tx.PutResource(conn, r, unique_key, index);
-      if (!put) {
-        if (put.error().code == ErrorCode::kUniqueness) {
-          return MakeError(ErrorCode::kUniqueness, "userName \"" + r.body.value("userName", "") +
-                                                       "\" is already taken in this connection");
-        }
-        return put.error();
-      }
+      auto put = PutIndexed(tx, conn, r);
+      if (!put) return put.error();
       stored = *put;
     }
     auto json = Render(tx, ctx, type, stored, include_members, true);
@@ -690,17 +691,8 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       store::StoredResource r = *existing;
       r.body = std::move(new_body);
       r.last_modified = clock_.Now();
-      std::optional<std::string> unique_key;
-      std::vector<store::IndexEntry> index;
-      IndexOf(type, r.body, unique_key, index);
-      auto put = tx.PutResource(conn, r, unique_key, index);
-      if (!put) {
-        if (put.error().code == ErrorCode::kUniqueness) {
-          return MakeError(ErrorCode::kUniqueness, "userName \"" + r.body.value("userName", "") +
-                                                       "\" is already taken in this connection");
-        }
-        return put.error();
-      }
+      auto put = PutIndexed(tx, conn, r);
+      if (!put) return put.error();
       stored = *put;
     } else if (members.changed()) {
       TimePoint now = clock_.Now();
@@ -876,18 +868,7 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
         if (!full) return full.error();
         j = std::move(*full);
       } else if (type == ResourceType::kUser && !need_groups && request.include_groups) {
-        auto groups = tx.GroupsOf(conn, j["id"].get<std::string>());
-        if (!groups) return groups.error();
-        if (!groups->empty()) {
-          Json arr = Json::array();
-          for (const auto& [gid, name] : *groups) {
-            arr.push_back({{"value", gid},
-                           {"display", name},
-                           {"$ref", ctx.base_url + "/Groups/" + gid},
-                           {"type", "direct"}});
-          }
-          j["groups"] = std::move(arr);
-        }
+        if (Status s = AddGroupsOf(tx, ctx, j["id"].get<std::string>(), j); !s) return s;
       }
       out.resources.push_back(std::move(j));
     }
