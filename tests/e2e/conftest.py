@@ -192,6 +192,13 @@ class ServerProcess:
             pass
 
 
+# Functional tests send requests as fast as one Python client can, which on a fast machine
+# exceeds the default per-connection and per-address rates (1000/s, 2000/s). Rate limiting
+# has its own tests (test_limits.py) with their own servers; elsewhere it is switched off so
+# that a 429 never masks the behaviour under test.
+NO_RATE_LIMITS = ("--rate-per-connection", "0", "--rate-per-address", "0")
+
+
 def start_server(binary, data_dir, extra_args=(), listen="127.0.0.1:0"):
     return ServerProcess(binary, data_dir, extra_args, listen).wait_ready()
 
@@ -482,7 +489,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(idsync_bin, data_dir):
-    srv = start_server(idsync_bin, data_dir)
+    srv = start_server(idsync_bin, data_dir, NO_RATE_LIMITS)
     yield srv
     if srv.alive():
         rc = srv.stop(signal.SIGTERM)

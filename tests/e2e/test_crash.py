@@ -13,6 +13,7 @@ import threading
 
 from conftest import (
     GROUP_URN,
+    NO_RATE_LIMITS,
     Scim,
     add_connection,
     assert_error,
@@ -63,7 +64,7 @@ def _load(scim_base, token, groups, stop, acked_users, acked_members, lock, seed
 
 def test_sigkill_loses_no_acknowledged_write(idsync_bin, tmp_path):
     data = str(tmp_path)
-    srv = start_server(idsync_bin, data)
+    srv = start_server(idsync_bin, data, NO_RATE_LIMITS)
     info = add_connection(idsync_bin, data)
     token = info["token"]
     setup = Scim(srv.scim_base, token)
@@ -87,7 +88,7 @@ def test_sigkill_loses_no_acknowledged_write(idsync_bin, tmp_path):
                 assert not t.is_alive(), "client thread hung after the server was killed"
             assert len(acked_users) > before, f"round {round_no}: no write was acknowledged under load"
             _integrity(data)
-            srv = start_server(idsync_bin, data)
+            srv = start_server(idsync_bin, data, NO_RATE_LIMITS)
             check = Scim(srv.scim_base, token)
             with lock:
                 users_now = dict(acked_users)
