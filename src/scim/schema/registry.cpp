@@ -81,8 +81,7 @@ Attribute ParseAttribute(const Json& j) {
   return a;
 }
 
-Schema ParseSchema(std::string_view text) {
-  Json j = ParseData(text);
+Schema SchemaFromJson(const Json& j) {
   Schema s;
   s.id = j.at("id").get<std::string>();
   s.name = j.at("name").get<std::string>();
@@ -90,6 +89,8 @@ Schema ParseSchema(std::string_view text) {
   for (const Json& a : j.at("attributes")) s.attributes.push_back(ParseAttribute(a));
   return s;
 }
+
+Schema ParseSchema(std::string_view text) { return SchemaFromJson(ParseData(text)); }
 
 bool IsCommonAttribute(const Attribute& a) {
   return a.name == "id" || a.name == "externalId" || a.name == "meta";
@@ -128,6 +129,101 @@ Error Unknown(std::string what) {
   return MakeError(ErrorCode::kInvalidValue, std::move(what));
 }
 
+// What ParseAttribute would otherwise abort on (it trusts the compiled-in data): schemas handed
+// to WithExtensions are built from administrators' definitions, so they are checked as input.
+Status CheckAttributeJson(const Json& j, const std::string& where, bool nested) {
+  auto bad = [&](const std::string& what) {
+    return Status(MakeError(ErrorCode::kInvalidValue, where + ": " + what));
+  };
+  if (!j.is_object()) return bad("an attribute must be a JSON object");
+  auto name = j.find("name");
+  if (name == j.end() || !name->is_string() || name->get<std::string>().empty()) {
+    return bad("an attribute needs a non-empty string \"name\"");
+  }
+  const std::string attr_where = where + " attribute \"" + name->get<std::string>() + "\"";
+  auto bad_attr = [&](const std::string& what) {
+    return Status(MakeError(ErrorCode::kInvalidValue, attr_where + ": " + what));
+  };
+  for (const char* key : {"multiValued", "required", "caseExact"}) {
+    if (j.contains(key) && !j[key].is_boolean()) return bad_attr(std::string(key) + " must be a boolean");
+  }
+  for (const char* key : {"type", "mutability", "returned", "uniqueness", "description"}) {
+    if (j.contains(key) && !j[key].is_string()) return bad_attr(std::string(key) + " must be a string");
+  }
+  auto one_of = [&](const char* key, std::initializer_list<std::string_view> allowed) {
+    if (!j.contains(key)) return true;
+    std::string v = j[key].get<std::string>();
+    for (std::string_view a : allowed) {
+      if (v == a) return true;
+    }
+    return false;
+  };
+  if (!one_of("type", {"string", "boolean", "decimal", "integer", "dateTime", "binary", "reference",
+                       "complex"})) {
+    return bad_attr("unknown type");
+  }
+  if (!one_of("mutability", {"readOnly", "readWrite", "immutable", "writeOnly"}) ||
+      !one_of("returned", {"always", "never", "default", "request"}) ||
+      !one_of("uniqueness", {"none", "server", "global"})) {
+    return bad_attr("unknown mutability, returned or uniqueness");
+  }
+  for (const char* key : {"canonicalValues", "referenceTypes"}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_array()) return bad_attr(std::string(key) + " must be an array of strings");
+    for (const Json& v : j[key]) {
+      if (!v.is_string()) return bad_attr(std::string(key) + " must be an array of strings");
+    }
+  }
+  bool complex = j.value("type", "string") == "complex";
+  auto subs = j.find("subAttributes");
+  if (complex != (subs != j.end())) {
+    return bad_attr("subAttributes are required for type complex and allowed only there");
+  }
+  if (complex) {
+    if (nested) return bad_attr("a sub-attribute cannot be complex (RFC 7643 §2.3.8)");
+    if (!subs->is_array() || subs->empty()) return bad_attr("subAttributes must be a non-empty array");
+    std::vector<std::string> seen;
+    for (const Json& sub : *subs) {
+      if (Status s = CheckAttributeJson(sub, attr_where, true); !s) return s;
+      std::string folded = AsciiLower(sub["name"].get<std::string>());
+      for (const auto& n : seen) {
+        if (n == folded) return bad_attr("duplicate sub-attribute " + folded);
+      }
+      seen.push_back(folded);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckSchemaJson(const Json& j) {
+  if (!j.is_object() || !j.contains("id") || !j["id"].is_string() ||
+      !StartsWithIgnoreAsciiCase(j["id"].get<std::string>(), "urn:")) {
+    return MakeError(ErrorCode::kInvalidValue, "an extension schema needs a string \"id\" URN");
+  }
+  std::string where = "schema " + j["id"].get<std::string>();
+  if (!j.contains("name") || !j["name"].is_string()) {
+    return MakeError(ErrorCode::kInvalidValue, where + ": \"name\" must be a string");
+  }
+  if (j.contains("description") && !j["description"].is_string()) {
+    return MakeError(ErrorCode::kInvalidValue, where + ": \"description\" must be a string");
+  }
+  if (!j.contains("attributes") || !j["attributes"].is_array()) {
+    return MakeError(ErrorCode::kInvalidValue, where + ": \"attributes\" must be an array");
+  }
+  std::vector<std::string> seen;
+  for (const Json& a : j["attributes"]) {
+    if (Status s = CheckAttributeJson(a, where, false); !s) return s;
+    std::string folded = AsciiLower(a["name"].get<std::string>());
+    for (const auto& n : seen) {
+      if (n == folded) {
+        return MakeError(ErrorCode::kInvalidValue, where + ": duplicate attribute " + folded);
+      }
+    }
+    seen.push_back(folded);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const Registry& Registry::Default() {
@@ -161,6 +257,35 @@ Registry::Registry() {
                                {SchemaExtension{std::string(kEnterpriseUserSchema), false}}};
   group_type_ =
       ResourceTypeDef{"Group", "Group", "/Groups", "Group", std::string(kGroupSchema), {}};
+}
+
+Result<std::unique_ptr<Registry>> Registry::WithExtensions(
+    const std::vector<Json>& user_extensions, const std::vector<Json>& group_extensions,
+    bool enterprise_user) {
+  std::unique_ptr<Registry> r(new Registry());  // private constructor: no make_unique
+  if (!enterprise_user) {
+    r->schemas_.pop_back();  // the constructor adds EnterpriseUser last
+    r->user_type_.extensions.clear();
+  }
+  // No pointers into schemas_ have been handed out yet, so growing it here is safe; after this
+  // function the registry is immutable like Default().
+  auto add = [&](const Json& j, ResourceTypeDef& type) -> Status {
+    if (Status s = CheckSchemaJson(j); !s) return s;
+    if (r->FindSchema(j["id"].get<std::string>())) {
+      return MakeError(ErrorCode::kInvalidValue,
+                       "schema " + j["id"].get<std::string>() + " is defined twice");
+    }
+    r->schemas_.push_back(SchemaFromJson(j));
+    type.extensions.push_back(SchemaExtension{r->schemas_.back().id, false});
+    return Status::Ok();
+  };
+  for (const Json& j : user_extensions) {
+    if (Status s = add(j, r->user_type_); !s) return s.error();
+  }
+  for (const Json& j : group_extensions) {
+    if (Status s = add(j, r->group_type_); !s) return s.error();
+  }
+  return r;
 }
 
 const Schema* Registry::FindSchema(std::string_view urn) const {

@@ -1,6 +1,7 @@
 // The schemas and resource types idsync serves, and attribute-path resolution against them.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,17 @@ class Registry {
  public:
   // The registry with RFC 7643 User (+ EnterpriseUser extension) and Group.
   static const Registry& Default();
+
+  // Another face of the server (the read API of the effective directory): the core User and
+  // Group schemas, the EnterpriseUser extension only if `enterprise_user`, and the given
+  // extension schemas in the RFC 7643 §7 form ({"id", "name", "description", "attributes":
+  // [{"name", "type", "multiValued", ...}]}, characteristics defaulting as in §2.2) registered
+  // as extensions of User and of Group. kInvalidValue naming the schema and attribute if one is
+  // malformed (unknown type or characteristic, sub-attributes on a non-complex attribute, a
+  // duplicate name or schema id). The caller owns the result; it is immutable and thread-safe.
+  static Result<std::unique_ptr<Registry>> WithExtensions(const std::vector<Json>& user_extensions,
+                                                          const std::vector<Json>& group_extensions,
+                                                          bool enterprise_user = false);
 
   const Schema* FindSchema(std::string_view urn) const;  // case-insensitive; nullptr if unknown
   const ResourceTypeDef& Type(ResourceType type) const;
