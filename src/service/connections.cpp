@@ -46,13 +46,18 @@ Result<NewConnection> Connections::Add(const std::string& name, const std::strin
         ErrorCode::kInvalidValue,
         "connection name \"" + name + "\" is not valid: use 1-64 letters, digits, '.', '-' or '_'");
   }
-  if (directory != "users" && directory != "customers") {
-    return MakeError(ErrorCode::kInvalidValue,
-                     "unknown directory \"" + directory + "\": use users or customers");
-  }
   NewConnection out;
   out.token = NewToken(kScimTokenPrefix);
   Status st = store_.Write([&](store::Transaction& tx) -> Status {
+    if (auto d = tx.GetDirectory(directory); !d) {
+      if (d.error().code != ErrorCode::kNotFound) return d.error();
+      std::string known;
+      if (auto all = tx.ListDirectories()) {
+        for (const auto& r : *all) known += (known.empty() ? "" : ", ") + r.name;
+      }
+      return MakeError(ErrorCode::kInvalidValue,
+                       "unknown directory \"" + directory + "\": use one of " + known);
+    }
     store::Connection c;
     c.uuid = NewUuid();
     c.name = name;
@@ -121,6 +126,9 @@ Status Connections::Remove(const std::string& name, const std::string& actor) {
     // The audit record outlives the connection: it keeps the name, and the id becomes dangling
     // on purpose (the trail must show what was removed).
     if (Status s = Audit(tx, *c, actor, "connection.remove", 204, ""); !s) return s;
+    if (removal_hook_) {
+      if (Status s = removal_hook_(tx, *c, actor); !s) return s;
+    }
     return tx.DeleteConnection(c->id);
   });
 }

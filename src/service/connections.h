@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,6 +34,12 @@ class Connections {
  public:
   Connections(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
+  // Runs inside the removal's transaction, before the connection and its mirror are deleted
+  // (layer 2 re-derives the users the connection's sources held). Set once before use.
+  using RemovalHook = std::function<Status(store::Transaction&, const store::Connection&,
+                                           const std::string& actor)>;
+  void SetRemovalHook(RemovalHook hook) { removal_hook_ = std::move(hook); }
+
   // kInvalidValue if the name is empty, too long or has characters other than letters, digits,
   // '.', '-' and '_'; or if `directory` is not a known directory; kUniqueness if taken.
   Result<NewConnection> Add(const std::string& name, const std::string& directory,
@@ -55,6 +62,7 @@ class Connections {
 
   store::Store& store_;
   const Clock& clock_;
+  RemovalHook removal_hook_;
 
   // Successful authentications by token hash, valid while the store's configuration generation
   // is unchanged (any change to any connection or token, from any process, clears it).

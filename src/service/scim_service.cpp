@@ -149,17 +149,22 @@ class TxMemberStore final : public scim::patch::MemberStore {
     auto added = AddMemberJson(tx_, conn_, group_id_, member);
     if (!added) return added.error();
     changed_ |= *added;
+    if (*added) touched_.insert(member.value("value", ""));
     return Status::Ok();
   }
   Result<bool> Remove(const std::string& value) override {
     auto removed = tx_.RemoveMember(conn_, group_id_, value);
-    if (removed && *removed) changed_ = true;
+    if (removed && *removed) {
+      changed_ = true;
+      touched_.insert(value);
+    }
     return removed;
   }
   Status Clear() override {
-    auto n = tx_.CountMembers(conn_, group_id_);
-    if (!n) return n.error();
-    if (*n > 0) changed_ = true;
+    auto members = tx_.ListMembers(conn_, group_id_);
+    if (!members) return members.error();
+    if (!members->empty()) changed_ = true;
+    for (const auto& m : *members) touched_.insert(m.value);
     return tx_.ClearMembers(conn_, group_id_);
   }
   Result<std::vector<Json>> All() override {
@@ -176,6 +181,8 @@ class TxMemberStore final : public scim::patch::MemberStore {
     return out;
   }
   bool changed() const { return changed_; }
+  // Member values added or removed (users whose effective memberships may change).
+  std::set<std::string>& touched() { return touched_; }
 
  private:
   store::Transaction& tx_;
@@ -183,7 +190,17 @@ class TxMemberStore final : public scim::patch::MemberStore {
   std::string group_id_;
   std::string base_;
   bool changed_ = false;
+  std::set<std::string> touched_;
 };
+
+// Member values of a group (for re-deriving its members after a rename or delete).
+Status MemberValues(store::Transaction& tx, int64_t conn, const std::string& group_id,
+                    std::set<std::string>& out) {
+  auto members = tx.ListMembers(conn, group_id);
+  if (!members) return members.error();
+  for (const auto& m : *members) out.insert(m.value);
+  return Status::Ok();
+}
 
 // Adds User.groups (readOnly, RFC 7643 §4.1.2): the groups of this connection that have the
 // user as a direct member. Absent when there are none.
@@ -439,6 +456,7 @@ ScimService::ScimService(store::Store& store, const scim::schema::Registry& regi
 Status ScimService::TimedWrite(const std::function<Status(store::Transaction&)>& job) {
   auto start = std::chrono::steady_clock::now();
   Status st = store_.Write(job);
+  if (observer_) observer_->AfterCommit();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   int b = 0;
   while (b < kBuckets && secs > kCommitBounds[b]) ++b;
@@ -446,6 +464,18 @@ Status ScimService::TimedWrite(const std::function<Status(store::Transaction&)>&
   commit_count_.fetch_add(1, std::memory_order_relaxed);
   commit_micros_.fetch_add(static_cast<uint64_t>(secs * 1e6), std::memory_order_relaxed);
   return st;
+}
+
+Status ScimService::Observe(store::Transaction& tx, const CallContext& ctx,
+                            const std::string& operation, std::set<std::string> users) {
+  if (!observer_ || users.empty()) return Status::Ok();
+  MirrorChange change;
+  change.connection = ctx.connection;
+  change.users = std::move(users);
+  change.request_id = ctx.request_id;
+  change.actor = ctx.actor;
+  change.operation = operation;
+  return observer_->OnMirrorChanged(tx, change);
 }
 
 Status ScimService::AuditFailure(const CallContext& ctx, const std::string& operation,
@@ -507,10 +537,14 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
     auto stored = PutIndexed(tx, conn, r);
     if (!stored) return stored.error();
+    std::set<std::string> affected;
+    if (type == ResourceType::kUser) affected.insert(r.id);
     for (const auto& m : members) {
       auto added = AddMemberJson(tx, conn, r.id, m);
       if (!added) return added.error();
+      if (*added) affected.insert(m.value("value", ""));
     }
+    if (Status s = Observe(tx, ctx, "create", std::move(affected)); !s) return s;
     auto json = Render(tx, ctx, type, *stored, true, true);
     if (!json) return json.error();
     out.resource = std::move(*json);
@@ -620,6 +654,12 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     r.body = BodyOf(std::move(*normalized));
     r.last_modified = clock_.Now();
     bool members_changed = false;
+    std::set<std::string> affected;
+    if (type == ResourceType::kUser) affected.insert(id);
+    if (type == ResourceType::kGroup &&
+        r.body.value("displayName", "") != existing->body.value("displayName", "")) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
+    }
     if (members) {
       // Replace the member set by difference, so that a PUT with an unchanged 10,000-member list
       // (Okta AIW apps, Keycloak) writes nothing for the members.
@@ -634,14 +674,21 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
           auto removed = tx.RemoveMember(conn, id, m.value);
           if (!removed) return removed.error();
           members_changed = true;
+          affected.insert(m.value);
         }
       }
       for (const auto& m : *members) {
         auto added = AddMemberJson(tx, conn, id, m);
         if (!added) return added.error();
         members_changed |= *added;
+        if (*added) affected.insert(m.value("value", ""));
       }
     }
+    if (type == ResourceType::kGroup &&
+        r.body.value("displayName", "") != existing->body.value("displayName", "")) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // and the new ones
+    }
+    if (Status s = Observe(tx, ctx, "replace", std::move(affected)); !s) return s;
     store::StoredResource stored = *existing;
     if (r.body != existing->body || members_changed) {
       auto put = PutIndexed(tx, conn, r);
@@ -686,6 +733,12 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
     auto patched = scim::patch::ApplyPatch(current, body, type, registry_, options);
     if (!patched) return patched.error();
     Json new_body = BodyOf(std::move(*patched));
+    std::set<std::string> affected = std::move(members.touched());
+    if (type == ResourceType::kUser) affected.insert(id);
+    if (type == ResourceType::kGroup &&
+        new_body.value("displayName", "") != existing->body.value("displayName", "")) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
+    }
     store::StoredResource stored = *existing;
     if (new_body != existing->body) {
       store::StoredResource r = *existing;
@@ -700,6 +753,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       stored.version += 1;
       stored.last_modified = now;
     }
+    if (Status s = Observe(tx, ctx, "patch", std::move(affected)); !s) return s;
     auto json = Render(tx, ctx, type, stored, include_members, true);
     if (!json) return json.error();
     out.resource = std::move(*json);
@@ -722,7 +776,13 @@ Status ScimService::Delete(const CallContext& ctx, ResourceType type, const std:
       return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
     }
     if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
+    std::set<std::string> affected;
+    if (type == ResourceType::kUser) affected.insert(id);
+    if (type == ResourceType::kGroup) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;
+    }
     if (Status s = tx.DeleteResource(conn, type, id); !s) return s;
+    if (Status s = Observe(tx, ctx, "delete", std::move(affected)); !s) return s;
     return tx.AppendAudit(SuccessRecord(ctx, clock_, "delete", type, id, 204));
   });
   if (!st) (void)AuditFailure(ctx, "delete", type, id, st.error());

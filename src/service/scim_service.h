@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "base/time.h"
 #include "scim/schema/registry.h"
 #include "scim/types.h"
+#include "service/mirror_observer.h"
 #include "store/store.h"
 
 namespace idsync::service {
@@ -70,6 +72,10 @@ class ScimService {
 
   const ScimLimits& limits() const { return limits_; }
 
+  // Layer 2 follows every mirror write through `observer` (inside the write transaction). Set
+  // once before serving; not owned.
+  void SetObserver(MirrorObserver* observer) { observer_ = observer; }
+
   Result<WriteResult> Create(const CallContext& ctx, scim::ResourceType type, const Json& body);
   // include_members / include_groups: whether Group.members / User.groups are loaded (false when
   // the projection drops them, so that such reads never touch the membership table).
@@ -108,6 +114,11 @@ class ScimService {
   Status AuditFailure(const CallContext& ctx, const std::string& operation, scim::ResourceType type,
                       const std::string& id, const Error& error);
   Status TimedWrite(const std::function<Status(store::Transaction&)>& job);
+  // Tells the observer (if any) which source users a write affected.
+  Status Observe(store::Transaction& tx, const CallContext& ctx, const std::string& operation,
+                 std::set<std::string> users);
+
+  MirrorObserver* observer_ = nullptr;
 
   store::Store& store_;
   const scim::schema::Registry& registry_;

@@ -1,0 +1,115 @@
+// Layer 2: the effective directory, derived from the source mirrors by the policy engine.
+//
+// - Incremental: every mirror write (SCIM, later LDAP sync) calls OnMirrorChanged inside its own
+//   write transaction; only the named source users, and the effective users linked to them, are
+//   re-derived, at a cost independent of the directory's size.
+// - Whole directory: a policy change is previewed (nothing written) and applied (written) by the
+//   same function over every source user of the directory, so the preview's counts are what the
+//   apply does.
+// - Every effective change appends a change-feed entry with its cause, in the same transaction.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "base/time.h"
+#include "policy/policy.h"
+#include "service/mirror_observer.h"
+#include "store/store.h"
+
+namespace idsync::directory {
+
+// Who asks for a change, for the audit trail and policy versions.
+struct Actor {
+  std::string name = "cli";  // "cli", "admin:<token name>"
+  std::string request_id;
+};
+
+struct PreviewOptions {
+  size_t max_items = 100;  // per list in the diff JSON; counts are always complete
+};
+
+class DirectoryService final : public service::MirrorObserver {
+ public:
+  DirectoryService(store::Store& store, const Clock& clock);
+  ~DirectoryService() override;
+
+  // ---- layer-1 hook (inside the mirror's write transaction)
+  Status OnMirrorChanged(store::Transaction& tx, const service::MirrorChange& change) override;
+  void AfterCommit() override;
+  // Before a connection is removed (inside the same transaction): its source users count as
+  // deleted, so each linked effective user follows its deletion rule.
+  Status OnConnectionRemoving(store::Transaction& tx, const store::Connection& connection,
+                              const Actor& actor);
+
+  // ---- directories and custom attributes
+  Result<std::vector<store::DirectoryRecord>> ListDirectories();
+  // kInvalidValue for a bad name ([a-z][a-z0-9_-]{0,62}), kUniqueness if it exists.
+  Result<store::DirectoryRecord> CreateDirectory(const std::string& name, const Actor& actor);
+  Result<store::DirectoryRecord> GetDirectory(const std::string& name);  // kNotFound
+  // Validates (policy::ParseCustomAttributeDefs), stores, and re-derives the directory.
+  // kInvalidValue naming the element, or the connection whose policy still maps an attribute
+  // removed here.
+  Result<store::DirectoryRecord> SetCustomAttributes(const std::string& directory,
+                                                     const Json& defs, const Actor& actor);
+
+  // ---- policies (by connection name)
+  // {"connection", "directory", "version" (0: never set, defaults), "time", "actor",
+  //  "policy": <full policy JSON, defaults included>}
+  Result<Json> GetPolicy(const std::string& connection);
+  // The full policy JSON `policy` would be, or kInvalidValue naming the field.
+  Result<Json> ValidatePolicy(const std::string& connection, const Json& policy);
+  // What applying `policy` would do: policy::DiffToJson of the directory before and after, plus
+  // "conflicts_added"/"conflicts_resolved" counts. Writes nothing.
+  Result<Json> PreviewPolicy(const std::string& connection, const Json& policy,
+                             const PreviewOptions& options = {});
+  // Stores the policy as a new version and re-derives the directory from the mirrors in one
+  // transaction. Returns {"version", "counts": <DiffCounts JSON>, ...} like the preview.
+  Result<Json> ApplyPolicy(const std::string& connection, const Json& policy, const Actor& actor);
+  // [{"version", "time", "actor", "comment", "policy"}], newest first.
+  Result<Json> PolicyVersions(const std::string& connection);
+
+  // ---- effective users: provenance
+  // `user`: an effective user id or a username (case-insensitive). {"directory", "id",
+  // "username", "state", "state_reason", "attributes": {name: {value, connection,
+  // connection_name, source_user, source, rule}}, "memberships": [...], "entitlements": [...],
+  // "sources": [{"connection", "connection_name", "source_user", "deleted", "priority"}],
+  // "warnings"}. kNotFound.
+  Result<Json> Explain(const std::string& directory, const std::string& user);
+  // [{"connection", "connection_name", "source_user", "username", "detail", "time"}]
+  Result<Json> Conflicts(const std::string& directory);
+
+  // Re-derives every user of the directory from the mirrors under the stored policies (repair;
+  // what ApplyPolicy does after storing). Returns the counts.
+  Result<Json> Rederive(const std::string& directory, const Actor& actor);
+
+  // ---- change feed
+  // Entries with seq > after, at most `limit`; when there are none, waits up to `wait` for one
+  // (long poll; woken by writes of this process, and re-checks every 500 ms for other
+  // processes' writes). kNotFound for an unknown directory.
+  Result<std::vector<store::ChangeRecord>> Changes(const std::string& directory, int64_t after,
+                                                   int64_t limit,
+                                                   std::chrono::milliseconds wait);
+  // Wakes every waiting Changes() call (shutdown).
+  void WakeAll();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// JSON of a change-feed entry: {"seq", "time", "type", "op", "id", "member" (Membership),
+// "resource" (upsert), "cause"}.
+Json ChangeToJson(const store::ChangeRecord& change);
+
+}  // namespace idsync::directory

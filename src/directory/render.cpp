@@ -1,0 +1,85 @@
+#include "directory/render.h"
+
+#include <string>
+
+#include "base/time.h"
+
+namespace idsync::directory {
+namespace {
+
+constexpr const char* kUserUrn = "urn:ietf:params:scim:schemas:core:2.0:User";
+constexpr const char* kGroupUrn = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+// The value of effective attribute `name`, or nullptr.
+const Json* ValueOf(const Json& body, const char* name) {
+  auto attrs = body.find("attributes");
+  if (attrs == body.end() || !attrs->is_object()) return nullptr;
+  auto it = attrs->find(name);
+  if (it == attrs->end() || !it->is_object()) return nullptr;
+  auto v = it->find("value");
+  if (v == it->end() || v->is_null()) return nullptr;
+  return &*v;
+}
+
+bool IsBuiltin(const std::string& name) {
+  return name == "username" || name == "email" || name == "displayName" ||
+         name == "givenName" || name == "familyName" || name == "active";
+}
+
+}  // namespace
+
+Json RenderUserCore(const store::EffectiveUserRow& row) {
+  Json out = Json::object();
+  out["schemas"] = Json::array({kUserUrn, std::string(kUserExtensionUrn)});
+  out["id"] = row.id;
+  out["userName"] = row.username;
+  if (const Json* v = ValueOf(row.body, "displayName")) out["displayName"] = *v;
+  Json name = Json::object();
+  if (const Json* v = ValueOf(row.body, "givenName")) name["givenName"] = *v;
+  if (const Json* v = ValueOf(row.body, "familyName")) name["familyName"] = *v;
+  if (!name.empty()) out["name"] = std::move(name);
+  if (const Json* v = ValueOf(row.body, "email")) {
+    out["emails"] = Json::array({{{"value", *v}, {"primary", true}}});
+  }
+  out["active"] = row.state == "active";
+  if (auto e = row.body.find("entitlements"); e != row.body.end() && e->is_array() && !e->empty()) {
+    Json arr = Json::array();
+    for (const auto& ent : *e) {
+      arr.push_back({{"value", ent.value("value", "")}, {"display", ent.value("group", "")}});
+    }
+    out["entitlements"] = std::move(arr);
+  }
+  Json custom = Json::object();
+  if (auto attrs = row.body.find("attributes"); attrs != row.body.end() && attrs->is_object()) {
+    for (const auto& [attr, entry] : attrs->items()) {
+      if (IsBuiltin(attr) || !entry.is_object()) continue;
+      auto v = entry.find("value");
+      if (v != entry.end() && !v->is_null()) custom[attr] = *v;
+    }
+  }
+  if (!custom.empty()) out[std::string(kUserExtensionUrn)] = std::move(custom);
+  return out;
+}
+
+Json RenderGroupCore(const store::EffectiveGroupRow& row) {
+  Json out = Json::object();
+  out["schemas"] = Json::array({kGroupUrn, std::string(kGroupExtensionUrn)});
+  out["id"] = row.id;
+  out["displayName"] = row.name;
+  if (auto e = row.body.find("entitlements"); e != row.body.end() && e->is_array() && !e->empty()) {
+    out[std::string(kGroupExtensionUrn)] = {{"entitlements", *e}};
+  }
+  return out;
+}
+
+Json RenderMeta(std::string_view resource_type, const std::string& id, int64_t version,
+                TimePoint created, TimePoint last_modified, const std::string& base_url) {
+  const bool user = resource_type == "User";
+  return {{"resourceType", std::string(resource_type)},
+          {"created", FormatRfc3339(created)},
+          {"lastModified", FormatRfc3339(last_modified)},
+          {"version", "W/\"" + std::to_string(version) + "\""},
+          {"location", base_url + (user ? "/Users/" : "/Groups/") + id}};
+}
+
+}  // namespace idsync::directory

@@ -1,0 +1,47 @@
+// The read-API (SCIM) representation of effective users and groups, shared by the read API, the
+// admin API and the change feed, so that a change-feed consumer rebuilds exactly what
+// GET /directory/v2/{directory}/Users returns.
+//
+// EffectiveUserRow.body (written by DirectoryService, read here):
+//   {"attributes": {"<name>": {"value": <json>, "connection": "<connection uuid>",
+//                              "connection_name": "...", "source_user": "<mirror id>",
+//                              "source": "<path or template>", "rule": "<policy field>"}},
+//    "memberships": [{"group": "<local name>", "group_id": "<effective group id>",
+//                     "grants": [{"rule": "on_the_fly|manual|default_new|default_all|existing",
+//                                 "connection": "<uuid or empty>", "source_group": "...",
+//                                 "detail": "<policy field>"}]}],
+//    "entitlements": [{"value": "...", "group": "<local name>"}],
+//    "state_reason": "...", "warnings": ["..."]}
+// EffectiveGroupRow.body: {"entitlements": ["..."]} (what membership grants).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/json.h"
+#include "store/store.h"
+
+namespace idsync::directory {
+
+// idsync's own SCIM extension schemas: custom attributes live under the user one.
+inline constexpr std::string_view kUserExtensionUrn = "urn:idsync:params:scim:schemas:extension:2.0:User";
+inline constexpr std::string_view kGroupExtensionUrn = "urn:idsync:params:scim:schemas:extension:2.0:Group";
+
+// SCIM User without "groups" and "meta":
+//   {"schemas": [core User, kUserExtensionUrn], "id", "userName", "displayName",
+//    "name": {"givenName", "familyName"}, "emails": [{"value", "primary": true}],
+//    "active": state == "active", "entitlements": [{"value", "display": "<granting group>"}],
+//    kUserExtensionUrn: {<custom attribute>: value, ...}}
+// Absent values are left out (and empty objects with them).
+Json RenderUserCore(const store::EffectiveUserRow& row);
+
+// SCIM Group without "members" and "meta": {"schemas": [core Group, kGroupExtensionUrn], "id",
+// "displayName", kGroupExtensionUrn: {"entitlements": [...]}} (extension only if non-empty).
+Json RenderGroupCore(const store::EffectiveGroupRow& row);
+
+// meta for the read API: {"resourceType", "created", "lastModified", "version": W/"n",
+// "location": base_url + "/Users/" + id} (base_url e.g. "https://host/directory/v2/users").
+Json RenderMeta(std::string_view resource_type, const std::string& id, int64_t version,
+                TimePoint created, TimePoint last_modified, const std::string& base_url);
+
+}  // namespace idsync::directory

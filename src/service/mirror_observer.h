@@ -1,0 +1,37 @@
+// The hook through which layer 2 (src/directory) follows layer 1: every mirror write calls it
+// inside the write transaction, after the mirror change and before the commit, so the mirror
+// and the effective directory commit together or not at all (docs/ARCHITECTURE.md).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "base/result.h"
+#include "store/store.h"
+
+namespace idsync::service {
+
+// What a mirror write may have changed for the effective directory: the source users whose
+// effective state must be re-derived. A user write names the user; a group write names the
+// users it added or removed as members, and every member when the group was renamed, created or
+// deleted (group-in-group members are not users and are not named: SCIM memberships are direct).
+struct MirrorChange {
+  const store::Connection* connection = nullptr;
+  std::set<std::string> users;  // source user ids of this connection (deleted ones included)
+  std::string request_id;
+  std::string actor;      // "scim", "cli", "admin:<name>", "sync"
+  std::string operation;  // "create", "replace", "patch", "delete"
+};
+
+class MirrorObserver {
+ public:
+  virtual ~MirrorObserver() = default;
+  // An error aborts the whole write (it rolls back with the mirror change).
+  virtual Status OnMirrorChanged(store::Transaction& tx, const MirrorChange& change) = 0;
+  // Called after a write that called OnMirrorChanged has committed (or failed): wakes readers
+  // of the change feed.
+  virtual void AfterCommit() {}
+};
+
+}  // namespace idsync::service
