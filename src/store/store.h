@@ -83,6 +83,95 @@ struct AuditQuery {
   int64_t limit = 1000;
 };
 
+// ---------- layer 2: the effective directory (issue #3) ----------
+// The store keeps what the directory layer (src/directory) derives; it interprets none of the
+// JSON bodies. Ids are UUID text; `directory` is a directory name ("users", "customers", ...).
+
+struct DirectoryRecord {
+  std::string name;
+  Json custom_attributes = Json::array();  // policy::CustomAttributeDefsToJson form
+  int64_t version = 0;                     // set by the store: previous + 1 on every put
+  TimePoint created;
+};
+
+// One version of a connection's policy. Versions start at 1 and increase by one per put.
+struct PolicyVersion {
+  int64_t connection_id = 0;
+  int64_t version = 0;  // assigned by PutPolicy
+  Json body = Json::object();
+  TimePoint time;
+  std::string actor;    // "cli", "admin:<token name>"
+  std::string comment;  // what changed, in words (e.g. the preview counts)
+};
+
+// One effective user. Users in state "removed" are not stored (their row is deleted).
+struct EffectiveUserRow {
+  std::string directory;
+  std::string id;
+  std::string username;      // effective username as mapped
+  std::string username_key;  // FoldCase(username); unique per directory (kUniqueness)
+  std::string link_key;      // policy::ComputeLinkKey result, "" when none
+  std::string state;         // "active" | "disabled"
+  Json body = Json::object();  // the directory layer's form (values with provenance, grants)
+  int64_t version = 0;       // set by the store: 1 on insert, previous + 1 on update
+  TimePoint created;         // kept by the store on update
+  TimePoint last_modified;
+};
+
+struct EffectiveGroupRow {
+  std::string directory;
+  std::string id;
+  std::string name;      // display spelling
+  std::string name_key;  // FoldCase(name); unique per directory (kUniqueness)
+  Json body = Json::object();  // e.g. {"entitlements": [...]}; the directory layer's form
+  int64_t version = 0;   // set by the store; increases on member changes too (TouchEffectiveGroup)
+  TimePoint created;
+  TimePoint last_modified;
+};
+
+// A source user (one connection's mirror user) linked to an effective user.
+struct SourceLink {
+  int64_t connection_id = 0;
+  std::string source_user_id;
+  std::string directory;
+  std::string effective_user_id;
+  bool deleted = false;  // tombstone: gone from the mirror, kept until the user's fate is decided
+};
+
+// One entry of a directory's change feed. `seq` is global, assigned by the store, strictly
+// increasing, never reused (AUTOINCREMENT); a directory's feed is its entries in seq order.
+struct ChangeRecord {
+  int64_t seq = 0;
+  TimePoint time;
+  std::string directory;
+  std::string type;  // "User" | "Group" | "Membership"
+  std::string op;    // "upsert" | "delete" (User, Group); "add" | "remove" (Membership)
+  std::string id;    // user or group id; for Membership the group id
+  std::string member_id;       // Membership: the user id
+  Json resource = nullptr;     // upsert: the read-API representation (without groups/members)
+  Json cause = Json::object();  // {"connection", "request_id", "actor", "reason"}
+};
+
+// A source user that was not imported because another one holds its username.
+struct ConflictRecord {
+  std::string directory;
+  int64_t connection_id = 0;
+  std::string source_user_id;
+  std::string username;
+  Json detail = Json::object();  // policy::Conflict as JSON (who holds the name, why)
+  TimePoint time;
+};
+
+// An admin-API or read-API credential. Like connection tokens, only the hash is stored.
+struct ApiToken {
+  int64_t id = 0;
+  std::string name;       // unique among API tokens
+  std::string kind;       // "admin" | "read"
+  std::string directory;  // read tokens: the directory they may read; "" for admin
+  std::string hash;       // Sha256Hex of the token
+  TimePoint created;
+};
+
 // One unit of work. Everything written through it becomes visible at commit or never.
 // Not thread-safe: used by one job at a time. Writes through a read transaction fail with
 // kInternal.
@@ -158,6 +247,100 @@ class Transaction {
   // Groups of the connection that have `member_value` as a direct member: (group id, displayName).
   virtual Result<std::vector<std::pair<std::string, std::string>>> GroupsOf(
       int64_t connection_id, const std::string& member_value) = 0;
+
+  // --- directories and policies (issue #3)
+  virtual Result<std::vector<DirectoryRecord>> ListDirectories() = 0;
+  virtual Result<DirectoryRecord> GetDirectory(const std::string& name) = 0;  // kNotFound
+  // Inserts or updates by name; returns the stored record (version assigned).
+  virtual Result<DirectoryRecord> PutDirectory(const DirectoryRecord& record) = 0;
+  // The newest policy version of the connection; kNotFound if none was ever put.
+  virtual Result<PolicyVersion> GetPolicy(int64_t connection_id) = 0;
+  // Appends a version (previous + 1, or 1) and returns it as stored.
+  virtual Result<PolicyVersion> PutPolicy(const PolicyVersion& policy) = 0;
+  virtual Result<std::vector<PolicyVersion>> ListPolicyVersions(int64_t connection_id) = 0;
+
+  // --- effective users
+  virtual Result<EffectiveUserRow> GetEffectiveUser(const std::string& directory,
+                                                    const std::string& id) = 0;  // kNotFound
+  virtual Result<EffectiveUserRow> FindEffectiveUserByUsername(
+      const std::string& directory, const std::string& username_key) = 0;  // kNotFound
+  // Users with this link key (normally at most one). 
+  virtual Result<std::vector<EffectiveUserRow>> FindEffectiveUsersByLinkKey(
+      const std::string& directory, const std::string& link_key) = 0;
+  // Inserts or updates by (directory, id); kUniqueness if username_key is held by another user.
+  virtual Result<EffectiveUserRow> PutEffectiveUser(const EffectiveUserRow& row) = 0;
+  // Deletes the user, its memberships (the groups' versions increase) and its links. kNotFound.
+  virtual Status DeleteEffectiveUser(const std::string& directory, const std::string& id) = 0;
+  virtual Result<int64_t> CountEffectiveUsers(const std::string& directory) = 0;
+  // A page in creation order.
+  virtual Result<std::vector<EffectiveUserRow>> ListEffectiveUsers(const std::string& directory,
+                                                                   int64_t offset,
+                                                                   int64_t limit) = 0;
+  virtual Status ScanEffectiveUsers(const std::string& directory,
+                                    const std::function<bool(const EffectiveUserRow&)>& visit) = 0;
+
+  // --- links between source users and effective users
+  virtual Result<SourceLink> GetLink(int64_t connection_id,
+                                     const std::string& source_user_id) = 0;  // kNotFound
+  // Inserts or updates by (connection_id, source_user_id).
+  virtual Status PutLink(const SourceLink& link) = 0;
+  virtual Status DeleteLink(int64_t connection_id, const std::string& source_user_id) = 0;
+  virtual Result<std::vector<SourceLink>> LinksOf(const std::string& directory,
+                                                  const std::string& effective_user_id) = 0;
+  // Every link of a connection (for re-deriving it after a policy change).
+  virtual Result<std::vector<SourceLink>> LinksOfConnection(int64_t connection_id) = 0;
+
+  // --- effective groups and memberships (O(log n) per membership)
+  virtual Result<EffectiveGroupRow> GetEffectiveGroup(const std::string& directory,
+                                                      const std::string& id) = 0;  // kNotFound
+  virtual Result<EffectiveGroupRow> FindEffectiveGroupByName(const std::string& directory,
+                                                             const std::string& name_key) = 0;
+  virtual Result<EffectiveGroupRow> PutEffectiveGroup(const EffectiveGroupRow& row) = 0;
+  // Deletes the group and its memberships. kNotFound.
+  virtual Status DeleteEffectiveGroup(const std::string& directory, const std::string& id) = 0;
+  // Increases version and sets last_modified (after member-only changes).
+  virtual Status TouchEffectiveGroup(const std::string& directory, const std::string& id,
+                                     TimePoint when) = 0;
+  virtual Result<int64_t> CountEffectiveGroups(const std::string& directory) = 0;
+  virtual Result<std::vector<EffectiveGroupRow>> ListEffectiveGroups(const std::string& directory,
+                                                                     int64_t offset,
+                                                                     int64_t limit) = 0;
+  virtual Status ScanEffectiveGroups(
+      const std::string& directory, const std::function<bool(const EffectiveGroupRow&)>& visit) = 0;
+  // true if added / removed, false if it already was / was not a member.
+  virtual Result<bool> AddEffectiveMember(const std::string& directory, const std::string& group_id,
+                                          const std::string& user_id) = 0;
+  virtual Result<bool> RemoveEffectiveMember(const std::string& directory,
+                                             const std::string& group_id,
+                                             const std::string& user_id) = 0;
+  // User ids, in membership creation order.
+  virtual Result<std::vector<std::string>> ListEffectiveMembers(const std::string& directory,
+                                                                const std::string& group_id) = 0;
+  virtual Result<int64_t> CountEffectiveMembers(const std::string& directory,
+                                                const std::string& group_id) = 0;
+  // (group id, group name) of the groups the user is a member of, by name.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> EffectiveGroupsOf(
+      const std::string& directory, const std::string& user_id) = 0;
+
+  // --- change feed
+  // Appends and returns the assigned seq.
+  virtual Result<int64_t> AppendChange(const ChangeRecord& change) = 0;
+  // Entries of the directory with seq > after_seq, in seq order, at most `limit`.
+  virtual Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory,
+                                                        int64_t after_seq, int64_t limit) = 0;
+  // The highest seq of the directory's feed, 0 if empty.
+  virtual Result<int64_t> LastChangeSeq(const std::string& directory) = 0;
+
+  // --- username conflicts (one per source user; replaced on put)
+  virtual Status PutConflict(const ConflictRecord& conflict) = 0;
+  virtual Status DeleteConflict(int64_t connection_id, const std::string& source_user_id) = 0;
+  virtual Result<std::vector<ConflictRecord>> ListConflicts(const std::string& directory) = 0;
+
+  // --- admin and read API tokens
+  virtual Result<ApiToken> CreateApiToken(const ApiToken& token) = 0;  // kUniqueness on name
+  virtual Result<ApiToken> FindApiToken(const std::string& hash) = 0;  // kNotFound
+  virtual Result<std::vector<ApiToken>> ListApiTokens() = 0;
+  virtual Status DeleteApiToken(const std::string& name) = 0;  // kNotFound
 
   // --- audit
   virtual Status AppendAudit(const AuditRecord& record) = 0;

@@ -8,8 +8,8 @@
 //   - A migration must work on a database holding data written by every earlier version.
 //   - Times are Unix milliseconds (INTEGER, UTC); JSON is stored as compact text.
 //   - Every lookup a hot path makes has an index; sqlite_store_test checks the query plans.
-// Layer 2 (effective directory, policies) gets its own tables in later migrations, keyed by
-// directory name like connections.directory, so nothing here has to change for it.
+// Layer 2 (effective directory, policies; migration 5) has its own tables, keyed by directory
+// name like connections.directory, so nothing of the mirror had to change for it.
 
 #include "store/sqlite/migrations.h"
 
@@ -149,6 +149,186 @@ CREATE TRIGGER resources_count_delete AFTER DELETE ON resources BEGIN
 END;
 )sql";
 
+// Layer 2: the effective directory (issue #3). Bodies are the directory layer's JSON as compact
+// text; the store interprets none of them.
+// - directories: one row per directory; "users" and "customers" exist from the start.
+// - policy_versions: every version of a connection's policy, newest = highest version.
+// - effective_users / effective_groups: integer pk (creation order: an index on (directory) ends
+//   with the rowid, so listing a directory in pk order never sorts) plus unique (directory, id)
+//   and (directory, folded name). link_key is NULL when the user has none, and its index is
+//   partial, so users without a link key cost no index entry.
+// - effective_members: WITHOUT ROWID keyed by (group_pk, user_pk), integers rather than UUID
+//   text, so keys are short and a fill appends near the right edge of the tree. `ord` is the
+//   membership's creation order within its group (last + 1), so ListEffectiveMembers reads
+//   (group_pk, ord) in order; (user_pk, group_pk) answers "groups of this user".
+// - source_links, conflicts: keyed by (connection_id, source user id); they, like
+//   policy_versions, go with their connection (ON DELETE CASCADE).
+// - changes: the feed. AUTOINCREMENT so a seq is never reused, even after pruning, because
+//   readers page with "after seq".
+// - api_tokens: admin and read credentials, SHA-256 only, like connection tokens.
+// - effective_counts / effective_member_counts: kept by triggers so counts are one row read
+//   (counting index entries cost ~100 ms at 1,000,000 rows). Rows are updated with UPDATE,
+//   never INSERT OR REPLACE, so only inserts and deletes count.
+// - config_generation is bumped on any change to directories, policies and API tokens, since
+//   callers cache parsed policies and API-token authentication against it.
+constexpr std::string_view kEffectiveSchema = R"sql(
+CREATE TABLE directories(
+  name TEXT PRIMARY KEY,
+  custom_attributes TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO directories(name, custom_attributes, version, created_ms) VALUES
+  ('users', '[]', 1, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)),
+  ('customers', '[]', 1, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER));
+
+CREATE TABLE policy_versions(
+  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  comment TEXT NOT NULL,
+  PRIMARY KEY(connection_id, version)
+);
+
+CREATE TABLE effective_users(
+  pk INTEGER PRIMARY KEY,
+  directory TEXT NOT NULL,
+  id TEXT NOT NULL,
+  username TEXT NOT NULL,
+  username_key TEXT NOT NULL,
+  link_key TEXT,
+  state TEXT NOT NULL,
+  body TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  modified_ms INTEGER NOT NULL,
+  UNIQUE(directory, id),
+  UNIQUE(directory, username_key)
+);
+CREATE INDEX effective_users_by_directory ON effective_users(directory);
+CREATE INDEX effective_users_by_link ON effective_users(directory, link_key)
+  WHERE link_key IS NOT NULL;
+
+CREATE TABLE effective_groups(
+  pk INTEGER PRIMARY KEY,
+  directory TEXT NOT NULL,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  body TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  modified_ms INTEGER NOT NULL,
+  UNIQUE(directory, id),
+  UNIQUE(directory, name_key)
+);
+CREATE INDEX effective_groups_by_directory ON effective_groups(directory);
+
+CREATE TABLE effective_members(
+  group_pk INTEGER NOT NULL REFERENCES effective_groups(pk) ON DELETE CASCADE,
+  user_pk INTEGER NOT NULL REFERENCES effective_users(pk) ON DELETE CASCADE,
+  ord INTEGER NOT NULL,
+  PRIMARY KEY(group_pk, user_pk)
+) WITHOUT ROWID;
+CREATE INDEX effective_members_by_user ON effective_members(user_pk, group_pk);
+CREATE INDEX effective_members_by_order ON effective_members(group_pk, ord);
+
+CREATE TABLE source_links(
+  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  source_user_id TEXT NOT NULL,
+  directory TEXT NOT NULL,
+  effective_user_id TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
+  PRIMARY KEY(connection_id, source_user_id)
+) WITHOUT ROWID;
+CREATE INDEX source_links_by_user ON source_links(directory, effective_user_id);
+
+CREATE TABLE changes(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  directory TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  op TEXT NOT NULL,
+  id TEXT NOT NULL,
+  member_id TEXT NOT NULL,
+  resource TEXT,
+  cause TEXT NOT NULL
+);
+CREATE INDEX changes_by_directory ON changes(directory, seq);
+
+CREATE TABLE conflicts(
+  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  source_user_id TEXT NOT NULL,
+  directory TEXT NOT NULL,
+  username TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  PRIMARY KEY(connection_id, source_user_id)
+) WITHOUT ROWID;
+CREATE INDEX conflicts_by_directory ON conflicts(directory);
+
+CREATE TABLE api_tokens(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  directory TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL
+);
+
+-- kind: 0 users, 1 groups.
+CREATE TABLE effective_counts(
+  directory TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY(directory, kind)
+) WITHOUT ROWID;
+CREATE TABLE effective_member_counts(group_pk INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TRIGGER effective_users_count_insert AFTER INSERT ON effective_users BEGIN
+  INSERT INTO effective_counts(directory, kind, n) VALUES (NEW.directory, 0, 1)
+    ON CONFLICT(directory, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER effective_users_count_delete AFTER DELETE ON effective_users BEGIN
+  UPDATE effective_counts SET n = n - 1 WHERE directory = OLD.directory AND kind = 0;
+END;
+CREATE TRIGGER effective_groups_count_insert AFTER INSERT ON effective_groups BEGIN
+  INSERT INTO effective_counts(directory, kind, n) VALUES (NEW.directory, 1, 1)
+    ON CONFLICT(directory, kind) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER effective_groups_count_delete AFTER DELETE ON effective_groups BEGIN
+  UPDATE effective_counts SET n = n - 1 WHERE directory = OLD.directory AND kind = 1;
+  DELETE FROM effective_member_counts WHERE group_pk = OLD.pk;
+END;
+CREATE TRIGGER effective_members_count_insert AFTER INSERT ON effective_members BEGIN
+  INSERT INTO effective_member_counts(group_pk, n) VALUES (NEW.group_pk, 1)
+    ON CONFLICT(group_pk) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER effective_members_count_delete AFTER DELETE ON effective_members BEGIN
+  UPDATE effective_member_counts SET n = n - 1 WHERE group_pk = OLD.group_pk;
+END;
+
+CREATE TRIGGER directories_insert_gen AFTER INSERT ON directories
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER directories_update_gen AFTER UPDATE ON directories
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER directories_delete_gen AFTER DELETE ON directories
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER policy_versions_insert_gen AFTER INSERT ON policy_versions
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER policy_versions_update_gen AFTER UPDATE ON policy_versions
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER policy_versions_delete_gen AFTER DELETE ON policy_versions
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER api_tokens_insert_gen AFTER INSERT ON api_tokens
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER api_tokens_update_gen AFTER UPDATE ON api_tokens
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER api_tokens_delete_gen AFTER DELETE ON api_tokens
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+)sql";
+
 Status Rollback(Database& db, Status status) {
   (void)db.Exec("ROLLBACK", "rolling back a migration");
   return status;
@@ -162,6 +342,7 @@ const std::vector<Migration>& Migrations() {
       {2, "audit log", kAuditSchema},
       {3, "configuration generation counter", kConfigGenerationSchema},
       {4, "resource counts per connection and type", kResourceCountsSchema},
+      {5, "effective directory, policies, change feed and API tokens", kEffectiveSchema},
   };
   return kMigrations;
 }

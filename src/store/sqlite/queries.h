@@ -110,6 +110,163 @@ inline constexpr const char* kListAuditSince =
 inline constexpr const char* kListAuditByConnectionSince = IDSYNC_AUDIT_SELECT
     "WHERE connection_id = ?3 AND seq > ?1 AND time_ms >= ?4 ORDER BY seq LIMIT ?2";
 
+// --- layer 2 (migration 5)
+#define IDSYNC_DIRECTORY_COLUMNS "name, custom_attributes, version, created_ms"
+inline constexpr const char* kListDirectories =
+    "SELECT " IDSYNC_DIRECTORY_COLUMNS " FROM directories ORDER BY name";
+inline constexpr const char* kGetDirectory =
+    "SELECT " IDSYNC_DIRECTORY_COLUMNS " FROM directories WHERE name = ?1";
+inline constexpr const char* kInsertDirectory =
+    "INSERT INTO directories(name, custom_attributes, version, created_ms) VALUES (?1, ?2, 1, ?3)";
+inline constexpr const char* kUpdateDirectory =
+    "UPDATE directories SET custom_attributes = ?2, version = version + 1 WHERE name = ?1";
+
+#define IDSYNC_POLICY_COLUMNS "connection_id, version, body, time_ms, actor, comment"
+inline constexpr const char* kGetPolicy =
+    "SELECT " IDSYNC_POLICY_COLUMNS
+    " FROM policy_versions WHERE connection_id = ?1 ORDER BY version DESC LIMIT 1";
+inline constexpr const char* kLastPolicyVersion =
+    "SELECT version FROM policy_versions WHERE connection_id = ?1 ORDER BY version DESC LIMIT 1";
+inline constexpr const char* kInsertPolicy =
+    "INSERT INTO policy_versions(connection_id, version, body, time_ms, actor, comment) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr const char* kListPolicyVersions =
+    "SELECT " IDSYNC_POLICY_COLUMNS
+    " FROM policy_versions WHERE connection_id = ?1 ORDER BY version";
+
+#define IDSYNC_EUSER_COLUMNS                                                                \
+  "pk, directory, id, username, username_key, link_key, state, body, version, created_ms, " \
+  "modified_ms"
+inline constexpr const char* kGetEffectiveUser =
+    "SELECT " IDSYNC_EUSER_COLUMNS " FROM effective_users WHERE directory = ?1 AND id = ?2";
+inline constexpr const char* kFindEffectiveUserByUsername =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 AND username_key = ?2";
+// link_key is NULL for "none", so "" finds nobody; the index is partial (link_key IS NOT NULL),
+// which `link_key = ?2` implies.
+inline constexpr const char* kFindEffectiveUsersByLinkKey =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 AND link_key = ?2 ORDER BY pk";
+inline constexpr const char* kInsertEffectiveUser =
+    "INSERT INTO effective_users(directory, id, username, username_key, link_key, state, body, "
+    "version, created_ms, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)";
+inline constexpr const char* kUpdateEffectiveUser =
+    "UPDATE effective_users SET username = ?2, username_key = ?3, link_key = ?4, state = ?5, "
+    "body = ?6, version = version + 1, modified_ms = ?7 WHERE pk = ?1";
+inline constexpr const char* kEffectiveUserPk =
+    "SELECT pk FROM effective_users WHERE directory = ?1 AND id = ?2";
+inline constexpr const char* kTouchEffectiveGroupsOfUser =
+    "UPDATE effective_groups SET version = version + 1, modified_ms = ?2 WHERE pk IN "
+    "(SELECT group_pk FROM effective_members WHERE user_pk = ?1)";
+inline constexpr const char* kDeleteEffectiveMembershipsOfUser =
+    "DELETE FROM effective_members WHERE user_pk = ?1";
+inline constexpr const char* kDeleteLinksOfUser =
+    "DELETE FROM source_links WHERE directory = ?1 AND effective_user_id = ?2";
+inline constexpr const char* kDeleteEffectiveUser = "DELETE FROM effective_users WHERE pk = ?1";
+// Kept by triggers (migration 5); kind 0 users, 1 groups; no row means none.
+inline constexpr const char* kCountEffective =
+    "SELECT n FROM effective_counts WHERE directory = ?1 AND kind = ?2";
+inline constexpr const char* kListEffectiveUsers =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 ORDER BY pk LIMIT ?3 OFFSET ?2";
+inline constexpr const char* kScanEffectiveUsers =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3";
+
+#define IDSYNC_LINK_COLUMNS "connection_id, source_user_id, directory, effective_user_id, deleted"
+inline constexpr const char* kGetLink =
+    "SELECT " IDSYNC_LINK_COLUMNS
+    " FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
+inline constexpr const char* kPutLink =
+    "INSERT INTO source_links(connection_id, source_user_id, directory, effective_user_id, "
+    "deleted) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(connection_id, source_user_id) DO UPDATE "
+    "SET directory = excluded.directory, effective_user_id = excluded.effective_user_id, "
+    "deleted = excluded.deleted";
+inline constexpr const char* kDeleteLink =
+    "DELETE FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
+inline constexpr const char* kLinksOf =
+    "SELECT " IDSYNC_LINK_COLUMNS
+    " FROM source_links WHERE directory = ?1 AND effective_user_id = ?2 "
+    "ORDER BY connection_id, source_user_id";
+inline constexpr const char* kLinksOfConnection =
+    "SELECT " IDSYNC_LINK_COLUMNS
+    " FROM source_links WHERE connection_id = ?1 ORDER BY source_user_id";
+
+#define IDSYNC_EGROUP_COLUMNS \
+  "pk, directory, id, name, name_key, body, version, created_ms, modified_ms"
+inline constexpr const char* kGetEffectiveGroup =
+    "SELECT " IDSYNC_EGROUP_COLUMNS " FROM effective_groups WHERE directory = ?1 AND id = ?2";
+inline constexpr const char* kFindEffectiveGroupByName =
+    "SELECT " IDSYNC_EGROUP_COLUMNS " FROM effective_groups WHERE directory = ?1 AND name_key = ?2";
+inline constexpr const char* kInsertEffectiveGroup =
+    "INSERT INTO effective_groups(directory, id, name, name_key, body, version, created_ms, "
+    "modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)";
+inline constexpr const char* kUpdateEffectiveGroup =
+    "UPDATE effective_groups SET name = ?2, name_key = ?3, body = ?4, version = version + 1, "
+    "modified_ms = ?5 WHERE pk = ?1";
+inline constexpr const char* kEffectiveGroupPk =
+    "SELECT pk FROM effective_groups WHERE directory = ?1 AND id = ?2";
+inline constexpr const char* kDeleteEffectiveMembersOfGroup =
+    "DELETE FROM effective_members WHERE group_pk = ?1";
+inline constexpr const char* kDeleteEffectiveGroup = "DELETE FROM effective_groups WHERE pk = ?1";
+inline constexpr const char* kTouchEffectiveGroup =
+    "UPDATE effective_groups SET version = version + 1, modified_ms = ?3 "
+    "WHERE directory = ?1 AND id = ?2";
+inline constexpr const char* kListEffectiveGroups =
+    "SELECT " IDSYNC_EGROUP_COLUMNS
+    " FROM effective_groups WHERE directory = ?1 ORDER BY pk LIMIT ?3 OFFSET ?2";
+inline constexpr const char* kScanEffectiveGroups =
+    "SELECT " IDSYNC_EGROUP_COLUMNS
+    " FROM effective_groups WHERE directory = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3";
+
+// ord = the group's last ord + 1: one descent to the right edge of (group_pk, ord).
+inline constexpr const char* kAddEffectiveMember =
+    "INSERT OR IGNORE INTO effective_members(group_pk, user_pk, ord) VALUES (?1, ?2, "
+    "coalesce((SELECT ord FROM effective_members WHERE group_pk = ?1 ORDER BY ord DESC LIMIT 1), "
+    "0) + 1)";
+inline constexpr const char* kRemoveEffectiveMember =
+    "DELETE FROM effective_members WHERE group_pk = ?1 AND user_pk = ?2";
+inline constexpr const char* kListEffectiveMembers =
+    "SELECT u.id FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = ?1 ORDER BY m.ord";
+// One row per existing group (kNotFound otherwise); no count row means no members.
+inline constexpr const char* kCountEffectiveMembers =
+    "SELECT coalesce((SELECT n FROM effective_member_counts WHERE group_pk = g.pk), 0) "
+    "FROM effective_groups g WHERE g.directory = ?1 AND g.id = ?2";
+inline constexpr const char* kEffectiveGroupsOf =
+    "SELECT g.id, g.name FROM effective_members m JOIN effective_groups g ON g.pk = m.group_pk "
+    "WHERE m.user_pk = (SELECT pk FROM effective_users WHERE directory = ?1 AND id = ?2) "
+    "ORDER BY g.name_key, g.pk";
+
+inline constexpr const char* kInsertChange =
+    "INSERT INTO changes(directory, time_ms, type, op, id, member_id, resource, cause) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+inline constexpr const char* kListChanges =
+    "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
+    "WHERE directory = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+inline constexpr const char* kLastChangeSeq =
+    "SELECT seq FROM changes WHERE directory = ?1 ORDER BY seq DESC LIMIT 1";
+
+inline constexpr const char* kPutConflict =
+    "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(connection_id, source_user_id) DO UPDATE SET "
+    "directory = excluded.directory, username = excluded.username, detail = excluded.detail, "
+    "time_ms = excluded.time_ms";
+inline constexpr const char* kDeleteConflict =
+    "DELETE FROM conflicts WHERE connection_id = ?1 AND source_user_id = ?2";
+inline constexpr const char* kListConflicts =
+    "SELECT directory, connection_id, source_user_id, username, detail, time_ms FROM conflicts "
+    "WHERE directory = ?1 ORDER BY connection_id, source_user_id";
+
+#define IDSYNC_API_TOKEN_COLUMNS "id, name, kind, directory, hash, created_ms"
+inline constexpr const char* kInsertApiToken =
+    "INSERT INTO api_tokens(name, kind, directory, hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr const char* kFindApiToken =
+    "SELECT " IDSYNC_API_TOKEN_COLUMNS " FROM api_tokens WHERE hash = ?1";
+inline constexpr const char* kListApiTokens =
+    "SELECT " IDSYNC_API_TOKEN_COLUMNS " FROM api_tokens ORDER BY id";
+inline constexpr const char* kDeleteApiToken = "DELETE FROM api_tokens WHERE name = ?1";
+
 // (name, sql) of every query above whose plan must be an index search.
 inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
   return {
@@ -139,6 +296,47 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"ListTokens", kListTokens},
       {"ListAuditByConnection", kListAuditByConnection},
       {"ListAuditByConnectionSince", kListAuditByConnectionSince},
+      {"GetDirectory", kGetDirectory},
+      {"UpdateDirectory", kUpdateDirectory},
+      {"GetPolicy", kGetPolicy},
+      {"LastPolicyVersion", kLastPolicyVersion},
+      {"ListPolicyVersions", kListPolicyVersions},
+      {"GetEffectiveUser", kGetEffectiveUser},
+      {"FindEffectiveUserByUsername", kFindEffectiveUserByUsername},
+      {"FindEffectiveUsersByLinkKey", kFindEffectiveUsersByLinkKey},
+      {"UpdateEffectiveUser", kUpdateEffectiveUser},
+      {"EffectiveUserPk", kEffectiveUserPk},
+      {"TouchEffectiveGroupsOfUser", kTouchEffectiveGroupsOfUser},
+      {"DeleteEffectiveMembershipsOfUser", kDeleteEffectiveMembershipsOfUser},
+      {"DeleteLinksOfUser", kDeleteLinksOfUser},
+      {"DeleteEffectiveUser", kDeleteEffectiveUser},
+      {"CountEffective", kCountEffective},
+      {"ListEffectiveUsers", kListEffectiveUsers},
+      {"ScanEffectiveUsers", kScanEffectiveUsers},
+      {"GetLink", kGetLink},
+      {"DeleteLink", kDeleteLink},
+      {"LinksOf", kLinksOf},
+      {"LinksOfConnection", kLinksOfConnection},
+      {"GetEffectiveGroup", kGetEffectiveGroup},
+      {"FindEffectiveGroupByName", kFindEffectiveGroupByName},
+      {"UpdateEffectiveGroup", kUpdateEffectiveGroup},
+      {"EffectiveGroupPk", kEffectiveGroupPk},
+      {"DeleteEffectiveMembersOfGroup", kDeleteEffectiveMembersOfGroup},
+      {"DeleteEffectiveGroup", kDeleteEffectiveGroup},
+      {"TouchEffectiveGroup", kTouchEffectiveGroup},
+      {"ListEffectiveGroups", kListEffectiveGroups},
+      {"ScanEffectiveGroups", kScanEffectiveGroups},
+      {"AddEffectiveMember", kAddEffectiveMember},
+      {"RemoveEffectiveMember", kRemoveEffectiveMember},
+      {"ListEffectiveMembers", kListEffectiveMembers},
+      {"CountEffectiveMembers", kCountEffectiveMembers},
+      {"EffectiveGroupsOf", kEffectiveGroupsOf},
+      {"ListChanges", kListChanges},
+      {"LastChangeSeq", kLastChangeSeq},
+      {"DeleteConflict", kDeleteConflict},
+      {"ListConflicts", kListConflicts},
+      {"FindApiToken", kFindApiToken},
+      {"DeleteApiToken", kDeleteApiToken},
   };
 }
 
@@ -148,3 +346,9 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
 #undef IDSYNC_CONNECTION_COLUMNS
 #undef IDSYNC_TOKEN_COLUMNS
 #undef IDSYNC_AUDIT_SELECT
+#undef IDSYNC_DIRECTORY_COLUMNS
+#undef IDSYNC_POLICY_COLUMNS
+#undef IDSYNC_EUSER_COLUMNS
+#undef IDSYNC_LINK_COLUMNS
+#undef IDSYNC_EGROUP_COLUMNS
+#undef IDSYNC_API_TOKEN_COLUMNS

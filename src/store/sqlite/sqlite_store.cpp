@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <optional>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -75,6 +77,102 @@ Token ReadToken(const Statement& row) {
   token.created = FromUnixMillis(row.Int(3));
   if (!row.IsNull(4)) token.expires = FromUnixMillis(row.Int(4));
   return token;
+}
+
+// Parses a stored JSON column; stored text came from DumpJson, so a failure means corruption.
+Result<Json> ParseStored(const std::string& text, std::string_view what) {
+  Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return Internal(std::string(what) + " is not valid JSON");
+  return value;
+}
+
+// Columns in the order of IDSYNC_DIRECTORY_COLUMNS.
+Result<DirectoryRecord> ReadDirectory(const Statement& row) {
+  DirectoryRecord record;
+  record.name = row.Text(0);
+  auto attributes = ParseStored(row.Text(1), "custom attributes of directory " + record.name);
+  if (!attributes) return attributes.error();
+  record.custom_attributes = std::move(*attributes);
+  record.version = row.Int(2);
+  record.created = FromUnixMillis(row.Int(3));
+  return record;
+}
+
+// Columns in the order of IDSYNC_POLICY_COLUMNS.
+Result<PolicyVersion> ReadPolicy(const Statement& row) {
+  PolicyVersion policy;
+  policy.connection_id = row.Int(0);
+  policy.version = row.Int(1);
+  auto body =
+      ParseStored(row.Text(2), "policy of connection " + std::to_string(policy.connection_id));
+  if (!body) return body.error();
+  policy.body = std::move(*body);
+  policy.time = FromUnixMillis(row.Int(3));
+  policy.actor = row.Text(4);
+  policy.comment = row.Text(5);
+  return policy;
+}
+
+// Columns in the order of IDSYNC_EUSER_COLUMNS (column 0, the pk, is the caller's).
+Result<EffectiveUserRow> ReadEffectiveUser(const Statement& row) {
+  EffectiveUserRow user;
+  user.directory = row.Text(1);
+  user.id = row.Text(2);
+  user.username = row.Text(3);
+  user.username_key = row.Text(4);
+  user.link_key = row.Text(5);  // NULL reads as ""
+  user.state = row.Text(6);
+  auto body = ParseStored(row.Text(7), "effective user " + user.id);
+  if (!body) return body.error();
+  user.body = std::move(*body);
+  user.version = row.Int(8);
+  user.created = FromUnixMillis(row.Int(9));
+  user.last_modified = FromUnixMillis(row.Int(10));
+  return user;
+}
+
+// Columns in the order of IDSYNC_EGROUP_COLUMNS (column 0, the pk, is the caller's).
+Result<EffectiveGroupRow> ReadEffectiveGroup(const Statement& row) {
+  EffectiveGroupRow group;
+  group.directory = row.Text(1);
+  group.id = row.Text(2);
+  group.name = row.Text(3);
+  group.name_key = row.Text(4);
+  auto body = ParseStored(row.Text(5), "effective group " + group.id);
+  if (!body) return body.error();
+  group.body = std::move(*body);
+  group.version = row.Int(6);
+  group.created = FromUnixMillis(row.Int(7));
+  group.last_modified = FromUnixMillis(row.Int(8));
+  return group;
+}
+
+// Columns in the order of IDSYNC_LINK_COLUMNS.
+SourceLink ReadLink(const Statement& row) {
+  SourceLink link;
+  link.connection_id = row.Int(0);
+  link.source_user_id = row.Text(1);
+  link.directory = row.Text(2);
+  link.effective_user_id = row.Text(3);
+  link.deleted = row.Int(4) != 0;
+  return link;
+}
+
+// Columns in the order of IDSYNC_API_TOKEN_COLUMNS.
+ApiToken ReadApiToken(const Statement& row) {
+  ApiToken token;
+  token.id = row.Int(0);
+  token.name = row.Text(1);
+  token.kind = row.Text(2);
+  token.directory = row.Text(3);
+  token.hash = row.Text(4);
+  token.created = FromUnixMillis(row.Int(5));
+  return token;
+}
+
+// What a later read returns for `t`: times are stored in whole milliseconds.
+TimePoint Stored(TimePoint t) {
+  return FromUnixMillis(ToUnixMillis(t));
 }
 
 // Runs `fill` for every row of a prepared, bound statement.
@@ -160,7 +258,9 @@ class SqliteTransaction final : public Transaction {
   Status DeleteConnection(int64_t id) override {
     if (auto w = CheckWritable(); !w) return w;
     // ON DELETE CASCADE removes tokens, resources, and through resources the index entries
-    // and memberships, in this one statement.
+    // and memberships, and the connection's policy versions, source links and conflicts, in
+    // this one statement. Effective users stay: the directory layer has already decided their
+    // fate before removing the connection.
     auto remove = db_.Prepare(sql::kDeleteConnection);
     if (!remove) return remove.error();
     remove->Bind(1, id);
@@ -481,6 +581,654 @@ class SqliteTransaction final : public Transaction {
     return out;
   }
 
+  // --- directories and policies
+
+  Result<std::vector<DirectoryRecord>> ListDirectories() override {
+    auto select = db_.Prepare(sql::kListDirectories);
+    if (!select) return select.error();
+    return Rows<DirectoryRecord>(*select, "listing directories", ReadDirectory);
+  }
+
+  Result<DirectoryRecord> GetDirectory(const std::string& name) override {
+    auto select = db_.Prepare(sql::kGetDirectory);
+    if (!select) return select.error();
+    select->Bind(1, name);
+    auto row = select->Step("reading a directory");
+    if (!row) return row.error();
+    if (!*row) return MakeError(ErrorCode::kNotFound, "directory " + name + " not found");
+    return ReadDirectory(*select);
+  }
+
+  Result<DirectoryRecord> PutDirectory(const DirectoryRecord& record) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto existing = GetDirectory(record.name);
+    if (!existing && existing.error().code != ErrorCode::kNotFound) return existing.error();
+    DirectoryRecord stored = record;
+    std::string attributes = DumpJson(record.custom_attributes);
+    if (existing) {
+      auto update = db_.Prepare(sql::kUpdateDirectory);
+      if (!update) return update.error();
+      update->Bind(1, record.name).Bind(2, attributes);
+      if (auto ran = update->Run("updating a directory"); !ran) return ran.error();
+      stored.version = existing->version + 1;
+      stored.created = existing->created;
+    } else {
+      auto insert = db_.Prepare(sql::kInsertDirectory);
+      if (!insert) return insert.error();
+      insert->Bind(1, record.name).Bind(2, attributes).Bind(3, ToUnixMillis(record.created));
+      if (auto ran = insert->Run("adding a directory"); !ran) return ran.error();
+      stored.version = 1;
+      stored.created = Stored(record.created);
+    }
+    return stored;
+  }
+
+  Result<PolicyVersion> GetPolicy(int64_t connection_id) override {
+    auto select = db_.Prepare(sql::kGetPolicy);
+    if (!select) return select.error();
+    select->Bind(1, connection_id);
+    auto row = select->Step("reading a policy");
+    if (!row) return row.error();
+    if (!*row) {
+      return MakeError(ErrorCode::kNotFound,
+                       "connection " + std::to_string(connection_id) + " has no policy");
+    }
+    return ReadPolicy(*select);
+  }
+
+  Result<PolicyVersion> PutPolicy(const PolicyVersion& policy) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    PolicyVersion stored = policy;
+    {
+      auto last = db_.Prepare(sql::kLastPolicyVersion);
+      if (!last) return last.error();
+      last->Bind(1, policy.connection_id);
+      auto row = last->Step("reading a policy");
+      if (!row) return row.error();
+      stored.version = *row ? last->Int(0) + 1 : 1;
+    }
+    auto insert = db_.Prepare(sql::kInsertPolicy);
+    if (!insert) return insert.error();
+    insert->Bind(1, policy.connection_id)
+        .Bind(2, stored.version)
+        .Bind(3, DumpJson(policy.body))
+        .Bind(4, ToUnixMillis(policy.time))
+        .Bind(5, policy.actor)
+        .Bind(6, policy.comment);
+    if (auto ran = insert->Run("storing a policy"); !ran) {
+      if (ran.error().code == ErrorCode::kNotFound)
+        return NoConnection(policy.connection_id).error();
+      return ran.error();
+    }
+    stored.time = Stored(policy.time);
+    return stored;
+  }
+
+  Result<std::vector<PolicyVersion>> ListPolicyVersions(int64_t connection_id) override {
+    auto select = db_.Prepare(sql::kListPolicyVersions);
+    if (!select) return select.error();
+    select->Bind(1, connection_id);
+    return Rows<PolicyVersion>(*select, "listing policy versions", ReadPolicy);
+  }
+
+  // --- effective users
+
+  Result<EffectiveUserRow> GetEffectiveUser(const std::string& directory,
+                                            const std::string& id) override {
+    auto select = db_.Prepare(sql::kGetEffectiveUser);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, id);
+    auto found = OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEffectiveUser);
+    if (!found) return found.error();
+    if (!*found) return NoEffective("user", directory, id);
+    return std::move(**found);
+  }
+
+  Result<EffectiveUserRow> FindEffectiveUserByUsername(const std::string& directory,
+                                                       const std::string& username_key) override {
+    auto select = db_.Prepare(sql::kFindEffectiveUserByUsername);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, username_key);
+    auto found = OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEffectiveUser);
+    if (!found) return found.error();
+    if (!*found) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no user named \"" + username_key + "\" in directory " + directory);
+    }
+    return std::move(**found);
+  }
+
+  Result<std::vector<EffectiveUserRow>> FindEffectiveUsersByLinkKey(
+      const std::string& directory, const std::string& link_key) override {
+    if (link_key.empty()) return std::vector<EffectiveUserRow>{};  // "" is no link key
+    auto select = db_.Prepare(sql::kFindEffectiveUsersByLinkKey);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, link_key);
+    return Rows<EffectiveUserRow>(*select, "searching effective users", ReadEffectiveUser);
+  }
+
+  Result<EffectiveUserRow> PutEffectiveUser(const EffectiveUserRow& row) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    std::optional<std::pair<int64_t, EffectiveUserRow>> existing;
+    {
+      auto select = db_.Prepare(sql::kGetEffectiveUser);
+      if (!select) return select.error();
+      select->Bind(1, row.directory).Bind(2, row.id);
+      auto found =
+          OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEffectiveUser);
+      if (!found) return found.error();
+      if (*found) existing.emplace(select->Int(0), std::move(**found));
+    }
+    std::optional<std::string> link_key;
+    if (!row.link_key.empty()) link_key = row.link_key;
+    auto taken = [&](const Error& error) -> Error {
+      if (error.code != ErrorCode::kUniqueness) return error;
+      return MakeError(ErrorCode::kUniqueness,
+                       "username \"" + row.username + "\" is taken in directory " + row.directory);
+    };
+    EffectiveUserRow stored = row;
+    if (existing) {
+      auto update = db_.Prepare(sql::kUpdateEffectiveUser);
+      if (!update) return update.error();
+      update->Bind(1, existing->first)
+          .Bind(2, row.username)
+          .Bind(3, row.username_key)
+          .Bind(4, link_key)
+          .Bind(5, row.state)
+          .Bind(6, DumpJson(row.body))
+          .Bind(7, ToUnixMillis(row.last_modified));
+      if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
+      stored.version = existing->second.version + 1;
+      stored.created = existing->second.created;
+    } else {
+      auto insert = db_.Prepare(sql::kInsertEffectiveUser);
+      if (!insert) return insert.error();
+      insert->Bind(1, row.directory)
+          .Bind(2, row.id)
+          .Bind(3, row.username)
+          .Bind(4, row.username_key)
+          .Bind(5, link_key)
+          .Bind(6, row.state)
+          .Bind(7, DumpJson(row.body))
+          .Bind(8, ToUnixMillis(row.created))
+          .Bind(9, ToUnixMillis(row.last_modified));
+      if (auto ran = insert->Run("adding an effective user"); !ran) return taken(ran.error());
+      stored.version = 1;
+      stored.created = Stored(row.created);
+    }
+    stored.last_modified = Stored(row.last_modified);
+    return stored;
+  }
+
+  Status DeleteEffectiveUser(const std::string& directory, const std::string& id) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto pk = EffectiveUserPk(directory, id);
+    if (!pk) return pk.error();
+    // The groups the user leaves change too; bump them before the membership rows go.
+    {
+      auto touch = db_.Prepare(sql::kTouchEffectiveGroupsOfUser);
+      if (!touch) return touch.error();
+      touch->Bind(1, *pk).Bind(2, ToUnixMillis(clock_.Now()));
+      if (auto ran = touch->Run("deleting an effective user"); !ran) return ran;
+    }
+    // Explicit rather than through ON DELETE CASCADE, so this does not depend on the
+    // foreign_keys pragma of the connection.
+    {
+      auto unlink = db_.Prepare(sql::kDeleteEffectiveMembershipsOfUser);
+      if (!unlink) return unlink.error();
+      unlink->Bind(1, *pk);
+      if (auto ran = unlink->Run("deleting an effective user"); !ran) return ran;
+    }
+    {
+      auto links = db_.Prepare(sql::kDeleteLinksOfUser);
+      if (!links) return links.error();
+      links->Bind(1, directory).Bind(2, id);
+      if (auto ran = links->Run("deleting an effective user"); !ran) return ran;
+    }
+    auto remove = db_.Prepare(sql::kDeleteEffectiveUser);
+    if (!remove) return remove.error();
+    remove->Bind(1, *pk);
+    return remove->Run("deleting an effective user");
+  }
+
+  Result<int64_t> CountEffectiveUsers(const std::string& directory) override {
+    return CountEffective(directory, 0);
+  }
+
+  Result<std::vector<EffectiveUserRow>> ListEffectiveUsers(const std::string& directory,
+                                                           int64_t offset, int64_t limit) override {
+    auto select = db_.Prepare(sql::kListEffectiveUsers);
+    if (!select) return select.error();
+    select->Bind(1, directory)
+        .Bind(2, std::max<int64_t>(offset, 0))
+        .Bind(3, std::max<int64_t>(limit, 0));
+    return Rows<EffectiveUserRow>(*select, "listing effective users", ReadEffectiveUser);
+  }
+
+  Status ScanEffectiveUsers(const std::string& directory,
+                            const std::function<bool(const EffectiveUserRow&)>& visit) override {
+    return ScanByPk<EffectiveUserRow>(sql::kScanEffectiveUsers, directory,
+                                      "reading effective users", ReadEffectiveUser, visit);
+  }
+
+  // --- links
+
+  Result<SourceLink> GetLink(int64_t connection_id, const std::string& source_user_id) override {
+    auto select = db_.Prepare(sql::kGetLink);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, source_user_id);
+    auto row = select->Step("reading a link");
+    if (!row) return row.error();
+    if (!*row) {
+      return MakeError(ErrorCode::kNotFound, "source user " + source_user_id + " of connection " +
+                                                 std::to_string(connection_id) + " is not linked");
+    }
+    return ReadLink(*select);
+  }
+
+  Status PutLink(const SourceLink& link) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto upsert = db_.Prepare(sql::kPutLink);
+    if (!upsert) return upsert.error();
+    upsert->Bind(1, link.connection_id)
+        .Bind(2, link.source_user_id)
+        .Bind(3, link.directory)
+        .Bind(4, link.effective_user_id)
+        .Bind(5, int64_t{link.deleted ? 1 : 0});
+    auto ran = upsert->Run("storing a link");
+    if (!ran && ran.error().code == ErrorCode::kNotFound) return NoConnection(link.connection_id);
+    return ran;
+  }
+
+  Status DeleteLink(int64_t connection_id, const std::string& source_user_id) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto remove = db_.Prepare(sql::kDeleteLink);
+    if (!remove) return remove.error();
+    remove->Bind(1, connection_id).Bind(2, source_user_id);
+    return remove->Run("deleting a link");
+  }
+
+  Result<std::vector<SourceLink>> LinksOf(const std::string& directory,
+                                          const std::string& effective_user_id) override {
+    auto select = db_.Prepare(sql::kLinksOf);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, effective_user_id);
+    return Links(*select);
+  }
+
+  Result<std::vector<SourceLink>> LinksOfConnection(int64_t connection_id) override {
+    auto select = db_.Prepare(sql::kLinksOfConnection);
+    if (!select) return select.error();
+    select->Bind(1, connection_id);
+    return Links(*select);
+  }
+
+  // --- effective groups and memberships
+
+  Result<EffectiveGroupRow> GetEffectiveGroup(const std::string& directory,
+                                              const std::string& id) override {
+    auto select = db_.Prepare(sql::kGetEffectiveGroup);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, id);
+    auto found =
+        OneRow<EffectiveGroupRow>(*select, "reading an effective group", ReadEffectiveGroup);
+    if (!found) return found.error();
+    if (!*found) return NoEffective("group", directory, id);
+    return std::move(**found);
+  }
+
+  Result<EffectiveGroupRow> FindEffectiveGroupByName(const std::string& directory,
+                                                     const std::string& name_key) override {
+    auto select = db_.Prepare(sql::kFindEffectiveGroupByName);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, name_key);
+    auto found =
+        OneRow<EffectiveGroupRow>(*select, "reading an effective group", ReadEffectiveGroup);
+    if (!found) return found.error();
+    if (!*found) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no group named \"" + name_key + "\" in directory " + directory);
+    }
+    return std::move(**found);
+  }
+
+  Result<EffectiveGroupRow> PutEffectiveGroup(const EffectiveGroupRow& row) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    std::optional<std::pair<int64_t, EffectiveGroupRow>> existing;
+    {
+      auto select = db_.Prepare(sql::kGetEffectiveGroup);
+      if (!select) return select.error();
+      select->Bind(1, row.directory).Bind(2, row.id);
+      auto found =
+          OneRow<EffectiveGroupRow>(*select, "reading an effective group", ReadEffectiveGroup);
+      if (!found) return found.error();
+      if (*found) existing.emplace(select->Int(0), std::move(**found));
+    }
+    auto taken = [&](const Error& error) -> Error {
+      if (error.code != ErrorCode::kUniqueness) return error;
+      return MakeError(ErrorCode::kUniqueness,
+                       "group \"" + row.name + "\" already exists in directory " + row.directory);
+    };
+    EffectiveGroupRow stored = row;
+    if (existing) {
+      auto update = db_.Prepare(sql::kUpdateEffectiveGroup);
+      if (!update) return update.error();
+      update->Bind(1, existing->first)
+          .Bind(2, row.name)
+          .Bind(3, row.name_key)
+          .Bind(4, DumpJson(row.body))
+          .Bind(5, ToUnixMillis(row.last_modified));
+      if (auto ran = update->Run("updating an effective group"); !ran) return taken(ran.error());
+      stored.version = existing->second.version + 1;
+      stored.created = existing->second.created;
+    } else {
+      auto insert = db_.Prepare(sql::kInsertEffectiveGroup);
+      if (!insert) return insert.error();
+      insert->Bind(1, row.directory)
+          .Bind(2, row.id)
+          .Bind(3, row.name)
+          .Bind(4, row.name_key)
+          .Bind(5, DumpJson(row.body))
+          .Bind(6, ToUnixMillis(row.created))
+          .Bind(7, ToUnixMillis(row.last_modified));
+      if (auto ran = insert->Run("adding an effective group"); !ran) return taken(ran.error());
+      stored.version = 1;
+      stored.created = Stored(row.created);
+    }
+    stored.last_modified = Stored(row.last_modified);
+    return stored;
+  }
+
+  Status DeleteEffectiveGroup(const std::string& directory, const std::string& id) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto pk = EffectiveGroupPk(directory, id);
+    if (!pk) return pk.error();
+    {
+      auto clear = db_.Prepare(sql::kDeleteEffectiveMembersOfGroup);
+      if (!clear) return clear.error();
+      clear->Bind(1, *pk);
+      if (auto ran = clear->Run("deleting an effective group"); !ran) return ran;
+    }
+    auto remove = db_.Prepare(sql::kDeleteEffectiveGroup);
+    if (!remove) return remove.error();
+    remove->Bind(1, *pk);
+    return remove->Run("deleting an effective group");
+  }
+
+  Status TouchEffectiveGroup(const std::string& directory, const std::string& id,
+                             TimePoint when) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto touch = db_.Prepare(sql::kTouchEffectiveGroup);
+    if (!touch) return touch.error();
+    touch->Bind(1, directory).Bind(2, id).Bind(3, ToUnixMillis(when));
+    if (auto ran = touch->Run("updating an effective group"); !ran) return ran;
+    if (db_.Changes() == 0) return NoEffective("group", directory, id);
+    return Status::Ok();
+  }
+
+  Result<int64_t> CountEffectiveGroups(const std::string& directory) override {
+    return CountEffective(directory, 1);
+  }
+
+  Result<std::vector<EffectiveGroupRow>> ListEffectiveGroups(const std::string& directory,
+                                                             int64_t offset,
+                                                             int64_t limit) override {
+    auto select = db_.Prepare(sql::kListEffectiveGroups);
+    if (!select) return select.error();
+    select->Bind(1, directory)
+        .Bind(2, std::max<int64_t>(offset, 0))
+        .Bind(3, std::max<int64_t>(limit, 0));
+    return Rows<EffectiveGroupRow>(*select, "listing effective groups", ReadEffectiveGroup);
+  }
+
+  Status ScanEffectiveGroups(const std::string& directory,
+                             const std::function<bool(const EffectiveGroupRow&)>& visit) override {
+    return ScanByPk<EffectiveGroupRow>(sql::kScanEffectiveGroups, directory,
+                                       "reading effective groups", ReadEffectiveGroup, visit);
+  }
+
+  Result<bool> AddEffectiveMember(const std::string& directory, const std::string& group_id,
+                                  const std::string& user_id) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto group = EffectiveGroupPk(directory, group_id);
+    if (!group) return group.error();
+    auto user = EffectiveUserPk(directory, user_id);
+    if (!user) return user.error();
+    auto insert = db_.Prepare(sql::kAddEffectiveMember);
+    if (!insert) return insert.error();
+    insert->Bind(1, *group).Bind(2, *user);
+    if (auto ran = insert->Run("adding a member"); !ran) return ran.error();
+    return db_.Changes() > 0;
+  }
+
+  Result<bool> RemoveEffectiveMember(const std::string& directory, const std::string& group_id,
+                                     const std::string& user_id) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto group = EffectiveGroupPk(directory, group_id);
+    if (!group) return group.error();
+    auto user = EffectiveUserPk(directory, user_id);
+    if (!user) {
+      // A user that does not exist is not a member.
+      if (user.error().code == ErrorCode::kNotFound) return false;
+      return user.error();
+    }
+    auto remove = db_.Prepare(sql::kRemoveEffectiveMember);
+    if (!remove) return remove.error();
+    remove->Bind(1, *group).Bind(2, *user);
+    if (auto ran = remove->Run("removing a member"); !ran) return ran.error();
+    return db_.Changes() > 0;
+  }
+
+  Result<std::vector<std::string>> ListEffectiveMembers(const std::string& directory,
+                                                        const std::string& group_id) override {
+    auto group = EffectiveGroupPk(directory, group_id);
+    if (!group) return group.error();
+    auto select = db_.Prepare(sql::kListEffectiveMembers);
+    if (!select) return select.error();
+    select->Bind(1, *group);
+    std::vector<std::string> out;
+    auto listed = ForEachRow(*select, "listing members", [&](const Statement& row) {
+      out.push_back(row.Text(0));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Result<int64_t> CountEffectiveMembers(const std::string& directory,
+                                        const std::string& group_id) override {
+    auto select = db_.Prepare(sql::kCountEffectiveMembers);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, group_id);
+    auto row = select->Step("counting members");
+    if (!row) return row.error();
+    if (!*row) return NoEffective("group", directory, group_id);
+    return select->Int(0);
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> EffectiveGroupsOf(
+      const std::string& directory, const std::string& user_id) override {
+    auto select = db_.Prepare(sql::kEffectiveGroupsOf);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, user_id);
+    std::vector<std::pair<std::string, std::string>> out;
+    auto listed = ForEachRow(*select, "listing groups", [&](const Statement& row) {
+      out.emplace_back(row.Text(0), row.Text(1));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  // --- change feed
+
+  Result<int64_t> AppendChange(const ChangeRecord& change) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto insert = db_.Prepare(sql::kInsertChange);
+    if (!insert) return insert.error();
+    std::optional<std::string> resource;
+    if (!change.resource.is_null()) resource = DumpJson(change.resource);
+    insert->Bind(1, change.directory)
+        .Bind(2, ToUnixMillis(change.time))
+        .Bind(3, change.type)
+        .Bind(4, change.op)
+        .Bind(5, change.id)
+        .Bind(6, change.member_id)
+        .Bind(7, resource)
+        .Bind(8, DumpJson(change.cause));
+    if (auto ran = insert->Run("appending to the change feed"); !ran) return ran.error();
+    return db_.LastInsertRowid();
+  }
+
+  Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory, int64_t after_seq,
+                                                int64_t limit) override {
+    auto select = db_.Prepare(sql::kListChanges);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, after_seq).Bind(3, std::max<int64_t>(limit, 0));
+    std::vector<ChangeRecord> out;
+    auto listed =
+        ForEachRow(*select, "reading the change feed", [&](const Statement& row) -> Status {
+          ChangeRecord change;
+          change.seq = row.Int(0);
+          change.time = FromUnixMillis(row.Int(1));
+          change.directory = row.Text(2);
+          change.type = row.Text(3);
+          change.op = row.Text(4);
+          change.id = row.Text(5);
+          change.member_id = row.Text(6);
+          std::string what = "change " + std::to_string(change.seq);
+          if (!row.IsNull(7)) {
+            auto resource = ParseStored(row.Text(7), what);
+            if (!resource) return resource.error();
+            change.resource = std::move(*resource);
+          }
+          auto cause = ParseStored(row.Text(8), what);
+          if (!cause) return cause.error();
+          change.cause = std::move(*cause);
+          out.push_back(std::move(change));
+          return Status::Ok();
+        });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Result<int64_t> LastChangeSeq(const std::string& directory) override {
+    auto select = db_.Prepare(sql::kLastChangeSeq);
+    if (!select) return select.error();
+    select->Bind(1, directory);
+    auto row = select->Step("reading the change feed");
+    if (!row) return row.error();
+    return *row ? select->Int(0) : int64_t{0};
+  }
+
+  // --- conflicts
+
+  Status PutConflict(const ConflictRecord& conflict) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto upsert = db_.Prepare(sql::kPutConflict);
+    if (!upsert) return upsert.error();
+    upsert->Bind(1, conflict.connection_id)
+        .Bind(2, conflict.source_user_id)
+        .Bind(3, conflict.directory)
+        .Bind(4, conflict.username)
+        .Bind(5, DumpJson(conflict.detail))
+        .Bind(6, ToUnixMillis(conflict.time));
+    auto ran = upsert->Run("storing a conflict");
+    if (!ran && ran.error().code == ErrorCode::kNotFound) {
+      return NoConnection(conflict.connection_id);
+    }
+    return ran;
+  }
+
+  Status DeleteConflict(int64_t connection_id, const std::string& source_user_id) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto remove = db_.Prepare(sql::kDeleteConflict);
+    if (!remove) return remove.error();
+    remove->Bind(1, connection_id).Bind(2, source_user_id);
+    return remove->Run("deleting a conflict");
+  }
+
+  Result<std::vector<ConflictRecord>> ListConflicts(const std::string& directory) override {
+    auto select = db_.Prepare(sql::kListConflicts);
+    if (!select) return select.error();
+    select->Bind(1, directory);
+    std::vector<ConflictRecord> out;
+    auto listed = ForEachRow(*select, "listing conflicts", [&](const Statement& row) -> Status {
+      ConflictRecord conflict;
+      conflict.directory = row.Text(0);
+      conflict.connection_id = row.Int(1);
+      conflict.source_user_id = row.Text(2);
+      conflict.username = row.Text(3);
+      auto detail = ParseStored(row.Text(4), "conflict of " + conflict.source_user_id);
+      if (!detail) return detail.error();
+      conflict.detail = std::move(*detail);
+      conflict.time = FromUnixMillis(row.Int(5));
+      out.push_back(std::move(conflict));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  // --- API tokens
+
+  Result<ApiToken> CreateApiToken(const ApiToken& token) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto insert = db_.Prepare(sql::kInsertApiToken);
+    if (!insert) return insert.error();
+    insert->Bind(1, token.name)
+        .Bind(2, token.kind)
+        .Bind(3, token.directory)
+        .Bind(4, token.hash)
+        .Bind(5, ToUnixMillis(token.created));
+    if (auto ran = insert->Run("adding an API token"); !ran) {
+      if (ran.error().code == ErrorCode::kUniqueness) {
+        // Name or hash; a hash collision of 256 random bits does not happen, so say the name.
+        return MakeError(ErrorCode::kUniqueness,
+                         "an API token named \"" + token.name + "\" already exists");
+      }
+      return ran.error();
+    }
+    ApiToken stored = token;
+    stored.id = db_.LastInsertRowid();
+    stored.created = Stored(token.created);
+    return stored;
+  }
+
+  Result<ApiToken> FindApiToken(const std::string& hash) override {
+    auto select = db_.Prepare(sql::kFindApiToken);
+    if (!select) return select.error();
+    select->Bind(1, hash);
+    auto row = select->Step("looking up an API token");
+    if (!row) return row.error();
+    if (!*row) return MakeError(ErrorCode::kNotFound, "no such API token");
+    return ReadApiToken(*select);
+  }
+
+  Result<std::vector<ApiToken>> ListApiTokens() override {
+    auto select = db_.Prepare(sql::kListApiTokens);
+    if (!select) return select.error();
+    std::vector<ApiToken> out;
+    auto listed = ForEachRow(*select, "listing API tokens", [&](const Statement& row) {
+      out.push_back(ReadApiToken(row));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Status DeleteApiToken(const std::string& name) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto remove = db_.Prepare(sql::kDeleteApiToken);
+    if (!remove) return remove.error();
+    remove->Bind(1, name);
+    if (auto ran = remove->Run("deleting an API token"); !ran) return ran;
+    if (db_.Changes() == 0) {
+      return MakeError(ErrorCode::kNotFound, "API token \"" + name + "\" not found");
+    }
+    return Status::Ok();
+  }
+
   Status AppendAudit(const AuditRecord& record) override {
     if (auto w = CheckWritable(); !w) return w;
     auto insert = db_.Prepare(sql::kInsertAudit);
@@ -597,6 +1345,107 @@ class SqliteTransaction final : public Transaction {
     auto row = select.Step(what);
     if (!row) return row.error();
     return select.Int(0);
+  }
+
+  static Error NoEffective(std::string_view what, const std::string& directory,
+                           const std::string& id) {
+    return MakeError(ErrorCode::kNotFound,
+                     std::string(what) + " " + id + " not found in directory " + directory);
+  }
+
+  // Every row of a bound statement through `read` (a Read* function above).
+  template <typename Row, typename ReadFn>
+  Result<std::vector<Row>> Rows(Statement& select, std::string_view what, ReadFn read) {
+    std::vector<Row> out;
+    auto listed = ForEachRow(select, what, [&](const Statement& row) -> Status {
+      auto value = read(row);
+      if (!value) return value.error();
+      out.push_back(std::move(*value));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  // The first row through `read`, or nullopt if there is none. The statement stays on that
+  // row, so the caller may read more columns (the pk) before it goes out of scope.
+  template <typename Row, typename ReadFn>
+  Result<std::optional<Row>> OneRow(Statement& select, std::string_view what, ReadFn read) {
+    auto row = select.Step(what);
+    if (!row) return row.error();
+    if (!*row) return std::optional<Row>();
+    auto value = read(select);
+    if (!value) return value.error();
+    return std::optional<Row>(std::move(*value));
+  }
+
+  // Calls `visit` on a directory's rows in pk order, in chunks; each chunk's statement is
+  // finished before `visit` runs, so the visitor may use this transaction (the statement
+  // cache holds one instance of each statement). `text` takes ?1 directory, ?2 after pk,
+  // ?3 limit and returns the pk in column 0.
+  template <typename Row, typename ReadFn>
+  Status ScanByPk(const char* text, const std::string& directory, std::string_view what,
+                  ReadFn read, const std::function<bool(const Row&)>& visit) {
+    int64_t after = 0;
+    for (;;) {
+      std::vector<std::pair<int64_t, Row>> chunk;
+      {
+        auto select = db_.Prepare(text);
+        if (!select) return select.error();
+        select->Bind(1, directory).Bind(2, after).Bind(3, kScanChunk);
+        auto listed = ForEachRow(*select, what, [&](const Statement& row) -> Status {
+          auto value = read(row);
+          if (!value) return value.error();
+          chunk.emplace_back(row.Int(0), std::move(*value));
+          return Status::Ok();
+        });
+        if (!listed) return listed;
+      }
+      for (const auto& [pk, value] : chunk) {
+        if (!visit(value)) return Status::Ok();
+      }
+      if (static_cast<int64_t>(chunk.size()) < kScanChunk) return Status::Ok();
+      after = chunk.back().first;
+    }
+  }
+
+  Result<int64_t> PkByDirectoryAndId(const char* text, std::string_view what,
+                                     const std::string& directory, const std::string& id) {
+    auto select = db_.Prepare(text);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, id);
+    auto row = select->Step(std::string("reading an effective ") + std::string(what));
+    if (!row) return row.error();
+    if (!*row) return NoEffective(what, directory, id);
+    return select->Int(0);
+  }
+
+  Result<int64_t> EffectiveUserPk(const std::string& directory, const std::string& id) {
+    return PkByDirectoryAndId(sql::kEffectiveUserPk, "user", directory, id);
+  }
+
+  Result<int64_t> EffectiveGroupPk(const std::string& directory, const std::string& id) {
+    return PkByDirectoryAndId(sql::kEffectiveGroupPk, "group", directory, id);
+  }
+
+  // kind: 0 users, 1 groups (as in effective_counts).
+  Result<int64_t> CountEffective(const std::string& directory, int64_t kind) {
+    auto select = db_.Prepare(sql::kCountEffective);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, kind);
+    auto row = select->Step("counting");
+    if (!row) return row.error();
+    return *row ? select->Int(0) : int64_t{0};  // no row: nothing was ever stored
+  }
+
+  Result<std::vector<SourceLink>> Links(Statement& select) {
+    std::vector<SourceLink> out;
+    auto listed = ForEachRow(select, "reading links", [&](const Statement& row) {
+      out.push_back(ReadLink(row));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    return out;
   }
 
   Database& db_;
