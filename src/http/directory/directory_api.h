@@ -1,0 +1,69 @@
+// The read API for applications (issue #3): read-only SCIM over one directory's effective users
+// and groups, and its change feed, at /directory/v2/{directory}/...
+//
+//   GET Users, Users/{id}, Groups, Groups/{id}       SCIM (RFC 7644 §3.4): filter, sortBy,
+//                                                    sortOrder, startIndex, count, attributes,
+//                                                    excludedAttributes; ETag / If-None-Match
+//   GET ServiceProviderConfig, Schemas, ResourceTypes  discovery for this directory
+//   GET changes?since=CURSOR&limit=N&wait=SECONDS    change feed (JSON, not SCIM):
+//       {"changes": [directory::ChangeToJson...], "next": <cursor to pass as since next time>,
+//        "last": <the directory's highest seq now>}
+//
+// Auth: "Authorization: Bearer" with a read token of this directory or an admin token (401
+// without a valid one, 403 for a read token of another directory). SCIM connection tokens are
+// not accepted. Any method other than GET: 405. Errors are SCIM error bodies.
+//
+// Long polls block a server worker (there are 16), so at most `max_long_polls` wait at once;
+// further ones are answered at once as if wait=0, with "Retry-After: 1", so that followers of
+// the feed can never starve SCIM traffic of workers.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <string_view>
+
+#include "directory/directory_service.h"
+#include "directory/reader.h"
+#include "http/server.h"
+#include "service/api_tokens.h"
+#include "store/store.h"
+
+namespace idsync::http {
+
+inline constexpr std::string_view kDirectoryApiPrefix = "/directory/v2";
+
+// Thread-safe: Handle() is called concurrently by the server's workers.
+class DirectoryApi {
+ public:
+  static constexpr int64_t kMaxWaitSeconds = 30;
+  static constexpr int64_t kMaxChangesPerPage = 1000;
+
+  // `public_url` as for the SCIM API ("" -> from the Host header). The references must outlive
+  // this object.
+  DirectoryApi(directory::DirectoryReader& reader, directory::DirectoryService& directories,
+               service::ApiTokens& tokens, store::Store& store, std::string public_url,
+               int max_long_polls = 8);
+
+  // Whether `path` is under kDirectoryApiPrefix (the composition root routes by this).
+  static bool Handles(std::string_view path);
+
+  // Always sets X-Request-Id (the client's, if usable, else a new one).
+  Response Handle(const Request& request);
+
+  // Long polls waiting right now (for tests and metrics).
+  int active_long_polls() const { return active_long_polls_.load(); }
+
+ private:
+  Response Route(const Request& request);
+  Response Changes(const Request& request, const std::string& directory);
+
+  directory::DirectoryReader& reader_;
+  directory::DirectoryService& directories_;
+  service::ApiTokens& tokens_;
+  store::Store& store_;
+  std::string public_url_;
+  int max_long_polls_;
+  std::atomic<int> active_long_polls_{0};
+};
+
+}  // namespace idsync::http
