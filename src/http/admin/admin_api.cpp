@@ -1,0 +1,690 @@
+#include "http/admin/admin_api.h"
+
+#include <charconv>
+#include <exception>
+#include <set>
+#include <vector>
+
+#include "base/json.h"
+#include "base/strings.h"
+#include "base/time.h"
+#include "base/uuid.h"
+#include "directory/reader.h"
+#include "service/scim_service.h"
+
+namespace idsync::http {
+
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+
+// The error vocabulary of the admin API: ErrorCode in snake case, so that clients can switch on
+// a stable word while the message stays free to change.
+std::string_view CodeName(ErrorCode code) {
+  switch (code) {  // no default: a new ErrorCode must be named here
+    case ErrorCode::kInvalidSyntax: return "invalid_syntax";
+    case ErrorCode::kInvalidFilter: return "invalid_filter";
+    case ErrorCode::kTooMany: return "too_many";
+    case ErrorCode::kInvalidPath: return "invalid_path";
+    case ErrorCode::kNoTarget: return "no_target";
+    case ErrorCode::kInvalidValue: return "invalid_value";
+    case ErrorCode::kMutability: return "mutability";
+    case ErrorCode::kUniqueness: return "uniqueness";
+    case ErrorCode::kInvalidVersion: return "invalid_version";
+    case ErrorCode::kSensitive: return "sensitive";
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kVersionMismatch: return "version_mismatch";
+    case ErrorCode::kNotModified: return "not_modified";
+    case ErrorCode::kPayloadTooLarge: return "payload_too_large";
+    case ErrorCode::kUnauthorized: return "unauthorized";
+    case ErrorCode::kForbidden: return "forbidden";
+    case ErrorCode::kNotImplemented: return "not_implemented";
+    case ErrorCode::kRateLimited: return "rate_limited";
+    case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+Response JsonResponse(int status, const Json& body, const std::string& route) {
+  Response r;
+  r.status = status;
+  r.body = DumpJson(body);
+  r.SetHeader("Content-Type", std::string(kJson));
+  r.route = route;
+  return r;
+}
+
+Response ErrorResponse(int status, std::string_view code, const std::string& message,
+                       const std::string& route) {
+  Response r = JsonResponse(
+      status, Json{{"error", {{"code", std::string(code)}, {"message", message}}}}, route);
+  if (status == 401) r.SetHeader("WWW-Authenticate", "Bearer realm=\"idsync admin\"");
+  return r;
+}
+
+Response ErrorResponse(const Error& e, const std::string& route) {
+  int status = service::StatusOf(e.code);
+  // 304 carries no body; no admin route answers it, so a stray kNotModified is a bug.
+  if (status == 304) status = 500;
+  return ErrorResponse(status, CodeName(e.code), e.detail, route);
+}
+
+Response NoContent(const std::string& route) {
+  Response r;
+  r.status = 204;
+  r.route = route;
+  return r;
+}
+
+std::string RequestIdOf(const Request& req) {
+  if (auto id = req.Header("x-request-id"); id && !id->empty() && id->size() <= 128) {
+    bool printable = true;
+    for (char c : *id) printable &= (c > 32 && c < 127);
+    if (printable) return std::string(*id);
+  }
+  return NewUuid();
+}
+
+std::vector<std::string> Segments(std::string_view rest) {
+  std::vector<std::string> seg;
+  while (!rest.empty()) {
+    if (rest.front() == '/') {
+      rest.remove_prefix(1);
+      continue;
+    }
+    size_t slash = rest.find('/');
+    seg.emplace_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash);
+  }
+  return seg;
+}
+
+Result<int64_t> QueryInt(const Request& req, std::string_view name, int64_t fallback, int64_t min,
+                         int64_t max) {
+  auto text = req.Query(name);
+  if (!text) return fallback;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || p != text->data() + text->size() || v < min || v > max) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     std::string(name) + ": expected an integer from " + std::to_string(min) +
+                         " to " + std::to_string(max) + ", got \"" + std::string(*text) + "\"");
+  }
+  return v;
+}
+
+// The request body as JSON. Bodies come from the network, so they go through the strict parser.
+// Any JSON media type is accepted (scripts send application/json or text/json), and none.
+Result<Json> ParseBody(const Request& req) {
+  if (auto ct = req.Header("content-type");
+      ct && AsciiLower(*ct).find("json") == std::string::npos) {
+    return MakeError(ErrorCode::kInvalidSyntax, "Content-Type must be application/json");
+  }
+  if (req.body.empty()) return MakeError(ErrorCode::kInvalidSyntax, "request body is empty");
+  return ParseJsonStrict(req.body);
+}
+
+// An object body with only the keys in `allowed` (an unknown key is an error naming it, so a
+// typo is never silently ignored). An empty body is {} when `optional`.
+Result<Json> ParseObjectBody(const Request& req, const std::set<std::string>& allowed,
+                             bool optional = false) {
+  if (optional && req.body.empty()) return Json::object();
+  auto body = ParseBody(req);
+  if (!body) return body.error();
+  if (!body->is_object()) {
+    return MakeError(ErrorCode::kInvalidSyntax, "request body must be a JSON object");
+  }
+  for (auto it = body->begin(); it != body->end(); ++it) {
+    if (!allowed.count(it.key())) {
+      return MakeError(ErrorCode::kInvalidValue, it.key() + ": unknown field");
+    }
+  }
+  return body;
+}
+
+Result<std::string> StringField(const Json& body, const std::string& name, bool required) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (required) return MakeError(ErrorCode::kInvalidValue, name + ": required");
+    return std::string();
+  }
+  if (!it->is_string()) return MakeError(ErrorCode::kInvalidValue, name + ": expected a string");
+  return it->get<std::string>();
+}
+
+Json TimeOrNull(const std::optional<TimePoint>& t) {
+  return t ? Json(FormatRfc3339(*t)) : Json(nullptr);
+}
+
+Json DirectoryJson(const store::DirectoryRecord& d) {
+  return {{"name", d.name},
+          {"custom_attributes", d.custom_attributes},
+          {"version", d.version},
+          {"created", FormatRfc3339(d.created)}};
+}
+
+Json AuditJson(const store::AuditRecord& a) {
+  return {{"seq", a.seq},
+          {"time", FormatRfc3339(a.time)},
+          {"connection", a.connection_name},
+          {"request_id", a.request_id},
+          {"actor", a.actor},
+          {"operation", a.operation},
+          {"resource_type", a.resource_type},
+          {"resource_id", a.resource_id},
+          {"status", a.status},
+          {"detail", a.detail}};
+}
+
+}  // namespace
+
+// Everything one request needs on its way through the routes.
+struct AdminApi::Call {
+  const Request& req;
+  std::string request_id;
+  std::vector<std::string> seg;  // path segments after /api/v1
+  std::string base_url;          // public URL without trailing slash
+  directory::Actor actor;
+
+  Response MethodNotAllowed(const std::string& allow, const std::string& route) const {
+    Response r =
+        ErrorResponse(405, "method_not_allowed",
+                      "method " + req.method + " is not allowed here; use " + allow, route);
+    r.SetHeader("Allow", allow);
+    return r;
+  }
+  Response NotFound() const {
+    return ErrorResponse(404, "not_found", "no such endpoint: " + req.path, "admin.other");
+  }
+};
+
+AdminApi::AdminApi(directory::DirectoryService& directory, service::Connections& connections,
+                   service::ApiTokens& tokens, store::Store& store, std::string public_url)
+    : directory_(directory),
+      connections_(connections),
+      tokens_(tokens),
+      store_(store),
+      public_url_(std::move(public_url)),
+      reader_(std::make_unique<directory::DirectoryReader>(store)) {
+  while (!public_url_.empty() && public_url_.back() == '/') public_url_.pop_back();
+}
+
+AdminApi::~AdminApi() = default;
+
+bool AdminApi::Matches(std::string_view path) {
+  return path == kAdminApiPrefix || (path.size() > kAdminApiPrefix.size() &&
+                                     path.substr(0, kAdminApiPrefix.size()) == kAdminApiPrefix &&
+                                     path[kAdminApiPrefix.size()] == '/');
+}
+
+Response AdminApi::Handle(const Request& req) {
+  std::string request_id = RequestIdOf(req);
+  Response r;
+  try {
+    Call call{req, request_id, {}, public_url_, {}};
+    if (call.base_url.empty()) {
+      auto host = req.Header("host");
+      call.base_url =
+          std::string(req.tls ? "https://" : "http://") + std::string(host ? *host : "localhost");
+    }
+    std::string_view path = req.path;
+    if (Matches(path)) call.seg = Segments(path.substr(kAdminApiPrefix.size()));
+    r = Route(call);
+  } catch (const std::exception& e) {
+    // A bug (e.g. a JSON shape assumption); the request fails alone.
+    r = ErrorResponse(500, "internal", "internal error", "admin.error");
+  }
+  r.SetHeader("X-Request-Id", request_id);
+  return r;
+}
+
+Response AdminApi::Route(Call& call) {
+  const Request& req = call.req;
+  const auto& seg = call.seg;
+  if (!Matches(req.path)) return call.NotFound();
+
+  // The API description holds no tenant data and is what a client reads before it has a token.
+  if (seg.size() == 1 && seg[0] == "openapi.json") {
+    if (req.method != "GET") return call.MethodNotAllowed("GET", "admin.openapi");
+    Response r;
+    r.status = 200;
+    r.body = std::string(AdminOpenApiDocument());
+    r.SetHeader("Content-Type", std::string(kJson));
+    r.route = "admin.openapi";
+    return r;
+  }
+
+  std::string_view secret;
+  if (auto auth = req.Header("authorization");
+      auth && StartsWithIgnoreAsciiCase(*auth, "bearer ")) {
+    secret = auth->substr(7);
+    while (!secret.empty() && secret.front() == ' ') secret.remove_prefix(1);
+    while (!secret.empty() && secret.back() == ' ') secret.remove_suffix(1);
+  }
+  if (secret.empty()) {
+    return ErrorResponse(401, "unauthorized",
+                         "an admin token is required: Authorization: Bearer idsync_admin_... "
+                         "(create one with `idsync admin-token add NAME`)",
+                         "admin.auth");
+  }
+  auto token = tokens_.Authenticate(secret);
+  if (!token) {
+    if (token.error().code == ErrorCode::kUnauthorized) {
+      return ErrorResponse(401, "unauthorized", "the admin token is not valid", "admin.auth");
+    }
+    return ErrorResponse(token.error(), "admin.auth");
+  }
+  if (token->kind != "admin") {
+    return ErrorResponse(403, "forbidden",
+                         "token \"" + token->name + "\" is a " + token->kind +
+                             " token; the admin API needs an admin token",
+                         "admin.auth");
+  }
+  call.actor = directory::Actor{"admin:" + token->name, call.request_id};
+
+  if (seg.empty()) return call.NotFound();
+  if (seg[0] == "directories") return Directories(call);
+  if (seg[0] == "connections") return Connections(call);
+  if (seg[0] == "audit" && seg.size() == 1) return Audit(call);
+  return call.NotFound();
+}
+
+Response AdminApi::Directories(Call& call) {
+  const Request& req = call.req;
+  const auto& seg = call.seg;
+  const std::string& method = req.method;
+
+  if (seg.size() == 1) {
+    if (method == "GET") {
+      const std::string route = "admin.directories.list";
+      auto all = directory_.ListDirectories();
+      if (!all) return ErrorResponse(all.error(), route);
+      Json list = Json::array();
+      for (const auto& d : *all) list.push_back(DirectoryJson(d));
+      return JsonResponse(200, Json{{"directories", std::move(list)}}, route);
+    }
+    if (method == "POST") {
+      const std::string route = "admin.directories.create";
+      auto body = ParseObjectBody(req, {"name"});
+      if (!body) return ErrorResponse(body.error(), route);
+      auto name = StringField(*body, "name", true);
+      if (!name) return ErrorResponse(name.error(), route);
+      auto created = directory_.CreateDirectory(*name, call.actor);
+      if (!created) return ErrorResponse(created.error(), route);
+      Response r = JsonResponse(201, DirectoryJson(*created), route);
+      r.SetHeader("Location",
+                  call.base_url + std::string(kAdminApiPrefix) + "/directories/" + created->name);
+      return r;
+    }
+    return call.MethodNotAllowed("GET, POST", "admin.directories");
+  }
+
+  const std::string& name = seg[1];
+  if (seg.size() == 2) {
+    const std::string route = "admin.directories.get";
+    if (method != "GET") return call.MethodNotAllowed("GET", route);
+    auto d = directory_.GetDirectory(name);
+    if (!d) return ErrorResponse(d.error(), route);
+    Json j = DirectoryJson(*d);
+    auto all = connections_.List();
+    if (!all) return ErrorResponse(all.error(), route);
+    Json names = Json::array();
+    for (const auto& c : *all) {
+      if (c.directory == name) names.push_back(c.name);
+    }
+    j["connections"] = std::move(names);
+    Status st = store_.Read([&](store::Transaction& tx) -> Status {
+      auto users = tx.CountEffectiveUsers(name);
+      if (!users) return users.error();
+      auto groups = tx.CountEffectiveGroups(name);
+      if (!groups) return groups.error();
+      j["users"] = *users;
+      j["groups"] = *groups;
+      return Status::Ok();
+    });
+    if (!st) return ErrorResponse(st.error(), route);
+    return JsonResponse(200, j, route);
+  }
+
+  if (seg.size() == 3 && seg[2] == "custom-attributes") {
+    auto render = [&](const store::DirectoryRecord& d) {
+      return Json{{"directory", d.name},
+                  {"version", d.version},
+                  {"custom_attributes", d.custom_attributes}};
+    };
+    if (method == "GET") {
+      const std::string route = "admin.custom_attributes.get";
+      auto d = directory_.GetDirectory(name);
+      if (!d) return ErrorResponse(d.error(), route);
+      return JsonResponse(200, render(*d), route);
+    }
+    if (method == "PUT") {
+      const std::string route = "admin.custom_attributes.set";
+      auto body = ParseObjectBody(req, {"custom_attributes"});
+      if (!body) return ErrorResponse(body.error(), route);
+      if (!body->contains("custom_attributes")) {
+        return ErrorResponse(Error{ErrorCode::kInvalidValue, "custom_attributes: required"}, route);
+      }
+      auto d = directory_.SetCustomAttributes(name, (*body)["custom_attributes"], call.actor);
+      if (!d) {
+        Error e = d.error();
+        // The definitions are validated as a bare list ("[1].type: ..."); name the field of
+        // this body so that the message points at what the client sent.
+        if (e.code == ErrorCode::kInvalidValue && !e.detail.empty() && e.detail[0] == '[') {
+          e.detail = "custom_attributes" + e.detail;
+        }
+        return ErrorResponse(e, route);
+      }
+      return JsonResponse(200, render(*d), route);
+    }
+    return call.MethodNotAllowed("GET, PUT", "admin.custom_attributes");
+  }
+
+  if (seg.size() == 3 && seg[2] == "conflicts") {
+    const std::string route = "admin.conflicts";
+    if (method != "GET") return call.MethodNotAllowed("GET", route);
+    auto list = directory_.Conflicts(name);
+    if (!list) return ErrorResponse(list.error(), route);
+    return JsonResponse(200, Json{{"directory", name}, {"conflicts", std::move(*list)}}, route);
+  }
+
+  if ((seg.size() == 3 || seg.size() == 4) && (seg[2] == "users" || seg[2] == "groups")) {
+    return Effective(call);
+  }
+
+  if (seg.size() == 5 && seg[2] == "users" && seg[4] == "explain") {
+    const std::string route = "admin.users.explain";
+    if (method != "GET") return call.MethodNotAllowed("GET", route);
+    auto explained = directory_.Explain(name, seg[3]);
+    if (!explained) return ErrorResponse(explained.error(), route);
+    return JsonResponse(200, *explained, route);
+  }
+
+  return call.NotFound();
+}
+
+// Effective users and groups, as the read API shows them (same reader, same representation),
+// so that an administrator sees exactly what applications see.
+Response AdminApi::Effective(Call& call) {
+  const Request& req = call.req;
+  const auto& seg = call.seg;
+  const std::string& directory = seg[1];
+  const bool users = seg[2] == "users";
+  const bool single = seg.size() == 4;
+  const std::string route =
+      std::string("admin.") + (users ? "users" : "groups") + (single ? ".get" : ".list");
+  if (req.method != "GET") return call.MethodNotAllowed("GET", route);
+  // meta.location and $ref point at the read API, the resource's home.
+  const std::string base = call.base_url + "/directory/v2/" + directory;
+  directory::ReadProjection projection;
+  if (auto a = req.QueryIgnoreCase("attributes")) projection.attributes = std::string(*a);
+  if (auto e = req.QueryIgnoreCase("excludedAttributes")) {
+    projection.excluded_attributes = std::string(*e);
+  }
+  if (single) {
+    auto got = users ? reader_->GetUser(directory, seg[3], base, projection)
+                     : reader_->GetGroup(directory, seg[3], base, projection);
+    if (!got) return ErrorResponse(got.error(), route);
+    Response r = JsonResponse(200, got->resource, route);
+    r.SetHeader("ETag", got->etag);
+    return r;
+  }
+  service::ListRequest list;
+  if (auto f = req.QueryIgnoreCase("filter")) list.filter = std::string(*f);
+  if (auto s = req.QueryIgnoreCase("sortBy")) list.sort_by = std::string(*s);
+  if (auto o = req.QueryIgnoreCase("sortOrder")) {
+    if (EqualsIgnoreAsciiCase(*o, "descending")) {
+      list.descending = true;
+    } else if (!EqualsIgnoreAsciiCase(*o, "ascending")) {
+      return ErrorResponse(
+          Error{ErrorCode::kInvalidValue, "sortOrder: expected ascending or descending"}, route);
+    }
+  }
+  auto start = QueryInt(req, "startIndex", 1, 1, INT64_MAX);
+  if (!start) return ErrorResponse(start.error(), route);
+  list.start_index = *start;
+  if (req.Query("count")) {
+    // Above the page limit is capped, as in SCIM (RFC 7644 §3.4.2.4), not refused.
+    auto count = QueryInt(req, "count", 0, 0, INT64_MAX);
+    if (!count) return ErrorResponse(count.error(), route);
+    list.count = *count;
+  }
+  auto result = users ? reader_->ListUsers(directory, list, base, projection)
+                      : reader_->ListGroups(directory, list, base, projection);
+  if (!result) return ErrorResponse(result.error(), route);
+  Json resources = Json::array();
+  for (auto& res : result->resources) resources.push_back(std::move(res));
+  size_t n = resources.size();
+  return JsonResponse(200,
+                      Json{{"schemas", {"urn:ietf:params:scim:api:messages:2.0:ListResponse"}},
+                           {"totalResults", result->total_results},
+                           {"startIndex", result->start_index},
+                           {"itemsPerPage", n},
+                           {"Resources", std::move(resources)}},
+                      route);
+}
+
+Response AdminApi::Connections(Call& call) {
+  const Request& req = call.req;
+  const auto& seg = call.seg;
+  const std::string& method = req.method;
+  const std::string& actor = call.actor.name;
+
+  auto connection_json = [&](const store::Connection& c) {
+    return Json{{"name", c.name},
+                {"id", c.uuid},
+                {"directory", c.directory},
+                {"kind", c.kind},
+                {"enabled", c.enabled},
+                {"created", FormatRfc3339(c.created)},
+                {"base_url", call.base_url + "/scim/v2"}};
+  };
+
+  if (seg.size() == 1) {
+    if (method == "GET") {
+      const std::string route = "admin.connections.list";
+      auto all = connections_.List();
+      if (!all) return ErrorResponse(all.error(), route);
+      Json list = Json::array();
+      for (const auto& c : *all) list.push_back(connection_json(c));
+      return JsonResponse(200, Json{{"connections", std::move(list)}}, route);
+    }
+    if (method == "POST") {
+      const std::string route = "admin.connections.create";
+      auto body = ParseObjectBody(req, {"name", "directory"});
+      if (!body) return ErrorResponse(body.error(), route);
+      auto name = StringField(*body, "name", true);
+      if (!name) return ErrorResponse(name.error(), route);
+      auto dir = StringField(*body, "directory", false);
+      if (!dir) return ErrorResponse(dir.error(), route);
+      auto created = connections_.Add(*name, dir->empty() ? "users" : *dir, actor);
+      if (!created) return ErrorResponse(created.error(), route);
+      Json j = connection_json(created->connection);
+      j["token"] = created->token;
+      Response r = JsonResponse(201, j, route);
+      r.SetHeader("Location", call.base_url + std::string(kAdminApiPrefix) + "/connections/" +
+                                  created->connection.name);
+      r.SetHeader("Cache-Control", "no-store");  // the token is in the body
+      return r;
+    }
+    return call.MethodNotAllowed("GET, POST", "admin.connections");
+  }
+
+  const std::string& name = seg[1];
+  if (seg.size() == 2) {
+    if (method == "GET") {
+      const std::string route = "admin.connections.get";
+      auto c = connections_.Get(name);
+      if (!c) return ErrorResponse(c.error(), route);
+      Json j = connection_json(*c);
+      Status st = store_.Read([&](store::Transaction& tx) -> Status {
+        auto tokens = tx.ListTokens(c->id);
+        if (!tokens) return tokens.error();
+        Json list = Json::array();
+        for (const auto& t : *tokens) {
+          list.push_back(
+              {{"created", FormatRfc3339(t.created)}, {"expires", TimeOrNull(t.expires)}});
+        }
+        j["tokens"] = std::move(list);
+        for (auto type : {scim::ResourceType::kUser, scim::ResourceType::kGroup}) {
+          auto n = tx.CountResources(c->id, type);
+          if (!n) return n.error();
+          j[type == scim::ResourceType::kUser ? "users" : "groups"] = *n;
+        }
+        return Status::Ok();
+      });
+      if (!st) return ErrorResponse(st.error(), route);
+      return JsonResponse(200, j, route);
+    }
+    if (method == "DELETE") {
+      const std::string route = "admin.connections.delete";
+      Status st = connections_.Remove(name, actor);
+      if (!st) return ErrorResponse(st.error(), route);
+      return NoContent(route);
+    }
+    return call.MethodNotAllowed("GET, DELETE", "admin.connections");
+  }
+
+  if (seg.size() == 3 && (seg[2] == "enable" || seg[2] == "disable")) {
+    bool enable = seg[2] == "enable";
+    const std::string route = enable ? "admin.connections.enable" : "admin.connections.disable";
+    if (method != "POST") return call.MethodNotAllowed("POST", route);
+    Status st = connections_.SetEnabled(name, enable, actor);
+    if (!st) return ErrorResponse(st.error(), route);
+    auto c = connections_.Get(name);
+    if (!c) return ErrorResponse(c.error(), route);
+    return JsonResponse(200, connection_json(*c), route);
+  }
+
+  if (seg.size() == 3 && seg[2] == "rotate-token") {
+    const std::string route = "admin.connections.rotate_token";
+    if (method != "POST") return call.MethodNotAllowed("POST", route);
+    auto body = ParseObjectBody(req, {"keep_old_for"}, /*optional=*/true);
+    if (!body) return ErrorResponse(body.error(), route);
+    auto keep_text = StringField(*body, "keep_old_for", false);
+    if (!keep_text) return ErrorResponse(keep_text.error(), route);
+    std::chrono::seconds keep{0};
+    if (!keep_text->empty()) {
+      auto d = service::ParseDuration(*keep_text);
+      if (!d)
+        return ErrorResponse(Error{d.error().code, "keep_old_for: " + d.error().detail}, route);
+      keep = *d;
+    }
+    auto rotated = connections_.RotateToken(name, keep, actor);
+    if (!rotated) return ErrorResponse(rotated.error(), route);
+    Response r = JsonResponse(200,
+                              Json{{"name", name},
+                                   {"token", rotated->token},
+                                   {"old_token_expires", TimeOrNull(rotated->old_expires)}},
+                              route);
+    r.SetHeader("Cache-Control", "no-store");
+    return r;
+  }
+
+  if (seg.size() >= 3 && seg[2] == "policy") return Policy(call, name);
+  return call.NotFound();
+}
+
+Response AdminApi::Policy(Call& call, const std::string& connection) {
+  const Request& req = call.req;
+  const auto& seg = call.seg;
+  const std::string& method = req.method;
+
+  if (seg.size() == 3) {
+    if (method == "GET") {
+      const std::string route = "admin.policy.get";
+      auto policy = directory_.GetPolicy(connection);
+      if (!policy) return ErrorResponse(policy.error(), route);
+      return JsonResponse(200, *policy, route);
+    }
+    if (method == "PUT") {
+      const std::string route = "admin.policy.apply";
+      auto body = ParseBody(req);
+      if (!body) return ErrorResponse(body.error(), route);
+      auto applied = directory_.ApplyPolicy(connection, *body, call.actor);
+      if (!applied) return ErrorResponse(applied.error(), route);
+      return JsonResponse(200, *applied, route);
+    }
+    return call.MethodNotAllowed("GET, PUT", "admin.policy");
+  }
+  if (seg.size() != 4) return call.NotFound();
+
+  if (seg[3] == "validate") {
+    const std::string route = "admin.policy.validate";
+    if (method != "POST") return call.MethodNotAllowed("POST", route);
+    auto body = ParseBody(req);
+    if (!body) return ErrorResponse(body.error(), route);
+    auto full = directory_.ValidatePolicy(connection, *body);
+    if (!full) return ErrorResponse(full.error(), route);
+    return JsonResponse(200, Json{{"valid", true}, {"policy", std::move(*full)}}, route);
+  }
+  if (seg[3] == "preview") {
+    const std::string route = "admin.policy.preview";
+    if (method != "POST") return call.MethodNotAllowed("POST", route);
+    auto max_items = QueryInt(req, "max_items", 100, 0, 10000);
+    if (!max_items) return ErrorResponse(max_items.error(), route);
+    auto body = ParseBody(req);
+    if (!body) return ErrorResponse(body.error(), route);
+    directory::PreviewOptions options;
+    options.max_items = static_cast<size_t>(*max_items);
+    auto preview = directory_.PreviewPolicy(connection, *body, options);
+    if (!preview) return ErrorResponse(preview.error(), route);
+    return JsonResponse(200, *preview, route);
+  }
+  if (seg[3] == "versions") {
+    const std::string route = "admin.policy.versions";
+    if (method != "GET") return call.MethodNotAllowed("GET", route);
+    auto versions = directory_.PolicyVersions(connection);
+    if (!versions) return ErrorResponse(versions.error(), route);
+    return JsonResponse(200, Json{{"connection", connection}, {"versions", std::move(*versions)}},
+                        route);
+  }
+  return call.NotFound();
+}
+
+Response AdminApi::Audit(Call& call) {
+  const Request& req = call.req;
+  const std::string route = "admin.audit";
+  if (req.method != "GET") return call.MethodNotAllowed("GET", route);
+  store::AuditQuery query;
+  if (auto name = req.Query("connection"); name && !name->empty()) {
+    auto c = connections_.Get(std::string(*name));
+    if (!c) return ErrorResponse(c.error(), route);
+    query.connection_id = c->id;
+  }
+  if (auto since = req.Query("since"); since && !since->empty()) {
+    query.since = ParseRfc3339(*since);
+    if (!query.since) {
+      return ErrorResponse(Error{ErrorCode::kInvalidValue,
+                                 "since: expected an RFC 3339 time such as "
+                                 "2026-01-31T09:00:00Z, got \"" +
+                                     std::string(*since) + "\""},
+                           route);
+    }
+  }
+  auto limit = QueryInt(req, "limit", 100, 1, 1000);
+  if (!limit) return ErrorResponse(limit.error(), route);
+  auto after = QueryInt(req, "after", 0, 0, INT64_MAX);
+  if (!after) return ErrorResponse(after.error(), route);
+  query.limit = *limit;
+  query.after_seq = *after;
+  Json records = Json::array();
+  int64_t last = 0;
+  Status st = store_.Read([&](store::Transaction& tx) -> Status {
+    auto list = tx.ListAudit(query);
+    if (!list) return list.error();
+    for (const auto& a : *list) {
+      records.push_back(AuditJson(a));
+      last = a.seq;
+    }
+    return Status::Ok();
+  });
+  if (!st) return ErrorResponse(st.error(), route);
+  // A full page may have more after it; the client pages on with ?after=next_after.
+  Json next = static_cast<int64_t>(records.size()) == *limit ? Json(last) : Json(nullptr);
+  return JsonResponse(200, Json{{"records", std::move(records)}, {"next_after", next}}, route);
+}
+
+}  // namespace idsync::http

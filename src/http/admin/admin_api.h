@@ -1,0 +1,72 @@
+// The admin API at /api/v1 (issue #3): JSON over HTTP for directories, custom attributes,
+// connections and their tokens, policies (get, validate, preview, apply, versions), effective
+// users and groups (search, explain), conflicts and the audit log. Used by the console and by
+// scripts; `GET /api/v1/openapi.json` (no token) serves the OpenAPI document that describes
+// every route, compiled in from src/http/admin/openapi.json byte for byte.
+//
+// - Authentication: `Authorization: Bearer idsync_admin_...` (service::ApiTokens). No or an
+//   unknown token: 401 with WWW-Authenticate; a valid token that is not an admin token (a
+//   read token): 403.
+// - Errors: {"error": {"code": "<snake_case ErrorCode>", "message": "..."}} with the status
+//   service::StatusOf gives the code; 405 (code "method_not_allowed") lists Allow.
+// - Every change carries directory::Actor{"admin:<token name>", request id}, so the audit and
+//   policy versions name the credential that made it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "directory/directory_service.h"
+#include "http/server.h"
+#include "service/api_tokens.h"
+#include "service/connections.h"
+#include "store/store.h"
+
+namespace idsync::directory {
+class DirectoryReader;
+}
+
+namespace idsync::http {
+
+inline constexpr std::string_view kAdminApiPrefix = "/api/v1";
+
+// The OpenAPI document as stored in the repository (src/http/admin/openapi.json).
+std::string_view AdminOpenApiDocument();
+
+// Thread-safe: Handle() is called concurrently by the server's workers; all state is in the
+// services and the store.
+class AdminApi {
+ public:
+  // `public_url` (e.g. "https://idsync.example.com", no trailing slash) prefixes URLs in
+  // responses (Location, a connection's SCIM base URL, meta.location of effective users and
+  // groups, which point at the read API); empty: taken from the Host header. Effective users
+  // and groups are read through a DirectoryReader of its own over `store`.
+  AdminApi(directory::DirectoryService& directory, service::Connections& connections,
+           service::ApiTokens& tokens, store::Store& store, std::string public_url);
+  ~AdminApi();
+
+  // True for paths this API answers: /api/v1 and everything below it.
+  static bool Matches(std::string_view path);
+
+  // Never throws; every failure is an error response.
+  Response Handle(const Request& request);
+
+ private:
+  struct Call;
+  Response Route(Call& call);
+  Response Directories(Call& call);
+  Response Connections(Call& call);
+  Response Policy(Call& call, const std::string& connection);
+  Response Audit(Call& call);
+  Response Effective(Call& call);
+
+  directory::DirectoryService& directory_;
+  service::Connections& connections_;
+  service::ApiTokens& tokens_;
+  store::Store& store_;
+  std::string public_url_;
+  std::unique_ptr<directory::DirectoryReader> reader_;
+};
+
+}  // namespace idsync::http
