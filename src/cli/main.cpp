@@ -15,6 +15,8 @@
 
 #include "base/json.h"
 #include "base/time.h"
+#include "cli/directory_commands.h"
+#include "directory/directory_service.h"
 #include "http/scim/scim_api.h"
 #include "http/server.h"
 #include "scim/schema/registry.h"
@@ -148,6 +150,12 @@ int Serve(const std::string& data, const ServeOptions& o) {
   const auto& clock = SystemClock::Instance();
   service::ScimService scim(**store, registry, clock);
   service::Connections connections(**store, clock);
+  directory::DirectoryService directories(**store, clock);
+  scim.SetObserver(&directories);
+  connections.SetRemovalHook(
+      [&directories](store::Transaction& tx, const store::Connection& c, const std::string& actor) {
+        return directories.OnConnectionRemoving(tx, c, directory::Actor{actor, ""});
+      });
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
   api_options.bench_routes = o.bench_routes;
@@ -189,6 +197,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   sigwait(&signals, &sig);
   std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
+  directories.WakeAll();
   srv->Stop();
   (*store)->Close();
   std::fprintf(stderr, "idsync: stopped\n");
@@ -292,6 +301,9 @@ int Main(int argc, char** argv) {
   log->add_option("--limit", limit, "At most this many records (default 1000)");
   log->add_flag("--json", json, "Print JSON");
 
+  DirectoryCommands directory_commands;
+  directory_commands.Register(app, data, json);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -309,7 +321,17 @@ int Main(int argc, char** argv) {
   auto store = OpenStore(data);
   if (!store) return Fail(store.error().detail);
   const auto& clock = SystemClock::Instance();
+  if (directory_commands.Parsed()) {
+    int code = directory_commands.Run(**store);
+    (*store)->Close();
+    return code;
+  }
   service::Connections connections(**store, clock);
+  directory::DirectoryService directories(**store, clock);
+  connections.SetRemovalHook(
+      [&directories](store::Transaction& tx, const store::Connection& c, const std::string& who) {
+        return directories.OnConnectionRemoving(tx, c, directory::Actor{who, ""});
+      });
   int rc = 0;
   const std::string actor = "cli";
 
