@@ -8,8 +8,8 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "base/time.h"
-#include "base/uuid.h"
 #include "directory/reader.h"
+#include "http/common.h"
 #include "service/scim_service.h"
 
 namespace idsync::http {
@@ -46,19 +46,15 @@ std::string_view CodeName(ErrorCode code) {
   return "internal";
 }
 
-Response JsonResponse(int status, const Json& body, const std::string& route) {
-  Response r;
-  r.status = status;
-  r.body = DumpJson(body);
-  r.SetHeader("Content-Type", std::string(kJson));
-  r.route = route;
-  return r;
+// Admin responses are application/json (the shared helper defaults to SCIM's media type).
+Response Reply(int status, const Json& body, const std::string& route) {
+  return JsonResponse(status, body, route, kJson);
 }
 
 Response ErrorResponse(int status, std::string_view code, const std::string& message,
                        const std::string& route) {
-  Response r = JsonResponse(
-      status, Json{{"error", {{"code", std::string(code)}, {"message", message}}}}, route);
+  Response r =
+      Reply(status, Json{{"error", {{"code", std::string(code)}, {"message", message}}}}, route);
   if (status == 401) r.SetHeader("WWW-Authenticate", "Bearer realm=\"idsync admin\"");
   return r;
 }
@@ -75,30 +71,6 @@ Response NoContent(const std::string& route) {
   r.status = 204;
   r.route = route;
   return r;
-}
-
-std::string RequestIdOf(const Request& req) {
-  if (auto id = req.Header("x-request-id"); id && !id->empty() && id->size() <= 128) {
-    bool printable = true;
-    for (char c : *id) printable &= (c > 32 && c < 127);
-    if (printable) return std::string(*id);
-  }
-  return NewUuid();
-}
-
-std::vector<std::string> Segments(std::string_view rest) {
-  std::vector<std::string> seg;
-  while (!rest.empty()) {
-    if (rest.front() == '/') {
-      rest.remove_prefix(1);
-      continue;
-    }
-    size_t slash = rest.find('/');
-    seg.emplace_back(rest.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash);
-  }
-  return seg;
 }
 
 Result<int64_t> QueryInt(const Request& req, std::string_view name, int64_t fallback, int64_t min,
@@ -184,8 +156,8 @@ Json AuditJson(const store::AuditRecord& a) {
 struct AdminApi::Call {
   const Request& req;
   std::string request_id;
-  std::vector<std::string> seg;  // path segments after /api/v1
-  std::string base_url;          // public URL without trailing slash
+  std::vector<std::string_view> seg;  // path segments after /api/v1 (views into req.path)
+  std::string base_url;               // public URL without trailing slash
   directory::Actor actor;
 
   Response MethodNotAllowed(const std::string& allow, const std::string& route) const {
@@ -223,14 +195,9 @@ Response AdminApi::Handle(const Request& req) {
   std::string request_id = RequestIdOf(req);
   Response r;
   try {
-    Call call{req, request_id, {}, public_url_, {}};
-    if (call.base_url.empty()) {
-      auto host = req.Header("host");
-      call.base_url =
-          std::string(req.tls ? "https://" : "http://") + std::string(host ? *host : "localhost");
-    }
+    Call call{req, request_id, {}, PublicBase(req, public_url_), {}};
     std::string_view path = req.path;
-    if (Matches(path)) call.seg = Segments(path.substr(kAdminApiPrefix.size()));
+    if (Matches(path)) call.seg = SplitPath(path.substr(kAdminApiPrefix.size()));
     r = Route(call);
   } catch (const std::exception& e) {
     // A bug (e.g. a JSON shape assumption); the request fails alone.
@@ -256,13 +223,7 @@ Response AdminApi::Route(Call& call) {
     return r;
   }
 
-  std::string_view secret;
-  if (auto auth = req.Header("authorization");
-      auth && StartsWithIgnoreAsciiCase(*auth, "bearer ")) {
-    secret = auth->substr(7);
-    while (!secret.empty() && secret.front() == ' ') secret.remove_prefix(1);
-    while (!secret.empty() && secret.back() == ' ') secret.remove_suffix(1);
-  }
+  std::string_view secret = BearerToken(req);
   if (secret.empty()) {
     return ErrorResponse(401, "unauthorized",
                          "an admin token is required: Authorization: Bearer idsync_admin_... "
@@ -303,7 +264,7 @@ Response AdminApi::Directories(Call& call) {
       if (!all) return ErrorResponse(all.error(), route);
       Json list = Json::array();
       for (const auto& d : *all) list.push_back(DirectoryJson(d));
-      return JsonResponse(200, Json{{"directories", std::move(list)}}, route);
+      return Reply(200, Json{{"directories", std::move(list)}}, route);
     }
     if (method == "POST") {
       const std::string route = "admin.directories.create";
@@ -313,7 +274,7 @@ Response AdminApi::Directories(Call& call) {
       if (!name) return ErrorResponse(name.error(), route);
       auto created = directory_.CreateDirectory(*name, call.actor);
       if (!created) return ErrorResponse(created.error(), route);
-      Response r = JsonResponse(201, DirectoryJson(*created), route);
+      Response r = Reply(201, DirectoryJson(*created), route);
       r.SetHeader("Location",
                   call.base_url + std::string(kAdminApiPrefix) + "/directories/" + created->name);
       return r;
@@ -321,7 +282,7 @@ Response AdminApi::Directories(Call& call) {
     return call.MethodNotAllowed("GET, POST", "admin.directories");
   }
 
-  const std::string& name = seg[1];
+  const std::string name(seg[1]);
   if (seg.size() == 2) {
     const std::string route = "admin.directories.get";
     if (method != "GET") return call.MethodNotAllowed("GET", route);
@@ -345,7 +306,7 @@ Response AdminApi::Directories(Call& call) {
       return Status::Ok();
     });
     if (!st) return ErrorResponse(st.error(), route);
-    return JsonResponse(200, j, route);
+    return Reply(200, j, route);
   }
 
   if (seg.size() == 3 && seg[2] == "custom-attributes") {
@@ -358,7 +319,7 @@ Response AdminApi::Directories(Call& call) {
       const std::string route = "admin.custom_attributes.get";
       auto d = directory_.GetDirectory(name);
       if (!d) return ErrorResponse(d.error(), route);
-      return JsonResponse(200, render(*d), route);
+      return Reply(200, render(*d), route);
     }
     if (method == "PUT") {
       const std::string route = "admin.custom_attributes.set";
@@ -377,7 +338,7 @@ Response AdminApi::Directories(Call& call) {
         }
         return ErrorResponse(e, route);
       }
-      return JsonResponse(200, render(*d), route);
+      return Reply(200, render(*d), route);
     }
     return call.MethodNotAllowed("GET, PUT", "admin.custom_attributes");
   }
@@ -387,7 +348,7 @@ Response AdminApi::Directories(Call& call) {
     if (method != "GET") return call.MethodNotAllowed("GET", route);
     auto list = directory_.Conflicts(name);
     if (!list) return ErrorResponse(list.error(), route);
-    return JsonResponse(200, Json{{"directory", name}, {"conflicts", std::move(*list)}}, route);
+    return Reply(200, Json{{"directory", name}, {"conflicts", std::move(*list)}}, route);
   }
 
   if ((seg.size() == 3 || seg.size() == 4) && (seg[2] == "users" || seg[2] == "groups")) {
@@ -397,9 +358,9 @@ Response AdminApi::Directories(Call& call) {
   if (seg.size() == 5 && seg[2] == "users" && seg[4] == "explain") {
     const std::string route = "admin.users.explain";
     if (method != "GET") return call.MethodNotAllowed("GET", route);
-    auto explained = directory_.Explain(name, seg[3]);
+    auto explained = directory_.Explain(name, std::string(seg[3]));
     if (!explained) return ErrorResponse(explained.error(), route);
-    return JsonResponse(200, *explained, route);
+    return Reply(200, *explained, route);
   }
 
   return call.NotFound();
@@ -410,7 +371,7 @@ Response AdminApi::Directories(Call& call) {
 Response AdminApi::Effective(Call& call) {
   const Request& req = call.req;
   const auto& seg = call.seg;
-  const std::string& directory = seg[1];
+  const std::string directory(seg[1]);
   const bool users = seg[2] == "users";
   const bool single = seg.size() == 4;
   const std::string route =
@@ -418,52 +379,26 @@ Response AdminApi::Effective(Call& call) {
   if (req.method != "GET") return call.MethodNotAllowed("GET", route);
   // meta.location and $ref point at the read API, the resource's home.
   const std::string base = call.base_url + "/directory/v2/" + directory;
-  directory::ReadProjection projection;
-  if (auto a = req.QueryIgnoreCase("attributes")) projection.attributes = std::string(*a);
-  if (auto e = req.QueryIgnoreCase("excludedAttributes")) {
-    projection.excluded_attributes = std::string(*e);
-  }
+  // The SCIM list parameters, parsed as the read API parses them (count above the page
+  // limit is capped, RFC 7644 §3.4.2.4).
+  auto query = ListQueryFromRequest(req);
+  if (!query) return ErrorResponse(query.error(), route);
+  const directory::ReadProjection projection{query->attributes, query->excluded_attributes};
   if (single) {
-    auto got = users ? reader_->GetUser(directory, seg[3], base, projection)
-                     : reader_->GetGroup(directory, seg[3], base, projection);
+    auto got = users ? reader_->GetUser(directory, std::string(seg[3]), base, projection)
+                     : reader_->GetGroup(directory, std::string(seg[3]), base, projection);
     if (!got) return ErrorResponse(got.error(), route);
-    Response r = JsonResponse(200, got->resource, route);
+    Response r = Reply(200, got->resource, route);
     r.SetHeader("ETag", got->etag);
     return r;
   }
-  service::ListRequest list;
-  if (auto f = req.QueryIgnoreCase("filter")) list.filter = std::string(*f);
-  if (auto s = req.QueryIgnoreCase("sortBy")) list.sort_by = std::string(*s);
-  if (auto o = req.QueryIgnoreCase("sortOrder")) {
-    if (EqualsIgnoreAsciiCase(*o, "descending")) {
-      list.descending = true;
-    } else if (!EqualsIgnoreAsciiCase(*o, "ascending")) {
-      return ErrorResponse(
-          Error{ErrorCode::kInvalidValue, "sortOrder: expected ascending or descending"}, route);
-    }
-  }
-  auto start = QueryInt(req, "startIndex", 1, 1, INT64_MAX);
-  if (!start) return ErrorResponse(start.error(), route);
-  list.start_index = *start;
-  if (req.Query("count")) {
-    // Above the page limit is capped, as in SCIM (RFC 7644 §3.4.2.4), not refused.
-    auto count = QueryInt(req, "count", 0, 0, INT64_MAX);
-    if (!count) return ErrorResponse(count.error(), route);
-    list.count = *count;
-  }
-  auto result = users ? reader_->ListUsers(directory, list, base, projection)
-                      : reader_->ListGroups(directory, list, base, projection);
+  auto result = users ? reader_->ListUsers(directory, query->request, base, projection)
+                      : reader_->ListGroups(directory, query->request, base, projection);
   if (!result) return ErrorResponse(result.error(), route);
-  Json resources = Json::array();
-  for (auto& res : result->resources) resources.push_back(std::move(res));
-  size_t n = resources.size();
-  return JsonResponse(200,
-                      Json{{"schemas", {"urn:ietf:params:scim:api:messages:2.0:ListResponse"}},
-                           {"totalResults", result->total_results},
-                           {"startIndex", result->start_index},
-                           {"itemsPerPage", n},
-                           {"Resources", std::move(resources)}},
-                      route);
+  return Reply(
+      200,
+      ScimListResponse(result->total_results, result->start_index, std::move(result->resources)),
+      route);
 }
 
 Response AdminApi::Connections(Call& call) {
@@ -489,7 +424,7 @@ Response AdminApi::Connections(Call& call) {
       if (!all) return ErrorResponse(all.error(), route);
       Json list = Json::array();
       for (const auto& c : *all) list.push_back(connection_json(c));
-      return JsonResponse(200, Json{{"connections", std::move(list)}}, route);
+      return Reply(200, Json{{"connections", std::move(list)}}, route);
     }
     if (method == "POST") {
       const std::string route = "admin.connections.create";
@@ -503,7 +438,7 @@ Response AdminApi::Connections(Call& call) {
       if (!created) return ErrorResponse(created.error(), route);
       Json j = connection_json(created->connection);
       j["token"] = created->token;
-      Response r = JsonResponse(201, j, route);
+      Response r = Reply(201, j, route);
       r.SetHeader("Location", call.base_url + std::string(kAdminApiPrefix) + "/connections/" +
                                   created->connection.name);
       r.SetHeader("Cache-Control", "no-store");  // the token is in the body
@@ -512,7 +447,7 @@ Response AdminApi::Connections(Call& call) {
     return call.MethodNotAllowed("GET, POST", "admin.connections");
   }
 
-  const std::string& name = seg[1];
+  const std::string name(seg[1]);
   if (seg.size() == 2) {
     if (method == "GET") {
       const std::string route = "admin.connections.get";
@@ -536,7 +471,7 @@ Response AdminApi::Connections(Call& call) {
         return Status::Ok();
       });
       if (!st) return ErrorResponse(st.error(), route);
-      return JsonResponse(200, j, route);
+      return Reply(200, j, route);
     }
     if (method == "DELETE") {
       const std::string route = "admin.connections.delete";
@@ -555,7 +490,7 @@ Response AdminApi::Connections(Call& call) {
     if (!st) return ErrorResponse(st.error(), route);
     auto c = connections_.Get(name);
     if (!c) return ErrorResponse(c.error(), route);
-    return JsonResponse(200, connection_json(*c), route);
+    return Reply(200, connection_json(*c), route);
   }
 
   if (seg.size() == 3 && seg[2] == "rotate-token") {
@@ -574,11 +509,11 @@ Response AdminApi::Connections(Call& call) {
     }
     auto rotated = connections_.RotateToken(name, keep, actor);
     if (!rotated) return ErrorResponse(rotated.error(), route);
-    Response r = JsonResponse(200,
-                              Json{{"name", name},
-                                   {"token", rotated->token},
-                                   {"old_token_expires", TimeOrNull(rotated->old_expires)}},
-                              route);
+    Response r = Reply(200,
+                       Json{{"name", name},
+                            {"token", rotated->token},
+                            {"old_token_expires", TimeOrNull(rotated->old_expires)}},
+                       route);
     r.SetHeader("Cache-Control", "no-store");
     return r;
   }
@@ -597,7 +532,7 @@ Response AdminApi::Policy(Call& call, const std::string& connection) {
       const std::string route = "admin.policy.get";
       auto policy = directory_.GetPolicy(connection);
       if (!policy) return ErrorResponse(policy.error(), route);
-      return JsonResponse(200, *policy, route);
+      return Reply(200, *policy, route);
     }
     if (method == "PUT") {
       const std::string route = "admin.policy.apply";
@@ -605,7 +540,7 @@ Response AdminApi::Policy(Call& call, const std::string& connection) {
       if (!body) return ErrorResponse(body.error(), route);
       auto applied = directory_.ApplyPolicy(connection, *body, call.actor);
       if (!applied) return ErrorResponse(applied.error(), route);
-      return JsonResponse(200, *applied, route);
+      return Reply(200, *applied, route);
     }
     return call.MethodNotAllowed("GET, PUT", "admin.policy");
   }
@@ -618,7 +553,7 @@ Response AdminApi::Policy(Call& call, const std::string& connection) {
     if (!body) return ErrorResponse(body.error(), route);
     auto full = directory_.ValidatePolicy(connection, *body);
     if (!full) return ErrorResponse(full.error(), route);
-    return JsonResponse(200, Json{{"valid", true}, {"policy", std::move(*full)}}, route);
+    return Reply(200, Json{{"valid", true}, {"policy", std::move(*full)}}, route);
   }
   if (seg[3] == "preview") {
     const std::string route = "admin.policy.preview";
@@ -631,15 +566,14 @@ Response AdminApi::Policy(Call& call, const std::string& connection) {
     options.max_items = static_cast<size_t>(*max_items);
     auto preview = directory_.PreviewPolicy(connection, *body, options);
     if (!preview) return ErrorResponse(preview.error(), route);
-    return JsonResponse(200, *preview, route);
+    return Reply(200, *preview, route);
   }
   if (seg[3] == "versions") {
     const std::string route = "admin.policy.versions";
     if (method != "GET") return call.MethodNotAllowed("GET", route);
     auto versions = directory_.PolicyVersions(connection);
     if (!versions) return ErrorResponse(versions.error(), route);
-    return JsonResponse(200, Json{{"connection", connection}, {"versions", std::move(*versions)}},
-                        route);
+    return Reply(200, Json{{"connection", connection}, {"versions", std::move(*versions)}}, route);
   }
   return call.NotFound();
 }
@@ -684,7 +618,7 @@ Response AdminApi::Audit(Call& call) {
   if (!st) return ErrorResponse(st.error(), route);
   // A full page may have more after it; the client pages on with ?after=next_after.
   Json next = static_cast<int64_t>(records.size()) == *limit ? Json(last) : Json(nullptr);
-  return JsonResponse(200, Json{{"records", std::move(records)}, {"next_after", next}}, route);
+  return Reply(200, Json{{"records", std::move(records)}, {"next_after", next}}, route);
 }
 
 }  // namespace idsync::http
