@@ -1,0 +1,584 @@
+"""Admin API (/api/v1): authentication, directories, custom attributes, connections and their
+tokens, policies, explain, conflicts, effective users and groups, audit.
+
+Every response these tests receive is recorded and, at the end of the module, validated
+against the OpenAPI document the server serves (the schema for that path, method and status),
+and every documented operation must have been exercised (test_every_response_matches_openapi).
+"""
+
+import json
+import os
+import re
+
+import jsonschema
+import pytest
+
+from conftest import (
+    REPO_ROOT,
+    Scim,
+    cli_json,
+    encode_query,
+    http_request,
+    new_user,
+    uniq,
+)
+
+OPENAPI_FILE = os.path.join(REPO_ROOT, "src", "http", "admin", "openapi.json")
+API = "/api/v1"
+
+# (method, path without query, request body sent or None, Resp), in the order received.
+RECORDED = []
+
+
+class Admin:
+    """Admin API client; every response is recorded for the OpenAPI check."""
+
+    def __init__(self, url, token):
+        self.url = url
+        self.token = token
+
+    def call(self, method, path, body=None, params=None, raw=None, token="default",
+             content_type="application/json", headers=None):
+        token = self.token if token == "default" else token
+        hdrs = {"Accept": "application/json"}
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        data = None
+        if raw is not None:
+            data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+        elif body is not None:
+            data = json.dumps(body).encode("utf-8")
+        if data is not None and content_type:
+            hdrs["Content-Type"] = content_type
+        hdrs.update(headers or {})
+        q = encode_query(params)
+        r = http_request(self.url, method, API + path + ("?" + q if q else ""), data, hdrs)
+        RECORDED.append((method, API + path, body if raw is None else None, r))
+        return r
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.call("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+def assert_api_error(resp, status, code=None, mentions=None):
+    assert resp.status == status, f"expected {status}, got {resp}"
+    assert resp.content_type.split(";")[0].strip() == "application/json", resp
+    err = (resp.json or {}).get("error")
+    assert isinstance(err, dict) and isinstance(err.get("message"), str), resp
+    if code is not None:
+        assert err.get("code") == code, f"code {err.get('code')!r} != {code!r}: {resp}"
+    if mentions is not None:
+        assert mentions in err["message"], f"{mentions!r} not in {err['message']!r}"
+    return err
+
+
+def ok(resp, status=200):
+    assert resp.status == status, resp
+    if status != 204:
+        assert resp.content_type.split(";")[0].strip() == "application/json", resp
+    return resp.json
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def admin_token(idsync_bin, server):
+    name = uniq("admin")
+    info = cli_json(idsync_bin, "admin-token", "add", name, "--data", server.data_dir, "--json")
+    assert info["kind"] == "admin" and info["name"] == name, info
+    assert info["token"].startswith("idsync_admin_"), info
+    return info
+
+
+@pytest.fixture(scope="module")
+def api(server, admin_token):
+    return Admin(server.url, admin_token["token"])
+
+
+@pytest.fixture
+def directory(api):
+    """A fresh directory, so that each test's effective users are its own."""
+    name = uniq("d").lower()
+    ok(api.post("/directories", {"name": name}), 201)
+    return name
+
+
+def new_connection(api, directory):
+    c = ok(api.post("/connections", {"name": uniq("c"), "directory": directory}), 201)
+    return c
+
+
+def scim_for(server, connection):
+    return Scim(server.scim_base, connection["token"])
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_openapi_document_is_served_without_token_and_is_the_repository_file(server, api):
+    r = api.get("/openapi.json", token=None)
+    assert r.status == 200, r
+    assert r.content_type.startswith("application/json"), r
+    with open(OPENAPI_FILE, "rb") as f:
+        assert r.body == f.read(), "served document differs from src/http/admin/openapi.json"
+    assert r.json["openapi"].startswith("3.1")
+
+
+def test_authentication(idsync_bin, server, api):
+    r = api.get("/directories", token=None)
+    assert_api_error(r, 401, "unauthorized")
+    assert r.headers.get("www-authenticate", "").lower().startswith("bearer"), r
+    r = api.get("/directories", token="idsync_admin_" + "A" * 43)
+    assert_api_error(r, 401, "unauthorized")
+    assert "www-authenticate" in r.headers
+    # A connection's SCIM token is no admin credential.
+    c = ok(api.post("/connections", {"name": uniq("c")}), 201)
+    assert_api_error(api.get("/connections", token=c["token"]), 401, "unauthorized")
+    # A read token is a valid credential of the wrong kind.
+    read = cli_json(idsync_bin, "read-token", "add", uniq("app"), "--directory", "users",
+                    "--data", server.data_dir, "--json")
+    assert read["kind"] == "read", read
+    assert_api_error(api.get("/directories", token=read["token"]), 403, "forbidden")
+    assert_api_error(api.post("/directories", {"name": "x" + uniq().lower()},
+                              token=read["token"]), 403, "forbidden")
+    ok(api.get("/directories"))
+    # Request ids are echoed.
+    r = api.get("/directories", headers={"X-Request-Id": "rid-admin-1"})
+    assert r.headers.get("x-request-id") == "rid-admin-1"
+
+
+def test_unknown_routes_methods_and_bodies(api):
+    assert_api_error(api.get("/nothing-here"), 404, "not_found")
+    assert_api_error(api.get("/directories/users/unknown-thing"), 404, "not_found")
+    r = api.delete("/directories")
+    assert_api_error(r, 405, "method_not_allowed")
+    assert set(r.headers.get("allow", "").replace(" ", "").split(",")) == {"GET", "POST"}
+    assert_api_error(api.post("/directories", raw="{not json"), 400, "invalid_syntax")
+    assert_api_error(api.post("/directories", raw='{"name": "a", "name": "b"}'), 400,
+                     "invalid_syntax")
+    assert_api_error(api.post("/directories", raw="name=x", content_type="text/plain"), 400,
+                     "invalid_syntax")
+    assert_api_error(api.post("/directories", raw=""), 400, "invalid_syntax")
+    assert_api_error(api.post("/directories", [1, 2]), 400, "invalid_syntax")
+    assert_api_error(api.post("/directories", {"name": "ok", "nmae": "typo"}), 400,
+                     "invalid_value", mentions="nmae")
+
+
+def test_directories(api):
+    listed = ok(api.get("/directories"))
+    names = {d["name"] for d in listed["directories"]}
+    assert {"users", "customers"} <= names, listed
+    name = uniq("staff").lower()
+    r = api.post("/directories", {"name": name})
+    created = ok(r, 201)
+    assert created["name"] == name and created["custom_attributes"] == []
+    assert r.headers["location"].endswith(f"{API}/directories/{name}"), r.headers
+    assert name in {d["name"] for d in ok(api.get("/directories"))["directories"]}
+    assert_api_error(api.post("/directories", {"name": name}), 409, "uniqueness")
+    assert_api_error(api.post("/directories", {"name": "Not A Name"}), 400, "invalid_value")
+    assert_api_error(api.post("/directories", {}), 400, "invalid_value", mentions="name")
+    assert_api_error(api.post("/directories", {"name": 7}), 400, "invalid_value",
+                     mentions="name")
+    detail = ok(api.get(f"/directories/{name}"))
+    assert detail["name"] == name
+    assert detail["connections"] == [] and detail["users"] == 0 and detail["groups"] == 0
+    c = new_connection(api, name)
+    assert ok(api.get(f"/directories/{name}"))["connections"] == [c["name"]]
+    assert_api_error(api.get("/directories/no-such-dir"), 404, "not_found")
+
+
+def test_custom_attributes(server, api, directory):
+    got = ok(api.get(f"/directories/{directory}/custom-attributes"))
+    assert got["directory"] == directory and got["custom_attributes"] == []
+    defs = [{"name": "costCenter", "type": "string"},
+            {"name": "badges", "type": "string", "multi_valued": True}]
+    put = ok(api.put(f"/directories/{directory}/custom-attributes", {"custom_attributes": defs}))
+    assert [d["name"] for d in put["custom_attributes"]] == ["costCenter", "badges"]
+    assert put["custom_attributes"][0]["multi_valued"] is False
+    assert put["version"] > got["version"]
+    assert ok(api.get(f"/directories/{directory}/custom-attributes")) == put
+
+    bad = [{"name": "ok", "type": "string"}, {"name": "weight", "type": "float"}]
+    r = api.put(f"/directories/{directory}/custom-attributes", {"custom_attributes": bad})
+    assert_api_error(r, 400, "invalid_value", mentions="custom_attributes[1].type")
+    r = api.put(f"/directories/{directory}/custom-attributes",
+                {"custom_attributes": [{"name": "username", "type": "string"}]})
+    assert_api_error(r, 400, "invalid_value", mentions="custom_attributes[0].name")
+    r = api.put(f"/directories/{directory}/custom-attributes",
+                {"custom_attributes": [{"name": "x", "type": "string", "color": "red"}]})
+    assert_api_error(r, 400, "invalid_value", mentions="custom_attributes[0]")
+    assert_api_error(api.put(f"/directories/{directory}/custom-attributes", {"attrs": []}),
+                     400, "invalid_value", mentions="attrs")
+    assert_api_error(api.put(f"/directories/{directory}/custom-attributes", {}), 400,
+                     "invalid_value", mentions="custom_attributes")
+    assert_api_error(api.get("/directories/no-such-dir/custom-attributes"), 404, "not_found")
+
+    # A policy maps the custom attribute; the read side shows it under idsync's extension.
+    c = new_connection(api, directory)
+    policy = {"attributes": {"costCenter": {"sources": [
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter"]}}}
+    ok(api.put(f"/connections/{c['name']}/policy", policy))
+    scim = scim_for(server, c)
+    body = new_user()
+    body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = {"costCenter": "CC-7"}
+    assert scim.post("/Users", body).status == 201
+    explained = ok(api.get(f"/directories/{directory}/users/{body['userName']}/explain"))
+    assert explained["attributes"]["costCenter"]["value"] == "CC-7", explained
+    users = ok(api.get(f"/directories/{directory}/users",
+                       params={"filter": 'costCenter eq "CC-7"'}))
+    assert users["totalResults"] == 1, users
+
+
+def test_connection_lifecycle_through_the_api_is_seen_by_scim_at_once(server, api, directory):
+    name = uniq("conn")
+    r = api.post("/connections", {"name": name, "directory": directory})
+    c = ok(r, 201)
+    assert c["name"] == name and c["directory"] == directory and c["enabled"] is True
+    assert c["token"].startswith("idsync_scim_")
+    assert c["base_url"].endswith("/scim/v2")
+    assert r.headers["location"].endswith(f"{API}/connections/{name}")
+    scim = scim_for(server, c)
+    assert scim.get("/Users").status == 200
+
+    assert name in {x["name"] for x in ok(api.get("/connections"))["connections"]}
+    shown = ok(api.get(f"/connections/{name}"))
+    assert shown["id"] == c["id"] and "token" not in shown
+    assert len(shown["tokens"]) == 1 and shown["tokens"][0]["expires"] is None
+    assert shown["users"] == 0 and shown["groups"] == 0
+    scim.create_user()
+    assert ok(api.get(f"/connections/{name}"))["users"] == 1
+
+    assert_api_error(api.post("/connections", {"name": name}), 409, "uniqueness")
+    assert_api_error(api.post("/connections", {"name": "bad name!"}), 400, "invalid_value")
+    assert_api_error(api.post("/connections", {"name": uniq("c"), "directory": "nope-nope"}),
+                     400, "invalid_value")
+    assert_api_error(api.post("/connections", {"directory": directory}), 400, "invalid_value",
+                     mentions="name")
+
+    off = ok(api.post(f"/connections/{name}/disable"))
+    assert off["enabled"] is False
+    assert scim.get("/Users").status == 401
+    assert ok(api.post(f"/connections/{name}/enable"))["enabled"] is True
+    assert scim.get("/Users").status == 200
+    assert_api_error(api.get(f"/connections/{name}/enable"), 405, "method_not_allowed")
+
+    rotated = ok(api.post(f"/connections/{name}/rotate-token", {"keep_old_for": "1h"}))
+    assert rotated["token"].startswith("idsync_scim_") and rotated["token"] != c["token"]
+    assert rotated["old_token_expires"] is not None
+    new_scim = Scim(server.scim_base, rotated["token"])
+    assert new_scim.get("/Users").status == 200
+    assert scim.get("/Users").status == 200  # still within the hour
+    tokens = ok(api.get(f"/connections/{name}"))["tokens"]
+    assert len(tokens) == 2 and sum(t["expires"] is not None for t in tokens) == 1, tokens
+    assert_api_error(api.post(f"/connections/{name}/rotate-token", {"keep_old_for": "soon"}),
+                     400, "invalid_value", mentions="keep_old_for")
+    # Without a body the previous tokens stop at once.
+    again = ok(api.post(f"/connections/{name}/rotate-token"))
+    assert again["old_token_expires"] is not None
+    assert scim.get("/Users").status == 401
+    assert new_scim.get("/Users").status == 401
+    assert Scim(server.scim_base, again["token"]).get("/Users").status == 200
+
+    assert api.delete(f"/connections/{name}").status == 204
+    assert Scim(server.scim_base, again["token"]).get("/Users").status == 401
+    assert_api_error(api.get(f"/connections/{name}"), 404, "not_found")
+    assert_api_error(api.delete(f"/connections/{name}"), 404, "not_found")
+    assert_api_error(api.post(f"/connections/{name}/disable"), 404, "not_found")
+    assert_api_error(api.post(f"/connections/{name}/rotate-token"), 404, "not_found")
+
+
+def test_policy_get_validate_preview_apply_versions(server, api, admin_token, directory):
+    c = new_connection(api, directory)
+    name = c["name"]
+    doc = ok(api.get(f"/connections/{name}/policy"))
+    assert doc["version"] == 0 and doc["connection"] == name
+    defaults = doc["policy"]
+    assert defaults["users"]["import_new"] is True
+    assert defaults["attributes"]["username"]["sources"] == ["userName"], defaults
+    assert defaults["groups"]["mode"] == "on_the_fly"
+
+    bad = {"attributes": {"email": {"sources": ["emial"]}}}
+    assert_api_error(api.post(f"/connections/{name}/policy/validate", bad), 400,
+                     "invalid_value", mentions="attributes.email.sources[0]")
+    assert_api_error(api.post(f"/connections/{name}/policy/validate", {"userz": {}}), 400,
+                     "invalid_value", mentions="userz")
+    assert_api_error(api.post(f"/connections/{name}/policy/preview", bad), 400,
+                     "invalid_value", mentions="attributes.email.sources[0]")
+    assert_api_error(api.put(f"/connections/{name}/policy", bad), 400, "invalid_value",
+                     mentions="attributes.email.sources[0]")
+    assert_api_error(api.post(f"/connections/{name}/policy/validate", raw="[}"), 400,
+                     "invalid_syntax")
+    assert ok(api.get(f"/connections/{name}/policy"))["version"] == 0  # nothing stored
+
+    change = {"attributes": {"displayName": {"sources": ["userName"],
+                                             "transforms": ["lower"]}}}
+    valid = ok(api.post(f"/connections/{name}/policy/validate", change))
+    assert valid["valid"] is True
+    assert valid["policy"]["attributes"]["displayName"]["sources"] == ["userName"]
+    assert valid["policy"]["users"] == defaults["users"]  # omitted settings: defaults
+
+    scim = scim_for(server, c)
+    users = [scim.create_user(displayName="Shown Name") for _ in range(3)]
+    preview = ok(api.post(f"/connections/{name}/policy/preview", change))
+    assert preview["counts"]["updated"] == 3, preview
+    assert preview["counts"]["created"] == 0 and preview["counts"]["removed"] == 0
+    small = ok(api.post(f"/connections/{name}/policy/preview", change,
+                        params={"max_items": 1}))
+    assert small["counts"] == preview["counts"] and len(small["updated"]) == 1, small
+    assert_api_error(api.post(f"/connections/{name}/policy/preview", change,
+                              params={"max_items": "many"}), 400, "invalid_value",
+                     mentions="max_items")
+    # Preview writes nothing.
+    assert ok(api.get(f"/connections/{name}/policy"))["version"] == 0
+
+    applied = ok(api.put(f"/connections/{name}/policy", change,
+                         headers={"X-Request-Id": "rid-apply-1"}))
+    assert applied["version"] == 1
+    assert applied["counts"] == preview["counts"], (applied, preview)
+    doc = ok(api.get(f"/connections/{name}/policy"))
+    assert doc["version"] == 1 and doc["actor"] == f"admin:{admin_token['name']}", doc
+    assert doc["policy"]["attributes"]["displayName"]["transforms"] == ["lower"]
+    u = users[0]
+    explained = ok(api.get(f"/directories/{directory}/users/{u['userName']}/explain"))
+    assert explained["attributes"]["displayName"]["value"] == u["userName"].lower(), explained
+    # Applying the same policy again changes nothing.
+    assert ok(api.post(f"/connections/{name}/policy/preview", change))["counts"]["updated"] == 0
+
+    ok(api.put(f"/connections/{name}/policy", {}))  # back to the defaults: version 2
+    versions = ok(api.get(f"/connections/{name}/policy/versions"))
+    assert [v["version"] for v in versions["versions"]] == [2, 1], versions
+    assert all(v["actor"] == f"admin:{admin_token['name']}" for v in versions["versions"])
+    assert versions["versions"][1]["policy"]["attributes"]["displayName"]["sources"] == \
+        ["userName"]
+
+    for path in ("/policy", "/policy/versions"):
+        assert_api_error(api.get(f"/connections/no-such-conn{path}"), 404, "not_found")
+    assert_api_error(api.post("/connections/no-such-conn/policy/validate", {}), 404, "not_found")
+    assert_api_error(api.delete(f"/connections/{name}/policy"), 405, "method_not_allowed")
+
+
+def test_explain_and_effective_users_and_groups(server, api, directory):
+    c = new_connection(api, directory)
+    scim = scim_for(server, c)
+    u = scim.create_user()
+    g = scim.create_group(display_name=uniq("Team"), members=[u["id"]])
+
+    by_name = ok(api.get(f"/directories/{directory}/users/{u['userName'].upper()}/explain"))
+    assert by_name["username"].lower() == u["userName"].lower()
+    assert by_name["state"] == "active"
+    assert by_name["attributes"]["username"]["connection_name"] == c["name"], by_name
+    assert [s["connection_name"] for s in by_name["sources"]] == [c["name"]], by_name
+    assert any(m.get("group") == g["displayName"] for m in by_name["memberships"]), by_name
+    by_id = ok(api.get(f"/directories/{directory}/users/{by_name['id']}/explain"))
+    assert by_id["id"] == by_name["id"]
+    assert_api_error(api.get(f"/directories/{directory}/users/nobody-at-all/explain"), 404,
+                     "not_found")
+    assert_api_error(api.get(f"/directories/no-such-dir/users/{u['userName']}/explain"), 404,
+                     "not_found")
+
+    listed = ok(api.get(f"/directories/{directory}/users"))
+    assert listed["totalResults"] == 1 and listed["Resources"][0]["id"] == by_name["id"]
+    found = ok(api.get(f"/directories/{directory}/users",
+                       params={"filter": f'userName eq "{u["userName"]}"', "startIndex": 1,
+                               "count": 10}))
+    assert [x["id"] for x in found["Resources"]] == [by_name["id"]]
+    none = ok(api.get(f"/directories/{directory}/users",
+                      params={"filter": 'userName eq "nobody"'}))
+    assert none["totalResults"] == 0 and none["Resources"] == []
+    one = api.get(f"/directories/{directory}/users/{by_name['id']}")
+    user = ok(one)
+    assert user["userName"] == by_name["username"] and one.headers.get("etag")
+    assert any(gr["display"] == g["displayName"] for gr in user.get("groups", [])), user
+    slim = ok(api.get(f"/directories/{directory}/users/{by_name['id']}",
+                      params={"attributes": "userName"}))
+    assert "emails" not in slim and slim["userName"] == user["userName"]
+
+    groups = ok(api.get(f"/directories/{directory}/groups",
+                        params={"filter": f'displayName eq "{g["displayName"]}"'}))
+    assert groups["totalResults"] == 1, groups
+    gid = groups["Resources"][0]["id"]
+    group = ok(api.get(f"/directories/{directory}/groups/{gid}"))
+    assert [m["value"] for m in group["members"]] == [by_name["id"]], group
+    assert ok(api.get(f"/directories/{directory}/groups"))["totalResults"] == 1
+
+    assert_api_error(api.get(f"/directories/{directory}/users", params={"filter": "userName eq"}),
+                     400, "invalid_filter")
+    assert_api_error(api.get(f"/directories/{directory}/users", params={"count": "x"}), 400,
+                     "invalid_value", mentions="count")
+    assert_api_error(api.get(f"/directories/{directory}/users/not-an-id"), 404, "not_found")
+    assert_api_error(api.get(f"/directories/{directory}/groups/not-an-id"), 404, "not_found")
+    assert_api_error(api.get("/directories/no-such-dir/users"), 404, "not_found")
+    assert_api_error(api.post(f"/directories/{directory}/users", {}), 405, "method_not_allowed")
+
+
+def test_conflicts_when_linking_is_off(server, api, directory):
+    a = new_connection(api, directory)
+    b = new_connection(api, directory)
+    for c in (a, b):
+        ok(api.put(f"/connections/{c['name']}/policy", {"linking": {"key": "none"}}))
+    assert ok(api.get(f"/directories/{directory}/conflicts")) == {"directory": directory,
+                                                                  "conflicts": []}
+    name = f"{uniq('same')}@example.com"
+    scim_for(server, a).create_user(userName=name)
+    second = scim_for(server, b).create_user(userName=name)
+    conflicts = ok(api.get(f"/directories/{directory}/conflicts"))["conflicts"]
+    assert len(conflicts) == 1, conflicts
+    assert conflicts[0]["username"].lower() == name.lower()
+    assert conflicts[0]["source_user"] == second["id"]
+    assert conflicts[0]["connection_name"] == b["name"], conflicts
+    # The first source keeps the user; nothing was overwritten.
+    explained = ok(api.get(f"/directories/{directory}/users/{name}/explain"))
+    assert [s["connection_name"] for s in explained["sources"]] == [a["name"]]
+    assert_api_error(api.get("/directories/no-such-dir/conflicts"), 404, "not_found")
+
+
+def test_audit(api, admin_token, directory):
+    c = new_connection(api, directory)
+    ok(api.post(f"/connections/{c['name']}/disable"))
+    ok(api.post(f"/connections/{c['name']}/enable"))
+    page = ok(api.get("/audit", params={"connection": c["name"]}))
+    records = page["records"]
+    assert len(records) >= 3, page
+    assert all(r["connection"] == c["name"] for r in records)
+    assert all(r["actor"] == f"admin:{admin_token['name']}" for r in records), records
+    seqs = [r["seq"] for r in records]
+    assert seqs == sorted(seqs)
+    assert page["next_after"] is None
+
+    first = ok(api.get("/audit", params={"connection": c["name"], "limit": 1}))
+    assert len(first["records"]) == 1 and first["next_after"] == first["records"][0]["seq"]
+    rest = ok(api.get("/audit", params={"connection": c["name"], "after": first["next_after"]}))
+    assert [r["seq"] for r in rest["records"]] == seqs[1:]
+    since = ok(api.get("/audit", params={"connection": c["name"], "since": records[-1]["time"]}))
+    assert records[-1]["seq"] in [r["seq"] for r in since["records"]]
+    future = ok(api.get("/audit", params={"since": "2999-01-01T00:00:00Z"}))
+    assert future["records"] == []
+    ok(api.get("/audit", params={"limit": 5}))
+
+    assert_api_error(api.get("/audit", params={"since": "yesterday"}), 400, "invalid_value",
+                     mentions="since")
+    assert_api_error(api.get("/audit", params={"limit": 0}), 400, "invalid_value",
+                     mentions="limit")
+    assert_api_error(api.get("/audit", params={"limit": 5000}), 400, "invalid_value")
+    assert_api_error(api.get("/audit", params={"connection": "no-such-conn"}), 404,
+                     "not_found")
+
+
+# --------------------------------------------------------------------------- OpenAPI check
+
+
+def _load_openapi():
+    with open(OPENAPI_FILE, "rb") as f:
+        return json.loads(f.read())
+
+
+def _resolve(doc, node):
+    """Follows a local $ref (#/a/b) to its target."""
+    while isinstance(node, dict) and set(node) == {"$ref"}:
+        target = doc
+        for part in node["$ref"][2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def _templates(doc):
+    out = []
+    for template in doc["paths"]:
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        out.append((template.count("{"), template, re.compile(pattern)))
+    return sorted(out)  # fewest parameters first: literal segments win
+
+
+def _operation(doc, templates, method, path):
+    for _, template, rx in templates:
+        if rx.match(path):
+            return template, doc["paths"][template].get(method.lower())
+    return None, None
+
+
+def _schema_validator(doc, schema):
+    # The schema is checked with the document's components beside it, so that local
+    # "#/components/..." references resolve without a resolver (works on any jsonschema 4.x).
+    root = dict(schema)
+    root["components"] = doc["components"]
+    return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
+
+
+def _check(doc, templates, method, path, body, resp):
+    problems = []
+    where = f"{method} {path} -> {resp.status}"
+    template, op = _operation(doc, templates, method, path)
+    if op is None:
+        # Only 404/405 answers may come from undocumented paths or methods.
+        if resp.status not in (404, 405):
+            problems.append(f"{where}: no operation documented for {template or path}")
+        schema = _resolve(doc, doc["components"]["responses"]["Error"])
+        schema = schema["content"]["application/json"]["schema"]
+        if resp.json is None or _schema_validator(doc, schema).is_valid(resp.json) is False:
+            problems.append(f"{where}: not an Error body: {resp.body[:200]!r}")
+        return template, problems
+    responses = op["responses"]
+    spec = responses.get(str(resp.status)) or responses.get("default")
+    if spec is None:
+        return template, [f"{where}: status not documented"]
+    spec = _resolve(doc, spec)
+    content = spec.get("content")
+    if not content:
+        if resp.body:
+            problems.append(f"{where}: documented without content but has a body")
+        return template, problems
+    if resp.content_type.split(";")[0].strip() not in content:
+        problems.append(f"{where}: Content-Type {resp.content_type!r} not in {list(content)}")
+        return template, problems
+    schema = content[resp.content_type.split(";")[0].strip()]["schema"]
+    if resp.json is None:
+        return template, [f"{where}: body is not JSON: {resp.body[:200]!r}"]
+    for err in _schema_validator(doc, schema).iter_errors(resp.json):
+        problems.append(f"{where}: {'/'.join(map(str, err.absolute_path))}: {err.message[:300]}")
+    for name in spec.get("headers", {}):
+        if name.lower() not in resp.headers:
+            problems.append(f"{where}: documented header {name} missing")
+    # A request the server accepted must match the documented request body.
+    if 200 <= resp.status < 300 and body is not None and "requestBody" in op:
+        req_schema = op["requestBody"]["content"]["application/json"]["schema"]
+        for err in _schema_validator(doc, req_schema).iter_errors(body):
+            problems.append(f"{where}: accepted request body does not match the document: "
+                            f"{err.message[:300]}")
+    return template, problems
+
+
+def test_every_response_matches_openapi(request):
+    doc = _load_openapi()
+    templates = _templates(doc)
+    if not RECORDED:
+        pytest.skip("no admin API responses were recorded (run the whole module)")
+    problems = []
+    seen = set()
+    for method, path, body, resp in RECORDED:
+        template, found = _check(doc, templates, method, path, body, resp)
+        problems += found
+        if template and 200 <= resp.status < 300:
+            seen.add((method.lower(), template))
+    assert not problems, f"{len(problems)} responses differ from the OpenAPI document:\n" + \
+        "\n".join(problems[:50])
+
+    # Every documented operation was exercised with success when the whole module ran.
+    module_tests = {item.name for item in request.session.items
+                    if item.module is request.module}
+    all_tests = {name for name in dir(request.module) if name.startswith("test_")}
+    if module_tests >= all_tests:
+        documented = {(m, t) for t, ops in doc["paths"].items() for m in ops
+                      if m in ("get", "put", "post", "delete", "patch")}
+        missing = sorted(documented - seen)
+        assert not missing, f"documented operations never answered 2xx in these tests: {missing}"
