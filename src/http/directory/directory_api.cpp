@@ -69,6 +69,11 @@ DirectoryApi::DirectoryApi(directory::DirectoryReader& reader,
       public_url_(std::move(public_url)),
       max_long_polls_(max_long_polls) {}
 
+void DirectoryApi::Shutdown() {
+  stopping_.store(true);
+  directories_.WakeAll();
+}
+
 bool DirectoryApi::Handles(std::string_view path) {
   return path == kDirectoryApiPrefix ||
          (path.size() > kDirectoryApiPrefix.size() &&
@@ -244,6 +249,7 @@ Response DirectoryApi::Changes(const Request& req, const std::string& directory)
       if (counter) counter->fetch_sub(1);
     }
   } slot;
+  if (stopping_.load()) wait_seconds = 0;
   if (wait_seconds > 0) {
     if (active_long_polls_.fetch_add(1) >= max_long_polls_) {
       active_long_polls_.fetch_sub(1);
@@ -254,9 +260,22 @@ Response DirectoryApi::Changes(const Request& req, const std::string& directory)
     }
   }
 
-  auto changes =
-      directories_.Changes(directory, since, limit, std::chrono::seconds(wait_seconds));
-  if (!changes) return ScimErrorResponse(changes.error(), route);
+  // Waits in slices, so that Shutdown() is noticed within one slice; each slice is woken at once
+  // by a write of this process (DirectoryService::Changes).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  Result<std::vector<store::ChangeRecord>> changes = std::vector<store::ChangeRecord>();
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (stopping_.load()) left = std::chrono::milliseconds(0);
+    left = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
+    changes = directories_.Changes(directory, since, limit, left);
+    if (!changes) return ScimErrorResponse(changes.error(), route);
+    if (!changes->empty() || left.count() == 0 ||
+        std::chrono::steady_clock::now() >= deadline || stopping_.load()) {
+      break;
+    }
+  }
   int64_t last = 0;
   Status st = store_.Read([&](store::Transaction& tx) -> Status {
     auto seq = tx.LastChangeSeq(directory);

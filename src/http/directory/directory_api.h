@@ -15,7 +15,8 @@
 //
 // Long polls block a server worker (there are 16), so at most `max_long_polls` wait at once;
 // further ones are answered at once as if wait=0, with "Retry-After: 1", so that followers of
-// the feed can never starve SCIM traffic of workers.
+// the feed can never starve SCIM traffic of workers. A long poll waits in slices of one second
+// (woken at once by this process's writes), so that Shutdown() ends it promptly.
 #pragma once
 
 #include <atomic>
@@ -53,6 +54,10 @@ class DirectoryApi {
   // Long polls waiting right now (for tests and metrics).
   int active_long_polls() const { return active_long_polls_.load(); }
 
+  // Makes waiting long polls answer within about a second, and later ones not wait at all.
+  // Call before Server::Stop, so that shutdown does not wait up to kMaxWaitSeconds for them.
+  void Shutdown();
+
  private:
   Response Route(const Request& request);
   Response Changes(const Request& request, const std::string& directory);
@@ -64,6 +69,7 @@ class DirectoryApi {
   std::string public_url_;
   int max_long_polls_;
   std::atomic<int> active_long_polls_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace idsync::http
