@@ -17,9 +17,13 @@
 #include "base/time.h"
 #include "cli/directory_commands.h"
 #include "directory/directory_service.h"
+#include "directory/reader.h"
+#include "http/admin/admin_api.h"
+#include "http/directory/directory_api.h"
 #include "http/scim/scim_api.h"
 #include "http/server.h"
 #include "scim/schema/registry.h"
+#include "service/api_tokens.h"
 #include "service/connections.h"
 #include "service/scim_service.h"
 #include "store/sqlite/sqlite_store.h"
@@ -165,8 +169,19 @@ int Serve(const std::string& data, const ServeOptions& o) {
     api_options.public_url.pop_back();
   }
   http::ScimApi api(scim, connections, registry, **store, api_options);
+  service::ApiTokens api_tokens(**store, clock);
+  directory::DirectoryReader reader(**store, scim.limits());
+  http::DirectoryApi read_api(reader, directories, api_tokens, **store, api_options.public_url);
+  http::AdminApi admin_api(directories, connections, api_tokens, **store, api_options.public_url);
 
-  auto server = http::Server::Start(so, [&api](const http::Request& r) { return api.Handle(r); });
+  // One server, three faces: the admin API (/api/v1), the read API for applications
+  // (/directory/v2) and SCIM with the operational endpoints (everything else).
+  auto route = [&](const http::Request& r) {
+    if (http::AdminApi::Matches(r.path)) return admin_api.Handle(r);
+    if (http::DirectoryApi::Handles(r.path)) return read_api.Handle(r);
+    return api.Handle(r);
+  };
+  auto server = http::Server::Start(so, route);
   if (!server) {
     (*store)->Close();
     return Fail(server.error().detail);
@@ -197,6 +212,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   sigwait(&signals, &sig);
   std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
+  read_api.Shutdown();
   directories.WakeAll();
   srv->Stop();
   (*store)->Close();
