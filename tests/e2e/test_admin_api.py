@@ -267,7 +267,7 @@ def test_connection_lifecycle_through_the_api_is_seen_by_scim_at_once(server, ap
 
     off = ok(api.post(f"/connections/{name}/disable"))
     assert off["enabled"] is False
-    assert scim.get("/Users").status == 401
+    assert scim.get("/Users").status == 403  # SCIM: a disabled connection's token is forbidden
     assert ok(api.post(f"/connections/{name}/enable"))["enabled"] is True
     assert scim.get("/Users").status == 200
     assert_api_error(api.get(f"/connections/{name}/enable"), 405, "method_not_allowed")
@@ -461,7 +461,7 @@ def test_audit(api, admin_token, directory):
     assert [r["seq"] for r in rest["records"]] == seqs[1:]
     since = ok(api.get("/audit", params={"connection": c["name"], "since": records[-1]["time"]}))
     assert records[-1]["seq"] in [r["seq"] for r in since["records"]]
-    future = ok(api.get("/audit", params={"since": "2999-01-01T00:00:00Z"}))
+    future = ok(api.get("/audit", params={"since": "2200-01-01T00:00:00Z"}))
     assert future["records"] == []
     ok(api.get("/audit", params={"limit": 5}))
 
