@@ -20,6 +20,7 @@ from conftest import (
     encode_query,
     http_request,
     new_user,
+    run_cli,
     uniq,
 )
 
@@ -152,6 +153,13 @@ def test_authentication(idsync_bin, server, api):
     assert_api_error(api.post("/directories", {"name": "x" + uniq().lower()},
                               token=read["token"]), 403, "forbidden")
     ok(api.get("/directories"))
+    # A removed admin token stops working on the next request.
+    extra = cli_json(idsync_bin, "admin-token", "add", uniq("gone"), "--data", server.data_dir,
+                     "--json")
+    ok(api.get("/connections", token=extra["token"]))
+    r = run_cli(idsync_bin, "admin-token", "remove", extra["name"], "--data", server.data_dir)
+    assert r.returncode == 0, r.stderr
+    assert_api_error(api.get("/connections", token=extra["token"]), 401, "unauthorized")
     # Request ids are echoed.
     r = api.get("/directories", headers={"X-Request-Id": "rid-admin-1"})
     assert r.headers.get("x-request-id") == "rid-admin-1"
