@@ -95,6 +95,7 @@ struct ServeOptions {
   std::string public_url;
   std::string tls_cert, tls_key;
   bool bench_routes = false;
+  bool bench_mirror_only = false;
   double rate_per_connection = 1000;
   double rate_per_address = 2000;
   size_t max_connections = 1024;
@@ -155,7 +156,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   service::ScimService scim(**store, registry, clock);
   service::Connections connections(**store, clock);
   directory::DirectoryService directories(**store, clock);
-  scim.SetObserver(&directories);
+  if (!o.bench_mirror_only) scim.SetObserver(&directories);
   connections.SetRemovalHook(
       [&directories](store::Transaction& tx, const store::Connection& c, const std::string& actor) {
         return directories.OnConnectionRemoving(tx, c, directory::Actor{actor, ""});
@@ -278,6 +279,9 @@ int Main(int argc, char** argv) {
       ->add_option("--header-timeout", serve_options.header_timeout_seconds,
                    "Seconds a client has to send a request head (default 10)")
       ->check(CLI::Range(0.1, 3600.0));
+  serve->add_flag("--bench-mirror-only", serve_options.bench_mirror_only,
+                  "Benchmark baseline only: SCIM writes skip the effective directory (never use in "
+                  "production: the directory stops following the identity providers)");
   serve->add_flag("--bench-routes", serve_options.bench_routes,
                   "Serve GET /bench/static (fixed body, no store) for the benchmark's baseline");
 

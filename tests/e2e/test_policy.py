@@ -437,15 +437,15 @@ def test_two_idps_one_person_priority_union_and_last_source_leaves(idsync_bin, s
 
 def test_link_by_email(idsync_bin, server, make_scim, read, tmp_path):
     a, b = make_scim(), make_scim()
-    for c in (a, b):
-        set_policy(idsync_bin, server, c.conn["name"], {"linking": {"key": "email"}}, tmp_path)
+    set_policy(idsync_bin, server, a.conn["name"], {"linking": {"key": "email"}, "priority": 5}, tmp_path)
+    set_policy(idsync_bin, server, b.conn["name"], {"linking": {"key": "email"}}, tmp_path)
     email = f"{uniq('mail')}@example.com"
     ua = f"{uniq('a')}"
     create(a, okta_user(ua, emails=[{"value": email, "primary": True}]))
     create(b, okta_user(uniq("b"), emails=[{"value": email.upper(), "primary": True}]))
     r = read().get("/Users", params={"filter": f'emails.value eq "{email}"'})
     assert r.json["totalResults"] == 1, r.json
-    assert r.json["Resources"][0]["userName"] == ua  # first (tie: smaller connection) wins
+    assert r.json["Resources"][0]["userName"] == ua  # the higher priority's username wins
 
 
 def test_username_conflict_with_linking_off(idsync_bin, server, make_scim, read, tmp_path):
