@@ -644,3 +644,15 @@ def test_change_feed_long_poll_wakes_on_write(server, make_scim, read):
     assert result["resp"].status == 200
     assert any(c["type"] == "User" and c["resource"]["userName"] == name for c in result["resp"].json["changes"])
     assert result["took"] < 10
+
+
+# --------------------------------------------------------------------------- invariant
+
+
+@pytest.mark.parametrize("directory", ["users", "customers"])
+def test_zz_incremental_derivation_equals_whole_directory_derivation(idsync_bin, server, directory):
+    """Runs last in this module: after every write above was derived incrementally, deriving
+    the whole directory from the mirrors again must change nothing."""
+    r = cli_json(idsync_bin, "rederive", "--directory", directory, "--data", server.data_dir, "--json")
+    assert all(v == 0 for v in r["counts"].values()), r
+    assert all(v == 0 for k, v in r["applied"].items() if k != "conflicts"), r
