@@ -1,6 +1,7 @@
 #include "http/admin/admin_api.h"
 
 #include <charconv>
+#include <cstdio>
 #include <exception>
 #include <set>
 #include <vector>
@@ -200,7 +201,10 @@ Response AdminApi::Handle(const Request& req) {
     if (Matches(path)) call.seg = SplitPath(path.substr(kAdminApiPrefix.size()));
     r = Route(call);
   } catch (const std::exception& e) {
-    // A bug (e.g. a JSON shape assumption); the request fails alone.
+    // A bug (e.g. a JSON shape assumption): the request fails alone, with the API's error body;
+    // the reason goes to the log, not to the client.
+    std::fprintf(stderr, "idsync: admin API %s %s [%s]: %s\n", req.method.c_str(), req.path.c_str(),
+                 request_id.c_str(), e.what());
     r = ErrorResponse(500, "internal", "internal error", "admin.error");
   }
   r.SetHeader("X-Request-Id", request_id);
