@@ -16,7 +16,9 @@ namespace filter = scim::filter;
 
 namespace {
 
-std::string Etag(int64_t version) { return "W/\"" + std::to_string(version) + "\""; }
+std::string Etag(int64_t version) {
+  return "W/\"" + std::to_string(version) + "\"";
+}
 
 bool NamesAttr(const filter::AttrPath& p, std::string_view core_urn, std::string_view attr) {
   return (p.urn.empty() || EqualsIgnoreAsciiCase(p.urn, core_urn)) && p.sub.empty() &&
@@ -100,15 +102,17 @@ Status AddGroups(store::Transaction& tx, const std::string& directory, const std
   Json list = Json::array();
   for (const auto& [id, name] : *groups) {
     // RFC 7643 §4.1.2: memberships are direct; idsync's groups hold users only.
-    list.push_back(
-        {{"value", id}, {"display", name}, {"$ref", base_url + "/Groups/" + id}, {"type", "direct"}});
+    list.push_back({{"value", id},
+                    {"display", name},
+                    {"$ref", base_url + "/Groups/" + id},
+                    {"type", "direct"}});
   }
   out["groups"] = std::move(list);
   return Status::Ok();
 }
 
-Status AddMembers(store::Transaction& tx, const std::string& directory,
-                  const std::string& group_id, const std::string& base_url, Json& out) {
+Status AddMembers(store::Transaction& tx, const std::string& directory, const std::string& group_id,
+                  const std::string& base_url, Json& out) {
   auto members = tx.ListEffectiveMembers(directory, group_id);
   if (!members) return members.error();
   if (members->empty()) return Status::Ok();
@@ -141,9 +145,9 @@ Result<Json> RenderGroup(store::Transaction& tx, const store::EffectiveGroupRow&
 }
 
 Error NoSuch(ResourceType type, const std::string& directory, const std::string& id) {
-  return MakeError(ErrorCode::kNotFound, std::string(type == ResourceType::kUser ? "user" : "group") +
-                                             " " + id + " not found in directory \"" + directory +
-                                             "\"");
+  return MakeError(ErrorCode::kNotFound,
+                   std::string(type == ResourceType::kUser ? "user" : "group") + " " + id +
+                       " not found in directory \"" + directory + "\"");
 }
 
 Error NoSuchDirectory(const std::string& directory) {
@@ -226,8 +230,8 @@ Result<std::shared_ptr<const scim::schema::Registry>> DirectoryReader::RegistryO
     }
   }
   // Built outside the lock: a race builds the same registry twice, which is harmless.
-  auto built = scim::schema::Registry::WithExtensions({UserExtensionSchema(record.custom_attributes)},
-                                                      {GroupExtensionSchema()});
+  auto built = scim::schema::Registry::WithExtensions(
+      {UserExtensionSchema(record.custom_attributes)}, {GroupExtensionSchema()});
   if (!built) {
     return MakeError(ErrorCode::kInternal, "custom attributes of directory \"" + record.name +
                                                "\" are not usable: " + built.error().detail);
@@ -443,9 +447,10 @@ Result<service::ListResult> DirectoryReader::List(ResourceType type, const std::
       size_t scanned = 0;
       auto over_cap = [&]() {
         if (++scanned <= limits_.max_scan_resources) return false;
-        inner = MakeError(ErrorCode::kTooMany,
-                          std::string("the filter would scan too many resources; add a condition ") +
-                              (is_user ? "userName eq \"...\"" : "displayName eq \"...\""));
+        inner =
+            MakeError(ErrorCode::kTooMany,
+                      std::string("the filter would scan too many resources; add a condition ") +
+                          (is_user ? "userName eq \"...\"" : "displayName eq \"...\""));
         return true;
       };
       Status scan =

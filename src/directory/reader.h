@@ -87,8 +87,8 @@ class DirectoryReader {
   Result<std::shared_ptr<const scim::schema::Registry>> RegistryOf(
       const store::DirectoryRecord& record);
   Result<service::ListResult> List(scim::ResourceType type, const std::string& directory,
-                                   const service::ListRequest& request,
-                                   const std::string& base_url, const ReadProjection& projection);
+                                   const service::ListRequest& request, const std::string& base_url,
+                                   const ReadProjection& projection);
 
   store::Store& store_;
   service::ScimLimits limits_;

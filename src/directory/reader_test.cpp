@@ -1,12 +1,12 @@
 #include "directory/reader.h"
 
-#include <gtest/gtest.h>
-#include <stdlib.h>
-
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "base/strings.h"
 #include "base/time.h"
@@ -34,7 +34,9 @@ class TempDir {
   std::string path_;
 };
 
-Json Attr(Json value) { return {{"value", std::move(value)}, {"rule", "test"}}; }
+Json Attr(Json value) {
+  return {{"value", std::move(value)}, {"rule", "test"}};
+}
 
 class DirectoryReaderTest : public ::testing::Test {
  protected:
@@ -172,7 +174,7 @@ TEST_F(DirectoryReaderTest, RepresentationHasGroupsAndMeta) {
 }
 
 TEST_F(DirectoryReaderTest, FiltersOnCoreAndCustomAttributes) {
-  EXPECT_EQ(Ids(R"(userName eq "BOB")"), IdList{"u2"});  // index, case-insensitive
+  EXPECT_EQ(Ids(R"(userName eq "BOB")"), IdList{"u2"});   // index, case-insensitive
   EXPECT_EQ(Ids(R"(userName eq "änne")"), IdList{"u5"});  // Unicode folding
   EXPECT_EQ(Ids(R"(userName eq "nobody")"), IdList{});
   EXPECT_EQ(Ids(R"(userName eq "alice" and active eq false)"), IdList{});

@@ -89,9 +89,8 @@ Response DirectoryApi::Handle(const Request& request) {
 }
 
 Response DirectoryApi::Route(const Request& req) {
-  std::vector<std::string_view> seg =
-      SplitPath(std::string_view(req.path).substr(std::min(req.path.size(),
-                                                           kDirectoryApiPrefix.size())));
+  std::vector<std::string_view> seg = SplitPath(
+      std::string_view(req.path).substr(std::min(req.path.size(), kDirectoryApiPrefix.size())));
   if (seg.empty() || !ValidDirectoryName(seg[0]) || seg.size() > 3) {
     return ScimErrorResponse(ErrorCode::kNotFound,
                              "no such endpoint: " + req.path +
@@ -136,8 +135,8 @@ Response DirectoryApi::Route(const Request& req) {
 
   if (route == "directory.changes") return Changes(req, directory);
 
-  const std::string base = PublicBase(req, public_url_) + std::string(kDirectoryApiPrefix) + "/" +
-                           directory;
+  const std::string base =
+      PublicBase(req, public_url_) + std::string(kDirectoryApiPrefix) + "/" + directory;
   if (route == "directory.discovery") {
     auto registry = reader_.RegistryFor(directory);
     if (!registry) return ScimErrorResponse(registry.error(), route);
@@ -167,7 +166,8 @@ Response DirectoryApi::Route(const Request& req) {
       int64_t n = static_cast<int64_t>(list.size());
       return JsonResponse(200, ScimListResponse(n, 1, std::move(list)), route);
     }
-    if (const auto* s = reg.FindSchema(seg[2])) return JsonResponse(200, reg.SchemaJson(*s, base), route);
+    if (const auto* s = reg.FindSchema(seg[2]))
+      return JsonResponse(200, reg.SchemaJson(*s, base), route);
     return ScimErrorResponse(ErrorCode::kNotFound, "no schema " + std::string(seg[2]), route);
   }
 
@@ -213,7 +213,8 @@ Response DirectoryApi::Changes(const Request& req, const std::string& directory)
     if (!v || *v < 0) {
       return ScimErrorResponse(ErrorCode::kInvalidValue,
                                "since must be a cursor from this feed (an integer >= 0, 0 for "
-                               "the beginning), got \"" + std::string(*s) + "\"",
+                               "the beginning), got \"" +
+                                   std::string(*s) + "\"",
                                route);
     }
     since = *v;
@@ -222,10 +223,9 @@ Response DirectoryApi::Changes(const Request& req, const std::string& directory)
   if (auto s = req.Query("limit")) {
     auto v = ParseQueryInt("limit", *s);
     if (!v || *v < 1) {
-      return ScimErrorResponse(ErrorCode::kInvalidValue,
-                               "limit must be an integer from 1 to " +
-                                   std::to_string(kMaxChangesPerPage),
-                               route);
+      return ScimErrorResponse(
+          ErrorCode::kInvalidValue,
+          "limit must be an integer from 1 to " + std::to_string(kMaxChangesPerPage), route);
     }
     limit = std::min(*v, kMaxChangesPerPage);
   }
@@ -233,10 +233,9 @@ Response DirectoryApi::Changes(const Request& req, const std::string& directory)
   if (auto s = req.Query("wait")) {
     auto v = ParseQueryInt("wait", *s);
     if (!v || *v < 0) {
-      return ScimErrorResponse(ErrorCode::kInvalidValue,
-                               "wait must be a number of seconds from 0 to " +
-                                   std::to_string(kMaxWaitSeconds),
-                               route);
+      return ScimErrorResponse(
+          ErrorCode::kInvalidValue,
+          "wait must be a number of seconds from 0 to " + std::to_string(kMaxWaitSeconds), route);
     }
     wait_seconds = std::min(*v, kMaxWaitSeconds);
   }
@@ -271,8 +270,8 @@ Response DirectoryApi::Changes(const Request& req, const std::string& directory)
     left = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
     changes = directories_.Changes(directory, since, limit, left);
     if (!changes) return ScimErrorResponse(changes.error(), route);
-    if (!changes->empty() || left.count() == 0 ||
-        std::chrono::steady_clock::now() >= deadline || stopping_.load()) {
+    if (!changes->empty() || left.count() == 0 || std::chrono::steady_clock::now() >= deadline ||
+        stopping_.load()) {
       break;
     }
   }

@@ -3,14 +3,14 @@
 // end to end is covered by tests/e2e/test_read_api.py.
 #include "http/directory/directory_api.h"
 
-#include <gtest/gtest.h>
-#include <stdlib.h>
-
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <memory>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "base/strings.h"
 #include "directory/render.h"
@@ -175,8 +175,8 @@ TEST_F(DirectoryApiTest, ChangeFeedPagesWithCursor) {
   Json page = Body(Get("/directory/v2/users/changes?since=0&limit=1", users_reader_));
   ASSERT_EQ(page["changes"].size(), 1u);
   EXPECT_EQ(page["next"], first);
-  Json rest = Body(
-      Get("/directory/v2/users/changes?since=" + std::to_string(first), users_reader_));
+  Json rest =
+      Body(Get("/directory/v2/users/changes?since=" + std::to_string(first), users_reader_));
   ASSERT_EQ(rest["changes"].size(), 1u);
   EXPECT_EQ(rest["changes"][0]["id"], "u2");
 

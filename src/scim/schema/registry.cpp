@@ -90,7 +90,9 @@ Schema SchemaFromJson(const Json& j) {
   return s;
 }
 
-Schema ParseSchema(std::string_view text) { return SchemaFromJson(ParseData(text)); }
+Schema ParseSchema(std::string_view text) {
+  return SchemaFromJson(ParseData(text));
+}
 
 bool IsCommonAttribute(const Attribute& a) {
   return a.name == "id" || a.name == "externalId" || a.name == "meta";
@@ -145,10 +147,12 @@ Status CheckAttributeJson(const Json& j, const std::string& where, bool nested) 
     return Status(MakeError(ErrorCode::kInvalidValue, attr_where + ": " + what));
   };
   for (const char* key : {"multiValued", "required", "caseExact"}) {
-    if (j.contains(key) && !j[key].is_boolean()) return bad_attr(std::string(key) + " must be a boolean");
+    if (j.contains(key) && !j[key].is_boolean())
+      return bad_attr(std::string(key) + " must be a boolean");
   }
   for (const char* key : {"type", "mutability", "returned", "uniqueness", "description"}) {
-    if (j.contains(key) && !j[key].is_string()) return bad_attr(std::string(key) + " must be a string");
+    if (j.contains(key) && !j[key].is_string())
+      return bad_attr(std::string(key) + " must be a string");
   }
   auto one_of = [&](const char* key, std::initializer_list<std::string_view> allowed) {
     if (!j.contains(key)) return true;
@@ -181,7 +185,8 @@ Status CheckAttributeJson(const Json& j, const std::string& where, bool nested) 
   }
   if (complex) {
     if (nested) return bad_attr("a sub-attribute cannot be complex (RFC 7643 §2.3.8)");
-    if (!subs->is_array() || subs->empty()) return bad_attr("subAttributes must be a non-empty array");
+    if (!subs->is_array() || subs->empty())
+      return bad_attr("subAttributes must be a non-empty array");
     std::vector<std::string> seen;
     for (const Json& sub : *subs) {
       if (Status s = CheckAttributeJson(sub, attr_where, true); !s) return s;
