@@ -1118,6 +1118,43 @@ Result<Json> ApplyPlan(DirectoryService::Impl& impl, store::Transaction& tx, Sco
 
 }  // namespace
 
+namespace {
+
+// Paths of the settings that differ between two full policy JSON forms ("groups.mode",
+// "attributes.email.sources"), for the version's "what changed".
+void ChangedPaths(const Json& a, const Json& b, const std::string& path,
+                  std::vector<std::string>& out) {
+  if (a.is_object() && b.is_object()) {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : a.items()) keys.insert(k);
+    for (const auto& [k, v] : b.items()) keys.insert(k);
+    for (const auto& k : keys) {
+      std::string sub = path.empty() ? k : path + "." + k;
+      auto ia = a.find(k);
+      auto ib = b.find(k);
+      if (ia == a.end() || ib == b.end()) {
+        out.push_back(sub);
+      } else {
+        ChangedPaths(*ia, *ib, sub, out);
+      }
+    }
+    return;
+  }
+  if (a != b) out.push_back(path);
+}
+
+std::string DescribeChange(const Json& before, const Json& after) {
+  std::vector<std::string> paths;
+  ChangedPaths(before, after, "", paths);
+  if (paths.empty()) return "no setting changed";
+  std::string out = "changed: ";
+  for (size_t i = 0; i < paths.size() && i < 20; ++i) out += (i ? ", " : "") + paths[i];
+  if (paths.size() > 20) out += ", and " + std::to_string(paths.size() - 20) + " more";
+  return out;
+}
+
+}  // namespace
+
 Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const Json& policy,
                                            const Actor& actor) {
   store::Connection conn;
@@ -1136,9 +1173,13 @@ Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const 
     v.body = policy::PolicyToJson(*parsed);
     v.time = impl_->clock.Now();
     v.actor = actor.name;
-    auto prev = tx.GetPolicy(conn.id);
-    if (!prev && prev.error().code != ErrorCode::kNotFound) return prev.error();
-    v.comment = prev ? "replaces version " + std::to_string(prev->version) : "first policy";
+    // What changed, against the policy in force before (stored, or the defaults).
+    auto before = impl_->Info(tx, conn, *d, **custom);
+    if (!before) return before.error();
+    v.comment = DescribeChange(policy::PolicyToJson(*before->policy), v.body) +
+                (before->policy_version == 0
+                     ? " (from the defaults)"
+                     : " (from version " + std::to_string(before->policy_version) + ")");
     auto stored = tx.PutPolicy(v);
     if (!stored) return stored.error();
     auto scope = LoadScope(*impl_, tx, *dir);
