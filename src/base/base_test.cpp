@@ -69,5 +69,15 @@ TEST(Tokens, AreLongRandomAndPrefixed) {
   EXPECT_TRUE(IsUuid(NewUuid()));
 }
 
+TEST(Rfc3339, TimesBeyondTheRepresentableRangeClampInsteadOfWrapping) {
+  auto far = ParseRfc3339("2999-01-01T00:00:00Z");
+  auto near = ParseRfc3339("2200-01-01T00:00:00Z");
+  auto past = ParseRfc3339("1000-01-01T00:00:00Z");
+  ASSERT_TRUE(far && near && past);
+  EXPECT_GT(*far, *near);
+  EXPECT_GT(*near, SystemClock::Instance().Now());
+  EXPECT_LT(*past, *ParseRfc3339("1970-01-01T00:00:00Z"));
+}
+
 }  // namespace
 }  // namespace idsync

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <limits>
 
 namespace idsync {
 
@@ -88,6 +89,12 @@ std::optional<TimePoint> ParseRfc3339(std::string_view s) {
   tm.tm_min = mi;
   tm.tm_sec = sec;
   int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_min * 60;
+  // TimePoint counts nanoseconds in 64 bits: years 1678-2261. Times beyond are valid RFC 3339
+  // but are clamped to the nearest representable one, so that "since 2999" means "nothing yet"
+  // instead of wrapping around into the past.
+  constexpr int64_t kMaxSecs = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
+  if (secs > kMaxSecs) return TimePoint::max();
+  if (secs < -kMaxSecs) return TimePoint::min();
   return FromUnixMillis(secs * 1000 + millis);
 }
 
