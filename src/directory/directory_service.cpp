@@ -846,13 +846,10 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
         s.values = std::move(*values);
         s.present = true;
         if (auto key = policy::ComputeLinkKey(*pol, s.values)) s.link_key = *key;
-        // GroupsOf orders by name; keep the same order so preview and incremental agree.
+        // In group creation order, as GroupsOf returns them (the incremental path), so that
+        // both paths build identical grant lists.
         auto it = groups_of.find(r.id);
-        if (it != groups_of.end()) {
-          s.groups = it->second;
-          std::sort(s.groups.begin(), s.groups.end(),
-                    [](const auto& a, const auto& b) { return a.name < b.name; });
-        }
+        if (it != groups_of.end()) s.groups = it->second;
       }
       all.push_back(std::move(s));
       return true;
