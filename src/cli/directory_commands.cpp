@@ -215,7 +215,10 @@ int DirectoryCommands::Run(store::Store& store) {
     for (const auto& [k, v] : j["attributes"].items()) {
       std::cout << "  " << k << " = " << v["value"].dump() << "  from "
                 << v.value("connection_name", "") << " user " << v.value("source_user", "")
-                << " via " << v.value("source", "") << " (" << v.value("rule", "") << ")\n";
+                << " via " << v.value("source", "") << " (" << v.value("rule", "") << ")"
+                << (v.value("request_id", "").empty() ? ""
+                                                       : ", request " + v.value("request_id", ""))
+                << "\n";
     }
     std::cout << "groups:\n";
     for (const auto& m : j["memberships"]) {

@@ -400,6 +400,41 @@ struct Writer {
     return tx.PutConflict(rec);
   }
 
+  // Provenance of the request: every value and membership that is new or changed in this write
+  // records the request (and time) that produced it; unchanged ones keep their earlier stamp.
+  void StampRequests(Json& body, const Json* previous) {
+    const std::string request = cause.value("request_id", "");
+    const std::string time = FormatRfc3339(now);
+    auto stamp = [&](Json& entry, const Json* before, const std::vector<const char*>& same) {
+      bool unchanged = before && before->is_object();
+      for (const char* k : same) {
+        if (!unchanged) break;
+        unchanged = before->value(k, Json()) == entry.value(k, Json());
+      }
+      if (unchanged && before->contains("request_id")) {
+        entry["request_id"] = (*before)["request_id"];
+        entry["time"] = before->value("time", "");
+      } else {
+        entry["request_id"] = request;
+        entry["time"] = time;
+      }
+    };
+    const Json none = Json::object();
+    const Json& prev_attrs = previous ? previous->value("attributes", none) : none;
+    for (auto& [name, entry] : body["attributes"].items()) {
+      auto it = prev_attrs.find(name);
+      stamp(entry, it == prev_attrs.end() ? nullptr : &*it,
+            {"value", "connection", "source_user", "source", "rule"});
+    }
+    std::map<std::string, const Json*> prev_groups;
+    Json prev_members = previous ? previous->value("memberships", Json::array()) : Json::array();
+    for (const auto& m : prev_members) prev_groups[m.value("group_id", "")] = &m;
+    for (auto& m : body["memberships"]) {
+      auto it = prev_groups.find(m.value("group_id", ""));
+      stamp(m, it == prev_groups.end() ? nullptr : it->second, {"grants"});
+    }
+  }
+
   // Writes `plan` over the stored row `previous` (nullopt: none). Links, memberships, row,
   // change-feed entries.
   Status WriteUser(PlannedUser& plan, const std::optional<store::EffectiveUserRow>& previous) {
@@ -498,6 +533,7 @@ struct Writer {
     row.link_key = plan.link_key;
     row.state = user.state == UserState::kDisabled ? "disabled" : "active";
     row.body = BodyOf(user, scope.names, group_ids);
+    StampRequests(row.body, previous ? &previous->body : nullptr);
     row.created = previous ? previous->created : now;
     row.last_modified = now;
     const bool changed = !previous || previous->body != row.body || previous->state != row.state ||

@@ -5,11 +5,13 @@
 // EffectiveUserRow.body (written by DirectoryService, read here):
 //   {"attributes": {"<name>": {"value": <json>, "connection": "<connection uuid>",
 //                              "connection_name": "...", "source_user": "<mirror id>",
-//                              "source": "<path or template>", "rule": "<policy field>"}},
+//                              "source": "<path or template>", "rule": "<policy field>",
+//                              "request_id": "<request that set it>", "time": "<RFC 3339>"}},
 //    "memberships": [{"group": "<local name>", "group_id": "<effective group id>",
 //                     "grants": [{"rule": "on_the_fly|manual|default_new|default_all|existing",
 //                                 "connection": "<uuid or empty>", "source_group": "...",
-//                                 "detail": "<policy field>"}]}],
+//                                 "detail": "<policy field>"}],
+//                     "request_id": "...", "time": "..."}],
 //    "entitlements": [{"value": "...", "group": "<local name>"}],
 //    "state_reason": "...", "warnings": ["..."]}
 // EffectiveGroupRow.body: {"entitlements": ["..."]} (what membership grants).

@@ -646,6 +646,29 @@ def test_change_feed_long_poll_wakes_on_write(server, make_scim, read):
     assert result["took"] < 10
 
 
+def test_explain_names_the_request_that_set_each_value(idsync_bin, server, make_scim):
+    idp = make_scim()
+    name = f"{uniq('prov')}@example.com"
+    r = idp.post("/Users", okta_user(name), headers={"X-Request-Id": "req-create-1"})
+    assert r.status == 201, r
+    uid = r.json["id"]
+    g = idp.create_group(display_name=uniq("ProvGroup"))
+    r = idp.patch_ops(f"/Users/{uid}", [{"op": "replace", "path": "displayName", "value": "Later"}],
+                      headers={"X-Request-Id": "req-patch-2"})
+    assert r.status == 200, r
+    r = idp.patch_ops(f"/Groups/{g['id']}", [{"op": "add", "path": "members", "value": [{"value": uid}]}],
+                      headers={"X-Request-Id": "req-member-3"})
+    assert r.status in (200, 204), r
+    why = explain(idsync_bin, server, name)
+    assert why["attributes"]["username"]["request_id"] == "req-create-1"
+    assert why["attributes"]["displayName"]["request_id"] == "req-patch-2"
+    assert why["attributes"]["displayName"]["source"] == "displayName"
+    assert why["attributes"]["displayName"]["rule"] == "attributes.displayName.sources[0]"
+    [m] = why["memberships"]
+    assert m["group"] == g["displayName"] and m["request_id"] == "req-member-3"
+    assert m["grants"][0]["rule"] == "on_the_fly"
+
+
 # --------------------------------------------------------------------------- invariant
 
 
