@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/time.h"
 #include "cli/directory_commands.h"
+#include "cli/ldap_commands.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
@@ -174,6 +175,13 @@ int Serve(const std::string& data, const ServeOptions& o) {
   directory::DirectoryReader reader(**store, scim.limits());
   http::DirectoryApi read_api(reader, directories, api_tokens, **store, api_options.public_url);
   http::AdminApi admin_api(directories, connections, api_tokens, **store, api_options.public_url);
+  // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
+  // store closes (the destructor waits for runs in progress).
+  auto ldap_server = LdapCommands::StartServer(**store, directories, data, admin_api);
+  if (!ldap_server) {
+    (*store)->Close();
+    return Fail(ldap_server.error().detail);
+  }
 
   // One server, three faces: the admin API (/api/v1), the read API for applications
   // (/directory/v2) and SCIM with the operational endpoints (everything else).
@@ -184,6 +192,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   };
   auto server = http::Server::Start(so, route);
   if (!server) {
+    ldap_server->reset();
     (*store)->Close();
     return Fail(server.error().detail);
   }
@@ -198,6 +207,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
           WriteFileAtomically(ServerFile(data), DumpJson(Json{{"public_url", public_url}}) + "\n");
       !s) {
     srv->Stop();
+    ldap_server->reset();
     (*store)->Close();
     return Fail(s.error().detail);
   }
@@ -216,6 +226,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   read_api.Shutdown();
   directories.WakeAll();
   srv->Stop();
+  ldap_server->reset();
   (*store)->Close();
   std::fprintf(stderr, "idsync: stopped\n");
   return 0;
@@ -294,6 +305,8 @@ int Main(int argc, char** argv) {
   auto* add = conn->add_subcommand("add", "Create a connection and print its base URL and token");
   add->add_option("name", name, "Connection name")->required();
   add->add_option("--directory", directory, "users or customers (default users)");
+  LdapCommands ldap_commands;
+  ldap_commands.RegisterConnectionAdd(add);
   auto* list = conn->add_subcommand("list", "List connections");
   auto* show = conn->add_subcommand("show", "Show one connection");
   show->add_option("name", name)->required();
@@ -323,6 +336,7 @@ int Main(int argc, char** argv) {
 
   DirectoryCommands directory_commands;
   directory_commands.Register(app, data, json);
+  ldap_commands.Register(app, data, json);
 
   try {
     app.parse(argc, argv);
@@ -343,6 +357,13 @@ int Main(int argc, char** argv) {
   const auto& clock = SystemClock::Instance();
   if (directory_commands.Parsed()) {
     int code = directory_commands.Run(**store);
+    (*store)->Close();
+    return code;
+  }
+  if (ldap_commands.Parsed() || ldap_commands.IsLdapAdd()) {
+    int code = ldap_commands.IsLdapAdd()
+                   ? ldap_commands.RunAdd(**store, data, name, directory, json)
+                   : ldap_commands.Run(**store, data);
     (*store)->Close();
     return code;
   }

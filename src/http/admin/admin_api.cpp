@@ -12,6 +12,8 @@
 #include "directory/reader.h"
 #include "http/common.h"
 #include "service/scim_service.h"
+#include "sync/ldap_sync.h"
+#include "sync/scheduler.h"
 
 namespace idsync::http {
 
@@ -412,13 +414,16 @@ Response AdminApi::Connections(Call& call) {
   const std::string& actor = call.actor.name;
 
   auto connection_json = [&](const store::Connection& c) {
-    return Json{{"name", c.name},
-                {"id", c.uuid},
-                {"directory", c.directory},
-                {"kind", c.kind},
-                {"enabled", c.enabled},
-                {"created", FormatRfc3339(c.created)},
-                {"base_url", call.base_url + "/scim/v2"}};
+    Json j{{"name", c.name},
+           {"id", c.uuid},
+           {"directory", c.directory},
+           {"kind", c.kind},
+           {"enabled", c.enabled},
+           {"created", FormatRfc3339(c.created)},
+           {"base_url", call.base_url + "/scim/v2"}};
+    // LDAP settings as stored: the bind password is sealed apart and never part of them.
+    if (c.kind == sync::kLdapKind) j["settings"] = c.settings;
+    return j;
   };
 
   if (seg.size() == 1) {
@@ -432,12 +437,35 @@ Response AdminApi::Connections(Call& call) {
     }
     if (method == "POST") {
       const std::string route = "admin.connections.create";
-      auto body = ParseObjectBody(req, {"name", "directory"});
+      auto body = ParseObjectBody(req, {"name", "directory", "kind", "settings", "bind_password"});
       if (!body) return ErrorResponse(body.error(), route);
       auto name = StringField(*body, "name", true);
       if (!name) return ErrorResponse(name.error(), route);
       auto dir = StringField(*body, "directory", false);
       if (!dir) return ErrorResponse(dir.error(), route);
+      auto kind = StringField(*body, "kind", false);
+      if (!kind) return ErrorResponse(kind.error(), route);
+      if (*kind == sync::kLdapKind) {
+        sync::LdapSync* ldap = ldap_.load();
+        if (!ldap) return ErrorResponse(503, "unavailable", "LDAP sync is not running", route);
+        auto password = StringField(*body, "bind_password", false);
+        if (!password) return ErrorResponse(password.error(), route);
+        Json settings = body->value("settings", Json::object());
+        auto made =
+            ldap->AddConnection(*name, dir->empty() ? "users" : *dir, settings, *password, actor);
+        if (!made) return ErrorResponse(made.error(), route);
+        Response r = Reply(201, connection_json(*made), route);
+        r.SetHeader("Location",
+                    call.base_url + std::string(kAdminApiPrefix) + "/connections/" + made->name);
+        return r;
+      }
+      if (!kind->empty() && *kind != "scim") {
+        return ErrorResponse(Error{ErrorCode::kInvalidValue, "kind: use scim or ldap"}, route);
+      }
+      if (body->contains("settings") || body->contains("bind_password")) {
+        return ErrorResponse(
+            Error{ErrorCode::kInvalidValue, "settings and bind_password are for kind ldap"}, route);
+      }
       auto created = connections_.Add(*name, dir->empty() ? "users" : *dir, actor);
       if (!created) return ErrorResponse(created.error(), route);
       Json j = connection_json(created->connection);
@@ -495,6 +523,11 @@ Response AdminApi::Connections(Call& call) {
     auto c = connections_.Get(name);
     if (!c) return ErrorResponse(c.error(), route);
     return Reply(200, connection_json(*c), route);
+  }
+
+  if (seg.size() == 3 && (seg[2] == "test" || seg[2] == "sync" || seg[2] == "runs" ||
+                          seg[2] == "login-sync" || seg[2] == "bind-password")) {
+    return Ldap(call, name, seg[2]);
   }
 
   if (seg.size() == 3 && seg[2] == "rotate-token") {
@@ -623,6 +656,103 @@ Response AdminApi::Audit(Call& call) {
   // A full page may have more after it; the client pages on with ?after=next_after.
   Json next = static_cast<int64_t>(records.size()) == *limit ? Json(last) : Json(nullptr);
   return Reply(200, Json{{"records", std::move(records)}, {"next_after", next}}, route);
+}
+
+}  // namespace idsync::http
+
+namespace idsync::http {
+
+void AdminApi::SetLdapSync(sync::LdapSync* ldap, sync::SyncScheduler* scheduler) {
+  ldap_ = ldap;
+  scheduler_ = scheduler;
+}
+
+// LDAP connections (issue #4): test / test search, runs, manual sync, login sync, password.
+Response AdminApi::Ldap(Call& call, const std::string& name, std::string_view action) {
+  const Request& req = call.req;
+  const std::string route = "admin.connections.ldap." + std::string(action);
+  sync::LdapSync* ldap = ldap_.load();
+  sync::SyncScheduler* scheduler = scheduler_.load();
+  if (!ldap || !scheduler) {
+    return ErrorResponse(503, "unavailable", "LDAP sync is not running", route);
+  }
+  if (action == "runs") {
+    if (req.method != "GET") return call.MethodNotAllowed("GET", route);
+    int64_t limit = 20;
+    if (auto text = req.Query("limit")) {
+      try {
+        limit = std::stoll(std::string(*text));
+      } catch (const std::exception&) {
+        limit = -1;
+      }
+      if (limit < 1 || limit > 1000) {
+        return ErrorResponse(Error{ErrorCode::kInvalidValue, "limit: a number from 1 to 1000"},
+                             route);
+      }
+    }
+    auto runs = ldap->Runs(name, limit);
+    if (!runs) return ErrorResponse(runs.error(), route);
+    Json list = Json::array();
+    for (const auto& r : *runs) list.push_back(sync::SyncRunToJson(r, name));
+    return Reply(200, Json{{"runs", std::move(list)}}, route);
+  }
+  if (req.method != "POST" && !(action == "bind-password" && req.method == "PUT")) {
+    return call.MethodNotAllowed(action == "bind-password" ? "PUT" : "POST", route);
+  }
+  if (action == "test") {
+    auto body = ParseObjectBody(req, {"username"}, /*optional=*/true);
+    if (!body) return ErrorResponse(body.error(), route);
+    auto username = StringField(*body, "username", false);
+    if (!username) return ErrorResponse(username.error(), route);
+    auto result =
+        ldap->Test(name, username->empty() ? std::nullopt : std::optional<std::string>(*username));
+    if (!result) return ErrorResponse(result.error(), route);
+    return Reply(200, *result, route);
+  }
+  if (action == "sync") {
+    auto body = ParseObjectBody(req, {"full", "confirm"}, /*optional=*/true);
+    if (!body) return ErrorResponse(body.error(), route);
+    sync::RunOptions options;
+    for (const char* key : {"full", "confirm"}) {
+      if (!body->contains(key)) continue;
+      if (!(*body)[key].is_boolean()) {
+        return ErrorResponse(
+            Error{ErrorCode::kInvalidValue, std::string(key) + ": expected true or false"}, route);
+      }
+      (std::string(key) == "full" ? options.full : options.confirm) = (*body)[key].get<bool>();
+    }
+    options.trigger = call.actor.name;
+    options.request_id = call.request_id;
+    auto started = scheduler->StartRun(name, options, std::chrono::seconds(5));
+    if (!started) return ErrorResponse(started.error(), route);
+    Json out = {{"run", nullptr}, {"queued", !started->has_value()}};
+    if (*started) {
+      auto runs = ldap->Runs(name, 20);
+      if (runs) {
+        for (const auto& r : *runs) {
+          if (r.id == **started) out["run"] = sync::SyncRunToJson(r, name);
+        }
+      }
+    }
+    return Reply(202, out, route);
+  }
+  if (action == "login-sync") {
+    auto body = ParseObjectBody(req, {"username"});
+    if (!body) return ErrorResponse(body.error(), route);
+    auto username = StringField(*body, "username", true);
+    if (!username) return ErrorResponse(username.error(), route);
+    auto result = ldap->LoginSync(name, *username, call.actor);
+    if (!result) return ErrorResponse(result.error(), route);
+    return Reply(200, *result, route);
+  }
+  // bind-password
+  auto body = ParseObjectBody(req, {"bind_password"});
+  if (!body) return ErrorResponse(body.error(), route);
+  auto password = StringField(*body, "bind_password", true);
+  if (!password) return ErrorResponse(password.error(), route);
+  Status st = ldap->SetPassword(name, *password, call.actor.name);
+  if (!st) return ErrorResponse(st.error(), route);
+  return NoContent(route);
 }
 
 }  // namespace idsync::http

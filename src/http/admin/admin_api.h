@@ -13,6 +13,7 @@
 //   policy versions name the credential that made it.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@
 namespace idsync::directory {
 class DirectoryReader;
 }
+namespace idsync::sync {
+class LdapSync;
+class SyncScheduler;
+}  // namespace idsync::sync
 
 namespace idsync::http {
 
@@ -52,6 +57,10 @@ class AdminApi {
   // Never throws; every failure is an error response.
   Response Handle(const Request& request);
 
+  // The LDAP routes (issue #4: ldap connections, test, sync runs, login sync) answer 503 until
+  // these are set. Not owned; set before serving, cleared before they are destroyed.
+  void SetLdapSync(sync::LdapSync* ldap, sync::SyncScheduler* scheduler);
+
  private:
   struct Call;
   Response Route(Call& call);
@@ -60,6 +69,7 @@ class AdminApi {
   Response Policy(Call& call, const std::string& connection);
   Response Audit(Call& call);
   Response Effective(Call& call);
+  Response Ldap(Call& call, const std::string& connection, std::string_view action);
 
   directory::DirectoryService& directory_;
   service::Connections& connections_;
@@ -67,6 +77,8 @@ class AdminApi {
   store::Store& store_;
   std::string public_url_;
   std::unique_ptr<directory::DirectoryReader> reader_;
+  std::atomic<sync::LdapSync*> ldap_{nullptr};
+  std::atomic<sync::SyncScheduler*> scheduler_{nullptr};
 };
 
 }  // namespace idsync::http

@@ -336,6 +336,41 @@ Status Rollback(Database& db, Status status) {
 
 }  // namespace
 
+// Pull sync (issue #4). sync_runs: one row per run, AUTOINCREMENT so ids are never reused,
+// counts/progress as JSON text kept by the sync engine. sync_state: one row per connection with
+// the engine's state (high-water marks, JSON) and the run lease (owner, expiry ms; NULL when
+// free) that keeps runs of one connection from overlapping across processes. secrets: sealed
+// values (AES-256-GCM, sealed and opened by src/sync; the database never holds plain text).
+// All three cascade on their connection.
+constexpr std::string_view kSyncSchema = R"sql(
+CREATE TABLE sync_runs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  mode TEXT NOT NULL,
+  run_trigger TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  started_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  counts TEXT NOT NULL,
+  progress TEXT NOT NULL,
+  error TEXT NOT NULL,
+  owner TEXT NOT NULL
+);
+CREATE INDEX sync_runs_by_connection ON sync_runs(connection_id, id);
+CREATE TABLE sync_state(
+  connection_id INTEGER PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+  state TEXT NOT NULL,
+  lease_owner TEXT,
+  lease_expires_ms INTEGER
+);
+CREATE TABLE secrets(
+  connection_id INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  PRIMARY KEY(connection_id, name)
+) WITHOUT ROWID;
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -343,6 +378,7 @@ const std::vector<Migration>& Migrations() {
       {3, "configuration generation counter", kConfigGenerationSchema},
       {4, "resource counts per connection and type", kResourceCountsSchema},
       {5, "effective directory, policies, change feed and API tokens", kEffectiveSchema},
+      {6, "pull sync runs, state and lease; sealed secrets", kSyncSchema},
   };
   return kMigrations;
 }

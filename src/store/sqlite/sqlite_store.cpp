@@ -98,6 +98,32 @@ Result<DirectoryRecord> ReadDirectory(const Statement& row) {
   return record;
 }
 
+// Columns: id, connection_id, mode, trigger, outcome, started_ms, ended_ms, counts, progress,
+// error, owner (kSyncRunColumns).
+constexpr const char* kSyncRunColumns =
+    "id, connection_id, mode, run_trigger, outcome, started_ms, ended_ms, counts, progress, error, "
+    "owner";
+
+Result<SyncRun> ReadSyncRun(const Statement& row) {
+  SyncRun run;
+  run.id = row.Int(0);
+  run.connection_id = row.Int(1);
+  run.mode = row.Text(2);
+  run.trigger = row.Text(3);
+  run.outcome = row.Text(4);
+  run.started = FromUnixMillis(row.Int(5));
+  if (!row.IsNull(6)) run.ended = FromUnixMillis(row.Int(6));
+  auto counts = ParseStored(row.Text(7), "counts of sync run " + std::to_string(run.id));
+  if (!counts) return counts.error();
+  run.counts = std::move(*counts);
+  auto progress = ParseStored(row.Text(8), "progress of sync run " + std::to_string(run.id));
+  if (!progress) return progress.error();
+  run.progress = std::move(*progress);
+  run.error = row.Text(9);
+  run.owner = row.Text(10);
+  return run;
+}
+
 // Columns in the order of IDSYNC_POLICY_COLUMNS.
 Result<PolicyVersion> ReadPolicy(const Statement& row) {
   PolicyVersion policy;
@@ -1227,6 +1253,169 @@ class SqliteTransaction final : public Transaction {
       return MakeError(ErrorCode::kNotFound, "API token \"" + name + "\" not found");
     }
     return Status::Ok();
+  }
+
+  Result<int64_t> InsertSyncRun(const SyncRun& run) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto insert = db_.Prepare(
+        "INSERT INTO sync_runs(connection_id, mode, run_trigger, outcome, started_ms, ended_ms, "
+        "counts, progress, error, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    if (!insert) return insert.error();
+    std::optional<int64_t> ended;
+    if (run.ended) ended = ToUnixMillis(*run.ended);
+    insert->Bind(1, run.connection_id)
+        .Bind(2, run.mode)
+        .Bind(3, run.trigger)
+        .Bind(4, run.outcome)
+        .Bind(5, ToUnixMillis(run.started))
+        .Bind(6, ended)
+        .Bind(7, DumpJson(run.counts))
+        .Bind(8, DumpJson(run.progress))
+        .Bind(9, run.error)
+        .Bind(10, run.owner);
+    auto ran = insert->Run("recording a sync run");
+    if (!ran) {
+      if (ran.error().code == ErrorCode::kNotFound) return NoConnection(run.connection_id).error();
+      return ran.error();
+    }
+    return db_.LastInsertRowid();
+  }
+
+  Status UpdateSyncRun(const SyncRun& run) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto update = db_.Prepare(
+        "UPDATE sync_runs SET outcome = ?2, ended_ms = ?3, counts = ?4, progress = ?5, "
+        "error = ?6 WHERE id = ?1");
+    if (!update) return update.error();
+    std::optional<int64_t> ended;
+    if (run.ended) ended = ToUnixMillis(*run.ended);
+    update->Bind(1, run.id)
+        .Bind(2, run.outcome)
+        .Bind(3, ended)
+        .Bind(4, DumpJson(run.counts))
+        .Bind(5, DumpJson(run.progress))
+        .Bind(6, run.error);
+    if (auto ran = update->Run("updating a sync run"); !ran) return ran;
+    if (db_.Changes() == 0) {
+      return MakeError(ErrorCode::kNotFound, "sync run " + std::to_string(run.id) + " not found");
+    }
+    return Status::Ok();
+  }
+
+  Result<SyncRun> GetSyncRun(int64_t id) override {
+    auto select =
+        db_.Prepare(std::string("SELECT ") + kSyncRunColumns + " FROM sync_runs WHERE id = ?1");
+    if (!select) return select.error();
+    select->Bind(1, id);
+    auto row = OneRow<SyncRun>(*select, "reading a sync run", ReadSyncRun);
+    if (!row) return row.error();
+    if (!*row) {
+      return MakeError(ErrorCode::kNotFound, "sync run " + std::to_string(id) + " not found");
+    }
+    return std::move(**row);
+  }
+
+  Result<std::vector<SyncRun>> ListSyncRuns(int64_t connection_id, int64_t limit) override {
+    auto select = db_.Prepare(std::string("SELECT ") + kSyncRunColumns +
+                              " FROM sync_runs WHERE connection_id = ?1 ORDER BY id DESC "
+                              "LIMIT ?2");
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, limit);
+    return Rows<SyncRun>(*select, "listing sync runs", ReadSyncRun);
+  }
+
+  Result<int64_t> AbandonSyncRuns(int64_t connection_id, const std::string& owner,
+                                  TimePoint when) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    auto update = db_.Prepare(
+        "UPDATE sync_runs SET outcome = 'abandoned', ended_ms = ?3, "
+        "error = 'the process running it stopped before the run ended' "
+        "WHERE connection_id = ?1 AND outcome = 'running' AND owner <> ?2");
+    if (!update) return update.error();
+    update->Bind(1, connection_id).Bind(2, owner).Bind(3, ToUnixMillis(when));
+    if (auto ran = update->Run("abandoning sync runs"); !ran) return ran.error();
+    return db_.Changes();
+  }
+
+  Result<Json> GetSyncState(int64_t connection_id) override {
+    auto select = db_.Prepare("SELECT state FROM sync_state WHERE connection_id = ?1");
+    if (!select) return select.error();
+    select->Bind(1, connection_id);
+    auto row = select->Step("reading a sync state");
+    if (!row) return row.error();
+    if (!*row) return Json::object();
+    return ParseStored(select->Text(0),
+                       "sync state of connection " + std::to_string(connection_id));
+  }
+
+  Status PutSyncState(int64_t connection_id, const Json& state) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto upsert = db_.Prepare(
+        "INSERT INTO sync_state(connection_id, state) VALUES (?1, ?2) "
+        "ON CONFLICT(connection_id) DO UPDATE SET state = excluded.state");
+    if (!upsert) return upsert.error();
+    upsert->Bind(1, connection_id).Bind(2, DumpJson(state));
+    auto ran = upsert->Run("storing a sync state");
+    if (!ran && ran.error().code == ErrorCode::kNotFound) return NoConnection(connection_id);
+    return ran;
+  }
+
+  Result<bool> AcquireSyncLease(int64_t connection_id, const std::string& owner, TimePoint now,
+                                TimePoint expires) override {
+    if (auto w = CheckWritable(); !w) return w.error();
+    // One statement: insert the row, or take the lease when it is free, expired or ours.
+    auto upsert = db_.Prepare(
+        "INSERT INTO sync_state(connection_id, state, lease_owner, lease_expires_ms) "
+        "VALUES (?1, '{}', ?2, ?4) ON CONFLICT(connection_id) DO UPDATE SET "
+        "lease_owner = excluded.lease_owner, lease_expires_ms = excluded.lease_expires_ms "
+        "WHERE lease_owner IS NULL OR lease_owner = ?2 OR lease_expires_ms <= ?3");
+    if (!upsert) return upsert.error();
+    upsert->Bind(1, connection_id)
+        .Bind(2, owner)
+        .Bind(3, ToUnixMillis(now))
+        .Bind(4, ToUnixMillis(expires));
+    auto ran = upsert->Run("taking a sync lease");
+    if (!ran) {
+      if (ran.error().code == ErrorCode::kNotFound) return NoConnection(connection_id).error();
+      return ran.error();
+    }
+    return db_.Changes() > 0;
+  }
+
+  Status ReleaseSyncLease(int64_t connection_id, const std::string& owner) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto update = db_.Prepare(
+        "UPDATE sync_state SET lease_owner = NULL, lease_expires_ms = NULL "
+        "WHERE connection_id = ?1 AND lease_owner = ?2");
+    if (!update) return update.error();
+    update->Bind(1, connection_id).Bind(2, owner);
+    return update->Run("releasing a sync lease");
+  }
+
+  Status PutSecret(int64_t connection_id, const std::string& name,
+                   const std::string& sealed) override {
+    if (auto w = CheckWritable(); !w) return w;
+    auto upsert = db_.Prepare(
+        "INSERT INTO secrets(connection_id, name, sealed) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT(connection_id, name) DO UPDATE SET sealed = excluded.sealed");
+    if (!upsert) return upsert.error();
+    upsert->Bind(1, connection_id).Bind(2, name).Bind(3, sealed);
+    auto ran = upsert->Run("storing a secret");
+    if (!ran && ran.error().code == ErrorCode::kNotFound) return NoConnection(connection_id);
+    return ran;
+  }
+
+  Result<std::string> GetSecret(int64_t connection_id, const std::string& name) override {
+    auto select = db_.Prepare("SELECT sealed FROM secrets WHERE connection_id = ?1 AND name = ?2");
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, name);
+    auto row = select->Step("reading a secret");
+    if (!row) return row.error();
+    if (!*row) {
+      return MakeError(ErrorCode::kNotFound,
+                       "connection " + std::to_string(connection_id) + " has no " + name);
+    }
+    return select->Text(0);
   }
 
   Status AppendAudit(const AuditRecord& record) override {

@@ -27,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kSlapd = "/usr/sbin/slapd";
 constexpr const char* kSlapadd = "/usr/sbin/slapadd";
+constexpr const char* kLdapmodify = "/usr/bin/ldapmodify";
 constexpr const char* kSchemaDir = "/etc/ldap/schema";
 constexpr const char* kModuleDir = "/usr/lib/ldap";
 constexpr std::chrono::seconds kCommandTimeout{60};
@@ -252,6 +253,17 @@ std::string SeedLdif(const SlapdOptions& options) {
   group_of_names("cycle-a", {GroupDn("cycle-b"), PersonDn("alice")});
   group_of_names("cycle-b", {GroupDn("cycle-a"), PersonDn("bob")});
   group_of_names("parent", {GroupDn("staff")});
+  for (int g = 0; g < options.bulk_groups && options.bulk_users > 0; ++g) {
+    char cn[16];
+    std::snprintf(cn, sizeof(cn), "group%03d", g);
+    std::vector<std::string> members;
+    for (int j = 0; j < 40 && j < options.bulk_users; ++j) {
+      char uid[16];
+      std::snprintf(uid, sizeof(uid), "user%04d", (g * 40 + j) % options.bulk_users);
+      members.push_back(PersonDn(uid));
+    }
+    group_of_names(cn, members);
+  }
   l += "dn: " + GroupDn("admins") + "\nobjectClass: groupOfUniqueNames\ncn: admins\n" +
        "uniqueMember: " + PersonDn("alice") + "\n\n";
   l += "dn: " + GroupDn("devs") +
@@ -431,6 +443,18 @@ void SlapdFixture::Stop() {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   paused_ = false;
+}
+
+Status SlapdFixture::Apply(const std::string& ldif) {
+  if (access(kLdapmodify, X_OK) != 0) {
+    return Failed(std::string(kLdapmodify) + " not found (apt-get install ldap-utils)");
+  }
+  static int counter = 0;
+  const std::string file = dir_ + "/change-" + std::to_string(++counter) + ".ldif";
+  if (auto s = WriteFile(file, ldif); !s) return s;
+  return RunCommand(
+      {kLdapmodify, "-x", "-H", url(), "-D", kRootDn, "-w", kRootPassword, "-f", file},
+      dir_ + "/ldapmodify.log");
 }
 
 void SlapdFixture::Pause() {

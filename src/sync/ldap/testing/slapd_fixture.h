@@ -30,6 +30,8 @@ struct SlapdOptions {
   bool tls = true;        // configure certificates: StartTLS and an ldaps:// listener
   int bulk_users = 1200;  // more than size_limit, so that reading them all needs paging
   int size_limit = 500;
+  // groupOfNames "group000".. each with up to 40 of the bulk users (benchmarks).
+  int bulk_groups = 0;
 };
 
 // Not thread-safe; one per test or test suite.
@@ -65,6 +67,10 @@ class SlapdFixture {
   Status Start();
   // Kills slapd with SIGKILL and reaps it: connections drop at once, as in a crash.
   void Stop();
+  // Applies LDIF change records (ldapmodify as the rootdn): modify, add, delete, modrdn.
+  // kInternal with ldapmodify's output on failure.
+  Status Apply(const std::string& ldif);
+
   // SIGSTOP / SIGCONT: the server keeps its sockets but answers nothing (a hung server).
   void Pause();
   void Resume();

@@ -1,0 +1,53 @@
+// The LDAP commands of `idsync` (issue #4): `connection add NAME --kind ldap ...`,
+// `ldap test NAME [USERNAME]`, `ldap set-password NAME`, `sync NAME [--full] [--confirm]`,
+// `sync runs NAME`, and the server's share: the scheduler and the admin API's LDAP routes.
+// The same LdapSync calls as the admin API.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "directory/directory_service.h"
+#include "store/store.h"
+
+namespace idsync::http {
+class AdminApi;
+}
+
+namespace idsync::cli {
+
+class LdapCommands {
+ public:
+  LdapCommands();
+  ~LdapCommands();
+  // Adds `--kind` and the LDAP options to `connection add`.
+  void RegisterConnectionAdd(CLI::App* add);
+  // Adds `ldap ...` and `sync ...` to `app`; `data` and `json` are the shared targets.
+  void Register(CLI::App& app, std::string& data, bool& json);
+  // `connection add` was given --kind ldap.
+  bool IsLdapAdd() const;
+  // Whether one of the `ldap`/`sync` subcommands was given.
+  bool Parsed() const;
+  // Runs `connection add --kind ldap`; the exit code.
+  int RunAdd(store::Store& store, const std::string& data, const std::string& name,
+             const std::string& directory, bool json);
+  // Runs the parsed `ldap`/`sync` subcommand; the exit code.
+  int Run(store::Store& store, const std::string& data);
+
+  // For `serve`: the LDAP engine, its scheduler (started), and the admin API's LDAP routes.
+  // Stops the scheduler (waiting for runs in progress) when destroyed.
+  struct Server;
+  // A shared_ptr so that callers need not see Server (its deleter is bound here).
+  static Result<std::shared_ptr<Server>> StartServer(store::Store& store,
+                                                     directory::DirectoryService& directories,
+                                                     const std::string& data,
+                                                     http::AdminApi& admin);
+
+ private:
+  struct Options;
+  std::unique_ptr<Options> o_;
+};
+
+}  // namespace idsync::cli

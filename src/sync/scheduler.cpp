@@ -1,0 +1,122 @@
+#include "sync/scheduler.h"
+
+#include <cstdio>
+#include <future>
+#include <memory>
+
+namespace idsync::sync {
+
+SyncScheduler::SyncScheduler(LdapSync& sync, const Clock& clock, std::chrono::milliseconds tick)
+    : sync_(sync), clock_(clock), tick_(tick) {}
+
+SyncScheduler::~SyncScheduler() {
+  Stop();
+}
+
+void SyncScheduler::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) return;
+  started_ = true;
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void SyncScheduler::Stop() {
+  std::vector<Manual> threads;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    threads.swap(manual_);
+  }
+  cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  for (auto& t : threads) t.thread.join();
+}
+
+int64_t SyncScheduler::fired() const {
+  std::lock_guard lock(mu_);
+  return fired_;
+}
+
+void SyncScheduler::Loop() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, tick_, [this] { return stopping_; });
+      if (stopping_) return;
+    }
+    auto due = sync_.DueRuns(clock_.Now());
+    if (!due) {
+      std::fprintf(stderr, "idsync: scheduler: %s\n", due.error().detail.c_str());
+      continue;
+    }
+    for (const auto& d : *due) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        ++fired_;
+      }
+      RunOptions options;
+      options.full = d.full;
+      options.trigger = "schedule";
+      // Another process (the CLI) holding the lease: skip this tick rather than queue behind it.
+      options.wait_for_lease = std::chrono::milliseconds(0);
+      auto run = sync_.Run(d.name, options);
+      if (!run) {
+        std::fprintf(stderr, "idsync: scheduled sync of %s not run: %s\n", d.name.c_str(),
+                     run.error().detail.c_str());
+      } else if (run->outcome != "succeeded") {
+        std::fprintf(stderr, "idsync: scheduled sync of %s: %s: %s\n", d.name.c_str(),
+                     run->outcome.c_str(), run->error.c_str());
+      }
+    }
+  }
+}
+
+Result<std::optional<int64_t>> SyncScheduler::StartRun(const std::string& name, RunOptions options,
+                                                       std::chrono::milliseconds wait) {
+  // The outcome of the start: a run id, or the error that prevented it.
+  struct Start {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::optional<int64_t> id;
+    std::optional<Error> error;
+  };
+  auto start = std::make_shared<Start>();
+  options.on_started = [start](int64_t id) {
+    std::lock_guard lock(start->mu);
+    start->id = id;
+    start->done = true;
+    start->cv.notify_all();
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return MakeError(ErrorCode::kUnavailable, "the server is stopping");
+    for (auto it = manual_.begin(); it != manual_.end();) {
+      if (*it->done) {
+        it->thread.join();
+        it = manual_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread([this, name, options, start, done] {
+      auto run = sync_.Run(name, options);
+      {
+        std::lock_guard start_lock(start->mu);
+        if (!run && !start->done) start->error = run.error();
+        start->done = true;
+        start->cv.notify_all();
+      }
+      *done = true;
+    });
+    manual_.push_back(Manual{std::move(thread), std::move(done)});
+  }
+  std::unique_lock lock(start->mu);
+  start->cv.wait_for(lock, wait, [&] { return start->done; });
+  if (start->error) return *start->error;
+  return start->id;
+}
+
+}  // namespace idsync::sync
