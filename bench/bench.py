@@ -2,6 +2,7 @@
 """End-to-end benchmark of idsync: one command, bounded in time, rerunnable by anyone.
 
     bench/run.sh [--users N] [--out FILE.json] [--bin PATH] [--keep]
+                 [--derive-users M] [--only main,policy,derive]
 
 Starts `idsync serve --bench-routes` on a fresh data folder, creates a connection, drives
 the server with wrk (bench/*.lua, 2 threads, 16 connections) and with sequential requests
@@ -21,6 +22,20 @@ JSON (default bench/results/latest.json). Phases, in order:
      excludedAttributes=members
   i. server VmRSS after start and after loading; data folder size vs payload bytes sent
   j. load average at start and end, nproc
+  k. policy preview/apply, on the N users with "big" and "small": a policy that changes every
+     user (displayName from userName, default group "everyone" for all, follow_active off,
+     source group "small" excluded); `idsync policy preview` then `idsync policy set` through
+     the CLI while the server runs (wall time, CPU, peak RSS of the CLI; server RSS). The
+     preview's counts must equal the apply's "applied" counts; a second preview must show no
+     change, and so must one after a SCIM PATCH sent to the running server after the apply.
+  l. derivation cost: fresh servers on fresh data folders, `serve --bench-mirror-only` (SCIM
+     writes skip the effective directory: the write as it was before policy derivation) and
+     normal, each loaded with --derive-users users by create_users.lua and then PATCHed by
+     patch_user.lua for --seconds; --derive-rounds rounds, alternating which goes first.
+     The main server is stopped before this part.
+
+--only main,policy,derive selects parts (main = a-j). policy without main still loads N users
+and the groups (c, id paging, h) but measures nothing else.
 
 Standard library only. Every wait has a timeout; --max-seconds bounds the whole run.
 """
@@ -103,9 +118,10 @@ def folder_size(path):
 
 
 class Server:
-    def __init__(self, binary, data, workdir):
+    def __init__(self, binary, data, workdir, extra_args=()):
         self.binary = binary
         self.data = data
+        self.extra_args = list(extra_args)
         self.out_path = os.path.join(workdir, "server.stdout")
         self.err_path = os.path.join(workdir, "server.stderr")
         self.proc = None
@@ -118,7 +134,8 @@ class Server:
         self.proc = subprocess.Popen(
             # Rate limits off: the benchmark measures capacity, not the limiter.
             [self.binary, "serve", "--data", self.data, "--listen", "127.0.0.1:0",
-             "--bench-routes", "--rate-per-connection", "0", "--rate-per-address", "0"],
+             "--bench-routes", "--rate-per-connection", "0", "--rate-per-address", "0"] +
+            self.extra_args,
             stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         out.close()
         err.close()
@@ -513,6 +530,245 @@ def groups_phase(client, ids, fill_deadline, op_seconds, lookup_seconds):
 
 
 # ---------------------------------------------------------------------------------------------
+# Helpers shared by the main server and the derivation-cost servers
+
+
+def new_connection(binary, data, name="bench"):
+    """`idsync connection add NAME`: returns (token, SCIM path prefix)."""
+    conn = subprocess.run([binary, "connection", "add", name, "--data", data, "--json"],
+                          capture_output=True, text=True, timeout=60)
+    if conn.returncode != 0:
+        raise Abort(f"connection add failed ({conn.returncode}): {conn.stderr.strip()}")
+    c = json.loads(conn.stdout)
+    prefix = urllib.parse.urlparse(c["base_url"]).path.rstrip("/") or "/scim/v2"
+    return c["token"], prefix
+
+
+def create_phase(url, lua_env, users, workdir, tag, timeout):
+    """Phase c: POST /Users (create_users.lua) until `users` users exist."""
+    done_dir = os.path.join(workdir, f"create-done-{tag}")
+    os.mkdir(done_dir)
+    try:
+        return run_wrk("create_users.lua", f"create-{tag}", url,
+                       dict(lua_env, BENCH_USERS=users, BENCH_DONE_DIR=done_dir),
+                       timeout, done_dir=done_dir, expect_done=THREADS)
+    finally:
+        shutil.rmtree(done_dir, ignore_errors=True)
+
+
+def write_lines(path, lines):
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def run_cli(cmd, timeout, workdir, tag, watch_pid=None):
+    """Runs an idsync CLI command; returns a dict with its wall time, CPU time and peak RSS
+    (from wait4, this child only), exit status, stdout parsed as JSON (or None), stderr tail,
+    and the peak VmRSS of `watch_pid` (the server) sampled while the command ran."""
+    out_path = os.path.join(workdir, f"cli-{tag}.stdout")
+    err_path = os.path.join(workdir, f"cli-{tag}.stderr")
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    reaped = False
+    server_peak = vm_rss_kib(watch_pid) if watch_pid else None
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                reaped = True
+                break
+            if watch_pid:
+                r = vm_rss_kib(watch_pid)
+                if r is not None and (server_peak is None or r > server_peak):
+                    server_peak = r
+            if time.monotonic() > deadline:
+                raise Abort(f"`{' '.join(cmd[1:4])}` did not finish within {timeout:.0f}s")
+            time.sleep(0.05)
+    finally:
+        if not reaped:
+            p.kill()
+            try:
+                os.wait4(p.pid, 0)
+            except ChildProcessError:
+                pass
+        p.returncode = -1  # reaped here, not by Popen
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    with open(out_path, "r", errors="replace") as f:
+        text = f.read()
+    with open(err_path, "r", errors="replace") as f:
+        err_text = f.read()
+    os.unlink(out_path)
+    os.unlink(err_path)
+    parsed = None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        pass
+    return {"seconds": wall, "exit": code, "user_cpu_s": ru.ru_utime, "sys_cpu_s": ru.ru_stime,
+            "max_rss_kib": ru.ru_maxrss, "json": parsed,
+            "stderr": err_text[-2000:].strip(), "server_rss_peak_kib": server_peak}
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy preview / apply on the loaded directory
+
+# Changes something for every user (displayName from userName; everyone joins "everyone"),
+# re-enables the users the PATCH phase deactivated (follow_active off), and drops the
+# memberships of the source group "small" (excluded): every kind of count but created/removed.
+BENCH_POLICY = {
+    "users": {"follow_active": False},
+    "attributes": {"displayName": {"sources": ["userName"]}},
+    "groups": {"exclude": ["^small$"], "default_groups_all_users": ["everyone"]},
+}
+USER_COUNTS = ("created", "updated", "disabled", "enabled", "removed", "memberships_added",
+               "memberships_removed")
+ALL_COUNTS = USER_COUNTS + ("groups_created", "groups_emptied")
+
+
+def policy_phase(binary, data, workdir, server, client, ids, timeout, out):
+    """Fills `out` as it goes, so that an abort still reports what was measured."""
+    out["policy"] = BENCH_POLICY
+    path = os.path.join(workdir, "bench-policy.json")
+    with open(path, "w") as fh:
+        json.dump(BENCH_POLICY, fh)
+    pid = server.proc.pid
+    preview_cmd = [binary, "policy", "preview", "bench", path, "--data", data, "--json"]
+    set_cmd = [binary, "policy", "set", "bench", path, "--data", data, "--json"]
+
+    def step(name, cmd):
+        r = run_cli(cmd, timeout, workdir, name, watch_pid=pid)
+        server.check(f"policy {name}")
+        r["server_rss_after_kib"] = vm_rss_kib(pid)
+        if r["exit"] != 0 or not isinstance(r["json"], dict):
+            raise Abort(f"`idsync {' '.join(cmd[1:3])}` ({name}) exited {r['exit']}: "
+                        f"{r['stderr'][-800:]}")
+        body = r.pop("json")
+        r["counts"] = body.get("counts", {})
+        r["conflicts"] = body.get("conflicts")
+        if "applied" in body:
+            r["applied"] = body["applied"]
+            r["version"] = body.get("version")
+        return r
+
+    out["server_rss_before_kib"] = vm_rss_kib(pid)
+    log("policy: preview")
+    out["preview"] = step("preview", preview_cmd)
+    log(f"policy: preview {out['preview']['seconds']:.1f}s {out['preview']['counts']}; set")
+    out["apply"] = step("set", set_cmd)
+    log(f"policy: set {out['apply']['seconds']:.1f}s applied {out['apply'].get('applied')}")
+    pc, ac = out["preview"]["counts"], out["apply"].get("applied") or {}
+    out["mismatches"] = {k: {"preview": pc.get(k), "applied": ac.get(k)}
+                         for k in ALL_COUNTS if k in ac and pc.get(k) != ac.get(k)}
+    out["preview_equals_applied"] = all(pc.get(k) == ac.get(k) for k in USER_COUNTS)
+    # The apply's own preview (its "counts") must also be what the separate preview said.
+    out["apply_counts_equal_preview"] = all(
+        out["apply"]["counts"].get(k) == pc.get(k) for k in ALL_COUNTS)
+
+    log("policy: second preview (must change nothing)")
+    out["second_preview"] = step("preview2", preview_cmd)
+    sc = out["second_preview"]["counts"]
+    out["second_preview_changes"] = sum(int(sc.get(k) or 0) for k in ALL_COUNTS)
+
+    # The running server derives its next SCIM write with the new policy: PATCH a user's
+    # title (outside the policy's attributes), then a preview must still change nothing.
+    x = ids[len(ids) // 2]
+    st, _, dt = client.request("PATCH", f"/Users/{x}", patch_body(
+        [{"op": "replace", "path": "title", "value": "Principal Engineer"}]), expect=(200, 204))
+    out["scim_patch_after_apply"] = {"status": st, "ms": ms(dt)}
+    out["third_preview"] = step("preview3", preview_cmd)
+    tc = out["third_preview"]["counts"]
+    out["third_preview_changes"] = sum(int(tc.get(k) or 0) for k in ALL_COUNTS)
+    out["server_rss_after_kib"] = vm_rss_kib(pid)
+
+
+# ---------------------------------------------------------------------------------------------
+# Derivation cost: the same writes on a server that derives and on one that only mirrors
+
+
+def derive_run(binary, workdir, mode, tag, users, secs, create_timeout, keep):
+    """One fresh server on a fresh data folder: load `users` users, then PATCH for `secs`."""
+    d = os.path.join(workdir, f"derive-{tag}")
+    data = os.path.join(d, "data")
+    os.makedirs(data)
+    extra = ["--bench-mirror-only"] if mode == "mirror_only" else []
+    srv = Server(binary, data, d, extra)
+    out = {"mode": mode, "server_args": extra}
+    try:
+        srv.start()
+        token, prefix = new_connection(binary, data)
+        url = f"http://127.0.0.1:{srv.port}"
+        time.sleep(0.5)
+        out["rss_start_kib"] = vm_rss_kib(srv.proc.pid)
+        lua_env = {"BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
+        c = create_phase(url, lua_env, users, d, tag, create_timeout)
+        srv.check(f"derive {tag} creates")
+        out["create"] = dict(phase_summary(c), created=c.get("created"), failed=c.get("failed"),
+                             creates_per_s=c.get("creates_per_s"),
+                             create_seconds=c.get("create_seconds"), stalled=c.get("stalled"),
+                             err_sample=c.get("err_sample"))
+        time.sleep(1)
+        out["rss_loaded_kib"] = vm_rss_kib(srv.proc.pid)
+        errors = []
+        f = fetch_ids(Client(srv.port, token, prefix, errors), users, time.monotonic() + 300)
+        if not f["ids"]:
+            raise Abort(f"derive {tag}: paging returned no users ({errors[:2]})")
+        ids_file = os.path.join(d, "ids.txt")
+        write_lines(ids_file, f["ids"])
+        p = run_wrk("patch_user.lua", f"patch-{tag}", url, dict(lua_env, BENCH_IDS_FILE=ids_file),
+                    secs)
+        srv.check(f"derive {tag} PATCH")
+        out["patch"] = dict(phase_summary(p), err_sample=p.get("err_sample"))
+        out["rss_end_kib"] = vm_rss_kib(srv.proc.pid)
+        out["disk_bytes"] = folder_size(data)[0]
+    finally:
+        out["server_stop"] = srv.stop()
+        if srv.proc is not None and srv.proc.returncode not in (0, None):
+            out["server_log_tail"] = srv.tail(1500)
+        if not keep:
+            shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
+def derive_phase(binary, workdir, users, secs, rounds, create_timeout, keep, out):
+    """Rounds alternate the order (mirror, derive), (derive, mirror), … so that drift in the
+    machine's load falls on both sides. Fills `out` as it goes."""
+    runs = out["runs"] = []
+    out.update({"users": users, "seconds": secs, "rounds": rounds})
+    for r in range(rounds):
+        order = ("mirror_only", "derive") if r % 2 == 0 else ("derive", "mirror_only")
+        for mode in order:
+            log(f"derivation cost: round {r + 1}/{rounds}, {mode}: fresh server, "
+                f"{users} creates, PATCH {secs:.0f}s")
+            runs.append(dict(derive_run(binary, workdir, mode, f"{r + 1}-{mode}", users, secs,
+                                        create_timeout, keep), round=r + 1))
+
+    def mean(xs):
+        xs = [x for x in xs if x is not None]
+        return sum(xs) / len(xs) if xs else None
+
+    for mode in ("mirror_only", "derive"):
+        rs = [x for x in runs if x["mode"] == mode]
+        out[mode] = {
+            "creates_per_s": mean([x["create"].get("creates_per_s") for x in rs]),
+            "create_p50_ms": mean([x["create"].get("p50_ms") for x in rs]),
+            "create_p99_ms": mean([x["create"].get("p99_ms") for x in rs]),
+            "create_errors": sum((x["create"].get("failed") or 0) for x in rs),
+            "patch_per_s": mean([x["patch"].get("rps") for x in rs]),
+            "patch_p50_ms": mean([x["patch"].get("p50_ms") for x in rs]),
+            "patch_p99_ms": mean([x["patch"].get("p99_ms") for x in rs]),
+            "patch_errors": sum((x["patch"].get("status_other") or 0) for x in rs),
+            "rss_loaded_mib": mean([(x.get("rss_loaded_kib") or 0) / 1024 for x in rs]),
+            "disk_mib": mean([(x.get("disk_bytes") or 0) / 2**20 for x in rs]),
+        }
+    m, dv = out["mirror_only"], out["derive"]
+    for k in ("creates_per_s", "patch_per_s"):
+        out[f"{k}_ratio"] = (dv[k] / m[k]) if dv[k] and m[k] else None
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 
@@ -521,6 +777,8 @@ def fmt(v, unit=""):
         return "-"
     if isinstance(v, str):
         return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}" + unit
     if abs(v) >= 1000:
         s = f"{v:,.0f}"
     elif abs(v) >= 100:
@@ -610,6 +868,68 @@ def build_table(R):
             f"{fmt(lk.get('p50_ms'))} / {fmt(lk.get('p99_ms'))}", target="p99 < 5 ms",
             ok=None if lk.get("p99_ms") is None else lk["p99_ms"] < 5)
 
+    po = P.get("policy", {})
+    if po.get("preview"):
+        n = po.get("users")
+        pv, ap = po["preview"], po.get("apply", {})
+        row(f"policy preview s ({n} users)", pv.get("seconds"))
+        if ap:
+            row("policy apply (policy set) s", ap.get("seconds"), pv.get("seconds"),
+                ratio(ap.get("seconds"), pv.get("seconds")))
+        pc = pv.get("counts", {})
+        row("preview cre/upd/dis/ena/rem/m+/m-",
+            "/".join(str(pc.get(k, "?")) for k in USER_COUNTS))
+        if ap:
+            ac = ap.get("applied") or {}
+            row("applied cre/upd/dis/ena/rem/m+/m-",
+                "/".join(str(ac.get(k, "?")) for k in USER_COUNTS), target="= preview",
+                ok=po.get("preview_equals_applied"))
+            applied_groups = ("not reported" if "groups_created" not in ac else
+                              f"{ac.get('groups_created')}/{ac.get('groups_emptied')}")
+            row("groups created/emptied, preview vs applied",
+                f"{pc.get('groups_created')}/{pc.get('groups_emptied')} vs {applied_groups}")
+        if "second_preview_changes" in po:
+            row("second preview after apply: changes", po["second_preview_changes"],
+                target="0", ok=po["second_preview_changes"] == 0)
+        if "third_preview_changes" in po:
+            row("preview after a SCIM PATCH post-apply: changes", po["third_preview_changes"],
+                target="0", ok=po["third_preview_changes"] == 0)
+        row("CLI CPU s user+sys, preview / apply",
+            f"{fmt(pv.get('user_cpu_s', 0) + pv.get('sys_cpu_s', 0))} / "
+            f"{fmt(ap.get('user_cpu_s', 0) + ap.get('sys_cpu_s', 0)) if ap else '-'}")
+        row("CLI peak RSS MiB, preview / apply",
+            f"{fmt((pv.get('max_rss_kib') or 0) / 1024)} / "
+            f"{fmt((ap.get('max_rss_kib') or 0) / 1024) if ap else '-'}")
+        row("server RSS MiB before / after apply",
+            f"{fmt((po.get('server_rss_before_kib') or 0) / 1024)} / "
+            f"{fmt((ap.get('server_rss_after_kib') or 0) / 1024) if ap else '-'}")
+
+    dc = P.get("derive_cost", {})
+    if dc.get("derive") and dc.get("mirror_only"):
+        dv, mo = dc["derive"], dc["mirror_only"]
+        n = dc.get("users")
+        row(f"creates/s with derivation vs mirror only ({n} users)", dv.get("creates_per_s"),
+            mo.get("creates_per_s"), dc.get("creates_per_s_ratio"))
+        row("creates p50 ms, derivation vs mirror only", dv.get("create_p50_ms"),
+            mo.get("create_p50_ms"), ratio(dv.get("create_p50_ms"), mo.get("create_p50_ms")))
+        row("creates p99 ms, derivation vs mirror only", dv.get("create_p99_ms"),
+            mo.get("create_p99_ms"), ratio(dv.get("create_p99_ms"), mo.get("create_p99_ms")))
+        row("PATCH/s with derivation vs mirror only", dv.get("patch_per_s"),
+            mo.get("patch_per_s"), dc.get("patch_per_s_ratio"))
+        row("PATCH p50 ms, derivation vs mirror only", dv.get("patch_p50_ms"),
+            mo.get("patch_p50_ms"), ratio(dv.get("patch_p50_ms"), mo.get("patch_p50_ms")))
+        row("PATCH p99 ms, derivation vs mirror only", dv.get("patch_p99_ms"),
+            mo.get("patch_p99_ms"), ratio(dv.get("patch_p99_ms"), mo.get("patch_p99_ms")))
+        row("RSS MiB loaded, derivation vs mirror only", dv.get("rss_loaded_mib"),
+            mo.get("rss_loaded_mib"), ratio(dv.get("rss_loaded_mib"), mo.get("rss_loaded_mib")))
+        row("data folder MiB, derivation vs mirror only", dv.get("disk_mib"),
+            mo.get("disk_mib"), ratio(dv.get("disk_mib"), mo.get("disk_mib")))
+        row("write errors, derivation / mirror only",
+            f"{dv.get('create_errors', 0) + dv.get('patch_errors', 0)} / "
+            f"{mo.get('create_errors', 0) + mo.get('patch_errors', 0)}", target="0 / 0",
+            ok=(dv.get('create_errors', 0) + dv.get('patch_errors', 0) +
+                mo.get('create_errors', 0) + mo.get('patch_errors', 0)) == 0)
+
     # Below 20,000 users the fixed costs (SQLite caches, the WAL) dominate; per-user
     # extrapolations are shown but not judged.
     created = (P.get("create") or {}).get("created") or 0
@@ -677,13 +997,29 @@ def main():
                     help="give up creating after this many seconds")
     ap.add_argument("--max-seconds", type=float, default=2400, help="bound on the whole run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    ap.add_argument("--derive-users", type=int, default=10000,
+                    help="users loaded into each derivation-cost server (default 10000)")
+    ap.add_argument("--derive-rounds", type=int, default=2,
+                    help="derivation cost: rounds of (mirror-only, derive) servers, order "
+                         "alternating (default 2)")
+    ap.add_argument("--policy-timeout", type=float, default=1800,
+                    help="give up on one `idsync policy preview|set` after this many seconds")
+    ap.add_argument("--only", default="main,policy,derive",
+                    help="comma-separated parts to run: main (phases a-h), policy (preview and "
+                         "apply; without main it loads --users users and the groups first), "
+                         "derive (derivation cost). Default: all")
     args = ap.parse_args()
     if args.users < 20:
         ap.error("--users must be at least 20")
+    if args.derive_users < 20:
+        ap.error("--derive-users must be at least 20")
+    parts = {x.strip() for x in args.only.split(",") if x.strip()}
+    if not parts or parts - {"main", "policy", "derive"}:
+        ap.error("--only takes a comma-separated subset of: main, policy, derive")
 
     run_start = time.monotonic()
     R = {"users_requested": args.users, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-         "phases": {}, "server_errors": [], "notes": []}
+         "parts": sorted(parts), "phases": {}, "server_errors": [], "notes": []}
     env = R["environment"] = {
         "nproc": len(os.sched_getaffinity(0)), "loadavg_start": loadavg(),
         "threads": THREADS, "connections": CONNECTIONS}
@@ -710,93 +1046,114 @@ def main():
     try:
         binary = find_binary(args.bin)
         R["binary"] = binary
-        log(f"binary {binary}; data {data}; {args.users} users")
-        server = Server(binary, data, workdir)
-        server.start()
-        conn = subprocess.run([binary, "connection", "add", "bench", "--data", data, "--json"],
-                              capture_output=True, text=True, timeout=60)
-        if conn.returncode != 0:
-            raise Abort(f"connection add failed ({conn.returncode}): {conn.stderr.strip()}")
-        c = json.loads(conn.stdout)
-        token = c["token"]
-        prefix = urllib.parse.urlparse(c["base_url"]).path.rstrip("/") or "/scim/v2"
-        url = f"http://127.0.0.1:{server.port}"
-        time.sleep(0.5)
-        R["memory"] = {"rss_start_kib": vm_rss_kib(server.proc.pid), "rss_after_phase_kib": {}}
-        rss_log = R["memory"]["rss_after_phase_kib"]
-        lua_env = {"BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
-        client = Client(server.port, token, prefix, R["server_errors"])
+        R["binary_mtime"] = time.strftime("%Y-%m-%dT%H:%M:%S%z",
+                                          time.localtime(os.path.getmtime(binary)))
+        if parts & {"main", "policy"}:
+            log(f"binary {binary}; data {data}; {args.users} users; parts {','.join(sorted(parts))}")
+            server = Server(binary, data, workdir)
+            server.start()
+            token, prefix = new_connection(binary, data)
+            url = f"http://127.0.0.1:{server.port}"
+            time.sleep(0.5)
+            R["memory"] = {"rss_start_kib": vm_rss_kib(server.proc.pid), "rss_after_phase_kib": {}}
+            rss_log = R["memory"]["rss_after_phase_kib"]
+            lua_env = {"BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
+            client = Client(server.port, token, prefix, R["server_errors"])
 
-        log("a. HTTP ceiling: GET /bench/static")
-        r = run_wrk("static.lua", "static", url, lua_env, secs)
-        P["static"] = r
-        server.check("GET /bench/static", rss_log)
+            if "main" in parts:
+                log("a. HTTP ceiling: GET /bench/static")
+                r = run_wrk("static.lua", "static", url, lua_env, secs)
+                P["static"] = r
+                server.check("GET /bench/static", rss_log)
 
-        log("b. store ceiling: sqlite3 WAL synchronous=FULL, 1 row per transaction")
-        P["store_ceiling"] = store_ceiling(workdir, 5)
+                log("b. store ceiling: sqlite3 WAL synchronous=FULL, 1 row per transaction")
+                P["store_ceiling"] = store_ceiling(workdir, 5)
 
-        log(f"c. creates: POST /Users until {args.users} users exist")
-        done_dir = os.path.join(workdir, "create-done")
-        os.mkdir(done_dir)
-        r = run_wrk("create_users.lua", "create", url,
-                    dict(lua_env, BENCH_USERS=args.users, BENCH_DONE_DIR=done_dir),
-                    args.create_timeout, done_dir=done_dir, expect_done=THREADS)
-        P["create"] = r
-        server.check("POST /Users", rss_log)
-        if r.get("created", 0) < args.users:
-            R["notes"].append(f"only {r.get('created')} of {args.users} creates succeeded "
-                              f"(failed {r.get('failed')}, stalled {r.get('stalled')})")
-        time.sleep(1)
-        R["memory"]["rss_loaded_kib"] = vm_rss_kib(server.proc.pid)
-        blocks, apparent, files = folder_size(data)
-        R["disk"] = {"on_disk_bytes": blocks, "apparent_bytes": apparent, "files": files,
-                     "payload_bytes": r.get("payload_bytes", 0)}
+            log(f"c. creates: POST /Users until {args.users} users exist")
+            r = create_phase(url, lua_env, args.users, workdir, "main", args.create_timeout)
+            P["create"] = r
+            server.check("POST /Users", rss_log)
+            if r.get("created", 0) < args.users:
+                R["notes"].append(f"only {r.get('created')} of {args.users} creates succeeded "
+                                  f"(failed {r.get('failed')}, stalled {r.get('stalled')})")
+            time.sleep(1)
+            R["memory"]["rss_loaded_kib"] = vm_rss_kib(server.proc.pid)
+            blocks, apparent, files = folder_size(data)
+            R["disk"] = {"on_disk_bytes": blocks, "apparent_bytes": apparent, "files": files,
+                         "payload_bytes": r.get("payload_bytes", 0)}
 
-        log("d. paging: fetch ids (count=1000, attributes=id,userName)")
-        f = fetch_ids(client, args.users, time.monotonic() + 300)
-        P["fetch_ids"] = {k: v for k, v in f.items() if k not in ("ids", "names")}
-        server.check("GET /Users paging", rss_log)
-        ids, names = f["ids"], f["names"]
-        if not ids:
-            raise Abort("paging returned no users; cannot run the read phases")
-        if not f["complete"]:
-            R["notes"].append(f"id paging got {len(ids)} of {f['totalResults']} users")
-        ids_file = os.path.join(workdir, "ids.txt")
-        names_file = os.path.join(workdir, "names.txt")
-        with open(ids_file, "w") as fh:
-            fh.write("\n".join(ids) + "\n")
-        with open(names_file, "w") as fh:
-            fh.write("\n".join(names) + "\n")
-        log("d. paging: count=100 through all users")
-        P["paging"] = measure_paging(client, time.monotonic() + max(120, secs * 10))
-        server.check("GET /Users paging count=100", rss_log)
-        if not P["paging"]["complete"]:
-            R["notes"].append(f"paging (count=100) stopped after {P['paging']['users']} users "
-                              "(time bound)")
+            log("d. paging: fetch ids (count=1000, attributes=id,userName)")
+            f = fetch_ids(client, args.users, time.monotonic() + 300)
+            P["fetch_ids"] = {k: v for k, v in f.items() if k not in ("ids", "names")}
+            server.check("GET /Users paging", rss_log)
+            ids, names = f["ids"], f["names"]
+            if not ids:
+                raise Abort("paging returned no users; cannot run the read phases")
+            if not f["complete"]:
+                R["notes"].append(f"id paging got {len(ids)} of {f['totalResults']} users")
+            ids_file = os.path.join(workdir, "ids.txt")
+            names_file = os.path.join(workdir, "names.txt")
+            write_lines(ids_file, ids)
+            write_lines(names_file, names)
 
-        log("e. GET /Users/{id}")
-        P["get_by_id"] = run_wrk("get_by_id.lua", "get_by_id", url,
-                                 dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
-        server.check("GET /Users/{id}", rss_log)
+            if "main" in parts:
+                log("d. paging: count=100 through all users")
+                P["paging"] = measure_paging(client, time.monotonic() + max(120, secs * 10))
+                server.check("GET /Users paging count=100", rss_log)
+                if not P["paging"]["complete"]:
+                    R["notes"].append(f"paging (count=100) stopped after "
+                                      f"{P['paging']['users']} users (time bound)")
 
-        log('f. GET /Users?filter=userName eq "..."')
-        P["filter_username"] = run_wrk("filter_username.lua", "filter_username", url,
-                                       dict(lua_env, BENCH_NAMES_FILE=names_file), secs)
-        server.check("GET /Users?filter", rss_log)
+                log("e. GET /Users/{id}")
+                P["get_by_id"] = run_wrk("get_by_id.lua", "get_by_id", url,
+                                         dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
+                server.check("GET /Users/{id}", rss_log)
 
-        log("g. PATCH /Users/{id}")
-        P["patch_user"] = run_wrk("patch_user.lua", "patch_user", url,
-                                  dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
-        server.check("PATCH /Users/{id}", rss_log)
+                log('f. GET /Users?filter=userName eq "..."')
+                P["filter_username"] = run_wrk("filter_username.lua", "filter_username", url,
+                                               dict(lua_env, BENCH_NAMES_FILE=names_file), secs)
+                server.check("GET /Users?filter", rss_log)
 
-        log(f"h. groups: fill 'big' with {len(ids)} members, 100 per PATCH")
-        P["groups"] = groups_phase(client, ids, time.monotonic() + 600, secs * 2, secs)
-        server.check("groups", rss_log)
-        if not P["groups"]["fill"]["complete"]:
-            R["notes"].append(f"group fill stopped at {P['groups']['fill']['members_added']} "
-                              "members (time bound or errors)")
+                log("g. PATCH /Users/{id}")
+                P["patch_user"] = run_wrk("patch_user.lua", "patch_user", url,
+                                          dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
+                server.check("PATCH /Users/{id}", rss_log)
 
-        R["memory"]["rss_end_kib"] = vm_rss_kib(server.proc.pid)
+            log(f"h. groups: fill 'big' with {len(ids)} members, 100 per PATCH")
+            if "main" in parts:
+                P["groups"] = groups_phase(client, ids, time.monotonic() + 600, secs * 2, secs)
+            else:  # only the groups the policy phase needs; no latency windows
+                P["groups"] = groups_phase(client, ids, time.monotonic() + 600, 0.5, 0.5)
+            server.check("groups", rss_log)
+            if not P["groups"]["fill"]["complete"]:
+                R["notes"].append(f"group fill stopped at {P['groups']['fill']['members_added']} "
+                                  "members (time bound or errors)")
+            R["memory"]["rss_end_kib"] = vm_rss_kib(server.proc.pid)
+
+            if "policy" in parts:
+                log(f"policy: preview and apply on {len(ids)} users (CLI, server running)")
+                P["policy"] = dict(users=len(ids))
+                policy_phase(binary, data, workdir, server, client, ids, args.policy_timeout,
+                             P["policy"])
+                server.check("policy", rss_log)
+
+            # The derivation-cost servers must not share the machine with this one.
+            R["server_alive_at_end"] = server.alive()
+            R["server_stop"] = server.stop()
+            R["server_log_tail"] = server.tail(1000)
+            server = None
+
+        if "derive" in parts:
+            P["derive_cost"] = {}
+            derive_phase(binary, workdir, args.derive_users, secs, max(1, args.derive_rounds),
+                         args.create_timeout, args.keep, P["derive_cost"])
+            for run in P["derive_cost"]["runs"]:
+                for ph in ("create", "patch"):
+                    x = run.get(ph, {})
+                    if x.get("status_other"):
+                        R["server_errors"].append({"phase": f"derive {run['mode']} {ph}",
+                                                   "status_codes": x.get("status_codes"),
+                                                   "sample": x.get("err_sample")})
         ok = True
     except Abort as e:
         R["aborted"] = str(e)
