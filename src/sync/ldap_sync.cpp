@@ -444,6 +444,77 @@ struct PendingUser {
   Json body;
   std::string dn;
   std::string username;
+  // Full runs: the ids of every group the user belongs to (nested groups included); the
+  // user's memberships are set to exactly these in the job that writes the user.
+  std::optional<std::set<std::string>> groups;
+};
+
+// Who is in which group, by DN, from a complete group scan (full runs): each user's groups are
+// computed as its entry is read, so that a user is written and derived once, with its groups,
+// instead of once for its attributes and again when the groups are applied.
+struct MembershipIndex {
+  const std::vector<GroupInfo>* groups = nullptr;
+  std::unordered_map<std::string, size_t> by_dn;                       // group DnKey -> index
+  std::unordered_map<std::string, std::vector<size_t>> by_member_dn;   // DnKey -> direct groups
+  std::unordered_map<std::string, std::vector<size_t>> by_member_uid;  // folded memberUid
+  std::vector<std::vector<size_t>> closure;  // per group: itself and every group containing it
+
+  explicit MembershipIndex(const std::vector<GroupInfo>& all) : groups(&all) {
+    for (size_t i = 0; i < all.size(); ++i) by_dn[DnKey(all[i].dn)] = i;
+    std::vector<std::vector<size_t>> parents(all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      for (const auto& dn : all[i].member_dns) {
+        if (auto g = by_dn.find(dn); g != by_dn.end()) {
+          parents[g->second].push_back(i);
+        } else {
+          by_member_dn[dn].push_back(i);
+        }
+      }
+      for (const auto& uid : all[i].member_uids) by_member_uid[uid].push_back(i);
+    }
+    // Ancestors by a walk with a visited set: a cycle (a in b, b in a) ends where it started.
+    closure.resize(all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      std::vector<bool> visited(all.size(), false);
+      std::vector<size_t> stack = {i};
+      while (!stack.empty()) {
+        size_t h = stack.back();
+        stack.pop_back();
+        if (visited[h]) continue;
+        visited[h] = true;
+        closure[i].push_back(h);
+        for (size_t p : parents[h]) stack.push_back(p);
+      }
+    }
+  }
+
+  // The same membership the incremental path's Flatten gives: groups listing the user's DN,
+  // its uid (memberUid) or named in its memberOf, and every group containing those.
+  std::set<std::string> GroupsOf(const LdapEntry& entry, const std::string& username) const {
+    std::vector<size_t> direct;
+    auto add = [&](const std::vector<size_t>* list) {
+      if (list) direct.insert(direct.end(), list->begin(), list->end());
+    };
+    auto find = [](const auto& map, const std::string& key) {
+      auto it = map.find(key);
+      return it == map.end() ? nullptr : &it->second;
+    };
+    add(find(by_member_dn, DnKey(entry.dn)));
+    std::set<std::string> uids;
+    if (!username.empty()) uids.insert(FoldCase(username));
+    if (auto uid = entry.First("uid")) uids.insert(FoldCase(*uid));
+    for (const auto& uid : uids) add(find(by_member_uid, uid));
+    if (const auto* member_of = entry.Find("memberOf")) {
+      for (const auto& dn : *member_of) {
+        if (auto g = by_dn.find(DnKey(dn)); g != by_dn.end()) direct.push_back(g->second);
+      }
+    }
+    std::set<std::string> out;
+    for (size_t d : direct) {
+      for (size_t g : closure[d]) out.insert((*groups)[g].id);
+    }
+    return out;
+  }
 };
 
 // What a run knows while it runs.
@@ -461,6 +532,7 @@ struct RunContext {
   std::string max_mark;           // highest change mark seen (timestamp digits)
   std::string usn_mark;           // highestCommittedUSN read before the scan (AD)
   bool membership_dirty = false;  // a user appeared or moved: memberships must be recomputed
+  const MembershipIndex* index = nullptr;  // full runs: memberships set with each user
   uint64_t entries_read = 0;
   std::vector<std::string> entry_errors;  // first few, for the run's error text
 
@@ -673,11 +745,37 @@ struct LdapSync::Impl {
     Status st = WriteStep(rc, [&](store::Transaction& tx, Json& counts) -> Status {
       moved = false;
       std::set<std::string> changed;
+      const store::Connection& c = rc.connection();
       for (const auto& p : batch) {
-        auto what = PutUser(tx, rc.connection(), p, &moved);
+        auto what = PutUser(tx, c, p, &moved);
         if (!what) return what.error();
         Bump(counts, what->c_str());
         if (*what != "unchanged") changed.insert(p.id);
+        if (!p.groups) continue;
+        auto have = tx.GroupsOf(c.id, p.id);
+        if (!have) return have.error();
+        std::set<std::string> had;
+        for (const auto& [gid, gname] : *have) had.insert(gid);
+        for (const auto& gid : *p.groups) {
+          if (had.count(gid)) continue;
+          auto added = tx.AddMember(c.id, gid, store::Member{p.id, "User", ""});
+          if (!added) return added.error();
+          if (Status s = tx.TouchResource(c.id, ResourceType::kGroup, gid, clock.Now()); !s) {
+            return s;
+          }
+          changed.insert(p.id);
+          Bump(counts, "memberships_added");
+        }
+        for (const auto& gid : had) {
+          if (p.groups->count(gid)) continue;
+          auto removed = tx.RemoveMember(c.id, gid, p.id);
+          if (!removed) return removed.error();
+          if (Status s = tx.TouchResource(c.id, ResourceType::kGroup, gid, clock.Now()); !s) {
+            return s;
+          }
+          changed.insert(p.id);
+          Bump(counts, "memberships_removed");
+        }
       }
       return Notify(tx, rc.connection(), std::move(changed), rc.options.request_id, "sync");
     });
@@ -731,6 +829,7 @@ struct LdapSync::Impl {
             if (const auto* groups = entry.Find("memberOf")) {
               for (const auto& g : *groups) rc.member_of[DnKey(g)].push_back(p.id);
             }
+            if (rc.index) p.groups = rc.index->GroupsOf(entry, p.username);
             batch.push_back(std::move(p));
             if (static_cast<int>(batch.size()) >= config.batch_size) {
               rc.run.progress["entries_read"] = rc.entries_read;
@@ -906,13 +1005,18 @@ struct LdapSync::Impl {
     return Status::Ok();
   }
 
+  // The ids in the mirror. Pages of bodies as text (ListResourcesText), because parsing 20,000
+  // JSON bodies only to read their ids was most of an idle incremental run.
   Result<std::vector<std::string>> MirrorIds(RunContext& rc, ResourceType type) {
     std::vector<std::string> ids;
+    constexpr int64_t kPage = 5000;
     Status st = store.Read([&](store::Transaction& tx) -> Status {
-      return tx.ScanResources(rc.connection().id, type, [&](const store::StoredResource& r) {
-        ids.push_back(r.id);
-        return true;
-      });
+      for (int64_t offset = 0;; offset += kPage) {
+        auto page = tx.ListResourcesText(rc.connection().id, type, offset, kPage);
+        if (!page) return page.error();
+        for (const auto& r : *page) ids.push_back(r.id);
+        if (static_cast<int64_t>(page->size()) < kPage) return Status::Ok();
+      }
     });
     if (!st) return st.error();
     return ids;
@@ -1015,12 +1119,46 @@ struct LdapSync::Impl {
     return Status::Ok();
   }
 
+  // Group bodies (created, updated, renamed) without touching memberships; a renamed group's
+  // members are re-derived (their effective groups follow the name).
+  Status PutGroups(RunContext& rc, const std::vector<GroupInfo>& groups) {
+    const size_t step = static_cast<size_t>(rc.config().batch_size);
+    for (size_t from = 0; from < groups.size(); from += step) {
+      const size_t to = std::min(groups.size(), from + step);
+      Status st = WriteStep(rc, [&](store::Transaction& tx, Json& counts) -> Status {
+        const store::Connection& c = rc.connection();
+        std::set<std::string> affected;
+        for (size_t i = from; i < to; ++i) {
+          auto what = PutGroup(tx, c, groups[i]);
+          if (!what) return what.error();
+          if (*what == "created") Bump(counts, "groups_created");
+          if (*what == "updated" || *what == "renamed") Bump(counts, "groups_updated");
+          if (*what == "renamed") {
+            auto members = tx.ListMembers(c.id, groups[i].id);
+            if (!members) return members.error();
+            for (const auto& m : *members) affected.insert(m.value);
+          }
+        }
+        return Notify(tx, c, std::move(affected), rc.options.request_id, "sync");
+      });
+      if (!st) return st;
+    }
+    return Status::Ok();
+  }
+
   Status Full(RunContext& rc) {
     const LdapConfig& config = rc.config();
     if (Status s = ReadUsnMark(rc); !s) return s;
-    if (Status s = ScanUsers(rc, config.ldap.user_filter, "users"); !s) return s;
+    // Groups first (few, held in memory): each user is then written with its memberships in
+    // the same job, so it is derived once. A failed group scan has written nothing.
     auto groups = ScanGroups(rc, config.ldap.group_filter);
     if (!groups) return groups.error();
+    if (Status s = PutGroups(rc, *groups); !s) return s;
+    MembershipIndex index(*groups);
+    rc.index = &index;
+    Status scanned = ScanUsers(rc, config.ldap.user_filter, "users");
+    rc.index = nullptr;
+    if (!scanned) return scanned;
     // Both scans completed: now, and only now, may anything disappear.
     auto mirror_users = MirrorIds(rc, ResourceType::kUser);
     if (!mirror_users) return mirror_users.error();
@@ -1031,7 +1169,6 @@ struct LdapSync::Impl {
     auto allowed = GuardAllows(rc, gone_users.size());
     if (!allowed) return allowed.error();
     if (!*allowed) return Status::Ok();
-    if (Status s = ApplyGroups(rc, *groups); !s) return s;
     auto mirror_groups = MirrorIds(rc, ResourceType::kGroup);
     if (!mirror_groups) return mirror_groups.error();
     std::unordered_set<std::string> seen_groups;
