@@ -364,6 +364,26 @@ TEST_F(LdapSyncTest, ServerStoppedDuringASyncDeprovisionsNobody) {
   EXPECT_EQ(after.counts["disabled"], 1);
 }
 
+TEST_F(LdapSyncTest, HungServerTimesOutAndDeprovisionsNobody) {
+  Json s = Settings();
+  s["operation_timeout"] = "1s";
+  s["network_timeout"] = "1s";
+  // Plain LDAP: a server that hangs during the StartTLS handshake is reported as a TLS failure
+  // by the client (still a failure that deprovisions nobody), not as a timeout.
+  s["start_tls"] = false;
+  Add("corp", s);
+  MustRun("corp");
+  ASSERT_TRUE(slapd_->Apply("dn: uid=user0004,ou=people,dc=example,dc=com\nchangetype: delete\n"));
+  slapd_->Pause();  // accepts connections, answers nothing
+  auto run = sync_->Run("corp", Full());
+  slapd_->Resume();
+  ASSERT_TRUE(run) << run.error().detail;
+  EXPECT_EQ(run->outcome, "failed");
+  EXPECT_NE(run->error.find("timeout"), std::string::npos) << run->error;
+  EXPECT_EQ(States()["disabled"], 0);
+  EXPECT_EQ(Count("corp", ResourceType::kUser), kUsers);
+}
+
 TEST_F(LdapSyncTest, MassDeprovisionGuardStopsUntilConfirmed) {
   Add("corp", Settings());
   MustRun("corp");

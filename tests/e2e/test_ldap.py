@@ -233,6 +233,23 @@ def test_cli_and_server_runs_never_overlap(idsync_bin, api, server, slapd):
     assert runs[1]["started"] >= runs[0]["ended"], runs
 
 
+def test_schedule_fires_in_the_server(idsync_bin, api, server, slapd):
+    name = uniq("ldap-sched")
+    add_cli(idsync_bin, server.data_dir, slapd, name, extra=("--schedule", "1s"))
+
+    def two_runs():
+        runs = api.call("GET", f"/connections/{name}/runs").json["runs"]
+        done = [x for x in runs if x["outcome"] != "running"]
+        return done if len(done) >= 2 else None
+
+    runs = wait_until(two_runs, timeout=120, message="two scheduled runs")
+    assert all(x["trigger"] == "schedule" and x["outcome"] == "succeeded" for x in runs), runs
+    assert runs[-1]["mode"] == "full" and runs[0]["mode"] == "incremental", runs
+    # Stop it firing for the rest of the module.
+    r = run_cli(idsync_bin, "connection", "disable", name, "--data", server.data_dir)
+    assert r.returncode == 0, r.stderr
+
+
 def test_every_ldap_response_matches_openapi(request):
     doc = adm._load_openapi()
     templates = adm._templates(doc)
