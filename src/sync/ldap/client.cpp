@@ -386,6 +386,14 @@ Status LdapClient::Open() {
       return Fail(LdapFailure::kUnreachable,
                   "cannot reach the LDAP server at " + endpoint->Text() + ": " + *unreachable);
     }
+    // A server that accepts the connection but never answers (hung, or stopped with SIGSTOP)
+    // times out in the StartTLS or TLS step too; that is not a certificate problem.
+    if (code == LDAP_TIMEOUT) {
+      return Fail(LdapFailure::kTimeout, "the LDAP server at " + endpoint->Text() +
+                                             " accepted the connection but did not answer the " +
+                                             std::string(step) + " within " +
+                                             MillisText(settings_.operation_timeout));
+    }
     if (tls_step) {
       // libldap (GnuTLS) reports a rejected certificate without a message of its own.
       std::string why = diagnostic == "(unknown error code)" ? std::string() : diagnostic;
@@ -397,12 +405,6 @@ Status LdapClient::Open() {
       }
       return Fail(LdapFailure::kTls, "TLS with " + endpoint->Text() + " failed during " +
                                          std::string(step) + ": " + why);
-    }
-    if (code == LDAP_TIMEOUT) {
-      return Fail(LdapFailure::kTimeout, "the LDAP server at " + endpoint->Text() +
-                                             " accepted the connection but did not answer the " +
-                                             std::string(step) + " within " +
-                                             MillisText(settings_.operation_timeout));
     }
     return Fail(LdapFailure::kUnreachable, "the LDAP server at " + endpoint->Text() +
                                                " closed the connection during " +
