@@ -141,6 +141,12 @@ Result<RotatedToken> Connections::RotateToken(const std::string& name,
   Status st = store_.Write([&](store::Transaction& tx) -> Status {
     auto c = tx.GetConnectionByName(name);
     if (!c) return c.error().code == ErrorCode::kNotFound ? NoSuchConnection(name) : c.error();
+    if (c->kind != "scim") {
+      // Only SCIM connections are pushed to; a token would let anyone write into the mirror of
+      // a pull connection (LDAP), which only its sync may change.
+      return MakeError(ErrorCode::kInvalidValue, "connection \"" + name + "\" is of kind " +
+                                                     c->kind + " and has no SCIM token");
+    }
     TimePoint now = clock_.Now();
     TimePoint expires = now + keep_old_for;
     if (Status s = tx.ExpireTokens(c->id, expires); !s) return s;
@@ -188,6 +194,7 @@ Result<store::Connection> Connections::Authenticate(std::string_view token) {
     if (t->expires && *t->expires <= clock_.Now()) return kDenied;
     auto c = tx.GetConnection(t->connection_id);
     if (!c) return c.error().code == ErrorCode::kNotFound ? Status(kDenied) : Status(c.error());
+    if (c->kind != "scim") return kDenied;  // pull connections take no SCIM writes
     if (!c->enabled) {
       return MakeError(ErrorCode::kForbidden, "connection \"" + c->name + "\" is disabled");
     }

@@ -127,6 +127,9 @@ def test_cli_connection_test_search_sync_and_runs(idsync_bin, server, slapd):
     assert t["user"]["effective"]["username"]["value"] == "alice"
     assert set(t["user"]["groups"]) == {"staff", "admins", "devs", "cycle-a", "cycle-b", "parent"}
     assert cli_json(idsync_bin, "sync", "runs", name, "--data", data, "--json") == []
+    # A pull connection takes no SCIM writes: it has no token and cannot be given one.
+    r = run_cli(idsync_bin, "connection", "rotate-token", name, "--data", data)
+    assert r.returncode != 0 and "has no SCIM token" in r.stderr, r.stderr
 
     # Failures named in words.
     bad = uniq("ldap-bad")
