@@ -78,6 +78,19 @@ void DirectoryCommands::Register(CLI::App& app, std::string& data, bool& json) {
   explain_->add_option("--directory", directory_, "Directory (default users)");
   common(explain_);
 
+  membership_ = app.add_subcommand(
+      "membership", "Grant or revoke a group membership by hand (kept while the user's sources "
+                    "keep existing memberships)");
+  membership_->require_subcommand(1);
+  grant_ = membership_->add_subcommand("grant", "Put a user in a local group");
+  revoke_ = membership_->add_subcommand("revoke", "Take back a membership granted by hand");
+  for (auto* sub : {grant_, revoke_}) {
+    sub->add_option("user", name_, "Username or effective user id")->required();
+    sub->add_option("group", group_, "Local group name")->required();
+    sub->add_option("--directory", directory_, "Directory (default users)");
+    common(sub);
+  }
+
   conflicts_ = app.add_subcommand("conflicts", "List source users not imported: username taken");
   conflicts_->add_option("--directory", directory_, "Directory (default users)");
   common(conflicts_);
@@ -126,7 +139,7 @@ void DirectoryCommands::Register(CLI::App& app, std::string& data, bool& json) {
 }
 
 bool DirectoryCommands::Parsed() const {
-  for (auto* sub : {policy_, explain_, conflicts_, rederive_, changes_, directory_cmd_, admin_token_,
+  for (auto* sub : {policy_, explain_, membership_, conflicts_, rederive_, changes_, directory_cmd_, admin_token_,
                     read_token_}) {
     if (sub && sub->parsed()) return true;
   }
@@ -248,6 +261,18 @@ int DirectoryCommands::Run(store::Store& store) {
                 << (s["deleted"].get<bool>() ? " (deleted)" : "") << "\n";
     }
     for (const auto& w : j["warnings"]) std::cout << "warning: " << w.get<std::string>() << "\n";
+    return 0;
+  }
+  if (membership_->parsed()) {
+    auto r = grant_->parsed() ? dirs.GrantMembership(directory_, name_, group_, actor)
+                              : dirs.RevokeMembership(directory_, name_, group_, actor);
+    if (!r) return Fail(r.error().detail);
+    if (json) {
+      print(*r);
+    } else {
+      std::cout << "Membership of \"" << name_ << "\" in \"" << group_ << "\" "
+                << (grant_->parsed() ? "granted" : "revoked") << ".\n";
+    }
     return 0;
   }
   if (conflicts_->parsed()) {

@@ -21,13 +21,15 @@ class DirectoryCommands {
 
  private:
   bool* json_ = nullptr;
-  std::string name_, file_, directory_ = "users", kind_;
+  std::string name_, file_, directory_ = "users", kind_, group_;
   int64_t since_ = 0, limit_ = 1000;
   double wait_ = 0;
   CLI::App* policy_ = nullptr;
   CLI::App *policy_get_ = nullptr, *policy_set_ = nullptr, *policy_preview_ = nullptr,
            *policy_validate_ = nullptr, *policy_versions_ = nullptr;
   CLI::App* explain_ = nullptr;
+  CLI::App* membership_ = nullptr;
+  CLI::App *grant_ = nullptr, *revoke_ = nullptr;
   CLI::App* conflicts_ = nullptr;
   CLI::App* rederive_ = nullptr;
   CLI::App* changes_ = nullptr;

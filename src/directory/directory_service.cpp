@@ -1463,6 +1463,123 @@ Result<Json> DirectoryService::Conflicts(const std::string& directory) {
   return out;
 }
 
+// ---------- memberships granted by an administrator ----------
+
+namespace {
+
+Result<store::EffectiveUserRow> FindUser(store::Transaction& tx, const std::string& directory,
+                                         const std::string& user) {
+  auto row = tx.GetEffectiveUser(directory, user);
+  if (!row && row.error().code == ErrorCode::kNotFound) {
+    row = tx.FindEffectiveUserByUsername(directory, FoldCase(user));
+  }
+  if (!row && row.error().code == ErrorCode::kNotFound) {
+    return MakeError(ErrorCode::kNotFound, "no user \"" + user + "\" in directory \"" + directory +
+                                               "\" (by id or username)");
+  }
+  return row;
+}
+
+}  // namespace
+
+Result<Json> DirectoryService::GrantMembership(const std::string& directory,
+                                               const std::string& user, const std::string& group,
+                                               const Actor& actor) {
+  if (group.empty() || group.size() > 256) {
+    return MakeError(ErrorCode::kInvalidValue, "group name must have 1 to 256 characters");
+  }
+  std::string id;
+  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
+    auto scope = LoadScope(*impl_, tx, directory);
+    if (!scope) return scope.error();
+    auto row = FindUser(tx, directory, user);
+    if (!row) return row.error();
+    id = row->id;
+    PlannedUser plan;
+    plan.id = row->id;
+    plan.user = UserOf(*row);
+    plan.link_key = row->link_key;
+    auto& m = plan.user.memberships[FoldCase(group)];
+    if (m.group.empty()) m.group = group;
+    for (const auto& g : m.grants) {
+      if (g.rule == policy::MembershipRule::kExisting) return Status::Ok();  // already granted
+    }
+    m.grants.push_back({policy::MembershipRule::kExisting, "", "", "granted by " + actor.name});
+    Writer w{*impl_, tx, *scope, Json{{"connection", ""},
+                                     {"request_id", actor.request_id},
+                                     {"actor", actor.name},
+                                     {"reason", "membership granted"}},
+             impl_->clock.Now(), {}, false};
+    if (Status s = w.WriteUser(plan, *row); !s) return s;
+    if (w.wrote_change) impl_->pending_notify = true;
+    store::AuditRecord a;
+    a.time = w.now;
+    a.request_id = actor.request_id;
+    a.actor = actor.name;
+    a.operation = "membership.grant";
+    a.resource_type = "User";
+    a.resource_id = row->id;
+    a.status = 200;
+    a.detail = directory + ": " + group;
+    return tx.AppendAudit(a);
+  });
+  if (!st) return st.error();
+  AfterCommit();
+  return Explain(directory, id);
+}
+
+Result<Json> DirectoryService::RevokeMembership(const std::string& directory,
+                                                const std::string& user, const std::string& group,
+                                                const Actor& actor) {
+  std::string id;
+  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
+    auto scope = LoadScope(*impl_, tx, directory);
+    if (!scope) return scope.error();
+    auto row = FindUser(tx, directory, user);
+    if (!row) return row.error();
+    id = row->id;
+    PlannedUser plan;
+    plan.id = row->id;
+    plan.user = UserOf(*row);
+    plan.link_key = row->link_key;
+    auto it = plan.user.memberships.find(FoldCase(group));
+    bool found = false;
+    if (it != plan.user.memberships.end()) {
+      auto& grants = it->second.grants;
+      auto end = std::remove_if(grants.begin(), grants.end(), [](const policy::MembershipGrant& g) {
+        return g.rule == policy::MembershipRule::kExisting;
+      });
+      found = end != grants.end();
+      grants.erase(end, grants.end());
+      if (grants.empty()) plan.user.memberships.erase(it);
+    }
+    if (!found) {
+      return MakeError(ErrorCode::kNotFound, "user \"" + user + "\" has no membership in \"" +
+                                                 group + "\" granted by an administrator");
+    }
+    Writer w{*impl_, tx, *scope, Json{{"connection", ""},
+                                     {"request_id", actor.request_id},
+                                     {"actor", actor.name},
+                                     {"reason", "membership revoked"}},
+             impl_->clock.Now(), {}, false};
+    if (Status s = w.WriteUser(plan, *row); !s) return s;
+    if (w.wrote_change) impl_->pending_notify = true;
+    store::AuditRecord a;
+    a.time = w.now;
+    a.request_id = actor.request_id;
+    a.actor = actor.name;
+    a.operation = "membership.revoke";
+    a.resource_type = "User";
+    a.resource_id = row->id;
+    a.status = 200;
+    a.detail = directory + ": " + group;
+    return tx.AppendAudit(a);
+  });
+  if (!st) return st.error();
+  AfterCommit();
+  return Explain(directory, id);
+}
+
 // ---------- change feed ----------
 
 Result<std::vector<store::ChangeRecord>> DirectoryService::Changes(const std::string& directory,

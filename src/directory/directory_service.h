@@ -88,6 +88,17 @@ class DirectoryService final : public service::MirrorObserver {
   // [{"connection", "connection_name", "source_user", "username", "detail", "time"}]
   Result<Json> Conflicts(const std::string& directory);
 
+  // ---- memberships granted by an administrator (rule "existing": no source granted them).
+  // They survive re-derivation while some source of the user keeps existing memberships
+  // (groups.keep_existing_memberships); a source's grant of the same group is independent.
+  // `user` as for Explain; the local group is created when missing. Returns Explain's JSON.
+  Result<Json> GrantMembership(const std::string& directory, const std::string& user,
+                               const std::string& group, const Actor& actor);
+  // Removes the administrator's grant; the membership stays while a source still grants it.
+  // kNotFound if the user has no such grant.
+  Result<Json> RevokeMembership(const std::string& directory, const std::string& user,
+                                const std::string& group, const Actor& actor);
+
   // Re-derives every user of the directory from the mirrors under the stored policies (repair;
   // what ApplyPolicy does after storing). Returns the counts.
   Result<Json> Rederive(const std::string& directory, const Actor& actor);

@@ -399,6 +399,39 @@ def test_entitlements_follow_group_membership(idsync_bin, server, make_scim, rea
     assert "entitlements" not in eff_user(read(), name)
 
 
+@pytest.mark.parametrize("keep", [True, False])
+def test_keep_existing_memberships(idsync_bin, server, make_scim, read, tmp_path, keep):
+    """A membership no source granted (here: granted by an administrator) survives the source's
+    silence only while the source keeps existing memberships."""
+    idp = make_scim()
+    set_policy(idsync_bin, server, idp.conn["name"], {"groups": {"keep_existing_memberships": keep}},
+               tmp_path)
+    name = f"{uniq('keep')}@example.com"
+    uid = create(idp, okta_user(name))
+    src = idp.create_group(display_name=uniq("FromIdP"), members=[uid])
+    manual = uniq("granted-by-hand")
+    r = run_cli(idsync_bin, "membership", "grant", name, manual, "--data", server.data_dir)
+    assert r.returncode == 0, r.stderr
+    assert eff_groups(eff_user(read(), name)) == sorted([src["displayName"], manual])
+    why = explain(idsync_bin, server, name)
+    [m] = [m for m in why["memberships"] if m["group"] == manual]
+    assert m["grants"] == [{"rule": "existing", "connection": "", "source_group": "",
+                            "detail": "granted by cli"}]
+    # The identity provider writes the user again and says nothing about that group.
+    r = idp.patch_ops(f"/Users/{uid}", [{"op": "replace", "path": "displayName", "value": "Again"}])
+    assert r.status == 200, r
+    expected = sorted([src["displayName"], manual]) if keep else [src["displayName"]]
+    assert eff_groups(eff_user(read(), name)) == expected
+    if keep:
+        r = run_cli(idsync_bin, "membership", "revoke", name, manual, "--data", server.data_dir)
+        assert r.returncode == 0, r.stderr
+        assert eff_groups(eff_user(read(), name)) == [src["displayName"]]
+    # Revoking what was not granted by hand is an error that says so, and changes nothing.
+    r = run_cli(idsync_bin, "membership", "revoke", name, src["displayName"], "--data", server.data_dir)
+    assert r.returncode != 0 and "granted by an administrator" in r.stderr, r.stderr
+    assert eff_groups(eff_user(read(), name)) == [src["displayName"]]
+
+
 # --------------------------------------------------------------------------- several sources
 
 
