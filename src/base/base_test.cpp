@@ -79,5 +79,23 @@ TEST(Rfc3339, TimesBeyondTheRepresentableRangeClampInsteadOfWrapping) {
   EXPECT_LT(*past, *ParseRfc3339("1970-01-01T00:00:00Z"));
 }
 
+TEST(Base64, MatchesRfc4648AndRoundTripsUrlSafe) {
+  EXPECT_EQ(Base64(""), "");
+  EXPECT_EQ(Base64("f"), "Zg==");
+  EXPECT_EQ(Base64("foob"), "Zm9vYg==");
+  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Url(std::string("\xfb\xff", 2)), "-_8");
+  for (std::string bytes : {std::string(), std::string("a"), std::string("\0\xff\x10", 3),
+                            std::string(100, '\xfe')}) {
+    auto back = DecodeBase64Url(Base64Url(bytes));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, bytes);
+  }
+  EXPECT_FALSE(DecodeBase64Url("Zm9v+").has_value());  // '+' is not URL-safe
+  EXPECT_FALSE(DecodeBase64Url("Zm9vY").has_value());  // impossible length
+  EXPECT_FALSE(DecodeBase64Url("Zg==").has_value());   // no padding in base64url
+  EXPECT_EQ(NewToken("p_").size(), 2u + 43u);
+}
+
 }  // namespace
 }  // namespace idsync

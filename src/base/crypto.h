@@ -1,6 +1,7 @@
 // Secrets: tokens, hashes and constant-time comparison (OpenSSL underneath).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,5 +14,11 @@ std::string NewToken(std::string_view prefix);
 std::string Sha256Hex(std::string_view data);
 // Compares in time that depends only on the lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// RFC 4648 base64: standard alphabet with padding, and URL-safe without padding (OpenSSL).
+std::string Base64(std::string_view bytes);
+std::string Base64Url(std::string_view bytes);
+// nullopt if `text` is not unpadded URL-safe base64.
+std::optional<std::string> DecodeBase64Url(std::string_view text);
 
 }  // namespace idsync

@@ -1482,102 +1482,91 @@ Result<store::EffectiveUserRow> FindUser(store::Transaction& tx, const std::stri
 
 }  // namespace
 
+namespace {
+
+// Adds (grant) or removes (revoke) the administrator's grant of `group` to `user` and writes the
+// result like any derivation: memberships, provenance, change feed, plus an audit record.
+Result<std::string> ChangeHandGrant(DirectoryService::Impl& impl, const std::string& directory,
+                                    const std::string& user, const std::string& group,
+                                    const Actor& actor, bool grant) {
+  std::string id;
+  Status st = impl.store.Write([&](store::Transaction& tx) -> Status {
+    auto scope = LoadScope(impl, tx, directory);
+    if (!scope) return scope.error();
+    auto row = FindUser(tx, directory, user);
+    if (!row) return row.error();
+    id = row->id;
+    PlannedUser plan;
+    plan.id = row->id;
+    plan.user = UserOf(*row);
+    plan.link_key = row->link_key;
+    const auto is_hand = [](const policy::MembershipGrant& g) {
+      return g.rule == policy::MembershipRule::kExisting;
+    };
+    if (grant) {
+      auto& m = plan.user.memberships[FoldCase(group)];
+      if (m.group.empty()) m.group = group;
+      if (std::any_of(m.grants.begin(), m.grants.end(), is_hand)) return Status::Ok();
+      m.grants.push_back({policy::MembershipRule::kExisting, "", "", "granted by " + actor.name});
+    } else {
+      auto it = plan.user.memberships.find(FoldCase(group));
+      bool found = false;
+      if (it != plan.user.memberships.end()) {
+        auto& grants = it->second.grants;
+        auto end = std::remove_if(grants.begin(), grants.end(), is_hand);
+        found = end != grants.end();
+        grants.erase(end, grants.end());
+        if (grants.empty()) plan.user.memberships.erase(it);
+      }
+      if (!found) {
+        return MakeError(ErrorCode::kNotFound, "user \"" + user + "\" has no membership in \"" +
+                                                   group + "\" granted by an administrator");
+      }
+    }
+    const std::string what = grant ? "granted" : "revoked";
+    Writer w{impl, tx, *scope, Json{{"connection", ""},
+                                   {"request_id", actor.request_id},
+                                   {"actor", actor.name},
+                                   {"reason", "membership " + what}},
+             impl.clock.Now(), {}, false};
+    if (Status s = w.WriteUser(plan, *row); !s) return s;
+    if (w.wrote_change) impl.pending_notify = true;
+    store::AuditRecord a;
+    a.time = w.now;
+    a.request_id = actor.request_id;
+    a.actor = actor.name;
+    a.operation = grant ? "membership.grant" : "membership.revoke";
+    a.resource_type = "User";
+    a.resource_id = row->id;
+    a.status = 200;
+    a.detail = directory + ": " + group;
+    return tx.AppendAudit(a);
+  });
+  if (!st) return st.error();
+  return id;
+}
+
+}  // namespace
+
 Result<Json> DirectoryService::GrantMembership(const std::string& directory,
                                                const std::string& user, const std::string& group,
                                                const Actor& actor) {
   if (group.empty() || group.size() > 256) {
     return MakeError(ErrorCode::kInvalidValue, "group name must have 1 to 256 characters");
   }
-  std::string id;
-  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
-    auto scope = LoadScope(*impl_, tx, directory);
-    if (!scope) return scope.error();
-    auto row = FindUser(tx, directory, user);
-    if (!row) return row.error();
-    id = row->id;
-    PlannedUser plan;
-    plan.id = row->id;
-    plan.user = UserOf(*row);
-    plan.link_key = row->link_key;
-    auto& m = plan.user.memberships[FoldCase(group)];
-    if (m.group.empty()) m.group = group;
-    for (const auto& g : m.grants) {
-      if (g.rule == policy::MembershipRule::kExisting) return Status::Ok();  // already granted
-    }
-    m.grants.push_back({policy::MembershipRule::kExisting, "", "", "granted by " + actor.name});
-    Writer w{*impl_, tx, *scope, Json{{"connection", ""},
-                                     {"request_id", actor.request_id},
-                                     {"actor", actor.name},
-                                     {"reason", "membership granted"}},
-             impl_->clock.Now(), {}, false};
-    if (Status s = w.WriteUser(plan, *row); !s) return s;
-    if (w.wrote_change) impl_->pending_notify = true;
-    store::AuditRecord a;
-    a.time = w.now;
-    a.request_id = actor.request_id;
-    a.actor = actor.name;
-    a.operation = "membership.grant";
-    a.resource_type = "User";
-    a.resource_id = row->id;
-    a.status = 200;
-    a.detail = directory + ": " + group;
-    return tx.AppendAudit(a);
-  });
-  if (!st) return st.error();
+  auto id = ChangeHandGrant(*impl_, directory, user, group, actor, true);
+  if (!id) return id.error();
   AfterCommit();
-  return Explain(directory, id);
+  return Explain(directory, *id);
 }
 
 Result<Json> DirectoryService::RevokeMembership(const std::string& directory,
                                                 const std::string& user, const std::string& group,
                                                 const Actor& actor) {
-  std::string id;
-  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
-    auto scope = LoadScope(*impl_, tx, directory);
-    if (!scope) return scope.error();
-    auto row = FindUser(tx, directory, user);
-    if (!row) return row.error();
-    id = row->id;
-    PlannedUser plan;
-    plan.id = row->id;
-    plan.user = UserOf(*row);
-    plan.link_key = row->link_key;
-    auto it = plan.user.memberships.find(FoldCase(group));
-    bool found = false;
-    if (it != plan.user.memberships.end()) {
-      auto& grants = it->second.grants;
-      auto end = std::remove_if(grants.begin(), grants.end(), [](const policy::MembershipGrant& g) {
-        return g.rule == policy::MembershipRule::kExisting;
-      });
-      found = end != grants.end();
-      grants.erase(end, grants.end());
-      if (grants.empty()) plan.user.memberships.erase(it);
-    }
-    if (!found) {
-      return MakeError(ErrorCode::kNotFound, "user \"" + user + "\" has no membership in \"" +
-                                                 group + "\" granted by an administrator");
-    }
-    Writer w{*impl_, tx, *scope, Json{{"connection", ""},
-                                     {"request_id", actor.request_id},
-                                     {"actor", actor.name},
-                                     {"reason", "membership revoked"}},
-             impl_->clock.Now(), {}, false};
-    if (Status s = w.WriteUser(plan, *row); !s) return s;
-    if (w.wrote_change) impl_->pending_notify = true;
-    store::AuditRecord a;
-    a.time = w.now;
-    a.request_id = actor.request_id;
-    a.actor = actor.name;
-    a.operation = "membership.revoke";
-    a.resource_type = "User";
-    a.resource_id = row->id;
-    a.status = 200;
-    a.detail = directory + ": " + group;
-    return tx.AppendAudit(a);
-  });
-  if (!st) return st.error();
+  auto id = ChangeHandGrant(*impl_, directory, user, group, actor, false);
+  if (!id) return id.error();
   AfterCommit();
-  return Explain(directory, id);
+  return Explain(directory, *id);
 }
 
 // ---------- change feed ----------

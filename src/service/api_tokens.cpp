@@ -1,20 +1,13 @@
 #include "service/api_tokens.h"
 
 #include "base/crypto.h"
+#include "service/connections.h"
 
 namespace idsync::service {
 namespace {
 
 // The same rule as connection names, so that names read alike in `idsync ... list` output.
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool ValidName(const std::string& name) { return ValidConnectionName(name); }
 
 store::AuditRecord Record(TimePoint now, const std::string& actor, const std::string& operation,
                           const std::string& name, int status, std::string detail) {

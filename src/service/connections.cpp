@@ -4,9 +4,8 @@
 #include "base/uuid.h"
 
 namespace idsync::service {
-namespace {
 
-bool ValidName(const std::string& name) {
+bool ValidConnectionName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -15,6 +14,8 @@ bool ValidName(const std::string& name) {
   }
   return true;
 }
+
+namespace {
 
 Error NoSuchConnection(const std::string& name) {
   return MakeError(ErrorCode::kNotFound,
@@ -41,7 +42,7 @@ Status Connections::Audit(store::Transaction& tx, const store::Connection& c,
 
 Result<NewConnection> Connections::Add(const std::string& name, const std::string& directory,
                                        const std::string& actor) {
-  if (!ValidName(name)) {
+  if (!ValidConnectionName(name)) {
     return MakeError(
         ErrorCode::kInvalidValue,
         "connection name \"" + name + "\" is not valid: use 1-64 letters, digits, '.', '-' or '_'");

@@ -75,6 +75,9 @@ class Connections {
   std::unordered_map<std::string, CachedAuth> cache_;
 };
 
+// Names of connections (and of admin and read tokens): 1-64 letters, digits, '.', '-', '_'.
+bool ValidConnectionName(const std::string& name);
+
 // "30s", "10m", "1h", "2d" -> seconds; kInvalidValue otherwise.
 Result<std::chrono::seconds> ParseDuration(std::string_view text);
 

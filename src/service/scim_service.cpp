@@ -9,6 +9,7 @@
 
 #include "base/strings.h"
 #include "base/uuid.h"
+#include "scim/query/sort.h"
 #include "scim/filter/evaluate.h"
 #include "scim/filter/parser.h"
 #include "scim/patch/apply.h"
@@ -337,40 +338,7 @@ std::optional<IndexPlan> PlanIndex(const filter::Node& n, ResourceType type) {
   return std::nullopt;
 }
 
-// The value a resource sorts by (RFC 7644 §3.4.2.3): for a multi-valued attribute, the primary
-// value, else the first.
-const Json* SortValue(const Json& resource, const scim::schema::ResolvedAttribute& r) {
-  const Json* node = &resource;
-  if (r.in_extension) {
-    auto it = node->find(r.schema->id);
-    if (it == node->end()) return nullptr;
-    node = &*it;
-  }
-  auto it = node->find(r.attr->name);
-  if (it == node->end()) return nullptr;
-  node = &*it;
-  if (node->is_array()) {
-    if (node->empty()) return nullptr;
-    const Json* pick = &(*node)[0];
-    for (const auto& e : *node) {
-      if (e.is_object() && e.value("primary", false)) {
-        pick = &e;
-        break;
-      }
-    }
-    node = pick;
-    if (node->is_object() && !r.sub) {
-      auto v = node->find("value");
-      return v == node->end() ? nullptr : &*v;
-    }
-  }
-  if (r.sub) {
-    if (!node->is_object()) return nullptr;
-    auto s = node->find(r.sub->name);
-    return s == node->end() ? nullptr : &*s;
-  }
-  return node;
-}
+using scim::query::SortValue;
 
 struct Candidate {
   Json json;

@@ -36,16 +36,6 @@ Error Invalid(std::string detail) {
   return MakeError(ErrorCode::kInvalidValue, std::move(detail));
 }
 
-bool ValidConnectionName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 std::string SecretContext(const store::Connection& c) {
   return "idsync:" + c.uuid + ":" + std::string(kPasswordSecret);
 }
@@ -74,25 +64,6 @@ bool IsUtf8(std::string_view s) {
     i += n + 1;
   }
   return true;
-}
-
-std::string Base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(buffer >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 63];
-  while (out.size() % 4 != 0) out += '=';
-  return out;
 }
 
 // DNs compare case-insensitively, without the spaces some tools put around ',' and '='
@@ -1280,7 +1251,7 @@ Result<store::Connection> LdapSync::AddConnection(const std::string& name,
                                                   const std::string& directory,
                                                   const Json& settings, const std::string& password,
                                                   const std::string& actor) {
-  if (!ValidConnectionName(name)) {
+  if (!service::ValidConnectionName(name)) {
     return Invalid("connection name \"" + name +
                    "\" is not valid: use 1-64 letters, digits, '.', '-' or '_'");
   }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/crypto.h"
+
 namespace idsync::sync {
 
 namespace {
@@ -23,37 +25,10 @@ Error Unavailable(std::string detail) {
   return MakeError(ErrorCode::kUnavailable, std::move(detail));
 }
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string Base64Url(std::string_view bytes) {
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(buffer >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 63];
-  return out;
-}
-
-bool DecodeBase64Url(std::string_view text, std::string* out) {
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    const char* p = std::strchr(kAlphabet, c);
-    if (c == '\0' || p == nullptr) return false;
-    buffer = (buffer << 6) | static_cast<unsigned>(p - kAlphabet);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
+bool DecodeInto(std::string_view text, std::string* out) {
+  auto decoded = DecodeBase64Url(text);
+  if (!decoded) return false;
+  *out = std::move(*decoded);
   return true;
 }
 
@@ -144,7 +119,7 @@ Result<std::string> SecretBox::Unseal(std::string_view sealed, std::string_view 
       "under another key); set it again");
   if (sealed.substr(0, kVersion.size()) != kVersion) return bad;
   std::string raw;
-  if (!DecodeBase64Url(sealed.substr(kVersion.size()), &raw) ||
+  if (!DecodeInto(sealed.substr(kVersion.size()), &raw) ||
       raw.size() < kNonceBytes + kTagBytes) {
     return bad;
   }
