@@ -1390,19 +1390,31 @@ Result<store::DirectoryRecord> DirectoryService::SetCustomAttributes(const std::
 
 // ---------- explain, conflicts ----------
 
+namespace {
+
+Result<store::EffectiveUserRow> FindUser(store::Transaction& tx, const std::string& directory,
+                                         const std::string& user) {
+  auto row = tx.GetEffectiveUser(directory, user);
+  if (!row && row.error().code == ErrorCode::kNotFound) {
+    row = tx.FindEffectiveUserByUsername(directory, FoldCase(user));
+  }
+  if (!row && row.error().code == ErrorCode::kNotFound) {
+    return MakeError(ErrorCode::kNotFound, "no user \"" + user + "\" in directory \"" + directory +
+                                               "\" (by id or username)");
+  }
+  return row;
+}
+
+}  // namespace
+
+
 Result<Json> DirectoryService::Explain(const std::string& directory, const std::string& user) {
   Json out;
   Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
-    auto row = tx.GetEffectiveUser(directory, user);
-    if (!row && row.error().code == ErrorCode::kNotFound) {
-      row = tx.FindEffectiveUserByUsername(directory, FoldCase(user));
-    }
+    auto row = FindUser(tx, directory, user);
     if (!row) {
-      if (row.error().code == ErrorCode::kNotFound) {
-        auto d = tx.GetDirectory(directory);
-        if (!d) return MakeError(ErrorCode::kNotFound, "no directory named \"" + directory + "\"");
-        return MakeError(ErrorCode::kNotFound, "no user \"" + user + "\" in directory \"" +
-                                                   directory + "\" (by id or username)");
+      if (row.error().code == ErrorCode::kNotFound && !tx.GetDirectory(directory)) {
+        return MakeError(ErrorCode::kNotFound, "no directory named \"" + directory + "\"");
       }
       return row.error();
     }
@@ -1464,23 +1476,6 @@ Result<Json> DirectoryService::Conflicts(const std::string& directory) {
 }
 
 // ---------- memberships granted by an administrator ----------
-
-namespace {
-
-Result<store::EffectiveUserRow> FindUser(store::Transaction& tx, const std::string& directory,
-                                         const std::string& user) {
-  auto row = tx.GetEffectiveUser(directory, user);
-  if (!row && row.error().code == ErrorCode::kNotFound) {
-    row = tx.FindEffectiveUserByUsername(directory, FoldCase(user));
-  }
-  if (!row && row.error().code == ErrorCode::kNotFound) {
-    return MakeError(ErrorCode::kNotFound, "no user \"" + user + "\" in directory \"" + directory +
-                                               "\" (by id or username)");
-  }
-  return row;
-}
-
-}  // namespace
 
 namespace {
 
