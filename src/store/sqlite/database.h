@@ -40,6 +40,8 @@ class Statement {
   Statement& Bind(int index, const std::optional<std::string>& value);
   Statement& Bind(int index, const std::optional<int64_t>& value);
   Statement& BindNull(int index);
+  // Binds `value` as a BLOB (compressed bodies, dictionaries), not as text.
+  Statement& BindBlob(int index, std::string_view value);
 
   // One step: true if a row is available, false when done; an error names `what`.
   Result<bool> Step(std::string_view what);
@@ -49,6 +51,10 @@ class Statement {
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
   std::string Text(int column) const;
+  bool IsBlob(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_BLOB; }
+  // The bytes of a BLOB column, valid until the next step or reset.
+  std::string_view BlobView(int column) const;
+  std::string Blob(int column) const { return std::string(BlobView(column)); }
   sqlite3_stmt* handle() const { return stmt_; }
 
  private:

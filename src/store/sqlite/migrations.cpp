@@ -371,6 +371,17 @@ CREATE TABLE secrets(
 ) WITHOUT ROWID;
 )sql";
 
+// zstd dictionaries for the compressed body columns (see body_codec.h). A compressed value
+// names its dictionary by id, so rows here are never updated or deleted.
+constexpr std::string_view kBodyDictionariesSchema = R"sql(
+CREATE TABLE body_dictionaries(
+  id INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  dictionary BLOB NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -379,6 +390,7 @@ const std::vector<Migration>& Migrations() {
       {4, "resource counts per connection and type", kResourceCountsSchema},
       {5, "effective directory, policies, change feed and API tokens", kEffectiveSchema},
       {6, "pull sync runs, state and lease; sealed secrets", kSyncSchema},
+      {7, "compression dictionaries of stored bodies", kBodyDictionariesSchema},
   };
   return kMigrations;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/uuid.h"
+#include "store/sqlite/body_codec.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/queries.h"
@@ -33,19 +34,31 @@ Error Internal(std::string detail) {
   return MakeError(ErrorCode::kInternal, std::move(detail));
 }
 
+// Reads the body columns that may be compressed (body_codec.h) on one connection.
+struct Bodies {
+  Database& db;
+  BodyCodec& codec;
+  Result<std::string> operator()(const Statement& row, int column, std::string_view what) const {
+    return codec.Read(db, row, column, what);
+  }
+};
+
 // Columns in the order of IDSYNC_RESOURCE_COLUMNS; `first` is the column of pk.
 // parse_body=false leaves `body` empty and fills `body_text` (GetResourceText).
-Result<StoredResource> ReadResource(const Statement& row, int first, bool parse_body = true) {
+Result<StoredResource> ReadResource(const Statement& row, int first, const Bodies& bodies,
+                                    bool parse_body = true) {
   StoredResource resource;
   resource.id = row.Text(first + 1);
   resource.type = row.Int(first + 2) == 0 ? scim::ResourceType::kUser : scim::ResourceType::kGroup;
+  auto text = bodies(row, first + 3, "resource " + resource.id);
+  if (!text) return text.error();
   if (parse_body) {
-    resource.body = Json::parse(row.Text(first + 3), nullptr, /*allow_exceptions=*/false);
+    resource.body = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
     if (resource.body.is_discarded()) {
       return Internal("stored resource " + resource.id + " is not valid JSON");
     }
   } else {
-    resource.body_text = row.Text(first + 3);
+    resource.body_text = std::move(*text);
   }
   resource.version = row.Int(first + 4);
   resource.created = FromUnixMillis(row.Int(first + 5));
@@ -140,7 +153,7 @@ Result<PolicyVersion> ReadPolicy(const Statement& row) {
 }
 
 // Columns in the order of IDSYNC_EUSER_COLUMNS (column 0, the pk, is the caller's).
-Result<EffectiveUserRow> ReadEffectiveUser(const Statement& row) {
+Result<EffectiveUserRow> ReadEffectiveUser(const Statement& row, const Bodies& bodies) {
   EffectiveUserRow user;
   user.directory = row.Text(1);
   user.id = row.Text(2);
@@ -148,7 +161,9 @@ Result<EffectiveUserRow> ReadEffectiveUser(const Statement& row) {
   user.username_key = row.Text(4);
   user.link_key = row.Text(5);  // NULL reads as ""
   user.state = row.Text(6);
-  auto body = ParseStored(row.Text(7), "effective user " + user.id);
+  auto text = bodies(row, 7, "effective user " + user.id);
+  if (!text) return text.error();
+  auto body = ParseStored(*text, "effective user " + user.id);
   if (!body) return body.error();
   user.body = std::move(*body);
   user.version = row.Int(8);
@@ -213,10 +228,20 @@ Status ForEachRow(Statement& statement, std::string_view what, Fill fill) {
   }
 }
 
+struct EffectiveUserReader {
+  Bodies bodies;
+  Result<EffectiveUserRow> operator()(const Statement& row) const {
+    return ReadEffectiveUser(row, bodies);
+  }
+};
+
 class SqliteTransaction final : public Transaction {
  public:
-  SqliteTransaction(Database& db, bool writable, const Clock& clock)
-      : db_(db), writable_(writable), clock_(clock) {}
+  // The connection, for the store's own housekeeping (compression dictionaries).
+  Database& db() { return db_; }
+
+  SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock)
+      : db_(db), codec_(codec), writable_(writable), clock_(clock) {}
 
   Result<Connection> CreateConnection(Connection connection) override {
     if (auto w = CheckWritable(); !w) return w.error();
@@ -364,7 +389,8 @@ class SqliteTransaction final : public Transaction {
                                      const std::optional<std::string>& unique_key,
                                      const std::vector<IndexEntry>& index) override {
     if (auto w = CheckWritable(); !w) return w.error();
-    auto existing = Find(connection_id, resource.type, resource.id);
+    // Only the existing row's pk, version and creation time are needed: skip parsing its body.
+    auto existing = Find(connection_id, resource.type, resource.id, /*parse_body=*/false);
     if (!existing) return existing.error();
     StoredResource stored = resource;
     int64_t pk = 0;
@@ -381,10 +407,8 @@ class SqliteTransaction final : public Transaction {
       pk = existing->first;
       auto update = db_.Prepare(sql::kUpdateResource);
       if (!update) return update.error();
-      update->Bind(1, pk)
-          .Bind(2, body)
-          .Bind(3, ToUnixMillis(resource.last_modified))
-          .Bind(4, unique_key);
+      update->Bind(1, pk).Bind(3, ToUnixMillis(resource.last_modified)).Bind(4, unique_key);
+      BindBody(*update, 2, resource.type, body);
       if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
       stored.version = existing->second->version + 1;
       stored.created = existing->second->created;
@@ -398,10 +422,10 @@ class SqliteTransaction final : public Transaction {
       insert->Bind(1, connection_id)
           .Bind(2, TypeCode(resource.type))
           .Bind(3, resource.id)
-          .Bind(4, body)
           .Bind(5, ToUnixMillis(resource.created))
           .Bind(6, ToUnixMillis(resource.last_modified))
           .Bind(7, unique_key);
+      BindBody(*insert, 4, resource.type, body);
       if (auto ran = insert->Run("adding a resource"); !ran) {
         if (ran.error().code == ErrorCode::kNotFound) return NoConnection(connection_id).error();
         return taken(ran.error());
@@ -515,7 +539,7 @@ class SqliteTransaction final : public Transaction {
         if (!select) return select.error();
         select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, after).Bind(4, kScanChunk);
         auto read = ForEachRow(*select, "reading resources", [&](const Statement& row) -> Status {
-          auto resource = ReadResource(row, 0);
+          auto resource = ReadResource(row, 0, Bodies{db_, codec_});
           if (!resource) return resource.error();
           chunk.emplace_back(row.Int(0), std::move(*resource));
           return Status::Ok();
@@ -704,7 +728,7 @@ class SqliteTransaction final : public Transaction {
     auto select = db_.Prepare(sql::kGetEffectiveUser);
     if (!select) return select.error();
     select->Bind(1, directory).Bind(2, id);
-    auto found = OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEffectiveUser);
+    auto found = OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEUser());
     if (!found) return found.error();
     if (!*found) return NoEffective("user", directory, id);
     return std::move(**found);
@@ -715,7 +739,7 @@ class SqliteTransaction final : public Transaction {
     auto select = db_.Prepare(sql::kFindEffectiveUserByUsername);
     if (!select) return select.error();
     select->Bind(1, directory).Bind(2, username_key);
-    auto found = OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEffectiveUser);
+    auto found = OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEUser());
     if (!found) return found.error();
     if (!*found) {
       return MakeError(ErrorCode::kNotFound,
@@ -730,7 +754,7 @@ class SqliteTransaction final : public Transaction {
     auto select = db_.Prepare(sql::kFindEffectiveUsersByLinkKey);
     if (!select) return select.error();
     select->Bind(1, directory).Bind(2, link_key);
-    return Rows<EffectiveUserRow>(*select, "searching effective users", ReadEffectiveUser);
+    return Rows<EffectiveUserRow>(*select, "searching effective users", ReadEUser());
   }
 
   Result<EffectiveUserRow> PutEffectiveUser(const EffectiveUserRow& row) override {
@@ -741,7 +765,7 @@ class SqliteTransaction final : public Transaction {
       if (!select) return select.error();
       select->Bind(1, row.directory).Bind(2, row.id);
       auto found =
-          OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEffectiveUser);
+          OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEUser());
       if (!found) return found.error();
       if (*found) existing.emplace(select->Int(0), std::move(**found));
     }
@@ -761,8 +785,8 @@ class SqliteTransaction final : public Transaction {
           .Bind(3, row.username_key)
           .Bind(4, link_key)
           .Bind(5, row.state)
-          .Bind(6, DumpJson(row.body))
           .Bind(7, ToUnixMillis(row.last_modified));
+      codec_.Bind(*update, 6, BodyKind::kEffectiveUser, DumpJson(row.body));
       if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
       stored.version = existing->second.version + 1;
       stored.created = existing->second.created;
@@ -775,9 +799,9 @@ class SqliteTransaction final : public Transaction {
           .Bind(4, row.username_key)
           .Bind(5, link_key)
           .Bind(6, row.state)
-          .Bind(7, DumpJson(row.body))
           .Bind(8, ToUnixMillis(row.created))
           .Bind(9, ToUnixMillis(row.last_modified));
+      codec_.Bind(*insert, 7, BodyKind::kEffectiveUser, DumpJson(row.body));
       if (auto ran = insert->Run("adding an effective user"); !ran) return taken(ran.error());
       stored.version = 1;
       stored.created = Stored(row.created);
@@ -828,13 +852,13 @@ class SqliteTransaction final : public Transaction {
     select->Bind(1, directory)
         .Bind(2, std::max<int64_t>(offset, 0))
         .Bind(3, std::max<int64_t>(limit, 0));
-    return Rows<EffectiveUserRow>(*select, "listing effective users", ReadEffectiveUser);
+    return Rows<EffectiveUserRow>(*select, "listing effective users", ReadEUser());
   }
 
   Status ScanEffectiveUsers(const std::string& directory,
                             const std::function<bool(const EffectiveUserRow&)>& visit) override {
     return ScanByPk<EffectiveUserRow>(sql::kScanEffectiveUsers, directory,
-                                      "reading effective users", ReadEffectiveUser, visit);
+                                      "reading effective users", ReadEUser(), visit);
   }
 
   // --- links
@@ -1092,16 +1116,18 @@ class SqliteTransaction final : public Transaction {
     if (auto w = CheckWritable(); !w) return w.error();
     auto insert = db_.Prepare(sql::kInsertChange);
     if (!insert) return insert.error();
-    std::optional<std::string> resource;
-    if (!change.resource.is_null()) resource = DumpJson(change.resource);
     insert->Bind(1, change.directory)
         .Bind(2, ToUnixMillis(change.time))
         .Bind(3, change.type)
         .Bind(4, change.op)
         .Bind(5, change.id)
-        .Bind(6, change.member_id)
-        .Bind(7, resource)
-        .Bind(8, DumpJson(change.cause));
+        .Bind(6, change.member_id);
+    if (change.resource.is_null()) {
+      insert->BindNull(7);
+    } else {
+      codec_.Bind(*insert, 7, BodyKind::kChange, DumpJson(change.resource));
+    }
+    codec_.Bind(*insert, 8, BodyKind::kChange, DumpJson(change.cause));
     if (auto ran = insert->Run("appending to the change feed"); !ran) return ran.error();
     return db_.LastInsertRowid();
   }
@@ -1124,11 +1150,15 @@ class SqliteTransaction final : public Transaction {
           change.member_id = row.Text(6);
           std::string what = "change " + std::to_string(change.seq);
           if (!row.IsNull(7)) {
-            auto resource = ParseStored(row.Text(7), what);
+            auto text = codec_.Read(db_, row, 7, what);
+            if (!text) return text.error();
+            auto resource = ParseStored(*text, what);
             if (!resource) return resource.error();
             change.resource = std::move(*resource);
           }
-          auto cause = ParseStored(row.Text(8), what);
+          auto cause_text = codec_.Read(db_, row, 8, what);
+          if (!cause_text) return cause_text.error();
+          auto cause = ParseStored(*cause_text, what);
           if (!cause) return cause.error();
           change.cause = std::move(*cause);
           out.push_back(std::move(change));
@@ -1498,7 +1528,7 @@ class SqliteTransaction final : public Transaction {
     auto row = select->Step("reading a resource");
     if (!row) return row.error();
     if (!*row) return std::pair<int64_t, std::optional<StoredResource>>{0, std::nullopt};
-    auto resource = ReadResource(*select, 0, parse_body);
+    auto resource = ReadResource(*select, 0, Bodies{db_, codec_}, parse_body);
     if (!resource) return resource.error();
     return std::pair<int64_t, std::optional<StoredResource>>{select->Int(0), std::move(*resource)};
   }
@@ -1521,7 +1551,7 @@ class SqliteTransaction final : public Transaction {
                                                 bool parse_body = true) {
     std::vector<StoredResource> out;
     auto listed = ForEachRow(select, what, [&](const Statement& row) -> Status {
-      auto resource = ReadResource(row, 0, parse_body);
+      auto resource = ReadResource(row, 0, Bodies{db_, codec_}, parse_body);
       if (!resource) return resource.error();
       out.push_back(std::move(*resource));
       return Status::Ok();
@@ -1637,7 +1667,21 @@ class SqliteTransaction final : public Transaction {
     return out;
   }
 
+  // A mirror body: users compressed (body_codec.h); groups stay text, since kGroupsOf reads
+  // their displayName with json_extract.
+  void BindBody(Statement& statement, int index, scim::ResourceType type, const std::string& body) {
+    if (type == scim::ResourceType::kUser) {
+      codec_.Bind(statement, index, BodyKind::kMirrorUser, body);
+    } else {
+      statement.Bind(index, body);
+    }
+  }
+
+  // Reads an effective-user row with this transaction's connection and codec.
+  EffectiveUserReader ReadEUser() { return {Bodies{db_, codec_}}; }
+
   Database& db_;
+  BodyCodec& codec_;
   const bool writable_;
   const Clock& clock_;
 };
@@ -1677,7 +1721,9 @@ Status Configure(Database& db, const std::string& path, int busy_timeout_ms, boo
 }  // namespace
 
 SqliteStore::SqliteStore(std::string path, const SqliteOptions& options)
-    : path_(std::move(path)), options_(options) {}
+    : path_(std::move(path)),
+      options_(options),
+      codec_(std::make_unique<BodyCodec>(options.compression_samples)) {}
 
 SqliteStore::~SqliteStore() {
   Close();
@@ -1721,6 +1767,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
     return ok.error();
   }
   if (auto ok = Migrate(*store->writer_db_, path, options.migrations); !ok) return ok.error();
+  if (options.migrations >= 7) {
+    if (auto ok = store->codec_->Load(*store->writer_db_); !ok) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "database " + path + ": cannot read compression dictionaries: " +
+                           ok.error().detail);
+    }
+  }
 
   size_t readers = std::max<size_t>(options.read_connections, 1);
   for (size_t i = 0; i < readers; ++i) {
@@ -1782,7 +1835,7 @@ Status SqliteStore::Read(const std::function<Status(Transaction&)>& job) {
     status =
         MakeError(ErrorCode::kUnavailable, "cannot read the database: " + begun.error().detail);
   } else {
-    SqliteTransaction tx(*db, /*writable=*/false, *options_.clock);
+    SqliteTransaction tx(*db, *codec_, /*writable=*/false, *options_.clock);
     status = RunJob(job, tx);
     if (!db->Exec("COMMIT", "ending a read")) (void)db->Exec("ROLLBACK", "ending a read");
   }
@@ -1813,6 +1866,13 @@ Status SqliteStore::Write(const std::function<Status(Transaction&)>& job) {
 void SqliteStore::Close() {
   std::lock_guard close_lock(close_mutex_);
   {
+    // A training under way finishes first: it stores its dictionary through Write().
+    std::unique_lock lock(trainer_mutex_);
+    training_closed_ = true;
+    trainer_cv_.wait(lock, [&] { return !training_; });
+  }
+  if (trainer_.joinable()) trainer_.join();
+  {
     std::lock_guard lock(mutex_);
     closing_ = true;
   }
@@ -1830,6 +1890,54 @@ void SqliteStore::Close() {
   writer_db_.reset();
   std::lock_guard generation_lock(generation_mutex_);
   generation_db_.reset();
+}
+
+void SqliteStore::WaitForTraining() {
+  std::unique_lock lock(trainer_mutex_);
+  trainer_cv_.wait(lock, [&] { return !training_; });
+}
+
+int64_t SqliteStore::CompressionDictionary(int kind) const {
+  if (kind < 1 || kind > kBodyKinds) return 0;
+  return codec_->DictionaryOf(static_cast<BodyKind>(kind));
+}
+
+void SqliteStore::MaybeTrain() {
+  std::lock_guard lock(trainer_mutex_);
+  if (training_ || training_closed_) return;
+  auto set = codec_->TakeTrainingSet();
+  if (!set) return;
+  const BodyKind kind = set->kind;
+  // A previous training has finished (training_ is false), so this join does not wait.
+  if (trainer_.joinable()) trainer_.join();
+  auto train = [this, set = std::move(*set)] {
+    bool installed = false;
+    if (auto dict = BodyCodec::Train(set.samples)) {
+      int64_t id = 0;
+      Status stored = Write([&](Transaction& tx) -> Status {
+        auto inserted = BodyCodec::Store(static_cast<SqliteTransaction&>(tx).db(), set.kind, *dict);
+        if (!inserted) return inserted.error();
+        id = *inserted;
+        return Status::Ok();
+      });
+      if (stored) {
+        codec_->Install(id, set.kind, *dict);
+        installed = true;
+      }
+    }
+    if (!installed) codec_->TrainingFailed(set.kind);
+    {
+      std::lock_guard done(trainer_mutex_);
+      training_ = false;
+    }
+    trainer_cv_.notify_all();
+  };
+  try {
+    trainer_ = std::thread(std::move(train));
+    training_ = true;
+  } catch (const std::system_error&) {
+    codec_->TrainingFailed(kind);
+  }
 }
 
 int64_t SqliteStore::commit_count() const {
@@ -1901,7 +2009,7 @@ void SqliteStore::RunBatch(const std::vector<Job*>& batch) {
       pending.insert(pending.end(), batch.begin() + static_cast<ptrdiff_t>(i), batch.end());
       return fail_all(saved.error());
     }
-    SqliteTransaction tx(db, /*writable=*/true, *options_.clock);
+    SqliteTransaction tx(db, *codec_, /*writable=*/true, *options_.clock);
     job->status = RunJob(*job->fn, tx);
     if (!db.InTransaction()) {
       // SQLite rolled back the whole transaction (disk full, I/O error): every job so far is
@@ -1920,8 +2028,11 @@ void SqliteStore::RunBatch(const std::vector<Job*>& batch) {
   // Jobs that failed keep their own error: they wrote nothing, whatever COMMIT does.
   if (auto committed = db.Exec("COMMIT", "committing"); !committed)
     return fail_all(committed.error());
-  std::lock_guard lock(mutex_);
-  ++commits_;
+  {
+    std::lock_guard lock(mutex_);
+    ++commits_;
+  }
+  MaybeTrain();
 }
 
 }  // namespace idsync::store::sqlite

@@ -35,7 +35,12 @@ struct SqliteOptions {
   // Number of migrations to apply. Only tests lower it, to build a database as an older
   // release left it.
   size_t migrations = std::numeric_limits<size_t>::max();
+  // Bodies of a kind (mirror users, effective users, change-feed entries) written before that
+  // kind's compression dictionary is trained; 0 never compresses. See body_codec.h.
+  size_t compression_samples = 1000;
 };
+
+class BodyCodec;
 
 // Store on `<data_dir>/idsync.db`, in WAL mode with synchronous=FULL: Write() returns after
 // the commit is on disk, so a crash at any moment loses no acknowledged write.
@@ -65,6 +70,10 @@ class SqliteStore final : public Store {
   int64_t commit_count() const;
   // Path of the database file.
   const std::string& path() const { return path_; }
+  // For tests: waits until no dictionary training is under way.
+  void WaitForTraining();
+  // For tests: the compression dictionary of a kind (BodyKind), 0 when none yet.
+  int64_t CompressionDictionary(int kind) const;
 
  private:
   struct Job {
@@ -77,9 +86,19 @@ class SqliteStore final : public Store {
   void WriterLoop();
   void RunBatch(const std::vector<Job*>& batch);
   Status Begin();
+  // After a commit: starts training a dictionary for a kind whose samples are complete.
+  void MaybeTrain();
 
   const std::string path_;
   const SqliteOptions options_;
+
+  // Compression of bodies (body_codec.h) and the thread that trains its dictionaries.
+  std::unique_ptr<BodyCodec> codec_;
+  std::mutex trainer_mutex_;
+  std::condition_variable trainer_cv_;
+  std::thread trainer_;
+  bool training_ = false;        // guarded by trainer_mutex_
+  bool training_closed_ = false;  // guarded by trainer_mutex_: Close() has begun
 
   std::unique_ptr<Database> writer_db_;  // used by the writer thread only
   std::thread writer_;
