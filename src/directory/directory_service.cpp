@@ -955,22 +955,32 @@ policy::DirectorySnapshot SnapshotOf(const std::map<std::string, store::Effectiv
   return snap;
 }
 
+// The order in which a plan's users are written, and so previewed: users leaving first, then
+// users keeping their stored username, then the rest. A name's holder never changes hands, and a
+// name given up in the same plan is free for the user who takes it. One function for both, so
+// the preview cannot drift from the apply.
+std::vector<PlannedUser*> WriteOrder(DirectoryPlan& plan) {
+  std::vector<PlannedUser*> order;
+  for (auto& u : plan.users) order.push_back(&u);
+  auto rank = [&](const PlannedUser* u) {
+    if (u->user.state == UserState::kRemoved || u->user.state == UserState::kNotImported) return 0;
+    auto row = plan.current.find(u->id);
+    if (row != plan.current.end() && row->second.username_key == FoldCase(UsernameOf(u->user))) {
+      return 1;
+    }
+    return 2;
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const PlannedUser* a, const PlannedUser* b) { return rank(a) < rank(b); });
+  return order;
+}
+
 // What the plan would leave, with the username rule applied as WriteUser applies it (a new
-// user whose name is held is not imported; a renamed one keeps its name). Processing order:
-// users that keep their stored username first, so that a name's holder never changes hands.
+// user whose name is held is not imported; a renamed one keeps its name), in WriteOrder.
 policy::DirectorySnapshot SnapshotOf(DirectoryPlan& plan, int64_t* conflicts) {
   policy::DirectorySnapshot snap;
   std::map<std::string, std::string> owner;  // FoldCase(username) -> id
-  std::vector<PlannedUser*> order;
-  for (auto& u : plan.users) order.push_back(&u);
-  std::stable_sort(order.begin(), order.end(), [&](PlannedUser* a, PlannedUser* b) {
-    auto keeps = [&](PlannedUser* u) {
-      auto row = plan.current.find(u->id);
-      return row != plan.current.end() && row->second.username_key == FoldCase(UsernameOf(u->user));
-    };
-    return keeps(a) > keeps(b);
-  });
-  for (PlannedUser* u : order) {
+  for (PlannedUser* u : WriteOrder(plan)) {
     if (u->user.state == UserState::kRemoved || u->user.state == UserState::kNotImported) continue;
     std::string key = FoldCase(UsernameOf(u->user));
     auto row = plan.current.find(u->id);
@@ -1123,22 +1133,7 @@ Result<Json> ApplyPlan(DirectoryService::Impl& impl, store::Transaction& tx, Sco
   policy::DirectorySnapshot after = SnapshotOf(*plan, &conflicts);
   Json out = PreviewOf(before, after, conflicts, max_items);
   Writer w{impl, tx, scope, cause, impl.clock.Now(), {}, false};
-  // Users keeping their username first (as in the preview), so renames onto a name that
-  // another user gives up in this same apply succeed in the order the preview assumed.
-  std::vector<PlannedUser*> order;
-  for (auto& u : plan->users) order.push_back(&u);
-  std::stable_sort(order.begin(), order.end(), [&](PlannedUser* a, PlannedUser* b) {
-    auto rank = [&](PlannedUser* u) {
-      auto row = plan->current.find(u->id);
-      if (u->user.state == UserState::kRemoved || u->user.state == UserState::kNotImported) return 0;
-      if (row != plan->current.end() && row->second.username_key == FoldCase(UsernameOf(u->user))) {
-        return 1;
-      }
-      return 2;
-    };
-    return rank(a) < rank(b);
-  });
-  for (PlannedUser* u : order) {
+  for (PlannedUser* u : WriteOrder(*plan)) {
     auto row = plan->current.find(u->id);
     std::optional<store::EffectiveUserRow> prev;
     if (row != plan->current.end()) prev = row->second;

@@ -1702,7 +1702,13 @@ Status Configure(Database& db, const std::string& path, int busy_timeout_ms, boo
     return MakeError(ErrorCode::kUnavailable, "cannot open database " + path + ": " + error.detail);
   };
   std::string pragmas = "PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms) + ";";
-  if (writer) pragmas += "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+  // journal_size_limit: a WAL that one large transaction (a policy apply) grew is cut back to
+  // 16 MiB when it restarts, instead of keeping its largest size for ever.
+  if (writer) {
+    pragmas +=
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+        "PRAGMA journal_size_limit = 16777216;";
+  }
   if (auto set = db.Exec(pragmas, "configuring the connection"); !set) return fail(set.error());
   if (!writer) return Status::Ok();
   // WAL lets readers keep their snapshot while the writer commits; the mode is stored in the
@@ -1791,6 +1797,27 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
     return ok.error();
   }
   store->generation_db_ = std::move(*generation);
+  auto checkpoint = Database::Open(path, SQLITE_OPEN_READWRITE);
+  if (!checkpoint) return checkpoint.error();
+  if (auto ok = Configure(**checkpoint, path, options.busy_timeout_ms, false); !ok) {
+    return ok.error();
+  }
+  store->checkpoint_db_ = std::move(*checkpoint);
+  {
+    // A connection learns that the file is in WAL mode when it first reads it; until then
+    // sqlite3_wal_checkpoint_v2 on it does nothing.
+    auto mode = store->checkpoint_db_->Prepare("PRAGMA journal_mode");
+    if (!mode) return mode.error();
+    if (auto row = mode->Step("reading the journal mode"); !row) return row.error();
+  }
+  try {
+    store->checkpointer_ = std::thread([s = store.get()] { s->CheckpointLoop(); });
+  } catch (const std::system_error& e) {
+    return MakeError(ErrorCode::kUnavailable,
+                     std::string("cannot start the checkpoint thread: ") + e.what());
+  }
+  // Replaces SQLite's auto-checkpoint on the writer connection (sqlite3_wal_hook docs).
+  sqlite3_wal_hook(store->writer_db_->handle(), &SqliteStore::OnWalCommit, store.get());
   try {
     store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   } catch (const std::system_error& e) {
@@ -1879,6 +1906,13 @@ void SqliteStore::Close() {
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_closing_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  checkpoint_db_.reset();
+  {
     std::unique_lock lock(readers_mutex_);
     readers_closed_ = true;
     readers_cv_.notify_all();
@@ -1890,6 +1924,36 @@ void SqliteStore::Close() {
   writer_db_.reset();
   std::lock_guard generation_lock(generation_mutex_);
   generation_db_.reset();
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
+  constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
+  if (pages >= kCheckpointPages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    {
+      std::lock_guard lock(store->checkpoint_mutex_);
+      store->checkpoint_wanted_ = true;
+    }
+    store->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mutex_);
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_closing_ || checkpoint_wanted_; });
+      if (checkpoint_closing_) return;
+      checkpoint_wanted_ = false;
+    }
+    // PASSIVE never blocks the writer or readers: it copies what no reader still needs and
+    // leaves the rest to the next one. BUSY (another process checkpointing) is fine too.
+    int log_pages = 0;
+    int copied = 0;
+    (void)sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                    &log_pages, &copied);
+  }
 }
 
 void SqliteStore::WaitForTraining() {

@@ -573,6 +573,39 @@ TEST_F(SqliteStoreTest, ReopenAfterCloseKeepsData) {
   });
 }
 
+TEST_F(SqliteStoreTest, CheckpointsRunWhileTheStoreIsOpen) {
+  // SQLite's auto-checkpoint is replaced by a checkpoint thread: pages must still move from the
+  // WAL into the database file while the store is open, and the WAL must not grow without end.
+  const std::string db = dir_.path() + "/idsync.db";
+  const auto initial = std::filesystem::file_size(db);
+  const std::string filler(3000, 'x');
+  for (int batch = 0; batch < 20; ++batch) {
+    MustWrite([&](Transaction& tx) -> Status {
+      for (int i = 0; i < 100; ++i) {
+        StoredResource r = MakeUser("u" + std::to_string(batch * 100 + i), "n");
+        r.body["filler"] = filler + std::to_string(i);
+        auto put = tx.PutResource(conn_, r, std::nullopt, {});
+        if (!put) return put.error();
+      }
+      return Status::Ok();
+    });
+  }
+  // ~6 MB written: more than 1,000 pages, so at least one checkpoint was asked for.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(db) < initial + (4u << 20) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(std::filesystem::file_size(db), initial + (4u << 20));
+  // Later writes restart the WAL from its beginning instead of appending for ever.
+  for (int i = 0; i < 20; ++i) {
+    MustWrite([&](Transaction& tx) -> Status {
+      return AsStatus(PutUser(tx, conn_, "later" + std::to_string(i), "later" + std::to_string(i)));
+    });
+  }
+  EXPECT_LT(std::filesystem::file_size(db + "-wal"), 16u << 20);
+}
+
 TEST_F(SqliteStoreTest, WriteFromInsideAJobIsRefused) {
   MustWrite([&](Transaction&) -> Status {
     auto nested = store_->Write([](Transaction&) { return Status::Ok(); });
