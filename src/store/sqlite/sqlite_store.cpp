@@ -1926,8 +1926,19 @@ void SqliteStore::Close() {
   generation_db_.reset();
 }
 
-int SqliteStore::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
+int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* /*name*/, int pages) {
   constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
+  // Under sustained writes a checkpoint on another connection never catches up with the last
+  // frame, so the WAL would never restart and would grow without end (it reached ~800 MB
+  // while loading 100,000 users). Past this size the writer finishes the checkpoint itself,
+  // between its batches: the background one has copied most pages already.
+  constexpr int kWriterCheckpointPages = 4000;
+  if (pages >= kWriterCheckpointPages) {
+    int log_pages = 0;
+    int copied = 0;
+    (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied);
+    return SQLITE_OK;
+  }
   if (pages >= kCheckpointPages) {
     auto* store = static_cast<SqliteStore*>(self);
     {
