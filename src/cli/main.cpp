@@ -21,6 +21,7 @@
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
 #include "http/directory/directory_api.h"
+#include "http/request_limits.h"
 #include "http/scim/scim_api.h"
 #include "http/server.h"
 #include "scim/schema/registry.h"
@@ -165,12 +166,12 @@ int Serve(const std::string& data, const ServeOptions& o) {
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
   api_options.bench_routes = o.bench_routes;
-  api_options.rate_per_connection = o.rate_per_connection;
-  api_options.rate_per_address = o.rate_per_address;
+  http::RequestLimits limits(
+      {.rate_per_address = o.rate_per_address, .rate_per_connection = o.rate_per_connection});
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
-  http::ScimApi api(scim, connections, registry, **store, api_options);
+  http::ScimApi api(scim, connections, registry, **store, limits, api_options);
   service::ApiTokens api_tokens(**store, clock);
   directory::DirectoryReader reader(**store, scim.limits());
   http::DirectoryApi read_api(reader, directories, api_tokens, **store, api_options.public_url);
