@@ -21,6 +21,7 @@
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
 #include "http/directory/directory_api.h"
+#include "http/request_limits.h"
 #include "http/scim/scim_api.h"
 #include "http/server.h"
 #include "scim/schema/registry.h"
@@ -99,6 +100,8 @@ struct ServeOptions {
   bool bench_mirror_only = false;
   double rate_per_connection = 1000;
   double rate_per_address = 2000;
+  double rate_per_api_token = 1000;
+  int auth_failures_per_address = 10;
   size_t max_connections = 1024;
   double header_timeout_seconds = 10;
 };
@@ -165,16 +168,21 @@ int Serve(const std::string& data, const ServeOptions& o) {
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
   api_options.bench_routes = o.bench_routes;
-  api_options.rate_per_connection = o.rate_per_connection;
-  api_options.rate_per_address = o.rate_per_address;
+  // One set of limits for the three APIs: an address has one budget whichever it calls.
+  http::RequestLimits limits({.rate_per_address = o.rate_per_address,
+                              .rate_per_connection = o.rate_per_connection,
+                              .rate_per_api_token = o.rate_per_api_token,
+                              .auth_failures_before_throttle = o.auth_failures_per_address});
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
-  http::ScimApi api(scim, connections, registry, **store, api_options);
+  http::ScimApi api(scim, connections, registry, **store, limits, api_options);
   service::ApiTokens api_tokens(**store, clock);
   directory::DirectoryReader reader(**store, scim.limits());
-  http::DirectoryApi read_api(reader, directories, api_tokens, **store, api_options.public_url);
-  http::AdminApi admin_api(directories, connections, api_tokens, **store, api_options.public_url);
+  http::DirectoryApi read_api(reader, directories, api_tokens, **store, limits,
+                              api_options.public_url);
+  http::AdminApi admin_api(directories, connections, api_tokens, **store, limits,
+                           api_options.public_url);
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
   auto ldap_server = LdapCommands::StartServer(**store, directories, data, admin_api);
@@ -280,8 +288,19 @@ int Main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   serve
       ->add_option("--rate-per-address", serve_options.rate_per_address,
-                   "Requests per second allowed per client address, 0 = no limit (default 2000)")
+                   "Requests per second allowed per client address, SCIM, admin and read APIs "
+                   "together, 0 = no limit (default 2000)")
       ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--rate-per-api-token", serve_options.rate_per_api_token,
+                   "Admin and read API requests per second allowed per admin or read token, "
+                   "0 = no limit (default 1000)")
+      ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--auth-failures-per-address", serve_options.auth_failures_per_address,
+                   "Failed authentications allowed per client address per minute before further "
+                   "ones get 429, 0 = no throttle (default 10)")
+      ->check(CLI::Range(0, 1000000));
   serve
       ->add_option("--max-connections", serve_options.max_connections,
                    "Open client connections allowed; beyond, 503 and close (default 1024)")

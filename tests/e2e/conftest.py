@@ -196,7 +196,8 @@ class ServerProcess:
 # exceeds the default per-connection and per-address rates (1000/s, 2000/s). Rate limiting
 # has its own tests (test_limits.py) with their own servers; elsewhere it is switched off so
 # that a 429 never masks the behaviour under test.
-NO_RATE_LIMITS = ("--rate-per-connection", "0", "--rate-per-address", "0")
+NO_RATE_LIMITS = ("--rate-per-connection", "0", "--rate-per-address", "0",
+                  "--rate-per-api-token", "0")
 
 
 def start_server(binary, data_dir, extra_args=(), listen="127.0.0.1:0"):

@@ -69,6 +69,13 @@ Response ErrorResponse(const Error& e, const std::string& route) {
   return ErrorResponse(status, CodeName(e.code), e.detail, route);
 }
 
+// 429 from the shared request limits, in the admin API's error format.
+Response TooMany(const Refusal& refusal, const std::string& route) {
+  Response r = ErrorResponse(429, CodeName(ErrorCode::kRateLimited), refusal.message, route);
+  r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
+  return r;
+}
+
 Response NoContent(const std::string& route) {
   Response r;
   r.status = 204;
@@ -176,11 +183,13 @@ struct AdminApi::Call {
 };
 
 AdminApi::AdminApi(directory::DirectoryService& directory, service::Connections& connections,
-                   service::ApiTokens& tokens, store::Store& store, std::string public_url)
+                   service::ApiTokens& tokens, store::Store& store, RequestLimits& limits,
+                   std::string public_url)
     : directory_(directory),
       connections_(connections),
       tokens_(tokens),
       store_(store),
+      limits_(limits),
       public_url_(std::move(public_url)),
       reader_(std::make_unique<directory::DirectoryReader>(store)) {
   while (!public_url_.empty() && public_url_.back() == '/') public_url_.pop_back();
@@ -229,25 +238,38 @@ Response AdminApi::Route(Call& call) {
     return r;
   }
 
+  // Limits shared with SCIM and the read API (request_limits.h gives the order and why).
+  if (auto refused = limits_.AdmitAddress(req.remote_address)) {
+    return TooMany(*refused, "admin.ratelimit");
+  }
+  auto unauthorized = [&](const std::string& message) {
+    if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
+      return TooMany(*refused, "admin.auth");
+    }
+    return ErrorResponse(401, "unauthorized", message, "admin.auth");
+  };
   std::string_view secret = BearerToken(req);
   if (secret.empty()) {
-    return ErrorResponse(401, "unauthorized",
-                         "an admin token is required: Authorization: Bearer idsync_admin_... "
-                         "(create one with `idsync admin-token add NAME`)",
-                         "admin.auth");
+    return unauthorized(
+        "an admin token is required: Authorization: Bearer idsync_admin_... "
+        "(create one with `idsync admin-token add NAME`)");
   }
   auto token = tokens_.Authenticate(secret);
   if (!token) {
     if (token.error().code == ErrorCode::kUnauthorized) {
-      return ErrorResponse(401, "unauthorized", "the admin token is not valid", "admin.auth");
+      return unauthorized("the admin token is not valid");
     }
     return ErrorResponse(token.error(), "admin.auth");
   }
+  // A read token is a valid credential (403, not a failed authentication: see request_limits.h).
   if (token->kind != "admin") {
     return ErrorResponse(403, "forbidden",
                          "token \"" + token->name + "\" is a " + token->kind +
                              " token; the admin API needs an admin token",
                          "admin.auth");
+  }
+  if (auto refused = limits_.AdmitApiToken(token->name)) {
+    return TooMany(*refused, "admin.ratelimit");
   }
   call.actor = directory::Actor{"admin:" + token->name, call.request_id};
 

@@ -7,6 +7,9 @@
 // - Authentication: `Authorization: Bearer idsync_admin_...` (service::ApiTokens). No or an
 //   unknown token: 401 with WWW-Authenticate; a valid token that is not an admin token (a
 //   read token): 403.
+// - Limits (http/request_limits.h, shared with SCIM and the read API): per client address, per
+//   admin token, and failed authentications per address; over one: 429 "rate_limited" with
+//   Retry-After.
 // - Errors: {"error": {"code": "<snake_case ErrorCode>", "message": "..."}} with the status
 //   service::StatusOf gives the code; 405 (code "method_not_allowed") lists Allow.
 // - Every change carries directory::Actor{"admin:<token name>", request id}, so the audit and
@@ -19,6 +22,7 @@
 #include <string_view>
 
 #include "directory/directory_service.h"
+#include "http/request_limits.h"
 #include "http/server.h"
 #include "service/api_tokens.h"
 #include "service/connections.h"
@@ -46,9 +50,11 @@ class AdminApi {
   // `public_url` (e.g. "https://idsync.example.com", no trailing slash) prefixes URLs in
   // responses (Location, a connection's SCIM base URL, meta.location of effective users and
   // groups, which point at the read API); empty: taken from the Host header. Effective users
-  // and groups are read through a DirectoryReader of its own over `store`.
+  // and groups are read through a DirectoryReader of its own over `store`. `limits` is shared
+  // with the other APIs and must outlive this object.
   AdminApi(directory::DirectoryService& directory, service::Connections& connections,
-           service::ApiTokens& tokens, store::Store& store, std::string public_url);
+           service::ApiTokens& tokens, store::Store& store, RequestLimits& limits,
+           std::string public_url);
   ~AdminApi();
 
   // True for paths this API answers: /api/v1 and everything below it.
@@ -75,6 +81,7 @@ class AdminApi {
   service::Connections& connections_;
   service::ApiTokens& tokens_;
   store::Store& store_;
+  RequestLimits& limits_;
   std::string public_url_;
   std::unique_ptr<directory::DirectoryReader> reader_;
   std::atomic<sync::LdapSync*> ldap_{nullptr};

@@ -61,11 +61,13 @@ bool NotModified(const Request& req, const std::string& etag) {
 
 DirectoryApi::DirectoryApi(directory::DirectoryReader& reader,
                            directory::DirectoryService& directories, service::ApiTokens& tokens,
-                           store::Store& store, std::string public_url, int max_long_polls)
+                           store::Store& store, RequestLimits& limits, std::string public_url,
+                           int max_long_polls)
     : reader_(reader),
       directories_(directories),
       tokens_(tokens),
       store_(store),
+      limits_(limits),
       public_url_(std::move(public_url)),
       max_long_polls_(max_long_polls) {}
 
@@ -116,9 +118,24 @@ Response DirectoryApi::Route(const Request& req) {
   // Read-only: decided by the endpoint alone, before the credential is looked at.
   if (req.method != "GET") return MethodNotAllowed(req.method, "GET", route);
 
+  // Limits shared with SCIM and the admin API (request_limits.h gives the order and why). A
+  // change-feed request costs one request whatever its wait, so a consumer long-polling in a
+  // loop spends at most one token per wait and never approaches a limit while idle.
+  auto too_many = [](const Refusal& refusal, std::string limit_route) {
+    Response r =
+        ScimErrorResponse(ErrorCode::kRateLimited, refusal.message, std::move(limit_route));
+    r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
+    return r;
+  };
+  if (auto refused = limits_.AdmitAddress(req.remote_address)) {
+    return too_many(*refused, "directory.ratelimit");
+  }
   auto token = tokens_.Authenticate(BearerToken(req));
   if (!token) {
     if (token.error().code == ErrorCode::kUnauthorized) {
+      if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
+        return too_many(*refused, "directory.auth");
+      }
       return ScimErrorResponse(ErrorCode::kUnauthorized,
                                "missing or invalid bearer token: use a read token of directory \"" +
                                    directory + "\" or an admin token",
@@ -131,6 +148,9 @@ Response DirectoryApi::Route(const Request& req) {
                              "read token \"" + token->name + "\" is for directory \"" +
                                  token->directory + "\", not \"" + directory + "\"",
                              route);
+  }
+  if (auto refused = limits_.AdmitApiToken(token->name)) {
+    return too_many(*refused, "directory.ratelimit");
   }
 
   if (route == "directory.changes") return Changes(req, directory);

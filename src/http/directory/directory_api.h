@@ -13,6 +13,10 @@
 // without a valid one, 403 for a read token of another directory). SCIM connection tokens are
 // not accepted. Any method other than GET: 405. Errors are SCIM error bodies.
 //
+// Limits (http/request_limits.h, shared with SCIM and the admin API): per client address, per
+// token, and failed authentications (401s) per address; over one: 429 with a SCIM error and
+// Retry-After. A change-feed request counts once whatever its wait.
+//
 // Long polls block a server worker (there are 16), so at most `max_long_polls` wait at once;
 // further ones are answered at once as if wait=0, with "Retry-After: 1", so that followers of
 // the feed can never starve SCIM traffic of workers. A long poll waits in slices of one second
@@ -25,6 +29,7 @@
 
 #include "directory/directory_service.h"
 #include "directory/reader.h"
+#include "http/request_limits.h"
 #include "http/server.h"
 #include "service/api_tokens.h"
 #include "store/store.h"
@@ -40,10 +45,10 @@ class DirectoryApi {
   static constexpr int64_t kMaxChangesPerPage = 1000;
 
   // `public_url` as for the SCIM API ("" -> from the Host header). The references must outlive
-  // this object.
+  // this object; `limits` is shared with the other APIs.
   DirectoryApi(directory::DirectoryReader& reader, directory::DirectoryService& directories,
-               service::ApiTokens& tokens, store::Store& store, std::string public_url,
-               int max_long_polls = 8);
+               service::ApiTokens& tokens, store::Store& store, RequestLimits& limits,
+               std::string public_url, int max_long_polls = 8);
 
   // Whether `path` is under kDirectoryApiPrefix (the composition root routes by this).
   static bool Handles(std::string_view path);
@@ -66,6 +71,7 @@ class DirectoryApi {
   directory::DirectoryService& directories_;
   service::ApiTokens& tokens_;
   store::Store& store_;
+  RequestLimits& limits_;
   std::string public_url_;
   int max_long_polls_;
   std::atomic<int> active_long_polls_{0};

@@ -45,13 +45,19 @@ class DirectoryApiTest : public ::testing::Test {
     reader_ = std::make_unique<directory::DirectoryReader>(*store_);
     directories_ = std::make_unique<directory::DirectoryService>(*store_, SystemClock::Instance());
     tokens_ = std::make_unique<service::ApiTokens>(*store_, SystemClock::Instance());
-    api_ = std::make_unique<DirectoryApi>(*reader_, *directories_, *tokens_, *store_,
-                                          "https://idsync.test", /*max_long_polls=*/1);
+    UseLimits({});
     admin_ = Token("admin1", "admin", "");
     users_reader_ = Token("app1", "read", "users");
     customers_reader_ = Token("app2", "read", "customers");
   }
   void TearDown() override { store_->Close(); }
+
+  void UseLimits(RequestLimitOptions options) {
+    api_.reset();
+    limits_ = std::make_unique<RequestLimits>(options);
+    api_ = std::make_unique<DirectoryApi>(*reader_, *directories_, *tokens_, *store_, *limits_,
+                                          "https://idsync.test", /*max_long_polls=*/1);
+  }
 
   std::string Token(const std::string& name, const std::string& kind, const std::string& dir) {
     auto t = tokens_->Add(name, kind, dir, "test");
@@ -104,7 +110,7 @@ class DirectoryApiTest : public ::testing::Test {
     }
     if (!token.empty()) r.headers.emplace_back("authorization", "Bearer " + token);
     r.headers.emplace_back("host", "ignored.example");
-    r.remote_address = "127.0.0.1";
+    r.remote_address = remote_address_;
     return api_->Handle(r);
   }
 
@@ -119,7 +125,9 @@ class DirectoryApiTest : public ::testing::Test {
   std::unique_ptr<directory::DirectoryReader> reader_;
   std::unique_ptr<directory::DirectoryService> directories_;
   std::unique_ptr<service::ApiTokens> tokens_;
+  std::unique_ptr<RequestLimits> limits_;
   std::unique_ptr<DirectoryApi> api_;
+  std::string remote_address_ = "127.0.0.1";
   std::string admin_, users_reader_, customers_reader_;
 };
 
@@ -140,6 +148,51 @@ TEST_F(DirectoryApiTest, AuthenticatesAndScopesTokens) {
 
   ASSERT_TRUE(tokens_->Remove("app1", "test"));
   EXPECT_EQ(Get("/directory/v2/users/Users", users_reader_).status, 401);  // at once
+}
+
+std::string HeaderOf(const Response& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+TEST_F(DirectoryApiTest, FailedAuthenticationsThrottledPerAddressValidTokenStillServed) {
+  UseLimits({.auth_failures_before_throttle = 2});
+  EXPECT_EQ(Get("/directory/v2/users/Users", "").status, 401);
+  EXPECT_EQ(Get("/directory/v2/users/Users", "idsync_read_wrongwrongwrongwrong").status, 401);
+  Response throttled = Get("/directory/v2/users/Users", "idsync_scim_wrongkindwrongkind");
+  ASSERT_EQ(throttled.status, 429) << throttled.body;
+  EXPECT_EQ(Body(throttled)["status"], "429");  // a SCIM error, like every read-API error
+  EXPECT_GE(std::stoi(HeaderOf(throttled, "Retry-After")), 1);
+  // A valid token from the same address is served at once, and a token valid but for another
+  // directory (403) is not a failed authentication: it stays 403.
+  EXPECT_EQ(Get("/directory/v2/users/Users", users_reader_).status, 200);
+  EXPECT_EQ(Get("/directory/v2/users/Users", customers_reader_).status, 403);
+  // Another address has its own allowance.
+  remote_address_ = "192.0.2.7";
+  EXPECT_EQ(Get("/directory/v2/users/Users", "").status, 401);
+}
+
+TEST_F(DirectoryApiTest, RateLimitsPerTokenAndPerAddressWithRetryAfter) {
+  UseLimits({.rate_per_address = 0, .rate_per_api_token = 1});  // burst 2
+  EXPECT_EQ(Get("/directory/v2/users/Users", users_reader_).status, 200);
+  EXPECT_EQ(Get("/directory/v2/users/changes", users_reader_).status, 200);
+  Response limited = Get("/directory/v2/users/Users", users_reader_);
+  ASSERT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(Body(limited)["status"], "429");
+  EXPECT_EQ(HeaderOf(limited, "Retry-After"), "1");
+  EXPECT_EQ(Get("/directory/v2/users/Users", admin_).status, 200);  // its own bucket
+
+  UseLimits({.rate_per_address = 1, .rate_per_api_token = 0});
+  remote_address_ = "192.0.2.8";
+  EXPECT_EQ(Get("/directory/v2/users/Users", users_reader_).status, 200);
+  EXPECT_EQ(Get("/directory/v2/users/Users", admin_).status, 200);
+  limited = Get("/directory/v2/users/Users", admin_);  // any token: the address is over
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(HeaderOf(limited, "Retry-After"), "1");
+  remote_address_ = "192.0.2.9";
+  EXPECT_EQ(Get("/directory/v2/users/Users", admin_).status, 200);
 }
 
 TEST_F(DirectoryApiTest, IsReadOnly) {

@@ -168,14 +168,14 @@ Result<ListParams> ListParamsFromSearch(const Json& body) {
 }  // namespace
 
 ScimApi::ScimApi(service::ScimService& scim, service::Connections& connections,
-                 const scim::schema::Registry& registry, store::Store& store, ApiOptions options)
+                 const scim::schema::Registry& registry, store::Store& store, RequestLimits& limits,
+                 ApiOptions options)
     : scim_(scim),
       connections_(connections),
       registry_(registry),
       store_(store),
-      options_(std::move(options)),
-      per_connection_(options_.rate_per_connection, 2 * options_.rate_per_connection),
-      per_address_(options_.rate_per_address, 2 * options_.rate_per_address) {}
+      limits_(limits),
+      options_(std::move(options)) {}
 
 Response ScimApi::Handle(const Request& req) {
   std::string request_id = RequestIdOf(req);
@@ -308,15 +308,14 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
                          "scim.me");
   }
 
-  auto too_many = [&](int64_t retry_after, std::string what) {
-    Response r = ErrorResponse(ErrorCode::kRateLimited, std::move(what), "scim.ratelimit");
-    r.SetHeader("Retry-After", std::to_string(retry_after));
+  // Limits shared with the admin and read APIs (request_limits.h gives the order and why).
+  auto too_many = [](const Refusal& refusal, std::string route) {
+    Response r = ErrorResponse(ErrorCode::kRateLimited, refusal.message, std::move(route));
+    r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
     return r;
   };
-  int64_t retry_after = 0;
-  if (!per_address_.Allow(req.remote_address, retry_after)) {
-    return too_many(retry_after, "too many requests from this address; retry after " +
-                                     std::to_string(retry_after) + " s");
+  if (auto refused = limits_.AdmitAddress(req.remote_address)) {
+    return too_many(*refused, "scim.ratelimit");
   }
 
   // Everything else needs the connection's bearer token.
@@ -327,37 +326,17 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   }
-  auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(failures_mu_);
-    auto it = failures_.find(req.remote_address);
-    if (it != failures_.end() && now - it->second.window_start > options_.auth_failure_window) {
-      failures_.erase(it);
-    }
-  }
   auto connection = connections_.Authenticate(token);
   if (!connection) {
     if (connection.error().code == ErrorCode::kUnauthorized) {
-      std::lock_guard lock(failures_mu_);
-      if (failures_.size() > 100000) failures_.clear();  // bound memory under a spray attack
-      auto& f = failures_[req.remote_address];
-      if (f.count == 0) f.window_start = now;
-      if (++f.count > options_.auth_failures_before_throttle) {
-        auto left = std::chrono::duration_cast<std::chrono::seconds>(options_.auth_failure_window -
-                                                                     (now - f.window_start));
-        Response r = ErrorResponse(ErrorCode::kRateLimited,
-                                   "too many failed authentications from this address; retry "
-                                   "later with a valid token",
-                                   "scim.auth");
-        r.SetHeader("Retry-After", std::to_string(std::max<int64_t>(1, left.count())));
-        return r;
+      if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
+        return too_many(*refused, "scim.auth");
       }
     }
     return ErrorResponse(connection.error(), "scim.auth");
   }
-  if (!per_connection_.Allow(connection->uuid, retry_after)) {
-    return too_many(retry_after, "too many requests for connection \"" + connection->name +
-                                     "\"; retry after " + std::to_string(retry_after) + " s");
+  if (auto refused = limits_.AdmitConnection(connection->uuid, connection->name)) {
+    return too_many(*refused, "scim.ratelimit");
   }
   service::CallContext ctx;
   ctx.connection = &*connection;

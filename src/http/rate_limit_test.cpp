@@ -1,4 +1,4 @@
-#include "http/scim/rate_limit.h"
+#include "http/rate_limit.h"
 
 #include <gtest/gtest.h>
 

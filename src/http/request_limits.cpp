@@ -1,0 +1,74 @@
+#include "http/request_limits.h"
+
+#include <algorithm>
+
+namespace idsync::http {
+
+namespace {
+
+Refusal TooMany(std::string what, int64_t retry_after) {
+  return Refusal{
+      "too many requests " + what + "; retry after " + std::to_string(retry_after) + " s",
+      retry_after};
+}
+
+}  // namespace
+
+RequestLimits::RequestLimits(RequestLimitOptions options, size_t max_keys)
+    : options_(options),
+      max_keys_(max_keys),
+      per_address_(options.rate_per_address, 2 * options.rate_per_address, max_keys),
+      per_connection_(options.rate_per_connection, 2 * options.rate_per_connection, max_keys),
+      per_api_token_(options.rate_per_api_token, 2 * options.rate_per_api_token, max_keys) {}
+
+std::optional<Refusal> RequestLimits::AdmitAddress(const std::string& address,
+                                                   Clock::time_point now) {
+  int64_t retry_after = 0;
+  if (per_address_.Allow(address, retry_after, now)) return std::nullopt;
+  return TooMany("from this address", retry_after);
+}
+
+std::optional<Refusal> RequestLimits::AuthenticationFailed(const std::string& address,
+                                                           Clock::time_point now) {
+  if (options_.auth_failures_before_throttle <= 0) return std::nullopt;
+  const auto window = options_.auth_failure_window;
+  std::lock_guard lock(failures_mu_);
+  auto it = failures_.find(address);
+  if (it != failures_.end() && now - it->second.window_start > window) {
+    failures_.erase(it);
+    it = failures_.end();
+  }
+  if (it == failures_.end()) {
+    if (failures_.size() >= max_keys_) {
+      std::erase_if(failures_,
+                    [&](const auto& kv) { return now - kv.second.window_start > window; });
+      if (failures_.size() >= max_keys_) failures_.clear();
+    }
+    it = failures_.emplace(address, Failures{now, 0}).first;
+  }
+  Failures& f = it->second;
+  if (++f.count <= options_.auth_failures_before_throttle) return std::nullopt;
+  // Fixed window from the first failure: failures while throttled do not extend it, so the
+  // address gets its 401s back when the window ends, however long a guesser kept going.
+  auto left = std::chrono::duration_cast<std::chrono::seconds>(window - (now - f.window_start));
+  return Refusal{
+      "too many failed authentications from this address; retry later with a valid token",
+      std::max<int64_t>(1, left.count())};
+}
+
+std::optional<Refusal> RequestLimits::AdmitConnection(const std::string& uuid,
+                                                      std::string_view name,
+                                                      Clock::time_point now) {
+  int64_t retry_after = 0;
+  if (per_connection_.Allow(uuid, retry_after, now)) return std::nullopt;
+  return TooMany("for connection \"" + std::string(name) + "\"", retry_after);
+}
+
+std::optional<Refusal> RequestLimits::AdmitApiToken(const std::string& name,
+                                                    Clock::time_point now) {
+  int64_t retry_after = 0;
+  if (per_api_token_.Allow(name, retry_after, now)) return std::nullopt;
+  return TooMany("for token \"" + name + "\"", retry_after);
+}
+
+}  // namespace idsync::http
