@@ -2,8 +2,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include <fcntl.h>
@@ -331,6 +334,48 @@ Status LdapClient::Run(const std::function<Status()>& body) {
   }
 }
 
+namespace {
+
+// Bounds a libldap call that has no timeout of its own: StartTLS's TLS handshake on a server
+// that accepted the connection and went silent (hung, or stopped with SIGSTOP) read for ever,
+// spinning a core (seen in LdapSyncTest.HungServerTimesOutAndDeprovisionsNobody). At the
+// deadline the socket is shut down, so the blocked read returns and the call fails.
+class SocketDeadline {
+ public:
+  SocketDeadline(int fd, std::chrono::milliseconds limit)
+      : thread_([this, fd, limit] {
+          std::unique_lock lock(mutex_);
+          if (!cv_.wait_for(lock, limit, [&] { return done_; })) {
+            fired_ = true;
+            ::shutdown(fd, SHUT_RDWR);
+          }
+        }) {}
+  ~SocketDeadline() { Cancel(); }
+  SocketDeadline(const SocketDeadline&) = delete;
+  SocketDeadline& operator=(const SocketDeadline&) = delete;
+
+  // Stops the watch; true if the deadline had passed (the socket is shut down).
+  bool Cancel() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mutex_);
+    return fired_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  bool fired_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+}  // namespace
+
 Status LdapClient::Open() {
   connection_.reset();
   auto endpoint = ParseEndpoint(settings_.url);
@@ -412,7 +457,22 @@ Status LdapClient::Open() {
   };
 
   if (settings_.start_tls) {
+    // Connect first (bounded by the network timeout) so that the socket exists and the
+    // exchange plus handshake can be given a deadline.
+    rc = ldap_connect(ld.get());
+    if (rc != LDAP_SUCCESS) return connect_failure(rc, false, "connect");
+    int fd = -1;
+    if (ldap_get_option(ld.get(), LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS || fd < 0) {
+      return Fail(LdapFailure::kOther, "cannot read the LDAP connection's socket");
+    }
+    SocketDeadline deadline(fd, settings_.operation_timeout + settings_.network_timeout);
     rc = ldap_start_tls_s(ld.get(), nullptr, nullptr);
+    if (deadline.Cancel() && rc != LDAP_SUCCESS) {
+      return Fail(LdapFailure::kTimeout,
+                  "the LDAP server at " + endpoint->Text() +
+                      " accepted the connection but did not complete StartTLS within " +
+                      MillisText(settings_.operation_timeout + settings_.network_timeout));
+    }
     if (rc != LDAP_SUCCESS) {
       if (IsTransportFailure(rc)) return connect_failure(rc, true, "StartTLS");
       return Fail(LdapFailure::kTls, "the LDAP server at " + endpoint->Text() +
