@@ -1932,7 +1932,7 @@ int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* /*name*/, int 
   // frame, so the WAL would never restart and would grow without end (it reached ~800 MB
   // while loading 100,000 users). Past this size the writer finishes the checkpoint itself,
   // between its batches: the background one has copied most pages already.
-  constexpr int kWriterCheckpointPages = 4000;
+  constexpr int kWriterCheckpointPages = 2000;
   if (pages >= kWriterCheckpointPages) {
     int log_pages = 0;
     int copied = 0;

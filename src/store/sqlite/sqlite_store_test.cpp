@@ -598,7 +598,7 @@ TEST_F(SqliteStoreTest, CheckpointsRunWhileTheStoreIsOpen) {
   }
   EXPECT_GE(std::filesystem::file_size(db), initial + (4u << 20));
   // Sustained writes (~36 MB from 4 writers, with a reader always reading) restart the WAL
-  // instead of appending for ever: past 4,000 pages (16 MB) the writer completes the checkpoint
+  // instead of appending for ever: past 2,000 pages (8 MB) the writer completes the checkpoint
   // itself, because the background one never reaches a last frame that keeps moving.
   std::atomic<bool> done{false};
   std::atomic<uintmax_t> largest_wal{0};
