@@ -239,6 +239,11 @@ class Transaction {
                                                           scim::ResourceType type,
                                                           const std::string& attr,
                                                           const std::string& folded_value) = 0;
+  // As FindByIndex, with `body_text` filled and `body` left empty (see GetResourceText).
+  virtual Result<std::vector<StoredResource>> FindByIndexText(int64_t connection_id,
+                                                              scim::ResourceType type,
+                                                              const std::string& attr,
+                                                              const std::string& folded_value) = 0;
   virtual Result<int64_t> CountResources(int64_t connection_id, scim::ResourceType type) = 0;
   // A page in a stable order (creation order): rows offset..offset+limit-1.
   virtual Result<std::vector<StoredResource>> ListResources(int64_t connection_id,
