@@ -394,6 +394,13 @@ class Transaction {
                            const std::string& sealed) = 0;
   virtual Result<std::string> GetSecret(int64_t connection_id, const std::string& name) = 0;
 
+  // --- configuration generation
+  // Store::ConfigGeneration() as this transaction sees it: in a write transaction it includes
+  // the transaction's own uncommitted changes. So a value read here can be one that is never
+  // committed (rolled back, then reused by the next change); callers that cache by it must only
+  // fill the cache with values not above Store::ConfigGeneration().
+  virtual Result<int64_t> ConfigGeneration() = 0;
+
   // --- audit
   virtual Status AppendAudit(const AuditRecord& record) = 0;
   virtual Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) = 0;

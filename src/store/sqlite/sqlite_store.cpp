@@ -471,6 +471,15 @@ class SqliteTransaction final : public Transaction {
     return Resources(*select, "searching resources");
   }
 
+  Result<int64_t> ConfigGeneration() override {
+    auto select = db_.Prepare(sql::kConfigGeneration);
+    if (!select) return select.error();
+    auto row = select->Step("reading the configuration generation");
+    if (!row) return row.error();
+    if (!*row) return Internal("configuration generation row missing");
+    return select->Int(0);
+  }
+
   Result<std::vector<StoredResource>> FindByIndexText(int64_t connection_id,
                                                       scim::ResourceType type,
                                                       const std::string& attr,
