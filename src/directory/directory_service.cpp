@@ -493,7 +493,12 @@ struct Writer {
     std::string username = UsernameOf(user);
     if (!gone) {
       const std::string key = FoldCase(username);
-      auto owner = tx.FindEffectiveUserByUsername(dir, key);
+      // A user whose stored row holds the key owns it (unique per directory; only this user's
+      // own write changes its row), so the owner's row need not be read and parsed again.
+      const bool holds_key = previous && previous->id == plan.id && previous->username_key == key;
+      Result<store::EffectiveUserRow> owner =
+          holds_key ? Result<store::EffectiveUserRow>(MakeError(ErrorCode::kNotFound, ""))
+                    : tx.FindEffectiveUserByUsername(dir, key);
       if (!owner && owner.error().code != ErrorCode::kNotFound) return owner.error();
       if (owner && owner->id != plan.id) {
         // The source whose value won the username is the one in conflict.
@@ -707,16 +712,25 @@ Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transacti
   std::set<std::string> touched;                 // effective user ids to re-merge
   std::map<std::string, std::string> new_users;  // link key or source -> new effective id
   std::map<std::string, std::vector<SourceState>> new_sources;  // new effective id -> sources
+  // What the first pass read, for the second: nothing here changes the mirror, and a user's
+  // effective row changes only when WriteUser writes that user, after its last read.
+  std::map<std::pair<int64_t, std::string>, SourceState> loaded;
+  std::map<std::string, store::EffectiveUserRow> rows;
   for (const auto& [conn, sid] : sources) {
     auto state = LoadSource(tx, scope, conn, sid);
     if (!state) return state.error();
+    loaded.emplace(std::make_pair(conn, sid), *state);
     auto link = tx.GetLink(conn, sid);
     if (!link && link.error().code != ErrorCode::kNotFound) return link.error();
     std::string current = link ? link->effective_user_id : "";
-    if (!current.empty()) {
+    if (!current.empty() && !rows.count(current)) {
       auto row = tx.GetEffectiveUser(dir, current);
       if (!row && row.error().code != ErrorCode::kNotFound) return row.error();
-      if (!row) current.clear();
+      if (row) {
+        rows.emplace(current, std::move(*row));
+      } else {
+        current.clear();
+      }
     }
     std::string target = current;
     if (state->present && !state->link_key.empty()) {
@@ -759,13 +773,25 @@ Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transacti
     touched.insert(target);
   }
   for (const auto& id : touched) {
-    auto row = tx.GetEffectiveUser(dir, id);
+    Result<store::EffectiveUserRow> row = MakeError(ErrorCode::kNotFound, "");
+    if (auto it = rows.find(id); it != rows.end()) {
+      row = std::move(it->second);
+      rows.erase(it);
+    } else {
+      row = tx.GetEffectiveUser(dir, id);
+    }
     if (!row && row.error().code != ErrorCode::kNotFound) return row.error();
     if (!row) continue;
     auto links = tx.LinksOf(dir, id);
     if (!links) return links.error();
     std::vector<SourceState> states;
     for (const auto& l : *links) {
+      auto it = loaded.find(std::make_pair(l.connection_id, l.source_user_id));
+      if (it != loaded.end()) {
+        states.push_back(std::move(it->second));
+        loaded.erase(it);
+        continue;
+      }
       auto st = LoadSource(tx, scope, l.connection_id, l.source_user_id);
       if (!st) return st.error();
       states.push_back(std::move(*st));
