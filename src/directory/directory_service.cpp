@@ -138,16 +138,53 @@ struct ConnectionInfo {
   int64_t policy_version = 0;
 };
 
+namespace {
+
+// Everything one derivation needs about a directory: loaded per transaction, or copied from
+// Impl::scopes when the configuration generation is the one it was loaded at.
+struct Scope {
+  store::DirectoryRecord directory;
+  std::shared_ptr<const policy::CustomAttributeDefs> custom;
+  std::map<int64_t, ConnectionInfo> connections;  // by store id
+  std::map<std::string, int64_t> by_uuid;
+  ConnectionNames names;  // uuid -> name
+  // Policies replacing the stored one for a connection (preview/apply).
+  std::map<int64_t, std::shared_ptr<const policy::Policy>> overrides;
+
+  const ConnectionInfo* Find(int64_t id) const {
+    auto it = connections.find(id);
+    return it == connections.end() ? nullptr : &it->second;
+  }
+  const policy::Policy* PolicyOf(int64_t id) const {
+    if (auto o = overrides.find(id); o != overrides.end()) return o->second.get();
+    const ConnectionInfo* c = Find(id);
+    return c ? c->policy.get() : nullptr;
+  }
+};
+
+}  // namespace
+
 struct DirectoryService::Impl {
   store::Store& store;
   const Clock& clock;
 
   // Parsed policies by (connection id, policy version, directory version): parsing compiles
-  // RE2 patterns and source paths, far more than one derivation costs.
+  // RE2 patterns and source paths, far more than one derivation costs. Filled only from
+  // transactions that see committed configuration (`remember`, see SeesCommittedConfig): a
+  // version put by a transaction that then rolls back is put again, with another body, by the
+  // next change.
   std::mutex cache_mu;
   std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const policy::Policy>> policies;
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const policy::CustomAttributeDefs>>
       customs;
+
+  // The scope of each directory as last loaded, with the configuration generation it was loaded
+  // at: every input of a Scope (the directory row, the directory's connections, their policy
+  // versions) bumps the generation when it changes (triggers of migrations 3 and 5), so a scope
+  // loaded at generation g is right for any transaction that reads g. Saves reading and parsing
+  // the directory, every connection and every policy row on each SCIM write.
+  std::mutex scope_mu;
+  std::map<std::string, std::pair<int64_t, std::shared_ptr<const Scope>>> scopes;
 
   // Change feed wake-up.
   std::mutex feed_mu;
@@ -157,15 +194,23 @@ struct DirectoryService::Impl {
 
   Impl(store::Store& s, const Clock& c) : store(s), clock(c) {}
 
+  // Whether the configuration `tx` sees is committed: a write transaction that changed it sees a
+  // generation above the committed one (nothing else commits while it runs).
+  bool SeesCommittedConfig(store::Transaction& tx) {
+    auto mine = tx.ConfigGeneration();
+    auto committed = store.ConfigGeneration();
+    return mine && committed && *mine <= *committed;
+  }
+
   Result<std::shared_ptr<const policy::CustomAttributeDefs>> Custom(
-      const store::DirectoryRecord& dir) {
+      const store::DirectoryRecord& dir, bool remember) {
     std::lock_guard lock(cache_mu);
     auto key = std::make_pair(dir.name, dir.version);
     if (auto it = customs.find(key); it != customs.end()) return it->second;
     auto defs = policy::ParseCustomAttributeDefs(dir.custom_attributes);
     if (!defs) return defs.error();
     auto ptr = std::make_shared<const policy::CustomAttributeDefs>(std::move(*defs));
-    customs[key] = ptr;
+    if (remember) customs[key] = ptr;
     return ptr;
   }
 
@@ -184,7 +229,7 @@ struct DirectoryService::Impl {
   // The policy in force for `c` (stored or default).
   Result<ConnectionInfo> Info(store::Transaction& tx, const store::Connection& c,
                               const store::DirectoryRecord& dir,
-                              const policy::CustomAttributeDefs& custom) {
+                              const policy::CustomAttributeDefs& custom, bool remember) {
     ConnectionInfo info;
     info.connection = c;
     auto stored = tx.GetPolicy(c.id);
@@ -210,8 +255,10 @@ struct DirectoryService::Impl {
     } else {
       parsed = std::make_shared<const policy::Policy>(policy::DefaultPolicy(ctx));
     }
-    std::lock_guard lock(cache_mu);
-    policies[key] = parsed;
+    if (remember) {
+      std::lock_guard lock(cache_mu);
+      policies[key] = parsed;
+    }
     info.policy = parsed;
     return info;
   }
@@ -227,45 +274,45 @@ struct DirectoryService::Impl {
 
 namespace {
 
-// Everything one derivation needs about a directory, loaded once per transaction.
-struct Scope {
-  store::DirectoryRecord directory;
-  std::shared_ptr<const policy::CustomAttributeDefs> custom;
-  std::map<int64_t, ConnectionInfo> connections;  // by store id
-  std::map<std::string, int64_t> by_uuid;
-  ConnectionNames names;  // uuid -> name
-  // Policies replacing the stored one for a connection (preview/apply).
-  std::map<int64_t, std::shared_ptr<const policy::Policy>> overrides;
-
-  const ConnectionInfo* Find(int64_t id) const {
-    auto it = connections.find(id);
-    return it == connections.end() ? nullptr : &it->second;
-  }
-  const policy::Policy* PolicyOf(int64_t id) const {
-    if (auto o = overrides.find(id); o != overrides.end()) return o->second.get();
-    const ConnectionInfo* c = Find(id);
-    return c ? c->policy.get() : nullptr;
-  }
-};
-
 Result<Scope> LoadScope(DirectoryService::Impl& impl, store::Transaction& tx,
                         const std::string& directory) {
+  // Read inside the transaction, so that the scope matches what this transaction sees even when
+  // another process changes the configuration meanwhile.
+  auto generation = tx.ConfigGeneration();
+  if (!generation) return generation.error();
+  std::shared_ptr<const Scope> cached;
+  {
+    std::lock_guard lock(impl.scope_mu);
+    auto it = impl.scopes.find(directory);
+    if (it != impl.scopes.end() && it->second.first == *generation) cached = it->second.second;
+  }
+  if (cached) return *cached;  // a copy: the caller may add overrides
+  // Only a generation that some commit produced is cached. A write transaction that changed the
+  // configuration itself reads a higher, uncommitted value; if it rolls back, the next change
+  // commits that same value with another configuration. Nothing else can commit while a write
+  // transaction runs, so "not above the committed value" means "committed".
+  auto committed = impl.store.ConfigGeneration();
+  const bool remember = committed && *generation <= *committed;
   Scope scope;
   auto dir = tx.GetDirectory(directory);
   if (!dir) return dir.error();
   scope.directory = std::move(*dir);
-  auto custom = impl.Custom(scope.directory);
+  auto custom = impl.Custom(scope.directory, remember);
   if (!custom) return custom.error();
   scope.custom = *custom;
   auto conns = tx.ListConnections();
   if (!conns) return conns.error();
   for (const auto& c : *conns) {
     if (c.directory != directory) continue;
-    auto info = impl.Info(tx, c, scope.directory, *scope.custom);
+    auto info = impl.Info(tx, c, scope.directory, *scope.custom, remember);
     if (!info) return info.error();
     scope.by_uuid[c.uuid] = c.id;
     scope.names[c.uuid] = c.name;
     scope.connections[c.id] = std::move(*info);
+  }
+  if (remember) {
+    std::lock_guard lock(impl.scope_mu);
+    impl.scopes[directory] = {*generation, std::make_shared<const Scope>(scope)};
   }
   return scope;
 }
@@ -446,7 +493,12 @@ struct Writer {
     std::string username = UsernameOf(user);
     if (!gone) {
       const std::string key = FoldCase(username);
-      auto owner = tx.FindEffectiveUserByUsername(dir, key);
+      // A user whose stored row holds the key owns it (unique per directory; only this user's
+      // own write changes its row), so the owner's row need not be read and parsed again.
+      const bool holds_key = previous && previous->id == plan.id && previous->username_key == key;
+      Result<store::EffectiveUserRow> owner =
+          holds_key ? Result<store::EffectiveUserRow>(MakeError(ErrorCode::kNotFound, ""))
+                    : tx.FindEffectiveUserByUsername(dir, key);
       if (!owner && owner.error().code != ErrorCode::kNotFound) return owner.error();
       if (owner && owner->id != plan.id) {
         // The source whose value won the username is the one in conflict.
@@ -660,16 +712,25 @@ Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transacti
   std::set<std::string> touched;                 // effective user ids to re-merge
   std::map<std::string, std::string> new_users;  // link key or source -> new effective id
   std::map<std::string, std::vector<SourceState>> new_sources;  // new effective id -> sources
+  // What the first pass read, for the second: nothing here changes the mirror, and a user's
+  // effective row changes only when WriteUser writes that user, after its last read.
+  std::map<std::pair<int64_t, std::string>, SourceState> loaded;
+  std::map<std::string, store::EffectiveUserRow> rows;
   for (const auto& [conn, sid] : sources) {
     auto state = LoadSource(tx, scope, conn, sid);
     if (!state) return state.error();
+    loaded.emplace(std::make_pair(conn, sid), *state);
     auto link = tx.GetLink(conn, sid);
     if (!link && link.error().code != ErrorCode::kNotFound) return link.error();
     std::string current = link ? link->effective_user_id : "";
-    if (!current.empty()) {
+    if (!current.empty() && !rows.count(current)) {
       auto row = tx.GetEffectiveUser(dir, current);
       if (!row && row.error().code != ErrorCode::kNotFound) return row.error();
-      if (!row) current.clear();
+      if (row) {
+        rows.emplace(current, std::move(*row));
+      } else {
+        current.clear();
+      }
     }
     std::string target = current;
     if (state->present && !state->link_key.empty()) {
@@ -712,13 +773,25 @@ Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transacti
     touched.insert(target);
   }
   for (const auto& id : touched) {
-    auto row = tx.GetEffectiveUser(dir, id);
+    Result<store::EffectiveUserRow> row = MakeError(ErrorCode::kNotFound, "");
+    if (auto it = rows.find(id); it != rows.end()) {
+      row = std::move(it->second);
+      rows.erase(it);
+    } else {
+      row = tx.GetEffectiveUser(dir, id);
+    }
     if (!row && row.error().code != ErrorCode::kNotFound) return row.error();
     if (!row) continue;
     auto links = tx.LinksOf(dir, id);
     if (!links) return links.error();
     std::vector<SourceState> states;
     for (const auto& l : *links) {
+      auto it = loaded.find(std::make_pair(l.connection_id, l.source_user_id));
+      if (it != loaded.end()) {
+        states.push_back(std::move(it->second));
+        loaded.erase(it);
+        continue;
+      }
       auto st = LoadSource(tx, scope, l.connection_id, l.source_user_id);
       if (!st) return st.error();
       states.push_back(std::move(*st));
@@ -1025,7 +1098,7 @@ Result<Json> DirectoryService::ValidatePolicy(const std::string& connection, con
   Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
     auto d = tx.GetDirectory(*dir);
     if (!d) return d.error();
-    auto custom = impl_->Custom(*d);
+    auto custom = impl_->Custom(*d, impl_->SeesCommittedConfig(tx));
     if (!custom) return custom.error();
     auto parsed = policy::ParsePolicy(policy, Impl::ContextOf(conn, **custom));
     if (!parsed) return parsed.error();
@@ -1044,9 +1117,10 @@ Result<Json> DirectoryService::GetPolicy(const std::string& connection) {
   Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
     auto d = tx.GetDirectory(*dir);
     if (!d) return d.error();
-    auto custom = impl_->Custom(*d);
+    const bool remember = impl_->SeesCommittedConfig(tx);
+    auto custom = impl_->Custom(*d, remember);
     if (!custom) return custom.error();
-    auto info = impl_->Info(tx, conn, *d, **custom);
+    auto info = impl_->Info(tx, conn, *d, **custom, remember);
     if (!info) return info.error();
     out = {{"connection", conn.name},
            {"directory", conn.directory},
@@ -1192,7 +1266,8 @@ Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const 
   Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
     auto d = tx.GetDirectory(*dir);
     if (!d) return d.error();
-    auto custom = impl_->Custom(*d);
+    const bool remember = impl_->SeesCommittedConfig(tx);
+    auto custom = impl_->Custom(*d, remember);
     if (!custom) return custom.error();
     auto parsed = policy::ParsePolicy(policy, Impl::ContextOf(conn, **custom));
     if (!parsed) return parsed.error();
@@ -1202,7 +1277,7 @@ Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const 
     v.time = impl_->clock.Now();
     v.actor = actor.name;
     // What changed, against the policy in force before (stored, or the defaults).
-    auto before = impl_->Info(tx, conn, *d, **custom);
+    auto before = impl_->Info(tx, conn, *d, **custom, remember);
     if (!before) return before.error();
     v.comment = DescribeChange(policy::PolicyToJson(*before->policy), v.body) +
                 (before->policy_version == 0

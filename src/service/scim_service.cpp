@@ -338,6 +338,29 @@ std::optional<IndexPlan> PlanIndex(const filter::Node& n, ResourceType type) {
   return std::nullopt;
 }
 
+// The index plan of a filter whose result the index alone decides: the whole filter is one
+// `attr eq "value"` on a singular, caseExact=false string attribute whose index entry is the
+// folded value (userName, Group displayName). The evaluator then compares FoldCase(stored)
+// with FoldCase(value), which is exactly the index lookup, so the in-memory evaluation can be
+// skipped. externalId (caseExact: the folded index is a superset), emails (multi-valued, with
+// the `emails eq` shorthand) and id do not qualify.
+std::optional<IndexPlan> ExactIndexPlan(const filter::Node& n, ResourceType type,
+                                        const scim::schema::Registry& registry) {
+  if (n.kind != filter::Node::Kind::kCompare) return std::nullopt;
+  auto plan = PlanIndex(n, type);
+  if (!plan) return std::nullopt;
+  bool folded_singular = (type == ResourceType::kUser && plan->attr == "userName") ||
+                         (type == ResourceType::kGroup && plan->attr == "displayName");
+  if (!folded_singular) return std::nullopt;
+  auto resolved = registry.Resolve(type, n.path.urn, n.path.attr, n.path.sub);
+  if (!resolved || resolved->in_extension) return std::nullopt;
+  const auto& attr = resolved->target();
+  if (attr.type != scim::schema::Type::kString || attr.case_exact || attr.multi_valued) {
+    return std::nullopt;
+  }
+  return plan;
+}
+
 using scim::query::SortValue;
 
 struct Candidate {
@@ -786,7 +809,25 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
   out.start_index = start;
   const int64_t conn = ctx.connection->id;
 
+  // Resources decided by the index alone are sent as stored text, like unfiltered pages.
+  std::optional<IndexPlan> exact;
+  if (ast && !sort && request.as_text) exact = ExactIndexPlan(*ast, type, registry_);
+
   Status st = store_.Read([&](store::Transaction& tx) -> Status {
+    if (exact) {
+      auto rows = tx.FindByIndexText(conn, type, exact->attr, exact->value);
+      if (!rows) return rows.error();
+      out.total_results = static_cast<int64_t>(rows->size());
+      for (int64_t i = start - 1; i < out.total_results && i < start - 1 + count; ++i) {
+        store::StoredResource& r = (*rows)[i];
+        std::string body = std::move(r.body_text);
+        r.body = Json::object();
+        auto extra = Render(tx, ctx, type, r, request.include_members, request.include_groups);
+        if (!extra) return extra.error();
+        out.texts.push_back(Splice(*extra, body));
+      }
+      return Status::Ok();
+    }
     if (!ast && !sort) {
       // No filter and no sort: page straight from the store in creation order.
       auto total = tx.CountResources(conn, type);

@@ -239,6 +239,11 @@ class Transaction {
                                                           scim::ResourceType type,
                                                           const std::string& attr,
                                                           const std::string& folded_value) = 0;
+  // As FindByIndex, with `body_text` filled and `body` left empty (see GetResourceText).
+  virtual Result<std::vector<StoredResource>> FindByIndexText(int64_t connection_id,
+                                                              scim::ResourceType type,
+                                                              const std::string& attr,
+                                                              const std::string& folded_value) = 0;
   virtual Result<int64_t> CountResources(int64_t connection_id, scim::ResourceType type) = 0;
   // A page in a stable order (creation order): rows offset..offset+limit-1.
   virtual Result<std::vector<StoredResource>> ListResources(int64_t connection_id,
@@ -388,6 +393,13 @@ class Transaction {
   virtual Status PutSecret(int64_t connection_id, const std::string& name,
                            const std::string& sealed) = 0;
   virtual Result<std::string> GetSecret(int64_t connection_id, const std::string& name) = 0;
+
+  // --- configuration generation
+  // Store::ConfigGeneration() as this transaction sees it: in a write transaction it includes
+  // the transaction's own uncommitted changes. So a value read here can be one that is never
+  // committed (rolled back, then reused by the next change); callers that cache by it must only
+  // fill the cache with values not above Store::ConfigGeneration().
+  virtual Result<int64_t> ConfigGeneration() = 0;
 
   // --- audit
   virtual Status AppendAudit(const AuditRecord& record) = 0;

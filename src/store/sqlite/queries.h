@@ -38,6 +38,9 @@ inline constexpr const char* kFindByIndex =
     "FROM resource_index i JOIN resources r ON r.pk = i.resource_pk "
     "WHERE i.connection_id = ?1 AND i.type = ?2 AND i.attr = ?3 AND i.value = ?4 "
     "ORDER BY i.resource_pk";
+// Bumped by triggers on every change to configuration (migrations 3 and 5).
+inline constexpr const char* kConfigGeneration =
+    "SELECT value FROM config_generation WHERE id = 1";
 // Kept by triggers (migration 4); no row means none.
 inline constexpr const char* kCountResources =
     "SELECT n FROM resource_counts WHERE connection_id = ?1 AND type = ?2";
@@ -279,6 +282,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"TouchResource", kTouchResource},
       {"FindByIndex", kFindByIndex},
       {"CountResources", kCountResources},
+      {"ConfigGeneration", kConfigGeneration},
       {"ListResources", kListResources},
       {"ScanResources", kScanResources},
       {"GroupPk", kGroupPk},

@@ -495,6 +495,25 @@ class SqliteTransaction final : public Transaction {
     return Resources(*select, "searching resources");
   }
 
+  Result<int64_t> ConfigGeneration() override {
+    auto select = db_.Prepare(sql::kConfigGeneration);
+    if (!select) return select.error();
+    auto row = select->Step("reading the configuration generation");
+    if (!row) return row.error();
+    if (!*row) return Internal("configuration generation row missing");
+    return select->Int(0);
+  }
+
+  Result<std::vector<StoredResource>> FindByIndexText(int64_t connection_id,
+                                                      scim::ResourceType type,
+                                                      const std::string& attr,
+                                                      const std::string& folded_value) override {
+    auto select = db_.Prepare(sql::kFindByIndex);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, attr).Bind(4, folded_value);
+    return Resources(*select, "searching resources", /*parse_body=*/false);
+  }
+
   Result<int64_t> CountResources(int64_t connection_id, scim::ResourceType type) override {
     auto select = db_.Prepare(sql::kCountResources);
     if (!select) return select.error();

@@ -1,0 +1,182 @@
+// DirectoryService over a real SqliteStore: the scope cache follows every configuration change,
+// including changes by another process and changes that were rolled back.
+#include "directory/directory_service.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "base/strings.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace idsync::directory {
+namespace {
+
+using scim::ResourceType;
+
+const char kUserId[] = "aaaaaaaa-0000-0000-0000-000000000001";
+
+// A policy whose displayName is `prefix` followed by the source's userName.
+Json PolicyNaming(const std::string& prefix) {
+  return {
+      {"attributes", {{"displayName", {{"sources", {{{"template", prefix + " {userName}"}}}}}}}}};
+}
+
+class DirectoryServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = std::filesystem::temp_directory_path().string() + "/idsync-dir-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    store_ = Open();
+    ASSERT_TRUE(store_);
+    directory_ = std::make_unique<DirectoryService>(*store_, SystemClock::Instance());
+    Status st = store_->Write([&](store::Transaction& tx) -> Status {
+      store::Connection c;
+      c.uuid = "11111111-2222-3333-4444-555555555555";
+      c.name = "idp";
+      c.directory = "users";
+      c.kind = "scim";
+      c.created = SystemClock::Instance().Now();
+      auto created = tx.CreateConnection(c);
+      if (!created) return created.error();
+      connection_ = *created;
+      store::StoredResource r;
+      r.id = kUserId;
+      r.type = ResourceType::kUser;
+      r.body = {{"schemas", {std::string(scim::kUserSchema)}}, {"userName", "alice"}};
+      r.created = r.last_modified = SystemClock::Instance().Now();
+      auto put =
+          tx.PutResource(connection_.id, r, FoldCase("alice"), {{"userName", FoldCase("alice")}});
+      return put ? Status::Ok() : Status(put.error());
+    });
+    ASSERT_TRUE(st) << st.error().detail;
+  }
+
+  void TearDown() override {
+    directory_.reset();
+    if (store_) store_->Close();
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::unique_ptr<store::sqlite::SqliteStore> Open() {
+    auto store = store::sqlite::SqliteStore::Open(dir_, {});
+    EXPECT_TRUE(store) << store.error().detail;
+    return store ? std::move(*store) : nullptr;
+  }
+
+  // Re-derives alice as a SCIM write of her would, inside `tx`.
+  Status Derive(store::Transaction& tx) {
+    service::MirrorChange change;
+    change.connection = &connection_;
+    change.users = {kUserId};
+    change.actor = "test";
+    change.operation = "patch";
+    return directory_->OnMirrorChanged(tx, change);
+  }
+
+  Status DeriveAlone() {
+    return store_->Write([&](store::Transaction& tx) { return Derive(tx); });
+  }
+
+  static Status PutPolicy(store::Transaction& tx, int64_t connection_id, const Json& body) {
+    store::PolicyVersion p;
+    p.connection_id = connection_id;
+    p.body = body;
+    p.time = SystemClock::Instance().Now();
+    p.actor = "test";
+    auto put = tx.PutPolicy(p);
+    return put ? Status::Ok() : Status(put.error());
+  }
+
+  // alice's effective displayName as stored.
+  std::string DisplayName() {
+    std::string out;
+    Status st = store_->Read([&](store::Transaction& tx) -> Status {
+      auto row = tx.FindEffectiveUserByUsername("users", FoldCase("alice"));
+      if (!row) return row.error();
+      out = row->body["attributes"]["displayName"].value("value", "");
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st) << st.error().detail;
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::sqlite::SqliteStore> store_;
+  std::unique_ptr<DirectoryService> directory_;
+  store::Connection connection_;
+};
+
+TEST_F(DirectoryServiceTest, FollowsPolicyChangesOfThisProcess) {
+  ASSERT_TRUE(store_->Write(
+      [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("One")); }));
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_EQ(DisplayName(), "One alice");
+  ASSERT_TRUE(DeriveAlone());  // from the cached scope
+  EXPECT_EQ(DisplayName(), "One alice");
+  ASSERT_TRUE(store_->Write(
+      [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("Two")); }));
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_EQ(DisplayName(), "Two alice");
+}
+
+TEST_F(DirectoryServiceTest, FollowsPolicyChangesOfAnotherProcess) {
+  ASSERT_TRUE(DeriveAlone());  // default policy, scope cached
+  auto other = Open();         // as the CLI would
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(other->Write(
+      [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("Cli")); }));
+  other->Close();
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_EQ(DisplayName(), "Cli alice");
+}
+
+TEST_F(DirectoryServiceTest, SeesItsOwnUncommittedPolicyChange) {
+  ASSERT_TRUE(DeriveAlone());
+  ASSERT_TRUE(store_->Write([&](store::Transaction& tx) -> Status {
+    if (Status s = PutPolicy(tx, connection_.id, PolicyNaming("Same tx")); !s) return s;
+    return Derive(tx);
+  }));
+  EXPECT_EQ(DisplayName(), "Same tx alice");
+}
+
+TEST_F(DirectoryServiceTest, RolledBackPolicyChangeIsNotCached) {
+  ASSERT_TRUE(DeriveAlone());
+  // Derives under a policy that is then rolled back: its configuration generation is never
+  // committed, and the next change commits the same number with another policy.
+  Status failed = store_->Write([&](store::Transaction& tx) -> Status {
+    if (Status s = PutPolicy(tx, connection_.id, PolicyNaming("Rolled back")); !s) return s;
+    if (Status s = Derive(tx); !s) return s;
+    return MakeError(ErrorCode::kInvalidValue, "the job fails after deriving");
+  });
+  ASSERT_FALSE(failed);
+  auto before = store_->ConfigGeneration();
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(store_->Write([&](store::Transaction& tx) {
+    return PutPolicy(tx, connection_.id, PolicyNaming("Committed"));
+  }));
+  auto after = store_->ConfigGeneration();
+  ASSERT_TRUE(after);
+  ASSERT_EQ(*after, *before + 1);  // the number the rolled-back job had seen
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_EQ(DisplayName(), "Committed alice");
+}
+
+TEST_F(DirectoryServiceTest, PreviewOverridesDoNotLeakIntoWrites) {
+  ASSERT_TRUE(store_->Write([&](store::Transaction& tx) {
+    return PutPolicy(tx, connection_.id, PolicyNaming("Stored"));
+  }));
+  ASSERT_TRUE(DeriveAlone());
+  auto preview = directory_->PreviewPolicy("idp", PolicyNaming("Previewed"));
+  ASSERT_TRUE(preview) << preview.error().detail;
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_EQ(DisplayName(), "Stored alice");
+}
+
+}  // namespace
+}  // namespace idsync::directory

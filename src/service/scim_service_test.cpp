@@ -1,0 +1,183 @@
+// ScimService over a real SqliteStore in a temporary folder.
+#include "service/scim_service.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace idsync::service {
+namespace {
+
+using scim::ResourceType;
+
+class ScimServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = std::filesystem::temp_directory_path().string() + "/idsync-svc-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    auto store = store::sqlite::SqliteStore::Open(dir_, {});
+    ASSERT_TRUE(store) << store.error().detail;
+    store_ = std::move(*store);
+    Status st = store_->Write([&](store::Transaction& tx) -> Status {
+      store::Connection c;
+      c.uuid = "11111111-2222-3333-4444-555555555555";
+      c.name = "test";
+      c.directory = "users";
+      c.kind = "scim";
+      c.created = SystemClock::Instance().Now();
+      auto created = tx.CreateConnection(c);
+      if (!created) return created.error();
+      connection_ = *created;
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st) << st.error().detail;
+    service_ = std::make_unique<ScimService>(*store_, scim::schema::Registry::Default(),
+                                             SystemClock::Instance());
+    ctx_.connection = &connection_;
+    ctx_.base_url = "https://idsync.test/scim/v2";
+    ctx_.request_id = "test";
+  }
+
+  void TearDown() override {
+    service_.reset();
+    if (store_) store_->Close();
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string Create(ResourceType type, const Json& body) {
+    auto created = service_->Create(ctx_, type, body);
+    EXPECT_TRUE(created) << created.error().detail;
+    return created ? created->resource["id"].get<std::string>() : "";
+  }
+
+  // Lists with the text shortcut allowed (as an identity projection does) and without it (as a
+  // projection does), and expects the same page. Returns the page.
+  ListResult ExpectSameList(ResourceType type, const std::string& filter, int64_t start_index = 1,
+                            std::optional<int64_t> count = std::nullopt) {
+    ListRequest request;
+    request.filter = filter;
+    request.start_index = start_index;
+    request.count = count;
+    auto general = service_->List(ctx_, type, request);
+    EXPECT_TRUE(general) << filter << ": " << general.error().detail;
+    request.as_text = true;
+    auto text = service_->List(ctx_, type, request);
+    EXPECT_TRUE(text) << filter << ": " << text.error().detail;
+    if (!general || !text) return {};
+    EXPECT_EQ(text->total_results, general->total_results) << filter;
+    EXPECT_EQ(text->start_index, general->start_index) << filter;
+    // An empty page comes back as `resources` (nothing to splice) from either path.
+    const size_t n = text->texts.empty() ? text->resources.size() : text->texts.size();
+    EXPECT_EQ(n, general->resources.size()) << filter;
+    for (size_t i = 0; i < n && i < general->resources.size(); ++i) {
+      Json got = text->texts.empty() ? text->resources[i] : Json::parse(text->texts[i]);
+      EXPECT_EQ(got, general->resources[i]) << filter << " #" << i;
+    }
+    return *text;
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::sqlite::SqliteStore> store_;
+  store::Connection connection_;
+  std::unique_ptr<ScimService> service_;
+  CallContext ctx_;
+};
+
+Json User(const std::string& user_name) {
+  return {{"schemas", {std::string(scim::kUserSchema)}},
+          {"userName", user_name},
+          {"externalId", "ext-" + user_name},
+          {"name", {{"givenName", "Given"}, {"familyName", "Family"}}},
+          {"emails", {{{"value", user_name + "@example.com"}, {"type", "work"}}}},
+          {"active", true}};
+}
+
+TEST_F(ScimServiceTest, UserNameEqualityShortcutMatchesTheGeneralPath) {
+  std::string alice = Create(ResourceType::kUser, User("alice"));
+  std::string anne = Create(ResourceType::kUser, User("änne"));
+  Create(ResourceType::kUser, User("bob"));
+  std::string group = Create(ResourceType::kGroup, {{"schemas", {std::string(scim::kGroupSchema)}},
+                                                    {"displayName", "Ops"},
+                                                    {"members", {{{"value", alice}}}}});
+  ASSERT_FALSE(group.empty());
+
+  // Case-differing: caseExact false, so the folded index is the answer.
+  auto page = ExpectSameList(ResourceType::kUser, R"(userName eq "ALICE")");
+  EXPECT_EQ(page.total_results, 1);
+  ASSERT_EQ(page.texts.size(), 1u);  // served as text
+  Json alice_json = Json::parse(page.texts[0]);
+  EXPECT_EQ(alice_json["id"], alice);
+  EXPECT_EQ(alice_json["groups"][0]["value"], group);  // User.groups spliced in
+
+  // Unicode folding: "ÄNNE" and "änne" are the same userName.
+  page = ExpectSameList(ResourceType::kUser, R"(userName eq "ÄNNE")");
+  EXPECT_EQ(page.total_results, 1);
+  ASSERT_EQ(page.texts.size(), 1u);
+  EXPECT_EQ(Json::parse(page.texts[0])["id"], anne);
+  // The core URN spelling of the attribute too.
+  page = ExpectSameList(ResourceType::kUser,
+                        R"(urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Änne")");
+  EXPECT_EQ(page.total_results, 1);
+
+  page = ExpectSameList(ResourceType::kUser, R"(userName eq "carol")");
+  EXPECT_EQ(page.total_results, 0);
+  EXPECT_TRUE(page.texts.empty());
+
+  // startIndex / count beyond the result: totalResults still counts the match.
+  page = ExpectSameList(ResourceType::kUser, R"(userName eq "alice")", 2);
+  EXPECT_EQ(page.total_results, 1);
+  EXPECT_EQ(page.start_index, 2);
+  EXPECT_TRUE(page.texts.empty());
+  page = ExpectSameList(ResourceType::kUser, R"(userName eq "alice")", 1, 0);
+  EXPECT_EQ(page.total_results, 1);
+  EXPECT_TRUE(page.texts.empty());
+  page = ExpectSameList(ResourceType::kUser, R"(userName eq "alice")", 0, -5);
+  EXPECT_EQ(page.total_results, 1);
+  EXPECT_EQ(page.start_index, 1);
+}
+
+TEST_F(ScimServiceTest, FiltersTheIndexDoesNotDecideKeepTheGeneralPath) {
+  Create(ResourceType::kUser, User("alice"));
+  // externalId is caseExact: the folded index finds "ext-alice" for "EXT-ALICE", the filter
+  // must not.
+  auto page = ExpectSameList(ResourceType::kUser, R"(externalId eq "EXT-ALICE")");
+  EXPECT_EQ(page.total_results, 0);
+  page = ExpectSameList(ResourceType::kUser, R"(externalId eq "ext-alice")");
+  EXPECT_EQ(page.total_results, 1);
+  // More than one comparison: the rest of the filter still has to be evaluated.
+  page = ExpectSameList(ResourceType::kUser, R"(userName eq "alice" and active eq false)");
+  EXPECT_EQ(page.total_results, 0);
+  page = ExpectSameList(ResourceType::kUser, R"(userName eq "alice" or userName eq "x")");
+  EXPECT_EQ(page.total_results, 1);
+  page = ExpectSameList(ResourceType::kUser, R"(emails.value eq "ALICE@example.com")");
+  EXPECT_EQ(page.total_results, 1);
+}
+
+TEST_F(ScimServiceTest, GroupDisplayNameShortcutMatchesTheGeneralPath) {
+  std::string alice = Create(ResourceType::kUser, User("alice"));
+  std::string bob = Create(ResourceType::kUser, User("bob"));
+  Create(ResourceType::kGroup, {{"schemas", {std::string(scim::kGroupSchema)}},
+                                {"displayName", "Öps"},
+                                {"members", {{{"value", alice}}, {{"value", bob}}}}});
+  // displayName is not unique: both groups match, in creation order.
+  Create(ResourceType::kGroup,
+         {{"schemas", {std::string(scim::kGroupSchema)}}, {"displayName", "öps"}});
+  auto page = ExpectSameList(ResourceType::kGroup, R"(displayName eq "ÖPS")");
+  EXPECT_EQ(page.total_results, 2);
+  ASSERT_EQ(page.texts.size(), 2u);
+  EXPECT_EQ(Json::parse(page.texts[0])["members"].size(), 2u);
+  page = ExpectSameList(ResourceType::kGroup, R"(displayName eq "öps")", 2, 5);
+  EXPECT_EQ(page.total_results, 2);
+  ASSERT_EQ(page.texts.size(), 1u);
+  EXPECT_FALSE(Json::parse(page.texts[0]).contains("members"));
+}
+
+}  // namespace
+}  // namespace idsync::service
