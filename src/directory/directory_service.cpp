@@ -174,7 +174,11 @@ struct DirectoryService::Impl {
   // version put by a transaction that then rolls back is put again, with another body, by the
   // next change.
   std::mutex cache_mu;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const policy::Policy>> policies;
+  // (connection, policy version, directory version, the connection's username_attribute: the
+  // one connection setting a parsed policy depends on, see ContextOf).
+  std::map<std::tuple<int64_t, int64_t, int64_t, std::string>,
+           std::shared_ptr<const policy::Policy>>
+      policies;
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const policy::CustomAttributeDefs>>
       customs;
 
@@ -235,7 +239,9 @@ struct DirectoryService::Impl {
     auto stored = tx.GetPolicy(c.id);
     if (!stored && stored.error().code != ErrorCode::kNotFound) return stored.error();
     info.policy_version = stored ? stored->version : 0;
-    auto key = std::make_tuple(c.id, info.policy_version, dir.version);
+    auto key = std::make_tuple(
+        c.id, info.policy_version, dir.version,
+        c.settings.is_object() ? c.settings.value("username_attribute", "") : std::string());
     {
       std::lock_guard lock(cache_mu);
       if (auto it = policies.find(key); it != policies.end()) {
