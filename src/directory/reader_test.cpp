@@ -12,27 +12,15 @@
 #include "base/time.h"
 #include "directory/render.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_support.h"
 
 namespace idsync::directory {
 namespace {
 
+using store::sqlite::test_support::TempDir;
+
 const std::string kBase = "https://idsync.test/directory/v2/users";
 const std::string kExt(kUserExtensionUrn);
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/idsync-reader-test-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 Json Attr(Json value) {
   return {{"value", std::move(value)}, {"rule", "test"}};

@@ -15,26 +15,14 @@
 #include "base/strings.h"
 #include "directory/render.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_support.h"
 
 namespace idsync::http {
 namespace {
 
+using store::sqlite::test_support::TempDir;
+
 using namespace std::chrono_literals;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/idsync-directory-api-test-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class DirectoryApiTest : public ::testing::Test {
  protected:

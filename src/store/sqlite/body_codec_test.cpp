@@ -12,47 +12,15 @@
 #include <sqlite3.h>
 
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_support.h"
 
 namespace idsync::store::sqlite {
 namespace {
 
+using test_support::TempDir;
+using test_support::Query;
+
 using scim::ResourceType;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/idsync-codec-test-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// Rows of a one-column query, BLOBs as "<blob N>" (N bytes), NULL as "NULL".
-std::vector<std::string> Query(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::vector<std::string> out;
-  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
-      << sqlite3_errmsg(db) << " in " << sql;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    if (sqlite3_column_type(stmt, 0) == SQLITE_BLOB) {
-      out.push_back("<blob " + std::to_string(sqlite3_column_bytes(stmt, 0)) + ">");
-      continue;
-    }
-    const unsigned char* text = sqlite3_column_text(stmt, 0);
-    out.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "NULL");
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return out;
-}
 
 // An Entra-like user: alike in shape, different in values.
 Json EntraUser(int i) {

@@ -18,27 +18,15 @@
 
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/queries.h"
+#include "store/sqlite/test_support.h"
 
 namespace idsync::store::sqlite {
 namespace {
 
+using test_support::TempDir;
+using test_support::Query;
+
 using scim::ResourceType;
-
-// A fresh folder under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/idsync-sqlite-test-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::unique_ptr<SqliteStore> OpenOrDie(const std::string& dir, const SqliteOptions& options = {}) {
   auto store = SqliteStore::Open(dir, options);
@@ -642,23 +630,6 @@ TEST_F(SqliteStoreTest, WriteFromInsideAJobIsRefused) {
     EXPECT_EQ(nested.error().code, ErrorCode::kInternal);
     return Status::Ok();
   });
-}
-
-// Runs `sql` on a plain connection to `path` and returns the first column of every row.
-std::vector<std::string> Query(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::vector<std::string> out;
-  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
-      << sqlite3_errmsg(db) << " in " << sql;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    const unsigned char* text = sqlite3_column_text(stmt, 0);
-    out.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return out;
 }
 
 TEST_F(SqliteStoreTest, CountsFollowInsertsUpdatesAndDeletes) {

@@ -1,0 +1,57 @@
+// Scaffolding shared by the tests that open a real SQLite store: a temporary data folder and a
+// plain connection for looking at the file the way an administrator's sqlite3 would.
+// Test code only; nothing outside *_test.cpp includes this header.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+namespace idsync::store::sqlite::test_support {
+
+// A fresh folder under /tmp, removed with everything in it when the object goes.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "idsync-test") {
+    std::string pattern = "/tmp/" + prefix + "-XXXXXX";
+    const char* made = mkdtemp(pattern.data());
+    if (made == nullptr) std::abort();
+    path_ = made;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs `sql` on a plain read-write connection to `path`. Returns the first column of every
+// row as text: NULL as "NULL" and a blob as "<blob N>" (N its size in bytes).
+inline std::vector<std::string> Query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::vector<std::string> out;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db) << " in " << sql;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    if (sqlite3_column_type(stmt, 0) == SQLITE_BLOB) {
+      out.push_back("<blob " + std::to_string(sqlite3_column_bytes(stmt, 0)) + ">");
+      continue;
+    }
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    out.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "NULL");
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace idsync::store::sqlite::test_support
