@@ -13,7 +13,11 @@ bool RateLimiter::Allow(const std::string& key, int64_t& retry_after, Clock::tim
   std::lock_guard lock(mu_);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
-    if (buckets_.size() >= max_keys_) Evict(now);
+    // Buckets that would be full by now can go: forgetting them changes no decision.
+    MakeRoomForNewKey(buckets_, max_keys_, [&](const auto& kv) {
+      double idle = std::chrono::duration<double>(now - kv.second.updated).count();
+      return kv.second.tokens + idle * rate_ >= burst_;
+    });
     it = buckets_.emplace(key, Bucket{burst_, now}).first;
   }
   Bucket& b = it->second;
@@ -28,21 +32,6 @@ bool RateLimiter::Allow(const std::string& key, int64_t& retry_after, Clock::tim
   }
   retry_after = std::max<int64_t>(1, static_cast<int64_t>(std::ceil((1.0 - b.tokens) / rate_)));
   return false;
-}
-
-void RateLimiter::Evict(Clock::time_point now) {
-  // Drop buckets that would be full by now: forgetting them changes no decision.
-  for (auto it = buckets_.begin(); it != buckets_.end();) {
-    double elapsed = std::chrono::duration<double>(now - it->second.updated).count();
-    if (it->second.tokens + elapsed * rate_ >= burst_) {
-      it = buckets_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  // Still full of active keys: start over rather than grow (fails open for a moment, never
-  // exhausts memory).
-  if (buckets_.size() >= max_keys_) buckets_.clear();
 }
 
 }  // namespace idsync::http

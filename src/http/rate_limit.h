@@ -9,6 +9,17 @@
 
 namespace idsync::http {
 
+// Keeps a table of per-client state (keyed by address, connection, token) within `max_keys`
+// before a new key goes in: first drops the entries for which `forgettable(entry)` says no
+// decision depends on them any more; if live entries still fill it, starts over. Starting
+// over fails open for a moment but never lets a client rotating keys exhaust memory.
+template <typename Table, typename Forgettable>
+void MakeRoomForNewKey(Table& table, size_t max_keys, Forgettable forgettable) {
+  if (table.size() < max_keys) return;
+  std::erase_if(table, forgettable);
+  if (table.size() >= max_keys) table.clear();
+}
+
 // Thread-safe. Each key has a bucket of `burst` tokens refilled at `rate_per_second`; a request
 // takes one token. Memory is bounded: past `max_keys` buckets, full (idle) buckets are dropped,
 // so an attacker rotating addresses cannot grow the map without limit.
@@ -30,8 +41,6 @@ class RateLimiter {
     double tokens;
     Clock::time_point updated;
   };
-  void Evict(Clock::time_point now);
-
   double rate_;
   double burst_;
   size_t max_keys_;

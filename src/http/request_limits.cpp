@@ -39,11 +39,8 @@ std::optional<Refusal> RequestLimits::AuthenticationFailed(const std::string& ad
     it = failures_.end();
   }
   if (it == failures_.end()) {
-    if (failures_.size() >= max_keys_) {
-      std::erase_if(failures_,
-                    [&](const auto& kv) { return now - kv.second.window_start > window; });
-      if (failures_.size() >= max_keys_) failures_.clear();
-    }
+    MakeRoomForNewKey(failures_, max_keys_,
+                      [&](const auto& kv) { return now - kv.second.window_start > window; });
     it = failures_.emplace(address, Failures{now, 0}).first;
   }
   Failures& f = it->second;
