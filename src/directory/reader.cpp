@@ -433,29 +433,7 @@ Result<service::ListResult> DirectoryReader::List(ResourceType type, const std::
     }
     if (!inner) return inner;
 
-    if (sort) {
-      const auto& attr = sort->target();
-      bool fold = attr.type == scim::schema::Type::kString && !attr.case_exact;
-      auto key = [&](const Json& j) -> std::optional<Json> {
-        const Json* v = SortValue(j, *sort);
-        if (!v || v->is_null()) return std::nullopt;
-        if (fold && v->is_string()) return Json(FoldCase(v->get<std::string>()));
-        return *v;
-      };
-      std::vector<std::pair<std::optional<Json>, size_t>> keys;
-      keys.reserve(matched.size());
-      for (size_t i = 0; i < matched.size(); ++i) keys.emplace_back(key(matched[i].json), i);
-      // RFC 7644 §3.4.2.3: resources without a value sort last (ascending); ties keep creation
-      // order (scans and the index return it), so paging through a sorted list is stable.
-      std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
-        if (!a.first || !b.first) return a.first.has_value() && !b.first.has_value();
-        return request.descending ? *b.first < *a.first : *a.first < *b.first;
-      });
-      std::vector<Matched> sorted;
-      sorted.reserve(matched.size());
-      for (auto& k : keys) sorted.push_back(std::move(matched[k.second]));
-      matched = std::move(sorted);
-    }
+    if (sort) scim::query::SortResources(matched, *sort, request.descending);
     out.total_results = static_cast<int64_t>(matched.size());
     for (int64_t i = start - 1; i < out.total_results && i < start - 1 + count; ++i) {
       Matched& m = matched[static_cast<size_t>(i)];

@@ -583,6 +583,18 @@ std::string Splice(const Json& server_part, const std::string& body_text) {
   }
   return out;
 }
+
+// The full text of a resource read as stored text: the rendered server-owned part joined with
+// the body. Takes the body out of `r`.
+Result<std::string> RenderText(store::Transaction& tx, const CallContext& ctx, ResourceType type,
+                               store::StoredResource& r, bool include_members,
+                               bool include_groups) {
+  std::string body = std::move(r.body_text);
+  r.body = Json::object();
+  auto extra = Render(tx, ctx, type, r, include_members, include_groups);
+  if (!extra) return extra.error();
+  return Splice(*extra, body);
+}
 }  // namespace
 
 Result<ScimService::TextResult> ScimService::GetText(const CallContext& ctx, ResourceType type,
@@ -598,13 +610,11 @@ Result<ScimService::TextResult> ScimService::GetText(const CallContext& ctx, Res
       }
       return r.error();
     }
-    std::string body = std::move(r->body_text);
-    r->body = Json::object();
     // Server-owned parts (id, meta, members, groups) are never in the stored body, so the two
     // objects have no key in common and can be joined as text.
-    auto extra = Render(tx, ctx, type, *r, include_members, include_groups);
-    if (!extra) return extra.error();
-    out.json = Splice(*extra, body);
+    auto text = RenderText(tx, ctx, type, *r, include_members, include_groups);
+    if (!text) return text.error();
+    out.json = std::move(*text);
     out.etag = ETagOf(r->version);
     return Status::Ok();
   });
@@ -819,12 +829,10 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
       if (!rows) return rows.error();
       out.total_results = static_cast<int64_t>(rows->size());
       for (int64_t i = start - 1; i < out.total_results && i < start - 1 + count; ++i) {
-        store::StoredResource& r = (*rows)[i];
-        std::string body = std::move(r.body_text);
-        r.body = Json::object();
-        auto extra = Render(tx, ctx, type, r, request.include_members, request.include_groups);
-        if (!extra) return extra.error();
-        out.texts.push_back(Splice(*extra, body));
+        auto text =
+            RenderText(tx, ctx, type, (*rows)[i], request.include_members, request.include_groups);
+        if (!text) return text.error();
+        out.texts.push_back(std::move(*text));
       }
       return Status::Ok();
     }
@@ -839,11 +847,9 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
         if (!page) return page.error();
         out.texts.reserve(page->size());
         for (auto& r : *page) {
-          std::string body = std::move(r.body_text);
-          r.body = Json::object();
-          auto extra = Render(tx, ctx, type, r, request.include_members, request.include_groups);
-          if (!extra) return extra.error();
-          out.texts.push_back(Splice(*extra, body));
+          auto text = RenderText(tx, ctx, type, r, request.include_members, request.include_groups);
+          if (!text) return text.error();
+          out.texts.push_back(std::move(*text));
         }
         return Status::Ok();
       }
@@ -903,29 +909,7 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
       if (!scan) return scan;
     }
     if (!inner) return inner;
-    if (sort) {
-      const auto& attr = sort->target();
-      bool fold = attr.type == scim::schema::Type::kString && !attr.case_exact;
-      auto key = [&](const Json& j) -> std::optional<Json> {
-        const Json* v = SortValue(j, *sort);
-        if (!v || v->is_null()) return std::nullopt;
-        if (fold && v->is_string()) return Json(FoldCase(v->get<std::string>()));
-        return *v;
-      };
-      std::vector<std::pair<std::optional<Json>, size_t>> keys;
-      keys.reserve(matched.size());
-      for (size_t i = 0; i < matched.size(); ++i) keys.emplace_back(key(matched[i].json), i);
-      // RFC 7644 §3.4.2.3: resources without a value sort last in ascending order; ties keep
-      // creation order, so paging stays stable.
-      std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
-        if (!a.first || !b.first) return a.first.has_value() && !b.first.has_value();
-        return request.descending ? *b.first < *a.first : *a.first < *b.first;
-      });
-      std::vector<Candidate> sorted;
-      sorted.reserve(matched.size());
-      for (auto& k : keys) sorted.push_back(std::move(matched[k.second]));
-      matched = std::move(sorted);
-    }
+    if (sort) scim::query::SortResources(matched, *sort, request.descending);
     out.total_results = static_cast<int64_t>(matched.size());
     for (int64_t i = start - 1; i < out.total_results && i < start - 1 + count; ++i) {
       Json& j = matched[i].json;
