@@ -7,15 +7,13 @@ found_one = 0
 found_other = 0
 function setup(thread) bench_setup(thread) end
 function init(args)
-  local names = bench_read_lines(os.getenv("BENCH_NAMES_FILE"))
-  paths = {}
-  for i, n in ipairs(names) do
-    paths[i] = bench_prefix .. "/Users?filter=" .. bench_urlencode('userName eq "' .. n .. '"')
-  end
+  paths = bench_read_picker(os.getenv("BENCH_NAMES_FILE"), function(name)
+    return bench_prefix .. "/Users?filter=" .. bench_urlencode('userName eq "' .. name .. '"')
+  end)
   math.randomseed(os.time() * 100 + tid)
 end
 function request()
-  return wrk.format("GET", paths[math.random(#paths)], bench_headers)
+  return wrk.format("GET", paths.get(math.random(paths.n)), bench_headers)
 end
 function response(status, headers, body)
   bench_count(status, body)
