@@ -60,8 +60,6 @@ std::optional<IndexPlan> PlanIndex(const filter::Node& n, ResourceType type) {
   return std::nullopt;
 }
 
-using scim::query::SortValue;
-
 Status AddGroups(store::Transaction& tx, const std::string& directory, const std::string& user_id,
                  const std::string& base_url, Json& out) {
   auto groups = tx.EffectiveGroupsOf(directory, user_id);

@@ -361,8 +361,6 @@ std::optional<IndexPlan> ExactIndexPlan(const filter::Node& n, ResourceType type
   return plan;
 }
 
-using scim::query::SortValue;
-
 struct Candidate {
   Json json;
   int64_t order;
