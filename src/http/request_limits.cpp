@@ -53,6 +53,16 @@ std::optional<Refusal> RequestLimits::AuthenticationFailed(const std::string& ad
       std::max<int64_t>(1, left.count())};
 }
 
+bool RequestLimits::Throttled(const std::string& address, Clock::time_point now) {
+  if (options_.auth_failures_before_throttle <= 0) return false;
+  std::lock_guard lock(failures_mu_);
+  auto it = failures_.find(address);
+  if (it == failures_.end() || now - it->second.window_start > options_.auth_failure_window) {
+    return false;
+  }
+  return it->second.count >= options_.auth_failures_before_throttle;
+}
+
 std::optional<Refusal> RequestLimits::AdmitConnection(const std::string& uuid,
                                                       std::string_view name,
                                                       Clock::time_point now) {

@@ -66,6 +66,11 @@ class RequestLimits {
   std::optional<Refusal> AuthenticationFailed(const std::string& address,
                                               Clock::time_point now = Clock::now());
 
+  // Whether `address` is past its allowance of failed authentications now (records nothing).
+  // The LDAP server asks before a pass-through bind, so that a throttled address cannot use
+  // idsync to guess passwords on the source directory (or lock its accounts out).
+  bool Throttled(const std::string& address, Clock::time_point now = Clock::now());
+
   // Step 3: one request of the SCIM connection `uuid` (`name` is for the message only).
   std::optional<Refusal> AdmitConnection(const std::string& uuid, std::string_view name,
                                          Clock::time_point now = Clock::now());

@@ -26,6 +26,18 @@ TEST(RequestLimits, FailedAuthenticationsThrottledAfterAllowanceUntilWindowEnds)
   EXPECT_TRUE(limits.AuthenticationFailed("10.0.0.1", kT0 + 61s));
 }
 
+TEST(RequestLimits, ThrottledReportsThePastAllowanceStateWithoutCounting) {
+  RequestLimits limits({.auth_failures_before_throttle = 2, .auth_failure_window = 60s});
+  EXPECT_FALSE(limits.Throttled("10.0.0.1", kT0));
+  EXPECT_FALSE(limits.AuthenticationFailed("10.0.0.1", kT0));
+  EXPECT_FALSE(limits.Throttled("10.0.0.1", kT0));
+  EXPECT_FALSE(limits.AuthenticationFailed("10.0.0.1", kT0));
+  // Asking does not count: still two failures, and the allowance is used up.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limits.Throttled("10.0.0.1", kT0 + 1s));
+  EXPECT_FALSE(limits.Throttled("10.0.0.2", kT0 + 1s));
+  EXPECT_FALSE(limits.Throttled("10.0.0.1", kT0 + 61s));  // the window ended
+}
+
 TEST(RequestLimits, ThrottledAddressStillAdmittedWithAValidCredential) {
   // The throttle is consulted only on failure: the steps a valid request takes (address, then
   // its credential) do not look at the failure count.

@@ -318,6 +318,10 @@ Status LdapClient::Fail(LdapFailure kind, std::string detail) {
 
 // Every public operation runs through here: SIGPIPE guarded, last_failure_ maintained, and no
 // exception (bad_alloc, or one thrown by a caller's callback) leaves the module.
+Status LdapClient::Bind() {
+  return Run([&] { return Open(); });
+}
+
 Status LdapClient::Run(const std::function<Status()>& body) {
   SigpipeGuard guard;
   last_failure_.reset();

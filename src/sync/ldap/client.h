@@ -83,6 +83,10 @@ class LdapClient {
   // (naming the base DN and the part of it that exists), kTimeout, or another kind.
   Status TestConnection();
 
+  // Opens a new connection, runs StartTLS if configured and binds with the settings' DN and
+  // password; nothing else. A pass-through bind checks a user's password this way.
+  // kBadCredentials for a wrong password; the other failures of TestConnection.
+  Status Bind();
   // Reads every entry of `request` with the RFC 2696 paged results control (critical), one
   // page at a time, calling `on_entry` per entry and `on_progress` per page. OK only if the
   // server reported success for the last page: any failure or cut-short search (server gone,

@@ -1,0 +1,910 @@
+#include "ldap/server/search.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "base/strings.h"
+#include "ldap/server/evaluate.h"
+#include "ldap/server/matching.h"
+
+namespace idsync::ldap {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Phases in the order entries are returned; a cookie names the phase it stopped in.
+enum Phase : int { kContextEntry = 0, kPeopleOu, kGroupsOu, kUsers, kGroups, kTombstones,
+                   kSingle, kPhaseCount };
+
+struct Cursor {
+  int phase = 0;
+  int64_t key = 0;   // last processed key in that phase (pk, seq, or position)
+  int64_t sent = 0;  // entries sent by earlier pages
+};
+
+std::string EncodeCookie(const Cursor& c, uint64_t fingerprint) {
+  return "idsync1:" + std::to_string(c.phase) + ":" + std::to_string(c.key) + ":" +
+         std::to_string(c.sent) + ":" + std::to_string(fingerprint);
+}
+
+std::optional<Cursor> DecodeCookie(std::string_view cookie, uint64_t fingerprint) {
+  if (cookie.substr(0, 8) != "idsync1:") return std::nullopt;
+  cookie.remove_prefix(8);
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t colon = cookie.find(':', start);
+    parts.emplace_back(cookie.substr(start, colon - start));
+    if (colon == std::string_view::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() != 4 || parts[3] != std::to_string(fingerprint)) return std::nullopt;
+  auto phase = ParseInteger(parts[0]);
+  auto key = ParseInteger(parts[1]);
+  auto sent = ParseInteger(parts[2]);
+  if (!phase || !key || !sent || *phase < 0 || *phase >= kPhaseCount || *sent < 0) {
+    return std::nullopt;
+  }
+  return Cursor{static_cast<int>(*phase), *key, *sent};
+}
+
+// The terms every entry must satisfy: the children of a top-level AND, or the filter itself.
+std::vector<const Filter*> Conjuncts(const Filter& f) {
+  std::vector<const Filter*> out;
+  if (f.kind == Filter::Kind::kAnd) {
+    for (const auto& c : f.children) {
+      auto inner = Conjuncts(c);
+      out.insert(out.end(), inner.begin(), inner.end());
+    }
+  } else {
+    out.push_back(&f);
+  }
+  return out;
+}
+
+bool Is(const Schema& schema, const std::string& attribute, const char* name) {
+  const AttributeType* t = schema.Find(attribute);
+  return t != nullptr && t->name == name;
+}
+
+// One index lookup a term allows.
+struct Lookup {
+  enum Kind { kUsername, kUserId, kMail, kGroupName, kGroupId, kMembersOf, kGroupsOfUser,
+              kFeed };
+  Kind kind;
+  std::string value;
+};
+
+}  // namespace
+
+void FilterAttributes(const Filter& filter, const Schema& schema,
+                      std::set<const AttributeType*>& out) {
+  if (!filter.attribute.empty()) {
+    if (const AttributeType* t = schema.Find(filter.attribute)) out.insert(t);
+  }
+  for (const auto& c : filter.children) FilterAttributes(c, schema, out);
+}
+
+namespace {
+
+// The state of one search request.
+class SearchRun {
+ public:
+  SearchRun(store::Store& store, const Schema& schema, const Tree& tree, const SearchLimits& limits,
+            int32_t id, const SearchRequest& request, const DirectoryView& view, bool show_deleted,
+            const std::atomic<bool>& abandoned, const Send& send)
+      : store_(store),
+        schema_(schema),
+        tree_(tree),
+        limits_(limits),
+        id_(id),
+        request_(request),
+        view_(view),
+        ad_(view.settings.profile == Profile::kActiveDirectory),
+        show_deleted_(show_deleted && ad_),
+        abandoned_(abandoned),
+        send_(send) {
+    wanted_ = Wanted::FromRequest(request.attributes, schema);
+    FilterAttributes(request.filter, schema, needed_);
+    needed_.insert(wanted_.named.begin(), wanted_.named.end());
+    need_all_ = wanted_.all_user || wanted_.all_operational;
+    auto tl = limits.time_limit;
+    if (request.time_limit > 0) {
+      tl = std::min<std::chrono::milliseconds>(tl, std::chrono::seconds(request.time_limit));
+    }
+    deadline_ = Clock::now() + tl;
+  }
+
+  SearchOutcome Execute(const std::vector<Control>& controls, const std::string& bound_dn);
+
+ private:
+  // Per-candidate outcome of Offer.
+  enum class Next { kGo, kStop };
+
+  Status Locate(std::vector<int>& phases);
+  Next Offer(const Result<Entry>& entry, int64_t key);
+  Next Emit(const Entry& entry);
+  bool Flush();
+  bool Excluded(bool users) const;
+  std::optional<std::vector<Lookup>> Lookups(bool users) const;
+  std::optional<Lookup> LookupOf(const Filter& f, bool users) const;
+  Next RunPhase(int phase);
+  Next Users();
+  Next Groups();
+  Next Tombstones();
+  Next FromLookups(const std::vector<Lookup>& lookups, bool users);
+  Next FromFeed(int64_t after_seq, bool users);
+  bool FeedPlan(bool users, int64_t& after_seq) const;
+
+  store::Store& store_;
+  const Schema& schema_;
+  const Tree& tree_;
+  const SearchLimits& limits_;
+  int32_t id_;
+  const SearchRequest& request_;
+  const DirectoryView& view_;
+  bool ad_;
+  bool show_deleted_;
+  const std::atomic<bool>& abandoned_;
+  const Send& send_;
+  Wanted wanted_;
+  std::set<const AttributeType*> needed_;
+  bool need_all_ = false;
+  Clock::time_point deadline_;
+
+  // Position and limits.
+  Cursor cursor_;
+  bool paged_ = false;
+  int64_t page_size_ = 0;     // paged: entries per page
+  int64_t page_sent_ = 0;     // sent in this page
+  int64_t size_limit_ = 0;    // 0: none
+  bool page_full_ = false;
+  std::optional<store::EffectiveUserRow> single_user_;
+  std::optional<store::EffectiveGroupRow> single_group_;
+  bool tomb_users_ = false, tomb_groups_ = false;
+
+  std::vector<std::string> pending_;
+  SearchOutcome outcome_;
+};
+
+bool SearchRun::Flush() {
+  for (auto& m : pending_) {
+    if (abandoned_.load() || !send_(std::move(m))) {
+      pending_.clear();
+      outcome_.stopped = true;
+      return false;
+    }
+  }
+  pending_.clear();
+  return !abandoned_.load();
+}
+
+SearchRun::Next SearchRun::Emit(const Entry& entry) {
+  const int64_t total = cursor_.sent + page_sent_;
+  if (size_limit_ > 0 && total >= size_limit_) {
+    outcome_.result = {kSizeLimitExceeded, "",
+                       "more entries match than the size limit (" + std::to_string(size_limit_) +
+                           ") allows; use the paged results control to read them all"};
+    return Next::kStop;
+  }
+  pending_.push_back(EncodeSearchEntry(id_, entry.dn,
+                                       Select(entry, wanted_, view_.settings.profile),
+                                       request_.types_only));
+  ++page_sent_;
+  ++outcome_.entries;
+  if (paged_ && page_sent_ >= page_size_) page_full_ = true;
+  return Next::kGo;
+}
+
+SearchRun::Next SearchRun::Offer(const Result<Entry>& entry, int64_t key) {
+  if (!entry) {
+    outcome_.result = {kOperationsError, "", "the directory could not be read: " +
+                                                 entry.error().detail};
+    return Next::kStop;
+  }
+  if (Clock::now() > deadline_) {
+    outcome_.result = {kTimeLimitExceeded, "", "the search took longer than its time limit"};
+    return Next::kStop;
+  }
+  cursor_.key = key;
+  if (Matches(request_.filter, *entry, schema_)) return Emit(*entry);
+  return Next::kGo;
+}
+
+bool SearchRun::Excluded(bool users) const {
+  // A prototype with every object class (and AD object category) the kind can carry.
+  Entry proto;
+  const AttributeType* oc = schema_.Find("objectClass");
+  if (users) {
+    proto.Add(oc, {"top", "person", "organizationalPerson", ad_ ? "user" : "inetOrgPerson",
+                   "posixAccount", "idsyncUser"});
+  } else {
+    proto.Add(oc, ad_ ? std::vector<std::string>{"top", "group", "posixGroup"}
+                      : std::vector<std::string>{"top", "groupOfNames", "groupOfUniqueNames",
+                                                 "posixGroup"});
+  }
+  if (ad_) {
+    proto.Add(schema_.Find("objectCategory"),
+              {std::string(users ? "CN=Person" : "CN=Group") + ",CN=Schema,CN=Configuration," +
+               tree_.suffix()});
+  }
+  for (const Filter* c : Conjuncts(request_.filter)) {
+    if (c->kind != Filter::Kind::kEquality) continue;
+    if (!Is(schema_, c->attribute, "objectClass") && !Is(schema_, c->attribute, "objectCategory")) {
+      continue;
+    }
+    if (Evaluate(*c, proto, schema_) == Truth::kFalse) return true;
+  }
+  return false;
+}
+
+std::optional<Lookup> SearchRun::LookupOf(const Filter& f, bool users) const {
+  if (f.kind != Filter::Kind::kEquality && f.kind != Filter::Kind::kApprox) return std::nullopt;
+  const AttributeType* t = schema_.Find(f.attribute);
+  if (t == nullptr) return std::nullopt;
+  const std::string& n = t->name;
+  if (n == "entryUUID") {
+    return Lookup{users ? Lookup::kUserId : Lookup::kGroupId, AsciiLower(f.value)};
+  }
+  if (n == "objectGUID" && ad_ && f.value.size() == 16) {
+    // Back from AD byte order to UUID text.
+    static constexpr int kOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    std::string hex;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; ++i) {
+      auto b = static_cast<unsigned char>(f.value[kOrder[i]]);
+      hex.push_back(kHex[b >> 4]);
+      hex.push_back(kHex[b & 15]);
+      if (i == 3 || i == 5 || i == 7 || i == 9) hex.push_back('-');
+    }
+    return Lookup{users ? Lookup::kUserId : Lookup::kGroupId, hex};
+  }
+  if (users) {
+    if (n == "uid" || n == "cn" || (ad_ && (n == "sAMAccountName" || n == "name"))) {
+      return Lookup{Lookup::kUsername, f.value};
+    }
+    if (n == "mail") return Lookup{Lookup::kMail, f.value};
+    if (n == "memberOf") return Lookup{Lookup::kMembersOf, f.value};
+  } else {
+    if (n == "cn" || (ad_ && (n == "sAMAccountName" || n == "name"))) {
+      return Lookup{Lookup::kGroupName, f.value};
+    }
+    if (n == "member" || n == "uniqueMember") return Lookup{Lookup::kGroupsOfUser, f.value};
+  }
+  return std::nullopt;
+}
+
+std::optional<std::vector<Lookup>> SearchRun::Lookups(bool users) const {
+  std::optional<std::vector<Lookup>> members_of;
+  for (const Filter* c : Conjuncts(request_.filter)) {
+    if (auto l = LookupOf(*c, users)) {
+      if (l->kind == Lookup::kMembersOf) {
+        if (!members_of) members_of = std::vector<Lookup>{*l};
+        continue;
+      }
+      return std::vector<Lookup>{*l};
+    }
+    if (c->kind == Filter::Kind::kOr && !c->children.empty()) {
+      std::vector<Lookup> all;
+      for (const auto& child : c->children) {
+        auto l = LookupOf(child, users);
+        if (!l || l->kind == Lookup::kMembersOf) {
+          all.clear();
+          break;
+        }
+        all.push_back(*l);
+      }
+      if (!all.empty()) return all;
+    }
+  }
+  return members_of;
+}
+
+bool SearchRun::FeedPlan(bool /*users*/, int64_t& after_seq) const {
+  if (!ad_) return false;
+  for (const Filter* c : Conjuncts(request_.filter)) {
+    if (c->kind != Filter::Kind::kGreaterOrEqual || !Is(schema_, c->attribute, "uSNChanged")) {
+      continue;
+    }
+    auto n = ParseInteger(c->value);
+    if (!n) continue;
+    after_seq = std::max<int64_t>(0, *n - 1);
+    return true;
+  }
+  return false;
+}
+
+SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool users) {
+  if (lookups.size() == 1 && lookups[0].kind == Lookup::kMembersOf) {
+    // The members of one group, by user pk, in chunks.
+    auto dn = ParseDn(lookups[0].value);
+    if (!dn) return Next::kGo;
+    auto loc = tree_.Locate(*dn);
+    if (loc.kind != Tree::Location::kGroup || !EqualsFolded(loc.directory, view_.name)) {
+      return Next::kGo;
+    }
+    const std::string want = NormalizeDn(*dn);
+    while (true) {
+      bool more = false, stop = false;
+      Status read = store_.Read([&](store::Transaction& tx) -> Status {
+        auto group = tx.FindEffectiveGroupByName(view_.name, FoldCase(loc.value));
+        if (!group) return group.error().code == ErrorCode::kNotFound ? Status::Ok() : group.error();
+        auto gdn = ParseDn(tree_.GroupDn(view_.name, group->name));
+        if (!gdn || NormalizeDn(*gdn) != want) return Status::Ok();
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        int64_t seen = 0;
+        Status s = tx.Ldap().MembersAfter(
+            view_.name, group->id, cursor_.key, limits_.chunk,
+            [&](int64_t pk, const store::EffectiveUserRow& row) {
+              ++seen;
+              if (page_full_) return stop = true, false;
+              if (!b.Visible(row)) {
+                cursor_.key = pk;
+                return true;
+              }
+              if (Offer(b.User(row), pk) == Next::kStop) return stop = true, false;
+              return true;
+            });
+        more = !stop && seen == limits_.chunk;
+        return s;
+      });
+      if (!read) {
+        outcome_.result = {kOperationsError, "", "the directory could not be read: " +
+                                                     read.error().detail};
+        return Next::kStop;
+      }
+      if (!Flush()) return Next::kStop;
+      if (stop || outcome_.result.code != kSuccess) return Next::kStop;
+      if (!more) return Next::kGo;
+    }
+  }
+  // Small lookups: resolve all, order by id, continue by position.
+  bool stop = false;
+  Status read = store_.Read([&](store::Transaction& tx) -> Status {
+    std::map<std::string, store::EffectiveUserRow> user_rows;
+    std::map<std::string, store::EffectiveGroupRow> group_rows;
+    auto keep_user = [&](Result<store::EffectiveUserRow> r) -> Status {
+      if (r) {
+        user_rows.emplace(r->id, std::move(*r));
+        return Status::Ok();
+      }
+      return r.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(r.error());
+    };
+    auto keep_group = [&](Result<store::EffectiveGroupRow> r) -> Status {
+      if (r) {
+        group_rows.emplace(r->id, std::move(*r));
+        return Status::Ok();
+      }
+      return r.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(r.error());
+    };
+    for (const auto& l : lookups) {
+      Status s = Status::Ok();
+      switch (l.kind) {
+        case Lookup::kUsername: {
+          s = keep_user(tx.FindEffectiveUserByUsername(view_.name, FoldCase(l.value)));
+          std::string squeezed = *NormalizeValue(Matching::kCaseIgnore, l.value);
+          if (s && squeezed != FoldCase(l.value)) {
+            s = keep_user(tx.FindEffectiveUserByUsername(view_.name, squeezed));
+          }
+          break;
+        }
+        case Lookup::kUserId: s = keep_user(tx.GetEffectiveUser(view_.name, l.value)); break;
+        case Lookup::kMail: {
+          auto rows = tx.Ldap().FindUsersByMail(view_.name, FoldCase(l.value));
+          if (!rows) return rows.error();
+          for (auto& r : *rows) user_rows.emplace(r.id, std::move(r));
+          break;
+        }
+        case Lookup::kGroupName:
+          s = keep_group(tx.FindEffectiveGroupByName(view_.name, FoldCase(l.value)));
+          break;
+        case Lookup::kGroupId: s = keep_group(tx.GetEffectiveGroup(view_.name, l.value)); break;
+        case Lookup::kGroupsOfUser: {
+          auto dn = ParseDn(l.value);
+          if (!dn) break;
+          auto loc = tree_.Locate(*dn);
+          if (loc.kind != Tree::Location::kUser || !EqualsFolded(loc.directory, view_.name)) break;
+          auto user = tx.FindEffectiveUserByUsername(view_.name, FoldCase(loc.value));
+          if (!user) {
+            if (user.error().code != ErrorCode::kNotFound) return user.error();
+            break;
+          }
+          auto groups = tx.EffectiveGroupsOf(view_.name, user->id);
+          if (!groups) return groups.error();
+          for (const auto& [gid, name] : *groups) {
+            s = keep_group(tx.GetEffectiveGroup(view_.name, gid));
+            if (!s) break;
+          }
+          break;
+        }
+        case Lookup::kMembersOf:
+        case Lookup::kFeed: break;
+      }
+      if (!s) return s;
+    }
+    EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+    int64_t pos = 0;
+    if (users) {
+      for (const auto& [id, row] : user_rows) {
+        if (++pos <= cursor_.key) continue;
+        if (page_full_) return stop = true, Status::Ok();
+        if (!b.Visible(row)) {
+          cursor_.key = pos;
+          continue;
+        }
+        if (Offer(b.User(row), pos) == Next::kStop) return stop = true, Status::Ok();
+      }
+    } else {
+      for (const auto& [id, row] : group_rows) {
+        if (++pos <= cursor_.key) continue;
+        if (page_full_) return stop = true, Status::Ok();
+        if (Offer(b.Group(row), pos) == Next::kStop) return stop = true, Status::Ok();
+      }
+    }
+    return Status::Ok();
+  });
+  if (!read) {
+    outcome_.result = {kOperationsError, "", "the directory could not be read: " +
+                                                 read.error().detail};
+    return Next::kStop;
+  }
+  if (!Flush()) return Next::kStop;
+  return stop ? Next::kStop : Next::kGo;
+}
+
+SearchRun::Next SearchRun::FromFeed(int64_t after_seq, bool users) {
+  int64_t from = std::max(cursor_.key, after_seq);
+  while (true) {
+    bool more = false, stop = false;
+    Status read = store_.Read([&](store::Transaction& tx) -> Status {
+      auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
+      if (!keys) return keys.error();
+      more = static_cast<int64_t>(keys->size()) == limits_.chunk;
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      for (const auto& k : *keys) {
+        if (page_full_) return stop = true, Status::Ok();
+        from = k.seq;
+        const bool relevant = users ? k.type == "User" : (k.type == "Group" || k.type == "Membership");
+        if (!relevant) {
+          cursor_.key = k.seq;
+          continue;
+        }
+        auto usn = tx.Ldap().UsnOf(view_.name, k.id);
+        if (!usn) return usn.error();
+        if (usn->changed != k.seq) {  // the entry comes again at its newest change
+          cursor_.key = k.seq;
+          continue;
+        }
+        Next next = Next::kGo;
+        if (users) {
+          auto row = tx.GetEffectiveUser(view_.name, k.id);
+          if (!row) {
+            if (row.error().code != ErrorCode::kNotFound) return row.error();
+            cursor_.key = k.seq;
+            continue;
+          }
+          if (!b.Visible(*row)) {
+            cursor_.key = k.seq;
+            continue;
+          }
+          next = Offer(b.User(*row), k.seq);
+        } else {
+          auto row = tx.GetEffectiveGroup(view_.name, k.id);
+          if (!row) {
+            if (row.error().code != ErrorCode::kNotFound) return row.error();
+            cursor_.key = k.seq;
+            continue;
+          }
+          next = Offer(b.Group(*row), k.seq);
+        }
+        if (next == Next::kStop) return stop = true, Status::Ok();
+      }
+      return Status::Ok();
+    });
+    if (!read) {
+      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
+                                                   read.error().detail};
+      return Next::kStop;
+    }
+    if (!Flush()) return Next::kStop;
+    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
+    if (!more) return Next::kGo;
+  }
+}
+
+SearchRun::Next SearchRun::Users() {
+  if (Excluded(true)) return Next::kGo;
+  int64_t after_seq = 0;
+  if (FeedPlan(true, after_seq)) return FromFeed(after_seq, true);
+  if (auto lookups = Lookups(true)) return FromLookups(*lookups, true);
+  while (true) {
+    bool more = false, stop = false;
+    Status read = store_.Read([&](store::Transaction& tx) -> Status {
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      int64_t seen = 0;
+      Status s = tx.Ldap().UsersAfter(view_.name, cursor_.key, limits_.chunk,
+                                      [&](int64_t pk, const store::EffectiveUserRow& row) {
+                                        ++seen;
+                                        if (page_full_) return stop = true, false;
+                                        if (!b.Visible(row)) {
+                                          cursor_.key = pk;
+                                          return true;
+                                        }
+                                        if (Offer(b.User(row), pk) == Next::kStop) {
+                                          return stop = true, false;
+                                        }
+                                        return true;
+                                      });
+      more = !stop && seen == limits_.chunk;
+      return s;
+    });
+    if (!read) {
+      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
+                                                   read.error().detail};
+      return Next::kStop;
+    }
+    if (!Flush()) return Next::kStop;
+    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
+    if (!more) return Next::kGo;
+  }
+}
+
+SearchRun::Next SearchRun::Groups() {
+  if (Excluded(false)) return Next::kGo;
+  int64_t after_seq = 0;
+  if (FeedPlan(false, after_seq)) return FromFeed(after_seq, false);
+  if (auto lookups = Lookups(false)) return FromLookups(*lookups, false);
+  while (true) {
+    bool more = false, stop = false;
+    Status read = store_.Read([&](store::Transaction& tx) -> Status {
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      int64_t seen = 0;
+      Status s = tx.Ldap().GroupsAfter(view_.name, cursor_.key, limits_.chunk,
+                                       [&](int64_t pk, const store::EffectiveGroupRow& row) {
+                                         ++seen;
+                                         if (page_full_) return stop = true, false;
+                                         if (Offer(b.Group(row), pk) == Next::kStop) {
+                                           return stop = true, false;
+                                         }
+                                         return true;
+                                       });
+      more = !stop && seen == limits_.chunk;
+      return s;
+    });
+    if (!read) {
+      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
+                                                   read.error().detail};
+      return Next::kStop;
+    }
+    if (!Flush()) return Next::kStop;
+    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
+    if (!more) return Next::kGo;
+  }
+}
+
+SearchRun::Next SearchRun::Tombstones() {
+  if (!show_deleted_) return Next::kGo;
+  const bool users = tomb_users_ && !Excluded(true);
+  const bool groups = tomb_groups_ && !Excluded(false);
+  if (!users && !groups) return Next::kGo;
+  int64_t after_seq = 0;
+  FeedPlan(true, after_seq);
+  int64_t from = std::max(cursor_.key, after_seq);
+  const TimePoint oldest = SystemClock::Instance().Now() -
+                           std::chrono::hours(24 * view_.settings.tombstone_days);
+  while (true) {
+    bool more = false, stop = false;
+    Status read = store_.Read([&](store::Transaction& tx) -> Status {
+      auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
+      if (!keys) return keys.error();
+      more = static_cast<int64_t>(keys->size()) == limits_.chunk;
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      for (const auto& k : *keys) {
+        if (page_full_) return stop = true, Status::Ok();
+        from = k.seq;
+        cursor_.key = k.seq;
+        const bool user = k.type == "User";
+        if (!(user ? users : (groups && k.type == "Group")) || k.time < oldest) continue;
+        auto usn = tx.Ldap().UsnOf(view_.name, k.id);
+        if (!usn) return usn.error();
+        if (usn->changed != k.seq) continue;
+        Json resource = Json::object();
+        if (user) {
+          auto row = tx.GetEffectiveUser(view_.name, k.id);
+          if (row) {
+            if (b.Visible(*row)) continue;  // live
+            resource["userName"] = row->username;
+          } else if (row.error().code != ErrorCode::kNotFound) {
+            return row.error();
+          } else if (k.op != "delete") {
+            continue;
+          }
+        } else {
+          auto row = tx.GetEffectiveGroup(view_.name, k.id);
+          if (row) continue;
+          if (row.error().code != ErrorCode::kNotFound) return row.error();
+          if (k.op != "delete") continue;
+        }
+        if (resource.empty()) {
+          auto last = tx.Ldap().LastResourceOf(view_.name, k.id);
+          if (last) {
+            resource = *last;
+          } else if (last.error().code != ErrorCode::kNotFound) {
+            return last.error();
+          }
+        }
+        if (Offer(b.Tombstone(k.type, k.id, resource, k.seq, k.time), k.seq) == Next::kStop) {
+          return stop = true, Status::Ok();
+        }
+      }
+      return Status::Ok();
+    });
+    if (!read) {
+      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
+                                                   read.error().detail};
+      return Next::kStop;
+    }
+    if (!Flush()) return Next::kStop;
+    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
+    if (!more) return Next::kGo;
+  }
+}
+
+SearchRun::Next SearchRun::RunPhase(int phase) {
+  auto fixed = [&](Entry e) {
+    if (cursor_.key >= 1) return Next::kGo;  // sent on an earlier page
+    if (page_full_) return Next::kStop;
+    Next n = Offer(std::move(e), 1);
+    Flush();
+    return n;
+  };
+  switch (phase) {
+    case kContextEntry:
+    case kPeopleOu:
+    case kGroupsOu: {
+      Entry e;
+      Status built = store_.Read([&](store::Transaction& tx) -> Status {
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        e = phase == kContextEntry ? b.Context()
+                                   : b.OrganizationalUnit(phase == kPeopleOu ? "people" : "groups");
+        return Status::Ok();
+      });
+      if (!built) return Offer(built.error(), 1);
+      return fixed(std::move(e));
+    }
+    case kSingle: {
+      if (cursor_.key >= 1) return Next::kGo;
+      if (page_full_) return Next::kStop;
+      Next n = Next::kGo;
+      Status read = store_.Read([&](store::Transaction& tx) -> Status {
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        n = single_user_ ? Offer(b.User(*single_user_), 1) : Offer(b.Group(*single_group_), 1);
+        return Status::Ok();
+      });
+      if (!read) return Offer(read.error(), 1);
+      Flush();
+      return n;
+    }
+    case kUsers: return Users();
+    case kGroups: return Groups();
+    case kTombstones: return Tombstones();
+  }
+  return Next::kGo;
+}
+
+Status SearchRun::Locate(std::vector<int>& phases) {
+  auto fail = [&](int code, std::string matched, std::string message) {
+    outcome_.result = {code, std::move(matched), std::move(message)};
+    return MakeError(ErrorCode::kNotFound, "");
+  };
+  auto dn = ParseDn(request_.base);
+  if (!dn) return fail(kInvalidDnSyntax, "", "the base DN is not a valid DN: " + dn.error().detail);
+  auto loc = tree_.Locate(*dn);
+  const bool in_dir = !loc.directory.empty() && EqualsFolded(loc.directory, view_.name);
+  const std::string missing = "no such entry: " + request_.base;
+  const Scope scope = request_.scope;
+  auto by_scope = [&](std::vector<int> base, std::vector<int> one, std::vector<int> sub) {
+    switch (scope) {
+      case Scope::kBase: phases = std::move(base); break;
+      case Scope::kOneLevel: phases = std::move(one); break;
+      case Scope::kSubtree:
+        phases = base;
+        phases.insert(phases.end(), sub.begin(), sub.end());
+        break;
+      case Scope::kSubordinates: phases = std::move(sub); break;
+    }
+  };
+  switch (loc.kind) {
+    case Tree::Location::kContext:
+      if (!in_dir) return fail(kNoSuchObject, "", missing);
+      tomb_users_ = tomb_groups_ = true;
+      by_scope({kContextEntry}, {kPeopleOu, kGroupsOu},
+               {kPeopleOu, kGroupsOu, kUsers, kGroups, kTombstones});
+      return Status::Ok();
+    case Tree::Location::kPeople:
+      if (!in_dir) return fail(kNoSuchObject, "", missing);
+      tomb_users_ = true;
+      by_scope({kPeopleOu}, {kUsers, kTombstones}, {kUsers, kTombstones});
+      return Status::Ok();
+    case Tree::Location::kGroups:
+      if (!in_dir) return fail(kNoSuchObject, "", missing);
+      tomb_groups_ = true;
+      by_scope({kGroupsOu}, {kGroups, kTombstones}, {kGroups, kTombstones});
+      return Status::Ok();
+    case Tree::Location::kUser:
+    case Tree::Location::kGroup: {
+      if (!in_dir) return fail(kNoSuchObject, "", missing);
+      const bool user = loc.kind == Tree::Location::kUser;
+      const std::string want = NormalizeDn(*dn);
+      Status read = store_.Read([&](store::Transaction& tx) -> Status {
+        if (user) {
+          auto row = tx.FindEffectiveUserByUsername(view_.name, FoldCase(loc.value));
+          if (!row) return row.error();
+          auto got = ParseDn(tree_.UserDn(view_.name, row->username));
+          if (got && NormalizeDn(*got) == want &&
+              (row->state == "active" || view_.settings.show_disabled)) {
+            single_user_ = std::move(*row);
+          }
+        } else {
+          auto row = tx.FindEffectiveGroupByName(view_.name, FoldCase(loc.value));
+          if (!row) return row.error();
+          auto got = ParseDn(tree_.GroupDn(view_.name, row->name));
+          if (got && NormalizeDn(*got) == want) single_group_ = std::move(*row);
+        }
+        return Status::Ok();
+      });
+      if (!read && read.error().code != ErrorCode::kNotFound) {
+        return fail(kOperationsError, "", "the directory could not be read: " + read.error().detail);
+      }
+      if (!single_user_ && !single_group_) {
+        return fail(kNoSuchObject,
+                    user ? tree_.PeopleDn(view_.name) : tree_.GroupsDn(view_.name), missing);
+      }
+      by_scope({kSingle}, {}, {});
+      return Status::Ok();
+    }
+    default: {
+      // Below an entry that exists? Name the closest one (RFC 4511 matchedDN).
+      std::string matched;
+      if (!loc.directory.empty() && in_dir) matched = tree_.ContextDn(view_.name);
+      return fail(kNoSuchObject, matched, missing);
+    }
+  }
+}
+
+SearchOutcome SearchRun::Execute(const std::vector<Control>& controls,
+                                 const std::string& bound_dn) {
+  std::optional<PagedResults> paged;
+  for (const auto& c : controls) {
+    if (c.oid == kPagedResultsOid) {
+      paged = DecodePagedResults(c.value.value_or(""));
+      if (!paged) {
+        outcome_.result = {kProtocolError, "", "the paged results control value is malformed"};
+        return outcome_;
+      }
+    }
+  }
+  std::string fp_text = request_.base + '\n' + std::to_string(static_cast<int>(request_.scope)) +
+                        '\n' + FilterToString(request_.filter) + '\n' +
+                        (request_.types_only ? "1" : "0") + '\n' + bound_dn + '\n' +
+                        (show_deleted_ ? "1" : "0");
+  for (const auto& a : request_.attributes) fp_text += '\n' + a;
+  const uint64_t fingerprint = std::hash<std::string>()(fp_text);
+
+  if (paged) {
+    paged_ = true;
+    if (!paged->cookie.empty()) {
+      auto cursor = DecodeCookie(paged->cookie, fingerprint);
+      if (!cursor) {
+        outcome_.result = {kUnwillingToPerform, "",
+                           "the paged results cookie does not belong to this search (same base, "
+                           "scope, filter, attributes and bind are required)"};
+        return outcome_;
+      }
+      cursor_ = *cursor;
+    }
+    if (paged->size <= 0) {  // RFC 2696: size 0 ends the paged search
+      outcome_.controls.push_back({std::string(kPagedResultsOid), false, EncodePagedResults(0, "")});
+      return outcome_;
+    }
+    page_size_ = std::min<int64_t>(paged->size, limits_.size_limit > 0 ? limits_.size_limit
+                                                                       : paged->size);
+    size_limit_ = request_.size_limit;
+  } else {
+    size_limit_ = limits_.size_limit;
+    if (request_.size_limit > 0 && (size_limit_ <= 0 || request_.size_limit < size_limit_)) {
+      size_limit_ = request_.size_limit;
+    }
+  }
+
+  std::vector<int> phases;
+  if (!Locate(phases)) return outcome_;
+  const int start_phase = cursor_.phase;
+  for (int phase : phases) {
+    if (phase < start_phase) continue;
+    if (phase != cursor_.phase) {
+      cursor_.phase = phase;
+      cursor_.key = 0;
+    }
+    Next next = RunPhase(phase);
+    if (outcome_.stopped) return outcome_;
+    if (next == Next::kStop || page_full_ || outcome_.result.code != kSuccess) break;
+  }
+  if (!Flush()) return outcome_;
+  if (paged_) {
+    std::string cookie;
+    if (page_full_ && outcome_.result.code == kSuccess) {
+      Cursor next = cursor_;
+      next.sent += page_sent_;
+      cookie = EncodeCookie(next, fingerprint);
+    }
+    outcome_.controls.push_back({std::string(kPagedResultsOid), false, EncodePagedResults(0, cookie)});
+  }
+  return outcome_;
+}
+
+}  // namespace
+
+DirectorySearch::DirectorySearch(store::Store& store, const Schema& schema, const Tree& tree,
+                                 const SearchLimits& limits)
+    : store_(store), schema_(schema), tree_(tree), limits_(limits) {}
+
+SearchOutcome DirectorySearch::Run(int32_t message_id, const SearchRequest& request,
+                                   const std::vector<Control>& controls, const DirectoryView& view,
+                                   const std::string& bound_dn, const std::atomic<bool>& abandoned,
+                                   const Send& send) {
+  bool show_deleted = false;
+  for (const auto& c : controls) {
+    if (c.oid == kShowDeletedOid) show_deleted = true;
+  }
+  SearchRun run(store_, schema_, tree_, limits_, message_id, request, view, show_deleted,
+                abandoned, send);
+  return run.Execute(controls, bound_dn);
+}
+
+Result<std::optional<Entry>> DirectorySearch::EntryAt(
+    const Dn& dn, const DirectoryView& view, const std::set<const AttributeType*>& needed) {
+  auto loc = tree_.Locate(dn);
+  if (loc.directory.empty() || !EqualsFolded(loc.directory, view.name)) {
+    return std::optional<Entry>();
+  }
+  const std::string want = NormalizeDn(dn);
+  std::optional<Entry> out;
+  Status read = store_.Read([&](store::Transaction& tx) -> Status {
+    EntryBuilder b(tx, schema_, tree_, view, needed, false);
+    switch (loc.kind) {
+      case Tree::Location::kContext: out = b.Context(); return Status::Ok();
+      case Tree::Location::kPeople: out = b.OrganizationalUnit("people"); return Status::Ok();
+      case Tree::Location::kGroups: out = b.OrganizationalUnit("groups"); return Status::Ok();
+      case Tree::Location::kUser: {
+        auto row = tx.FindEffectiveUserByUsername(view.name, FoldCase(loc.value));
+        if (!row) return row.error().code == ErrorCode::kNotFound ? Status::Ok() : row.error();
+        auto own = ParseDn(tree_.UserDn(view.name, row->username));
+        if (!own || NormalizeDn(*own) != want || !b.Visible(*row)) return Status::Ok();
+        auto e = b.User(*row);
+        if (!e) return e.error();
+        out = std::move(*e);
+        return Status::Ok();
+      }
+      case Tree::Location::kGroup: {
+        auto row = tx.FindEffectiveGroupByName(view.name, FoldCase(loc.value));
+        if (!row) return row.error().code == ErrorCode::kNotFound ? Status::Ok() : row.error();
+        auto own = ParseDn(tree_.GroupDn(view.name, row->name));
+        if (!own || NormalizeDn(*own) != want) return Status::Ok();
+        auto e = b.Group(*row);
+        if (!e) return e.error();
+        out = std::move(*e);
+        return Status::Ok();
+      }
+      default: return Status::Ok();
+    }
+  });
+  if (!read) return read.error();
+  return out;
+}
+
+}  // namespace idsync::ldap
