@@ -30,6 +30,7 @@ Result<EffectiveUserRow> ReadEffectiveUser(const Statement& row, const Bodies& b
   user.version = row.Int(8);
   user.created = FromUnixMillis(row.Int(9));
   user.last_modified = FromUnixMillis(row.Int(10));
+  user.mail_key = row.Text(11);  // NULL (not known yet, migration 8) reads as ""
   return user;
 }
 

@@ -17,6 +17,7 @@
 #include "base/uuid.h"
 #include "store/sqlite/body_codec.h"
 #include "store/sqlite/database.h"
+#include "store/sqlite/ldap_area.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/queries.h"
 #include "store/sqlite/rows.h"
@@ -162,7 +163,9 @@ class SqliteTransaction final : public Transaction {
   Database& db() { return db_; }
 
   SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock)
-      : db_(db), codec_(codec), writable_(writable), clock_(clock) {}
+      : db_(db), codec_(codec), writable_(writable), clock_(clock), ldap_(db, codec, writable) {}
+
+  LdapArea& Ldap() override { return ldap_; }
 
   Result<Connection> CreateConnection(Connection connection) override {
     if (auto w = CheckWritable(); !w) return w.error();
@@ -725,7 +728,8 @@ class SqliteTransaction final : public Transaction {
           .Bind(3, row.username_key)
           .Bind(4, link_key)
           .Bind(5, row.state)
-          .Bind(7, ToUnixMillis(row.last_modified));
+          .Bind(7, ToUnixMillis(row.last_modified))
+          .Bind(8, row.mail_key);
       codec_.Bind(*update, 6, BodyKind::kEffectiveUser, DumpJson(row.body));
       if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
       stored.version = existing->second.version + 1;
@@ -740,7 +744,8 @@ class SqliteTransaction final : public Transaction {
           .Bind(5, link_key)
           .Bind(6, row.state)
           .Bind(8, ToUnixMillis(row.created))
-          .Bind(9, ToUnixMillis(row.last_modified));
+          .Bind(9, ToUnixMillis(row.last_modified))
+          .Bind(10, row.mail_key);
       codec_.Bind(*insert, 7, BodyKind::kEffectiveUser, DumpJson(row.body));
       if (auto ran = insert->Run("adding an effective user"); !ran) return taken(ran.error());
       stored.version = 1;
@@ -1624,6 +1629,7 @@ class SqliteTransaction final : public Transaction {
   BodyCodec& codec_;
   const bool writable_;
   const Clock& clock_;
+  SqliteLdapArea ldap_;
 };
 
 // Runs a job; a job that throws gets kInternal (exceptions do not cross the store boundary).
