@@ -48,6 +48,18 @@ UserState StateFromName(std::string_view name) {
 // Names of connections by uuid, for provenance that an administrator can read.
 using ConnectionNames = std::map<std::string, std::string>;
 
+// FoldCase of the effective e-mail (attributes.email.value), "" when there is none: the
+// LDAP server's index for (mail=...) filters (EffectiveUserRow::mail_key).
+std::string MailKeyOf(const Json& body) {
+  auto attrs = body.find("attributes");
+  if (attrs == body.end() || !attrs->is_object()) return "";
+  auto email = attrs->find("email");
+  if (email == attrs->end() || !email->is_object()) return "";
+  auto value = email->find("value");
+  if (value == email->end() || !value->is_string()) return "";
+  return FoldCase(value->get<std::string>());
+}
+
 Json BodyOf(const EffectiveUser& user, const ConnectionNames& names,
             const std::map<std::string, std::string>& group_ids) {
   Json attrs = Json::object();
@@ -592,10 +604,14 @@ struct Writer {
     row.state = user.state == UserState::kDisabled ? "disabled" : "active";
     row.body = BodyOf(user, scope.names, group_ids);
     StampRequests(row.body, previous ? &previous->body : nullptr);
+    row.mail_key = MailKeyOf(row.body);
     row.created = previous ? previous->created : now;
     row.last_modified = now;
+    // mail_key too: a row stored before migration 8 reads "" and gets its key on its next
+    // derivation even when nothing else changed.
     const bool changed = !previous || previous->body != row.body || previous->state != row.state ||
-                         previous->username != row.username || previous->link_key != row.link_key;
+                         previous->username != row.username || previous->link_key != row.link_key ||
+                         previous->mail_key != row.mail_key;
     if (changed) {
       auto put = tx.PutEffectiveUser(row);
       if (!put) return put.error();

@@ -13,6 +13,7 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "scim/types.h"
+#include "store/ldap_area.h"
 
 namespace idsync::store {
 
@@ -112,6 +113,10 @@ struct EffectiveUserRow {
   std::string username_key;  // FoldCase(username); unique per directory (kUniqueness)
   std::string link_key;      // policy::ComputeLinkKey result, "" when none
   std::string state;         // "active" | "disabled"
+  // FoldCase of the effective e-mail, "" when the user has none. Rows written before
+  // migration 8 and not rewritten since read as "" too (the column is NULL: not known yet);
+  // LdapArea::FindUsersByMail returns those as candidates.
+  std::string mail_key;
   Json body = Json::object();  // the directory layer's form (values with provenance, grants)
   int64_t version = 0;       // set by the store: 1 on insert, previous + 1 on update
   TimePoint created;         // kept by the store on update
@@ -400,6 +405,10 @@ class Transaction {
   // committed (rolled back, then reused by the next change); callers that cache by it must only
   // fill the cache with values not above Store::ConfigGeneration().
   virtual Result<int64_t> ConfigGeneration() = 0;
+
+  // --- the LDAP server's area (service accounts, LDAP settings, keyset scans, POSIX ids):
+  // ldap_area.h. Valid as long as this transaction; reads and writes go through it.
+  virtual LdapArea& Ldap() = 0;
 
   // --- audit
   virtual Status AppendAudit(const AuditRecord& record) = 0;

@@ -382,6 +382,74 @@ CREATE TABLE body_dictionaries(
 );
 )sql";
 
+// The LDAP server (issue #10).
+// - ldap_accounts: service accounts that applications bind as, argon2id hashes only (PHC
+//   strings); ldap_settings: one JSON object per directory (src/ldap/config interprets it).
+//   Both bump config_generation, so bind results and settings cached against it are dropped
+//   on the next request after a change (as for api_tokens).
+// - effective_users.mail_key: FoldCase of the effective e-mail, "" for none, NULL for rows
+//   written before this migration (not known until the directory layer rewrites the row), so a
+//   lookup by mail returns the NULL rows as candidates.
+// - posix_uids / posix_gids: a number per effective user / group id, given by a trigger when
+//   the row is first inserted and backfilled here in creation (pk) order. Rows are never
+//   deleted and AUTOINCREMENT never reuses a number, so a uidNumber is never handed to another
+//   person, and a user deleted and re-created under the same effective id keeps its number.
+// - changes_by_entry: the first and last change of one entry (USNs) and its last upsert
+//   (tombstones) without reading the directory's whole feed.
+constexpr std::string_view kLdapSchema = R"sql(
+CREATE TABLE ldap_accounts(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  directory TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  rotated_ms INTEGER NOT NULL
+);
+CREATE TRIGGER ldap_accounts_insert_gen AFTER INSERT ON ldap_accounts
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER ldap_accounts_update_gen AFTER UPDATE ON ldap_accounts
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER ldap_accounts_delete_gen AFTER DELETE ON ldap_accounts
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+
+CREATE TABLE ldap_settings(
+  directory TEXT PRIMARY KEY,
+  settings TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER ldap_settings_insert_gen AFTER INSERT ON ldap_settings
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER ldap_settings_update_gen AFTER UPDATE ON ldap_settings
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER ldap_settings_delete_gen AFTER DELETE ON ldap_settings
+  BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END;
+
+ALTER TABLE effective_users ADD COLUMN mail_key TEXT;
+CREATE INDEX effective_users_by_mail ON effective_users(directory, mail_key);
+
+CREATE TABLE posix_uids(
+  number INTEGER PRIMARY KEY AUTOINCREMENT,
+  directory TEXT NOT NULL,
+  id TEXT NOT NULL,
+  UNIQUE(directory, id)
+);
+CREATE TABLE posix_gids(
+  number INTEGER PRIMARY KEY AUTOINCREMENT,
+  directory TEXT NOT NULL,
+  id TEXT NOT NULL,
+  UNIQUE(directory, id)
+);
+INSERT INTO posix_uids(directory, id) SELECT directory, id FROM effective_users ORDER BY pk;
+INSERT INTO posix_gids(directory, id) SELECT directory, id FROM effective_groups ORDER BY pk;
+CREATE TRIGGER effective_users_posix AFTER INSERT ON effective_users BEGIN
+  INSERT OR IGNORE INTO posix_uids(directory, id) VALUES (NEW.directory, NEW.id);
+END;
+CREATE TRIGGER effective_groups_posix AFTER INSERT ON effective_groups BEGIN
+  INSERT OR IGNORE INTO posix_gids(directory, id) VALUES (NEW.directory, NEW.id);
+END;
+
+CREATE INDEX changes_by_entry ON changes(directory, id, seq);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -391,6 +459,8 @@ const std::vector<Migration>& Migrations() {
       {5, "effective directory, policies, change feed and API tokens", kEffectiveSchema},
       {6, "pull sync runs, state and lease; sealed secrets", kSyncSchema},
       {7, "compression dictionaries of stored bodies", kBodyDictionariesSchema},
+      {8, "LDAP server: service accounts, settings, mail and entry lookups, POSIX ids",
+       kLdapSchema},
   };
   return kMigrations;
 }

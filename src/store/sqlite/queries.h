@@ -139,7 +139,7 @@ inline constexpr const char* kListPolicyVersions =
 
 #define IDSYNC_EUSER_COLUMNS                                                                \
   "pk, directory, id, username, username_key, link_key, state, body, version, created_ms, " \
-  "modified_ms"
+  "modified_ms, mail_key"
 inline constexpr const char* kGetEffectiveUser =
     "SELECT " IDSYNC_EUSER_COLUMNS " FROM effective_users WHERE directory = ?1 AND id = ?2";
 inline constexpr const char* kFindEffectiveUserByUsername =
@@ -152,10 +152,11 @@ inline constexpr const char* kFindEffectiveUsersByLinkKey =
     " FROM effective_users WHERE directory = ?1 AND link_key = ?2 ORDER BY pk";
 inline constexpr const char* kInsertEffectiveUser =
     "INSERT INTO effective_users(directory, id, username, username_key, link_key, state, body, "
-    "version, created_ms, modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)";
+    "version, created_ms, modified_ms, mail_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, "
+    "?10)";
 inline constexpr const char* kUpdateEffectiveUser =
     "UPDATE effective_users SET username = ?2, username_key = ?3, link_key = ?4, state = ?5, "
-    "body = ?6, version = version + 1, modified_ms = ?7 WHERE pk = ?1";
+    "body = ?6, version = version + 1, modified_ms = ?7, mail_key = ?8 WHERE pk = ?1";
 inline constexpr const char* kEffectiveUserPk =
     "SELECT pk FROM effective_users WHERE directory = ?1 AND id = ?2";
 inline constexpr const char* kTouchEffectiveGroupsOfUser =
@@ -270,6 +271,61 @@ inline constexpr const char* kListApiTokens =
     "SELECT " IDSYNC_API_TOKEN_COLUMNS " FROM api_tokens ORDER BY id";
 inline constexpr const char* kDeleteApiToken = "DELETE FROM api_tokens WHERE name = ?1";
 
+// --- the LDAP server's area (ldap_area.cpp, migration 8)
+#define IDSYNC_LDAP_ACCOUNT_COLUMNS "id, name, directory, hash, created_ms, rotated_ms"
+inline constexpr const char* kInsertLdapAccount =
+    "INSERT INTO ldap_accounts(name, directory, hash, created_ms, rotated_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr const char* kGetLdapAccount =
+    "SELECT " IDSYNC_LDAP_ACCOUNT_COLUMNS " FROM ldap_accounts WHERE name = ?1";
+// Reads every account (a handful): a scan of the name index by design, not in IndexedQueries.
+inline constexpr const char* kListLdapAccounts =
+    "SELECT " IDSYNC_LDAP_ACCOUNT_COLUMNS " FROM ldap_accounts ORDER BY name";
+inline constexpr const char* kSetLdapAccountHash =
+    "UPDATE ldap_accounts SET hash = ?2, rotated_ms = ?3 WHERE name = ?1";
+inline constexpr const char* kDeleteLdapAccount = "DELETE FROM ldap_accounts WHERE name = ?1";
+inline constexpr const char* kGetLdapSettings =
+    "SELECT settings FROM ldap_settings WHERE directory = ?1";
+inline constexpr const char* kPutLdapSettings =
+    "INSERT INTO ldap_settings(directory, settings) VALUES (?1, ?2) "
+    "ON CONFLICT(directory) DO UPDATE SET settings = excluded.settings";
+// Keyset pages use kScanEffectiveUsers / kScanEffectiveGroups (pk > ?2 ORDER BY pk LIMIT ?3).
+// Members in user pk order: the primary key (group_pk, user_pk) is that order.
+#define IDSYNC_EUSER_COLUMNS_U                                                                \
+  "u.pk, u.directory, u.id, u.username, u.username_key, u.link_key, u.state, u.body, "        \
+  "u.version, u.created_ms, u.modified_ms, u.mail_key"
+inline constexpr const char* kMembersAfter =
+    "SELECT " IDSYNC_EUSER_COLUMNS_U
+    " FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = ?1 AND m.user_pk > ?2 ORDER BY m.user_pk LIMIT ?3";
+inline constexpr const char* kMemberNames =
+    "SELECT u.pk, u.id, u.username, u.state "
+    "FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = ?1 AND m.user_pk > ?2 ORDER BY m.user_pk LIMIT ?3";
+// Two statements rather than `mail_key = ?2 OR mail_key IS NULL`, which SQLite plans as a
+// search of the whole directory; each of these is one range of (directory, mail_key).
+inline constexpr const char* kUsersByMail =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 AND mail_key = ?2 ORDER BY pk";
+inline constexpr const char* kUsersWithoutMailKey =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 AND mail_key IS NULL ORDER BY pk";
+inline constexpr const char* kPosixUid =
+    "SELECT number FROM posix_uids WHERE directory = ?1 AND id = ?2";
+inline constexpr const char* kPosixGid =
+    "SELECT number FROM posix_gids WHERE directory = ?1 AND id = ?2";
+// One descent of changes_by_entry (directory, id, seq) each, whatever the entry's history length.
+inline constexpr const char* kFirstChangeOf =
+    "SELECT seq FROM changes WHERE directory = ?1 AND id = ?2 ORDER BY seq LIMIT 1";
+inline constexpr const char* kLastChangeOf =
+    "SELECT seq FROM changes WHERE directory = ?1 AND id = ?2 ORDER BY seq DESC LIMIT 1";
+inline constexpr const char* kChangeKeysAfter =
+    "SELECT seq, time_ms, type, op, id, member_id FROM changes "
+    "WHERE directory = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+inline constexpr const char* kLastResourceOf =
+    "SELECT resource FROM changes WHERE directory = ?1 AND id = ?2 AND op = 'upsert' "
+    "AND resource IS NOT NULL ORDER BY seq DESC LIMIT 1";
+
 // (name, sql) of every query above whose plan must be an index search.
 inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
   return {
@@ -341,6 +397,20 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"ListConflicts", kListConflicts},
       {"FindApiToken", kFindApiToken},
       {"DeleteApiToken", kDeleteApiToken},
+      {"GetLdapAccount", kGetLdapAccount},
+      {"SetLdapAccountHash", kSetLdapAccountHash},
+      {"DeleteLdapAccount", kDeleteLdapAccount},
+      {"GetLdapSettings", kGetLdapSettings},
+      {"MembersAfter", kMembersAfter},
+      {"MemberNames", kMemberNames},
+      {"UsersByMail", kUsersByMail},
+      {"UsersWithoutMailKey", kUsersWithoutMailKey},
+      {"PosixUid", kPosixUid},
+      {"PosixGid", kPosixGid},
+      {"FirstChangeOf", kFirstChangeOf},
+      {"LastChangeOf", kLastChangeOf},
+      {"ChangeKeysAfter", kChangeKeysAfter},
+      {"LastResourceOf", kLastResourceOf},
   };
 }
 
@@ -356,3 +426,5 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
 #undef IDSYNC_LINK_COLUMNS
 #undef IDSYNC_EGROUP_COLUMNS
 #undef IDSYNC_API_TOKEN_COLUMNS
+#undef IDSYNC_LDAP_ACCOUNT_COLUMNS
+#undef IDSYNC_EUSER_COLUMNS_U

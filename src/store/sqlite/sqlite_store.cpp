@@ -17,8 +17,10 @@
 #include "base/uuid.h"
 #include "store/sqlite/body_codec.h"
 #include "store/sqlite/database.h"
+#include "store/sqlite/ldap_area.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/queries.h"
+#include "store/sqlite/rows.h"
 
 namespace idsync::store::sqlite {
 
@@ -29,19 +31,6 @@ constexpr int64_t kScanChunk = 256;
 int64_t TypeCode(scim::ResourceType type) {
   return type == scim::ResourceType::kUser ? 0 : 1;
 }
-
-Error Internal(std::string detail) {
-  return MakeError(ErrorCode::kInternal, std::move(detail));
-}
-
-// Reads the body columns that may be compressed (body_codec.h) on one connection.
-struct Bodies {
-  Database& db;
-  BodyCodec& codec;
-  Result<std::string> operator()(const Statement& row, int column, std::string_view what) const {
-    return codec.Read(db, row, column, what);
-  }
-};
 
 // Columns in the order of IDSYNC_RESOURCE_COLUMNS; `first` is the column of pk.
 // parse_body=false leaves `body` empty and fills `body_text` (GetResourceText).
@@ -90,13 +79,6 @@ Token ReadToken(const Statement& row) {
   token.created = FromUnixMillis(row.Int(3));
   if (!row.IsNull(4)) token.expires = FromUnixMillis(row.Int(4));
   return token;
-}
-
-// Parses a stored JSON column; stored text came from DumpJson, so a failure means corruption.
-Result<Json> ParseStored(const std::string& text, std::string_view what) {
-  Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return Internal(std::string(what) + " is not valid JSON");
-  return value;
 }
 
 // Columns in the order of IDSYNC_DIRECTORY_COLUMNS.
@@ -152,42 +134,6 @@ Result<PolicyVersion> ReadPolicy(const Statement& row) {
   return policy;
 }
 
-// Columns in the order of IDSYNC_EUSER_COLUMNS (column 0, the pk, is the caller's).
-Result<EffectiveUserRow> ReadEffectiveUser(const Statement& row, const Bodies& bodies) {
-  EffectiveUserRow user;
-  user.directory = row.Text(1);
-  user.id = row.Text(2);
-  user.username = row.Text(3);
-  user.username_key = row.Text(4);
-  user.link_key = row.Text(5);  // NULL reads as ""
-  user.state = row.Text(6);
-  auto text = bodies(row, 7, "effective user " + user.id);
-  if (!text) return text.error();
-  auto body = ParseStored(*text, "effective user " + user.id);
-  if (!body) return body.error();
-  user.body = std::move(*body);
-  user.version = row.Int(8);
-  user.created = FromUnixMillis(row.Int(9));
-  user.last_modified = FromUnixMillis(row.Int(10));
-  return user;
-}
-
-// Columns in the order of IDSYNC_EGROUP_COLUMNS (column 0, the pk, is the caller's).
-Result<EffectiveGroupRow> ReadEffectiveGroup(const Statement& row) {
-  EffectiveGroupRow group;
-  group.directory = row.Text(1);
-  group.id = row.Text(2);
-  group.name = row.Text(3);
-  group.name_key = row.Text(4);
-  auto body = ParseStored(row.Text(5), "effective group " + group.id);
-  if (!body) return body.error();
-  group.body = std::move(*body);
-  group.version = row.Int(6);
-  group.created = FromUnixMillis(row.Int(7));
-  group.last_modified = FromUnixMillis(row.Int(8));
-  return group;
-}
-
 // Columns in the order of IDSYNC_LINK_COLUMNS.
 SourceLink ReadLink(const Statement& row) {
   SourceLink link;
@@ -211,37 +157,15 @@ ApiToken ReadApiToken(const Statement& row) {
   return token;
 }
 
-// What a later read returns for `t`: times are stored in whole milliseconds.
-TimePoint Stored(TimePoint t) {
-  return FromUnixMillis(ToUnixMillis(t));
-}
-
-// Runs `fill` for every row of a prepared, bound statement.
-template <typename Fill>
-Status ForEachRow(Statement& statement, std::string_view what, Fill fill) {
-  for (;;) {
-    auto row = statement.Step(what);
-    if (!row) return row.error();
-    if (!*row) return Status::Ok();
-    Status filled = fill(statement);
-    if (!filled) return filled;
-  }
-}
-
-struct EffectiveUserReader {
-  Bodies bodies;
-  Result<EffectiveUserRow> operator()(const Statement& row) const {
-    return ReadEffectiveUser(row, bodies);
-  }
-};
-
 class SqliteTransaction final : public Transaction {
  public:
   // The connection, for the store's own housekeeping (compression dictionaries).
   Database& db() { return db_; }
 
   SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock)
-      : db_(db), codec_(codec), writable_(writable), clock_(clock) {}
+      : db_(db), codec_(codec), writable_(writable), clock_(clock), ldap_(db, codec, writable) {}
+
+  LdapArea& Ldap() override { return ldap_; }
 
   Result<Connection> CreateConnection(Connection connection) override {
     if (auto w = CheckWritable(); !w) return w.error();
@@ -804,7 +728,8 @@ class SqliteTransaction final : public Transaction {
           .Bind(3, row.username_key)
           .Bind(4, link_key)
           .Bind(5, row.state)
-          .Bind(7, ToUnixMillis(row.last_modified));
+          .Bind(7, ToUnixMillis(row.last_modified))
+          .Bind(8, row.mail_key);
       codec_.Bind(*update, 6, BodyKind::kEffectiveUser, DumpJson(row.body));
       if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
       stored.version = existing->second.version + 1;
@@ -819,7 +744,8 @@ class SqliteTransaction final : public Transaction {
           .Bind(5, link_key)
           .Bind(6, row.state)
           .Bind(8, ToUnixMillis(row.created))
-          .Bind(9, ToUnixMillis(row.last_modified));
+          .Bind(9, ToUnixMillis(row.last_modified))
+          .Bind(10, row.mail_key);
       codec_.Bind(*insert, 7, BodyKind::kEffectiveUser, DumpJson(row.body));
       if (auto ran = insert->Run("adding an effective user"); !ran) return taken(ran.error());
       stored.version = 1;
@@ -1703,6 +1629,7 @@ class SqliteTransaction final : public Transaction {
   BodyCodec& codec_;
   const bool writable_;
   const Clock& clock_;
+  SqliteLdapArea ldap_;
 };
 
 // Runs a job; a job that throws gets kInternal (exceptions do not cross the store boundary).
