@@ -40,8 +40,8 @@ TEST(PasswordHash, MalformedEncodingsAreFalseNeverACrash) {
       "$",
       "plain text",
       "$argon2id$",
-      "$argon2i$v=19$m=19456,t=2,p=1" + tail,   // another variant
-      "$argon2id$v=16$m=19456,t=2,p=1" + tail,  // another version
+      "$argon2i$v=19$m=19456,t=2,p=1" + tail,        // another variant
+      "$argon2id$v=16$m=19456,t=2,p=1" + tail,       // another version
       "$argon2id$v=19$m=4294967295,t=2,p=1" + tail,  // would allocate 4 TiB
       "$argon2id$v=19$m=99999999999999,t=2,p=1" + tail,
       "$argon2id$v=19$m=19456,t=100000,p=1" + tail,

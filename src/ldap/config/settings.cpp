@@ -17,16 +17,58 @@ constexpr size_t kMaxAttributeName = 64;
 // Every attribute name the server (src/ldap/server/schema.cpp) produces or answers for, in
 // both profiles, with their aliases: a custom attribute under one of these names would be
 // ambiguous in filters and in results.
-constexpr std::string_view kServed[] = {
-    "uid", "userid", "cn", "commonName", "sn", "surname", "givenName", "gn", "displayName",
-    "mail", "objectClass", "entryUUID", "entryDN", "memberOf", "member", "uniqueMember",
-    "memberUid", "uidNumber", "gidNumber", "homeDirectory", "loginShell", "gecos", "description",
-    "distinguishedName", "dn", "name", "ou", "organizationalUnitName", "dc", "o",
-    "createTimestamp", "modifyTimestamp", "structuralObjectClass", "subschemaSubentry",
-    "hasSubordinates", "objectGUID", "objectCategory", "sAMAccountName", "userPrincipalName",
-    "userAccountControl", "whenCreated", "whenChanged", "uSNCreated", "uSNChanged", "isDeleted",
-    "groupType", "idsyncEntitlement", "objectSid", "primaryGroupID", "accountExpires",
-    "lastKnownParent", "userPassword"};
+constexpr std::string_view kServed[] = {"uid",
+                                        "userid",
+                                        "cn",
+                                        "commonName",
+                                        "sn",
+                                        "surname",
+                                        "givenName",
+                                        "gn",
+                                        "displayName",
+                                        "mail",
+                                        "objectClass",
+                                        "entryUUID",
+                                        "entryDN",
+                                        "memberOf",
+                                        "member",
+                                        "uniqueMember",
+                                        "memberUid",
+                                        "uidNumber",
+                                        "gidNumber",
+                                        "homeDirectory",
+                                        "loginShell",
+                                        "gecos",
+                                        "description",
+                                        "distinguishedName",
+                                        "dn",
+                                        "name",
+                                        "ou",
+                                        "organizationalUnitName",
+                                        "dc",
+                                        "o",
+                                        "createTimestamp",
+                                        "modifyTimestamp",
+                                        "structuralObjectClass",
+                                        "subschemaSubentry",
+                                        "hasSubordinates",
+                                        "objectGUID",
+                                        "objectCategory",
+                                        "sAMAccountName",
+                                        "userPrincipalName",
+                                        "userAccountControl",
+                                        "whenCreated",
+                                        "whenChanged",
+                                        "uSNCreated",
+                                        "uSNChanged",
+                                        "isDeleted",
+                                        "groupType",
+                                        "idsyncEntitlement",
+                                        "objectSid",
+                                        "primaryGroupID",
+                                        "accountExpires",
+                                        "lastKnownParent",
+                                        "userPassword"};
 
 Error At(std::string_view field, std::string message) {
   return MakeError(ErrorCode::kInvalidValue, std::string(field) + ": " + std::move(message));
@@ -63,7 +105,8 @@ Status ReadChoice(const Json& json, std::string_view key, std::string_view first
                   std::string_view second, bool* is_second) {
   auto it = json.find(key);
   if (it == json.end()) return Status::Ok();
-  std::string expected = "expected \"" + std::string(first) + "\" or \"" + std::string(second) + "\"";
+  std::string expected =
+      "expected \"" + std::string(first) + "\" or \"" + std::string(second) + "\"";
   if (!it->is_string()) return At(key, expected);
   const auto& value = it->get_ref<const std::string&>();
   if (value == first) {
@@ -149,12 +192,13 @@ Status ReadAttributeNames(const Json& json, std::map<std::string, std::string>* 
                            std::to_string(kMaxAttributeName) + ")");
     }
     if (IsServedAttribute(ldap_name)) {
-      return At(field, "\"" + ldap_name + "\" is an attribute idsync serves itself; choose another name");
+      return At(field,
+                "\"" + ldap_name + "\" is an attribute idsync serves itself; choose another name");
     }
     auto [prev, inserted] = taken.emplace(Lower(ldap_name), custom);
     if (!inserted) {
-      return At(field, "\"" + ldap_name + "\" is already the name of custom attribute " +
-                           prev->second);
+      return At(field,
+                "\"" + ldap_name + "\" is already the name of custom attribute " + prev->second);
     }
     names.emplace(custom, ldap_name);
   }
@@ -195,7 +239,8 @@ Result<DirectorySettings> ParseDirectorySettings(const Json& json) {
   }
   DirectorySettings s;
   bool ad = false;
-  if (Status st = ReadChoice(json, "profile", "standard", "active_directory", &ad); !st) return st.error();
+  if (Status st = ReadChoice(json, "profile", "standard", "active_directory", &ad); !st)
+    return st.error();
   s.profile = ad ? Profile::kActiveDirectory : Profile::kStandard;
   if (Status st = ReadChoice(json, "disabled_users", "hide", "show", &s.show_disabled); !st) {
     return st.error();

@@ -25,9 +25,9 @@ namespace idsync::ldap {
 enum class Profile { kStandard, kActiveDirectory };
 
 struct DirectorySettings {
-  Profile profile = Profile::kStandard;  // "standard" | "active_directory"
-  bool show_disabled = false;            // "disabled_users": "hide" (default) | "show"
-  bool posix = false;                    // posixAccount / posixGroup
+  Profile profile = Profile::kStandard;        // "standard" | "active_directory"
+  bool show_disabled = false;                  // "disabled_users": "hide" (default) | "show"
+  bool posix = false;                          // posixAccount / posixGroup
   int64_t uid_base = 10000, gid_base = 10000;  // uidNumber = uid_base + PosixNumber
   std::string home_template = "/home/{uid}";   // {uid} = the username
   std::string login_shell = "/bin/bash";

@@ -196,8 +196,8 @@ Status SqliteLdapArea::MembersAfter(
   auto group = GroupPk(directory, group_id);
   if (!group) return group.error();
   return Keyset<EffectiveUserRow>(db_, sql::kMembersAfter, *group, after_pk, limit,
-                                  "reading group members",
-                                  EffectiveUserReader{Bodies{db_, codec_}}, visit);
+                                  "reading group members", EffectiveUserReader{Bodies{db_, codec_}},
+                                  visit);
 }
 
 Status SqliteLdapArea::MemberNames(const std::string& directory, const std::string& group_id,
@@ -212,8 +212,8 @@ Status SqliteLdapArea::MemberNames(const std::string& directory, const std::stri
     member.state = row.Text(3);
     return member;
   };
-  return Keyset<MemberName>(db_, sql::kMemberNames, *group, 0,
-                            std::numeric_limits<int64_t>::max(), "reading group members", read,
+  return Keyset<MemberName>(db_, sql::kMemberNames, *group, 0, std::numeric_limits<int64_t>::max(),
+                            "reading group members", read,
                             [&](int64_t, const MemberName& member) { return visit(member); });
 }
 
@@ -227,8 +227,8 @@ Result<int64_t> SqliteLdapArea::GroupPk(const std::string& directory, const std:
 
 // --- lookups
 
-Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByMail(
-    const std::string& directory, const std::string& mail_key) {
+Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByMail(const std::string& directory,
+                                                                      const std::string& mail_key) {
   std::vector<std::pair<int64_t, EffectiveUserRow>> rows;
   EffectiveUserReader read{Bodies{db_, codec_}};
   for (const char* text : {sql::kUsersByMail, sql::kUsersWithoutMailKey}) {

@@ -27,9 +27,8 @@ class SqliteLdapArea final : public LdapArea {
   Result<Json> GetLdapSettings(const std::string& directory) override;
   Status PutLdapSettings(const std::string& directory, const Json& settings) override;
 
-  Status UsersAfter(
-      const std::string& directory, int64_t after_pk, int64_t limit,
-      const std::function<bool(int64_t pk, const EffectiveUserRow&)>& visit) override;
+  Status UsersAfter(const std::string& directory, int64_t after_pk, int64_t limit,
+                    const std::function<bool(int64_t pk, const EffectiveUserRow&)>& visit) override;
   Status GroupsAfter(
       const std::string& directory, int64_t after_pk, int64_t limit,
       const std::function<bool(int64_t pk, const EffectiveGroupRow&)>& visit) override;

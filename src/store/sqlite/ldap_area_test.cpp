@@ -85,7 +85,8 @@ class LdapAreaTest : public ::testing::Test {
   void AddUsers(int n) {
     MustWrite([&](Transaction& tx) -> Status {
       for (int i = 0; i < n; ++i) {
-        auto put = tx.PutEffectiveUser(MakeUser("u" + std::to_string(i), "user" + std::to_string(i)));
+        auto put =
+            tx.PutEffectiveUser(MakeUser("u" + std::to_string(i), "user" + std::to_string(i)));
         if (!put) return put.error();
       }
       return Status::Ok();
@@ -200,7 +201,8 @@ TEST_F(LdapAreaTest, KeysetPagesGiveEveryRowExactlyOnce) {
   AddUsers(kUsers);
   MustWrite([](Transaction& tx) -> Status {
     for (int i = 0; i < 7; ++i) {
-      auto put = tx.PutEffectiveGroup(MakeGroup("g" + std::to_string(i), "group" + std::to_string(i)));
+      auto put =
+          tx.PutEffectiveGroup(MakeGroup("g" + std::to_string(i), "group" + std::to_string(i)));
       if (!put) return put.error();
     }
     // A user deleted between pages must not shift the others (no OFFSET).
@@ -213,14 +215,14 @@ TEST_F(LdapAreaTest, KeysetPagesGiveEveryRowExactlyOnce) {
     for (;;) {
       int64_t last = after;
       int in_page = 0;
-      auto walked = tx.Ldap().UsersAfter("users", after, 100,
-                                         [&](int64_t pk, const EffectiveUserRow& row) {
-                                           EXPECT_GT(pk, last);
-                                           last = pk;
-                                           seen.push_back(row.id);
-                                           ++in_page;
-                                           return true;
-                                         });
+      auto walked =
+          tx.Ldap().UsersAfter("users", after, 100, [&](int64_t pk, const EffectiveUserRow& row) {
+            EXPECT_GT(pk, last);
+            last = pk;
+            seen.push_back(row.id);
+            ++in_page;
+            return true;
+          });
       if (!walked) return walked;
       ++pages;
       if (in_page == 0) break;
@@ -237,9 +239,8 @@ TEST_F(LdapAreaTest, KeysetPagesGiveEveryRowExactlyOnce) {
 
     // One call with a limit larger than a chunk, stopped early by the visitor.
     int visited = 0;
-    EXPECT_TRUE(tx.Ldap().UsersAfter("users", 0, 1000, [&](int64_t, const EffectiveUserRow&) {
-      return ++visited < 300;
-    }));
+    EXPECT_TRUE(tx.Ldap().UsersAfter(
+        "users", 0, 1000, [&](int64_t, const EffectiveUserRow&) { return ++visited < 300; }));
     EXPECT_EQ(visited, 300);
     visited = 0;
     EXPECT_TRUE(tx.Ldap().UsersAfter("users", 0, 0, [&](int64_t, const EffectiveUserRow&) {
@@ -252,13 +253,13 @@ TEST_F(LdapAreaTest, KeysetPagesGiveEveryRowExactlyOnce) {
     int64_t gafter = 0;
     for (;;) {
       int n = 0;
-      auto walked = tx.Ldap().GroupsAfter("users", gafter, 3,
-                                          [&](int64_t pk, const EffectiveGroupRow& row) {
-                                            gafter = pk;
-                                            groups.push_back(row.name);
-                                            ++n;
-                                            return true;
-                                          });
+      auto walked =
+          tx.Ldap().GroupsAfter("users", gafter, 3, [&](int64_t pk, const EffectiveGroupRow& row) {
+            gafter = pk;
+            groups.push_back(row.name);
+            ++n;
+            return true;
+          });
       if (!walked) return walked;
       if (n == 0) break;
     }
@@ -326,8 +327,7 @@ TEST_F(LdapAreaTest, MembersComeInUserPkOrderWithNamesAndState) {
     }));
     EXPECT_EQ(none, 0);
     auto no_group = [](const MemberName&) { return true; };
-    EXPECT_EQ(tx.Ldap().MemberNames("users", "nope", no_group).error().code,
-              ErrorCode::kNotFound);
+    EXPECT_EQ(tx.Ldap().MemberNames("users", "nope", no_group).error().code, ErrorCode::kNotFound);
     EXPECT_EQ(tx.Ldap()
                   .MembersAfter("users", "nope", 0, 10,
                                 [](int64_t, const EffectiveUserRow&) { return true; })
@@ -361,9 +361,12 @@ TEST_F(LdapAreaTest, MailKeyIsStoredAndReadBack) {
 
 TEST_F(LdapAreaTest, FindUsersByMailReturnsMatchesAndUnknownKeysInCreationOrder) {
   MustWrite([](Transaction& tx) -> Status {
-    for (auto [id, mail] : std::vector<std::pair<std::string, std::string>>{
-             {"a", "shared@example.com"}, {"b", "other@example.com"}, {"c", ""},
-             {"d", "shared@example.com"}, {"e", "unknown-yet@example.com"}}) {
+    for (auto [id, mail] :
+         std::vector<std::pair<std::string, std::string>>{{"a", "shared@example.com"},
+                                                          {"b", "other@example.com"},
+                                                          {"c", ""},
+                                                          {"d", "shared@example.com"},
+                                                          {"e", "unknown-yet@example.com"}}) {
       if (auto p = tx.PutEffectiveUser(MakeUser(id, "n" + id, mail)); !p) return p.error();
     }
     return Status::Ok();
