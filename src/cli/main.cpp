@@ -17,6 +17,7 @@
 #include "base/time.h"
 #include "cli/directory_commands.h"
 #include "cli/ldap_commands.h"
+#include "cli/ldap_serve.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
@@ -104,6 +105,7 @@ struct ServeOptions {
   int auth_failures_per_address = 10;
   size_t max_connections = 1024;
   double header_timeout_seconds = 10;
+  LdapServeOptions ldap;
 };
 
 int Serve(const std::string& data, const ServeOptions& o) {
@@ -205,21 +207,42 @@ int Serve(const std::string& data, const ServeOptions& o) {
     return Fail(server.error().detail);
   }
   http::Server* srv = server->get();
-  api.SetServerMetrics([srv] { return srv->metrics().Render(); });
+  // The LDAP face (issue #10), when a listener is asked for: read-only LDAP over the effective
+  // directory, sharing the failed-authentication allowance with the HTTP APIs.
+  auto ldap_face = StartLdapFace(o.ldap, o.tls_cert, o.tls_key, **store, limits);
+  if (!ldap_face) {
+    srv->Stop();
+    ldap_server->reset();
+    (*store)->Close();
+    return Fail(ldap_face.error().detail);
+  }
+  LdapFace* ldap = ldap_face->get();
+  api.SetServerMetrics([srv, ldap] {
+    return srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string());
+  });
   std::string scheme = so.tls_cert_file ? "https" : "http";
   std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   std::string url = scheme + "://" + host + ":" + std::to_string(srv->port());
   std::string public_url = api_options.public_url.empty() ? url : api_options.public_url;
   if (Status s =
-          WriteFileAtomically(ServerFile(data), DumpJson(Json{{"public_url", public_url}}) + "\n");
+          WriteFileAtomically(ServerFile(data), DumpJson(Json{{"public_url", public_url},
+                                                               {"ldap_suffix", o.ldap.suffix}}) +
+                                                  "\n");
       !s) {
+    if (ldap) ldap->Stop();
     srv->Stop();
     ldap_server->reset();
     (*store)->Close();
     return Fail(s.error().detail);
   }
   std::printf("idsync: listening on %s\n", url.c_str());
+  if (ldap) {
+    std::fprintf(stderr,
+                 "idsync: LDAP on %s, base ou=<directory>,%s (bind as a service account: "
+                 "idsync ldap-account add NAME --directory users --data %s)\n",
+                 ldap->Urls().c_str(), o.ldap.suffix.c_str(), data.c_str());
+  }
   std::fflush(stdout);
   // stdout carries exactly the one readiness line (scripts wait for it); the rest is stderr.
   std::fprintf(stderr,
@@ -233,6 +256,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   read_api.Shutdown();
   directories.WakeAll();
+  if (ldap) ldap->Stop();
   srv->Stop();
   ldap_server->reset();
   (*store)->Close();
@@ -309,6 +333,7 @@ int Main(int argc, char** argv) {
       ->add_option("--header-timeout", serve_options.header_timeout_seconds,
                    "Seconds a client has to send a request head (default 10)")
       ->check(CLI::Range(0.1, 3600.0));
+  RegisterLdapServeOptions(serve, serve_options.ldap);
   serve->add_flag("--bench-mirror-only", serve_options.bench_mirror_only,
                   "Benchmark baseline only: SCIM writes skip the effective directory (never use in "
                   "production: the directory stops following the identity providers)");

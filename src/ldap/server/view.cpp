@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "base/strings.h"
+#include "ldap/server/matching.h"
 
 namespace idsync::ldap {
 namespace {

@@ -21,6 +21,7 @@
 #include "base/result.h"
 #include "ldap/config/settings.h"
 #include "ldap/protocol/dn.h"
+#include "ldap/protocol/message.h"
 #include "ldap/server/entry.h"
 #include "ldap/server/schema.h"
 #include "store/store.h"

@@ -1,0 +1,127 @@
+#include "cli/ldap_serve.h"
+
+#include <chrono>
+#include <utility>
+
+#include "base/time.h"
+#include "ldap/protocol/dn.h"
+#include "ldap/server/directory_handler.h"
+#include "ldap/server/server.h"
+#include "service/ldap_accounts.h"
+
+#ifndef IDSYNC_VERSION
+#define IDSYNC_VERSION "0.1.0"
+#endif
+
+namespace idsync::cli {
+
+void RegisterLdapServeOptions(CLI::App* serve, LdapServeOptions& o) {
+  serve->add_option("--ldap-listen", o.ldap_listen,
+                    "Serve the effective directory over LDAP (StartTLS offered) on HOST:PORT");
+  serve->add_option("--ldaps-listen", o.ldaps_listen, "Serve it over LDAPS on HOST:PORT");
+  serve->add_option("--ldap-tls-cert", o.tls_cert,
+                    "PEM certificate chain for LDAPS and StartTLS (default: --tls-cert)");
+  serve->add_option("--ldap-tls-key", o.tls_key,
+                    "PEM private key for LDAPS and StartTLS (default: --tls-key)");
+  serve->add_flag("--ldap-allow-plaintext", o.allow_plaintext,
+                  "Allow binds and searches over plain LDAP from other hosts (passwords would "
+                  "cross the network in clear)");
+  serve->add_option("--ldap-suffix", o.suffix,
+                    "Base of the LDAP tree; each directory D is ou=D,<suffix> (default dc=idsync)");
+  serve->add_option("--ldap-size-limit", o.size_limit,
+                    "Most entries a search returns without paging, and the largest page "
+                    "(default 1000)");
+  serve->add_option("--ldap-time-limit", o.time_limit_seconds,
+                    "Longest a search may run, in seconds (default 60)");
+  serve->add_option("--ldap-max-connections", o.max_connections,
+                    "Most LDAP connections at once (default 1024)");
+  serve->add_option("--ldap-idle-timeout", o.idle_timeout_seconds,
+                    "Close LDAP connections idle for this many seconds (default 900)");
+}
+
+namespace {
+
+class Face final : public LdapFace {
+ public:
+  Face(store::Store& store, http::RequestLimits& limits, ldap::DirectoryHandlerOptions options)
+      : accounts_(store, SystemClock::Instance()),
+        handler_(store, accounts_, limits, std::move(options)) {}
+
+  Status Start(const ldap::ServerOptions& options) {
+    auto server = ldap::Server::Start(options, handler_);
+    if (!server) return server.error();
+    server_ = std::move(*server);
+    host_ = options.ldap_listen.empty() ? options.ldaps_listen : options.ldap_listen;
+    host_ = host_.substr(0, host_.rfind(':'));
+    if (host_ == "0.0.0.0" || host_ == "[::]" || host_ == "::") host_ = "127.0.0.1";
+    return Status::Ok();
+  }
+
+  std::string Urls() const override {
+    std::string out;
+    if (server_->ldap_port()) out += "ldap://" + host_ + ":" + std::to_string(server_->ldap_port());
+    if (server_->ldaps_port()) {
+      out += std::string(out.empty() ? "" : " ") + "ldaps://" + host_ + ":" +
+             std::to_string(server_->ldaps_port());
+    }
+    return out;
+  }
+  std::string Metrics() const override { return server_ ? server_->Render() : ""; }
+  void Stop() override {
+    if (server_) server_->Stop();
+  }
+  ~Face() override { Stop(); }
+
+ private:
+  service::LdapAccounts accounts_;
+  ldap::DirectoryHandler handler_;
+  std::unique_ptr<ldap::Server> server_;
+  std::string host_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& o,
+                                                const std::string& http_tls_cert,
+                                                const std::string& http_tls_key,
+                                                store::Store& store, http::RequestLimits& limits) {
+  if (o.ldap_listen.empty() && o.ldaps_listen.empty()) return std::unique_ptr<LdapFace>();
+  auto suffix = ldap::ParseDn(o.suffix);
+  if (!suffix || suffix->rdns.empty()) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     "--ldap-suffix \"" + o.suffix + "\" is not a DN such as dc=example,dc=com");
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     "--ldap-tls-cert and --ldap-tls-key must be given together");
+  }
+  if (o.size_limit < 1) return MakeError(ErrorCode::kInvalidValue, "--ldap-size-limit must be >= 1");
+  if (o.time_limit_seconds <= 0) {
+    return MakeError(ErrorCode::kInvalidValue, "--ldap-time-limit must be > 0");
+  }
+  ldap::DirectoryHandlerOptions handler_options;
+  handler_options.suffix = ldap::FormatDn(*suffix);
+  handler_options.limits.size_limit = o.size_limit;
+  handler_options.limits.time_limit =
+      std::chrono::milliseconds(static_cast<int64_t>(o.time_limit_seconds * 1000));
+  handler_options.vendor_version = IDSYNC_VERSION;
+
+  ldap::ServerOptions so;
+  so.ldap_listen = o.ldap_listen;
+  so.ldaps_listen = o.ldaps_listen;
+  std::string cert = o.tls_cert.empty() ? http_tls_cert : o.tls_cert;
+  std::string key = o.tls_key.empty() ? http_tls_key : o.tls_key;
+  if (!cert.empty() && !key.empty()) {
+    so.tls_cert_file = cert;
+    so.tls_key_file = key;
+  }
+  so.allow_plaintext = o.allow_plaintext;
+  so.max_connections = o.max_connections;
+  so.idle_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.idle_timeout_seconds * 1000));
+  auto face = std::make_unique<Face>(store, limits, std::move(handler_options));
+  if (Status s = face->Start(so); !s) return s.error();
+  return std::unique_ptr<LdapFace>(std::move(face));
+}
+
+}  // namespace idsync::cli

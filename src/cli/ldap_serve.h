@@ -1,0 +1,47 @@
+// `idsync serve`'s LDAP face (issue #10): the options (--ldap-listen, --ldaps-listen, ...) and
+// the server over the effective directory, started beside the HTTP server when a listener is
+// asked for. Off by default.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "base/result.h"
+#include "http/request_limits.h"
+#include "store/store.h"
+
+namespace idsync::cli {
+
+struct LdapServeOptions {
+  std::string ldap_listen;   // HOST:PORT, plain LDAP with StartTLS
+  std::string ldaps_listen;  // HOST:PORT, LDAPS
+  std::string tls_cert, tls_key;  // default: the HTTP server's
+  bool allow_plaintext = false;
+  std::string suffix = "dc=idsync";
+  int64_t size_limit = 1000;
+  double time_limit_seconds = 60;
+  size_t max_connections = 1024;
+  double idle_timeout_seconds = 900;
+};
+
+void RegisterLdapServeOptions(CLI::App* serve, LdapServeOptions& options);
+
+class LdapFace {
+ public:
+  virtual ~LdapFace() = default;
+  // "ldap://127.0.0.1:3389" / "ldaps://..." lines for the start-up message; empty when off.
+  virtual std::string Urls() const = 0;
+  virtual std::string Metrics() const = 0;
+  virtual void Stop() = 0;
+};
+
+// nullptr (no error) when no LDAP listener was asked for. `http_tls_cert/key` are used when the
+// LDAP ones are not given. Errors in words (bad suffix, port in use, missing certificate).
+Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& options,
+                                                const std::string& http_tls_cert,
+                                                const std::string& http_tls_key,
+                                                store::Store& store, http::RequestLimits& limits);
+
+}  // namespace idsync::cli
