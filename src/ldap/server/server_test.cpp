@@ -296,6 +296,10 @@ class FakeHandler : public Handler {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return pred(); });
   }
+  std::vector<int32_t> Calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
   bool WaitBlocked() { return WaitFor([&] { return blocked_; }); }
   void Release() {
     std::lock_guard lock(mu_);
@@ -431,7 +435,7 @@ TEST_F(LdapServerTest, ServesBindAndSearchThroughLibldap) {
   int entries = 0;
   EXPECT_EQ(SearchCount(ld, "dc=example", entries), LDAP_SUCCESS);
   EXPECT_EQ(entries, 3);
-  EXPECT_FALSE(handler_.saw_tls_);
+  EXPECT_FALSE(handler_.WaitFor([&] { return handler_.saw_tls_; }, 0ms));
   ldap_unbind_ext_s(ld, nullptr, nullptr);
 }
 
@@ -502,7 +506,7 @@ TEST_F(LdapServerTest, UndecodableRequestWithIdIsAnsweredProtocolErrorInItsOwnTy
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->id, 8);
   EXPECT_EQ(reply->code, kSuccess);
-  EXPECT_TRUE(handler_.calls_.size() == 1u && handler_.calls_[0] == 8);
+  EXPECT_TRUE(handler_.Calls().size() == 1u && handler_.Calls()[0] == 8);
 }
 
 TEST_F(LdapServerTest, UnknownOperationOrUnreadableIdDisconnects) {
@@ -518,7 +522,7 @@ TEST_F(LdapServerTest, UnknownOperationOrUnreadableIdDisconnects) {
     ExpectNotice(client, kProtocolError);
     ExpectServing();
   }
-  EXPECT_TRUE(handler_.calls_.size() == 3u);  // only the ExpectServing binds
+  EXPECT_TRUE(handler_.Calls().size() == 3u);  // only the ExpectServing binds
 }
 
 TEST_F(LdapServerTest, TruncatedMessageThenCloseLeavesTheServerServing) {
@@ -547,7 +551,7 @@ TEST_F(LdapServerTest, RequestsOfOneConnectionRunOneAtATimeInOrder) {
   }
   std::vector<int32_t> expected;
   for (int id = 1; id <= 20; ++id) expected.push_back(id);
-  EXPECT_EQ(handler_.calls_, expected);
+  EXPECT_EQ(handler_.Calls(), expected);
   EXPECT_FALSE(handler_.overlapped_);
 }
 
@@ -591,7 +595,7 @@ TEST_F(LdapServerTest, AbandonOfAQueuedRequestRemovesIt) {
     ids.push_back(reply->id);
   }
   EXPECT_EQ(ids, (std::vector<int32_t>{1, 4}));
-  EXPECT_EQ(handler_.calls_, (std::vector<int32_t>{1, 4}));
+  EXPECT_EQ(handler_.Calls(), (std::vector<int32_t>{1, 4}));
 }
 
 TEST_F(LdapServerTest, LibldapAbandonReachesTheRunningSearch) {
@@ -617,7 +621,7 @@ TEST_F(LdapServerTest, UnbindClosesAndRunsNothingMore) {
   EXPECT_TRUE(client.ClosedWithin(3000ms));
   EXPECT_TRUE(handler_.WaitFor([&] { return handler_.saw_abandoned_; }));
   std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(handler_.calls_, (std::vector<int32_t>{1}));
+  EXPECT_EQ(handler_.Calls(), (std::vector<int32_t>{1}));
 }
 
 TEST_F(LdapServerTest, PastMaxQueuedRequestsAnswersBusy) {
@@ -658,7 +662,7 @@ TEST_F(LdapServerTest, PlaintextBindAndSearchFromRemotePeersAreRefused) {
   EXPECT_EQ(search->tag, 0x65);
   EXPECT_EQ(search->code, kConfidentialityRequired);
   EXPECT_EQ(compare->code, kCompareTrue);
-  EXPECT_EQ(handler_.calls_, (std::vector<int32_t>{3}));
+  EXPECT_EQ(handler_.Calls(), (std::vector<int32_t>{3}));
 }
 
 TEST_F(LdapServerTest, AllowPlaintextLetsRemotePeersBind) {
@@ -774,7 +778,7 @@ TEST_F(LdapServerTest, MessageTricklingInIsCutOffAfterMessageTimeout) {
   trickle.join();
   EXPECT_TRUE(closed);
   EXPECT_GE(Clock::now() - start, 250ms);
-  EXPECT_TRUE(handler_.calls_.empty());
+  EXPECT_TRUE(handler_.Calls().empty());
 }
 
 // --- TLS ---------------------------------------------------------------------------------------
@@ -790,7 +794,7 @@ TEST_F(LdapServerTest, StartTlsThenBindOverTls) {
   ASSERT_NE(ld, nullptr);
   ASSERT_EQ(ldap_start_tls_s(ld, nullptr, nullptr), LDAP_SUCCESS);
   EXPECT_EQ(Bind(ld), LDAP_SUCCESS);
-  EXPECT_TRUE(handler_.saw_tls_);
+  EXPECT_TRUE(handler_.WaitFor([&] { return handler_.saw_tls_; }, 0ms));
   int entries = 0;
   EXPECT_EQ(SearchCount(ld, "dc=example", entries), LDAP_SUCCESS);
   EXPECT_EQ(entries, 3);
@@ -870,7 +874,7 @@ TEST_F(LdapServerTest, ServesLdaps) {
   LDAP* ld = Connect(Url("ldaps", server_->ldaps_port()));
   ASSERT_NE(ld, nullptr);
   EXPECT_EQ(Bind(ld), LDAP_SUCCESS);
-  EXPECT_TRUE(handler_.saw_tls_);
+  EXPECT_TRUE(handler_.WaitFor([&] { return handler_.saw_tls_; }, 0ms));
   ldap_unbind_ext_s(ld, nullptr, nullptr);
 }
 
@@ -928,7 +932,7 @@ TEST_F(LdapServerTest, StopAbandonsRunningRequestsAndReturns) {
   auto start = Clock::now();
   server_->Stop(2000ms);
   EXPECT_LT(Clock::now() - start, 1500ms);
-  EXPECT_TRUE(handler_.saw_abandoned_);
+  EXPECT_TRUE(handler_.WaitFor([&] { return handler_.saw_abandoned_; }, 0ms));
   ExpectNotice(client, kUnavailable);
   server_->Stop();  // idempotent
   RawClient late(server_->ldap_port());
