@@ -1,13 +1,5 @@
 #include "ldap/server/server.h"
 
-#include <fcntl.h>
-#include <ldap.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,7 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <ldap.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace idsync::ldap {
 namespace {
@@ -58,8 +57,12 @@ std::string IntContent(int64_t v) {
   return out;
 }
 
-std::string Int(int64_t v, unsigned char tag = 0x02) { return Tlv(tag, IntContent(v)); }
-std::string Msg(int32_t id, const std::string& op) { return Tlv(0x30, Int(id) + op); }
+std::string Int(int64_t v, unsigned char tag = 0x02) {
+  return Tlv(tag, IntContent(v));
+}
+std::string Msg(int32_t id, const std::string& op) {
+  return Tlv(0x30, Int(id) + op);
+}
 
 std::string BindReq(int32_t id, const std::string& dn = "cn=admin", const std::string& pw = "pw") {
   return Msg(id, Tlv(0x60, Int(3) + Tlv(0x04, dn) + Tlv(0x80, pw)));
@@ -72,8 +75,12 @@ std::string SearchReq(int32_t id, const std::string& base, const std::string& fi
 std::string CompareReq(int32_t id) {
   return Msg(id, Tlv(0x6e, Tlv(0x04, "cn=x") + Tlv(0x30, Tlv(0x04, "cn") + Tlv(0x04, "x"))));
 }
-std::string AbandonReq(int32_t id, int32_t target) { return Msg(id, Tlv(0x50, IntContent(target))); }
-std::string UnbindReq(int32_t id) { return Msg(id, Tlv(0x42, "")); }
+std::string AbandonReq(int32_t id, int32_t target) {
+  return Msg(id, Tlv(0x50, IntContent(target)));
+}
+std::string UnbindReq(int32_t id) {
+  return Msg(id, Tlv(0x42, ""));
+}
 std::string ExtendedReq(int32_t id, const std::string& oid) {
   return Msg(id, Tlv(0x77, Tlv(0x80, oid)));
 }
@@ -83,7 +90,7 @@ constexpr const char* kNoticeOid = "1.3.6.1.4.1.1466.20036";
 struct Reply {
   int32_t id = -1;
   unsigned char tag = 0;
-  int code = -1;  // resultCode of a final response
+  int code = -1;    // resultCode of a final response
   std::string oid;  // extendedResponse responseName
 };
 
@@ -236,7 +243,8 @@ class FakeHandler : public Handler {
       case Operation::kCompare:
         send(EncodeResponse(id, Operation::kCompare, {kCompareTrue, "", ""}));
         break;
-      case Operation::kSearch: Search(std::get<SearchRequest>(request.body), id, abandoned, send);
+      case Operation::kSearch:
+        Search(std::get<SearchRequest>(request.body), id, abandoned, send);
         break;
       case Operation::kExtended:
         send(EncodeExtendedResponse(id, {kSuccess, "", ""}, std::nullopt, std::nullopt));
@@ -300,7 +308,9 @@ class FakeHandler : public Handler {
     std::lock_guard lock(mu_);
     return calls_;
   }
-  bool WaitBlocked() { return WaitFor([&] { return blocked_; }); }
+  bool WaitBlocked() {
+    return WaitFor([&] { return blocked_; });
+  }
   void Release() {
     std::lock_guard lock(mu_);
     release_ = true;
@@ -512,9 +522,9 @@ TEST_F(LdapServerTest, UndecodableRequestWithIdIsAnsweredProtocolErrorInItsOwnTy
 TEST_F(LdapServerTest, UnknownOperationOrUnreadableIdDisconnects) {
   StartServer();
   const std::string cases[] = {
-      Msg(3, Tlv(0x73, Tlv(0x04, "ldap://x"))),          // searchResRef: not a request
-      Tlv(0x30, Tlv(0x04, "x") + Tlv(0x60, Int(3))),     // messageID is not an INTEGER
-      Msg(4, Tlv(0x50, "")),                             // abandon without an id
+      Msg(3, Tlv(0x73, Tlv(0x04, "ldap://x"))),       // searchResRef: not a request
+      Tlv(0x30, Tlv(0x04, "x") + Tlv(0x60, Int(3))),  // messageID is not an INTEGER
+      Msg(4, Tlv(0x50, "")),                          // abandon without an id
   };
   for (const std::string& bad : cases) {
     RawClient client(server_->ldap_port());
@@ -603,8 +613,8 @@ TEST_F(LdapServerTest, LibldapAbandonReachesTheRunningSearch) {
   LDAP* ld = Connect(Url("ldap", server_->ldap_port()));
   ASSERT_NE(ld, nullptr);
   int msgid = 0;
-  ASSERT_EQ(ldap_search_ext(ld, "cn=block", LDAP_SCOPE_BASE, "(objectClass=*)", nullptr, 0,
-                            nullptr, nullptr, nullptr, 0, &msgid),
+  ASSERT_EQ(ldap_search_ext(ld, "cn=block", LDAP_SCOPE_BASE, "(objectClass=*)", nullptr, 0, nullptr,
+                            nullptr, nullptr, 0, &msgid),
             LDAP_SUCCESS);
   ASSERT_TRUE(handler_.WaitBlocked());
   EXPECT_EQ(ldap_abandon_ext(ld, msgid, nullptr, nullptr), LDAP_SUCCESS);
@@ -729,8 +739,7 @@ TEST_F(LdapServerTest, PastMaxConnectionsNoticeOfDisconnection) {
   a.reset();
   std::this_thread::sleep_for(200ms);
   ExpectServing();
-  EXPECT_NE(server_->Render().find("idsync_ldap_connections_refused_total 1\n"),
-            std::string::npos);
+  EXPECT_NE(server_->Render().find("idsync_ldap_connections_refused_total 1\n"), std::string::npos);
 }
 
 TEST_F(LdapServerTest, IdleConnectionIsClosed) {
@@ -801,9 +810,9 @@ TEST_F(LdapServerTest, StartTlsThenBindOverTls) {
   // RFC 4511 §4.14.2: StartTLS on a TLS session.
   char* oid = nullptr;
   berval* data = nullptr;
-  EXPECT_EQ(ldap_extended_operation_s(ld, LDAP_EXOP_START_TLS, nullptr, nullptr, nullptr, &oid,
-                                      &data),
-            LDAP_PROTOCOL_ERROR);
+  EXPECT_EQ(
+      ldap_extended_operation_s(ld, LDAP_EXOP_START_TLS, nullptr, nullptr, nullptr, &oid, &data),
+      LDAP_PROTOCOL_ERROR);
   if (oid) ldap_memfree(oid);
   if (data) ber_bvfree(data);
   ldap_unbind_ext_s(ld, nullptr, nullptr);
