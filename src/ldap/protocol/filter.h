@@ -39,7 +39,7 @@ struct Filter {
   std::optional<std::string> initial;
   std::vector<std::string> any;
   std::optional<std::string> final_value;
-  std::string matching_rule;  // extensible; may be empty (then `attribute` is not)
+  std::string matching_rule;   // extensible; may be empty (then `attribute` is not)
   bool dn_attributes = false;  // extensible
 };
 
@@ -50,8 +50,11 @@ std::string FilterToString(const Filter& filter);
 
 // Parses RFC 4515 text: the full grammar, including "(&)"/"(|)", extensible
 // "(cn:dn:caseExactMatch:=x)" / "(:dn:2.5.13.5:=x)" and \XX escapes (any byte value). The whole
-// text must be one filter; surrounding spaces are not accepted. kInvalidFilter, with the offset,
-// on any syntax error or when and/or/not nest deeper than `max_depth`. Thread-safe.
+// text must be one filter; surrounding spaces are not accepted, but a single item may come
+// without its parentheses ("uid=alice"), as ldapsearch accepts. Attribute descriptions and rule
+// ids must pass IsValidAttributeDescription / IsValidMatchingRule. Empty substring parts are
+// dropped ("(cn=a**b)" is "(cn=a*b)"). kInvalidFilter, with the offset, on any syntax error or
+// when and/or/not nest deeper than `max_depth` ("(&(&(cn=x)))" has depth 2). Thread-safe.
 Result<Filter> ParseFilter(std::string_view text, size_t max_depth = 32);
 
 }  // namespace idsync::ldap

@@ -11,10 +11,10 @@ namespace idsync::ldap {
 
 struct Frame {
   enum Status {
-    kNeedMore,   // the header (tag and length) or the body is not complete yet
-    kComplete,   // buffer holds at least one whole message of total_bytes
-    kTooLarge,   // the declared message is longer than the cap: disconnect
-    kMalformed   // not a SEQUENCE (0x30), indefinite length, or more than 4 length octets
+    kNeedMore,  // the header (tag and length) or the body is not complete yet
+    kComplete,  // buffer holds at least one whole message of total_bytes
+    kTooLarge,  // the declared message is longer than the cap: disconnect
+    kMalformed  // not a SEQUENCE (0x30), indefinite length, or more than 4 length octets
   } status = kNeedMore;
   // Header plus body, set for kComplete and kTooLarge (for kNeedMore once the header is read).
   size_t total_bytes = 0;

@@ -69,15 +69,15 @@ struct BindRequest {
   int version = 3;  // as sent (1..127); the server refuses anything but 3
   std::string name;
   bool simple = true;
-  std::string password;  // simple only
-  std::string sasl_mechanism;  // SASL only
+  std::string password;                         // simple only
+  std::string sasl_mechanism;                   // SASL only
   std::optional<std::string> sasl_credentials;  // SASL only
 };
 
 struct SearchRequest {
   std::string base;
   Scope scope = Scope::kBase;
-  int deref = 0;  // 0..3 (neverDerefAliases..derefAlways)
+  int deref = 0;           // 0..3 (neverDerefAliases..derefAlways)
   int64_t size_limit = 0;  // 0..2^31-1, 0 = no client limit
   int64_t time_limit = 0;  // seconds, 0..2^31-1
   bool types_only = false;
@@ -103,7 +103,7 @@ struct AbandonRequest {
 struct UnbindRequest {};
 
 // add, modify, delete, modify DN: only the DN is decoded, because the server refuses them. The
-// rest of the operation is still checked to be one well-formed element.
+// rest of the operation is skipped (its element's length is still checked).
 struct WriteRequest {
   std::string dn;
 };
@@ -134,7 +134,7 @@ struct DecodeLimits {
 struct Decoded {
   std::optional<Request> request;
   int32_t message_id = 0;  // also set when request is
-  std::string error;  // empty iff request is set; for logs, safe to send as diagnosticMessage
+  std::string error;       // empty iff request is set; for logs, safe to send as diagnosticMessage
 };
 
 // Decodes exactly one complete LDAPMessage (as PeekFrame delimited it: no byte before or after).
