@@ -26,6 +26,9 @@ extern "C" int IdsyncFuzz_patch_apply(const uint8_t* data, size_t size);
 extern "C" int IdsyncFuzz_validate(const uint8_t* data, size_t size);
 extern "C" int IdsyncFuzz_patch_path(const uint8_t* data, size_t size);
 extern "C" int IdsyncFuzz_http_request(const uint8_t* data, size_t size);
+extern "C" int IdsyncFuzz_ldap_message(const uint8_t* data, size_t size);
+extern "C" int IdsyncFuzz_ldap_filter(const uint8_t* data, size_t size);
+extern "C" int IdsyncFuzz_ldap_dn(const uint8_t* data, size_t size);
 
 namespace {
 
@@ -104,5 +107,8 @@ TEST(FuzzRegressions, PatchApply) { EXPECT_GE(Replay("patch_apply", IdsyncFuzz_p
 TEST(FuzzRegressions, Validate) { EXPECT_GE(Replay("validate", IdsyncFuzz_validate), 4u); }
 TEST(FuzzRegressions, PatchPath) { EXPECT_GE(Replay("patch_path", IdsyncFuzz_patch_path), 10u); }
 TEST(FuzzRegressions, HttpRequest) { EXPECT_GE(Replay("http_request", IdsyncFuzz_http_request), 10u); }
+TEST(FuzzRegressions, LdapMessage) { EXPECT_GE(Replay("ldap_message", IdsyncFuzz_ldap_message), 10u); }
+TEST(FuzzRegressions, LdapFilter) { EXPECT_GE(Replay("ldap_filter", IdsyncFuzz_ldap_filter), 10u); }
+TEST(FuzzRegressions, LdapDn) { EXPECT_GE(Replay("ldap_dn", IdsyncFuzz_ldap_dn), 10u); }
 
 }  // namespace

@@ -533,12 +533,12 @@ TEST(Encode, ExtendedResponseAndNoticeOfDisconnection) {
   EXPECT_NE(ber_scanf(ber, "{i", &id), LBER_ERROR);
   op_tag = ber_peek_tag(ber, &len);
   EXPECT_NE(ber_scanf(ber, "{emmm}}", &code, &matched, &message, &oid), LBER_ERROR);
-  ber_free(ber, 1);
   EXPECT_EQ(id, 0);
   EXPECT_EQ(op_tag, 0x78u);
   EXPECT_EQ(code, kProtocolError);
   EXPECT_EQ(std::string(message.bv_val, message.bv_len), "bye");
   EXPECT_EQ(std::string(oid.bv_val, oid.bv_len), "1.3.6.1.4.1.1466.20036");
+  ber_free(ber, 1);  // the bervals point into it
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ std::optional<Operation> PeekRequestOperation(std::string_view message) {
   if (!SkipToOperation(message, pos, id)) return std::nullopt;
   auto tag = static_cast<unsigned char>(message[pos]);
   if ((tag & 0xc0) != 0x40) return std::nullopt;  // protocolOp tags are [APPLICATION n]
-  switch (tag & 0x1f) {  // RFC 4511 appendix B
+  switch (tag & 0x1f) {                           // RFC 4511 appendix B
     case 0: return Operation::kBind;
     case 2: return Operation::kUnbind;
     case 3: return Operation::kSearch;
@@ -126,7 +126,8 @@ std::optional<std::pair<Operation, int>> PeekResponseResult(std::string_view mes
     return std::nullopt;
   }
   int code = 0;
-  for (size_t i = 0; i < length; ++i) code = (code << 8) | static_cast<unsigned char>(message[pos++]);
+  for (size_t i = 0; i < length; ++i)
+    code = (code << 8) | static_cast<unsigned char>(message[pos++]);
   return std::pair{op, code};
 }
 
@@ -233,9 +234,13 @@ Connection::Connection(ServerShared& shared, tcp::socket socket, bool ldaps)
   last_activity_ = Clock::now();
 }
 
-Connection::~Connection() { shared_.Unregister(this); }
+Connection::~Connection() {
+  shared_.Unregister(this);
+}
 
-tcp::socket& Connection::Lowest() { return tls_ ? tls_->next_layer() : socket_; }
+tcp::socket& Connection::Lowest() {
+  return tls_ ? tls_->next_layer() : socket_;
+}
 
 void Connection::Start() {
   shared_.Register(this, weak_from_this());
@@ -270,7 +275,7 @@ void Connection::OnRead(const error_code& ec, size_t n) {
     });
     return;
   }
-  if (ec) return Close();  // end of stream, reset, or closed by a deadline or Stop
+  if (ec) return Close();              // end of stream, reset, or closed by a deadline or Stop
   if (phase_ != Phase::kOpen) return;  // a final message is being written; input is ignored
   last_activity_ = Clock::now();
   try {
@@ -336,7 +341,8 @@ void Connection::OnMessage(std::string_view bytes) {
       }
       return;
     case Operation::kExtended:
-      if (auto* ext = std::get_if<ExtendedRequest>(&request.body); ext && ext->oid == kStartTlsOid) {
+      if (auto* ext = std::get_if<ExtendedRequest>(&request.body);
+          ext && ext->oid == kStartTlsOid) {
         return OnStartTls(request);
       }
       break;
@@ -486,7 +492,8 @@ void Connection::RunOnWorker(const Request& request,
     } else if (request.op == Operation::kSearch) {
       send(EncodeSearchDone(request.message_id, {kOperationsError, "", "internal error"}));
     } else {
-      send(EncodeResponse(request.message_id, request.op, {kOperationsError, "", "internal error"}));
+      send(
+          EncodeResponse(request.message_id, request.op, {kOperationsError, "", "internal error"}));
     }
   } catch (...) {
     // Out of memory: the client gets no answer to this request.
@@ -514,9 +521,8 @@ bool Connection::SendFromWorker(std::string message, const std::atomic<bool>& ab
   auto result = PeekResponseResult(message);
   {
     std::unique_lock lock(mu_);
-    drained_.wait(lock, [&] {
-      return closed_ || abandoned.load() || out_bytes_ <= opts_.max_output_bytes;
-    });
+    drained_.wait(
+        lock, [&] { return closed_ || abandoned.load() || out_bytes_ <= opts_.max_output_bytes; });
     if (closed_ || abandoned.load()) return false;
     out_bytes_ += message.size();
     out_.push_back(std::move(message));
@@ -654,8 +660,7 @@ void Connection::OnDrained() {
 void Connection::RequestStop() {
   net::post(strand_, [self = Self()] {
     switch (self->phase_) {
-      case Phase::kOpen:
-        return self->Disconnect(kUnavailable, "the server is shutting down");
+      case Phase::kOpen: return self->Disconnect(kUnavailable, "the server is shutting down");
       case Phase::kHandshake:
       case Phase::kStartingTls: return self->Close();
       case Phase::kFlushing:

@@ -47,9 +47,9 @@ class LdapMetrics {
 
   std::atomic<int64_t> open_connections{0};
   std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> refused{0};        // over max_connections
-  std::atomic<uint64_t> disconnected{0};   // Notice of Disconnection sent (malformed, too large)
-  std::atomic<uint64_t> timed_out{0};      // idle, message, handshake or write timeout
+  std::atomic<uint64_t> refused{0};       // over max_connections
+  std::atomic<uint64_t> disconnected{0};  // Notice of Disconnection sent (malformed, too large)
+  std::atomic<uint64_t> timed_out{0};     // idle, message, handshake or write timeout
 
  private:
   static constexpr size_t kOps = 10;  // Operation has 10 enumerators
@@ -66,7 +66,7 @@ struct ServerShared {
 
   const ServerOptions options;
   Handler& handler;
-  boost::asio::ssl::context* tls = nullptr;  // null when no certificate is configured
+  boost::asio::ssl::context* tls = nullptr;           // null when no certificate is configured
   std::function<void(std::function<void()>)> submit;  // runs a job on the worker pool
   LdapMetrics metrics;
   std::atomic<bool> stopping{false};
@@ -203,9 +203,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::mutex mu_;
   std::condition_variable drained_;  // out_bytes_ fell, or closed_ / an abandon flag was set
   std::deque<std::string> out_;      // guarded by mu_; queued behind inflight_
-  size_t out_bytes_ = 0;  // guarded by mu_; unsent bytes in out_ and inflight_
-  bool write_scheduled_ = false;  // guarded by mu_; WriteMore posted or a write outstanding
-  bool closed_ = false;           // guarded by mu_; nothing more will be written
+  size_t out_bytes_ = 0;             // guarded by mu_; unsent bytes in out_ and inflight_
+  bool write_scheduled_ = false;     // guarded by mu_; WriteMore posted or a write outstanding
+  bool closed_ = false;              // guarded by mu_; nothing more will be written
   std::shared_ptr<std::atomic<bool>> running_abandoned_;  // guarded by mu_
 };
 

@@ -188,8 +188,8 @@ Status ServerImpl::Listen(Listener& listener, const std::string& where) {
     endpoint = tcp::endpoint(ip, address.port);
   } else {
     tcp::resolver resolver(ioc_);
-    auto results = resolver.resolve(address.host, std::to_string(address.port),
-                                    tcp::resolver::passive, ec);
+    auto results =
+        resolver.resolve(address.host, std::to_string(address.port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
       return Error{ErrorCode::kUnavailable,
                    "cannot listen on " + where + ": host '" + address.host +
@@ -260,10 +260,10 @@ void ServerImpl::DoAccept(Listener& listener) {
   if (shared_.stopping.load(std::memory_order_acquire)) return;
   listener.acceptor.async_accept(
       net::make_strand(ioc_),
-      net::bind_executor(accept_strand_, [this, &listener](const error_code& ec,
-                                                           tcp::socket socket) {
-        OnAccept(listener, ec, std::move(socket));
-      }));
+      net::bind_executor(accept_strand_,
+                         [this, &listener](const error_code& ec, tcp::socket socket) {
+                           OnAccept(listener, ec, std::move(socket));
+                         }));
 }
 
 void ServerImpl::OnAccept(Listener& listener, const error_code& ec, tcp::socket socket) {
