@@ -377,6 +377,12 @@ void Connection::OnDecodeError(std::string_view bytes, const Decoded& decoded) {
 bool Connection::PlaintextRefused(const Request& request) const {
   if (request.op != Operation::kBind && request.op != Operation::kSearch) return false;
   if (session_.tls || opts_.allow_plaintext) return false;
+  // A base-scope read of the root DSE carries no password and no directory data, and clients
+  // read it in clear to learn that StartTLS is offered before they start it.
+  if (const auto* search = std::get_if<SearchRequest>(&request.body);
+      search && search->base.empty() && search->scope == Scope::kBase) {
+    return false;
+  }
   return !session_.loopback || opts_.treat_loopback_as_remote;
 }
 

@@ -67,9 +67,10 @@ std::string Msg(int32_t id, const std::string& op) {
 std::string BindReq(int32_t id, const std::string& dn = "cn=admin", const std::string& pw = "pw") {
   return Msg(id, Tlv(0x60, Int(3) + Tlv(0x04, dn) + Tlv(0x80, pw)));
 }
-std::string SearchReq(int32_t id, const std::string& base, const std::string& filter = "") {
+std::string SearchReq(int32_t id, const std::string& base, const std::string& filter = "",
+                      int scope = 2) {
   std::string f = filter.empty() ? Tlv(0x87, "objectClass") : filter;
-  return Msg(id, Tlv(0x63, Tlv(0x04, base) + Int(2, 0x0a) + Int(0, 0x0a) + Int(0) + Int(0) +
+  return Msg(id, Tlv(0x63, Tlv(0x04, base) + Int(scope, 0x0a) + Int(0, 0x0a) + Int(0) + Int(0) +
                                Tlv(0x01, std::string(1, '\0')) + f + Tlv(0x30, "")));
 }
 std::string CompareReq(int32_t id) {
@@ -673,6 +674,23 @@ TEST_F(LdapServerTest, PlaintextBindAndSearchFromRemotePeersAreRefused) {
   EXPECT_EQ(search->code, kConfidentialityRequired);
   EXPECT_EQ(compare->code, kCompareTrue);
   EXPECT_EQ(handler_.Calls(), (std::vector<int32_t>{3}));
+  // The root DSE (base "", base scope) stays readable in clear: clients read it to learn that
+  // StartTLS is offered. Any other scope at "" is still refused.
+  client.Send(SearchReq(4, "", "", 0) + SearchReq(5, "", "", 2));
+  // Five messages in an order the two threads decide: the fake handler's three entries and
+  // its searchResultDone for 4, and the I/O thread's refusal of 5.
+  int entries = 0, success = 0, refused = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto m = client.Read();
+    ASSERT_TRUE(m);
+    if (m->tag == 0x64) ++entries;
+    if (m->tag == 0x65 && m->code == kSuccess) ++success;
+    if (m->tag == 0x65 && m->code == kConfidentialityRequired) ++refused;
+  }
+  EXPECT_EQ(entries, 3);
+  EXPECT_EQ(success, 1);
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(handler_.Calls(), (std::vector<int32_t>{3, 4}));
 }
 
 TEST_F(LdapServerTest, AllowPlaintextLetsRemotePeersBind) {
