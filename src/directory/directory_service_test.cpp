@@ -220,9 +220,9 @@ TEST_F(DirectoryServiceTest, StoresTheFoldedMailKeyAndFillsInAnUnknownOne) {
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(store_->path().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE effective_users SET mail_key = NULL", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "UPDATE effective_users SET mail_key = NULL", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   EXPECT_EQ(mail_key(), "");  // NULL reads as ""
   ASSERT_TRUE(DeriveAlone());
