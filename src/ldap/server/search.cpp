@@ -335,7 +335,7 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
         if (!group) return group.error().code == ErrorCode::kNotFound ? Status::Ok() : group.error();
         auto gdn = ParseDn(tree_.GroupDn(view_.name, group->name));
         if (!gdn || NormalizeDn(*gdn) != want) return Status::Ok();
-        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
         int64_t seen = 0;
         Status s = tx.Ldap().MembersAfter(
             view_.name, group->id, cursor_.key, limits_.chunk,
@@ -426,7 +426,7 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
       }
       if (!s) return s;
     }
-    EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+    EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
     int64_t pos = 0;
     if (users) {
       for (const auto& [id, row] : user_rows) {
@@ -464,7 +464,7 @@ SearchRun::Next SearchRun::FromFeed(int64_t after_seq, bool users) {
       auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
       if (!keys) return keys.error();
       more = static_cast<int64_t>(keys->size()) == limits_.chunk;
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       for (const auto& k : *keys) {
         if (page_full_) return stop = true, Status::Ok();
         from = k.seq;
@@ -524,7 +524,7 @@ SearchRun::Next SearchRun::Users() {
   while (true) {
     bool more = false, stop = false;
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       int64_t seen = 0;
       Status s = tx.Ldap().UsersAfter(view_.name, cursor_.key, limits_.chunk,
                                       [&](int64_t pk, const store::EffectiveUserRow& row) {
@@ -561,7 +561,7 @@ SearchRun::Next SearchRun::Groups() {
   while (true) {
     bool more = false, stop = false;
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       int64_t seen = 0;
       Status s = tx.Ldap().GroupsAfter(view_.name, cursor_.key, limits_.chunk,
                                        [&](int64_t pk, const store::EffectiveGroupRow& row) {
@@ -602,7 +602,7 @@ SearchRun::Next SearchRun::Tombstones() {
       auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
       if (!keys) return keys.error();
       more = static_cast<int64_t>(keys->size()) == limits_.chunk;
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       for (const auto& k : *keys) {
         if (page_full_) return stop = true, Status::Ok();
         from = k.seq;
@@ -668,7 +668,7 @@ SearchRun::Next SearchRun::RunPhase(int phase) {
     case kGroupsOu: {
       Entry e;
       Status built = store_.Read([&](store::Transaction& tx) -> Status {
-        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
         e = phase == kContextEntry ? b.Context()
                                    : b.OrganizationalUnit(phase == kPeopleOu ? "people" : "groups");
         return Status::Ok();
@@ -681,7 +681,7 @@ SearchRun::Next SearchRun::RunPhase(int phase) {
       if (page_full_) return Next::kStop;
       Next n = Next::kGo;
       Status read = store_.Read([&](store::Transaction& tx) -> Status {
-        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
         n = single_user_ ? Offer(b.User(*single_user_), 1) : Offer(b.Group(*single_group_), 1);
         return Status::Ok();
       });

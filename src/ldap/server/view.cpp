@@ -179,19 +179,21 @@ Wanted Wanted::FromRequest(const std::vector<std::string>& attributes, const Sch
 
 EntryBuilder::EntryBuilder(store::Transaction& tx, const Schema& schema, const Tree& tree,
                            const DirectoryView& view, const std::set<const AttributeType*>& needed,
-                           bool need_all)
+                           bool need_all, bool need_operational)
     : tx_(tx),
       schema_(schema),
       tree_(tree),
       view_(view),
       needed_(needed),
       need_all_(need_all),
+      need_operational_(need_operational),
       ad_(view.settings.profile == Profile::kActiveDirectory) {}
 
 bool EntryBuilder::Need(const char* name) const {
-  if (need_all_) return true;
   const AttributeType* t = schema_.Find(name);
-  return t != nullptr && needed_.count(t) > 0;
+  if (t == nullptr) return false;
+  if (needed_.count(t) > 0) return true;
+  return need_all_ && (need_operational_ || !IsOperational(t, view_.settings.profile));
 }
 
 bool IsOperational(const AttributeType* type, Profile profile) {

@@ -82,9 +82,12 @@ struct DirectoryView {
 // POSIX numbers) are read only when needed.
 class EntryBuilder {
  public:
+  // `need_all`: "*" or "+" was asked for. With `need_operational` false ("*" without "+"),
+  // operational attributes (memberOf on the standard profile) are computed only when
+  // `needed` names them: a `*` dump must not read every user's groups to drop them.
   EntryBuilder(store::Transaction& tx, const Schema& schema, const Tree& tree,
                const DirectoryView& view, const std::set<const AttributeType*>& needed,
-               bool need_all);
+               bool need_all, bool need_operational = true);
 
   bool Visible(const store::EffectiveUserRow& row) const {
     return row.state == "active" || view_.settings.show_disabled;
@@ -110,6 +113,7 @@ class EntryBuilder {
   const DirectoryView& view_;
   const std::set<const AttributeType*>& needed_;
   bool need_all_;
+  bool need_operational_;
   bool ad_;
 };
 
