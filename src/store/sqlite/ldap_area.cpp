@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -102,26 +103,27 @@ class LdapBodyScanner {
     return i_ == s_.size();
   }
   // A string at i_; `raw` is its text between the quotes, `escaped` whether it has escapes.
+  // The closing quote is the first one after an even number of backslashes (memchr: bodies
+  // are mostly strings).
   bool String(std::string_view* raw, bool* escaped) {
     if (i_ >= s_.size() || s_[i_] != '"') return false;
-    const size_t start = ++i_;
-    bool esc = false;
-    while (i_ < s_.size()) {
-      const char c = s_[i_];
-      if (c == '"') {
-        if (raw != nullptr) *raw = s_.substr(start, i_ - start);
-        if (escaped != nullptr) *escaped = esc;
-        ++i_;
-        return true;
+    const char* begin = s_.data() + i_ + 1;
+    const char* end = s_.data() + s_.size();
+    for (const char* p = begin;;) {
+      const auto* q = static_cast<const char*>(std::memchr(p, '"', static_cast<size_t>(end - p)));
+      if (q == nullptr) return false;
+      const char* b = q;
+      while (b > begin && b[-1] == '\\') --b;
+      if ((q - b) % 2 == 1) {  // an escaped quote
+        p = q + 1;
+        continue;
       }
-      if (c == '\\') {
-        esc = true;
-        i_ += 2;
-      } else {
-        ++i_;
-      }
+      const auto n = static_cast<size_t>(q - begin);
+      if (raw != nullptr) *raw = std::string_view(begin, n);
+      if (escaped != nullptr) *escaped = std::memchr(begin, '\\', n) != nullptr;
+      i_ = static_cast<size_t>(q + 1 - s_.data());
+      return true;
     }
-    return false;
   }
   bool Key(std::string_view& key) {
     Space();
