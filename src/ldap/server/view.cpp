@@ -310,13 +310,19 @@ Result<Entry> EntryBuilder::User(const store::EffectiveUserRow& row) {
     }
   }
 
-  e.Add(T("entryUUID"), {row.id});
-  e.Add(T("createTimestamp"), {FormatGeneralizedTime(row.created)});
-  e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(row.last_modified)});
-  e.Add(T("structuralObjectClass"), {ad_ ? "user" : "inetOrgPerson"});
-  e.Add(T("entryDN"), {e.dn});
-  e.Add(T("subschemaSubentry"), {kSubschemaDn});
-  e.Add(T("hasSubordinates"), {"FALSE"});
+  // Operational attributes only when asked for ("+", by name, or in the filter): a `*` dump
+  // would format two timestamps per user only for Select to drop them.
+  if (Need("entryUUID")) e.Add(T("entryUUID"), {row.id});
+  if (Need("createTimestamp")) e.Add(T("createTimestamp"), {FormatGeneralizedTime(row.created)});
+  if (Need("modifyTimestamp")) {
+    e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(row.last_modified)});
+  }
+  if (Need("structuralObjectClass")) {
+    e.Add(T("structuralObjectClass"), {ad_ ? "user" : "inetOrgPerson"});
+  }
+  if (Need("entryDN")) e.Add(T("entryDN"), {e.dn});
+  if (Need("subschemaSubentry")) e.Add(T("subschemaSubentry"), {kSubschemaDn});
+  if (Need("hasSubordinates")) e.Add(T("hasSubordinates"), {"FALSE"});
   return e;
 }
 
