@@ -190,7 +190,7 @@ EntryBuilder::EntryBuilder(store::Transaction& tx, const Schema& schema, const T
       ad_(view.settings.profile == Profile::kActiveDirectory) {}
 
 bool EntryBuilder::Need(const char* name) const {
-  const AttributeType* t = schema_.Find(name);
+  const AttributeType* t = T(name);
   if (t == nullptr) return false;
   if (needed_.count(t) > 0) return true;
   return need_all_ && (need_operational_ || !IsOperational(t, view_.settings.profile));

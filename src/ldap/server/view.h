@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
@@ -105,7 +106,13 @@ class EntryBuilder {
 
  private:
   bool Need(const char* name) const;
-  const AttributeType* T(const char* name) const { return schema_.Find(name); }
+  // Schema::Find by the literal's address, remembered for the builder's life (one read
+  // transaction): Find lower-cases and walks a map, about 20 times per entry.
+  const AttributeType* T(const char* name) const {
+    auto [it, inserted] = types_.try_emplace(name, nullptr);
+    if (inserted) it->second = schema_.Find(name);
+    return it->second;
+  }
 
   store::Transaction& tx_;
   const Schema& schema_;
@@ -115,6 +122,7 @@ class EntryBuilder {
   bool need_all_;
   bool need_operational_;
   bool ad_;
+  mutable std::unordered_map<const char*, const AttributeType*> types_;
 };
 
 // Whether `type` is returned only on request ("+" or by name) under `profile`: memberOf is
