@@ -157,23 +157,45 @@ class RssSampler:
         self.thread.join(timeout=5)
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process (all threads), in seconds; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def measure_eq(exe, target, names_file, args):
+    cpu0 = cpu_seconds(target.pid)
     r = client_run(exe, "eq", target,
                    ["--base", PEOPLE, "--names", names_file, "--connections", args.connections,
                     "--depth", args.depth, "--seconds", args.seconds, "--warmup", args.warmup,
                     "--filter", args.eq_filter, "--attrs", args.eq_attrs],
                    timeout=args.seconds + args.warmup + 120)
+    cpu1 = cpu_seconds(target.pid)
+    # The server's CPU per search (warm-up included in both counts): steadier than ops/s when
+    # other work shares the machine.
+    ops = r["ops"] + r["warmup_ops"]
+    r["server_cpu_s"] = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    r["server_cpu_us_per_op"] = r["server_cpu_s"] / ops * 1e6 if r["server_cpu_s"] and ops else None
     return r
 
 
 def measure_dump(exe, target, args):
     before = B.vm_rss_kib(target.pid)
+    cpu0 = cpu_seconds(target.pid)
     with RssSampler(target.pid) as s:
         r = client_run(exe, "dump", target,
                        ["--base", CONTEXT, "--filter", "(objectClass=inetOrgPerson)",
                         "--attrs", "*", "--page", args.page, "--max-seconds",
                         args.dump_timeout], timeout=args.dump_timeout + 60)
     after = B.vm_rss_kib(target.pid)
+    cpu1 = cpu_seconds(target.pid)
+    r["server_cpu_s"] = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    r["server_cpu_us_per_entry"] = (r["server_cpu_s"] / r["entries"] * 1e6
+                                    if r["server_cpu_s"] and r["entries"] else None)
     samples = [x for x in s.samples if x is not None]
     r["rss_before_kib"] = before
     r["rss_peak_kib"] = max(samples + [before or 0, after or 0])
@@ -378,10 +400,13 @@ def summarize(rounds):
             "eq_p99_ms": median(col(server, "eq", "p99_ms")),
             "eq_client_cpu_share": median([c / s for c, s in zip(col(server, "eq", "client_cpu_s"),
                                                                  col(server, "eq", "seconds"))]),
+            "eq_server_cpu_us_per_op": median(col(server, "eq", "server_cpu_us_per_op")),
             "dump_entries_per_s": median(col(server, "dump", "entries_per_s")),
+            "dump_server_cpu_us_per_entry": median(col(server, "dump",
+                                                       "server_cpu_us_per_entry")),
             "dump_seconds": median(col(server, "dump", "seconds")),
-            "dump_entries": median(col(server, "dump", "entries")),
-            "dump_values": median(col(server, "dump", "values")),
+            "dump_entries": min(col(server, "dump", "entries"), default=None),
+            "dump_values": min(col(server, "dump", "values"), default=None),
             "dump_rss_before_mib": median([x / 1024 for x in col(server, "dump", "rss_before_kib")
                                            if x]),
             "dump_rss_peak_mib": median([x / 1024 for x in col(server, "dump", "rss_peak_kib")
@@ -422,17 +447,27 @@ def table(S, R):
     rss_ok = (S["idsync"]["dump_rss_delta_max_mib"] <= 32
               if S["idsync"]["dump_rss_delta_max_mib"] is not None else None)
     same = (i["dump_entries"] == s["dump_entries"] == users) if users else None
+
+    def cpu_ratio(key):
+        return s[key] / i[key] if s.get(key) and i.get(key) else None
+
     rows = [
         ("uid equality, ops/s (16 connections)", fmt(i["eq_ops_per_s"]), fmt(s["eq_ops_per_s"]),
          fmt(r["eq_ops_per_s"], 2), ">= 0.5", verdict(eq_ok)),
         ("uid equality, p50 ms", fmt(i["eq_p50_ms"], 3), fmt(s["eq_p50_ms"], 3), "", "", ""),
         ("uid equality, p99 ms", fmt(i["eq_p99_ms"], 3), fmt(s["eq_p99_ms"], 3),
          fmt(r["eq_p99_slapd_over_idsync"], 2) + " (slapd/idsync)", "", ""),
+        ("uid equality, server CPU µs per search", fmt(i["eq_server_cpu_us_per_op"]),
+         fmt(s["eq_server_cpu_us_per_op"]), fmt(cpu_ratio("eq_server_cpu_us_per_op"), 2) +
+         " (slapd/idsync)", "", ""),
         ("uid equality, load client CPU / wall", fmt(i["eq_client_cpu_share"], 2),
          fmt(s["eq_client_cpu_share"], 2), "", "", ""),
         (f"paged dump, entries/s (page {SIZE_LIMIT}, `*`)", fmt(i["dump_entries_per_s"]),
          fmt(s["dump_entries_per_s"]), fmt(r["dump_entries_per_s"], 2), ">= 0.5",
          verdict(dump_ok)),
+        ("paged dump, server CPU µs per entry", fmt(i["dump_server_cpu_us_per_entry"]),
+         fmt(s["dump_server_cpu_us_per_entry"]),
+         fmt(cpu_ratio("dump_server_cpu_us_per_entry"), 2) + " (slapd/idsync)", "", ""),
         ("paged dump, entries / attribute values", f"{fmt(i['dump_entries'])} / "
          f"{fmt(i['dump_values'])}", f"{fmt(s['dump_entries'])} / {fmt(s['dump_values'])}", "",
          f"= {fmt(users)} users", verdict(same)),
