@@ -126,8 +126,8 @@ class SearchRun {
   enum class Next { kGo, kStop };
 
   Status Locate(std::vector<int>& phases);
-  Next Offer(const Result<Entry>& entry, int64_t key);
-  Next Emit(const Entry& entry);
+  Next Offer(Result<Entry> entry, int64_t key);
+  Next Emit(Entry&& entry);
   bool Flush();
   bool Excluded(bool users) const;
   std::optional<std::vector<Lookup>> Lookups(bool users) const;
@@ -183,7 +183,7 @@ bool SearchRun::Flush() {
   return !abandoned_.load();
 }
 
-SearchRun::Next SearchRun::Emit(const Entry& entry) {
+SearchRun::Next SearchRun::Emit(Entry&& entry) {
   const int64_t total = cursor_.sent + page_sent_;
   if (size_limit_ > 0 && total >= size_limit_) {
     outcome_.result = {kSizeLimitExceeded, "",
@@ -191,16 +191,16 @@ SearchRun::Next SearchRun::Emit(const Entry& entry) {
                            ") allows; use the paged results control to read them all"};
     return Next::kStop;
   }
-  pending_.push_back(EncodeSearchEntry(id_, entry.dn,
-                                       Select(entry, wanted_, view_.settings.profile),
-                                       request_.types_only));
+  // The values move into the selection (Select(Entry&&) leaves entry.dn as it is).
+  const std::vector<Attribute> selected = Select(std::move(entry), wanted_, view_.settings.profile);
+  pending_.push_back(EncodeSearchEntry(id_, entry.dn, selected, request_.types_only));
   ++page_sent_;
   ++outcome_.entries;
   if (paged_ && page_sent_ >= page_size_) page_full_ = true;
   return Next::kGo;
 }
 
-SearchRun::Next SearchRun::Offer(const Result<Entry>& entry, int64_t key) {
+SearchRun::Next SearchRun::Offer(Result<Entry> entry, int64_t key) {
   if (!entry) {
     outcome_.result = {kOperationsError, "", "the directory could not be read: " +
                                                  entry.error().detail};
@@ -211,7 +211,7 @@ SearchRun::Next SearchRun::Offer(const Result<Entry>& entry, int64_t key) {
     return Next::kStop;
   }
   cursor_.key = key;
-  if (Matches(request_.filter, *entry, schema_)) return Emit(*entry);
+  if (Matches(request_.filter, *entry, schema_)) return Emit(std::move(*entry));
   return Next::kGo;
 }
 

@@ -418,13 +418,30 @@ Result<Entry> EntryBuilder::Tombstone(const std::string& type, const std::string
   return e;
 }
 
+namespace {
+
+bool Selected(const AttributeType* type, const Wanted& wanted, Profile profile) {
+  return wanted.named.count(type) > 0 ||
+         (IsOperational(type, profile) ? wanted.all_operational : wanted.all_user);
+}
+
+}  // namespace
+
 std::vector<Attribute> Select(const Entry& entry, const Wanted& wanted, Profile profile) {
   std::vector<Attribute> out;
   if (wanted.none) return out;
   for (const auto& a : entry.attributes) {
-    bool include = wanted.named.count(a.type) > 0 ||
-                   (IsOperational(a.type, profile) ? wanted.all_operational : wanted.all_user);
-    if (include) out.push_back({a.type->name, a.values});
+    if (Selected(a.type, wanted, profile)) out.push_back({a.type->name, a.values});
+  }
+  return out;
+}
+
+std::vector<Attribute> Select(Entry&& entry, const Wanted& wanted, Profile profile) {
+  std::vector<Attribute> out;
+  if (wanted.none) return out;
+  out.reserve(entry.attributes.size());
+  for (auto& a : entry.attributes) {
+    if (Selected(a.type, wanted, profile)) out.push_back({a.type->name, std::move(a.values)});
   }
   return out;
 }

@@ -131,6 +131,8 @@ bool IsOperational(const AttributeType* type, Profile profile);
 
 // The attribute selection applied to a built entry: what goes on the wire.
 std::vector<Attribute> Select(const Entry& entry, const Wanted& wanted, Profile profile);
+// The same, moving the values out of `entry` instead of copying them (its DN stays).
+std::vector<Attribute> Select(Entry&& entry, const Wanted& wanted, Profile profile);
 
 // objectGUID bytes of a UUID, in Active Directory's order (the first three fields
 // little-endian), so that AD tools show the same GUID text as the entryUUID.
