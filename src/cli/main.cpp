@@ -186,6 +186,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
                               api_options.public_url);
   http::AdminApi admin_api(directories, connections, api_tokens, **store, limits,
                            api_options.public_url);
+  admin_api.SetLdapSuffix(o.ldap.suffix);
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
   auto ldap_server = LdapCommands::StartServer(**store, directories, data, admin_api);
