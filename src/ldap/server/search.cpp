@@ -263,6 +263,15 @@ std::optional<Lookup> SearchRun::LookupOf(const Filter& f, bool users) const {
     }
     return Lookup{users ? Lookup::kUserId : Lookup::kGroupId, hex};
   }
+  if (n == "distinguishedName" || n == "entryDN") {
+    // The entry a DN names (Atlassian's AD connector re-reads groups by distinguishedName).
+    auto dn = ParseDn(f.value);
+    if (!dn) return std::nullopt;
+    auto loc = tree_.Locate(*dn);
+    if (users && loc.kind == Tree::Location::kUser) return Lookup{Lookup::kUsername, loc.value};
+    if (!users && loc.kind == Tree::Location::kGroup) return Lookup{Lookup::kGroupName, loc.value};
+    return Lookup{users ? Lookup::kUserId : Lookup::kGroupId, ""};  // names no such entry
+  }
   if (users) {
     if (n == "uid" || n == "cn" || (ad_ && (n == "sAMAccountName" || n == "name"))) {
       return Lookup{Lookup::kUsername, f.value};

@@ -257,6 +257,10 @@ TEST_F(SearchTest, IndexPlansReturnWhatTheFilterSelects) {
             (std::vector<std::string>{"uid=user9," + kPeople}));
   EXPECT_EQ(Dns(Search(kContext, Scope::kSubtree, "(|(uid=user1)(cn=user2)(uid=nobody))")).size(),
             2u);
+  EXPECT_EQ(Dns(Search(kContext, Scope::kSubtree,
+                       "(|(entryDN=uid=user3," + kPeople + ")(entryDN=UID=user4," +
+                           kPeople + "))")),
+            (std::vector<std::string>{"uid=user3," + kPeople, "uid=user4," + kPeople}));
   // The whole filter still applies to the index's candidates.
   EXPECT_TRUE(Dns(Search(kContext, Scope::kSubtree, "(&(uid=user7)(sn=nope))")).empty());
 }
