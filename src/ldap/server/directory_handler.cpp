@@ -130,6 +130,23 @@ Result<std::shared_ptr<const DirectoryHandler::State>> DirectoryHandler::Current
   return std::shared_ptr<const State>(state);
 }
 
+bool DirectoryHandler::StillBound(Session& session) {
+  Identity& id = session.identity;
+  if (id.kind != Identity::Kind::kServiceAccount) return true;
+  auto generation = store_.ConfigGeneration();
+  if (generation && *generation == id.generation) return true;  // nothing changed since
+  auto account = accounts_.Get(id.name);
+  if (!account) {
+    if (account.error().code != ErrorCode::kNotFound) return true;  // unreadable: decide later
+  } else if (ToUnixMillis(account->rotated) == id.rotated_ms &&
+             EqualsFolded(account->directory, id.directory)) {
+    if (generation) id.generation = *generation;
+    return true;
+  }
+  session.identity = Identity{};
+  return false;
+}
+
 void DirectoryHandler::Handle(Session& session, const Request& request,
                               const std::atomic<bool>& abandoned, const Send& send) {
   if (!CriticalControlsSupported(request)) {
@@ -234,6 +251,8 @@ void DirectoryHandler::Bind(Session& session, const Request& request, const Bind
     }
     session.identity = {Identity::Kind::kServiceAccount, bind.name, account->directory,
                         account->name, ""};
+    if (auto generation = store_.ConfigGeneration()) session.identity.generation = *generation;
+    session.identity.rotated_ms = ToUnixMillis(account->rotated);
     Audit(session, bind.name, "LdapAccount", account->name, kSuccess, "bound as service account");
     return reply(kSuccess, "");
   }
@@ -382,6 +401,10 @@ void DirectoryHandler::Search(Session& session, const Request& request,
     }
     return done(kSuccess, "", "");
   }
+  if (!StillBound(session)) {
+    return done(kInsufficientAccessRights, "",
+                "the service account was removed or its password rotated: bind again");
+  }
   if (session.identity.kind == Identity::Kind::kAnonymous) {
     return done(kInsufficientAccessRights, "",
                 "bind first: anonymous clients may read the root DSE and cn=Subschema only");
@@ -401,7 +424,7 @@ void DirectoryHandler::Compare(Session& session, const Request& request,
     send(EncodeResponse(request.message_id, Operation::kCompare,
                         {code, std::move(matched), std::move(message)}));
   };
-  if (session.identity.kind == Identity::Kind::kAnonymous) {
+  if (!StillBound(session) || session.identity.kind == Identity::Kind::kAnonymous) {
     return reply(kInsufficientAccessRights, "", "bind first");
   }
   auto state = Current();

@@ -57,6 +57,9 @@ class DirectoryHandler final : public Handler {
     std::map<std::string, DirectoryView> views;  // by folded directory name
   };
   Result<std::shared_ptr<const State>> Current();
+  // False (and the session made anonymous) when the bound service account was removed or its
+  // password rotated since the bind: sessions end with the credential, not at the next bind.
+  bool StillBound(Session& session);
 
   void Bind(Session& session, const Request& request, const BindRequest& bind, const Send& send);
   void Search(Session& session, const Request& request, const SearchRequest& search,
