@@ -339,6 +339,15 @@ Entry DirectoryHandler::RootDse(const State& state, const Session& session) {
   return e;
 }
 
+const DirectoryView* DirectoryHandler::AdBound(const State& state, const Session& session) {
+  if (session.identity.kind == Identity::Kind::kAnonymous) return nullptr;
+  auto view = state.views.find(FoldCase(session.identity.directory));
+  if (view == state.views.end() || view->second.settings.profile != Profile::kActiveDirectory) {
+    return nullptr;
+  }
+  return &view->second;
+}
+
 Entry DirectoryHandler::Subschema(const State& state) const {
   const Schema& s = *state.schema;
   Entry e;
@@ -375,6 +384,11 @@ void DirectoryHandler::Search(Session& session, const Request& request,
     Entry e = loc.kind == Tree::Location::kRootDse ? RootDse(st, session) : Subschema(st);
     if (Matches(search.filter, e, *st.schema)) {
       Wanted wanted = Wanted::FromRequest(search.attributes, *st.schema);
+      // Active Directory returns every root DSE attribute to a request for all attributes;
+      // Atlassian's connector reads highestCommittedUSN so (lookup("")).
+      if (loc.kind == Tree::Location::kRootDse && wanted.all_user && AdBound(st, session)) {
+        wanted.all_operational = true;
+      }
       if (!send(EncodeSearchEntry(id, e.dn, Select(e, wanted, Profile::kStandard),
                                   search.types_only))) {
         return;

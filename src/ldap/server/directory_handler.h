@@ -65,6 +65,8 @@ class DirectoryHandler final : public Handler {
                const Send& send);
   Entry RootDse(const State& state, const Session& session);
   Entry Subschema(const State& state) const;
+  // The view of the session's directory when it has the Active Directory profile.
+  static const DirectoryView* AdBound(const State& state, const Session& session);
   void Audit(const Session& session, const std::string& dn, const std::string& kind,
              const std::string& name, int status, const std::string& outcome);
 
