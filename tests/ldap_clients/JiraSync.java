@@ -292,6 +292,12 @@ public class JiraSync {
     Map<String, Set<String>> members = new TreeMap<>();  // group id -> member ids
     List<String> unresolved = new ArrayList<>();          // member values that matched nothing
 
+    /** Deleting a cached user drops its memberships too (Crowd's cache cascades). */
+    void removeUser(String id) {
+      users.remove(id);
+      for (Set<String> m : members.values()) m.remove(id);
+    }
+
     Cache copy() {
       Cache c = new Cache();
       c.users.putAll(users);
@@ -418,7 +424,10 @@ public class JiraSync {
                                      new ShowDeleted())) {
           String id = str(r.getAttributes(), "objectGUID");
           tombstoneDns.add(r.getNameInNamespace());
-          if (c.users.remove(id) != null) removed.add(id);
+          if (c.users.containsKey(id)) {
+            c.removeUser(id);
+            removed.add(id);
+          }
         }
         for (User u : changed) {
           if (c.users.put(u.id, u) == null) {
@@ -446,7 +455,7 @@ public class JiraSync {
             updated.add(u.id);
           }
         }
-        for (String id : toRemove) c.users.remove(id);
+        for (String id : toRemove) c.removeUser(id);
         removed.addAll(toRemove);
         List<String> fetchedByGuid = new ArrayList<>();
         for (String id : toAdd) {
