@@ -86,6 +86,7 @@ Result<std::shared_ptr<const DirectoryHandler::State>> DirectoryHandler::Current
     for (const auto& record : *dirs) {
       DirectoryView view;
       view.name = record.name;
+      view.created = record.created;
       auto json = tx.Ldap().GetLdapSettings(record.name);
       if (!json) return json.error();
       auto settings = ParseDirectorySettings(*json);
@@ -354,7 +355,35 @@ Entry DirectoryHandler::RootDse(const State& state, const Session& session) {
     });
     e.Add(s.Find("highestCommittedUSN"), {std::to_string(usn)});
     e.Add(s.Find("defaultNamingContext"), {tree_.ContextDn(bound->name)});
+    // Atlassian's connector reads invocationId from the object this names, after every full
+    // sync and before every incremental one (a root DSE without it fails the sync).
+    e.Add(s.Find("dsServiceName"), {tree_.DsaDn()});
   }
+  return e;
+}
+
+const DirectoryView* DirectoryHandler::AdBound(const State& state, const Session& session) {
+  if (session.identity.kind == Identity::Kind::kAnonymous) return nullptr;
+  auto view = state.views.find(FoldCase(session.identity.directory));
+  if (view == state.views.end() || view->second.settings.profile != Profile::kActiveDirectory) {
+    return nullptr;
+  }
+  return &view->second;
+}
+
+std::optional<Entry> DirectoryHandler::Dsa(const State& state, const Session& session) const {
+  const DirectoryView* view = AdBound(state, session);
+  if (view == nullptr) return std::nullopt;
+  const Schema& s = *state.schema;
+  Entry e;
+  e.dn = tree_.DsaDn();
+  e.Add(s.Find("objectClass"), {"top", "nTDSDSA"});
+  e.Add(s.Find("cn"), {"NTDS Settings"});
+  e.Add(s.Find("name"), {"NTDS Settings"});
+  e.Add(s.Find("distinguishedName"), {e.dn});
+  const std::string id = InvocationId(*view);
+  e.Add(s.Find("invocationId"), {id});
+  e.Add(s.Find("objectGUID"), {id});
   return e;
 }
 
@@ -386,6 +415,21 @@ void DirectoryHandler::Search(Session& session, const Request& request,
   const State& st = **state;
   auto base = ParseDn(search.base);
   if (!base) return done(kInvalidDnSyntax, "", "the base DN is not a valid DN");
+  if (tree_.IsDsa(*base)) {
+    auto e = Dsa(st, session);
+    if (!e) return done(kNoSuchObject, "", "no such entry: " + search.base);
+    if (search.scope != Scope::kBase) {
+      return done(kNoSuchObject, "", "only a base-scope search reads the DSA object");
+    }
+    if (Matches(search.filter, *e, *st.schema)) {
+      Wanted wanted = Wanted::FromRequest(search.attributes, *st.schema);
+      if (!send(EncodeSearchEntry(id, e->dn, Select(*e, wanted, Profile::kActiveDirectory),
+                                  search.types_only))) {
+        return;
+      }
+    }
+    return done(kSuccess, "", "");
+  }
   auto loc = tree_.Locate(*base);
   if (loc.kind == Tree::Location::kRootDse || loc.kind == Tree::Location::kSubschema) {
     if (search.scope != Scope::kBase) {
@@ -394,6 +438,11 @@ void DirectoryHandler::Search(Session& session, const Request& request,
     Entry e = loc.kind == Tree::Location::kRootDse ? RootDse(st, session) : Subschema(st);
     if (Matches(search.filter, e, *st.schema)) {
       Wanted wanted = Wanted::FromRequest(search.attributes, *st.schema);
+      // Active Directory returns every root DSE attribute to a request for all attributes;
+      // Atlassian's connector reads highestCommittedUSN and dsServiceName so (lookup("")).
+      if (loc.kind == Tree::Location::kRootDse && wanted.all_user && AdBound(st, session)) {
+        wanted.all_operational = true;
+      }
       if (!send(EncodeSearchEntry(id, e.dn, Select(e, wanted, Profile::kStandard),
                                   search.types_only))) {
         return;

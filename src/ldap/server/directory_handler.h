@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ class DirectoryHandler final : public Handler {
                const Send& send);
   Entry RootDse(const State& state, const Session& session);
   Entry Subschema(const State& state) const;
+  // The view of the session's directory when it has the Active Directory profile.
+  static const DirectoryView* AdBound(const State& state, const Session& session);
+  // The DSA object of the Active Directory profile, for a session bound in such a directory.
+  std::optional<Entry> Dsa(const State& state, const Session& session) const;
   void Audit(const Session& session, const std::string& dn, const std::string& kind,
              const std::string& name, int status, const std::string& outcome);
 

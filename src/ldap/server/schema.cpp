@@ -93,8 +93,11 @@ std::vector<Def> Definitions() {
       {"highestCommittedUSN", {}, "1.2.840.113556.1.4.1185", kIntegerSyntax, M::kInteger, true,
        true},
       {"defaultNamingContext", {}, "1.2.840.113556.1.4.1187", kDnSyntax, M::kDn, true, true},
+      {"invocationId", {}, "1.2.840.113556.1.2.115", kOctetSyntax, M::kOctets, true},
       // idsync's own.
       {"idsyncEntitlement", {}, "", kDirectoryString, M::kCaseIgnore},
+      // Active Directory's root DSE names its DSA object so; AD publishes no OID for it.
+      {"dsServiceName", {}, "", kDnSyntax, M::kDn, true, true},
   };
 }
 
@@ -125,6 +128,8 @@ std::vector<ObjectClass> Classes(const std::vector<std::string>& custom) {
        {"member", "sAMAccountName", "objectGUID", "groupType", "uSNCreated", "uSNChanged",
         "objectCategory", "distinguishedName", "name", "whenCreated", "whenChanged", "isDeleted",
         "description"}},
+      {"nTDSDSA", "1.2.840.113556.1.5.7000.47", "top", "STRUCTURAL", {},
+       {"cn", "invocationId", "objectGUID", "distinguishedName", "name"}},
       {"idsyncUser", arc + ".2.1", "top", "AUXILIARY", {}, idsync_may},
       {"subschema", "2.5.20.1", "top", "AUXILIARY", {},
        {"attributeTypes", "objectClasses", "ldapSyntaxes", "matchingRules"}},

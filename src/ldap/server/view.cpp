@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "base/crypto.h"
 #include "base/strings.h"
+#include "base/time.h"
 #include "ldap/server/matching.h"
 
 namespace idsync::ldap {
@@ -72,7 +74,16 @@ Tree::Tree(const std::string& suffix) : suffix_(suffix) {
     suffix_ = FormatDn(*dn);
     suffix_key_ = NormalizeDn(*dn);
   }
+  if (auto dsa = ParseDn(DsaDn())) dsa_key_ = NormalizeDn(*dsa);
 }
+
+std::string Tree::DsaDn() const {
+  return "cn=NTDS Settings,cn=idsync,cn=Servers,cn=Default-First-Site-Name,cn=Sites,"
+         "cn=Configuration," +
+         suffix_;
+}
+
+bool Tree::IsDsa(const Dn& dn) const { return !dsa_key_.empty() && NormalizeDn(dn) == dsa_key_; }
 
 std::string Tree::ContextDn(std::string_view directory) const {
   return "ou=" + EscapeDnValue(directory) + "," + suffix_;
@@ -433,6 +444,16 @@ std::string ObjectGuid(std::string_view uuid) {
   std::string out(16, '\0');
   static constexpr int kOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
   for (int i = 0; i < 16; ++i) out[i] = byte(kOrder[i]);
+  return out;
+}
+
+std::string InvocationId(const DirectoryView& view) {
+  std::string hex = Sha256Hex("idsync invocationId\n" + FoldCase(view.name) + "\n" +
+                              std::to_string(ToUnixMillis(view.created)));
+  std::string out(16, '\0');
+  for (size_t i = 0; i < 16; ++i) {
+    out[i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
   return out;
 }
 

@@ -7,6 +7,9 @@
 //   ou=groups,ou=D,S                groups: cn=<group name>,ou=groups,ou=D,S
 //   cn=<account>,ou=services,S      service accounts (bind only, not entries)
 //   cn=Subschema                    the subschema entry; "" the root DSE
+//   cn=NTDS Settings,cn=idsync,cn=Servers,cn=Default-First-Site-Name,cn=Sites,
+//     cn=Configuration,S            the Active Directory profile's DSA object (dsServiceName),
+//                                   readable by base search only, like the root DSE
 // A user's DN follows its username (a rename is a new DN with the same entryUUID, as on every
 // LDAP server); member, uniqueMember and memberOf values are these DNs byte for byte.
 #pragma once
@@ -39,6 +42,9 @@ class Tree {
   std::string UserDn(std::string_view directory, std::string_view username) const;
   std::string GroupDn(std::string_view directory, std::string_view name) const;
   std::string ServiceDn(std::string_view account) const;
+  // The DSA object named by the root DSE's dsServiceName in the Active Directory profile.
+  std::string DsaDn() const;
+  bool IsDsa(const Dn& dn) const;
 
   // Where a DN points. `directory` and `value` come from the DN as written (unescaped);
   // directories are matched case-insensitively by the caller.
@@ -57,6 +63,7 @@ class Tree {
   std::string suffix_;
   Dn suffix_dn_;
   std::string suffix_key_;  // NormalizeDn of the suffix
+  std::string dsa_key_;     // NormalizeDn of DsaDn()
 };
 
 // What the client asked to receive, and what the filter needs to see.
@@ -72,6 +79,7 @@ struct Wanted {
 // A directory as the LDAP server serves it.
 struct DirectoryView {
   std::string name;
+  TimePoint created{};  // when the directory was created (its invocationId)
   DirectorySettings settings;
   // custom attribute (effective name) -> LDAP attribute type
   std::vector<std::pair<std::string, const AttributeType*>> custom;
@@ -123,5 +131,12 @@ std::vector<Attribute> Select(const Entry& entry, const Wanted& wanted, Profile 
 // objectGUID bytes of a UUID, in Active Directory's order (the first three fields
 // little-endian), so that AD tools show the same GUID text as the entryUUID.
 std::string ObjectGuid(std::string_view uuid);
+
+// The invocationId of the Active Directory profile's DSA object: 16 bytes that name the USN
+// space of `view` (the change feed's sequence). Active Directory changes it when a database
+// is restored, and Atlassian's connector then drops its USN watermark and syncs in full; here
+// it is a hash of the directory's name and creation time, so a directory deleted and created
+// again under the same name gets a new one.
+std::string InvocationId(const DirectoryView& view);
 
 }  // namespace idsync::ldap
