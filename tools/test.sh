@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The second README command: install what the tests need, then build and run every test:
-#   1. release build with -Werror, unit tests (ctest) and black-box tests (pytest, real server)
+#   1. release build with -Werror, unit tests (ctest) and black-box tests (pytest, real server;
+#      test files run in parallel, one per core: pytest-xdist --dist loadfile, since each file
+#      starts its own servers and fixtures once)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, unit and black-box tests again
 #   3. libFuzzer targets (clang), each run briefly over its seed corpus and regressions
 # Usage: tools/test.sh [--quick]   (--quick: step 1 only)
@@ -18,7 +20,7 @@ cmake --build build -j"$jobs"
 echo "== unit tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== black-box tests"
-IDSYNC_BIN="$PWD/build/idsync" $py -m pytest -q -p no:cacheprovider tests/e2e
+IDSYNC_BIN="$PWD/build/idsync" $py -m pytest -q -p no:cacheprovider -n "$jobs" --dist loadfile tests/e2e
 
 if [ $quick = 1 ]; then exit 0; fi
 
@@ -31,7 +33,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== unit tests (ASan+UBSan)"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
 echo "== black-box tests (ASan+UBSan)"
-IDSYNC_BIN="$PWD/build-asan/idsync" IDSYNC_SANITIZED=1 $py -m pytest -q -p no:cacheprovider tests/e2e
+IDSYNC_BIN="$PWD/build-asan/idsync" IDSYNC_SANITIZED=1 $py -m pytest -q -p no:cacheprovider \
+  -n "$jobs" --dist loadfile tests/e2e
 
 if [ -f fuzz/CMakeLists.txt ]; then
   echo "== fuzz targets (short runs)"

@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/time.h"
 #include "cli/directory_commands.h"
+#include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
 #include "cli/ldap_serve.h"
 #include "directory/directory_service.h"
@@ -185,6 +186,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
                               api_options.public_url);
   http::AdminApi admin_api(directories, connections, api_tokens, **store, limits,
                            api_options.public_url);
+  admin_api.SetLdapSuffix(o.ldap.suffix);
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
   auto ldap_server = LdapCommands::StartServer(**store, directories, data, admin_api);
@@ -381,6 +383,8 @@ int Main(int argc, char** argv) {
   DirectoryCommands directory_commands;
   directory_commands.Register(app, data, json);
   ldap_commands.Register(app, data, json);
+  LdapAccountCommands ldap_account_commands;  // after directory_commands: adds `directory ldap`
+  ldap_account_commands.Register(app, data, json);
 
   try {
     app.parse(argc, argv);
@@ -399,6 +403,11 @@ int Main(int argc, char** argv) {
   auto store = OpenStore(data);
   if (!store) return Fail(store.error().detail);
   const auto& clock = SystemClock::Instance();
+  if (ldap_account_commands.Parsed()) {  // before directory_commands: `directory ldap` is ours
+    int code = ldap_account_commands.Run(**store, data);
+    (*store)->Close();
+    return code;
+  }
   if (directory_commands.Parsed()) {
     int code = directory_commands.Run(**store);
     (*store)->Close();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include "base/strings.h"
@@ -176,6 +177,56 @@ TEST_F(DirectoryServiceTest, PreviewOverridesDoNotLeakIntoWrites) {
   ASSERT_TRUE(preview) << preview.error().detail;
   ASSERT_TRUE(DeriveAlone());
   EXPECT_EQ(DisplayName(), "Stored alice");
+}
+
+}  // namespace
+}  // namespace idsync::directory
+
+namespace idsync::directory {
+namespace {
+
+// The LDAP server finds users by (mail=...) through EffectiveUserRow::mail_key: the folded
+// effective e-mail, written on every derivation, and filled in for a row stored before the
+// column existed (NULL) even when nothing else about the user changed.
+TEST_F(DirectoryServiceTest, StoresTheFoldedMailKeyAndFillsInAnUnknownOne) {
+  auto mail_key = [&] {
+    std::string out = "?";
+    Status st = store_->Read([&](store::Transaction& tx) -> Status {
+      auto row = tx.FindEffectiveUserByUsername("users", FoldCase("alice"));
+      if (!row) return row.error();
+      out = row->mail_key;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st) << st.error().detail;
+    return out;
+  };
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_EQ(mail_key(), "");  // no e-mail yet
+  Status st = store_->Write([&](store::Transaction& tx) -> Status {
+    store::StoredResource r;
+    r.id = kUserId;
+    r.type = ResourceType::kUser;
+    r.body = {{"schemas", {std::string(scim::kUserSchema)}},
+              {"userName", "alice"},
+              {"emails", {{{"value", "Alice@Example.COM"}, {"primary", true}}}}};
+    r.created = r.last_modified = SystemClock::Instance().Now();
+    auto put =
+        tx.PutResource(connection_.id, r, FoldCase("alice"), {{"userName", FoldCase("alice")}});
+    if (!put) return put.error();
+    return Derive(tx);
+  });
+  ASSERT_TRUE(st) << st.error().detail;
+  EXPECT_EQ(mail_key(), "alice@example.com");
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(store_->path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "UPDATE effective_users SET mail_key = NULL", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(mail_key(), "");  // NULL reads as ""
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_EQ(mail_key(), "alice@example.com");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "base/time.h"
 #include "directory/reader.h"
+#include "http/admin/admin_call.h"
 #include "http/common.h"
 #include "service/scim_service.h"
 #include "sync/ldap_sync.h"
@@ -17,69 +18,21 @@
 
 namespace idsync::http {
 
+using admin_detail::CodeName;
+using admin_detail::ErrorResponse;
+using admin_detail::kJson;
+using admin_detail::NoContent;
+using admin_detail::ParseBody;
+using admin_detail::ParseObjectBody;
+using admin_detail::Reply;
+using admin_detail::StringField;
+
 namespace {
-
-constexpr std::string_view kJson = "application/json";
-
-// The error vocabulary of the admin API: ErrorCode in snake case, so that clients can switch on
-// a stable word while the message stays free to change.
-std::string_view CodeName(ErrorCode code) {
-  switch (code) {  // no default: a new ErrorCode must be named here
-    case ErrorCode::kInvalidSyntax: return "invalid_syntax";
-    case ErrorCode::kInvalidFilter: return "invalid_filter";
-    case ErrorCode::kTooMany: return "too_many";
-    case ErrorCode::kInvalidPath: return "invalid_path";
-    case ErrorCode::kNoTarget: return "no_target";
-    case ErrorCode::kInvalidValue: return "invalid_value";
-    case ErrorCode::kMutability: return "mutability";
-    case ErrorCode::kUniqueness: return "uniqueness";
-    case ErrorCode::kInvalidVersion: return "invalid_version";
-    case ErrorCode::kSensitive: return "sensitive";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kVersionMismatch: return "version_mismatch";
-    case ErrorCode::kNotModified: return "not_modified";
-    case ErrorCode::kPayloadTooLarge: return "payload_too_large";
-    case ErrorCode::kUnauthorized: return "unauthorized";
-    case ErrorCode::kForbidden: return "forbidden";
-    case ErrorCode::kNotImplemented: return "not_implemented";
-    case ErrorCode::kRateLimited: return "rate_limited";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kInternal: return "internal";
-  }
-  return "internal";
-}
-
-// Admin responses are application/json (the shared helper defaults to SCIM's media type).
-Response Reply(int status, const Json& body, const std::string& route) {
-  return JsonResponse(status, body, route, kJson);
-}
-
-Response ErrorResponse(int status, std::string_view code, const std::string& message,
-                       const std::string& route) {
-  Response r =
-      Reply(status, Json{{"error", {{"code", std::string(code)}, {"message", message}}}}, route);
-  if (status == 401) r.SetHeader("WWW-Authenticate", "Bearer realm=\"idsync admin\"");
-  return r;
-}
-
-Response ErrorResponse(const Error& e, const std::string& route) {
-  int status = service::StatusOf(e.code);
-  // 304 carries no body; no admin route answers it, so a stray kNotModified is a bug.
-  if (status == 304) status = 500;
-  return ErrorResponse(status, CodeName(e.code), e.detail, route);
-}
 
 // 429 from the shared request limits, in the admin API's error format.
 Response TooMany(const Refusal& refusal, const std::string& route) {
   Response r = ErrorResponse(429, CodeName(ErrorCode::kRateLimited), refusal.message, route);
   r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
-  return r;
-}
-
-Response NoContent(const std::string& route) {
-  Response r;
-  r.status = 204;
-  r.route = route;
   return r;
 }
 
@@ -95,45 +48,6 @@ Result<int64_t> QueryInt(const Request& req, std::string_view name, int64_t fall
                          " to " + std::to_string(max) + ", got \"" + std::string(*text) + "\"");
   }
   return v;
-}
-
-// The request body as JSON. Bodies come from the network, so they go through the strict parser.
-// Any JSON media type is accepted (scripts send application/json or text/json), and none.
-Result<Json> ParseBody(const Request& req) {
-  if (auto ct = req.Header("content-type");
-      ct && AsciiLower(*ct).find("json") == std::string::npos) {
-    return MakeError(ErrorCode::kInvalidSyntax, "Content-Type must be application/json");
-  }
-  if (req.body.empty()) return MakeError(ErrorCode::kInvalidSyntax, "request body is empty");
-  return ParseJsonStrict(req.body);
-}
-
-// An object body with only the keys in `allowed` (an unknown key is an error naming it, so a
-// typo is never silently ignored). An empty body is {} when `optional`.
-Result<Json> ParseObjectBody(const Request& req, const std::set<std::string>& allowed,
-                             bool optional = false) {
-  if (optional && req.body.empty()) return Json::object();
-  auto body = ParseBody(req);
-  if (!body) return body.error();
-  if (!body->is_object()) {
-    return MakeError(ErrorCode::kInvalidSyntax, "request body must be a JSON object");
-  }
-  for (auto it = body->begin(); it != body->end(); ++it) {
-    if (!allowed.count(it.key())) {
-      return MakeError(ErrorCode::kInvalidValue, it.key() + ": unknown field");
-    }
-  }
-  return body;
-}
-
-Result<std::string> StringField(const Json& body, const std::string& name, bool required) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) {
-    if (required) return MakeError(ErrorCode::kInvalidValue, name + ": required");
-    return std::string();
-  }
-  if (!it->is_string()) return MakeError(ErrorCode::kInvalidValue, name + ": expected a string");
-  return it->get<std::string>();
 }
 
 Json TimeOrNull(const std::optional<TimePoint>& t) {
@@ -162,26 +76,6 @@ Json AuditJson(const store::AuditRecord& a) {
 
 }  // namespace
 
-// Everything one request needs on its way through the routes.
-struct AdminApi::Call {
-  const Request& req;
-  std::string request_id;
-  std::vector<std::string_view> seg;  // path segments after /api/v1 (views into req.path)
-  std::string base_url;               // public URL without trailing slash
-  directory::Actor actor;
-
-  Response MethodNotAllowed(const std::string& allow, const std::string& route) const {
-    Response r =
-        ErrorResponse(405, "method_not_allowed",
-                      "method " + req.method + " is not allowed here; use " + allow, route);
-    r.SetHeader("Allow", allow);
-    return r;
-  }
-  Response NotFound() const {
-    return ErrorResponse(404, "not_found", "no such endpoint: " + req.path, "admin.other");
-  }
-};
-
 AdminApi::AdminApi(directory::DirectoryService& directory, service::Connections& connections,
                    service::ApiTokens& tokens, store::Store& store, RequestLimits& limits,
                    std::string public_url)
@@ -191,7 +85,8 @@ AdminApi::AdminApi(directory::DirectoryService& directory, service::Connections&
       store_(store),
       limits_(limits),
       public_url_(std::move(public_url)),
-      reader_(std::make_unique<directory::DirectoryReader>(store)) {
+      reader_(std::make_unique<directory::DirectoryReader>(store)),
+      ldap_accounts_(std::make_unique<service::LdapAccounts>(store, SystemClock::Instance())) {
   while (!public_url_.empty() && public_url_.back() == '/') public_url_.pop_back();
 }
 
@@ -276,6 +171,7 @@ Response AdminApi::Route(Call& call) {
   if (seg.empty()) return call.NotFound();
   if (seg[0] == "directories") return Directories(call);
   if (seg[0] == "connections") return Connections(call);
+  if (seg[0] == "ldap-accounts") return LdapAccountRoutes(call);
   if (seg[0] == "audit" && seg.size() == 1) return Audit(call);
   return call.NotFound();
 }
@@ -370,6 +266,8 @@ Response AdminApi::Directories(Call& call) {
     }
     return call.MethodNotAllowed("GET, PUT", "admin.custom_attributes");
   }
+
+  if (seg.size() == 3 && seg[2] == "ldap") return DirectoryLdapRoutes(call, name);
 
   if (seg.size() == 3 && seg[2] == "conflicts") {
     const std::string route = "admin.conflicts";

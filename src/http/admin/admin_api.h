@@ -26,6 +26,7 @@
 #include "http/server.h"
 #include "service/api_tokens.h"
 #include "service/connections.h"
+#include "service/ldap_accounts.h"
 #include "store/store.h"
 
 namespace idsync::directory {
@@ -67,6 +68,10 @@ class AdminApi {
   // these are set. Not owned; set before serving, cleared before they are destroyed.
   void SetLdapSync(sync::LdapSync* ldap, sync::SyncScheduler* scheduler);
 
+  // The LDAP server's base DN, for the bind DNs of LDAP service accounts in responses
+  // (default service::kDefaultLdapSuffix). Set before serving.
+  void SetLdapSuffix(std::string suffix) { ldap_suffix_ = std::move(suffix); }
+
  private:
   struct Call;
   Response Route(Call& call);
@@ -76,6 +81,9 @@ class AdminApi {
   Response Audit(Call& call);
   Response Effective(Call& call);
   Response Ldap(Call& call, const std::string& connection, std::string_view action);
+  // ldap_accounts_routes.cpp: /ldap-accounts and /directories/{name}/ldap.
+  Response LdapAccountRoutes(Call& call);
+  Response DirectoryLdapRoutes(Call& call, const std::string& directory);
 
   directory::DirectoryService& directory_;
   service::Connections& connections_;
@@ -86,6 +94,8 @@ class AdminApi {
   std::unique_ptr<directory::DirectoryReader> reader_;
   std::atomic<sync::LdapSync*> ldap_{nullptr};
   std::atomic<sync::SyncScheduler*> scheduler_{nullptr};
+  std::unique_ptr<service::LdapAccounts> ldap_accounts_;
+  std::string ldap_suffix_{service::kDefaultLdapSuffix};
 };
 
 }  // namespace idsync::http

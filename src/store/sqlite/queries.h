@@ -291,8 +291,8 @@ inline constexpr const char* kPutLdapSettings =
     "ON CONFLICT(directory) DO UPDATE SET settings = excluded.settings";
 // Keyset pages use kScanEffectiveUsers / kScanEffectiveGroups (pk > ?2 ORDER BY pk LIMIT ?3).
 // Members in user pk order: the primary key (group_pk, user_pk) is that order.
-#define IDSYNC_EUSER_COLUMNS_U                                                                \
-  "u.pk, u.directory, u.id, u.username, u.username_key, u.link_key, u.state, u.body, "        \
+#define IDSYNC_EUSER_COLUMNS_U                                                         \
+  "u.pk, u.directory, u.id, u.username, u.username_key, u.link_key, u.state, u.body, " \
   "u.version, u.created_ms, u.modified_ms, u.mail_key"
 inline constexpr const char* kMembersAfter =
     "SELECT " IDSYNC_EUSER_COLUMNS_U
