@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
   openssl)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema
-  python3-pytest-xdist python3-ldap3 argon2)
+  python3-pytest-xdist python3-ldap3)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()

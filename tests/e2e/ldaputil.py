@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
 import subprocess
 import time
 import uuid
@@ -76,30 +75,13 @@ class LdapServe(ServerProcess):
 
 
 def add_account(binary, data_dir, name, directory="users"):
-    """A service account: (bind DN, password).
-
-    `idsync ldap-account add --json` when the binary has it; otherwise (older builds) the row is
-    written directly with an argon2id hash from the `argon2` tool, which is what the CLI stores.
-    """
+    """A service account made with `idsync ldap-account add --json`: (bind DN, password)."""
     r = run_cli(binary, "ldap-account", "add", name, "--directory", directory, "--data", data_dir,
                 "--json")
-    if r.returncode == 0:
-        info = json.loads(r.stdout)
-        dn = info.get("bind_dn") or info.get("dn")
-        assert dn and info.get("password"), info
-        return dn, info["password"]
-    assert "ldap-account" in r.stderr or "not expected" in r.stderr or \
-        "subcommand is required" in r.stderr, r.stderr
-    password = uuid.uuid4().hex
-    salt = uuid.uuid4().hex[:16]
-    h = subprocess.run(["argon2", salt, "-id", "-e", "-m", "12", "-t", "3", "-p", "1"],
-                       input=password.encode(), capture_output=True, check=True)
-    db = sqlite3.connect(os.path.join(data_dir, "idsync.db"), timeout=30)
-    with db:
-        db.execute("INSERT INTO ldap_accounts(name,directory,hash,created_ms,rotated_ms) "
-                   "VALUES (?,?,?,0,0)", (name, directory, h.stdout.decode().strip()))
-    db.close()
-    return f"cn={name},ou=services,{SUFFIX}", password
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["bind_dn"] == f"cn={name},ou=services,{SUFFIX}" and info["password"], info
+    return info["bind_dn"], info["password"]
 
 
 # --------------------------------------------------------------------------- ldapsearch
