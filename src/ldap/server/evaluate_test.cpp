@@ -88,6 +88,8 @@ TEST_F(EvaluateTest, UndefinedForUnknownTypesAndInvalidAssertions) {
   EXPECT_EQ(Eval("(entryUUID=nope)"), Truth::kUndefined);
   EXPECT_EQ(Eval("(createTimestamp>=yesterday)"), Truth::kUndefined);
   EXPECT_EQ(Eval("(mail>=a)"), Truth::kUndefined);             // IA5 mail has no ordering
+  EXPECT_EQ(Eval("(uid>=a)"), Truth::kUndefined);              // nor RFC 4519's names (slapd)
+  EXPECT_EQ(Eval("(cn<=zzz)"), Truth::kUndefined);
   EXPECT_EQ(Eval("(entryUUID=b1d3*)"), Truth::kUndefined);     // nor substrings
   // NOT of Undefined is Undefined (RFC 4511 §4.5.1.7), so neither it nor its negation returns.
   EXPECT_EQ(Eval("(!(noSuchType=x))"), Truth::kUndefined);

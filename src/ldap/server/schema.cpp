@@ -26,21 +26,29 @@ struct Def {
   Matching matching;
   bool single = false;
   bool operational = false;
+  // Whether the type has the ordering rule of its matching kind. RFC 4519's name types (cn, sn,
+  // givenName, uid, ou, description) and inetOrgPerson's displayName have EQUALITY and SUBSTR
+  // only, so (uid>=m) is Undefined on slapd (RFC 4511 §4.5.1.7.3) and must be here too.
+  bool ordered = true;
 };
 
-// Every attribute type served. Ordering and substrings follow from the matching kind.
+// Every attribute type served. Ordering (unless `ordered` is false) and substrings follow from
+// the matching kind.
 std::vector<Def> Definitions() {
   using M = Matching;
   return {
       {"objectClass", {}, "2.5.4.0", kOidSyntax, M::kObjectClass},
-      {"cn", {"commonName"}, "2.5.4.3", kDirectoryString, M::kCaseIgnore},
-      {"sn", {"surname"}, "2.5.4.4", kDirectoryString, M::kCaseIgnore},
-      {"givenName", {"gn"}, "2.5.4.42", kDirectoryString, M::kCaseIgnore},
-      {"displayName", {}, "2.16.840.1.113730.3.1.241", kDirectoryString, M::kCaseIgnore, true},
-      {"uid", {"userid"}, "0.9.2342.19200300.100.1.1", kDirectoryString, M::kCaseIgnore},
+      {"cn", {"commonName"}, "2.5.4.3", kDirectoryString, M::kCaseIgnore, false, false, false},
+      {"sn", {"surname"}, "2.5.4.4", kDirectoryString, M::kCaseIgnore, false, false, false},
+      {"givenName", {"gn"}, "2.5.4.42", kDirectoryString, M::kCaseIgnore, false, false, false},
+      {"displayName", {}, "2.16.840.1.113730.3.1.241", kDirectoryString, M::kCaseIgnore, true,
+       false, false},
+      {"uid", {"userid"}, "0.9.2342.19200300.100.1.1", kDirectoryString, M::kCaseIgnore, false,
+       false, false},
       {"mail", {"rfc822Mailbox"}, "0.9.2342.19200300.100.1.3", kIa5String, M::kCaseIgnoreIa5},
-      {"ou", {"organizationalUnitName"}, "2.5.4.11", kDirectoryString, M::kCaseIgnore},
-      {"description", {}, "2.5.4.13", kDirectoryString, M::kCaseIgnore},
+      {"ou", {"organizationalUnitName"}, "2.5.4.11", kDirectoryString, M::kCaseIgnore, false,
+       false, false},
+      {"description", {}, "2.5.4.13", kDirectoryString, M::kCaseIgnore, false, false, false},
       {"member", {}, "2.5.4.31", kDnSyntax, M::kDn},
       {"uniqueMember", {}, "2.5.4.50", kNameAndUid, M::kDn},
       {"memberOf", {}, "1.2.840.113556.1.2.102", kDnSyntax, M::kDn, false, true},
@@ -182,8 +190,8 @@ std::string QuotedList(const std::vector<std::string>& names) {
 }  // namespace
 
 Schema::Schema(const std::vector<std::string>& custom) {
-  auto add = [&](AttributeType t) {
-    t.ordering = OrderingRule(t.matching) != nullptr;
+  auto add = [&](AttributeType t, bool ordered) {
+    t.ordering = ordered && OrderingRule(t.matching) != nullptr;
     t.substrings = SubstringsRule(t.matching) != nullptr;
     types_.push_back(std::make_unique<AttributeType>(std::move(t)));
     const AttributeType* p = types_.back().get();
@@ -195,7 +203,7 @@ Schema::Schema(const std::vector<std::string>& custom) {
   for (auto& d : Definitions()) {
     AttributeType t{d.name, d.aliases, d.oid, d.syntax, d.matching, d.single, d.operational};
     if (t.oid.empty()) t.oid = arc + ".1." + std::to_string(next_custom++);
-    add(std::move(t));
+    add(std::move(t), d.ordered);
   }
   // Custom attributes: directoryString, case-insensitive, one value (idsync keeps one value
   // per custom attribute). A name that is already a served type keeps that type's definition.
@@ -204,7 +212,8 @@ Schema::Schema(const std::vector<std::string>& custom) {
   for (const auto& name : custom) {
     if (Find(name)) continue;
     add({name, {}, arc + ".1." + std::to_string(custom_index++), kDirectoryString,
-         Matching::kCaseIgnore, true, false});
+         Matching::kCaseIgnore, true, false},
+        true);
     custom_names.push_back(name);
   }
   classes_ = Classes(custom_names);
@@ -224,7 +233,7 @@ std::vector<std::string> Schema::AttributeTypeDescriptions() const {
     for (const auto& a : t->aliases) names.push_back("'" + a + "'");
     std::string d = "( " + t->oid + " NAME " + QuotedList(names);
     d += std::string(" EQUALITY ") + EqualityRule(t->matching);
-    if (const char* o = OrderingRule(t->matching)) d += std::string(" ORDERING ") + o;
+    if (t->ordering) d += std::string(" ORDERING ") + OrderingRule(t->matching);
     if (const char* s = SubstringsRule(t->matching)) d += std::string(" SUBSTR ") + s;
     d += " SYNTAX " + t->syntax;
     if (t->single_value) d += " SINGLE-VALUE";
