@@ -102,6 +102,15 @@ class LdapArea {
   virtual Result<std::vector<EffectiveUserRow>> FindUsersByMail(const std::string& directory,
                                                                 const std::string& mail_key) = 0;
 
+  // Users whose username (groups: whose name) equals `name_key` as LDAP compares uid and cn:
+  // ignoring case and leading, trailing and repeated spaces. `name_key` is the folded name
+  // with its spaces squeezed (ldap::NormalizeValue of caseIgnoreMatch). Normally at most one:
+  // two names that differ only in spaces are one DN to LDAP.
+  virtual Result<std::vector<EffectiveUserRow>> FindUsersByLdapName(const std::string& directory,
+                                                                    const std::string& name_key) = 0;
+  virtual Result<std::vector<EffectiveGroupRow>> FindGroupsByLdapName(
+      const std::string& directory, const std::string& name_key) = 0;
+
   // --- POSIX ids: every effective user and group gets a number when first stored (users and
   // groups count apart), kept for ever by its id, never reused. kNotFound if none.
   virtual Result<int64_t> PosixNumber(const std::string& directory, const std::string& kind,

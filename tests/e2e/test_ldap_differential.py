@@ -328,6 +328,8 @@ QUERIES = [
      '(uid=\\23hash-lead)(uid=angle<user>)(uid=semi;colon)(uid=plus+user))', ["*"], []),
     ("leading and inner spaces", PEOPLE, "sub",
      "(|(uid= leading-space)(uid=two-leading)(uid=in ner spaces))", ["*"], []),
+    ("base on a DN differing only in insignificant spaces", f"uid=two-leading,{PEOPLE}", "base",
+     "(objectClass=*)", ["uid"], []),
     ("base on escaped DN", f"uid=all\\,\\+\\\"\\\\\\<\\>\\;#chars,{PEOPLE}", "base",
      "(objectClass=*)", ["*", "+"], []),
     ("base on hex-escaped DN", f"uid=comma\\2Cuser,{PEOPLE}", "base", "(objectClass=*)", ["uid"],
@@ -468,16 +470,7 @@ def test_export_is_what_was_provisioned(env):
 
 # Differences that are bugs waiting for a decision: the test fails when they are fixed (strict),
 # so that the entry here is removed with the fix.
-KNOWN = {
-    "leading and inner spaces": (
-        "caseIgnoreMatch ignores leading, trailing and repeated inner spaces (RFC 4518 "
-        "insignificant space handling), so (uid=two-leading) matches the user '  two-leading' "
-        "on slapd; idsync's uid/cn lookups go to the username index, keyed by the folded "
-        "username with its spaces, and miss it (as would a base search on "
-        "uid=two-leading,...). Fixing it needs a space-squeezed username key in the store, "
-        "or usernames that differ only in spaces treated as one (their DNs are equal under "
-        "distinguishedNameMatch)"),
-}
+KNOWN = {}
 
 
 def _param(q):

@@ -271,8 +271,10 @@ void DirectoryHandler::Bind(Session& session, const Request& request, const Bind
     std::vector<std::pair<store::Connection, std::string>> sources;  // (connection, source DN)
     const std::string want = NormalizeDn(*dn);
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      auto row = tx.FindEffectiveUserByUsername(view->second.name, FoldCase(loc.value));
-      if (!row) return row.error();
+      auto named = FindUserNamed(tx, view->second.name, loc.value);
+      if (!named) return named.error();
+      if (!*named) return Status::Ok();
+      auto& row = *named;
       auto own = ParseDn(tree_.UserDn(view->second.name, row->username));
       if (!own || NormalizeDn(*own) != want || row->state != "active") return Status::Ok();
       user = *row;

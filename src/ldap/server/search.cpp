@@ -340,8 +340,10 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
     while (true) {
       bool more = false, stop = false;
       Status read = store_.Read([&](store::Transaction& tx) -> Status {
-        auto group = tx.FindEffectiveGroupByName(view_.name, FoldCase(loc.value));
-        if (!group) return group.error().code == ErrorCode::kNotFound ? Status::Ok() : group.error();
+        auto named = FindGroupNamed(tx, view_.name, loc.value);
+        if (!named) return named.error();
+        if (!*named) return Status::Ok();
+        const store::EffectiveGroupRow* group = &**named;
         auto gdn = ParseDn(tree_.GroupDn(view_.name, group->name));
         if (!gdn || NormalizeDn(*gdn) != want) return Status::Ok();
         EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
@@ -394,11 +396,10 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
       Status s = Status::Ok();
       switch (l.kind) {
         case Lookup::kUsername: {
-          s = keep_user(tx.FindEffectiveUserByUsername(view_.name, FoldCase(l.value)));
-          std::string squeezed = *NormalizeValue(Matching::kCaseIgnore, l.value);
-          if (s && squeezed != FoldCase(l.value)) {
-            s = keep_user(tx.FindEffectiveUserByUsername(view_.name, squeezed));
-          }
+          auto rows = tx.Ldap().FindUsersByLdapName(
+              view_.name, *NormalizeValue(Matching::kCaseIgnore, l.value));
+          if (!rows) return rows.error();
+          for (auto& r : *rows) user_rows.emplace(r.id, std::move(r));
           break;
         }
         case Lookup::kUserId: s = keep_user(tx.GetEffectiveUser(view_.name, l.value)); break;
@@ -408,21 +409,23 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
           for (auto& r : *rows) user_rows.emplace(r.id, std::move(r));
           break;
         }
-        case Lookup::kGroupName:
-          s = keep_group(tx.FindEffectiveGroupByName(view_.name, FoldCase(l.value)));
+        case Lookup::kGroupName: {
+          auto rows = tx.Ldap().FindGroupsByLdapName(
+              view_.name, *NormalizeValue(Matching::kCaseIgnore, l.value));
+          if (!rows) return rows.error();
+          for (auto& r : *rows) group_rows.emplace(r.id, std::move(r));
           break;
+        }
         case Lookup::kGroupId: s = keep_group(tx.GetEffectiveGroup(view_.name, l.value)); break;
         case Lookup::kGroupsOfUser: {
           auto dn = ParseDn(l.value);
           if (!dn) break;
           auto loc = tree_.Locate(*dn);
           if (loc.kind != Tree::Location::kUser || !EqualsFolded(loc.directory, view_.name)) break;
-          auto user = tx.FindEffectiveUserByUsername(view_.name, FoldCase(loc.value));
-          if (!user) {
-            if (user.error().code != ErrorCode::kNotFound) return user.error();
-            break;
-          }
-          auto groups = tx.EffectiveGroupsOf(view_.name, user->id);
+          auto user = FindUserNamed(tx, view_.name, loc.value);
+          if (!user) return user.error();
+          if (!*user) break;
+          auto groups = tx.EffectiveGroupsOf(view_.name, (*user)->id);
           if (!groups) return groups.error();
           for (const auto& [gid, name] : *groups) {
             s = keep_group(tx.GetEffectiveGroup(view_.name, gid));
@@ -751,16 +754,20 @@ Status SearchRun::Locate(std::vector<int>& phases) {
       const std::string want = NormalizeDn(*dn);
       Status read = store_.Read([&](store::Transaction& tx) -> Status {
         if (user) {
-          auto row = tx.FindEffectiveUserByUsername(view_.name, FoldCase(loc.value));
-          if (!row) return row.error();
+          auto named = FindUserNamed(tx, view_.name, loc.value);
+          if (!named) return named.error();
+          if (!*named) return Status::Ok();
+          auto& row = *named;
           auto got = ParseDn(tree_.UserDn(view_.name, row->username));
           if (got && NormalizeDn(*got) == want &&
               (row->state == "active" || view_.settings.show_disabled)) {
             single_user_ = std::move(*row);
           }
         } else {
-          auto row = tx.FindEffectiveGroupByName(view_.name, FoldCase(loc.value));
-          if (!row) return row.error();
+          auto named = FindGroupNamed(tx, view_.name, loc.value);
+          if (!named) return named.error();
+          if (!*named) return Status::Ok();
+          auto& row = *named;
           auto got = ParseDn(tree_.GroupDn(view_.name, row->name));
           if (got && NormalizeDn(*got) == want) single_group_ = std::move(*row);
         }
@@ -890,8 +897,10 @@ Result<std::optional<Entry>> DirectorySearch::EntryAt(
       case Tree::Location::kPeople: out = b.OrganizationalUnit("people"); return Status::Ok();
       case Tree::Location::kGroups: out = b.OrganizationalUnit("groups"); return Status::Ok();
       case Tree::Location::kUser: {
-        auto row = tx.FindEffectiveUserByUsername(view.name, FoldCase(loc.value));
-        if (!row) return row.error().code == ErrorCode::kNotFound ? Status::Ok() : row.error();
+        auto named = FindUserNamed(tx, view.name, loc.value);
+        if (!named) return named.error();
+        if (!*named) return Status::Ok();
+        auto& row = *named;
         auto own = ParseDn(tree_.UserDn(view.name, row->username));
         if (!own || NormalizeDn(*own) != want || !b.Visible(*row)) return Status::Ok();
         auto e = b.User(*row);
@@ -900,8 +909,10 @@ Result<std::optional<Entry>> DirectorySearch::EntryAt(
         return Status::Ok();
       }
       case Tree::Location::kGroup: {
-        auto row = tx.FindEffectiveGroupByName(view.name, FoldCase(loc.value));
-        if (!row) return row.error().code == ErrorCode::kNotFound ? Status::Ok() : row.error();
+        auto named = FindGroupNamed(tx, view.name, loc.value);
+        if (!named) return named.error();
+        if (!*named) return Status::Ok();
+        auto& row = *named;
         auto own = ParseDn(tree_.GroupDn(view.name, row->name));
         if (!own || NormalizeDn(*own) != want) return Status::Ok();
         auto e = b.Group(*row);

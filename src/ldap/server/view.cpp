@@ -205,6 +205,26 @@ bool EntryBuilder::Need(const char* name) const {
   return t != nullptr && needed_.count(t) > 0;
 }
 
+Result<std::optional<store::EffectiveUserRow>> FindUserNamed(store::Transaction& tx,
+                                                             const std::string& directory,
+                                                             std::string_view name) {
+  auto rows = tx.Ldap().FindUsersByLdapName(directory,
+                                            *NormalizeValue(Matching::kCaseIgnore, name));
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<store::EffectiveUserRow>();
+  return std::optional<store::EffectiveUserRow>(std::move(rows->front()));
+}
+
+Result<std::optional<store::EffectiveGroupRow>> FindGroupNamed(store::Transaction& tx,
+                                                               const std::string& directory,
+                                                               std::string_view name) {
+  auto rows = tx.Ldap().FindGroupsByLdapName(directory,
+                                             *NormalizeValue(Matching::kCaseIgnore, name));
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<store::EffectiveGroupRow>();
+  return std::optional<store::EffectiveGroupRow>(std::move(rows->front()));
+}
+
 bool IsOperational(const AttributeType* type, Profile profile) {
   if (profile == Profile::kActiveDirectory && type->name == "memberOf") return false;
   return type->operational;

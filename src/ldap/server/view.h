@@ -121,6 +121,16 @@ class EntryBuilder {
   bool ad_;
 };
 
+// The user (group) whose uid (cn) is `name` as LDAP compares it: ignoring case and leading,
+// trailing and repeated spaces. The first in creation order if names differing only in spaces
+// exist (LDAP sees one DN); nullopt if none.
+Result<std::optional<store::EffectiveUserRow>> FindUserNamed(store::Transaction& tx,
+                                                             const std::string& directory,
+                                                             std::string_view name);
+Result<std::optional<store::EffectiveGroupRow>> FindGroupNamed(store::Transaction& tx,
+                                                               const std::string& directory,
+                                                               std::string_view name);
+
 // Whether `type` is returned only on request ("+" or by name) under `profile`: memberOf is
 // operational on OpenLDAP (its memberof overlay), a user attribute on Active Directory.
 bool IsOperational(const AttributeType* type, Profile profile);
