@@ -63,6 +63,18 @@ std::string DnsDomainOf(const std::string& suffix) {
 
 constexpr const char* kSubschemaDn = "cn=Subschema";
 
+// A stable UUID for an entry idsync does not store (the naming context and its OUs): the first
+// 128 bits of SHA-256 over its name, formatted as a version-8 (name-based, RFC 9562) UUID, so
+// it is the same on every start and every server serving that directory.
+std::string NameUuid(const std::string& name) {
+  std::string hex = Sha256Hex("idsync entryUUID\n" + name).substr(0, 32);
+  hex[12] = '8';
+  static constexpr char kVariant[] = "89ab";
+  hex[16] = kVariant[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
 }  // namespace
 
 // ---------- Tree
@@ -235,6 +247,9 @@ Entry EntryBuilder::Context() const {
   e.dn = tree_.ContextDn(view_.name);
   e.Add(T("objectClass"), {"top", "organizationalUnit"});
   e.Add(T("ou"), {view_.name});
+  e.Add(T("entryUUID"), {NameUuid(FoldCase(view_.name))});
+  e.Add(T("createTimestamp"), {FormatGeneralizedTime(view_.created)});
+  e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(view_.created)});
   e.Add(T("structuralObjectClass"), {"organizationalUnit"});
   e.Add(T("entryDN"), {e.dn});
   e.Add(T("subschemaSubentry"), {kSubschemaDn});
@@ -247,6 +262,9 @@ Entry EntryBuilder::OrganizationalUnit(std::string_view name) const {
   e.dn = name == "people" ? tree_.PeopleDn(view_.name) : tree_.GroupsDn(view_.name);
   e.Add(T("objectClass"), {"top", "organizationalUnit"});
   e.Add(T("ou"), {std::string(name)});
+  e.Add(T("entryUUID"), {NameUuid(FoldCase(view_.name) + "/" + std::string(name))});
+  e.Add(T("createTimestamp"), {FormatGeneralizedTime(view_.created)});
+  e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(view_.created)});
   e.Add(T("structuralObjectClass"), {"organizationalUnit"});
   e.Add(T("entryDN"), {e.dn});
   e.Add(T("subschemaSubentry"), {kSubschemaDn});
