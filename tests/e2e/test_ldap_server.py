@@ -8,6 +8,7 @@ One server per module (10,000 users in `users`, a few in `customers`), with pyth
 ldap-utils as clients. Tests that fail binds do it from their own loopback addresses
 (127.0.0.x), so the throttle they trigger touches no other test.
 """
+import json
 import os
 import re
 import select
@@ -604,3 +605,44 @@ def test_subschema_lists_every_attribute_type_and_class_served(env):
     # The memberOf, entryUUID and timestamps consumers rely on are there.
     assert {"memberof", "entryuuid", "createtimestamp", "modifytimestamp", "uniquemember",
             "member"} <= seen_types
+
+
+# --------------------------------------------------------------------------- audit and revocation
+
+
+def test_every_bind_is_audited_without_the_password(env, idsync_bin):
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+    good = connect(env, env.reader, source="127.0.0.6")
+    assert code(good) == 0
+    good.unbind()
+    bad = connect(env, (env.reader[0], "not-the-password-x"), source="127.0.0.6")
+    assert code(bad) == 49
+    bad.unbind()
+    r = lu.run_cli(idsync_bin, "log", "--data", env.srv.data_dir, "--since", since, "--json")
+    assert r.returncode == 0, r.stderr
+    assert env.reader[1] not in r.stdout and "not-the-password-x" not in r.stdout
+    binds = [a for a in json.loads(r.stdout) if a["operation"] == "ldap.bind"
+             and "127.0.0.6" in a["detail"]]
+    assert {a["status"] for a in binds} >= {200, 401}, binds
+    assert all(a["actor"] == "ldap:reader" for a in binds), binds
+
+
+def test_a_removed_or_rotated_account_loses_its_open_sessions(env, idsync_bin):
+    data = env.srv.data_dir
+    dn, password = lu.add_account(idsync_bin, data, "short-lived")
+    c = connect(env, (dn, password))
+    assert code(c) == 0
+    assert c.search(PEOPLE, "(uid=user00001)", attributes=["uid"]) and len(c.entries) == 1
+    r = lu.run_cli(idsync_bin, "ldap-account", "rotate", "short-lived", "--data", data, "--json")
+    assert r.returncode == 0, r.stderr
+    c.search(PEOPLE, "(uid=user00001)", attributes=["uid"])
+    assert code(c) == 50 and not c.entries, c.result
+    c.unbind()
+    new_password = json.loads(r.stdout)["password"]
+    c = connect(env, (dn, new_password))
+    assert c.search(PEOPLE, "(uid=user00001)", attributes=["uid"]) and len(c.entries) == 1
+    r = lu.run_cli(idsync_bin, "ldap-account", "remove", "short-lived", "--data", data)
+    assert r.returncode == 0, r.stderr
+    c.search(PEOPLE, "(uid=user00001)", attributes=["uid"])
+    assert code(c) == 50, c.result
+    c.unbind()
