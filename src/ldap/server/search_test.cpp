@@ -362,6 +362,35 @@ TEST_F(SearchTest, ActiveDirectoryUsnPlanAndTombstones) {
   EXPECT_NE(deleted[0].dn.find("\\0ADEL:00000000-0000-0000-0000-000000000002"), std::string::npos);
 }
 
+TEST_F(SearchTest, PosixAccountsAndGroupsForSssd) {
+  view_.settings.posix = true;
+  view_.settings.uid_base = 20000;
+  view_.settings.home_template = "/home/{uid}";
+  AddUser("00000000-0000-0000-0000-000000000001", "alice");
+  AddUser("00000000-0000-0000-0000-000000000002", "bob");
+  AddGroup("00000000-0000-0000-0000-0000000000a1", "Staff",
+           {"00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"});
+  auto users = Search(kPeople, Scope::kOneLevel, "(objectClass=posixAccount)",
+                      {"uidNumber", "gidNumber", "homeDirectory", "loginShell"});
+  ASSERT_EQ(Dns(users).size(), 2u);
+  EXPECT_EQ(users[0].attributes["uidNumber"], (std::vector<std::string>{"20001"}));
+  EXPECT_EQ(users[1].attributes["uidNumber"], (std::vector<std::string>{"20002"}));
+  EXPECT_EQ(users[0].attributes["gidNumber"], users[0].attributes["uidNumber"]);
+  EXPECT_EQ(users[1].attributes["homeDirectory"], (std::vector<std::string>{"/home/bob"}));
+  EXPECT_EQ(users[1].attributes["loginShell"], (std::vector<std::string>{"/bin/bash"}));
+  // SSSD's lookups: by number, and a group's members by uid.
+  EXPECT_EQ(Dns(Search(kPeople, Scope::kSubtree, "(&(objectClass=posixAccount)(uidNumber=20002))")),
+            (std::vector<std::string>{"uid=bob," + kPeople}));
+  auto group = Search(kContext, Scope::kSubtree, "(&(objectClass=posixGroup)(memberUid=bob))",
+                      {"gidNumber", "memberUid"});
+  ASSERT_EQ(Dns(group).size(), 1u);
+  EXPECT_EQ(group[0].attributes["memberUid"], (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_EQ(group[0].attributes["gidNumber"], (std::vector<std::string>{"10001"}));
+  // Without the setting, no POSIX class or attribute.
+  view_.settings.posix = false;
+  EXPECT_TRUE(Dns(Search(kPeople, Scope::kOneLevel, "(objectClass=posixAccount)")).empty());
+}
+
 TEST(ObjectGuid, FirstThreeFieldsAreLittleEndian) {
   std::string g = ObjectGuid("00112233-4455-6677-8899-aabbccddeeff");
   EXPECT_EQ(g, std::string("\x33\x22\x11\x00\x55\x44\x77\x66\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16));
