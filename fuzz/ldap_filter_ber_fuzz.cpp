@@ -59,8 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string filter(reinterpret_cast<const char*>(data), size);
   std::string search = Tlv(0x04, "ou=users,dc=idsync") + Tlv(0x0a, std::string(1, '\2')) +
                        Tlv(0x0a, std::string(1, '\0')) + Tlv(0x02, std::string(1, '\0')) +
-                       Tlv(0x02, std::string(1, '\0')) + Tlv(0x01, std::string(1, '\0')) +
-                       filter + Tlv(0x30, "");
+                       Tlv(0x02, std::string(1, '\0')) + Tlv(0x01, std::string(1, '\0')) + filter +
+                       Tlv(0x30, "");
   std::string message = Tlv(0x30, Tlv(0x02, std::string(1, '\1')) + Tlv(0x63, search));
   Decoded decoded = DecodeRequest(message);
   if (!decoded.request) return 0;

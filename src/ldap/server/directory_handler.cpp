@@ -6,8 +6,8 @@
 #include "base/time.h"
 #include "ldap/config/settings.h"
 #include "ldap/server/evaluate.h"
-#include "sync/pass_through.h"
 #include "sync/ldap_sync.h"
+#include "sync/pass_through.h"
 
 namespace idsync::ldap {
 namespace {
@@ -101,7 +101,7 @@ Result<std::shared_ptr<const DirectoryHandler::State>> DirectoryHandler::Current
           auto& v = state->views[FoldCase(record.name)];
           auto mapped = v.settings.attribute_names.find(name);
           custom_names.push_back(mapped != v.settings.attribute_names.end() ? mapped->second
-                                                                              : name);
+                                                                            : name);
         }
       }
     }
@@ -169,9 +169,8 @@ void DirectoryHandler::Handle(Session& session, const Request& request,
       const auto& ext = std::get<ExtendedRequest>(request.body);
       if (ext.oid == kWhoAmIOid) {
         // RFC 4532: "dn:<bind DN>", or empty for anonymous.
-        std::string who = session.identity.kind == Identity::Kind::kAnonymous
-                              ? ""
-                              : "dn:" + session.identity.dn;
+        std::string who =
+            session.identity.kind == Identity::Kind::kAnonymous ? "" : "dn:" + session.identity.dn;
         send(EncodeExtendedResponse(request.message_id, {}, std::nullopt, who));
         return;
       }
@@ -183,18 +182,14 @@ void DirectoryHandler::Handle(Session& session, const Request& request,
     case Operation::kAdd:
     case Operation::kModify:
     case Operation::kDelete:
-    case Operation::kModifyDn:
-      Answer(request, {kUnwillingToPerform, "", kReadOnly}, send);
-      return;
+    case Operation::kModifyDn: Answer(request, {kUnwillingToPerform, "", kReadOnly}, send); return;
     case Operation::kUnbind:
-    case Operation::kAbandon:
-      return;
+    case Operation::kAbandon: return;
   }
 }
 
-void DirectoryHandler::Audit(const Session& session, const std::string& dn,
-                             const std::string& kind, const std::string& name, int code,
-                             const std::string& outcome) {
+void DirectoryHandler::Audit(const Session& session, const std::string& dn, const std::string& kind,
+                             const std::string& name, int code, const std::string& outcome) {
   store::AuditRecord a;
   a.time = SystemClock::Instance().Now();
   a.actor = "ldap:" + (name.empty() ? dn : name);
@@ -285,8 +280,8 @@ void DirectoryHandler::Bind(Session& session, const Request& request, const Bind
         auto connection = tx.GetConnection(link.connection_id);
         if (!connection) return connection.error();
         if (connection->kind != sync::kLdapKind || !connection->enabled) continue;
-        auto source = tx.GetResource(link.connection_id, scim::ResourceType::kUser,
-                                     link.source_user_id);
+        auto source =
+            tx.GetResource(link.connection_id, scim::ResourceType::kUser, link.source_user_id);
         if (!source) continue;
         auto it = source->body.find("dn");
         if (it != source->body.end() && it->is_string()) {
@@ -405,9 +400,8 @@ Entry DirectoryHandler::Subschema(const State& state) const {
   return e;
 }
 
-void DirectoryHandler::Search(Session& session, const Request& request,
-                              const SearchRequest& search, const std::atomic<bool>& abandoned,
-                              const Send& send) {
+void DirectoryHandler::Search(Session& session, const Request& request, const SearchRequest& search,
+                              const std::atomic<bool>& abandoned, const Send& send) {
   const int32_t id = request.message_id;
   auto done = [&](int code, std::string matched, std::string message) {
     send(EncodeSearchDone(id, {code, std::move(matched), std::move(message)}));

@@ -95,7 +95,9 @@ std::string Tree::DsaDn() const {
          suffix_;
 }
 
-bool Tree::IsDsa(const Dn& dn) const { return !dsa_key_.empty() && NormalizeDn(dn) == dsa_key_; }
+bool Tree::IsDsa(const Dn& dn) const {
+  return !dsa_key_.empty() && NormalizeDn(dn) == dsa_key_;
+}
 
 std::string Tree::ContextDn(std::string_view directory) const {
   return "ou=" + EscapeDnValue(directory) + "," + suffix_;
@@ -137,7 +139,7 @@ Tree::Location Tree::Locate(const Dn& dn) const {
   }
   const size_t s = suffix_dn_.rdns.size();
   if (n <= s || !IsSuffixOf(suffix_dn_, dn)) return loc;  // kOutside
-  const size_t depth = n - s;                               // RDNs below the suffix
+  const size_t depth = n - s;                             // RDNs below the suffix
   const Ava* top = single(n - s - 1, "ou");
   if (top == nullptr) return loc;
   if (EqualsIgnoreAsciiCase(top->value, "services")) {
@@ -220,8 +222,8 @@ bool EntryBuilder::Need(const char* name) const {
 Result<std::optional<store::EffectiveUserRow>> FindUserNamed(store::Transaction& tx,
                                                              const std::string& directory,
                                                              std::string_view name) {
-  auto rows = tx.Ldap().FindUsersByLdapName(directory,
-                                            *NormalizeValue(Matching::kCaseIgnore, name));
+  auto rows =
+      tx.Ldap().FindUsersByLdapName(directory, *NormalizeValue(Matching::kCaseIgnore, name));
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<store::EffectiveUserRow>();
   return std::optional<store::EffectiveUserRow>(std::move(rows->front()));
@@ -230,8 +232,8 @@ Result<std::optional<store::EffectiveUserRow>> FindUserNamed(store::Transaction&
 Result<std::optional<store::EffectiveGroupRow>> FindGroupNamed(store::Transaction& tx,
                                                                const std::string& directory,
                                                                std::string_view name) {
-  auto rows = tx.Ldap().FindGroupsByLdapName(directory,
-                                             *NormalizeValue(Matching::kCaseIgnore, name));
+  auto rows =
+      tx.Ldap().FindGroupsByLdapName(directory, *NormalizeValue(Matching::kCaseIgnore, name));
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<store::EffectiveGroupRow>();
   return std::optional<store::EffectiveGroupRow>(std::move(rows->front()));
@@ -339,9 +341,8 @@ Result<Entry> EntryBuilder::User(const store::EffectiveUserRow& row) {
   if (ad_) {
     e.Add(T("sAMAccountName"), {username});
     e.Add(T("userPrincipalName"),
-          {username.find('@') != std::string::npos
-               ? username
-               : username + "@" + DnsDomainOf(tree_.suffix())});
+          {username.find('@') != std::string::npos ? username
+                                                   : username + "@" + DnsDomainOf(tree_.suffix())});
     e.Add(T("name"), {username});
     e.Add(T("distinguishedName"), {e.dn});
     e.Add(T("objectGUID"), {ObjectGuid(row.id)});
@@ -431,22 +432,20 @@ Result<Entry> EntryBuilder::Group(const store::EffectiveGroupRow& row) {
 }
 
 Result<Entry> EntryBuilder::Tombstone(const std::string& type, const std::string& id,
-                                      const Json& resource, int64_t usn_changed,
-                                      TimePoint when) {
+                                      const Json& resource, int64_t usn_changed, TimePoint when) {
   Entry e;
   const bool user = type == "User";
-  std::string name = resource.is_object()
-                         ? resource.value(user ? "userName" : "displayName", id)
-                         : id;
+  std::string name =
+      resource.is_object() ? resource.value(user ? "userName" : "displayName", id) : id;
   // Active Directory renames a deleted object "<name>\0ADEL:<guid>" so that it cannot collide
   // with a live entry of the same name; the tombstone stays under its last parent here (AD
   // moves it to CN=Deleted Objects, which would be outside an application's base DN).
   std::string rdn = EscapeDnValue(name) + "\\0ADEL:" + id;
   e.dn = user ? "uid=" + rdn + "," + tree_.PeopleDn(view_.name)
               : "cn=" + rdn + "," + tree_.GroupsDn(view_.name);
-  e.Add(T("objectClass"), user ? std::vector<std::string>{"top", "person", "organizationalPerson",
-                                                          "user"}
-                               : std::vector<std::string>{"top", "group"});
+  e.Add(T("objectClass"),
+        user ? std::vector<std::string>{"top", "person", "organizationalPerson", "user"}
+             : std::vector<std::string>{"top", "group"});
   e.Add(T("cn"), {name});
   e.Add(T("name"), {name});
   if (user) e.Add(T("sAMAccountName"), {name});

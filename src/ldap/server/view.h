@@ -49,8 +49,17 @@ class Tree {
   // Where a DN points. `directory` and `value` come from the DN as written (unescaped);
   // directories are matched case-insensitively by the caller.
   struct Location {
-    enum Kind { kRootDse, kSubschema, kContext, kPeople, kGroups, kUser, kGroup, kService,
-                kOutside };
+    enum Kind {
+      kRootDse,
+      kSubschema,
+      kContext,
+      kPeople,
+      kGroups,
+      kUser,
+      kGroup,
+      kService,
+      kOutside
+    };
     Kind kind = kOutside;
     std::string directory;  // kContext..kGroup
     std::string value;      // kUser: username; kGroup: group name; kService: account name
@@ -106,7 +115,6 @@ class EntryBuilder {
                           int64_t usn_changed, TimePoint when);
   Entry Context() const;
   Entry OrganizationalUnit(std::string_view name) const;  // "people" | "groups"
-
 
  private:
   bool Need(const char* name) const;
