@@ -66,8 +66,8 @@ class SearchRun {
   enum class Next { kGo, kStop };
 
   Status Locate(std::vector<int>& phases);
-  Next Offer(const Result<Entry>& entry, int64_t key);
-  Next Emit(const Entry& entry);
+  Next Offer(Result<Entry> entry, int64_t key);
+  Next Emit(Entry&& entry);
   bool Flush();
   Next RunPhase(int phase);
   Next Users();
@@ -120,7 +120,7 @@ bool SearchRun::Flush() {
   return !abandoned_.load();
 }
 
-SearchRun::Next SearchRun::Emit(const Entry& entry) {
+SearchRun::Next SearchRun::Emit(Entry&& entry) {
   const int64_t total = cursor_.sent + page_sent_;
   if (size_limit_ > 0 && total >= size_limit_) {
     outcome_.result = {kSizeLimitExceeded, "",
@@ -128,15 +128,16 @@ SearchRun::Next SearchRun::Emit(const Entry& entry) {
                            ") allows; use the paged results control to read them all"};
     return Next::kStop;
   }
-  pending_.push_back(EncodeSearchEntry(
-      id_, entry.dn, Select(entry, wanted_, view_.settings.profile), request_.types_only));
+  // The values move into the selection (Select(Entry&&) leaves entry.dn as it is).
+  const std::vector<Attribute> selected = Select(std::move(entry), wanted_, view_.settings.profile);
+  pending_.push_back(EncodeSearchEntry(id_, entry.dn, selected, request_.types_only));
   ++page_sent_;
   ++outcome_.entries;
   if (paged_ && page_sent_ >= page_size_) page_full_ = true;
   return Next::kGo;
 }
 
-SearchRun::Next SearchRun::Offer(const Result<Entry>& entry, int64_t key) {
+SearchRun::Next SearchRun::Offer(Result<Entry> entry, int64_t key) {
   if (!entry) {
     outcome_.result = {kOperationsError, "",
                        "the directory could not be read: " + entry.error().detail};
@@ -147,7 +148,7 @@ SearchRun::Next SearchRun::Offer(const Result<Entry>& entry, int64_t key) {
     return Next::kStop;
   }
   cursor_.key = key;
-  if (Matches(request_.filter, *entry, schema_)) return Emit(*entry);
+  if (Matches(request_.filter, *entry, schema_)) return Emit(std::move(*entry));
   return Next::kGo;
 }
 
@@ -170,7 +171,7 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
         const store::EffectiveGroupRow* group = &**named;
         auto gdn = ParseDn(tree_.GroupDn(view_.name, group->name));
         if (!gdn || NormalizeDn(*gdn) != want) return Status::Ok();
-        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
         int64_t seen = 0;
         Status s = tx.Ldap().MembersAfter(view_.name, group->id, cursor_.key, limits_.chunk,
                                           [&](int64_t pk, const store::EffectiveUserRow& row) {
@@ -261,7 +262,7 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
       }
       if (!s) return s;
     }
-    EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+    EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
     int64_t pos = 0;
     if (users) {
       for (const auto& [id, row] : user_rows) {
@@ -299,7 +300,7 @@ SearchRun::Next SearchRun::FromFeed(int64_t after_seq, bool users) {
       auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
       if (!keys) return keys.error();
       more = static_cast<int64_t>(keys->size()) == limits_.chunk;
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       for (const auto& k : *keys) {
         if (page_full_) return stop = true, Status::Ok();
         from = k.seq;
@@ -359,7 +360,7 @@ SearchRun::Next SearchRun::Users() {
   while (true) {
     bool more = false, stop = false;
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       int64_t seen = 0;
       Status s = tx.Ldap().UsersAfter(view_.name, cursor_.key, limits_.chunk,
                                       [&](int64_t pk, const store::EffectiveUserRow& row) {
@@ -395,7 +396,7 @@ SearchRun::Next SearchRun::Groups() {
   while (true) {
     bool more = false, stop = false;
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       int64_t seen = 0;
       Status s = tx.Ldap().GroupsAfter(view_.name, cursor_.key, limits_.chunk,
                                        [&](int64_t pk, const store::EffectiveGroupRow& row) {
@@ -434,7 +435,7 @@ SearchRun::Next SearchRun::Tombstones() {
       auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
       if (!keys) return keys.error();
       more = static_cast<int64_t>(keys->size()) == limits_.chunk;
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
       for (const auto& k : *keys) {
         if (page_full_) return stop = true, Status::Ok();
         from = k.seq;
@@ -500,7 +501,7 @@ SearchRun::Next SearchRun::RunPhase(int phase) {
     case kGroupsOu: {
       Entry e;
       Status built = store_.Read([&](store::Transaction& tx) -> Status {
-        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
         e = phase == kContextEntry ? b.Context()
                                    : b.OrganizationalUnit(phase == kPeopleOu ? "people" : "groups");
         return Status::Ok();
@@ -513,7 +514,7 @@ SearchRun::Next SearchRun::RunPhase(int phase) {
       if (page_full_) return Next::kStop;
       Next n = Next::kGo;
       Status read = store_.Read([&](store::Transaction& tx) -> Status {
-        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_);
+        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
         n = single_user_ ? Offer(b.User(*single_user_), 1) : Offer(b.Group(*single_group_), 1);
         return Status::Ok();
       });

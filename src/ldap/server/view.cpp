@@ -204,19 +204,21 @@ Wanted Wanted::FromRequest(const std::vector<std::string>& attributes, const Sch
 
 EntryBuilder::EntryBuilder(store::Transaction& tx, const Schema& schema, const Tree& tree,
                            const DirectoryView& view, const std::set<const AttributeType*>& needed,
-                           bool need_all)
+                           bool need_all, bool need_operational)
     : tx_(tx),
       schema_(schema),
       tree_(tree),
       view_(view),
       needed_(needed),
       need_all_(need_all),
+      need_operational_(need_operational),
       ad_(view.settings.profile == Profile::kActiveDirectory) {}
 
 bool EntryBuilder::Need(const char* name) const {
-  if (need_all_) return true;
-  const AttributeType* t = schema_.Find(name);
-  return t != nullptr && needed_.count(t) > 0;
+  const AttributeType* t = T(name);
+  if (t == nullptr) return false;
+  if (needed_.count(t) > 0) return true;
+  return need_all_ && (need_operational_ || !IsOperational(t, view_.settings.profile));
 }
 
 Result<std::optional<store::EffectiveUserRow>> FindUserNamed(store::Transaction& tx,
@@ -358,13 +360,19 @@ Result<Entry> EntryBuilder::User(const store::EffectiveUserRow& row) {
     }
   }
 
-  e.Add(T("entryUUID"), {row.id});
-  e.Add(T("createTimestamp"), {FormatGeneralizedTime(row.created)});
-  e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(row.last_modified)});
-  e.Add(T("structuralObjectClass"), {ad_ ? "user" : "inetOrgPerson"});
-  e.Add(T("entryDN"), {e.dn});
-  e.Add(T("subschemaSubentry"), {kSubschemaDn});
-  e.Add(T("hasSubordinates"), {"FALSE"});
+  // Operational attributes only when asked for ("+", by name, or in the filter): a `*` dump
+  // would format two timestamps per user only for Select to drop them.
+  if (Need("entryUUID")) e.Add(T("entryUUID"), {row.id});
+  if (Need("createTimestamp")) e.Add(T("createTimestamp"), {FormatGeneralizedTime(row.created)});
+  if (Need("modifyTimestamp")) {
+    e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(row.last_modified)});
+  }
+  if (Need("structuralObjectClass")) {
+    e.Add(T("structuralObjectClass"), {ad_ ? "user" : "inetOrgPerson"});
+  }
+  if (Need("entryDN")) e.Add(T("entryDN"), {e.dn});
+  if (Need("subschemaSubentry")) e.Add(T("subschemaSubentry"), {kSubschemaDn});
+  if (Need("hasSubordinates")) e.Add(T("hasSubordinates"), {"FALSE"});
   return e;
 }
 
@@ -458,13 +466,30 @@ Result<Entry> EntryBuilder::Tombstone(const std::string& type, const std::string
   return e;
 }
 
+namespace {
+
+bool Selected(const AttributeType* type, const Wanted& wanted, Profile profile) {
+  return wanted.named.count(type) > 0 ||
+         (IsOperational(type, profile) ? wanted.all_operational : wanted.all_user);
+}
+
+}  // namespace
+
 std::vector<Attribute> Select(const Entry& entry, const Wanted& wanted, Profile profile) {
   std::vector<Attribute> out;
   if (wanted.none) return out;
   for (const auto& a : entry.attributes) {
-    bool include = wanted.named.count(a.type) > 0 ||
-                   (IsOperational(a.type, profile) ? wanted.all_operational : wanted.all_user);
-    if (include) out.push_back({a.type->name, a.values});
+    if (Selected(a.type, wanted, profile)) out.push_back({a.type->name, a.values});
+  }
+  return out;
+}
+
+std::vector<Attribute> Select(Entry&& entry, const Wanted& wanted, Profile profile) {
+  std::vector<Attribute> out;
+  if (wanted.none) return out;
+  out.reserve(entry.attributes.size());
+  for (auto& a : entry.attributes) {
+    if (Selected(a.type, wanted, profile)) out.push_back({a.type->name, std::move(a.values)});
   }
   return out;
 }

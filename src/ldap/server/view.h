@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
@@ -99,9 +100,12 @@ struct DirectoryView {
 // POSIX numbers) are read only when needed.
 class EntryBuilder {
  public:
+  // `need_all`: "*" or "+" was asked for. With `need_operational` false ("*" without "+"),
+  // operational attributes (memberOf on the standard profile) are computed only when
+  // `needed` names them: a `*` dump must not read every user's groups to drop them.
   EntryBuilder(store::Transaction& tx, const Schema& schema, const Tree& tree,
                const DirectoryView& view, const std::set<const AttributeType*>& needed,
-               bool need_all);
+               bool need_all, bool need_operational = true);
 
   bool Visible(const store::EffectiveUserRow& row) const {
     return row.state == "active" || view_.settings.show_disabled;
@@ -118,7 +122,13 @@ class EntryBuilder {
 
  private:
   bool Need(const char* name) const;
-  const AttributeType* T(const char* name) const { return schema_.Find(name); }
+  // Schema::Find by the literal's address, remembered for the builder's life (one read
+  // transaction): Find lower-cases and walks a map, about 20 times per entry.
+  const AttributeType* T(const char* name) const {
+    auto [it, inserted] = types_.try_emplace(name, nullptr);
+    if (inserted) it->second = schema_.Find(name);
+    return it->second;
+  }
 
   store::Transaction& tx_;
   const Schema& schema_;
@@ -126,7 +136,9 @@ class EntryBuilder {
   const DirectoryView& view_;
   const std::set<const AttributeType*>& needed_;
   bool need_all_;
+  bool need_operational_;
   bool ad_;
+  mutable std::unordered_map<const char*, const AttributeType*> types_;
 };
 
 // The user (group) whose uid (cn) is `name` as LDAP compares it: ignoring case and leading,
@@ -145,6 +157,8 @@ bool IsOperational(const AttributeType* type, Profile profile);
 
 // The attribute selection applied to a built entry: what goes on the wire.
 std::vector<Attribute> Select(const Entry& entry, const Wanted& wanted, Profile profile);
+// The same, moving the values out of `entry` instead of copying them (its DN stays).
+std::vector<Attribute> Select(Entry&& entry, const Wanted& wanted, Profile profile);
 
 // objectGUID bytes of a UUID, in Active Directory's order (the first three fields
 // little-endian), so that AD tools show the same GUID text as the entryUUID.

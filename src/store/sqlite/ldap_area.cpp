@@ -1,7 +1,10 @@
 #include "store/sqlite/ldap_area.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +50,199 @@ Status Keyset(Database& db, const char* sql, const Key& key, int64_t after, int6
   }
   return Status::Ok();
 }
+
+// The part of an effective user's body the LDAP view reads (src/ldap/server/view.cpp):
+// attributes.<name>.value and the entitlements. Every scan here feeds LDAP searches, which read
+// each user's whole body (about 2 KB, most of it the provenance of every attribute: connection,
+// rule, source, time); parsing all of it with nlohmann was a third of a paged dump's time, and
+// freeing the tree another tenth. This scanner skips what the view does not read and parses
+// only the values. Stored text comes from DumpJson; anything the scanner does not expect
+// (escaped keys, another layout) falls back to the full parse, so it never changes an answer.
+class LdapBodyScanner {
+ public:
+  explicit LdapBodyScanner(std::string_view text) : s_(text) {}
+
+  std::optional<Json> Scan() {
+    Json body = Json::object();
+    if (!Eat('{')) return std::nullopt;
+    if (Eat('}')) return End() ? std::optional<Json>(std::move(body)) : std::nullopt;
+    do {
+      std::string_view key;
+      if (!Key(key)) return std::nullopt;
+      if (key == "attributes") {
+        if (!Attributes(body["attributes"])) return std::nullopt;
+      } else if (key == "entitlements") {
+        if (!Value(body["entitlements"])) return std::nullopt;
+      } else if (!Skip(0)) {
+        return std::nullopt;
+      }
+    } while (Eat(','));
+    if (!Eat('}') || !End()) return std::nullopt;
+    return body;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  void Space() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool Eat(char c) {
+    Space();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool End() {
+    Space();
+    return i_ == s_.size();
+  }
+  // A string at i_; `raw` is its text between the quotes, `escaped` whether it has escapes.
+  // The closing quote is the first one after an even number of backslashes (memchr: bodies
+  // are mostly strings).
+  bool String(std::string_view* raw, bool* escaped) {
+    if (i_ >= s_.size() || s_[i_] != '"') return false;
+    const char* begin = s_.data() + i_ + 1;
+    const char* end = s_.data() + s_.size();
+    for (const char* p = begin;;) {
+      const auto* q = static_cast<const char*>(std::memchr(p, '"', static_cast<size_t>(end - p)));
+      if (q == nullptr) return false;
+      const char* b = q;
+      while (b > begin && b[-1] == '\\') --b;
+      if ((q - b) % 2 == 1) {  // an escaped quote
+        p = q + 1;
+        continue;
+      }
+      const auto n = static_cast<size_t>(q - begin);
+      if (raw != nullptr) *raw = std::string_view(begin, n);
+      if (escaped != nullptr) *escaped = std::memchr(begin, '\\', n) != nullptr;
+      i_ = static_cast<size_t>(q + 1 - s_.data());
+      return true;
+    }
+  }
+  bool Key(std::string_view& key) {
+    Space();
+    bool escaped = false;
+    return String(&key, &escaped) && !escaped && Eat(':');
+  }
+  bool Skip(int depth) {
+    Space();
+    if (i_ >= s_.size() || depth > kMaxDepth) return false;
+    const char c = s_[i_];
+    if (c == '"') return String(nullptr, nullptr);
+    if (c == '{' || c == '[') {
+      const char close = c == '{' ? '}' : ']';
+      ++i_;
+      if (Eat(close)) return true;
+      do {
+        if (c == '{') {
+          Space();
+          if (!String(nullptr, nullptr) || !Eat(':')) return false;
+        }
+        if (!Skip(depth + 1)) return false;
+      } while (Eat(','));
+      return Eat(close);
+    }
+    const size_t start = i_;  // number, true, false, null
+    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' ||
+                              s_[i_] == '+' || s_[i_] == '.')) {
+      ++i_;
+    }
+    return i_ > start;
+  }
+  // The value at i_: a string without escapes or a literal directly, anything else parsed by
+  // nlohmann (only its own text).
+  bool Value(Json& out) {
+    Space();
+    const size_t start = i_;
+    if (i_ < s_.size() && s_[i_] == '"') {
+      std::string_view raw;
+      bool escaped = false;
+      if (!String(&raw, &escaped)) return false;
+      if (!escaped) {
+        out = std::string(raw);
+        return true;
+      }
+    } else if (!Skip(0)) {
+      return false;
+    }
+    const std::string_view text = s_.substr(start, i_ - start);
+    if (text == "true" || text == "false") {
+      out = text == "true";
+      return true;
+    }
+    if (text == "null") {
+      out = nullptr;
+      return true;
+    }
+    out = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    return !out.is_discarded();
+  }
+  // {"<name>": {"value": V, <provenance>...}, ...} -> {"<name>": {"value": V}, ...}
+  bool Attributes(Json& out) {
+    out = Json::object();
+    if (!Eat('{')) return false;
+    if (Eat('}')) return true;
+    do {
+      std::string_view name;
+      if (!Key(name)) return false;
+      Json& attribute = out[std::string(name)];
+      if (!Eat('{')) {  // not the usual {"value": ...}: kept whole
+        if (!Value(attribute)) return false;
+        continue;
+      }
+      attribute = Json::object();
+      if (Eat('}')) continue;
+      do {
+        std::string_view key;
+        if (!Key(key)) return false;
+        if (key == "value") {
+          if (!Value(attribute["value"])) return false;
+        } else if (!Skip(0)) {
+          return false;
+        }
+      } while (Eat(','));
+      if (!Eat('}')) return false;
+    } while (Eat(','));
+    return Eat('}');
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// EffectiveUserRow with the body cut to what the LDAP view reads (LdapBodyScanner).
+struct LdapUserReader {
+  Bodies bodies;
+  Result<EffectiveUserRow> operator()(const Statement& row) const {
+    EffectiveUserRow user;
+    user.directory = row.Text(1);
+    user.id = row.Text(2);
+    user.username = row.Text(3);
+    user.username_key = row.Text(4);
+    user.link_key = row.Text(5);
+    user.state = row.Text(6);
+    auto text = bodies(row, 7, "effective user " + user.id);
+    if (!text) return text.error();
+    if (auto body = LdapBodyScanner(*text).Scan()) {
+      user.body = std::move(*body);
+    } else {
+      auto parsed = ParseStored(*text, "effective user " + user.id);
+      if (!parsed) return parsed.error();
+      user.body = std::move(*parsed);
+    }
+    user.version = row.Int(8);
+    user.created = FromUnixMillis(row.Int(9));
+    user.last_modified = FromUnixMillis(row.Int(10));
+    user.mail_key = row.Text(11);
+    return user;
+  }
+};
 
 // Columns in the order of IDSYNC_LDAP_ACCOUNT_COLUMNS.
 LdapAccount ReadAccount(const Statement& row) {
@@ -179,8 +375,8 @@ Status SqliteLdapArea::UsersAfter(
     const std::string& directory, int64_t after_pk, int64_t limit,
     const std::function<bool(int64_t pk, const EffectiveUserRow&)>& visit) {
   return Keyset<EffectiveUserRow>(db_, sql::kScanEffectiveUsers, directory, after_pk, limit,
-                                  "reading effective users",
-                                  EffectiveUserReader{Bodies{db_, codec_}}, visit);
+                                  "reading effective users", LdapUserReader{Bodies{db_, codec_}},
+                                  visit);
 }
 
 Status SqliteLdapArea::GroupsAfter(
@@ -196,7 +392,7 @@ Status SqliteLdapArea::MembersAfter(
   auto group = GroupPk(directory, group_id);
   if (!group) return group.error();
   return Keyset<EffectiveUserRow>(db_, sql::kMembersAfter, *group, after_pk, limit,
-                                  "reading group members", EffectiveUserReader{Bodies{db_, codec_}},
+                                  "reading group members", LdapUserReader{Bodies{db_, codec_}},
                                   visit);
 }
 
@@ -230,7 +426,7 @@ Result<int64_t> SqliteLdapArea::GroupPk(const std::string& directory, const std:
 Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByMail(const std::string& directory,
                                                                       const std::string& mail_key) {
   std::vector<std::pair<int64_t, EffectiveUserRow>> rows;
-  EffectiveUserReader read{Bodies{db_, codec_}};
+  LdapUserReader read{Bodies{db_, codec_}};
   for (const char* text : {sql::kUsersByMail, sql::kUsersWithoutMailKey}) {
     auto select = db_.Prepare(text);
     if (!select) return select.error();

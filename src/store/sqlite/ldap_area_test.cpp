@@ -273,6 +273,62 @@ TEST_F(LdapAreaTest, KeysetPagesGiveEveryRowExactlyOnce) {
   });
 }
 
+// LDAP scans read only what the LDAP view uses (attributes.<name>.value and entitlements),
+// with a scanner that skips the rest; its values must equal a full parse's, escapes and all,
+// and a body it does not expect must still read in full.
+TEST_F(LdapAreaTest, ScansKeepAttributeValuesAndEntitlementsOfEveryBody) {
+  const Json provenance = {{"connection", "c\"1\\"},
+                           {"rule", "attributes.x.sources[0]"},
+                           {"time", "2026-01-01T00:00:00Z"},
+                           {"nested", {{"a", {1, 2.5, nullptr}}}}};
+  Json attrs = Json::object();
+  const std::vector<Json> values = {
+      "plain", "quote \" and backslash \\", "tail\\", "\u00e9\n\t", 12.5, true,
+      nullptr, Json::array({"a\\\"", "b"})};
+  for (size_t i = 0; i < values.size(); ++i) {
+    Json a = provenance;
+    a["value"] = values[i];
+    attrs["attr" + std::to_string(i)] = a;
+  }
+  attrs["flat"] = "not an object";
+  const Json full = {{"attributes", attrs},
+                     {"entitlements", {{{"value", "e\"1"}}, {{"value", "e2"}}}},
+                     {"memberships", {{{"group", "g}"}}}},
+                     {"warnings", Json::array()}};
+  const Json escaped_key = {{"attributes", {{"k\"ey", {{"value", "v"}, {"rule", "r"}}}}},
+                            {"state_reason", "x"}};
+  MustWrite([&](Transaction& tx) -> Status {
+    EffectiveUserRow a = MakeUser("a", "a");
+    a.body = full;
+    EffectiveUserRow b = MakeUser("b", "b");
+    b.body = escaped_key;  // an escaped key: the scanner gives up, the full parse reads it
+    for (auto* u : {&a, &b}) {
+      auto put = tx.PutEffectiveUser(*u);
+      if (!put) return put.error();
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    std::vector<Json> bodies;
+    auto walked = tx.Ldap().UsersAfter("users", 0, 10, [&](int64_t, const EffectiveUserRow& row) {
+      bodies.push_back(row.body);
+      return true;
+    });
+    if (!walked) return walked;
+    EXPECT_EQ(bodies.size(), 2u);
+    if (bodies.size() != 2) return Status::Ok();
+    Json expected_attrs = Json::object();
+    for (size_t i = 0; i < values.size(); ++i) {
+      expected_attrs["attr" + std::to_string(i)] = {{"value", values[i]}};
+    }
+    expected_attrs["flat"] = "not an object";
+    EXPECT_EQ(bodies[0],
+              (Json{{"attributes", expected_attrs}, {"entitlements", full["entitlements"]}}));
+    EXPECT_EQ(bodies[1], escaped_key);
+    return Status::Ok();
+  });
+}
+
 TEST_F(LdapAreaTest, MembersComeInUserPkOrderWithNamesAndState) {
   AddUsers(5);
   MustWrite([](Transaction& tx) -> Status {
