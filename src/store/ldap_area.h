@@ -3,6 +3,10 @@
 // (member DNs without one read per member), mail lookups, stable POSIX ids, and the change-feed
 // queries behind the Active Directory profile's USNs and tombstones.
 //
+// Users this area returns carry only the body parts the LDAP view reads (attributes.<name>.value
+// and entitlements, render.h's layout), not the provenance: they are for the LDAP server, never
+// to be written back.
+//
 // Reached through Transaction::Ldap(). It is the first area split out of Transaction as its own
 // interface; issue #15 splits the others the same way.
 #pragma once
