@@ -29,6 +29,7 @@ extern "C" int IdsyncFuzz_http_request(const uint8_t* data, size_t size);
 extern "C" int IdsyncFuzz_ldap_message(const uint8_t* data, size_t size);
 extern "C" int IdsyncFuzz_ldap_filter(const uint8_t* data, size_t size);
 extern "C" int IdsyncFuzz_ldap_dn(const uint8_t* data, size_t size);
+extern "C" int IdsyncFuzz_ldap_filter_ber(const uint8_t* data, size_t size);
 
 namespace {
 
@@ -110,5 +111,8 @@ TEST(FuzzRegressions, HttpRequest) { EXPECT_GE(Replay("http_request", IdsyncFuzz
 TEST(FuzzRegressions, LdapMessage) { EXPECT_GE(Replay("ldap_message", IdsyncFuzz_ldap_message), 10u); }
 TEST(FuzzRegressions, LdapFilter) { EXPECT_GE(Replay("ldap_filter", IdsyncFuzz_ldap_filter), 10u); }
 TEST(FuzzRegressions, LdapDn) { EXPECT_GE(Replay("ldap_dn", IdsyncFuzz_ldap_dn), 10u); }
+TEST(FuzzRegressions, LdapFilterBer) {
+  EXPECT_GE(Replay("ldap_filter_ber", IdsyncFuzz_ldap_filter_ber), 10u);
+}
 
 }  // namespace

@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
   openssl)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema
-  python3-pytest-xdist)
+  python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()
@@ -28,5 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   if printf '%s\n' "${missing[@]}" | grep -qx slapd; then
     echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
   fi
+  # apache2-bin (not apache2) carries httpd and mod_ldap/mod_authnz_ldap without a postinst
+  # that starts a system server on port 80; the LDAP client tests run their own httpd.
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi

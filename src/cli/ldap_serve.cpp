@@ -95,7 +95,8 @@ Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& o,
     return MakeError(ErrorCode::kInvalidValue,
                      "--ldap-tls-cert and --ldap-tls-key must be given together");
   }
-  if (o.size_limit < 1) return MakeError(ErrorCode::kInvalidValue, "--ldap-size-limit must be >= 1");
+  if (o.size_limit < 1)
+    return MakeError(ErrorCode::kInvalidValue, "--ldap-size-limit must be >= 1");
   if (o.time_limit_seconds <= 0) {
     return MakeError(ErrorCode::kInvalidValue, "--ldap-time-limit must be > 0");
   }
@@ -117,8 +118,7 @@ Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& o,
   }
   so.allow_plaintext = o.allow_plaintext;
   so.max_connections = o.max_connections;
-  so.idle_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(o.idle_timeout_seconds * 1000));
+  so.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.idle_timeout_seconds * 1000));
   auto face = std::make_unique<Face>(store, limits, std::move(handler_options));
   if (Status s = face->Start(so); !s) return s.error();
   return std::unique_ptr<LdapFace>(std::move(face));

@@ -15,8 +15,8 @@
 namespace idsync::cli {
 
 struct LdapServeOptions {
-  std::string ldap_listen;   // HOST:PORT, plain LDAP with StartTLS
-  std::string ldaps_listen;  // HOST:PORT, LDAPS
+  std::string ldap_listen;        // HOST:PORT, plain LDAP with StartTLS
+  std::string ldaps_listen;       // HOST:PORT, LDAPS
   std::string tls_cert, tls_key;  // default: the HTTP server's
   bool allow_plaintext = false;
   std::string suffix = "dc=idsync";

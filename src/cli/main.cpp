@@ -186,6 +186,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
                               api_options.public_url);
   http::AdminApi admin_api(directories, connections, api_tokens, **store, limits,
                            api_options.public_url);
+  admin_api.SetLdapSuffix(o.ldap.suffix);
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
   auto ldap_server = LdapCommands::StartServer(**store, directories, data, admin_api);
@@ -237,13 +238,14 @@ int Serve(const std::string& data, const ServeOptions& o) {
     (*store)->Close();
     return Fail(s.error().detail);
   }
-  std::printf("idsync: listening on %s\n", url.c_str());
+  // The LDAP line goes first: scripts read it once the readiness line below is on stdout.
   if (ldap) {
     std::fprintf(stderr,
                  "idsync: LDAP on %s, base ou=<directory>,%s (bind as a service account: "
                  "idsync ldap-account add NAME --directory users --data %s)\n",
                  ldap->Urls().c_str(), o.ldap.suffix.c_str(), data.c_str());
   }
+  std::printf("idsync: listening on %s\n", url.c_str());
   std::fflush(stdout);
   // stdout carries exactly the one readiness line (scripts wait for it); the rest is stderr.
   std::fprintf(stderr,

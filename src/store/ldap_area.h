@@ -3,6 +3,10 @@
 // (member DNs without one read per member), mail lookups, stable POSIX ids, and the change-feed
 // queries behind the Active Directory profile's USNs and tombstones.
 //
+// Users this area returns carry only the body parts the LDAP view reads (attributes.<name>.value
+// and entitlements, render.h's layout), not the provenance: they are for the LDAP server, never
+// to be written back.
+//
 // Reached through Transaction::Ldap(). It is the first area split out of Transaction as its own
 // interface; issue #15 splits the others the same way.
 #pragma once
@@ -101,6 +105,15 @@ class LdapArea {
   // written before migration 8 and not rewritten since): a superset the caller filters.
   virtual Result<std::vector<EffectiveUserRow>> FindUsersByMail(const std::string& directory,
                                                                 const std::string& mail_key) = 0;
+
+  // Users whose username (groups: whose name) equals `name_key` as LDAP compares uid and cn:
+  // ignoring case and leading, trailing and repeated spaces. `name_key` is the folded name
+  // with its spaces squeezed (ldap::NormalizeValue of caseIgnoreMatch). Normally at most one:
+  // two names that differ only in spaces are one DN to LDAP.
+  virtual Result<std::vector<EffectiveUserRow>> FindUsersByLdapName(const std::string& directory,
+                                                                    const std::string& name_key) = 0;
+  virtual Result<std::vector<EffectiveGroupRow>> FindGroupsByLdapName(
+      const std::string& directory, const std::string& name_key) = 0;
 
   // --- POSIX ids: every effective user and group gets a number when first stored (users and
   // groups count apart), kept for ever by its id, never reused. kNotFound if none.

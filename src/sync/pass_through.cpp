@@ -10,8 +10,8 @@ namespace idsync::sync {
 Status VerifyPassword(const store::Connection& connection, const std::string& user_dn,
                       const std::string& password) {
   if (connection.kind != kLdapKind) {
-    return MakeError(ErrorCode::kInvalidValue, "connection \"" + connection.name +
-                                                   "\" is not an LDAP connection");
+    return MakeError(ErrorCode::kInvalidValue,
+                     "connection \"" + connection.name + "\" is not an LDAP connection");
   }
   if (password.empty()) return MakeError(ErrorCode::kUnauthorized, "empty password");
   auto config = ParseLdapConfig(connection.settings);

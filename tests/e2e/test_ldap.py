@@ -24,8 +24,8 @@ GROUPS = 6
 
 
 class Slapd:
-    def __init__(self, binary):
-        self.proc = subprocess.Popen([binary, "--users", "1200"], stdin=subprocess.PIPE,
+    def __init__(self, binary, users=1200):
+        self.proc = subprocess.Popen([binary, "--users", str(users)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:

@@ -155,11 +155,29 @@ class DnParser {
   size_t pos_ = 0;
 };
 
+// Leading and trailing spaces dropped, inner runs collapsed to one: the naming attributes
+// (uid, cn, ou, dc) match with caseIgnoreMatch, which ignores them (RFC 4518 §2.6.1), so
+// "uid=  a  b" and "uid=a b" name one entry, as on slapd.
+std::string SqueezeSpaces(std::string_view text) {
+  std::string out;
+  bool pending = false;
+  for (char c : text) {
+    if (c == ' ') {
+      pending = !out.empty();
+      continue;
+    }
+    if (pending) out.push_back(' ');
+    pending = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
 std::string NormalizeRdn(const Rdn& rdn) {
   std::vector<std::string> avas;
   avas.reserve(rdn.size());
   for (const Ava& ava : rdn) {
-    avas.push_back(AsciiLower(ava.type) + "=" + EscapeDnValue(FoldCase(ava.value)));
+    avas.push_back(AsciiLower(ava.type) + "=" + EscapeDnValue(FoldCase(SqueezeSpaces(ava.value))));
   }
   // RFC 4512 §2.3.1: the AVAs of a multi-valued RDN are a set; "a+b" and "b+a" are one RDN.
   std::sort(avas.begin(), avas.end());

@@ -39,8 +39,9 @@ std::string EscapeDnValue(std::string_view value);
 // spaces. Types are written as given. Never fails; thread-safe.
 std::string FormatDn(const Dn& dn);
 
-// Canonical key for comparing DNs: types ASCII lower-cased, values Unicode case-folded
-// (base FoldCase) then escaped, AVAs of a multi-valued RDN sorted, no spaces. Two DNs name the
+// Canonical key for comparing DNs: types ASCII lower-cased, values with leading, trailing and
+// repeated spaces squeezed and Unicode case-folded (base FoldCase) then escaped (the
+// caseIgnoreMatch of the naming attributes), AVAs of a multi-valued RDN sorted, no spaces. Two DNs name the
 // same entry iff their NormalizeDn are equal. Thread-safe.
 std::string NormalizeDn(const Dn& dn);
 

@@ -6,8 +6,8 @@
 #include "base/time.h"
 #include "ldap/config/settings.h"
 #include "ldap/server/evaluate.h"
-#include "sync/pass_through.h"
 #include "sync/ldap_sync.h"
+#include "sync/pass_through.h"
 
 namespace idsync::ldap {
 namespace {
@@ -86,6 +86,7 @@ Result<std::shared_ptr<const DirectoryHandler::State>> DirectoryHandler::Current
     for (const auto& record : *dirs) {
       DirectoryView view;
       view.name = record.name;
+      view.created = record.created;
       auto json = tx.Ldap().GetLdapSettings(record.name);
       if (!json) return json.error();
       auto settings = ParseDirectorySettings(*json);
@@ -100,7 +101,7 @@ Result<std::shared_ptr<const DirectoryHandler::State>> DirectoryHandler::Current
           auto& v = state->views[FoldCase(record.name)];
           auto mapped = v.settings.attribute_names.find(name);
           custom_names.push_back(mapped != v.settings.attribute_names.end() ? mapped->second
-                                                                              : name);
+                                                                            : name);
         }
       }
     }
@@ -130,6 +131,23 @@ Result<std::shared_ptr<const DirectoryHandler::State>> DirectoryHandler::Current
   return std::shared_ptr<const State>(state);
 }
 
+bool DirectoryHandler::StillBound(Session& session) {
+  Identity& id = session.identity;
+  if (id.kind != Identity::Kind::kServiceAccount) return true;
+  auto generation = store_.ConfigGeneration();
+  if (generation && *generation == id.generation) return true;  // nothing changed since
+  auto account = accounts_.Get(id.name);
+  if (!account) {
+    if (account.error().code != ErrorCode::kNotFound) return true;  // unreadable: decide later
+  } else if (ToUnixMillis(account->rotated) == id.rotated_ms &&
+             EqualsFolded(account->directory, id.directory)) {
+    if (generation) id.generation = *generation;
+    return true;
+  }
+  session.identity = Identity{};
+  return false;
+}
+
 void DirectoryHandler::Handle(Session& session, const Request& request,
                               const std::atomic<bool>& abandoned, const Send& send) {
   if (!CriticalControlsSupported(request)) {
@@ -151,9 +169,8 @@ void DirectoryHandler::Handle(Session& session, const Request& request,
       const auto& ext = std::get<ExtendedRequest>(request.body);
       if (ext.oid == kWhoAmIOid) {
         // RFC 4532: "dn:<bind DN>", or empty for anonymous.
-        std::string who = session.identity.kind == Identity::Kind::kAnonymous
-                              ? ""
-                              : "dn:" + session.identity.dn;
+        std::string who =
+            session.identity.kind == Identity::Kind::kAnonymous ? "" : "dn:" + session.identity.dn;
         send(EncodeExtendedResponse(request.message_id, {}, std::nullopt, who));
         return;
       }
@@ -165,18 +182,14 @@ void DirectoryHandler::Handle(Session& session, const Request& request,
     case Operation::kAdd:
     case Operation::kModify:
     case Operation::kDelete:
-    case Operation::kModifyDn:
-      Answer(request, {kUnwillingToPerform, "", kReadOnly}, send);
-      return;
+    case Operation::kModifyDn: Answer(request, {kUnwillingToPerform, "", kReadOnly}, send); return;
     case Operation::kUnbind:
-    case Operation::kAbandon:
-      return;
+    case Operation::kAbandon: return;
   }
 }
 
-void DirectoryHandler::Audit(const Session& session, const std::string& dn,
-                             const std::string& kind, const std::string& name, int code,
-                             const std::string& outcome) {
+void DirectoryHandler::Audit(const Session& session, const std::string& dn, const std::string& kind,
+                             const std::string& name, int code, const std::string& outcome) {
   store::AuditRecord a;
   a.time = SystemClock::Instance().Now();
   a.actor = "ldap:" + (name.empty() ? dn : name);
@@ -234,6 +247,8 @@ void DirectoryHandler::Bind(Session& session, const Request& request, const Bind
     }
     session.identity = {Identity::Kind::kServiceAccount, bind.name, account->directory,
                         account->name, ""};
+    if (auto generation = store_.ConfigGeneration()) session.identity.generation = *generation;
+    session.identity.rotated_ms = ToUnixMillis(account->rotated);
     Audit(session, bind.name, "LdapAccount", account->name, kSuccess, "bound as service account");
     return reply(kSuccess, "");
   }
@@ -251,8 +266,10 @@ void DirectoryHandler::Bind(Session& session, const Request& request, const Bind
     std::vector<std::pair<store::Connection, std::string>> sources;  // (connection, source DN)
     const std::string want = NormalizeDn(*dn);
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      auto row = tx.FindEffectiveUserByUsername(view->second.name, FoldCase(loc.value));
-      if (!row) return row.error();
+      auto named = FindUserNamed(tx, view->second.name, loc.value);
+      if (!named) return named.error();
+      if (!*named) return Status::Ok();
+      auto& row = *named;
       auto own = ParseDn(tree_.UserDn(view->second.name, row->username));
       if (!own || NormalizeDn(*own) != want || row->state != "active") return Status::Ok();
       user = *row;
@@ -263,8 +280,8 @@ void DirectoryHandler::Bind(Session& session, const Request& request, const Bind
         auto connection = tx.GetConnection(link.connection_id);
         if (!connection) return connection.error();
         if (connection->kind != sync::kLdapKind || !connection->enabled) continue;
-        auto source = tx.GetResource(link.connection_id, scim::ResourceType::kUser,
-                                     link.source_user_id);
+        auto source =
+            tx.GetResource(link.connection_id, scim::ResourceType::kUser, link.source_user_id);
         if (!source) continue;
         auto it = source->body.find("dn");
         if (it != source->body.end() && it->is_string()) {
@@ -335,7 +352,35 @@ Entry DirectoryHandler::RootDse(const State& state, const Session& session) {
     });
     e.Add(s.Find("highestCommittedUSN"), {std::to_string(usn)});
     e.Add(s.Find("defaultNamingContext"), {tree_.ContextDn(bound->name)});
+    // Atlassian's connector reads invocationId from the object this names, after every full
+    // sync and before every incremental one (a root DSE without it fails the sync).
+    e.Add(s.Find("dsServiceName"), {tree_.DsaDn()});
   }
+  return e;
+}
+
+const DirectoryView* DirectoryHandler::AdBound(const State& state, const Session& session) {
+  if (session.identity.kind == Identity::Kind::kAnonymous) return nullptr;
+  auto view = state.views.find(FoldCase(session.identity.directory));
+  if (view == state.views.end() || view->second.settings.profile != Profile::kActiveDirectory) {
+    return nullptr;
+  }
+  return &view->second;
+}
+
+std::optional<Entry> DirectoryHandler::Dsa(const State& state, const Session& session) const {
+  const DirectoryView* view = AdBound(state, session);
+  if (view == nullptr) return std::nullopt;
+  const Schema& s = *state.schema;
+  Entry e;
+  e.dn = tree_.DsaDn();
+  e.Add(s.Find("objectClass"), {"top", "nTDSDSA"});
+  e.Add(s.Find("cn"), {"NTDS Settings"});
+  e.Add(s.Find("name"), {"NTDS Settings"});
+  e.Add(s.Find("distinguishedName"), {e.dn});
+  const std::string id = InvocationId(*view);
+  e.Add(s.Find("invocationId"), {id});
+  e.Add(s.Find("objectGUID"), {id});
   return e;
 }
 
@@ -355,9 +400,8 @@ Entry DirectoryHandler::Subschema(const State& state) const {
   return e;
 }
 
-void DirectoryHandler::Search(Session& session, const Request& request,
-                              const SearchRequest& search, const std::atomic<bool>& abandoned,
-                              const Send& send) {
+void DirectoryHandler::Search(Session& session, const Request& request, const SearchRequest& search,
+                              const std::atomic<bool>& abandoned, const Send& send) {
   const int32_t id = request.message_id;
   auto done = [&](int code, std::string matched, std::string message) {
     send(EncodeSearchDone(id, {code, std::move(matched), std::move(message)}));
@@ -367,6 +411,21 @@ void DirectoryHandler::Search(Session& session, const Request& request,
   const State& st = **state;
   auto base = ParseDn(search.base);
   if (!base) return done(kInvalidDnSyntax, "", "the base DN is not a valid DN");
+  if (tree_.IsDsa(*base)) {
+    auto e = Dsa(st, session);
+    if (!e) return done(kNoSuchObject, "", "no such entry: " + search.base);
+    if (search.scope != Scope::kBase) {
+      return done(kNoSuchObject, "", "only a base-scope search reads the DSA object");
+    }
+    if (Matches(search.filter, *e, *st.schema)) {
+      Wanted wanted = Wanted::FromRequest(search.attributes, *st.schema);
+      if (!send(EncodeSearchEntry(id, e->dn, Select(*e, wanted, Profile::kActiveDirectory),
+                                  search.types_only))) {
+        return;
+      }
+    }
+    return done(kSuccess, "", "");
+  }
   auto loc = tree_.Locate(*base);
   if (loc.kind == Tree::Location::kRootDse || loc.kind == Tree::Location::kSubschema) {
     if (search.scope != Scope::kBase) {
@@ -375,12 +434,21 @@ void DirectoryHandler::Search(Session& session, const Request& request,
     Entry e = loc.kind == Tree::Location::kRootDse ? RootDse(st, session) : Subschema(st);
     if (Matches(search.filter, e, *st.schema)) {
       Wanted wanted = Wanted::FromRequest(search.attributes, *st.schema);
+      // Active Directory returns every root DSE attribute to a request for all attributes;
+      // Atlassian's connector reads highestCommittedUSN and dsServiceName so (lookup("")).
+      if (loc.kind == Tree::Location::kRootDse && wanted.all_user && AdBound(st, session)) {
+        wanted.all_operational = true;
+      }
       if (!send(EncodeSearchEntry(id, e.dn, Select(e, wanted, Profile::kStandard),
                                   search.types_only))) {
         return;
       }
     }
     return done(kSuccess, "", "");
+  }
+  if (!StillBound(session)) {
+    return done(kInsufficientAccessRights, "",
+                "the service account was removed or its password rotated: bind again");
   }
   if (session.identity.kind == Identity::Kind::kAnonymous) {
     return done(kInsufficientAccessRights, "",
@@ -401,7 +469,7 @@ void DirectoryHandler::Compare(Session& session, const Request& request,
     send(EncodeResponse(request.message_id, Operation::kCompare,
                         {code, std::move(matched), std::move(message)}));
   };
-  if (session.identity.kind == Identity::Kind::kAnonymous) {
+  if (!StillBound(session) || session.identity.kind == Identity::Kind::kAnonymous) {
     return reply(kInsufficientAccessRights, "", "bind first");
   }
   auto state = Current();

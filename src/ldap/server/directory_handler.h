@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,9 @@ class DirectoryHandler final : public Handler {
     std::map<std::string, DirectoryView> views;  // by folded directory name
   };
   Result<std::shared_ptr<const State>> Current();
+  // False (and the session made anonymous) when the bound service account was removed or its
+  // password rotated since the bind: sessions end with the credential, not at the next bind.
+  bool StillBound(Session& session);
 
   void Bind(Session& session, const Request& request, const BindRequest& bind, const Send& send);
   void Search(Session& session, const Request& request, const SearchRequest& search,
@@ -65,6 +69,10 @@ class DirectoryHandler final : public Handler {
                const Send& send);
   Entry RootDse(const State& state, const Session& session);
   Entry Subschema(const State& state) const;
+  // The view of the session's directory when it has the Active Directory profile.
+  static const DirectoryView* AdBound(const State& state, const Session& session);
+  // The DSA object of the Active Directory profile, for a session bound in such a directory.
+  std::optional<Entry> Dsa(const State& state, const Session& session) const;
   void Audit(const Session& session, const std::string& dn, const std::string& kind,
              const std::string& name, int status, const std::string& outcome);
 

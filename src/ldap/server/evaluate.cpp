@@ -10,12 +10,16 @@
 namespace idsync::ldap {
 namespace {
 
-Truth FromBool(bool b) { return b ? Truth::kTrue : Truth::kFalse; }
+Truth FromBool(bool b) {
+  return b ? Truth::kTrue : Truth::kFalse;
+}
 
 // objectCategory is a DN in AD, but AD also matches the class name alone:
 // (objectCategory=Person) finds CN=Person,CN=Schema,... entries. Applications (Jira's AD
 // defaults among them) use the short form.
-bool IsObjectCategory(const AttributeType& type) { return type.name == "objectCategory"; }
+bool IsObjectCategory(const AttributeType& type) {
+  return type.name == "objectCategory";
+}
 
 std::optional<std::string> FirstRdnValue(std::string_view dn) {
   auto parsed = ParseDn(dn);
@@ -58,8 +62,20 @@ Truth Ordering(const Filter& f, const Entry& entry, const Schema& schema, bool g
   return Truth::kFalse;
 }
 
-enum class Rule { kUnknown, kEquality, kCaseIgnore, kCaseExact, kDn, kInteger, kOctets,
-                  kBoolean, kTime, kObjectId, kBitAnd, kBitOr };
+enum class Rule {
+  kUnknown,
+  kEquality,
+  kCaseIgnore,
+  kCaseExact,
+  kDn,
+  kInteger,
+  kOctets,
+  kBoolean,
+  kTime,
+  kObjectId,
+  kBitAnd,
+  kBitOr
+};
 
 Rule RuleOf(std::string_view name) {
   if (name.empty()) return Rule::kEquality;
@@ -96,7 +112,8 @@ std::optional<Matching> RuleMatching(Rule rule, const AttributeType& type) {
     case Rule::kEquality: return type.matching;
     case Rule::kCaseIgnore: return string_kind(Matching::kCaseIgnore);
     case Rule::kCaseExact: return string_kind(Matching::kCaseExactIa5);
-    case Rule::kDn: return type.matching == Matching::kDn ? std::optional(Matching::kDn) : std::nullopt;
+    case Rule::kDn:
+      return type.matching == Matching::kDn ? std::optional(Matching::kDn) : std::nullopt;
     case Rule::kInteger:
     case Rule::kBitAnd:
     case Rule::kBitOr:

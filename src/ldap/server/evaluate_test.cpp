@@ -64,15 +64,15 @@ TEST(Matching, GeneralizedTimeRoundTripsAndRejectsGarbage) {
   ASSERT_TRUE(t);
   EXPECT_EQ(FormatGeneralizedTime(*t), "20261204074523Z");
   EXPECT_EQ(FormatAdTime(*t), "20261204074523.0Z");
-  for (const char* bad : {"2026", "20261304074523Z", "20261204074523", "20261204074523Zx",
-                          "20261204074523+01x"}) {
+  for (const char* bad :
+       {"2026", "20261304074523Z", "20261204074523", "20261204074523Zx", "20261204074523+01x"}) {
     EXPECT_FALSE(ParseGeneralizedTime(bad)) << bad;
   }
 }
 
 TEST_F(EvaluateTest, EqualityFollowsEachAttributesMatchingRule) {
   EXPECT_EQ(Eval("(uid=ALICE)"), Truth::kTrue);
-  EXPECT_EQ(Eval("(cn=alice liddell)"), Truth::kTrue);          // spaces are insignificant
+  EXPECT_EQ(Eval("(cn=alice liddell)"), Truth::kTrue);  // spaces are insignificant
   EXPECT_EQ(Eval("(mail=alice@example.com)"), Truth::kTrue);
   EXPECT_EQ(Eval("(entryUUID=B1D3F80B-C8C6-453F-86E4-06D51E9129C7)"), Truth::kTrue);
   EXPECT_EQ(Eval("(memberOf=CN=staff, OU=Groups,ou=users,dc=idsync)"), Truth::kTrue);
@@ -87,8 +87,10 @@ TEST_F(EvaluateTest, UndefinedForUnknownTypesAndInvalidAssertions) {
   EXPECT_EQ(Eval("(noSuchType=*)"), Truth::kUndefined);
   EXPECT_EQ(Eval("(entryUUID=nope)"), Truth::kUndefined);
   EXPECT_EQ(Eval("(createTimestamp>=yesterday)"), Truth::kUndefined);
-  EXPECT_EQ(Eval("(mail>=a)"), Truth::kUndefined);             // IA5 mail has no ordering
-  EXPECT_EQ(Eval("(entryUUID=b1d3*)"), Truth::kUndefined);     // nor substrings
+  EXPECT_EQ(Eval("(mail>=a)"), Truth::kUndefined);  // IA5 mail has no ordering
+  EXPECT_EQ(Eval("(uid>=a)"), Truth::kUndefined);   // nor RFC 4519's names (slapd)
+  EXPECT_EQ(Eval("(cn<=zzz)"), Truth::kUndefined);
+  EXPECT_EQ(Eval("(entryUUID=b1d3*)"), Truth::kUndefined);  // nor substrings
   // NOT of Undefined is Undefined (RFC 4511 §4.5.1.7), so neither it nor its negation returns.
   EXPECT_EQ(Eval("(!(noSuchType=x))"), Truth::kUndefined);
   // AND: FALSE wins over Undefined; OR: TRUE wins over Undefined.
@@ -141,9 +143,9 @@ TEST_F(EvaluateTest, ObjectCategoryMatchesTheShortClassNameAsActiveDirectoryDoes
   EXPECT_EQ(Eval("(objectCategory=Person)"), Truth::kTrue);
   EXPECT_EQ(Eval("(objectCategory=person)"), Truth::kTrue);
   EXPECT_EQ(Eval("(objectCategory=Group)"), Truth::kFalse);
-  EXPECT_EQ(Eval("(objectCategory=CN=Person,CN=Schema,CN=Configuration,dc=idsync)"),
-            Truth::kTrue);
-  EXPECT_EQ(Eval("(&(objectCategory=Person)(sAMAccountName=*))"), Truth::kFalse);  // no sAMAccountName here
+  EXPECT_EQ(Eval("(objectCategory=CN=Person,CN=Schema,CN=Configuration,dc=idsync)"), Truth::kTrue);
+  EXPECT_EQ(Eval("(&(objectCategory=Person)(sAMAccountName=*))"),
+            Truth::kFalse);  // no sAMAccountName here
 }
 
 }  // namespace

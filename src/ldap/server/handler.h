@@ -21,6 +21,10 @@ struct Identity {
   std::string directory;  // the one directory it may read ("" when anonymous)
   std::string name;       // account name or username, for the audit log
   std::string user_id;    // kUser: the effective user's id
+  // kServiceAccount: the configuration generation the bind was checked at, and when the
+  // account's password was last set, so that a removed or rotated account loses its sessions.
+  int64_t generation = 0;
+  int64_t rotated_ms = 0;
 };
 
 // One client connection as the handler sees it. Owned by the network layer; the handler reads

@@ -97,8 +97,7 @@ std::optional<TimePoint> ParseGeneralizedTime(std::string_view s) {
     }
     if (pos == start) return std::nullopt;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60) {
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   int64_t offset_minutes = 0;
@@ -145,12 +144,9 @@ std::string FormatAdTime(TimePoint time) {
 std::optional<std::string> NormalizeValue(Matching matching, std::string_view value) {
   switch (matching) {
     case Matching::kCaseIgnore:
-    case Matching::kCaseIgnoreIa5:
-      return FoldCase(SqueezeSpaces(value));
-    case Matching::kCaseExactIa5:
-      return SqueezeSpaces(value);
-    case Matching::kObjectClass:
-      return AsciiLower(SqueezeSpaces(value));
+    case Matching::kCaseIgnoreIa5: return FoldCase(SqueezeSpaces(value));
+    case Matching::kCaseExactIa5: return SqueezeSpaces(value);
+    case Matching::kObjectClass: return AsciiLower(SqueezeSpaces(value));
     case Matching::kDn: {
       // uniqueMember may carry an optional "#'0101'B" uid after the DN; idsync never writes
       // one, and a DN value ending in an escaped '#' keeps its backslash, so cut only "#'...'B".
@@ -184,8 +180,7 @@ std::optional<std::string> NormalizeValue(Matching matching, std::string_view va
       if (value == "TRUE" || value == "FALSE") return std::string(value);
       return std::nullopt;
     }
-    case Matching::kOctets:
-      return std::string(value);
+    case Matching::kOctets: return std::string(value);
   }
   return std::nullopt;
 }

@@ -5,7 +5,8 @@
 // Names follow OpenLDAP's core, cosine, inetorgperson and nis schemas and Active Directory's,
 // so that a filter means here what it means on slapd or AD. idsync's own types (entitlements,
 // custom attributes) live under the OID arc kIdsyncOidArc, a UUID-derived arc (ITU-T X.667,
-// 2.25.<uuid>, from 390de2a6-d030-4e16-9e48-e0e661ab7c68) that needs no registration and collides with nobody.
+// 2.25.<uuid>, from 390de2a6-d030-4e16-9e48-e0e661ab7c68) that needs no registration and collides
+// with nobody.
 #pragma once
 
 #include <cstdint>
@@ -37,19 +38,19 @@ struct AttributeType {
   std::string name;                  // canonical spelling, as served
   std::vector<std::string> aliases;  // other names (commonName, surname, rfc822Mailbox, ...)
   std::string oid;
-  std::string syntax;                // syntax OID
+  std::string syntax;  // syntax OID
   Matching matching = Matching::kCaseIgnore;
   bool single_value = false;
-  bool operational = false;          // returned only when named or with "+"
-  bool ordering = false;             // >= and <= are defined (else Undefined)
-  bool substrings = false;           // substring filters are defined (else Undefined)
+  bool operational = false;  // returned only when named or with "+"
+  bool ordering = false;     // >= and <= are defined (else Undefined)
+  bool substrings = false;   // substring filters are defined (else Undefined)
 };
 
 struct ObjectClass {
   std::string name;
   std::string oid;
-  std::string superior;     // "" for top
-  std::string kind;         // "STRUCTURAL" | "AUXILIARY" | "ABSTRACT"
+  std::string superior;  // "" for top
+  std::string kind;      // "STRUCTURAL" | "AUXILIARY" | "ABSTRACT"
   std::vector<std::string> must, may;
 };
 

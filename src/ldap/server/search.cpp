@@ -10,74 +10,13 @@
 #include "base/strings.h"
 #include "ldap/server/evaluate.h"
 #include "ldap/server/matching.h"
+#include "ldap/server/search_cursor.h"
+#include "ldap/server/search_plan.h"
 
 namespace idsync::ldap {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Phases in the order entries are returned; a cookie names the phase it stopped in.
-enum Phase : int { kContextEntry = 0, kPeopleOu, kGroupsOu, kUsers, kGroups, kTombstones,
-                   kSingle, kPhaseCount };
-
-struct Cursor {
-  int phase = 0;
-  int64_t key = 0;   // last processed key in that phase (pk, seq, or position)
-  int64_t sent = 0;  // entries sent by earlier pages
-};
-
-std::string EncodeCookie(const Cursor& c, uint64_t fingerprint) {
-  return "idsync1:" + std::to_string(c.phase) + ":" + std::to_string(c.key) + ":" +
-         std::to_string(c.sent) + ":" + std::to_string(fingerprint);
-}
-
-std::optional<Cursor> DecodeCookie(std::string_view cookie, uint64_t fingerprint) {
-  if (cookie.substr(0, 8) != "idsync1:") return std::nullopt;
-  cookie.remove_prefix(8);
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t colon = cookie.find(':', start);
-    parts.emplace_back(cookie.substr(start, colon - start));
-    if (colon == std::string_view::npos) break;
-    start = colon + 1;
-  }
-  if (parts.size() != 4 || parts[3] != std::to_string(fingerprint)) return std::nullopt;
-  auto phase = ParseInteger(parts[0]);
-  auto key = ParseInteger(parts[1]);
-  auto sent = ParseInteger(parts[2]);
-  if (!phase || !key || !sent || *phase < 0 || *phase >= kPhaseCount || *sent < 0) {
-    return std::nullopt;
-  }
-  return Cursor{static_cast<int>(*phase), *key, *sent};
-}
-
-// The terms every entry must satisfy: the children of a top-level AND, or the filter itself.
-std::vector<const Filter*> Conjuncts(const Filter& f) {
-  std::vector<const Filter*> out;
-  if (f.kind == Filter::Kind::kAnd) {
-    for (const auto& c : f.children) {
-      auto inner = Conjuncts(c);
-      out.insert(out.end(), inner.begin(), inner.end());
-    }
-  } else {
-    out.push_back(&f);
-  }
-  return out;
-}
-
-bool Is(const Schema& schema, const std::string& attribute, const char* name) {
-  const AttributeType* t = schema.Find(attribute);
-  return t != nullptr && t->name == name;
-}
-
-// One index lookup a term allows.
-struct Lookup {
-  enum Kind { kUsername, kUserId, kMail, kGroupName, kGroupId, kMembersOf, kGroupsOfUser,
-              kFeed };
-  Kind kind;
-  std::string value;
-};
 
 }  // namespace
 
@@ -107,7 +46,8 @@ class SearchRun {
         ad_(view.settings.profile == Profile::kActiveDirectory),
         show_deleted_(show_deleted && ad_),
         abandoned_(abandoned),
-        send_(send) {
+        send_(send),
+        plan_(schema, tree, ad_, request.filter) {
     wanted_ = Wanted::FromRequest(request.attributes, schema);
     FilterAttributes(request.filter, schema, needed_);
     needed_.insert(wanted_.named.begin(), wanted_.named.end());
@@ -129,16 +69,12 @@ class SearchRun {
   Next Offer(Result<Entry> entry, int64_t key);
   Next Emit(Entry&& entry);
   bool Flush();
-  bool Excluded(bool users) const;
-  std::optional<std::vector<Lookup>> Lookups(bool users) const;
-  std::optional<Lookup> LookupOf(const Filter& f, bool users) const;
   Next RunPhase(int phase);
   Next Users();
   Next Groups();
   Next Tombstones();
   Next FromLookups(const std::vector<Lookup>& lookups, bool users);
   Next FromFeed(int64_t after_seq, bool users);
-  bool FeedPlan(bool users, int64_t& after_seq) const;
 
   store::Store& store_;
   const Schema& schema_;
@@ -151,6 +87,7 @@ class SearchRun {
   bool show_deleted_;
   const std::atomic<bool>& abandoned_;
   const Send& send_;
+  SearchPlan plan_;
   Wanted wanted_;
   std::set<const AttributeType*> needed_;
   bool need_all_ = false;
@@ -159,9 +96,9 @@ class SearchRun {
   // Position and limits.
   Cursor cursor_;
   bool paged_ = false;
-  int64_t page_size_ = 0;     // paged: entries per page
-  int64_t page_sent_ = 0;     // sent in this page
-  int64_t size_limit_ = 0;    // 0: none
+  int64_t page_size_ = 0;   // paged: entries per page
+  int64_t page_sent_ = 0;   // sent in this page
+  int64_t size_limit_ = 0;  // 0: none
   bool page_full_ = false;
   std::optional<store::EffectiveUserRow> single_user_;
   std::optional<store::EffectiveGroupRow> single_group_;
@@ -202,8 +139,8 @@ SearchRun::Next SearchRun::Emit(Entry&& entry) {
 
 SearchRun::Next SearchRun::Offer(Result<Entry> entry, int64_t key) {
   if (!entry) {
-    outcome_.result = {kOperationsError, "", "the directory could not be read: " +
-                                                 entry.error().detail};
+    outcome_.result = {kOperationsError, "",
+                       "the directory could not be read: " + entry.error().detail};
     return Next::kStop;
   }
   if (Clock::now() > deadline_) {
@@ -213,109 +150,6 @@ SearchRun::Next SearchRun::Offer(Result<Entry> entry, int64_t key) {
   cursor_.key = key;
   if (Matches(request_.filter, *entry, schema_)) return Emit(std::move(*entry));
   return Next::kGo;
-}
-
-bool SearchRun::Excluded(bool users) const {
-  // A prototype with every object class (and AD object category) the kind can carry.
-  Entry proto;
-  const AttributeType* oc = schema_.Find("objectClass");
-  if (users) {
-    proto.Add(oc, {"top", "person", "organizationalPerson", ad_ ? "user" : "inetOrgPerson",
-                   "posixAccount", "idsyncUser"});
-  } else {
-    proto.Add(oc, ad_ ? std::vector<std::string>{"top", "group", "posixGroup"}
-                      : std::vector<std::string>{"top", "groupOfNames", "groupOfUniqueNames",
-                                                 "posixGroup"});
-  }
-  if (ad_) {
-    proto.Add(schema_.Find("objectCategory"),
-              {std::string(users ? "CN=Person" : "CN=Group") + ",CN=Schema,CN=Configuration," +
-               tree_.suffix()});
-  }
-  for (const Filter* c : Conjuncts(request_.filter)) {
-    if (c->kind != Filter::Kind::kEquality) continue;
-    if (!Is(schema_, c->attribute, "objectClass") && !Is(schema_, c->attribute, "objectCategory")) {
-      continue;
-    }
-    if (Evaluate(*c, proto, schema_) == Truth::kFalse) return true;
-  }
-  return false;
-}
-
-std::optional<Lookup> SearchRun::LookupOf(const Filter& f, bool users) const {
-  if (f.kind != Filter::Kind::kEquality && f.kind != Filter::Kind::kApprox) return std::nullopt;
-  const AttributeType* t = schema_.Find(f.attribute);
-  if (t == nullptr) return std::nullopt;
-  const std::string& n = t->name;
-  if (n == "entryUUID") {
-    return Lookup{users ? Lookup::kUserId : Lookup::kGroupId, AsciiLower(f.value)};
-  }
-  if (n == "objectGUID" && ad_ && f.value.size() == 16) {
-    // Back from AD byte order to UUID text.
-    static constexpr int kOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
-    std::string hex;
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; ++i) {
-      auto b = static_cast<unsigned char>(f.value[kOrder[i]]);
-      hex.push_back(kHex[b >> 4]);
-      hex.push_back(kHex[b & 15]);
-      if (i == 3 || i == 5 || i == 7 || i == 9) hex.push_back('-');
-    }
-    return Lookup{users ? Lookup::kUserId : Lookup::kGroupId, hex};
-  }
-  if (users) {
-    if (n == "uid" || n == "cn" || (ad_ && (n == "sAMAccountName" || n == "name"))) {
-      return Lookup{Lookup::kUsername, f.value};
-    }
-    if (n == "mail") return Lookup{Lookup::kMail, f.value};
-    if (n == "memberOf") return Lookup{Lookup::kMembersOf, f.value};
-  } else {
-    if (n == "cn" || (ad_ && (n == "sAMAccountName" || n == "name"))) {
-      return Lookup{Lookup::kGroupName, f.value};
-    }
-    if (n == "member" || n == "uniqueMember") return Lookup{Lookup::kGroupsOfUser, f.value};
-  }
-  return std::nullopt;
-}
-
-std::optional<std::vector<Lookup>> SearchRun::Lookups(bool users) const {
-  std::optional<std::vector<Lookup>> members_of;
-  for (const Filter* c : Conjuncts(request_.filter)) {
-    if (auto l = LookupOf(*c, users)) {
-      if (l->kind == Lookup::kMembersOf) {
-        if (!members_of) members_of = std::vector<Lookup>{*l};
-        continue;
-      }
-      return std::vector<Lookup>{*l};
-    }
-    if (c->kind == Filter::Kind::kOr && !c->children.empty()) {
-      std::vector<Lookup> all;
-      for (const auto& child : c->children) {
-        auto l = LookupOf(child, users);
-        if (!l || l->kind == Lookup::kMembersOf) {
-          all.clear();
-          break;
-        }
-        all.push_back(*l);
-      }
-      if (!all.empty()) return all;
-    }
-  }
-  return members_of;
-}
-
-bool SearchRun::FeedPlan(bool /*users*/, int64_t& after_seq) const {
-  if (!ad_) return false;
-  for (const Filter* c : Conjuncts(request_.filter)) {
-    if (c->kind != Filter::Kind::kGreaterOrEqual || !Is(schema_, c->attribute, "uSNChanged")) {
-      continue;
-    }
-    auto n = ParseInteger(c->value);
-    if (!n) continue;
-    after_seq = std::max<int64_t>(0, *n - 1);
-    return true;
-  }
-  return false;
 }
 
 SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool users) {
@@ -331,30 +165,32 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
     while (true) {
       bool more = false, stop = false;
       Status read = store_.Read([&](store::Transaction& tx) -> Status {
-        auto group = tx.FindEffectiveGroupByName(view_.name, FoldCase(loc.value));
-        if (!group) return group.error().code == ErrorCode::kNotFound ? Status::Ok() : group.error();
+        auto named = FindGroupNamed(tx, view_.name, loc.value);
+        if (!named) return named.error();
+        if (!*named) return Status::Ok();
+        const store::EffectiveGroupRow* group = &**named;
         auto gdn = ParseDn(tree_.GroupDn(view_.name, group->name));
         if (!gdn || NormalizeDn(*gdn) != want) return Status::Ok();
         EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
         int64_t seen = 0;
-        Status s = tx.Ldap().MembersAfter(
-            view_.name, group->id, cursor_.key, limits_.chunk,
-            [&](int64_t pk, const store::EffectiveUserRow& row) {
-              ++seen;
-              if (page_full_) return stop = true, false;
-              if (!b.Visible(row)) {
-                cursor_.key = pk;
-                return true;
-              }
-              if (Offer(b.User(row), pk) == Next::kStop) return stop = true, false;
-              return true;
-            });
+        Status s = tx.Ldap().MembersAfter(view_.name, group->id, cursor_.key, limits_.chunk,
+                                          [&](int64_t pk, const store::EffectiveUserRow& row) {
+                                            ++seen;
+                                            if (page_full_) return stop = true, false;
+                                            if (!b.Visible(row)) {
+                                              cursor_.key = pk;
+                                              return true;
+                                            }
+                                            if (Offer(b.User(row), pk) == Next::kStop)
+                                              return stop = true, false;
+                                            return true;
+                                          });
         more = !stop && seen == limits_.chunk;
         return s;
       });
       if (!read) {
-        outcome_.result = {kOperationsError, "", "the directory could not be read: " +
-                                                     read.error().detail};
+        outcome_.result = {kOperationsError, "",
+                           "the directory could not be read: " + read.error().detail};
         return Next::kStop;
       }
       if (!Flush()) return Next::kStop;
@@ -385,11 +221,10 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
       Status s = Status::Ok();
       switch (l.kind) {
         case Lookup::kUsername: {
-          s = keep_user(tx.FindEffectiveUserByUsername(view_.name, FoldCase(l.value)));
-          std::string squeezed = *NormalizeValue(Matching::kCaseIgnore, l.value);
-          if (s && squeezed != FoldCase(l.value)) {
-            s = keep_user(tx.FindEffectiveUserByUsername(view_.name, squeezed));
-          }
+          auto rows = tx.Ldap().FindUsersByLdapName(
+              view_.name, *NormalizeValue(Matching::kCaseIgnore, l.value));
+          if (!rows) return rows.error();
+          for (auto& r : *rows) user_rows.emplace(r.id, std::move(r));
           break;
         }
         case Lookup::kUserId: s = keep_user(tx.GetEffectiveUser(view_.name, l.value)); break;
@@ -399,21 +234,23 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
           for (auto& r : *rows) user_rows.emplace(r.id, std::move(r));
           break;
         }
-        case Lookup::kGroupName:
-          s = keep_group(tx.FindEffectiveGroupByName(view_.name, FoldCase(l.value)));
+        case Lookup::kGroupName: {
+          auto rows = tx.Ldap().FindGroupsByLdapName(
+              view_.name, *NormalizeValue(Matching::kCaseIgnore, l.value));
+          if (!rows) return rows.error();
+          for (auto& r : *rows) group_rows.emplace(r.id, std::move(r));
           break;
+        }
         case Lookup::kGroupId: s = keep_group(tx.GetEffectiveGroup(view_.name, l.value)); break;
         case Lookup::kGroupsOfUser: {
           auto dn = ParseDn(l.value);
           if (!dn) break;
           auto loc = tree_.Locate(*dn);
           if (loc.kind != Tree::Location::kUser || !EqualsFolded(loc.directory, view_.name)) break;
-          auto user = tx.FindEffectiveUserByUsername(view_.name, FoldCase(loc.value));
-          if (!user) {
-            if (user.error().code != ErrorCode::kNotFound) return user.error();
-            break;
-          }
-          auto groups = tx.EffectiveGroupsOf(view_.name, user->id);
+          auto user = FindUserNamed(tx, view_.name, loc.value);
+          if (!user) return user.error();
+          if (!*user) break;
+          auto groups = tx.EffectiveGroupsOf(view_.name, (*user)->id);
           if (!groups) return groups.error();
           for (const auto& [gid, name] : *groups) {
             s = keep_group(tx.GetEffectiveGroup(view_.name, gid));
@@ -421,8 +258,7 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
           }
           break;
         }
-        case Lookup::kMembersOf:
-        case Lookup::kFeed: break;
+        case Lookup::kMembersOf: break;
       }
       if (!s) return s;
     }
@@ -448,8 +284,8 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
     return Status::Ok();
   });
   if (!read) {
-    outcome_.result = {kOperationsError, "", "the directory could not be read: " +
-                                                 read.error().detail};
+    outcome_.result = {kOperationsError, "",
+                       "the directory could not be read: " + read.error().detail};
     return Next::kStop;
   }
   if (!Flush()) return Next::kStop;
@@ -468,7 +304,8 @@ SearchRun::Next SearchRun::FromFeed(int64_t after_seq, bool users) {
       for (const auto& k : *keys) {
         if (page_full_) return stop = true, Status::Ok();
         from = k.seq;
-        const bool relevant = users ? k.type == "User" : (k.type == "Group" || k.type == "Membership");
+        const bool relevant =
+            users ? k.type == "User" : (k.type == "Group" || k.type == "Membership");
         if (!relevant) {
           cursor_.key = k.seq;
           continue;
@@ -506,8 +343,8 @@ SearchRun::Next SearchRun::FromFeed(int64_t after_seq, bool users) {
       return Status::Ok();
     });
     if (!read) {
-      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
-                                                   read.error().detail};
+      outcome_.result = {kOperationsError, "",
+                         "the directory could not be read: " + read.error().detail};
       return Next::kStop;
     }
     if (!Flush()) return Next::kStop;
@@ -517,10 +354,9 @@ SearchRun::Next SearchRun::FromFeed(int64_t after_seq, bool users) {
 }
 
 SearchRun::Next SearchRun::Users() {
-  if (Excluded(true)) return Next::kGo;
-  int64_t after_seq = 0;
-  if (FeedPlan(true, after_seq)) return FromFeed(after_seq, true);
-  if (auto lookups = Lookups(true)) return FromLookups(*lookups, true);
+  if (plan_.Excluded(true)) return Next::kGo;
+  if (auto after_seq = plan_.FeedStart()) return FromFeed(*after_seq, true);
+  if (auto lookups = plan_.Lookups(true)) return FromLookups(*lookups, true);
   while (true) {
     bool more = false, stop = false;
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
@@ -543,8 +379,8 @@ SearchRun::Next SearchRun::Users() {
       return s;
     });
     if (!read) {
-      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
-                                                   read.error().detail};
+      outcome_.result = {kOperationsError, "",
+                         "the directory could not be read: " + read.error().detail};
       return Next::kStop;
     }
     if (!Flush()) return Next::kStop;
@@ -554,10 +390,9 @@ SearchRun::Next SearchRun::Users() {
 }
 
 SearchRun::Next SearchRun::Groups() {
-  if (Excluded(false)) return Next::kGo;
-  int64_t after_seq = 0;
-  if (FeedPlan(false, after_seq)) return FromFeed(after_seq, false);
-  if (auto lookups = Lookups(false)) return FromLookups(*lookups, false);
+  if (plan_.Excluded(false)) return Next::kGo;
+  if (auto after_seq = plan_.FeedStart()) return FromFeed(*after_seq, false);
+  if (auto lookups = plan_.Lookups(false)) return FromLookups(*lookups, false);
   while (true) {
     bool more = false, stop = false;
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
@@ -576,8 +411,8 @@ SearchRun::Next SearchRun::Groups() {
       return s;
     });
     if (!read) {
-      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
-                                                   read.error().detail};
+      outcome_.result = {kOperationsError, "",
+                         "the directory could not be read: " + read.error().detail};
       return Next::kStop;
     }
     if (!Flush()) return Next::kStop;
@@ -588,14 +423,12 @@ SearchRun::Next SearchRun::Groups() {
 
 SearchRun::Next SearchRun::Tombstones() {
   if (!show_deleted_) return Next::kGo;
-  const bool users = tomb_users_ && !Excluded(true);
-  const bool groups = tomb_groups_ && !Excluded(false);
+  const bool users = tomb_users_ && !plan_.Excluded(true);
+  const bool groups = tomb_groups_ && !plan_.Excluded(false);
   if (!users && !groups) return Next::kGo;
-  int64_t after_seq = 0;
-  FeedPlan(true, after_seq);
-  int64_t from = std::max(cursor_.key, after_seq);
-  const TimePoint oldest = SystemClock::Instance().Now() -
-                           std::chrono::hours(24 * view_.settings.tombstone_days);
+  int64_t from = std::max(cursor_.key, plan_.FeedStart().value_or(0));
+  const TimePoint oldest =
+      SystemClock::Instance().Now() - std::chrono::hours(24 * view_.settings.tombstone_days);
   while (true) {
     bool more = false, stop = false;
     Status read = store_.Read([&](store::Transaction& tx) -> Status {
@@ -644,8 +477,8 @@ SearchRun::Next SearchRun::Tombstones() {
       return Status::Ok();
     });
     if (!read) {
-      outcome_.result = {kOperationsError, "", "the directory could not be read: " +
-                                                   read.error().detail};
+      outcome_.result = {kOperationsError, "",
+                         "the directory could not be read: " + read.error().detail};
       return Next::kStop;
     }
     if (!Flush()) return Next::kStop;
@@ -742,27 +575,32 @@ Status SearchRun::Locate(std::vector<int>& phases) {
       const std::string want = NormalizeDn(*dn);
       Status read = store_.Read([&](store::Transaction& tx) -> Status {
         if (user) {
-          auto row = tx.FindEffectiveUserByUsername(view_.name, FoldCase(loc.value));
-          if (!row) return row.error();
+          auto named = FindUserNamed(tx, view_.name, loc.value);
+          if (!named) return named.error();
+          if (!*named) return Status::Ok();
+          auto& row = *named;
           auto got = ParseDn(tree_.UserDn(view_.name, row->username));
           if (got && NormalizeDn(*got) == want &&
               (row->state == "active" || view_.settings.show_disabled)) {
             single_user_ = std::move(*row);
           }
         } else {
-          auto row = tx.FindEffectiveGroupByName(view_.name, FoldCase(loc.value));
-          if (!row) return row.error();
+          auto named = FindGroupNamed(tx, view_.name, loc.value);
+          if (!named) return named.error();
+          if (!*named) return Status::Ok();
+          auto& row = *named;
           auto got = ParseDn(tree_.GroupDn(view_.name, row->name));
           if (got && NormalizeDn(*got) == want) single_group_ = std::move(*row);
         }
         return Status::Ok();
       });
       if (!read && read.error().code != ErrorCode::kNotFound) {
-        return fail(kOperationsError, "", "the directory could not be read: " + read.error().detail);
+        return fail(kOperationsError, "",
+                    "the directory could not be read: " + read.error().detail);
       }
       if (!single_user_ && !single_group_) {
-        return fail(kNoSuchObject,
-                    user ? tree_.PeopleDn(view_.name) : tree_.GroupsDn(view_.name), missing);
+        return fail(kNoSuchObject, user ? tree_.PeopleDn(view_.name) : tree_.GroupsDn(view_.name),
+                    missing);
       }
       by_scope({kSingle}, {}, {});
       return Status::Ok();
@@ -808,11 +646,12 @@ SearchOutcome SearchRun::Execute(const std::vector<Control>& controls,
       cursor_ = *cursor;
     }
     if (paged->size <= 0) {  // RFC 2696: size 0 ends the paged search
-      outcome_.controls.push_back({std::string(kPagedResultsOid), false, EncodePagedResults(0, "")});
+      outcome_.controls.push_back(
+          {std::string(kPagedResultsOid), false, EncodePagedResults(0, "")});
       return outcome_;
     }
-    page_size_ = std::min<int64_t>(paged->size, limits_.size_limit > 0 ? limits_.size_limit
-                                                                       : paged->size);
+    page_size_ =
+        std::min<int64_t>(paged->size, limits_.size_limit > 0 ? limits_.size_limit : paged->size);
     size_limit_ = request_.size_limit;
   } else {
     size_limit_ = limits_.size_limit;
@@ -842,7 +681,8 @@ SearchOutcome SearchRun::Execute(const std::vector<Control>& controls,
       next.sent += page_sent_;
       cookie = EncodeCookie(next, fingerprint);
     }
-    outcome_.controls.push_back({std::string(kPagedResultsOid), false, EncodePagedResults(0, cookie)});
+    outcome_.controls.push_back(
+        {std::string(kPagedResultsOid), false, EncodePagedResults(0, cookie)});
   }
   return outcome_;
 }
@@ -861,8 +701,8 @@ SearchOutcome DirectorySearch::Run(int32_t message_id, const SearchRequest& requ
   for (const auto& c : controls) {
     if (c.oid == kShowDeletedOid) show_deleted = true;
   }
-  SearchRun run(store_, schema_, tree_, limits_, message_id, request, view, show_deleted,
-                abandoned, send);
+  SearchRun run(store_, schema_, tree_, limits_, message_id, request, view, show_deleted, abandoned,
+                send);
   return run.Execute(controls, bound_dn);
 }
 
@@ -881,8 +721,10 @@ Result<std::optional<Entry>> DirectorySearch::EntryAt(
       case Tree::Location::kPeople: out = b.OrganizationalUnit("people"); return Status::Ok();
       case Tree::Location::kGroups: out = b.OrganizationalUnit("groups"); return Status::Ok();
       case Tree::Location::kUser: {
-        auto row = tx.FindEffectiveUserByUsername(view.name, FoldCase(loc.value));
-        if (!row) return row.error().code == ErrorCode::kNotFound ? Status::Ok() : row.error();
+        auto named = FindUserNamed(tx, view.name, loc.value);
+        if (!named) return named.error();
+        if (!*named) return Status::Ok();
+        auto& row = *named;
         auto own = ParseDn(tree_.UserDn(view.name, row->username));
         if (!own || NormalizeDn(*own) != want || !b.Visible(*row)) return Status::Ok();
         auto e = b.User(*row);
@@ -891,8 +733,10 @@ Result<std::optional<Entry>> DirectorySearch::EntryAt(
         return Status::Ok();
       }
       case Tree::Location::kGroup: {
-        auto row = tx.FindEffectiveGroupByName(view.name, FoldCase(loc.value));
-        if (!row) return row.error().code == ErrorCode::kNotFound ? Status::Ok() : row.error();
+        auto named = FindGroupNamed(tx, view.name, loc.value);
+        if (!named) return named.error();
+        if (!*named) return Status::Ok();
+        auto& row = *named;
         auto own = ParseDn(tree_.GroupDn(view.name, row->name));
         if (!own || NormalizeDn(*own) != want) return Status::Ok();
         auto e = b.Group(*row);

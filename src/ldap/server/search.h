@@ -41,7 +41,7 @@ namespace idsync::ldap {
 inline constexpr std::string_view kShowDeletedOid = "1.2.840.113556.1.4.417";
 
 struct SearchLimits {
-  int64_t size_limit = 1000;                  // entries without paging; largest page
+  int64_t size_limit = 1000;                    // entries without paging; largest page
   std::chrono::milliseconds time_limit{60000};  // server-side bound on any search
   int64_t chunk = 256;                          // candidates per read transaction
 };

@@ -2,14 +2,13 @@
 // hidden disabled users, and the Active Directory feed plan and tombstones.
 #include "ldap/server/search.h"
 
-#include <lber.h>
-
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <lber.h>
 
 #include "base/strings.h"
 #include "base/time.h"
@@ -197,7 +196,8 @@ const std::string kContext = "ou=users,dc=idsync";
 
 TEST_F(SearchTest, ScopesOfTheNamingContext) {
   AddUser("00000000-0000-0000-0000-000000000001", "alice");
-  AddGroup("00000000-0000-0000-0000-0000000000a1", "Staff", {"00000000-0000-0000-0000-000000000001"});
+  AddGroup("00000000-0000-0000-0000-0000000000a1", "Staff",
+           {"00000000-0000-0000-0000-000000000001"});
   EXPECT_EQ(Dns(Search(kContext, Scope::kBase, "(objectClass=*)")),
             (std::vector<std::string>{kContext}));
   EXPECT_EQ(Dns(Search(kContext, Scope::kOneLevel, "(objectClass=*)")),
@@ -211,8 +211,7 @@ TEST_F(SearchTest, ScopesOfTheNamingContext) {
   EXPECT_EQ(missing.back().code, kNoSuchObject);
   EXPECT_EQ(Search("ou=customers,dc=idsync", Scope::kSubtree, "(objectClass=*)").back().code,
             kNoSuchObject);  // another directory does not exist for this identity
-  EXPECT_EQ(Search("cn=x,dc=other", Scope::kSubtree, "(objectClass=*)").back().code,
-            kNoSuchObject);
+  EXPECT_EQ(Search("cn=x,dc=other", Scope::kSubtree, "(objectClass=*)").back().code, kNoSuchObject);
   EXPECT_EQ(Search("not a dn", Scope::kSubtree, "(objectClass=*)").back().code, kInvalidDnSyntax);
 }
 
@@ -252,11 +251,15 @@ TEST_F(SearchTest, IndexPlansReturnWhatTheFilterSelects) {
             (std::vector<std::string>{"uid=user7," + kPeople}));
   EXPECT_EQ(Dns(Search(kContext, Scope::kSubtree, "(mail=user8@EXAMPLE.com)")),
             (std::vector<std::string>{"uid=user8," + kPeople}));
-  EXPECT_EQ(Dns(Search(kContext, Scope::kSubtree,
-                       "(entryUUID=00000000-0000-0000-0000-000000000009)")),
-            (std::vector<std::string>{"uid=user9," + kPeople}));
+  EXPECT_EQ(
+      Dns(Search(kContext, Scope::kSubtree, "(entryUUID=00000000-0000-0000-0000-000000000009)")),
+      (std::vector<std::string>{"uid=user9," + kPeople}));
   EXPECT_EQ(Dns(Search(kContext, Scope::kSubtree, "(|(uid=user1)(cn=user2)(uid=nobody))")).size(),
             2u);
+  EXPECT_EQ(
+      Dns(Search(kContext, Scope::kSubtree,
+                 "(|(entryDN=uid=user3," + kPeople + ")(entryDN=UID=user4," + kPeople + "))")),
+      (std::vector<std::string>{"uid=user3," + kPeople, "uid=user4," + kPeople}));
   // The whole filter still applies to the index's candidates.
   EXPECT_TRUE(Dns(Search(kContext, Scope::kSubtree, "(&(uid=user7)(sn=nope))")).empty());
 }
@@ -284,8 +287,8 @@ TEST_F(SearchTest, PagingVisitsEveryEntryOnceAndSizeLimitsAreNeverAShortSuccess)
   std::string cookie;
   int pages = 0;
   do {
-    auto page = Search(kPeople, Scope::kOneLevel, "(objectClass=person)", {"1.1"},
-                       {Paged(13, cookie)});
+    auto page =
+        Search(kPeople, Scope::kOneLevel, "(objectClass=person)", {"1.1"}, {Paged(13, cookie)});
     ASSERT_EQ(page.back().code, kSuccess);
     for (const auto& dn : Dns(page)) ++seen[dn];
     cookie = page.back().cookie;
@@ -340,22 +343,52 @@ TEST_F(SearchTest, ActiveDirectoryUsnPlanAndTombstones) {
   DeleteUser("00000000-0000-0000-0000-000000000002");
   const std::string since = "(uSNChanged>=" + std::to_string(watermark + 1) + ")";
   // Changed since the watermark: carol only (bob is deleted, alice did not change).
-  auto changed = Search(kContext, Scope::kSubtree,
-                        "(&(objectCategory=Person)(sAMAccountName=*)" + since + ")",
-                        {"sAMAccountName", "objectGUID", "uSNChanged", "userAccountControl"});
+  auto changed =
+      Search(kContext, Scope::kSubtree, "(&(objectCategory=Person)(sAMAccountName=*)" + since + ")",
+             {"sAMAccountName", "objectGUID", "uSNChanged", "userAccountControl"});
   ASSERT_EQ(Dns(changed).size(), 1u);
   EXPECT_EQ(changed[0].attributes["sAMAccountName"], (std::vector<std::string>{"carol"}));
   EXPECT_EQ(changed[0].attributes["userAccountControl"], (std::vector<std::string>{"512"}));
   EXPECT_EQ(changed[0].attributes["objectGUID"][0].size(), 16u);
   // Tombstones need the show-deleted control.
   EXPECT_TRUE(Dns(Search(kContext, Scope::kSubtree, "(&(isDeleted=TRUE)" + since + ")")).empty());
-  auto deleted = Search(kContext, Scope::kSubtree, "(&(objectClass=user)(isDeleted=TRUE)" + since + ")",
-                        {"objectGUID", "sAMAccountName"},
-                        {{std::string(kShowDeletedOid), true, std::nullopt}});
+  auto deleted = Search(
+      kContext, Scope::kSubtree, "(&(objectClass=user)(isDeleted=TRUE)" + since + ")",
+      {"objectGUID", "sAMAccountName"}, {{std::string(kShowDeletedOid), true, std::nullopt}});
   ASSERT_EQ(Dns(deleted).size(), 1u);
   EXPECT_EQ(deleted[0].attributes["sAMAccountName"], (std::vector<std::string>{"bob"}));
-  EXPECT_EQ(deleted[0].attributes["objectGUID"][0], ObjectGuid("00000000-0000-0000-0000-000000000002"));
+  EXPECT_EQ(deleted[0].attributes["objectGUID"][0],
+            ObjectGuid("00000000-0000-0000-0000-000000000002"));
   EXPECT_NE(deleted[0].dn.find("\\0ADEL:00000000-0000-0000-0000-000000000002"), std::string::npos);
+}
+
+TEST_F(SearchTest, PosixAccountsAndGroupsForSssd) {
+  view_.settings.posix = true;
+  view_.settings.uid_base = 20000;
+  view_.settings.home_template = "/home/{uid}";
+  AddUser("00000000-0000-0000-0000-000000000001", "alice");
+  AddUser("00000000-0000-0000-0000-000000000002", "bob");
+  AddGroup("00000000-0000-0000-0000-0000000000a1", "Staff",
+           {"00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"});
+  auto users = Search(kPeople, Scope::kOneLevel, "(objectClass=posixAccount)",
+                      {"uidNumber", "gidNumber", "homeDirectory", "loginShell"});
+  ASSERT_EQ(Dns(users).size(), 2u);
+  EXPECT_EQ(users[0].attributes["uidNumber"], (std::vector<std::string>{"20001"}));
+  EXPECT_EQ(users[1].attributes["uidNumber"], (std::vector<std::string>{"20002"}));
+  EXPECT_EQ(users[0].attributes["gidNumber"], users[0].attributes["uidNumber"]);
+  EXPECT_EQ(users[1].attributes["homeDirectory"], (std::vector<std::string>{"/home/bob"}));
+  EXPECT_EQ(users[1].attributes["loginShell"], (std::vector<std::string>{"/bin/bash"}));
+  // SSSD's lookups: by number, and a group's members by uid.
+  EXPECT_EQ(Dns(Search(kPeople, Scope::kSubtree, "(&(objectClass=posixAccount)(uidNumber=20002))")),
+            (std::vector<std::string>{"uid=bob," + kPeople}));
+  auto group = Search(kContext, Scope::kSubtree, "(&(objectClass=posixGroup)(memberUid=bob))",
+                      {"gidNumber", "memberUid"});
+  ASSERT_EQ(Dns(group).size(), 1u);
+  EXPECT_EQ(group[0].attributes["memberUid"], (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_EQ(group[0].attributes["gidNumber"], (std::vector<std::string>{"10001"}));
+  // Without the setting, no POSIX class or attribute.
+  view_.settings.posix = false;
+  EXPECT_TRUE(Dns(Search(kPeople, Scope::kOneLevel, "(objectClass=posixAccount)")).empty());
 }
 
 TEST(ObjectGuid, FirstThreeFieldsAreLittleEndian) {

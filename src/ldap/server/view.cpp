@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "base/crypto.h"
 #include "base/strings.h"
+#include "base/time.h"
 #include "ldap/server/matching.h"
 
 namespace idsync::ldap {
@@ -61,6 +63,18 @@ std::string DnsDomainOf(const std::string& suffix) {
 
 constexpr const char* kSubschemaDn = "cn=Subschema";
 
+// A stable UUID for an entry idsync does not store (the naming context and its OUs): the first
+// 128 bits of SHA-256 over its name, formatted as a version-8 (name-based, RFC 9562) UUID, so
+// it is the same on every start and every server serving that directory.
+std::string NameUuid(const std::string& name) {
+  std::string hex = Sha256Hex("idsync entryUUID\n" + name).substr(0, 32);
+  hex[12] = '8';
+  static constexpr char kVariant[] = "89ab";
+  hex[16] = kVariant[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
 }  // namespace
 
 // ---------- Tree
@@ -72,6 +86,17 @@ Tree::Tree(const std::string& suffix) : suffix_(suffix) {
     suffix_ = FormatDn(*dn);
     suffix_key_ = NormalizeDn(*dn);
   }
+  if (auto dsa = ParseDn(DsaDn())) dsa_key_ = NormalizeDn(*dsa);
+}
+
+std::string Tree::DsaDn() const {
+  return "cn=NTDS Settings,cn=idsync,cn=Servers,cn=Default-First-Site-Name,cn=Sites,"
+         "cn=Configuration," +
+         suffix_;
+}
+
+bool Tree::IsDsa(const Dn& dn) const {
+  return !dsa_key_.empty() && NormalizeDn(dn) == dsa_key_;
 }
 
 std::string Tree::ContextDn(std::string_view directory) const {
@@ -114,7 +139,7 @@ Tree::Location Tree::Locate(const Dn& dn) const {
   }
   const size_t s = suffix_dn_.rdns.size();
   if (n <= s || !IsSuffixOf(suffix_dn_, dn)) return loc;  // kOutside
-  const size_t depth = n - s;                               // RDNs below the suffix
+  const size_t depth = n - s;                             // RDNs below the suffix
   const Ava* top = single(n - s - 1, "ou");
   if (top == nullptr) return loc;
   if (EqualsIgnoreAsciiCase(top->value, "services")) {
@@ -196,6 +221,26 @@ bool EntryBuilder::Need(const char* name) const {
   return need_all_ && (need_operational_ || !IsOperational(t, view_.settings.profile));
 }
 
+Result<std::optional<store::EffectiveUserRow>> FindUserNamed(store::Transaction& tx,
+                                                             const std::string& directory,
+                                                             std::string_view name) {
+  auto rows =
+      tx.Ldap().FindUsersByLdapName(directory, *NormalizeValue(Matching::kCaseIgnore, name));
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<store::EffectiveUserRow>();
+  return std::optional<store::EffectiveUserRow>(std::move(rows->front()));
+}
+
+Result<std::optional<store::EffectiveGroupRow>> FindGroupNamed(store::Transaction& tx,
+                                                               const std::string& directory,
+                                                               std::string_view name) {
+  auto rows =
+      tx.Ldap().FindGroupsByLdapName(directory, *NormalizeValue(Matching::kCaseIgnore, name));
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<store::EffectiveGroupRow>();
+  return std::optional<store::EffectiveGroupRow>(std::move(rows->front()));
+}
+
 bool IsOperational(const AttributeType* type, Profile profile) {
   if (profile == Profile::kActiveDirectory && type->name == "memberOf") return false;
   return type->operational;
@@ -206,6 +251,9 @@ Entry EntryBuilder::Context() const {
   e.dn = tree_.ContextDn(view_.name);
   e.Add(T("objectClass"), {"top", "organizationalUnit"});
   e.Add(T("ou"), {view_.name});
+  e.Add(T("entryUUID"), {NameUuid(FoldCase(view_.name))});
+  e.Add(T("createTimestamp"), {FormatGeneralizedTime(view_.created)});
+  e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(view_.created)});
   e.Add(T("structuralObjectClass"), {"organizationalUnit"});
   e.Add(T("entryDN"), {e.dn});
   e.Add(T("subschemaSubentry"), {kSubschemaDn});
@@ -218,6 +266,9 @@ Entry EntryBuilder::OrganizationalUnit(std::string_view name) const {
   e.dn = name == "people" ? tree_.PeopleDn(view_.name) : tree_.GroupsDn(view_.name);
   e.Add(T("objectClass"), {"top", "organizationalUnit"});
   e.Add(T("ou"), {std::string(name)});
+  e.Add(T("entryUUID"), {NameUuid(FoldCase(view_.name) + "/" + std::string(name))});
+  e.Add(T("createTimestamp"), {FormatGeneralizedTime(view_.created)});
+  e.Add(T("modifyTimestamp"), {FormatGeneralizedTime(view_.created)});
   e.Add(T("structuralObjectClass"), {"organizationalUnit"});
   e.Add(T("entryDN"), {e.dn});
   e.Add(T("subschemaSubentry"), {kSubschemaDn});
@@ -292,9 +343,8 @@ Result<Entry> EntryBuilder::User(const store::EffectiveUserRow& row) {
   if (ad_) {
     e.Add(T("sAMAccountName"), {username});
     e.Add(T("userPrincipalName"),
-          {username.find('@') != std::string::npos
-               ? username
-               : username + "@" + DnsDomainOf(tree_.suffix())});
+          {username.find('@') != std::string::npos ? username
+                                                   : username + "@" + DnsDomainOf(tree_.suffix())});
     e.Add(T("name"), {username});
     e.Add(T("distinguishedName"), {e.dn});
     e.Add(T("objectGUID"), {ObjectGuid(row.id)});
@@ -390,22 +440,20 @@ Result<Entry> EntryBuilder::Group(const store::EffectiveGroupRow& row) {
 }
 
 Result<Entry> EntryBuilder::Tombstone(const std::string& type, const std::string& id,
-                                      const Json& resource, int64_t usn_changed,
-                                      TimePoint when) {
+                                      const Json& resource, int64_t usn_changed, TimePoint when) {
   Entry e;
   const bool user = type == "User";
-  std::string name = resource.is_object()
-                         ? resource.value(user ? "userName" : "displayName", id)
-                         : id;
+  std::string name =
+      resource.is_object() ? resource.value(user ? "userName" : "displayName", id) : id;
   // Active Directory renames a deleted object "<name>\0ADEL:<guid>" so that it cannot collide
   // with a live entry of the same name; the tombstone stays under its last parent here (AD
   // moves it to CN=Deleted Objects, which would be outside an application's base DN).
   std::string rdn = EscapeDnValue(name) + "\\0ADEL:" + id;
   e.dn = user ? "uid=" + rdn + "," + tree_.PeopleDn(view_.name)
               : "cn=" + rdn + "," + tree_.GroupsDn(view_.name);
-  e.Add(T("objectClass"), user ? std::vector<std::string>{"top", "person", "organizationalPerson",
-                                                          "user"}
-                               : std::vector<std::string>{"top", "group"});
+  e.Add(T("objectClass"),
+        user ? std::vector<std::string>{"top", "person", "organizationalPerson", "user"}
+             : std::vector<std::string>{"top", "group"});
   e.Add(T("cn"), {name});
   e.Add(T("name"), {name});
   if (user) e.Add(T("sAMAccountName"), {name});
@@ -458,6 +506,16 @@ std::string ObjectGuid(std::string_view uuid) {
   std::string out(16, '\0');
   static constexpr int kOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
   for (int i = 0; i < 16; ++i) out[i] = byte(kOrder[i]);
+  return out;
+}
+
+std::string InvocationId(const DirectoryView& view) {
+  std::string hex = Sha256Hex("idsync invocationId\n" + FoldCase(view.name) + "\n" +
+                              std::to_string(ToUnixMillis(view.created)));
+  std::string out(16, '\0');
+  for (size_t i = 0; i < 16; ++i) {
+    out[i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
   return out;
 }
 

@@ -7,6 +7,9 @@
 //   ou=groups,ou=D,S                groups: cn=<group name>,ou=groups,ou=D,S
 //   cn=<account>,ou=services,S      service accounts (bind only, not entries)
 //   cn=Subschema                    the subschema entry; "" the root DSE
+//   cn=NTDS Settings,cn=idsync,cn=Servers,cn=Default-First-Site-Name,cn=Sites,
+//     cn=Configuration,S            the Active Directory profile's DSA object (dsServiceName),
+//                                   readable by base search only, like the root DSE
 // A user's DN follows its username (a rename is a new DN with the same entryUUID, as on every
 // LDAP server); member, uniqueMember and memberOf values are these DNs byte for byte.
 #pragma once
@@ -40,12 +43,24 @@ class Tree {
   std::string UserDn(std::string_view directory, std::string_view username) const;
   std::string GroupDn(std::string_view directory, std::string_view name) const;
   std::string ServiceDn(std::string_view account) const;
+  // The DSA object named by the root DSE's dsServiceName in the Active Directory profile.
+  std::string DsaDn() const;
+  bool IsDsa(const Dn& dn) const;
 
   // Where a DN points. `directory` and `value` come from the DN as written (unescaped);
   // directories are matched case-insensitively by the caller.
   struct Location {
-    enum Kind { kRootDse, kSubschema, kContext, kPeople, kGroups, kUser, kGroup, kService,
-                kOutside };
+    enum Kind {
+      kRootDse,
+      kSubschema,
+      kContext,
+      kPeople,
+      kGroups,
+      kUser,
+      kGroup,
+      kService,
+      kOutside
+    };
     Kind kind = kOutside;
     std::string directory;  // kContext..kGroup
     std::string value;      // kUser: username; kGroup: group name; kService: account name
@@ -58,6 +73,7 @@ class Tree {
   std::string suffix_;
   Dn suffix_dn_;
   std::string suffix_key_;  // NormalizeDn of the suffix
+  std::string dsa_key_;     // NormalizeDn of DsaDn()
 };
 
 // What the client asked to receive, and what the filter needs to see.
@@ -73,6 +89,7 @@ struct Wanted {
 // A directory as the LDAP server serves it.
 struct DirectoryView {
   std::string name;
+  TimePoint created{};  // when the directory was created (its invocationId)
   DirectorySettings settings;
   // custom attribute (effective name) -> LDAP attribute type
   std::vector<std::pair<std::string, const AttributeType*>> custom;
@@ -103,7 +120,6 @@ class EntryBuilder {
   Entry Context() const;
   Entry OrganizationalUnit(std::string_view name) const;  // "people" | "groups"
 
-
  private:
   bool Need(const char* name) const;
   // Schema::Find by the literal's address, remembered for the builder's life (one read
@@ -125,6 +141,16 @@ class EntryBuilder {
   mutable std::unordered_map<const char*, const AttributeType*> types_;
 };
 
+// The user (group) whose uid (cn) is `name` as LDAP compares it: ignoring case and leading,
+// trailing and repeated spaces. The first in creation order if names differing only in spaces
+// exist (LDAP sees one DN); nullopt if none.
+Result<std::optional<store::EffectiveUserRow>> FindUserNamed(store::Transaction& tx,
+                                                             const std::string& directory,
+                                                             std::string_view name);
+Result<std::optional<store::EffectiveGroupRow>> FindGroupNamed(store::Transaction& tx,
+                                                               const std::string& directory,
+                                                               std::string_view name);
+
 // Whether `type` is returned only on request ("+" or by name) under `profile`: memberOf is
 // operational on OpenLDAP (its memberof overlay), a user attribute on Active Directory.
 bool IsOperational(const AttributeType* type, Profile profile);
@@ -137,5 +163,12 @@ std::vector<Attribute> Select(Entry&& entry, const Wanted& wanted, Profile profi
 // objectGUID bytes of a UUID, in Active Directory's order (the first three fields
 // little-endian), so that AD tools show the same GUID text as the entryUUID.
 std::string ObjectGuid(std::string_view uuid);
+
+// The invocationId of the Active Directory profile's DSA object: 16 bytes that name the USN
+// space of `view` (the change feed's sequence). Active Directory changes it when a database
+// is restored, and Atlassian's connector then drops its USN watermark and syncs in full; here
+// it is a hash of the directory's name and creation time, so a directory deleted and created
+// again under the same name gets a new one.
+std::string InvocationId(const DirectoryView& view);
 
 }  // namespace idsync::ldap

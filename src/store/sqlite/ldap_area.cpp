@@ -449,6 +449,39 @@ Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByMail(const std:
   return out;
 }
 
+Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByLdapName(
+    const std::string& directory, const std::string& name_key) {
+  auto select = db_.Prepare(sql::kUsersByLdapName);
+  if (!select) return select.error();
+  select->Bind(1, directory).Bind(2, name_key);
+  EffectiveUserReader read{Bodies{db_, codec_}};
+  std::vector<EffectiveUserRow> out;
+  auto listed = ForEachRow(*select, "searching users by name", [&](const Statement& row) {
+    auto user = read(row);
+    if (!user) return Status(user.error());
+    out.push_back(std::move(*user));
+    return Status::Ok();
+  });
+  if (!listed) return listed.error();
+  return out;
+}
+
+Result<std::vector<EffectiveGroupRow>> SqliteLdapArea::FindGroupsByLdapName(
+    const std::string& directory, const std::string& name_key) {
+  auto select = db_.Prepare(sql::kGroupsByLdapName);
+  if (!select) return select.error();
+  select->Bind(1, directory).Bind(2, name_key);
+  std::vector<EffectiveGroupRow> out;
+  auto listed = ForEachRow(*select, "searching groups by name", [&](const Statement& row) {
+    auto group = ReadEffectiveGroup(row);
+    if (!group) return Status(group.error());
+    out.push_back(std::move(*group));
+    return Status::Ok();
+  });
+  if (!listed) return listed.error();
+  return out;
+}
+
 // --- POSIX ids
 
 Result<int64_t> SqliteLdapArea::PosixNumber(const std::string& directory, const std::string& kind,

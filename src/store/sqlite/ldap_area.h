@@ -40,6 +40,10 @@ class SqliteLdapArea final : public LdapArea {
   Result<int64_t> UserPk(const std::string& directory, const std::string& id) override;
   Result<int64_t> GroupPk(const std::string& directory, const std::string& id) override;
 
+  Result<std::vector<EffectiveUserRow>> FindUsersByLdapName(const std::string& directory,
+                                                            const std::string& name_key) override;
+  Result<std::vector<EffectiveGroupRow>> FindGroupsByLdapName(const std::string& directory,
+                                                              const std::string& name_key) override;
   Result<std::vector<EffectiveUserRow>> FindUsersByMail(const std::string& directory,
                                                         const std::string& mail_key) override;
 

@@ -443,6 +443,35 @@ TEST_F(LdapAreaTest, FindUsersByMailReturnsMatchesAndUnknownKeysInCreationOrder)
   });
 }
 
+TEST_F(LdapAreaTest, LdapNameLookupsIgnoreInsignificantSpaces) {
+  MustWrite([](Transaction& tx) -> Status {
+    for (auto [id, name] : std::vector<std::pair<std::string, std::string>>{
+             {"a", "  two-leading"}, {"b", "in  ner   spaces "}, {"c", "plain"}, {"d", "plainer"}}) {
+      if (auto p = tx.PutEffectiveUser(MakeUser(id, name, "")); !p) return p.error();
+    }
+    return Status::Ok();
+  });
+  MustRead([](Transaction& tx) -> Status {
+    auto ids = [&](const std::string& key) {
+      std::vector<std::string> out;
+      auto found = tx.Ldap().FindUsersByLdapName("users", key);
+      EXPECT_TRUE(found) << key;
+      if (found) {
+        for (const auto& u : *found) out.push_back(u.id);
+      }
+      return out;
+    };
+    EXPECT_EQ(ids("two-leading"), (std::vector<std::string>{"a"}));
+    EXPECT_EQ(ids("in ner spaces"), (std::vector<std::string>{"b"}));
+    EXPECT_EQ(ids("plain"), (std::vector<std::string>{"c"}));
+    EXPECT_TRUE(ids("Plain").empty());  // the key is already folded by the caller
+    EXPECT_TRUE(ids("in ner  spaces").empty());
+    auto none = tx.Ldap().FindUsersByLdapName("customers", "plain");
+    EXPECT_TRUE(none && none->empty());
+    return Status::Ok();
+  });
+}
+
 TEST_F(LdapAreaTest, PosixNumbersAreStableAndNeverReused) {
   int64_t alice = 0;
   int64_t bob = 0;

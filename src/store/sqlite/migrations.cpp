@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/time.h"
+#include "store/sqlite/queries.h"
 
 namespace idsync::store::sqlite {
 
@@ -461,6 +462,8 @@ const std::vector<Migration>& Migrations() {
       {7, "compression dictionaries of stored bodies", kBodyDictionariesSchema},
       {8, "LDAP server: service accounts, settings, mail and entry lookups, POSIX ids",
        kLdapSchema},
+      // Expression indexes over the same text the lookups use (queries.h IDSYNC_SQUEEZED).
+      {9, "LDAP name lookups that ignore insignificant spaces", sql::kCreateLdapNameIndexes},
   };
   return kMigrations;
 }

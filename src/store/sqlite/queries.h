@@ -310,6 +310,23 @@ inline constexpr const char* kUsersByMail =
 inline constexpr const char* kUsersWithoutMailKey =
     "SELECT " IDSYNC_EUSER_COLUMNS
     " FROM effective_users WHERE directory = ?1 AND mail_key IS NULL ORDER BY pk";
+// LDAP compares uid and cn ignoring case and leading, trailing and repeated spaces (RFC 4518,
+// caseIgnoreMatch): the stored folded key squeezed the same way (runs of up to 64 spaces), with
+// indexes on exactly this expression (migration 9), so the lookup is one index range.
+#define IDSYNC_SQUEEZED(key)                                                                     \
+  "trim(replace(replace(replace(replace(replace(replace(" key ", '  ', ' '), '  ', ' '), '  ', " \
+  "' '), '  ', ' '), '  ', ' '), '  ', ' '))"
+inline constexpr const char* kUsersByLdapName =
+    "SELECT " IDSYNC_EUSER_COLUMNS " FROM effective_users WHERE directory = ?1 AND "
+    IDSYNC_SQUEEZED("username_key") " = ?2 ORDER BY pk";
+inline constexpr const char* kGroupsByLdapName =
+    "SELECT " IDSYNC_EGROUP_COLUMNS " FROM effective_groups WHERE directory = ?1 AND "
+    IDSYNC_SQUEEZED("name_key") " = ?2 ORDER BY pk";
+inline constexpr const char* kCreateLdapNameIndexes =
+    "CREATE INDEX effective_users_by_ldap_name ON effective_users(directory, "
+    IDSYNC_SQUEEZED("username_key") ");"
+    "CREATE INDEX effective_groups_by_ldap_name ON effective_groups(directory, "
+    IDSYNC_SQUEEZED("name_key") ");";
 inline constexpr const char* kPosixUid =
     "SELECT number FROM posix_uids WHERE directory = ?1 AND id = ?2";
 inline constexpr const char* kPosixGid =
@@ -404,6 +421,8 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"MembersAfter", kMembersAfter},
       {"MemberNames", kMemberNames},
       {"UsersByMail", kUsersByMail},
+      {"UsersByLdapName", kUsersByLdapName},
+      {"GroupsByLdapName", kGroupsByLdapName},
       {"UsersWithoutMailKey", kUsersWithoutMailKey},
       {"PosixUid", kPosixUid},
       {"PosixGid", kPosixGid},
