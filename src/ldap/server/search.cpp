@@ -75,6 +75,16 @@ class SearchRun {
   Next Tombstones();
   Next FromLookups(const std::vector<Lookup>& lookups, bool users);
   Next FromFeed(int64_t after_seq, bool users);
+  // Reads candidates in chunks, each in its own read transaction, sending after each: `chunk`
+  // reads at most limits_.chunk of them, sets `more` when a full chunk came (more may follow)
+  // and `stop` when the search must end. Every plan that can be large goes through here.
+  using ChunkReader =
+      std::function<Status(store::Transaction& tx, EntryBuilder& builder, bool& more, bool& stop)>;
+  Next Chunked(const ChunkReader& chunk);
+  Next Failed(const Error& error);
+  // One user candidate of a keyset scan: skipped (but consumed) when the view hides it. False
+  // when the scan must stop (`stop` set).
+  bool VisitUser(EntryBuilder& b, int64_t key, const store::EffectiveUserRow& row, bool& stop);
 
   store::Store& store_;
   const Schema& schema_;
@@ -152,6 +162,36 @@ SearchRun::Next SearchRun::Offer(Result<Entry> entry, int64_t key) {
   return Next::kGo;
 }
 
+SearchRun::Next SearchRun::Failed(const Error& error) {
+  outcome_.result = {kOperationsError, "", "the directory could not be read: " + error.detail};
+  return Next::kStop;
+}
+
+SearchRun::Next SearchRun::Chunked(const ChunkReader& chunk) {
+  while (true) {
+    bool more = false, stop = false;
+    Status read = store_.Read([&](store::Transaction& tx) -> Status {
+      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
+      return chunk(tx, b, more, stop);
+    });
+    if (!read) return Failed(read.error());
+    if (!Flush()) return Next::kStop;
+    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
+    if (!more) return Next::kGo;
+  }
+}
+
+bool SearchRun::VisitUser(EntryBuilder& b, int64_t key, const store::EffectiveUserRow& row,
+                          bool& stop) {
+  if (page_full_) return stop = true, false;
+  if (!b.Visible(row)) {
+    cursor_.key = key;
+    return true;
+  }
+  if (Offer(b.User(row), key) == Next::kStop) return stop = true, false;
+  return true;
+}
+
 SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool users) {
   if (lookups.size() == 1 && lookups[0].kind == Lookup::kMembersOf) {
     // The members of one group, by user pk, in chunks.
@@ -162,41 +202,21 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
       return Next::kGo;
     }
     const std::string want = NormalizeDn(*dn);
-    while (true) {
-      bool more = false, stop = false;
-      Status read = store_.Read([&](store::Transaction& tx) -> Status {
-        auto named = FindGroupNamed(tx, view_.name, loc.value);
-        if (!named) return named.error();
-        if (!*named) return Status::Ok();
-        const store::EffectiveGroupRow* group = &**named;
-        auto gdn = ParseDn(tree_.GroupDn(view_.name, group->name));
-        if (!gdn || NormalizeDn(*gdn) != want) return Status::Ok();
-        EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
-        int64_t seen = 0;
-        Status s = tx.Ldap().MembersAfter(view_.name, group->id, cursor_.key, limits_.chunk,
-                                          [&](int64_t pk, const store::EffectiveUserRow& row) {
-                                            ++seen;
-                                            if (page_full_) return stop = true, false;
-                                            if (!b.Visible(row)) {
-                                              cursor_.key = pk;
-                                              return true;
-                                            }
-                                            if (Offer(b.User(row), pk) == Next::kStop)
-                                              return stop = true, false;
-                                            return true;
-                                          });
-        more = !stop && seen == limits_.chunk;
-        return s;
-      });
-      if (!read) {
-        outcome_.result = {kOperationsError, "",
-                           "the directory could not be read: " + read.error().detail};
-        return Next::kStop;
-      }
-      if (!Flush()) return Next::kStop;
-      if (stop || outcome_.result.code != kSuccess) return Next::kStop;
-      if (!more) return Next::kGo;
-    }
+    return Chunked([&](store::Transaction& tx, EntryBuilder& b, bool& more, bool& stop) {
+      auto named = FindGroupNamed(tx, view_.name, loc.value);
+      if (!named) return Status(named.error());
+      if (!*named) return Status::Ok();
+      auto gdn = ParseDn(tree_.GroupDn(view_.name, (*named)->name));
+      if (!gdn || NormalizeDn(*gdn) != want) return Status::Ok();
+      int64_t seen = 0;
+      Status s = tx.Ldap().MembersAfter(view_.name, (*named)->id, cursor_.key, limits_.chunk,
+                                        [&](int64_t pk, const store::EffectiveUserRow& row) {
+                                          ++seen;
+                                          return VisitUser(b, pk, row, stop);
+                                        });
+      more = !stop && seen == limits_.chunk;
+      return s;
+    });
   }
   // Small lookups: resolve all, order by id, continue by position.
   bool stop = false;
@@ -283,142 +303,81 @@ SearchRun::Next SearchRun::FromLookups(const std::vector<Lookup>& lookups, bool 
     }
     return Status::Ok();
   });
-  if (!read) {
-    outcome_.result = {kOperationsError, "",
-                       "the directory could not be read: " + read.error().detail};
-    return Next::kStop;
-  }
+  if (!read) return Failed(read.error());
   if (!Flush()) return Next::kStop;
   return stop ? Next::kStop : Next::kGo;
 }
 
 SearchRun::Next SearchRun::FromFeed(int64_t after_seq, bool users) {
   int64_t from = std::max(cursor_.key, after_seq);
-  while (true) {
-    bool more = false, stop = false;
-    Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
-      if (!keys) return keys.error();
-      more = static_cast<int64_t>(keys->size()) == limits_.chunk;
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
-      for (const auto& k : *keys) {
-        if (page_full_) return stop = true, Status::Ok();
-        from = k.seq;
-        const bool relevant =
-            users ? k.type == "User" : (k.type == "Group" || k.type == "Membership");
-        if (!relevant) {
-          cursor_.key = k.seq;
+  return Chunked([&](store::Transaction& tx, EntryBuilder& b, bool& more, bool& stop) -> Status {
+    auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
+    if (!keys) return keys.error();
+    more = static_cast<int64_t>(keys->size()) == limits_.chunk;
+    for (const auto& k : *keys) {
+      if (page_full_) return stop = true, Status::Ok();
+      from = k.seq;
+      cursor_.key = k.seq;  // consumed, whatever follows
+      const bool relevant =
+          users ? k.type == "User" : (k.type == "Group" || k.type == "Membership");
+      if (!relevant) continue;
+      auto usn = tx.Ldap().UsnOf(view_.name, k.id);
+      if (!usn) return usn.error();
+      if (usn->changed != k.seq) continue;  // the entry comes again at its newest change
+      if (users) {
+        auto row = tx.GetEffectiveUser(view_.name, k.id);
+        if (!row) {
+          if (row.error().code != ErrorCode::kNotFound) return row.error();
+          continue;  // deleted: a tombstone, if anything
+        }
+        if (!VisitUser(b, k.seq, *row, stop)) return Status::Ok();
+      } else {
+        auto row = tx.GetEffectiveGroup(view_.name, k.id);
+        if (!row) {
+          if (row.error().code != ErrorCode::kNotFound) return row.error();
           continue;
         }
-        auto usn = tx.Ldap().UsnOf(view_.name, k.id);
-        if (!usn) return usn.error();
-        if (usn->changed != k.seq) {  // the entry comes again at its newest change
-          cursor_.key = k.seq;
-          continue;
-        }
-        Next next = Next::kGo;
-        if (users) {
-          auto row = tx.GetEffectiveUser(view_.name, k.id);
-          if (!row) {
-            if (row.error().code != ErrorCode::kNotFound) return row.error();
-            cursor_.key = k.seq;
-            continue;
-          }
-          if (!b.Visible(*row)) {
-            cursor_.key = k.seq;
-            continue;
-          }
-          next = Offer(b.User(*row), k.seq);
-        } else {
-          auto row = tx.GetEffectiveGroup(view_.name, k.id);
-          if (!row) {
-            if (row.error().code != ErrorCode::kNotFound) return row.error();
-            cursor_.key = k.seq;
-            continue;
-          }
-          next = Offer(b.Group(*row), k.seq);
-        }
-        if (next == Next::kStop) return stop = true, Status::Ok();
+        if (Offer(b.Group(*row), k.seq) == Next::kStop) return stop = true, Status::Ok();
       }
-      return Status::Ok();
-    });
-    if (!read) {
-      outcome_.result = {kOperationsError, "",
-                         "the directory could not be read: " + read.error().detail};
-      return Next::kStop;
     }
-    if (!Flush()) return Next::kStop;
-    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
-    if (!more) return Next::kGo;
-  }
+    return Status::Ok();
+  });
 }
 
 SearchRun::Next SearchRun::Users() {
   if (plan_.Excluded(true)) return Next::kGo;
   if (auto after_seq = plan_.FeedStart()) return FromFeed(*after_seq, true);
   if (auto lookups = plan_.Lookups(true)) return FromLookups(*lookups, true);
-  while (true) {
-    bool more = false, stop = false;
-    Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
-      int64_t seen = 0;
-      Status s = tx.Ldap().UsersAfter(view_.name, cursor_.key, limits_.chunk,
-                                      [&](int64_t pk, const store::EffectiveUserRow& row) {
-                                        ++seen;
-                                        if (page_full_) return stop = true, false;
-                                        if (!b.Visible(row)) {
-                                          cursor_.key = pk;
-                                          return true;
-                                        }
-                                        if (Offer(b.User(row), pk) == Next::kStop) {
-                                          return stop = true, false;
-                                        }
-                                        return true;
-                                      });
-      more = !stop && seen == limits_.chunk;
-      return s;
-    });
-    if (!read) {
-      outcome_.result = {kOperationsError, "",
-                         "the directory could not be read: " + read.error().detail};
-      return Next::kStop;
-    }
-    if (!Flush()) return Next::kStop;
-    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
-    if (!more) return Next::kGo;
-  }
+  return Chunked([&](store::Transaction& tx, EntryBuilder& b, bool& more, bool& stop) {
+    int64_t seen = 0;
+    Status s = tx.Ldap().UsersAfter(view_.name, cursor_.key, limits_.chunk,
+                                    [&](int64_t pk, const store::EffectiveUserRow& row) {
+                                      ++seen;
+                                      return VisitUser(b, pk, row, stop);
+                                    });
+    more = !stop && seen == limits_.chunk;
+    return s;
+  });
 }
 
 SearchRun::Next SearchRun::Groups() {
   if (plan_.Excluded(false)) return Next::kGo;
   if (auto after_seq = plan_.FeedStart()) return FromFeed(*after_seq, false);
   if (auto lookups = plan_.Lookups(false)) return FromLookups(*lookups, false);
-  while (true) {
-    bool more = false, stop = false;
-    Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
-      int64_t seen = 0;
-      Status s = tx.Ldap().GroupsAfter(view_.name, cursor_.key, limits_.chunk,
-                                       [&](int64_t pk, const store::EffectiveGroupRow& row) {
-                                         ++seen;
-                                         if (page_full_) return stop = true, false;
-                                         if (Offer(b.Group(row), pk) == Next::kStop) {
-                                           return stop = true, false;
-                                         }
-                                         return true;
-                                       });
-      more = !stop && seen == limits_.chunk;
-      return s;
-    });
-    if (!read) {
-      outcome_.result = {kOperationsError, "",
-                         "the directory could not be read: " + read.error().detail};
-      return Next::kStop;
-    }
-    if (!Flush()) return Next::kStop;
-    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
-    if (!more) return Next::kGo;
-  }
+  return Chunked([&](store::Transaction& tx, EntryBuilder& b, bool& more, bool& stop) {
+    int64_t seen = 0;
+    Status s = tx.Ldap().GroupsAfter(view_.name, cursor_.key, limits_.chunk,
+                                     [&](int64_t pk, const store::EffectiveGroupRow& row) {
+                                       ++seen;
+                                       if (page_full_) return stop = true, false;
+                                       if (Offer(b.Group(row), pk) == Next::kStop) {
+                                         return stop = true, false;
+                                       }
+                                       return true;
+                                     });
+    more = !stop && seen == limits_.chunk;
+    return s;
+  });
 }
 
 SearchRun::Next SearchRun::Tombstones() {
@@ -429,62 +388,50 @@ SearchRun::Next SearchRun::Tombstones() {
   int64_t from = std::max(cursor_.key, plan_.FeedStart().value_or(0));
   const TimePoint oldest =
       SystemClock::Instance().Now() - std::chrono::hours(24 * view_.settings.tombstone_days);
-  while (true) {
-    bool more = false, stop = false;
-    Status read = store_.Read([&](store::Transaction& tx) -> Status {
-      auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
-      if (!keys) return keys.error();
-      more = static_cast<int64_t>(keys->size()) == limits_.chunk;
-      EntryBuilder b(tx, schema_, tree_, view_, needed_, need_all_, wanted_.all_operational);
-      for (const auto& k : *keys) {
-        if (page_full_) return stop = true, Status::Ok();
-        from = k.seq;
-        cursor_.key = k.seq;
-        const bool user = k.type == "User";
-        if (!(user ? users : (groups && k.type == "Group")) || k.time < oldest) continue;
-        auto usn = tx.Ldap().UsnOf(view_.name, k.id);
-        if (!usn) return usn.error();
-        if (usn->changed != k.seq) continue;
-        Json resource = Json::object();
-        if (user) {
-          auto row = tx.GetEffectiveUser(view_.name, k.id);
-          if (row) {
-            if (b.Visible(*row)) continue;  // live
-            resource["userName"] = row->username;
-          } else if (row.error().code != ErrorCode::kNotFound) {
-            return row.error();
-          } else if (k.op != "delete") {
-            continue;
-          }
-        } else {
-          auto row = tx.GetEffectiveGroup(view_.name, k.id);
-          if (row) continue;
-          if (row.error().code != ErrorCode::kNotFound) return row.error();
-          if (k.op != "delete") continue;
+  return Chunked([&](store::Transaction& tx, EntryBuilder& b, bool& more, bool& stop) -> Status {
+    auto keys = tx.Ldap().ChangeKeysAfter(view_.name, from, limits_.chunk);
+    if (!keys) return keys.error();
+    more = static_cast<int64_t>(keys->size()) == limits_.chunk;
+    for (const auto& k : *keys) {
+      if (page_full_) return stop = true, Status::Ok();
+      from = k.seq;
+      cursor_.key = k.seq;
+      const bool user = k.type == "User";
+      if (!(user ? users : (groups && k.type == "Group")) || k.time < oldest) continue;
+      auto usn = tx.Ldap().UsnOf(view_.name, k.id);
+      if (!usn) return usn.error();
+      if (usn->changed != k.seq) continue;
+      Json resource = Json::object();
+      if (user) {
+        auto row = tx.GetEffectiveUser(view_.name, k.id);
+        if (row) {
+          if (b.Visible(*row)) continue;  // live
+          resource["userName"] = row->username;
+        } else if (row.error().code != ErrorCode::kNotFound) {
+          return row.error();
+        } else if (k.op != "delete") {
+          continue;
         }
-        if (resource.empty()) {
-          auto last = tx.Ldap().LastResourceOf(view_.name, k.id);
-          if (last) {
-            resource = *last;
-          } else if (last.error().code != ErrorCode::kNotFound) {
-            return last.error();
-          }
-        }
-        if (Offer(b.Tombstone(k.type, k.id, resource, k.seq, k.time), k.seq) == Next::kStop) {
-          return stop = true, Status::Ok();
+      } else {
+        auto row = tx.GetEffectiveGroup(view_.name, k.id);
+        if (row) continue;
+        if (row.error().code != ErrorCode::kNotFound) return row.error();
+        if (k.op != "delete") continue;
+      }
+      if (resource.empty()) {
+        auto last = tx.Ldap().LastResourceOf(view_.name, k.id);
+        if (last) {
+          resource = *last;
+        } else if (last.error().code != ErrorCode::kNotFound) {
+          return last.error();
         }
       }
-      return Status::Ok();
-    });
-    if (!read) {
-      outcome_.result = {kOperationsError, "",
-                         "the directory could not be read: " + read.error().detail};
-      return Next::kStop;
+      if (Offer(b.Tombstone(k.type, k.id, resource, k.seq, k.time), k.seq) == Next::kStop) {
+        return stop = true, Status::Ok();
+      }
     }
-    if (!Flush()) return Next::kStop;
-    if (stop || outcome_.result.code != kSuccess) return Next::kStop;
-    if (!more) return Next::kGo;
-  }
+    return Status::Ok();
+  });
 }
 
 SearchRun::Next SearchRun::RunPhase(int phase) {

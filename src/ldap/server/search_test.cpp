@@ -72,7 +72,7 @@ Message Decode(const std::string& bytes) {
       if (paged) m.cookie = paged->cookie;
     }
   }
-  ber_free(ber, 0);
+  ber_free(ber, 1);  // ber_init copied the bytes
   return m;
 }
 
