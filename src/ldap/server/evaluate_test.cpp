@@ -119,6 +119,9 @@ TEST_F(EvaluateTest, SubstringsPresenceAndOrdering) {
   EXPECT_EQ(Eval("(createTimestamp<=20251231000000Z)"), Truth::kFalse);
   EXPECT_EQ(Eval("(|(createTimestamp>=20270101000000Z)(modifyTimestamp>=20270101000000Z))"),
             Truth::kFalse);
+  // Years a TimePoint cannot hold still order (found by fuzzing: year 4052 overflowed).
+  EXPECT_EQ(Eval("(createTimestamp>=40520202000000Z)"), Truth::kFalse);
+  EXPECT_EQ(Eval("(createTimestamp>=00010101000000Z)"), Truth::kTrue);
   EXPECT_EQ(Eval("(userAccountControl>=514)"), Truth::kTrue);
   EXPECT_EQ(Eval("(userAccountControl<=99)"), Truth::kFalse);  // numeric, not text order
 }

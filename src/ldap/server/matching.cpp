@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 #include "base/strings.h"
 #include "base/uuid.h"
@@ -74,7 +75,7 @@ std::optional<int64_t> ParseInteger(std::string_view text) {
   return v;
 }
 
-std::optional<TimePoint> ParseGeneralizedTime(std::string_view s) {
+std::optional<int64_t> ParseGeneralizedTimeMillis(std::string_view s) {
   int year, month, day, hour, minute = 0, second = 0;
   if (!Digits(s, 0, 4, year) || !Digits(s, 4, 2, month) || !Digits(s, 6, 2, day) ||
       !Digits(s, 8, 2, hour)) {
@@ -123,7 +124,16 @@ std::optional<TimePoint> ParseGeneralizedTime(std::string_view s) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   int64_t seconds = static_cast<int64_t>(timegm(&tm)) - offset_minutes * 60;
-  return FromUnixMillis(seconds * 1000 + millis);
+  return seconds * 1000 + millis;
+}
+
+std::optional<TimePoint> ParseGeneralizedTime(std::string_view s) {
+  auto millis = ParseGeneralizedTimeMillis(s);
+  // TimePoint counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. A filter may name any
+  // year from 0000 to 9999 (found by the ldap_filter_ber fuzz target: year 4052 overflowed).
+  constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 1000000;
+  if (!millis || *millis > kLimit || *millis < -kLimit) return std::nullopt;
+  return FromUnixMillis(*millis);
 }
 
 std::string FormatGeneralizedTime(TimePoint time) {
@@ -167,9 +177,10 @@ std::optional<std::string> NormalizeValue(Matching matching, std::string_view va
       return lower;
     }
     case Matching::kTime: {
-      auto t = ParseGeneralizedTime(value);
+      // Milliseconds, not TimePoint: every year 0000-9999 orders correctly.
+      auto t = ParseGeneralizedTimeMillis(value);
       if (!t) return std::nullopt;
-      return FixedWidth(static_cast<uint64_t>(ToUnixMillis(*t)) ^ (uint64_t{1} << 63));
+      return FixedWidth(static_cast<uint64_t>(*t) ^ (uint64_t{1} << 63));
     }
     case Matching::kInteger: {
       auto v = ParseInteger(value);

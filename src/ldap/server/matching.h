@@ -29,7 +29,10 @@ bool SubstringsMatch(Matching matching, std::string_view normalized_value,
                      const std::optional<std::string>& final_value);
 
 // Generalized Time (RFC 4517 §3.3.13): "YYYYMMDDHH[MM[SS]][(.|,)fraction](Z|(+|-)HH[MM])".
+// nullopt also for a time TimePoint cannot hold (before 1678 or after 2261).
 std::optional<TimePoint> ParseGeneralizedTime(std::string_view text);
+// The same as UTC milliseconds since 1970, for any year 0000-9999 (what matching compares).
+std::optional<int64_t> ParseGeneralizedTimeMillis(std::string_view text);
 // "YYYYMMDDHHMMSSZ", as slapd writes createTimestamp / modifyTimestamp.
 std::string FormatGeneralizedTime(TimePoint time);
 // "YYYYMMDDHHMMSS.0Z", as Active Directory writes whenCreated / whenChanged.
