@@ -20,13 +20,28 @@ struct SourceState {
   std::string source_user_id;
   bool present = false;   // in the mirror and mappable
   std::string link_key;   // "" when none
+  std::string source_name;  // store::SourceLink::source_name; kept from the link when deleted
   policy::EffectiveUserValues values;
   std::vector<policy::SourceGroup> groups;
   std::string warning;    // why a present source is not mappable
 };
 
+// FoldCase of the source's own name in its mirror body: SCIM userName, or the LDAP
+// connection's username attribute. "" when it has none.
+std::string SourceNameOf(const Scope& scope, int64_t connection_id, const Json& body);
+
+// A source user from its mirror body (mapped by its connection's policy) and source groups.
+SourceState SourceFromBody(const Scope& scope, int64_t connection_id,
+                           const std::string& source_user_id, Json body,
+                           std::vector<policy::SourceGroup> groups);
+
+// A source user from the mirror; deleted (not present) when gone. `known_name`: the link's
+// source_name, kept for a deleted source.
 Result<SourceState> LoadSource(store::Transaction& tx, const Scope& scope, int64_t connection_id,
-                               const std::string& source_user_id);
+                               const std::string& source_user_id, const std::string& known_name);
+
+// Whether a local group exists, as `tx` sees the directory (for groups.import off).
+policy::GroupExists StoredGroups(store::Transaction& tx, const std::string& directory);
 
 struct PlannedUser;  // writer.h
 struct WriteCounts;  // writer.h
@@ -38,7 +53,8 @@ bool SourceBefore(const Scope& scope, const SourceState& a, const SourceState& b
 // Merges `sources` (any order) into the planned user `id`; `previous` is its stored row.
 // `link_key` "" takes the first present source's key.
 PlannedUser Merge(const Scope& scope, std::string id, std::vector<SourceState> sources,
-                  const std::optional<store::EffectiveUserRow>& previous, std::string link_key);
+                  const std::optional<store::EffectiveUserRow>& previous, std::string link_key,
+                  const policy::GroupExists& group_exists);
 
 // Re-derives the effective users touched by `sources` (connection id, source user id) of one
 // directory: each source is (re)linked by its link key, and every effective user that gains or
@@ -47,6 +63,14 @@ Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transacti
                                   const Scope& scope,
                                   const std::vector<std::pair<int64_t, std::string>>& sources,
                                   Json cause, TimePoint now);
+
+struct Writer;  // writer.h
+
+// Re-derives the pending source users (conflicts) that what `w` wrote may now let in, and the
+// sources whose groups.import-off memberships a group created by `w` now admits, until nothing
+// more changes. Every live write path ends with it, so that the live directory is what a
+// re-derivation of the whole directory makes of the same mirrors.
+Status RetryPending(store::Transaction& tx, const Scope& scope, Writer& w);
 
 // Plans every effective user of the scope's directory and writes the plan (directory_plan.cpp):
 // the preview JSON of what it did (at most `max_items` per list) plus "applied" counts.

@@ -24,30 +24,34 @@ using scim::ResourceType;
 namespace {
 
 struct DirectoryPlan {
-  std::vector<PlannedUser> users;  // every effective user after the plan
+  std::vector<PlannedUser> users;  // every effective user after the plan: stored, then new
   std::map<std::string, store::EffectiveUserRow> current;  // stored rows by id
+  // Tombstones replaced by the same person's new source user (re-provisioning).
+  std::vector<std::pair<int64_t, std::string>> dropped_links;
 };
 
-// Plans every effective user of the directory from every source user of its connections.
+// Plans every effective user of the directory from every source user of its connections, by
+// the rules the incremental path (derivation.cpp, DeriveRound) applies one write at a time:
+// linked sources stay with their user; an unlinked present source re-provisions the user of
+// its connection's tombstone of the same name, else joins the first user holding its link key
+// that holds no present source of its connection, else becomes a new user.
 Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) {
   DirectoryPlan plan;
   const std::string& dir = scope.directory.name;
+  std::vector<std::string> stored;  // ids in store order (pk), as link-key lookups return them
   Status st = tx.ScanEffectiveUsers(dir, [&](const store::EffectiveUserRow& row) {
+    stored.push_back(row.id);
     plan.current.emplace(row.id, row);
     return true;
   });
   if (!st) return st.error();
-  std::map<std::string, std::string> key_owner;  // link key -> stored user id
-  for (const auto& [id, row] : plan.current) {
-    if (!row.link_key.empty()) key_owner.emplace(row.link_key, id);
-  }
   // Every source user (present ones from the mirrors, tombstones from the links).
   std::vector<SourceState> all;
-  std::map<std::pair<int64_t, std::string>, std::string> linked;  // source -> effective id
+  std::map<std::pair<int64_t, std::string>, store::SourceLink> links;
   for (const auto& [conn_id, info] : scope.connections) {
-    auto links = tx.LinksOfConnection(conn_id);
-    if (!links) return links.error();
-    for (const auto& l : *links) linked[{conn_id, l.source_user_id}] = l.effective_user_id;
+    auto conn_links = tx.LinksOfConnection(conn_id);
+    if (!conn_links) return conn_links.error();
+    for (auto& l : *conn_links) links[{conn_id, l.source_user_id}] = std::move(l);
     // Source groups per user, from the groups' member rows (one pass, not one query per user).
     std::unordered_map<std::string, std::vector<policy::SourceGroup>> groups_of;
     std::vector<std::pair<std::string, std::string>> groups;
@@ -61,83 +65,178 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
       if (!members) return members.error();
       for (const auto& m : *members) groups_of[m.value].push_back({gid, name});
     }
-    const policy::Policy* pol = scope.PolicyOf(conn_id);
     std::set<std::string> seen;
     st = tx.ScanResources(conn_id, ResourceType::kUser, [&](const store::StoredResource& r) {
-      SourceState s;
-      s.connection_id = conn_id;
-      s.source_user_id = r.id;
       seen.insert(r.id);
-      Json body = r.body;
-      body["id"] = r.id;
-      auto values = policy::MapUser(*pol, body, *scope.custom);
-      if (values) {
-        s.values = std::move(*values);
-        s.present = true;
-        if (auto key = policy::ComputeLinkKey(*pol, s.values)) s.link_key = *key;
-        // In group creation order, as GroupsOf returns them (the incremental path), so that
-        // both paths build identical grant lists.
-        auto it = groups_of.find(r.id);
-        if (it != groups_of.end()) s.groups = it->second;
+      // In group creation order, as GroupsOf returns them (the incremental path), so that
+      // both paths build identical grant lists.
+      std::vector<policy::SourceGroup> of;
+      if (auto it = groups_of.find(r.id); it != groups_of.end()) of = it->second;
+      SourceState s = SourceFromBody(scope, conn_id, r.id, r.body, std::move(of));
+      if (!s.present) s.groups.clear();
+      if (auto l = links.find({conn_id, r.id}); s.source_name.empty() && l != links.end()) {
+        s.source_name = l->second.source_name;
       }
       all.push_back(std::move(s));
       return true;
     });
     if (!st) return st.error();
-    for (const auto& l : *links) {
-      if (seen.count(l.source_user_id)) continue;
+    for (auto it = links.lower_bound({conn_id, ""}); it != links.end() && it->first.first == conn_id;
+         ++it) {
+      if (seen.count(it->second.source_user_id)) continue;
       SourceState gone;
       gone.connection_id = conn_id;
-      gone.source_user_id = l.source_user_id;
+      gone.source_user_id = it->second.source_user_id;
+      gone.source_name = it->second.source_name;
       all.push_back(std::move(gone));
     }
   }
   std::sort(all.begin(), all.end(),
             [&](const SourceState& a, const SourceState& b) { return SourceBefore(scope, a, b); });
-  // Group sources into effective users: by link key; tombstones and key-less sources by their
-  // current link; new groups get new ids.
+
+  // Linked sources stay with their user (links are sticky).
   std::map<std::string, std::vector<SourceState>> by_user;
-  std::map<std::string, std::string> key_user;  // link key -> effective id in this plan
-  std::set<std::string> claimed;                // effective ids taken by some key group
+  std::vector<SourceState> unlinked;
+  std::map<std::pair<int64_t, std::string>, std::vector<std::pair<std::string, std::string>>>
+      tombstones;  // (connection, source name) -> (source user id, user id), by source user id
   for (auto& s : all) {
-    auto lk = linked.find({s.connection_id, s.source_user_id});
-    std::string current = lk == linked.end() ? "" : lk->second;
-    if (!current.empty() && !plan.current.count(current)) current.clear();
-    std::string id;
-    if (s.present && !s.link_key.empty()) {
-      auto k = key_user.find(s.link_key);
-      if (k != key_user.end()) {
-        id = k->second;
-      } else {
-        if (auto o = key_owner.find(s.link_key); o != key_owner.end() && !claimed.count(o->second)) {
-          id = o->second;
-        } else if (!current.empty() && !claimed.count(current)) {
-          id = current;
-        } else {
-          id = NewUuid();
-        }
-        key_user[s.link_key] = id;
-        claimed.insert(id);
+    auto l = links.find({s.connection_id, s.source_user_id});
+    if (l != links.end() && plan.current.count(l->second.effective_user_id)) {
+      const std::string& id = l->second.effective_user_id;
+      if (!s.present && !s.source_name.empty()) {
+        tombstones[{s.connection_id, s.source_name}].emplace_back(s.source_user_id, id);
       }
-    } else if (!current.empty()) {
-      id = current;
+      by_user[id].push_back(std::move(s));
     } else if (s.present) {
-      id = NewUuid();
-    } else {
+      unlinked.push_back(std::move(s));
+    }
+  }
+  for (auto& [k, list] : tombstones) std::sort(list.begin(), list.end());
+  auto holds_present = [&](const std::string& id, int64_t conn) {
+    auto it = by_user.find(id);
+    if (it == by_user.end()) return false;
+    for (const auto& s : it->second) {
+      if (s.present && s.connection_id == conn) return true;
+    }
+    return false;
+  };
+  // The link key each stored user will hold (its first present source's in SourceBefore order;
+  // a user with none keeps its stored key, see Merge), indexed in store order.
+  std::vector<std::string> order = stored;
+  std::map<std::string, size_t> rank;
+  for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
+  std::map<std::string, std::string> key_of;
+  std::map<std::string, std::set<std::pair<size_t, std::string>>> holders;
+  auto rekey = [&](const std::string& id) {
+    std::string key;
+    auto& sources = by_user[id];
+    std::sort(sources.begin(), sources.end(), [&](const SourceState& a, const SourceState& b) {
+      return SourceBefore(scope, a, b);
+    });
+    for (const auto& s : sources) {
+      if (s.present && !s.link_key.empty()) {
+        key = s.link_key;
+        break;
+      }
+    }
+    if (key.empty()) {
+      if (auto row = plan.current.find(id); row != plan.current.end()) key = row->second.link_key;
+    }
+    auto old = key_of.find(id);
+    if (old != key_of.end()) {
+      if (old->second == key) return;
+      holders[old->second].erase({rank[id], id});
+    }
+    key_of[id] = key;
+    if (!key.empty()) holders[key].insert({rank[id], id});
+  };
+  for (const auto& id : stored) rekey(id);
+
+  std::set<std::pair<int64_t, std::string>> replaced;
+  for (auto& s : unlinked) {
+    std::string target;
+    if (!s.source_name.empty()) {
+      auto t = tombstones.find({s.connection_id, s.source_name});
+      for (size_t i = 0; t != tombstones.end() && i < t->second.size(); ++i) {
+        const auto& [sid, id] = t->second[i];
+        if (replaced.count({s.connection_id, sid}) || holds_present(id, s.connection_id)) continue;
+        target = id;
+        replaced.insert({s.connection_id, sid});
+        plan.dropped_links.emplace_back(s.connection_id, sid);
+        break;
+      }
+    }
+    if (target.empty() && !s.link_key.empty()) {
+      if (auto h = holders.find(s.link_key); h != holders.end()) {
+        for (const auto& [r, id] : h->second) {
+          if (!holds_present(id, s.connection_id)) {
+            target = id;
+            break;
+          }
+        }
+      }
+    }
+    if (target.empty()) {
+      // A new user: linking joins sources to users that exist, so it holds no key for the
+      // sources after it (live, the first of them is written before the next arrives, and a
+      // pending source that its key then admits is retried: RetryPending).
+      target = NewUuid();
+      order.push_back(target);
+      by_user[target].push_back(std::move(s));
       continue;
     }
-    by_user[id].push_back(std::move(s));
+    by_user[target].push_back(std::move(s));
+    rekey(target);
   }
-  for (auto& [id, sources] : by_user) {
+  for (const auto& [conn, sid] : replaced) {
+    for (auto& [id, sources] : by_user) {
+      sources.erase(std::remove_if(sources.begin(), sources.end(),
+                                   [&, c = conn, i = sid](const SourceState& x) {
+                                     return x.connection_id == c && x.source_user_id == i;
+                                   }),
+                    sources.end());
+    }
+  }
+
+  // groups.import off grants only into groups that exist: those stored, and those this plan's
+  // other grants create (a first pass finds them).
+  bool existing_only = false;
+  for (const auto& [id, info] : scope.connections) {
+    const policy::Policy* pol = scope.PolicyOf(id);
+    existing_only = existing_only || (pol && !pol->groups.import);
+  }
+  policy::GroupExists exists;
+  if (existing_only) {
+    std::set<std::string> created;
+    for (const auto& id : order) {
+      auto it = by_user.find(id);
+      if (it == by_user.end()) continue;
+      auto row = plan.current.find(id);
+      std::optional<store::EffectiveUserRow> prev;
+      if (row != plan.current.end()) prev = row->second;
+      PlannedUser u = Merge(scope, id, it->second, prev, "", {});
+      if (u.user.state == UserState::kRemoved || u.user.state == UserState::kNotImported) continue;
+      for (const auto& [key, m] : u.user.memberships) {
+        for (const auto& g : m.grants) {
+          if (!g.existing_only) created.insert(key);
+        }
+      }
+    }
+    exists = [stored_groups = StoredGroups(tx, dir), created](const std::string& name) {
+      return created.count(FoldCase(name)) > 0 || stored_groups(name);
+    };
+  }
+  for (const auto& id : order) {
     auto row = plan.current.find(id);
     std::optional<store::EffectiveUserRow> prev;
     if (row != plan.current.end()) prev = row->second;
-    plan.users.push_back(Merge(scope, id, std::move(sources), prev, ""));
-  }
-  // Stored users that no source links any more stay as they are (see MergeUser).
-  for (const auto& [id, row] : plan.current) {
-    if (by_user.count(id)) continue;
-    plan.users.push_back(Merge(scope, id, {}, row, row.link_key));
+    auto it = by_user.find(id);
+    if (it == by_user.end()) {
+      // Stored users that no source links any more stay as they are (see MergeUser).
+      plan.users.push_back(Merge(scope, id, {}, prev, prev ? prev->link_key : "", exists));
+      continue;
+    }
+    plan.users.push_back(Merge(scope, id, std::move(it->second), prev, "", exists));
   }
   return plan;
 }
@@ -180,8 +279,13 @@ policy::DirectorySnapshot SnapshotOf(DirectoryPlan& plan, int64_t* conflicts) {
     if (auto o = owner.find(key); o != owner.end() && o->second != u->id) {
       ++*conflicts;
       if (row == plan.current.end()) continue;  // not imported
-      u->user.attributes["username"].value = row->second.username;
-      key = row->second.username_key;
+      // The plan itself stays as planned: WriteUser applies the same rule, and records the
+      // refused rename as a conflict.
+      policy::EffectiveUser kept = u->user;
+      kept.attributes["username"].value = row->second.username;
+      owner[row->second.username_key] = u->id;
+      snap[u->id] = policy::Snapshot(kept);
+      continue;
     }
     owner[key] = u->id;
     snap[u->id] = policy::Snapshot(u->user);
@@ -324,13 +428,19 @@ Result<Json> ApplyPlan(DirectoryService::Impl& impl, store::Transaction& tx, Sco
   policy::DirectorySnapshot before = SnapshotOf(plan->current);
   policy::DirectorySnapshot after = SnapshotOf(*plan, &conflicts);
   Json out = PreviewOf(before, after, conflicts, max_items);
-  Writer w{impl, tx, scope, cause, impl.clock.Now(), {}, false};
+  Writer w(impl, tx, scope, cause, impl.clock.Now());
+  for (const auto& [conn, sid] : plan->dropped_links) {
+    if (Status s = tx.DeleteLink(conn, sid); !s) return s.error();
+  }
   for (PlannedUser* u : WriteOrder(*plan)) {
     auto row = plan->current.find(u->id);
     std::optional<store::EffectiveUserRow> prev;
     if (row != plan->current.end()) prev = row->second;
     if (Status s = w.WriteUser(*u, prev); !s) return s.error();
   }
+  // A name given up by a user written after the one that wanted it: that one's rename was
+  // refused when it was written; it is retried now, as a live write would retry it.
+  if (Status s = RetryPending(tx, scope, w); !s) return s.error();
   if (w.wrote_change) impl.pending_notify = true;
   out["applied"] = CountsJson(w.counts);
   return out;

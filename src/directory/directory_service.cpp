@@ -65,11 +65,11 @@ Status DirectoryService::OnConnectionRemoving(store::Transaction& tx,
     if (Status st = tx.PutLink(dead); !st) return st;
     users.insert(l.effective_user_id);
   }
-  Writer w{*impl_, tx, s, Json{{"connection", connection.name},
+  Writer w(*impl_, tx, s, Json{{"connection", connection.name},
                               {"request_id", actor.request_id},
                               {"actor", actor.name},
                               {"reason", "connection removed"}},
-           impl_->clock.Now(), {}, false};
+           impl_->clock.Now());
   for (const auto& id : users) {
     auto row = tx.GetEffectiveUser(connection.directory, id);
     if (!row) {
@@ -84,14 +84,16 @@ Status DirectoryService::OnConnectionRemoving(store::Transaction& tx,
         SourceState gone;
         gone.connection_id = l.connection_id;
         gone.source_user_id = l.source_user_id;
+        gone.source_name = l.source_name;
         states.push_back(std::move(gone));
         continue;
       }
-      auto st = LoadSource(tx, s, l.connection_id, l.source_user_id);
+      auto st = LoadSource(tx, s, l.connection_id, l.source_user_id, l.source_name);
       if (!st) return st.error();
       states.push_back(std::move(*st));
     }
-    PlannedUser plan = Merge(s, id, std::move(states), *row, "");
+    PlannedUser plan =
+        Merge(s, id, std::move(states), *row, "", StoredGroups(tx, connection.directory));
     // The removed connection's links go with it (DeleteConnection), never left dangling.
     plan.sources.erase(std::remove_if(plan.sources.begin(), plan.sources.end(),
                                       [&](const SourceState& x) {
@@ -100,6 +102,13 @@ Status DirectoryService::OnConnectionRemoving(store::Transaction& tx,
                        plan.sources.end());
     if (Status st = w.WriteUser(plan, *row); !st) return st;
   }
+  // Names given up may let pending users of the other connections in; the removed
+  // connection's own sources count as deleted from here on.
+  s.overrides.erase(connection.id);
+  s.connections.erase(connection.id);
+  w.named_tombstones.clear();
+  w.vacated.clear();
+  if (Status st = RetryPending(tx, s, w); !st) return st;
   if (w.wrote_change) impl_->pending_notify = true;
   return Status::Ok();
 }
@@ -304,11 +313,17 @@ Result<Json> DirectoryService::Conflicts(const std::string& directory) {
     for (const auto& c : *conns) by_id[c.id] = &c;
     for (const auto& c : *list) {
       auto it = by_id.find(c.connection_id);
+      Json detail = c.detail;
+      // The holder's name as it is now (it may have changed case or name since).
+      if (auto holder = detail.find("held_by"); holder != detail.end() && holder->is_string()) {
+        auto row = tx.GetEffectiveUser(directory, holder->get<std::string>());
+        if (row) detail["held_by_username"] = row->username;
+      }
       out.push_back({{"connection", it == by_id.end() ? "" : it->second->uuid},
                      {"connection_name", it == by_id.end() ? "" : it->second->name},
                      {"source_user", c.source_user_id},
                      {"username", c.username},
-                     {"detail", c.detail},
+                     {"detail", std::move(detail)},
                      {"time", FormatRfc3339(c.time)}});
     }
     return Status::Ok();
@@ -333,40 +348,64 @@ Result<std::string> ChangeHandGrant(DirectoryService::Impl& impl, const std::str
     auto row = FindUser(tx, directory, user);
     if (!row) return row.error();
     id = row->id;
-    PlannedUser plan;
-    plan.id = row->id;
-    plan.user = UserOf(*row);
-    plan.link_key = row->link_key;
+    // The grant changes the stored user, which is then derived again from its sources like any
+    // write (MergeUser keeps hand grants while a source keeps existing memberships), so that a
+    // re-derivation finds the same user.
+    policy::EffectiveUser prev = UserOf(*row);
     const auto is_hand = [](const policy::MembershipGrant& g) {
       return g.rule == policy::MembershipRule::kExisting;
     };
     if (grant) {
-      auto& m = plan.user.memberships[FoldCase(group)];
+      auto& m = prev.memberships[FoldCase(group)];
       if (m.group.empty()) m.group = group;
       if (std::any_of(m.grants.begin(), m.grants.end(), is_hand)) return Status::Ok();
       m.grants.push_back({policy::MembershipRule::kExisting, "", "", "granted by " + actor.name});
     } else {
-      auto it = plan.user.memberships.find(FoldCase(group));
+      auto it = prev.memberships.find(FoldCase(group));
       bool found = false;
-      if (it != plan.user.memberships.end()) {
+      if (it != prev.memberships.end()) {
         auto& grants = it->second.grants;
         auto end = std::remove_if(grants.begin(), grants.end(), is_hand);
         found = end != grants.end();
         grants.erase(end, grants.end());
-        if (grants.empty()) plan.user.memberships.erase(it);
+        if (grants.empty()) prev.memberships.erase(it);
       }
       if (!found) {
         return MakeError(ErrorCode::kNotFound, "user \"" + user + "\" has no membership in \"" +
                                                    group + "\" granted by an administrator");
       }
     }
+    store::EffectiveUserRow changed = *row;
+    changed.body = BodyOf(prev, scope->names, {});
+    auto links = tx.LinksOf(directory, row->id);
+    if (!links) return links.error();
+    std::vector<SourceState> states;
+    for (const auto& l : *links) {
+      auto s = LoadSource(tx, *scope, l.connection_id, l.source_user_id, l.source_name);
+      if (!s) return s.error();
+      states.push_back(std::move(*s));
+    }
+    PlannedUser plan = Merge(*scope, row->id, std::move(states), changed, row->link_key,
+                             StoredGroups(tx, directory));
+    if (grant) {
+      auto m = plan.user.memberships.find(FoldCase(group));
+      if (m == plan.user.memberships.end() ||
+          std::none_of(m->second.grants.begin(), m->second.grants.end(), is_hand)) {
+        return MakeError(ErrorCode::kInvalidValue,
+                         "user \"" + row->username +
+                             "\" keeps no membership granted by hand: "
+                             "groups.keep_existing_memberships is off in the policy of every "
+                             "connection it comes from");
+      }
+    }
     const std::string what = grant ? "granted" : "revoked";
-    Writer w{impl, tx, *scope, Json{{"connection", ""},
+    Writer w(impl, tx, *scope, Json{{"connection", ""},
                                    {"request_id", actor.request_id},
                                    {"actor", actor.name},
                                    {"reason", "membership " + what}},
-             impl.clock.Now(), {}, false};
+             impl.clock.Now());
     if (Status s = w.WriteUser(plan, *row); !s) return s;
+    if (Status s = RetryPending(tx, *scope, w); !s) return s;  // a group created
     if (w.wrote_change) impl.pending_notify = true;
     store::AuditRecord a;
     a.time = w.now;

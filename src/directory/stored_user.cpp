@@ -54,10 +54,12 @@ Json BodyOf(const EffectiveUser& user, const ConnectionNames& names,
   for (const auto& [key, m] : user.memberships) {
     Json grants = Json::array();
     for (const auto& g : m.grants) {
-      grants.push_back({{"rule", std::string(policy::MembershipRuleName(g.rule))},
-                        {"connection", g.connection_id},
-                        {"source_group", g.source_group},
-                        {"detail", g.detail}});
+      Json grant = {{"rule", std::string(policy::MembershipRuleName(g.rule))},
+                    {"connection", g.connection_id},
+                    {"source_group", g.source_group},
+                    {"detail", g.detail}};
+      if (g.existing_only) grant["existing_only"] = true;
+      grants.push_back(std::move(grant));
     }
     auto gid = group_ids.find(key);
     memberships.push_back({{"group", m.group},
@@ -96,7 +98,8 @@ EffectiveUser UserOf(const store::EffectiveUserRow& row) {
       em.group = j.value("group", "");
       for (const auto& g : j.value("grants", Json::array())) {
         em.grants.push_back({RuleFromName(g.value("rule", "")), g.value("connection", ""),
-                             g.value("source_group", ""), g.value("detail", "")});
+                             g.value("source_group", ""), g.value("detail", ""),
+                             g.value("existing_only", false)});
       }
       u.memberships[FoldCase(em.group)] = std::move(em);
     }

@@ -23,6 +23,7 @@ Status Writer::Change(const std::string& type, const std::string& op, const std:
   c.member_id = member;
   c.resource = std::move(resource);
   c.cause = cause;
+  if (!decided.is_null()) c.cause["decided_by"] = decided;
   auto seq = tx.AppendChange(c);
   if (!seq) return seq.error();
   wrote_change = true;
@@ -43,12 +44,14 @@ Result<std::string> Writer::GroupId(const std::string& name) {
   row.created = row.last_modified = now;
   auto put = tx.PutEffectiveGroup(row);
   if (!put) return put.error();
+  created_groups.insert(key);
   if (Status s = Change("Group", "upsert", put->id, "", RenderGroupCore(*put)); !s) return s.error();
   return put->id;
 }
 
 Status Writer::RecordConflict(const SourceState& s, const std::string& username,
-                      const store::EffectiveUserRow& owner, const std::string& reason) {
+                              const store::EffectiveUserRow* owner, const std::string& reason,
+                              bool rename) {
   const ConnectionInfo* c = scope.Find(s.connection_id);
   store::ConflictRecord rec;
   rec.directory = scope.directory.name;
@@ -56,10 +59,15 @@ Status Writer::RecordConflict(const SourceState& s, const std::string& username,
   rec.source_user_id = s.source_user_id;
   rec.username = username;
   rec.time = now;
-  rec.detail = {{"connection", c ? c->connection.name : ""},
-                {"held_by", owner.id},
-                {"held_by_username", owner.username},
-                {"reason", reason}};
+  rec.detail = {{"connection", c ? c->connection.name : ""}, {"reason", reason}};
+  if (owner) {
+    rec.detail["held_by"] = owner->id;
+    rec.detail["held_by_username"] = owner->username;
+  }
+  // What lets the source in later (RetryPending): its name, its link key.
+  rec.detail["source_name"] = s.source_name;
+  rec.detail["link_key"] = s.link_key;
+  if (rename) rec.detail["rename"] = true;
   ++counts.conflicts;
   return tx.PutConflict(rec);
 }
@@ -104,6 +112,7 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
 
   // Username uniqueness: nothing is silently overwritten.
   std::string username = UsernameOf(user);
+  const SourceState* refused = nullptr;  // the source whose rename was refused
   if (!gone) {
     const std::string key = FoldCase(username);
     // A user whose stored row holds the key owns it (unique per directory; only this user's
@@ -127,7 +136,7 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
         // A new user: not imported; its sources stay unlinked until the name is free.
         for (const auto& s : plan.sources) {
           if (!s.present) continue;
-          if (Status st = RecordConflict(s, username, *owner,
+          if (Status st = RecordConflict(s, username, &*owner,
                                          "username already held by another effective user");
               !st) {
             return st;
@@ -137,23 +146,42 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
       }
       // An existing user renamed onto a taken name keeps its previous username.
       if (culprit) {
-        if (Status st = RecordConflict(*culprit, username, *owner,
+        if (Status st = RecordConflict(*culprit, username, &*owner,
                                        "rename refused: username already held by another "
-                                       "effective user; the previous username is kept");
+                                       "effective user; the previous username is kept",
+                                       /*rename=*/true);
             !st) {
           return st;
         }
+        refused = culprit;
       }
       auto prev_user = UserOf(*previous);
       user.attributes["username"] = prev_user.attributes["username"];
       username = previous->username;
     }
   }
-  // Conflicts resolved for the sources now linked.
-  if (!gone) {
-    for (const auto& s : plan.sources) {
-      if (Status st = tx.DeleteConflict(s.connection_id, s.source_user_id); !st) return st;
+  // Conflicts resolved for the sources now linked (or gone with their user).
+  for (const auto& s : plan.sources) {
+    if (&s == refused) continue;
+    if (gone && !previous && s.present) {
+      // Not imported for another reason than a name (users.import_new off): pending too, so
+      // that a user it may link to later lets it in.
+      if (Status st = RecordConflict(s, UsernameOf(user), nullptr,
+                                     "not imported: " + user.state_reason);
+          !st) {
+        return st;
+      }
+      continue;
     }
+    if (Status st = tx.DeleteConflict(s.connection_id, s.source_user_id); !st) return st;
+  }
+  // When every source left, the change names the source whose on_delete decided.
+  decided = nullptr;
+  if (!user.decided_by.empty()) {
+    auto name = scope.names.find(user.decided_by);
+    decided = {{"connection", name == scope.names.end() ? "" : name->second},
+               {"connection_id", user.decided_by},
+               {"setting", "users.on_delete"}};
   }
 
   if (gone) {
@@ -168,6 +196,7 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
       if (Status s = tx.DeleteEffectiveUser(dir, plan.id); !s) return s;
       if (Status s = Change("User", "delete", plan.id, "", nullptr); !s) return s;
       ++counts.removed;
+      freed_usernames.insert(previous->username_key);
     }
     for (const auto& s : plan.sources) {
       if (Status st = tx.DeleteLink(s.connection_id, s.source_user_id); !st) return st;
@@ -214,6 +243,12 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
     if (!previous || RenderUserCore(*previous) != core) {
       if (Status s = Change("User", "upsert", plan.id, "", std::move(core)); !s) return s;
     }
+    if (previous && previous->username_key != row.username_key) {
+      freed_usernames.insert(previous->username_key);
+    }
+    if (!row.link_key.empty() && (!previous || previous->link_key != row.link_key)) {
+      acquired_keys.insert(row.link_key);
+    }
     if (!previous) {
       ++counts.created;
     } else {
@@ -255,6 +290,7 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
     link.directory = dir;
     link.effective_user_id = plan.id;
     link.deleted = !s.present;
+    link.source_name = s.source_name;
     if (Status st = tx.PutLink(link); !st) return st;
   }
   return Status::Ok();

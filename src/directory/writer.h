@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct WriteCounts {
 };
 
 struct Writer {
+  Writer(DirectoryService::Impl& i, store::Transaction& t, const Scope& s, Json c, TimePoint n)
+      : impl(i), tx(t), scope(s), cause(std::move(c)), now(n) {}
+
   DirectoryService::Impl& impl;
   store::Transaction& tx;
   const Scope& scope;
@@ -37,6 +41,18 @@ struct Writer {
   TimePoint now;
   WriteCounts counts;
   bool wrote_change = false;
+  // What the writes made possible for other source users (RetryPending): usernames given up,
+  // link keys taken, tombstones by (connection, source name), local groups created (folded).
+  std::set<std::string> freed_usernames;
+  std::set<std::string> acquired_keys;
+  std::set<std::pair<int64_t, std::string>> named_tombstones;
+  // Connections a user lost its present source of (the user stays): a pending source of the
+  // connection may now re-provision or link to that user.
+  std::set<int64_t> vacated;
+  std::set<std::string> created_groups;
+  // Set by WriteUser for the user it writes: which source's on_delete decided (the cause's
+  // "decided_by"), null otherwise.
+  Json decided;
 
   Status Change(const std::string& type, const std::string& op, const std::string& id,
                 const std::string& member, Json resource);
@@ -44,8 +60,11 @@ struct Writer {
   // The effective group named `name` (created when missing), its id.
   Result<std::string> GroupId(const std::string& name);
 
+  // A source user left pending (store::ConflictRecord): not imported, or its rename refused
+  // (`rename`); `owner` is the user holding the name, nullptr when no name is in question.
   Status RecordConflict(const SourceState& s, const std::string& username,
-                        const store::EffectiveUserRow& owner, const std::string& reason);
+                        const store::EffectiveUserRow* owner, const std::string& reason,
+                        bool rename = false);
 
   // Provenance of the request: every value and membership that is new or changed in this write
   // records the request (and time) that produced it; unchanged ones keep their earlier stamp.

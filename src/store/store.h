@@ -141,6 +141,10 @@ struct SourceLink {
   std::string directory;
   std::string effective_user_id;
   bool deleted = false;  // tombstone: gone from the mirror, kept until the user's fate is decided
+  // FoldCase of the source's own name (SCIM userName, the LDAP username attribute) as last
+  // seen: a source user re-created under the same name in the same connection finds its
+  // tombstone by it (re-provisioning). "" when unknown (links stored before migration 10).
+  std::string source_name;
 };
 
 // One entry of a directory's change feed. `seq` is global, assigned by the store, strictly
@@ -317,6 +321,9 @@ class Transaction {
                                                   const std::string& effective_user_id) = 0;
   // Every link of a connection (for re-deriving it after a policy change).
   virtual Result<std::vector<SourceLink>> LinksOfConnection(int64_t connection_id) = 0;
+  // The tombstones (deleted links) of a connection with this source_name, by source user id.
+  virtual Result<std::vector<SourceLink>> FindTombstones(int64_t connection_id,
+                                                         const std::string& source_name) = 0;
 
   // --- effective groups and memberships (O(log n) per membership)
   virtual Result<EffectiveGroupRow> GetEffectiveGroup(const std::string& directory,

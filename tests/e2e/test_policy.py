@@ -411,6 +411,12 @@ def test_keep_existing_memberships(idsync_bin, server, make_scim, read, tmp_path
     src = idp.create_group(display_name=uniq("FromIdP"), members=[uid])
     manual = uniq("granted-by-hand")
     r = run_cli(idsync_bin, "membership", "grant", name, manual, "--data", server.data_dir)
+    if not keep:
+        # A grant the next write of the user would drop (and a re-derivation would not make) is
+        # refused, saying why, and changes nothing.
+        assert r.returncode != 0 and "keep_existing_memberships is off" in r.stderr, r.stderr
+        assert eff_groups(eff_user(read(), name)) == [src["displayName"]]
+        return
     assert r.returncode == 0, r.stderr
     assert eff_groups(eff_user(read(), name)) == sorted([src["displayName"], manual])
     why = explain(idsync_bin, server, name)

@@ -451,6 +451,20 @@ END;
 CREATE INDEX changes_by_entry ON changes(directory, id, seq);
 )sql";
 
+// Re-provisioning: a source user deleted and re-created under the same name (a re-hire, an
+// identity provider that deletes on unassign) finds its tombstone by name. Links stored before
+// this migration have no name; a tombstone among them is named after its effective user's
+// username, which is the source's name under the default mapping (the common case), so that
+// `idsync rederive` repairs users the earlier rule had locked out.
+constexpr std::string_view kReprovisionSchema = R"sql(
+ALTER TABLE source_links ADD COLUMN source_name TEXT NOT NULL DEFAULT '';
+UPDATE source_links SET source_name = coalesce((SELECT u.username_key FROM effective_users u
+  WHERE u.directory = source_links.directory AND u.id = source_links.effective_user_id), '')
+  WHERE deleted = 1;
+CREATE INDEX source_links_by_tombstone ON source_links(connection_id, source_name)
+  WHERE deleted = 1;
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -464,6 +478,7 @@ const std::vector<Migration>& Migrations() {
        kLdapSchema},
       // Expression indexes over the same text the lookups use (queries.h IDSYNC_SQUEEZED).
       {9, "LDAP name lookups that ignore insignificant spaces", sql::kCreateLdapNameIndexes},
+      {10, "source names on links, for re-provisioning", kReprovisionSchema},
   };
   return kMigrations;
 }

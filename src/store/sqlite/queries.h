@@ -177,15 +177,17 @@ inline constexpr const char* kScanEffectiveUsers =
     "SELECT " IDSYNC_EUSER_COLUMNS
     " FROM effective_users WHERE directory = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3";
 
-#define IDSYNC_LINK_COLUMNS "connection_id, source_user_id, directory, effective_user_id, deleted"
+#define IDSYNC_LINK_COLUMNS \
+  "connection_id, source_user_id, directory, effective_user_id, deleted, source_name"
 inline constexpr const char* kGetLink =
     "SELECT " IDSYNC_LINK_COLUMNS
     " FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
 inline constexpr const char* kPutLink =
     "INSERT INTO source_links(connection_id, source_user_id, directory, effective_user_id, "
-    "deleted) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(connection_id, source_user_id) DO UPDATE "
-    "SET directory = excluded.directory, effective_user_id = excluded.effective_user_id, "
-    "deleted = excluded.deleted";
+    "deleted, source_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(connection_id, "
+    "source_user_id) DO UPDATE SET directory = excluded.directory, effective_user_id = "
+    "excluded.effective_user_id, deleted = excluded.deleted, source_name = "
+    "excluded.source_name";
 inline constexpr const char* kDeleteLink =
     "DELETE FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
 inline constexpr const char* kLinksOf =
@@ -195,6 +197,11 @@ inline constexpr const char* kLinksOf =
 inline constexpr const char* kLinksOfConnection =
     "SELECT " IDSYNC_LINK_COLUMNS
     " FROM source_links WHERE connection_id = ?1 ORDER BY source_user_id";
+// The partial index source_links_by_tombstone (migration 10) holds exactly these rows.
+inline constexpr const char* kFindTombstones =
+    "SELECT " IDSYNC_LINK_COLUMNS
+    " FROM source_links WHERE connection_id = ?1 AND source_name = ?2 AND deleted = 1 "
+    "ORDER BY source_user_id";
 
 #define IDSYNC_EGROUP_COLUMNS \
   "pk, directory, id, name, name_key, body, version, created_ms, modified_ms"
@@ -394,6 +401,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"DeleteLink", kDeleteLink},
       {"LinksOf", kLinksOf},
       {"LinksOfConnection", kLinksOfConnection},
+      {"FindTombstones", kFindTombstones},
       {"GetEffectiveGroup", kGetEffectiveGroup},
       {"FindEffectiveGroupByName", kFindEffectiveGroupByName},
       {"UpdateEffectiveGroup", kUpdateEffectiveGroup},

@@ -142,6 +142,7 @@ SourceLink ReadLink(const Statement& row) {
   link.directory = row.Text(2);
   link.effective_user_id = row.Text(3);
   link.deleted = row.Int(4) != 0;
+  link.source_name = row.Text(5);
   return link;
 }
 
@@ -829,7 +830,8 @@ class SqliteTransaction final : public Transaction {
         .Bind(2, link.source_user_id)
         .Bind(3, link.directory)
         .Bind(4, link.effective_user_id)
-        .Bind(5, int64_t{link.deleted ? 1 : 0});
+        .Bind(5, int64_t{link.deleted ? 1 : 0})
+        .Bind(6, link.source_name);
     auto ran = upsert->Run("storing a link");
     if (!ran && ran.error().code == ErrorCode::kNotFound) return NoConnection(link.connection_id);
     return ran;
@@ -855,6 +857,14 @@ class SqliteTransaction final : public Transaction {
     auto select = db_.Prepare(sql::kLinksOfConnection);
     if (!select) return select.error();
     select->Bind(1, connection_id);
+    return Links(*select);
+  }
+
+  Result<std::vector<SourceLink>> FindTombstones(int64_t connection_id,
+                                                 const std::string& source_name) override {
+    auto select = db_.Prepare(sql::kFindTombstones);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, source_name);
     return Links(*select);
   }
 
