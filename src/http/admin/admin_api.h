@@ -84,6 +84,11 @@ class AdminApi {
   // ldap_accounts_routes.cpp: /ldap-accounts and /directories/{name}/ldap.
   Response LdapAccountRoutes(Call& call);
   Response DirectoryLdapRoutes(Call& call, const std::string& directory);
+  // api_token_routes.cpp: /api-tokens (admin and read API tokens).
+  Response ApiTokenRoutes(Call& call);
+  // directory_operation_routes.cpp: /directories/{name}/memberships/{grant,revoke},
+  // /directories/{name}/rederive and /directories/{name}/changes.
+  Response DirectoryOperationRoutes(Call& call, const std::string& directory);
 
   directory::DirectoryService& directory_;
   service::Connections& connections_;
