@@ -448,6 +448,9 @@ def test_conflicts_when_linking_is_off(server, api, directory):
     # The first source keeps the user; nothing was overwritten.
     explained = ok(api.get(f"/directories/{directory}/users/{name}/explain"))
     assert [s["connection_name"] for s in explained["sources"]] == [a["name"]]
+    # The conflict names the holder, for the console to link to.
+    assert conflicts[0]["detail"]["held_by"] == explained["id"], conflicts
+    assert conflicts[0]["detail"]["held_by_username"] == explained["username"], conflicts
     assert_api_error(api.get("/directories/no-such-dir/conflicts"), 404, "not_found")
 
 

@@ -7,6 +7,8 @@ A POST, or a rename by PUT or PATCH, to a displayName another group of the same 
 Same-named groups of different connections still map to one local group, by design.
 """
 
+import threading
+
 from conftest import (
     GROUP_URN,
     Scim,
@@ -83,3 +85,27 @@ def test_same_name_in_two_connections_is_one_local_group(idsync_bin, server, mak
     found = by_display_name(read, name)
     assert len(found) == 1, found
     assert len(found[0].get("members", [])) == 2, found  # both connections' members
+
+
+def test_concurrent_creates_of_one_name_leave_exactly_one_group(make_scim):
+    """Two jobs of an identity provider racing (or two retries in flight): the check and the
+    write are one step on the single writer, so exactly one create wins."""
+    idp = make_scim()
+    name = uniq("Race")
+    statuses = []
+    lock = threading.Lock()
+
+    def create(i):
+        # Different letter case per request: the rule compares case-insensitively.
+        r = idp.post("/Groups", {"schemas": [GROUP_URN],
+                                 "displayName": name.upper() if i % 2 else name})
+        with lock:
+            statuses.append(r.status)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201] + [409] * 11, statuses
+    assert len(by_display_name(idp, name)) == 1
