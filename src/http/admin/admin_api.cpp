@@ -1,6 +1,5 @@
 #include "http/admin/admin_api.h"
 
-#include <charconv>
 #include <cstdio>
 #include <exception>
 #include <set>
