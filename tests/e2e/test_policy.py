@@ -501,6 +501,14 @@ def test_username_conflict_with_linking_off(idsync_bin, server, make_scim, read,
     mine = [c for c in conflicts if c["username"] == name]
     assert len(mine) == 1, conflicts
     assert mine[0]["connection_name"] == b.conn["name"] and mine[0]["source_user"] == b_uid
+    # The text output names the holder, username and id, so the administrator can look at it.
+    holder = eff_user(read(), name)
+    r = run_cli(idsync_bin, "conflicts", "--data", server.data_dir)
+    assert r.returncode == 0, r.stderr
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith(name)]
+    assert len(line) == 1, r.stdout
+    assert b_uid in line[0] and b.conn["name"] in line[0], line
+    assert f"held by {holder['userName']}, id {holder['id']}" in line[0], line
 
 
 def test_customers_directory_is_apart_from_staff(make_scim, read):

@@ -1,6 +1,5 @@
 #include "http/admin/admin_api.h"
 
-#include <charconv>
 #include <cstdio>
 #include <exception>
 #include <set>
@@ -24,6 +23,7 @@ using admin_detail::kJson;
 using admin_detail::NoContent;
 using admin_detail::ParseBody;
 using admin_detail::ParseObjectBody;
+using admin_detail::QueryInt;
 using admin_detail::Reply;
 using admin_detail::StringField;
 
@@ -34,20 +34,6 @@ Response TooMany(const Refusal& refusal, const std::string& route) {
   Response r = ErrorResponse(429, CodeName(ErrorCode::kRateLimited), refusal.message, route);
   r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
   return r;
-}
-
-Result<int64_t> QueryInt(const Request& req, std::string_view name, int64_t fallback, int64_t min,
-                         int64_t max) {
-  auto text = req.Query(name);
-  if (!text) return fallback;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc() || p != text->data() + text->size() || v < min || v > max) {
-    return MakeError(ErrorCode::kInvalidValue,
-                     std::string(name) + ": expected an integer from " + std::to_string(min) +
-                         " to " + std::to_string(max) + ", got \"" + std::string(*text) + "\"");
-  }
-  return v;
 }
 
 Json TimeOrNull(const std::optional<TimePoint>& t) {
@@ -172,6 +158,7 @@ Response AdminApi::Route(Call& call) {
   if (seg[0] == "directories") return Directories(call);
   if (seg[0] == "connections") return Connections(call);
   if (seg[0] == "ldap-accounts") return LdapAccountRoutes(call);
+  if (seg[0] == "api-tokens") return ApiTokenRoutes(call);
   if (seg[0] == "audit" && seg.size() == 1) return Audit(call);
   return call.NotFound();
 }
@@ -268,6 +255,9 @@ Response AdminApi::Directories(Call& call) {
   }
 
   if (seg.size() == 3 && seg[2] == "ldap") return DirectoryLdapRoutes(call, name);
+  if (seg.size() >= 3 && (seg[2] == "memberships" || seg[2] == "rederive" || seg[2] == "changes")) {
+    return DirectoryOperationRoutes(call, name);
+  }
 
   if (seg.size() == 3 && seg[2] == "conflicts") {
     const std::string route = "admin.conflicts";

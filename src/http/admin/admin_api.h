@@ -1,8 +1,10 @@
 // The admin API at /api/v1 (issue #3): JSON over HTTP for directories, custom attributes,
 // connections and their tokens, policies (get, validate, preview, apply, versions), effective
-// users and groups (search, explain), conflicts and the audit log. Used by the console and by
-// scripts; `GET /api/v1/openapi.json` (no token) serves the OpenAPI document that describes
-// every route, compiled in from src/http/admin/openapi.json byte for byte.
+// users and groups (search, explain), memberships granted by hand, re-derivation, the change
+// feed, conflicts, admin and read API tokens, LDAP connections and service accounts, and the
+// audit log: everything the CLI can do (issue #11), through the same service calls. Used by the
+// console and by scripts; `GET /api/v1/openapi.json` (no token) serves the OpenAPI document that
+// describes every route, compiled in from src/http/admin/openapi.json byte for byte.
 //
 // - Authentication: `Authorization: Bearer idsync_admin_...` (service::ApiTokens). No or an
 //   unknown token: 401 with WWW-Authenticate; a valid token that is not an admin token (a
@@ -84,6 +86,11 @@ class AdminApi {
   // ldap_accounts_routes.cpp: /ldap-accounts and /directories/{name}/ldap.
   Response LdapAccountRoutes(Call& call);
   Response DirectoryLdapRoutes(Call& call, const std::string& directory);
+  // api_token_routes.cpp: /api-tokens (admin and read API tokens).
+  Response ApiTokenRoutes(Call& call);
+  // directory_operation_routes.cpp: /directories/{name}/memberships/{grant,revoke},
+  // /directories/{name}/rederive and /directories/{name}/changes.
+  Response DirectoryOperationRoutes(Call& call, const std::string& directory);
 
   directory::DirectoryService& directory_;
   service::Connections& connections_;
