@@ -60,8 +60,8 @@ void AdminUserCommands::Register(CLI::App& app, std::string& data, bool& json) {
   list_ = root_->add_subcommand("list", "List users (never their passwords)");
   remove_ = root_->add_subcommand("remove", "Remove a user; its console sessions end");
   remove_->add_option("name", name_, "User name")->required();
-  reset_ = root_->add_subcommand(
-      "reset-password", "Set a new one-time password; the user's console sessions end");
+  reset_ = root_->add_subcommand("reset-password",
+                                 "Set a new one-time password; the user's console sessions end");
   reset_->add_option("name", name_, "User name")->required();
   for (auto* sub : {add_, list_, remove_, reset_}) common(sub);
 }
@@ -111,8 +111,7 @@ int AdminUserCommands::Run(store::Store& store, const std::string& data) {
     if (all->empty()) std::cout << "No admin users. Create one: idsync admin-user add NAME\n";
     for (const auto& u : *all) {
       std::cout << u.name << "  " << u.role << "  created " << FormatRfc3339(u.created)
-                << (u.must_change_password ? "  (one-time password not yet changed)" : "")
-                << "\n";
+                << (u.must_change_password ? "  (one-time password not yet changed)" : "") << "\n";
     }
     return 0;
   }

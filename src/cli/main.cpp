@@ -147,7 +147,8 @@ int Serve(const std::string& data, const ServeOptions& o) {
   service::SessionTimeouts console_timeouts;
   for (auto [text, target, flag] :
        {std::tuple{&o.console_idle, &console_timeouts.idle, "--console-idle-timeout"},
-        std::tuple{&o.console_lifetime, &console_timeouts.lifetime, "--console-session-lifetime"}}) {
+        std::tuple{&o.console_lifetime, &console_timeouts.lifetime,
+                   "--console-session-lifetime"}}) {
     auto d = service::ParseDuration(*text);
     if (!d || d->count() <= 0) {
       std::fprintf(stderr, "idsync: %s must be a duration such as 30m or 12h\n", flag);

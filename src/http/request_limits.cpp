@@ -38,10 +38,9 @@ std::optional<Refusal> RequestLimits::AuthenticationFailed(const std::string& ad
 
 // Console user names live in the same table as addresses under a key no address can have
 // (addresses never hold a newline), so one cap and one expiry rule cover both.
-std::optional<Refusal> RequestLimits::SignInFailed(const std::string& user,
-                                                   Clock::time_point now) {
-  return Failed("user\n" + user,
-                "too many failed sign-ins for this user; wait before trying again", now);
+std::optional<Refusal> RequestLimits::SignInFailed(const std::string& user, Clock::time_point now) {
+  return Failed("user\n" + user, "too many failed sign-ins for this user; wait before trying again",
+                now);
 }
 
 bool RequestLimits::SignInThrottled(const std::string& user, Clock::time_point now) {

@@ -69,12 +69,12 @@ bool AdminUsers::ValidName(std::string_view name) {
 
 Status AdminUsers::CheckNewPassword(std::string_view name, std::string_view password) {
   if (password.size() < kMinPassword) {
-    return MakeError(ErrorCode::kInvalidValue, "new_password: use at least " +
-                                                   std::to_string(kMinPassword) + " characters");
+    return MakeError(ErrorCode::kInvalidValue,
+                     "new_password: use at least " + std::to_string(kMinPassword) + " characters");
   }
   if (password.size() > kMaxPassword) {
-    return MakeError(ErrorCode::kInvalidValue, "new_password: use at most " +
-                                                   std::to_string(kMaxPassword) + " characters");
+    return MakeError(ErrorCode::kInvalidValue,
+                     "new_password: use at most " + std::to_string(kMaxPassword) + " characters");
   }
   if (password == name) {
     return MakeError(ErrorCode::kInvalidValue, "new_password: must not be the user name");
@@ -148,9 +148,9 @@ Status AdminUsers::Remove(const std::string& name, const std::string& actor) {
       int admins = 0;
       for (const auto& u : *all) admins += u.role == "admin" ? 1 : 0;
       if (admins <= 1) {
-        return MakeError(ErrorCode::kInvalidValue,
-                         "\"" + name +
-                             "\" is the last admin user; add another admin before removing it");
+        return MakeError(
+            ErrorCode::kInvalidValue,
+            "\"" + name + "\" is the last admin user; add another admin before removing it");
       }
     }
     if (Status s = tx.Console().DeleteAdminUser(name); !s) return s;
@@ -208,8 +208,8 @@ Status AdminUsers::ChangePassword(const std::string& name, std::string_view curr
     // Other sessions of the user end (a changed password signs out whoever else had it); the
     // session that made the change stays.
     if (Status s = tx.Console().DeleteSessionsOf(fresh->id, keep_session_hash); !s) return s;
-    return tx.AppendAudit(Record(now, "console:" + name, "admin_user.change_password", *fresh,
-                                 200, request_id));
+    return tx.AppendAudit(
+        Record(now, "console:" + name, "admin_user.change_password", *fresh, 200, request_id));
   });
 }
 

@@ -29,15 +29,14 @@ std::string ConsoleSessions::CsrfTokenOf(std::string_view id) {
   return Sha256Hex("idsync-console-csrf\n" + std::string(id));
 }
 
-Result<std::string> ConsoleSessions::Start(const store::AdminUser& user,
-                                           const std::string& address,
+Result<std::string> ConsoleSessions::Start(const store::AdminUser& user, const std::string& address,
                                            const std::string& request_id) {
   std::string id = NewToken(kSessionPrefix);
   const TimePoint now = clock_.Now();
   Status st = store_.Write([&](store::Transaction& tx) -> Status {
     // Housekeeping on sign-in: sessions nobody will present again leave the table.
-    if (auto gone = tx.Console().DeleteExpiredSessions(now - timeouts_.idle,
-                                                       now - timeouts_.lifetime);
+    if (auto gone =
+            tx.Console().DeleteExpiredSessions(now - timeouts_.idle, now - timeouts_.lifetime);
         !gone) {
       return gone.error();
     }
@@ -77,14 +76,12 @@ Result<ActiveSession> ConsoleSessions::Check(std::string_view id) {
       return session.error().code == ErrorCode::kNotFound ? Status(NoSession())
                                                           : Status(session.error());
     }
-    if (now - session->last_seen > timeouts_.idle ||
-        now - session->created > timeouts_.lifetime) {
+    if (now - session->last_seen > timeouts_.idle || now - session->created > timeouts_.lifetime) {
       return NoSession();
     }
     auto user = tx.Console().GetAdminUserById(session->user_id);
     if (!user) {
-      return user.error().code == ErrorCode::kNotFound ? Status(NoSession())
-                                                       : Status(user.error());
+      return user.error().code == ErrorCode::kNotFound ? Status(NoSession()) : Status(user.error());
     }
     out.user = std::move(*user);
     touch = now - session->last_seen >= kTouchEvery;
@@ -92,9 +89,8 @@ Result<ActiveSession> ConsoleSessions::Check(std::string_view id) {
   });
   if (!st) return st.error();
   if (touch) {
-    Status touched = store_.Write([&](store::Transaction& tx) {
-      return tx.Console().TouchSession(out.id_hash, now);
-    });
+    Status touched = store_.Write(
+        [&](store::Transaction& tx) { return tx.Console().TouchSession(out.id_hash, now); });
     if (!touched) return touched.error();
   }
   return out;
@@ -105,8 +101,7 @@ Status ConsoleSessions::End(std::string_view id, const std::string& request_id) 
   return store_.Write([&](store::Transaction& tx) -> Status {
     auto session = tx.Console().GetSession(hash);
     if (!session) {
-      return session.error().code == ErrorCode::kNotFound ? Status::Ok()
-                                                          : Status(session.error());
+      return session.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(session.error());
     }
     if (Status s = tx.Console().DeleteSession(hash); !s) return s;
     auto user = tx.Console().GetAdminUserById(session->user_id);

@@ -18,10 +18,10 @@ namespace idsync::store {
 
 // A person who signs in to the console.
 struct AdminUser {
-  int64_t id = 0;     // assigned by the store
-  std::string name;   // unique, compared exactly
-  std::string role;   // "admin" (may change everything) | "viewer" (reads only)
-  std::string hash;   // argon2id in PHC string form; never the password
+  int64_t id = 0;                    // assigned by the store
+  std::string name;                  // unique, compared exactly
+  std::string role;                  // "admin" (may change everything) | "viewer" (reads only)
+  std::string hash;                  // argon2id in PHC string form; never the password
   bool must_change_password = true;  // set by add and reset: the password was a one-time one
   TimePoint created;
   TimePoint password_changed;  // when the hash was last set

@@ -46,7 +46,8 @@ function Secret({ shown, onDone }) {
 function AddConnection({ directories, onAdded }) {
   const [name, setName] = useState('');
   const [provider, setProvider] = useState('entra');
-  const [directory, setDirectory] = useState(directories[0] || 'users');
+  // The staff directory unless the administrator picks another.
+  const [directory, setDirectory] = useState(directories.includes('users') ? 'users' : directories[0]);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {

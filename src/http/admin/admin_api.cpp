@@ -194,8 +194,8 @@ std::optional<Response> AdminApi::AuthenticateSession(Call& call) {
   }
   // A viewer reads everything and changes nothing, whatever the route.
   if (req.method != "GET" && req.method != "HEAD" && !(*verdict)->may_write) {
-    return ErrorResponse(403, "forbidden",
-                         "a viewer cannot change anything; ask an admin user", "admin.auth");
+    return ErrorResponse(403, "forbidden", "a viewer cannot change anything; ask an admin user",
+                         "admin.auth");
   }
   if (auto refused = limits_.AdmitApiToken((*verdict)->actor)) {
     return TooMany(*refused, "admin.ratelimit");

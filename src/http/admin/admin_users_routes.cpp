@@ -26,8 +26,7 @@ Json UserJson(const store::AdminUser& u) {
           {"password_changed", FormatRfc3339(u.password_changed)}};
 }
 
-Response WithPassword(int status, const service::NewAdminPassword& made,
-                      const std::string& route) {
+Response WithPassword(int status, const service::NewAdminPassword& made, const std::string& route) {
   Json j = UserJson(made.user);
   j["password"] = made.password;
   Response r = Reply(status, j, route);

@@ -16,7 +16,8 @@ Request WithHeaders(std::vector<std::pair<std::string, std::string>> headers, bo
 TEST(SessionCookie, HostPrefixAndSecureOnlyInASecureContext) {
   EXPECT_EQ(SessionSetCookie("abc", true),
             "__Host-idsync_session=abc; Path=/; HttpOnly; SameSite=Strict; Secure");
-  EXPECT_EQ(SessionSetCookie("abc", false), "idsync_session=abc; Path=/; HttpOnly; SameSite=Strict");
+  EXPECT_EQ(SessionSetCookie("abc", false),
+            "idsync_session=abc; Path=/; HttpOnly; SameSite=Strict");
   EXPECT_TRUE(SecureContext(WithHeaders({}, /*tls=*/true), ""));
   EXPECT_TRUE(SecureContext(WithHeaders({}), "https://idsync.example.com"));
   EXPECT_FALSE(SecureContext(WithHeaders({}), "http://127.0.0.1:8080"));
@@ -39,16 +40,16 @@ TEST(SessionCookie, ReadsTheNameItsContextExpectsOnly) {
 TEST(SameOrigin, OriginMustBeTheRequestsOwnOrThePublicUrl) {
   EXPECT_TRUE(SameOrigin(
       WithHeaders({{"host", "127.0.0.1:8080"}, {"origin", "http://127.0.0.1:8080"}}), ""));
-  EXPECT_FALSE(SameOrigin(
-      WithHeaders({{"host", "127.0.0.1:8080"}, {"origin", "http://evil.example"}}), ""));
+  EXPECT_FALSE(
+      SameOrigin(WithHeaders({{"host", "127.0.0.1:8080"}, {"origin", "http://evil.example"}}), ""));
   // Same host, other scheme or port: another origin.
   EXPECT_FALSE(SameOrigin(
       WithHeaders({{"host", "127.0.0.1:8080"}, {"origin", "https://127.0.0.1:8080"}}), ""));
   EXPECT_FALSE(SameOrigin(
       WithHeaders({{"host", "127.0.0.1:8080"}, {"origin", "http://127.0.0.1:8081"}}), ""));
-  EXPECT_TRUE(SameOrigin(
-      WithHeaders({{"host", "10.0.0.5:8080"}, {"origin", "https://idsync.example.com"}}),
-      "https://idsync.example.com/"));
+  EXPECT_TRUE(
+      SameOrigin(WithHeaders({{"host", "10.0.0.5:8080"}, {"origin", "https://idsync.example.com"}}),
+                 "https://idsync.example.com/"));
   // "null" (sandboxed frames, some redirects) is never ours.
   EXPECT_FALSE(SameOrigin(WithHeaders({{"host", "127.0.0.1:8080"}, {"origin", "null"}}), ""));
 }

@@ -25,8 +25,7 @@ Response Reply(int status, const Json& body, const std::string& route) {
 
 Response Fail(int status, std::string_view code, const std::string& message,
               const std::string& route) {
-  return Reply(status, Json{{"error", {{"code", std::string(code)}, {"message", message}}}},
-               route);
+  return Reply(status, Json{{"error", {{"code", std::string(code)}, {"message", message}}}}, route);
 }
 
 Response TooMany(const Refusal& refusal, const std::string& route) {
@@ -87,10 +86,9 @@ ConsoleApi::ConsoleApi(service::AdminUsers& users, service::ConsoleSessions& ses
 }
 
 bool ConsoleApi::Matches(std::string_view path) {
-  return path == kConsolePrefix ||
-         (path.size() > kConsolePrefix.size() && path.substr(0, kConsolePrefix.size()) ==
-                                                     kConsolePrefix &&
-          path[kConsolePrefix.size()] == '/');
+  return path == kConsolePrefix || (path.size() > kConsolePrefix.size() &&
+                                    path.substr(0, kConsolePrefix.size()) == kConsolePrefix &&
+                                    path[kConsolePrefix.size()] == '/');
 }
 
 Response ConsoleApi::Handle(const Request& req) {
@@ -99,8 +97,8 @@ Response ConsoleApi::Handle(const Request& req) {
   try {
     r = Route(req, request_id);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "idsync: console %s %s [%s]: %s\n", req.method.c_str(),
-                 req.path.c_str(), request_id.c_str(), e.what());
+    std::fprintf(stderr, "idsync: console %s %s [%s]: %s\n", req.method.c_str(), req.path.c_str(),
+                 request_id.c_str(), e.what());
     r = Fail(500, "internal", "internal error", "console.error");
   }
   r.SetHeader("X-Request-Id", request_id);
@@ -125,9 +123,9 @@ Response ConsoleApi::Route(const Request& req, const std::string& request_id) {
     std::string_view name = rest.substr(4);
     auto only = [&](std::string_view method, const std::string& route) -> std::optional<Response> {
       if (req.method == method) return std::nullopt;
-      Response r = Fail(405, "method_not_allowed",
-                        "method " + req.method + " is not allowed here; use " + std::string(method),
-                        route);
+      Response r =
+          Fail(405, "method_not_allowed",
+               "method " + req.method + " is not allowed here; use " + std::string(method), route);
       r.SetHeader("Allow", std::string(method));
       return r;
     };
@@ -189,9 +187,9 @@ Response ConsoleApi::Login(const Request& req, const std::string& request_id) {
   // past the allowance costs no argon2 and learns nothing, even with the right password.
   if (limits_.Throttled(req.remote_address) || limits_.SignInThrottled(name)) {
     auto refused = limits_.AuthenticationFailed(req.remote_address);
-    return TooMany(refused ? *refused
-                           : Refusal{"too many failed sign-ins; wait before trying again", 60},
-                   route);
+    return TooMany(
+        refused ? *refused : Refusal{"too many failed sign-ins; wait before trying again", 60},
+        route);
   }
   auto user = users_.Authenticate(name, password);
   if (!user) {
@@ -211,16 +209,16 @@ Response ConsoleApi::Login(const Request& req, const std::string& request_id) {
 }
 
 std::optional<service::ActiveSession> ConsoleApi::RequireSession(const Request& req, bool write,
-                                                                  Response& refusal) {
+                                                                 Response& refusal) {
   const std::string route = "console.auth";
   if (write && !console::SameOrigin(req, public_url_)) {
     refusal = Fail(403, "forbidden", "cross-origin request refused", route);
     return std::nullopt;
   }
   auto id = console::SessionIdOf(req, public_url_);
-  auto session = id ? sessions_.Check(*id)
-                    : Result<service::ActiveSession>(
-                          MakeError(ErrorCode::kUnauthorized, "not signed in"));
+  auto session =
+      id ? sessions_.Check(*id)
+         : Result<service::ActiveSession>(MakeError(ErrorCode::kUnauthorized, "not signed in"));
   if (!session) {
     if (session.error().code == ErrorCode::kUnauthorized) {
       if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
@@ -262,8 +260,7 @@ Response ConsoleApi::Password(const Request& req, const std::string& request_id)
                    route);
   }
   Status st = users_.ChangePassword(session->user.name, body->value("current_password", ""),
-                                    body->value("new_password", ""), session->id_hash,
-                                    request_id);
+                                    body->value("new_password", ""), session->id_hash, request_id);
   if (!st) {
     if (st.error().code == ErrorCode::kUnauthorized) {
       if (auto refused = limits_.SignInFailed(session->user.name)) return TooMany(*refused, route);
@@ -298,14 +295,15 @@ SessionAuthenticator ConsoleApi::Authenticator() {
     if (!id) return std::nullopt;
     const bool write = req.method != "GET" && req.method != "HEAD";
     if (write && !console::SameOrigin(req, public_url_)) {
-      return Result<SessionCaller>(MakeError(ErrorCode::kForbidden,
-                                             "cross-origin request refused"));
+      return Result<SessionCaller>(
+          MakeError(ErrorCode::kForbidden, "cross-origin request refused"));
     }
     auto session = sessions_.Check(*id);
     if (!session) return Result<SessionCaller>(session.error());
     if (session->user.must_change_password) {
-      return Result<SessionCaller>(MakeError(
-          ErrorCode::kForbidden, "change your one-time password first (POST /console/api/password)"));
+      return Result<SessionCaller>(
+          MakeError(ErrorCode::kForbidden,
+                    "change your one-time password first (POST /console/api/password)"));
     }
     if (write) {
       auto token = req.Header("x-csrf-token");

@@ -41,8 +41,8 @@ class ConsoleApi {
  public:
   // `limits` is shared with the other APIs; all references must outlive this object.
   // `public_url` as for AdminApi (empty: from the Host header).
-  ConsoleApi(service::AdminUsers& users, service::ConsoleSessions& sessions,
-             RequestLimits& limits, std::string public_url);
+  ConsoleApi(service::AdminUsers& users, service::ConsoleSessions& sessions, RequestLimits& limits,
+             std::string public_url);
 
   // /console and everything below it.
   static bool Matches(std::string_view path);

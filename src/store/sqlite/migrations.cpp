@@ -520,11 +520,10 @@ Status Migrate(Database& db, const std::string& path, size_t count) {
     if (!row) return fail("cannot read the schema version", row.error());
     int64_t version = newest->Int(0);
     if (version > migrations.back().version) {
-      return MakeError(ErrorCode::kUnavailable, "database " + path +
-                                                    " was written by a newer idsync (schema " +
-                                                    std::to_string(version) + " > " +
-                                                    std::to_string(migrations.back().version) +
-                                                    ")");
+      return MakeError(ErrorCode::kUnavailable,
+                       "database " + path + " was written by a newer idsync (schema " +
+                           std::to_string(version) + " > " +
+                           std::to_string(migrations.back().version) + ")");
     }
   }
 

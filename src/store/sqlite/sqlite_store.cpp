@@ -16,8 +16,8 @@
 
 #include "base/uuid.h"
 #include "store/sqlite/body_codec.h"
-#include "store/sqlite/database.h"
 #include "store/sqlite/console_area.h"
+#include "store/sqlite/database.h"
 #include "store/sqlite/ldap_area.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/queries.h"
@@ -164,7 +164,10 @@ class SqliteTransaction final : public Transaction {
   Database& db() { return db_; }
 
   SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock)
-      : db_(db), codec_(codec), writable_(writable), clock_(clock),
+      : db_(db),
+        codec_(codec),
+        writable_(writable),
+        clock_(clock),
         ldap_(db, codec, writable),
         console_(db, writable) {}
 
