@@ -61,6 +61,22 @@ Result<std::string> ConsoleSessions::Start(const store::AdminUser& user, const s
   return id;
 }
 
+void ConsoleSessions::SignInFailed(const std::string& name, const std::string& address,
+                                   const std::string& request_id, int status) {
+  store::AuditRecord r;
+  r.time = clock_.Now();
+  r.actor = "console";
+  r.request_id = request_id;
+  r.operation = "console.login";
+  r.resource_type = "AdminUser";
+  // The name as typed, bounded: it comes from the network.
+  r.resource_id = name.substr(0, 64);
+  r.status = status;
+  r.detail =
+      (status == 429 ? "sign-in refused (throttled) from " : "failed sign-in from ") + address;
+  (void)store_.Write([&](store::Transaction& tx) { return tx.AppendAudit(r); });
+}
+
 Result<ActiveSession> ConsoleSessions::Check(std::string_view id) {
   if (id.size() > kMaxIdLength || id.substr(0, kSessionPrefix.size()) != kSessionPrefix) {
     return NoSession();

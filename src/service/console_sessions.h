@@ -42,6 +42,12 @@ class ConsoleSessions {
   // minute per session, so that reading is not a write per request).
   Result<ActiveSession> Check(std::string_view id);
 
+  // Audits a refused sign-in ("console.login" with `status`, 401 or 429) naming the user name
+  // tried and the address, never the password. Best effort: a store failure is not the
+  // caller's problem (the sign-in is refused either way).
+  void SignInFailed(const std::string& name, const std::string& address,
+                    const std::string& request_id, int status);
+
   // Ends the session; unknown ids are fine. Audited ("console.logout") when one ended.
   Status End(std::string_view id, const std::string& request_id);
 

@@ -480,6 +480,12 @@ def test_failed_sign_ins_are_throttled_per_address_and_per_user(idsync_bin, tmp_
         assert r.status == 429, r
         # The same address is throttled on the admin API too (one allowance for all APIs).
         assert http_request(srv.url, "GET", "/api/v1/connections").status == 429
+        # Refused sign-ins are audited with the name tried, never the password.
+        log = cli_json(idsync_bin, "log", "--data", data, "--json")
+        refused = [(r["status"], r["actor"]) for r in log
+                   if r["operation"] == "console.login" and r["resource_id"] == name]
+        assert refused.count((401, "console")) == 5 and (429, "console") in refused, refused
+        assert not any("wrong-" in json.dumps(r) or otp in json.dumps(r) for r in log)
     finally:
         assert srv.stop(signal.SIGTERM) == 0
     # Per user: failures for one user count wherever they come from. Each address fails once

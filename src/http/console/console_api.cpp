@@ -28,6 +28,12 @@ Response Fail(int status, std::string_view code, const std::string& message,
   return Reply(status, Json{{"error", {{"code", std::string(code)}, {"message", message}}}}, route);
 }
 
+// The refusal for a request from an address or for a user already past its allowance (the
+// counter answers one; the fallback is for a window that ended between the two calls).
+Refusal ThrottledRefusal(std::optional<Refusal> refusal) {
+  return refusal ? *refusal : Refusal{"too many failed sign-ins; wait before trying again", 1};
+}
+
 Response TooMany(const Refusal& refusal, const std::string& route) {
   Response r = Fail(429, "rate_limited", refusal.message, route);
   r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
@@ -185,15 +191,20 @@ Response ConsoleApi::Login(const Request& req, const std::string& request_id) {
   }
   // Throttled addresses and users are refused before any password is checked, so a guesser
   // past the allowance costs no argon2 and learns nothing, even with the right password.
-  if (limits_.Throttled(req.remote_address) || limits_.SignInThrottled(name)) {
-    auto refused = limits_.AuthenticationFailed(req.remote_address);
-    return TooMany(
-        refused ? *refused : Refusal{"too many failed sign-ins; wait before trying again", 60},
-        route);
+  // (Counting the refused attempt as one more failure never extends the window, which is
+  // fixed from its first failure, and gives the refusal its Retry-After.)
+  if (limits_.Throttled(req.remote_address)) {
+    sessions_.SignInFailed(name, req.remote_address, request_id, 429);
+    return TooMany(ThrottledRefusal(limits_.AuthenticationFailed(req.remote_address)), route);
+  }
+  if (limits_.SignInThrottled(name)) {
+    sessions_.SignInFailed(name, req.remote_address, request_id, 429);
+    return TooMany(ThrottledRefusal(limits_.SignInFailed(name)), route);
   }
   auto user = users_.Authenticate(name, password);
   if (!user) {
     if (user.error().code != ErrorCode::kUnauthorized) return ErrorOf(user.error(), route);
+    sessions_.SignInFailed(name, req.remote_address, request_id, 401);
     auto by_address = limits_.AuthenticationFailed(req.remote_address);
     auto by_user = limits_.SignInFailed(name);
     if (by_address) return TooMany(*by_address, route);
@@ -256,8 +267,7 @@ Response ConsoleApi::Password(const Request& req, const std::string& request_id)
   // A wrong current password is a failed sign-in too: a stolen session must not become a way
   // to guess the password it lacks.
   if (limits_.SignInThrottled(session->user.name)) {
-    return TooMany(Refusal{"too many failed sign-ins for this user; wait before trying again", 60},
-                   route);
+    return TooMany(ThrottledRefusal(limits_.SignInFailed(session->user.name)), route);
   }
   Status st = users_.ChangePassword(session->user.name, body->value("current_password", ""),
                                     body->value("new_password", ""), session->id_hash, request_id);
