@@ -146,8 +146,8 @@ Response AdminApi::Route(Call& call) {
   };
   std::string_view secret = BearerToken(req);
   if (secret.empty()) {
-    if (auto refused = AuthenticateSession(call)) {
-      if (refused->status != 0) return std::move(*refused);
+    if (auto session = AuthenticateSession(call); session.present) {
+      if (session.refusal) return std::move(*session.refusal);
       return Dispatch(call);
     }
     return unauthorized(
@@ -175,35 +175,33 @@ Response AdminApi::Route(Call& call) {
   return Dispatch(call);
 }
 
-// Console sessions instead of a bearer token (issue #12). nullopt: no session in the request.
-// A response with status 0: authenticated, call.actor set; any other: the refusal to send.
-std::optional<Response> AdminApi::AuthenticateSession(Call& call) {
+// Console sessions instead of a bearer token (issue #12).
+AdminApi::SessionOutcome AdminApi::AuthenticateSession(Call& call) {
   const Request& req = call.req;
-  if (!session_auth_) return std::nullopt;
+  if (!session_auth_) return {};
   auto verdict = session_auth_(req);
-  if (!verdict) return std::nullopt;
+  if (!verdict) return {};
+  auto refuse = [](Response r) { return SessionOutcome{true, std::move(r)}; };
   if (!*verdict) {
     const Error& e = verdict->error();
     if (e.code == ErrorCode::kUnauthorized) {
       if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
-        return TooMany(*refused, "admin.auth");
+        return refuse(TooMany(*refused, "admin.auth"));
       }
-      return ErrorResponse(401, "unauthorized", e.detail, "admin.auth");
+      return refuse(ErrorResponse(401, "unauthorized", e.detail, "admin.auth"));
     }
-    return ErrorResponse(e, "admin.auth");
+    return refuse(ErrorResponse(e, "admin.auth"));
   }
   // A viewer reads everything and changes nothing, whatever the route.
   if (req.method != "GET" && req.method != "HEAD" && !(*verdict)->may_write) {
-    return ErrorResponse(403, "forbidden", "a viewer cannot change anything; ask an admin user",
-                         "admin.auth");
+    return refuse(ErrorResponse(
+        403, "forbidden", "a viewer cannot change anything; ask an admin user", "admin.auth"));
   }
   if (auto refused = limits_.AdmitApiToken((*verdict)->actor)) {
-    return TooMany(*refused, "admin.ratelimit");
+    return refuse(TooMany(*refused, "admin.ratelimit"));
   }
   call.actor = directory::Actor{(*verdict)->actor, call.request_id};
-  Response ok;
-  ok.status = 0;
-  return ok;
+  return {true, std::nullopt};
 }
 
 Response AdminApi::Dispatch(Call& call) {

@@ -112,8 +112,12 @@ class AdminApi {
   Response DirectoryLdapRoutes(Call& call, const std::string& directory);
   // admin_users_routes.cpp: /admin-users (the console's local users).
   Response AdminUserRoutes(Call& call);
-  // Authenticates by console session; nullopt when the request carries none.
-  std::optional<Response> AuthenticateSession(Call& call);
+  // Authenticates by console session (issue #12).
+  struct SessionOutcome {
+    bool present = false;             // the request carries a console session cookie
+    std::optional<Response> refusal;  // set when present and refused; else call.actor is set
+  };
+  SessionOutcome AuthenticateSession(Call& call);
 
   directory::DirectoryService& directory_;
   service::Connections& connections_;
