@@ -209,8 +209,15 @@ try {
   // Focus starts on Cancel; Escape closes without removing.
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
   await shot(page, 'remove-connection');
+  // Tab stays inside the dialog.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Remove connection');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
+  // Focus is back on the button that opened it.
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Remove');
   assert.equal(await oktaRow.count(), 1);
   await oktaRow.getByRole('button', { name: 'Remove' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Remove connection' }).click();

@@ -36,20 +36,38 @@ export function CopyField({ label, value, id }) {
   );
 }
 
-// A modal confirmation. Focus goes to Cancel (the safe choice); Escape cancels.
+// A modal confirmation. Focus goes to Cancel (the safe choice), Tab stays inside the dialog,
+// Escape cancels, and focus returns to what opened it.
 export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, busy }) {
   const cancelRef = useRef(null);
+  const dialogRef = useRef(null);
   useEffect(() => {
+    const opener = document.activeElement;
     cancelRef.current && cancelRef.current.focus();
     const onKey = (e) => {
       if (e.key === 'Escape') onCancel();
+      if (e.key !== 'Tab' || !dialogRef.current) return;
+      const items = [...dialogRef.current.querySelectorAll('button:not([disabled])')];
+      if (items.length === 0) return;
+      const first = items[0];
+      const last = items[items.length - 1];
+      if (e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
     };
     document.addEventListener('keydown', onKey);
-    return () => document.removeEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      if (opener && opener.isConnected) opener.focus();
+    };
   }, []);
   return (
     <div class="modal-backdrop">
-      <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title">
+      <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title" ref={dialogRef}>
         <h2 id="confirm-title">{title}</h2>
         {children}
         <div class="actions">

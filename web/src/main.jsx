@@ -41,9 +41,18 @@ function App() {
   useEffect(() => {
     const page = PAGES.find((p) => p.path === path);
     document.title = (page ? page.label : 'Password') + ' · idsync console';
-    const h1 = document.querySelector('main h1');
-    if (h1) h1.setAttribute('tabindex', '-1');
   }, [path, me]);
+  // After a page change, keyboard and screen-reader users start at the new page's heading.
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      const h1 = document.querySelector('main h1');
+      if (h1 && document.activeElement && document.activeElement.closest('nav')) {
+        h1.setAttribute('tabindex', '-1');
+        h1.focus();
+      }
+    }, 0);
+    return () => clearTimeout(timer);
+  }, [path]);
 
   if (me === undefined) return <Loading />;
   if (me === null) {
