@@ -411,6 +411,24 @@ def test_viewer_reads_everything_and_changes_nothing(idsync_bin, server):
     assert viewer.change_password(viewer.password, viewer.password + "-2").status == 200
 
 
+def test_signed_out_page_loads_do_not_use_up_the_allowance(idsync_bin, tmp_path):
+    # The application asks /console/api/session on every load; without a cookie that is not a
+    # failed authentication, so reloading the sign-in page never throttles the address.
+    data = str(tmp_path)
+    srv = start_server(idsync_bin, data, ("--auth-failures-per-address", "3"))
+    try:
+        name, otp = add_user(idsync_bin, data)
+        anon = Browser(srv)
+        for _ in range(10):
+            assert anon.call("GET", "/console/api/session").status == 401
+        # A session that has ended is counted once, and the answer drops the cookie.
+        r = anon.call("GET", "/console/api/session", cookie="idsync_session=idsync_session_old")
+        assert r.status == 401 and "max-age=0" in r.headers["set-cookie"].lower(), r
+        assert anon.login(name, otp).status == 200
+    finally:
+        assert srv.stop(signal.SIGTERM) == 0
+
+
 def test_logout_ends_the_session(idsync_bin, server):
     b = signed_in(server, idsync_bin)
     stale_cookie = b.cookie

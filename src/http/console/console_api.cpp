@@ -227,9 +227,13 @@ std::optional<service::ActiveSession> ConsoleApi::RequireSession(const Request& 
     return std::nullopt;
   }
   auto id = console::SessionIdOf(req, public_url_);
-  auto session =
-      id ? sessions_.Check(*id)
-         : Result<service::ActiveSession>(MakeError(ErrorCode::kUnauthorized, "not signed in"));
+  if (!id) {
+    // No credential at all is not a guess: the application asks this on every load of the
+    // sign-in page, which must not use up the address's allowance.
+    refusal = Fail(401, "unauthorized", "not signed in", route);
+    return std::nullopt;
+  }
+  auto session = sessions_.Check(*id);
   if (!session) {
     if (session.error().code == ErrorCode::kUnauthorized) {
       if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
@@ -238,6 +242,12 @@ std::optional<service::ActiveSession> ConsoleApi::RequireSession(const Request& 
       }
     }
     refusal = ErrorOf(session.error(), route);
+    // A session that has ended is dropped from the browser too, so that it is not presented
+    // (and counted as a failure) again on every load.
+    if (session.error().code == ErrorCode::kUnauthorized) {
+      refusal.SetHeader("Set-Cookie",
+                        console::ClearSessionCookie(console::SecureContext(req, public_url_)));
+    }
     return std::nullopt;
   }
   if (write) {
