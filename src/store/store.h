@@ -13,6 +13,7 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "scim/types.h"
+#include "store/console_area.h"
 #include "store/ldap_area.h"
 
 namespace idsync::store {
@@ -416,6 +417,9 @@ class Transaction {
   // --- the LDAP server's area (service accounts, LDAP settings, keyset scans, POSIX ids):
   // ldap_area.h. Valid as long as this transaction; reads and writes go through it.
   virtual LdapArea& Ldap() = 0;
+
+  // --- the admin console's area (admin users, sessions): console_area.h.
+  virtual ConsoleArea& Console() = 0;
 
   // --- audit
   virtual Status AppendAudit(const AuditRecord& record) = 0;

@@ -16,6 +16,7 @@
 
 #include "base/uuid.h"
 #include "store/sqlite/body_codec.h"
+#include "store/sqlite/console_area.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/ldap_area.h"
 #include "store/sqlite/migrations.h"
@@ -164,9 +165,15 @@ class SqliteTransaction final : public Transaction {
   Database& db() { return db_; }
 
   SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock)
-      : db_(db), codec_(codec), writable_(writable), clock_(clock), ldap_(db, codec, writable) {}
+      : db_(db),
+        codec_(codec),
+        writable_(writable),
+        clock_(clock),
+        ldap_(db, codec, writable),
+        console_(db, writable) {}
 
   LdapArea& Ldap() override { return ldap_; }
+  ConsoleArea& Console() override { return console_; }
 
   Result<Connection> CreateConnection(Connection connection) override {
     if (auto w = CheckWritable(); !w) return w.error();
@@ -1640,6 +1647,7 @@ class SqliteTransaction final : public Transaction {
   const bool writable_;
   const Clock& clock_;
   SqliteLdapArea ldap_;
+  SqliteConsoleArea console_;
 };
 
 // Runs a job; a job that throws gets kInternal (exceptions do not cross the store boundary).
