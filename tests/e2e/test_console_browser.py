@@ -3,7 +3,9 @@ chromium with playwright-core against a real `idsync serve`, as a new administra
 sign-in and password change, an Entra ID connection and its token, a SCIM client's users in the
 Overview, token rotation, disable/enable, removal with its confirmation, a viewer who can change
 nothing, a cross-origin POST refused, sign-out, a removed user signed out). It saves a
-screenshot of each page into docs/console/, which the README links.
+screenshot of each page into the test's temporary folder; with IDSYNC_SCREENSHOTS=docs/console
+it refreshes the ones the README links (a run changes tokens and times, so a normal test run
+leaves the committed pictures alone).
 
 The node modules come from tests/browser/package-lock.json (`npm ci`, run here when missing).
 """
@@ -18,7 +20,6 @@ import pytest
 from conftest import NO_RATE_LIMITS, REPO_ROOT, cli_json, start_server
 
 BROWSER_DIR = os.path.join(REPO_ROOT, "tests", "browser")
-SCREENSHOTS = os.path.join(REPO_ROOT, "docs", "console")
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -41,9 +42,11 @@ def test_console_in_a_browser(idsync_bin, tmp_path):
     srv = start_server(idsync_bin, data, NO_RATE_LIMITS)
     try:
         first = cli_json(idsync_bin, "admin-user", "add", "admin", "--data", data, "--json")
-        os.makedirs(SCREENSHOTS, exist_ok=True)
+        shots = os.environ.get("IDSYNC_SCREENSHOTS") or str(tmp_path / "screenshots")
+        shots = os.path.join(REPO_ROOT, shots) if not os.path.isabs(shots) else shots
+        os.makedirs(shots, exist_ok=True)
         env = dict(os.environ, IDSYNC_URL=srv.url, ADMIN_NAME=first["name"],
-                   ADMIN_PASSWORD=first["password"], SCREENSHOTS=SCREENSHOTS)
+                   ADMIN_PASSWORD=first["password"], SCREENSHOTS=shots)
         r = subprocess.run(["node", "console.test.mjs"], cwd=BROWSER_DIR, env=env,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, (
