@@ -192,6 +192,23 @@ std::string Parenthesized(const std::string& f) {
   return !f.empty() && f.front() == '(' ? f : "(" + f + ")";
 }
 
+// ---------- Active Directory's ranged member values ----------
+// AD answers at most MaxValRange values of one attribute per read (1,500 by default): a larger
+// group's `member` comes as "member;range=0-1499", and the next window is asked for by name
+// ("member;range=1500-2999") until one ends in '*' ("member;range=1500-*").
+constexpr std::string_view kLdapCapActiveDirectory = "1.2.840.113556.1.4.800";
+constexpr uint64_t kMemberWindow = 1500;
+
+// The upper bound of a "member;range=L-H" attribute name ("1499", or "*" for the last window);
+// nullopt for any other name.
+std::optional<std::string> MemberRangeEnd(std::string_view name) {
+  constexpr std::string_view kPrefix = "member;range=";
+  if (!StartsWithIgnoreAsciiCase(name, kPrefix)) return std::nullopt;
+  auto dash = name.find('-', kPrefix.size());
+  if (dash == std::string_view::npos) return std::nullopt;
+  return std::string(name.substr(dash + 1));
+}
+
 Json ZeroCounts() {
   return Json{{"created", 0},
               {"updated", 0},
@@ -502,6 +519,7 @@ struct RunContext {
   std::unordered_set<std::string> seen_users;
   std::string max_mark;           // highest change mark seen (timestamp digits)
   std::string usn_mark;           // highestCommittedUSN read before the scan (AD)
+  bool active_directory = false;  // the root DSE names LDAP_CAP_ACTIVE_DIRECTORY_OID
   bool membership_dirty = false;  // a user appeared or moved: memberships must be recomputed
   const MembershipIndex* index = nullptr;  // full runs: memberships set with each user
   uint64_t entries_read = 0;
@@ -762,6 +780,14 @@ struct LdapSync::Impl {
     }
   }
 
+  // Whether user entries are read with memberOf (all attributes, or memberOf listed).
+  bool ReadsMemberOf(RunContext& rc) {
+    for (const auto& a : rc.client->AttributesToRead()) {
+      if (a == "*" || EqualsIgnoreAsciiCase(a, "memberOf")) return true;
+    }
+    return false;
+  }
+
   std::vector<std::string> UserAttributes(RunContext& rc) {
     std::vector<std::string> attrs = rc.client->AttributesToRead();
     attrs.push_back(rc.config().change_attribute);
@@ -827,12 +853,17 @@ struct LdapSync::Impl {
     const LdapConfig& config = rc.config();
     std::vector<GroupInfo> groups;
     rc.run.progress["phase"] = "groups";
+    // On AD the first window of member values is asked for by name (see MemberRangeEnd), so
+    // that a large group is read the same way whatever the server's MaxValRange.
     std::vector<std::string> attrs = {"cn",
-                                      "member",
+                                      rc.active_directory
+                                          ? "member;range=0-" + std::to_string(kMemberWindow - 1)
+                                          : std::string("member"),
                                       "uniqueMember",
                                       "memberUid",
                                       config.ldap.id_attribute,
                                       config.change_attribute};
+    std::vector<std::pair<size_t, std::string>> windowed;  // group index, end of its first window
     for (const auto& base : config.ldap.base_dns) {
       ldap::SearchRequest request{base, ldap::SearchScope::kSubtree, filter, attrs, 0, true};
       Status st = rc.client->PagedSearch(request, [&](const LdapEntry& entry) -> Status {
@@ -856,13 +887,65 @@ struct LdapSync::Impl {
         if (const auto* values = entry.Find("memberUid")) {
           for (const auto& v : *values) g.member_uids.push_back(FoldCase(v));
         }
+        for (const auto& [name, values] : entry.attributes) {
+          auto end = MemberRangeEnd(name);
+          if (!end) continue;
+          for (const auto& v : values) g.member_dns.push_back(DnKey(v));
+          if (*end != "*") windowed.emplace_back(groups.size(), *end);
+        }
         groups.push_back(std::move(g));
         return Status::Ok();
       });
       if (!st) return MakeError(st.error().code, FailureText(*rc.client, st.error()));
     }
+    // The following windows, after the scan (one connection, one search at a time).
+    for (const auto& [i, end] : windowed) {
+      if (Status s = ReadMemberWindows(rc, groups[i].dn, end, &groups[i].member_dns); !s) {
+        return s.error();
+      }
+    }
     rc.run.progress["entries_read"] = rc.entries_read;
     return groups;
+  }
+
+  // The member values of group `dn` after the window ending at `end`, one base-scope read per
+  // window until the server's answer ends in '*' (or has nothing more: the group shrank).
+  Status ReadMemberWindows(RunContext& rc, const std::string& dn, std::string end,
+                           std::vector<std::string>* out) {
+    while (end != "*") {
+      uint64_t last = 0;
+      if (end.empty() || end.find_first_not_of("0123456789") != std::string::npos ||
+          end.size() > 18) {
+        return MakeError(ErrorCode::kUnavailable,
+                         "group '" + dn + "': the server answered member;range=...-" + end +
+                             ", not a window idsync can continue");
+      }
+      last = std::stoull(end);
+      const std::string range = "member;range=" + std::to_string(last + 1) + "-" +
+                                std::to_string(last + kMemberWindow);
+      ldap::SearchRequest request{dn, ldap::SearchScope::kBase, "(objectClass=*)", {range}, 0,
+                                  false};
+      std::optional<std::string> next;
+      Status st = rc.client->PagedSearch(request, [&](const LdapEntry& entry) -> Status {
+        for (const auto& [name, values] : entry.attributes) {
+          auto e = MemberRangeEnd(name);
+          if (!e) continue;
+          next = *e;
+          for (const auto& v : values) out->push_back(DnKey(v));
+        }
+        return Status::Ok();
+      });
+      if (!st) return MakeError(st.error().code, FailureText(*rc.client, st.error()));
+      if (!next) break;
+      if (*next != "*" && (next->find_first_not_of("0123456789") != std::string::npos ||
+                           next->empty() || next->size() > 18 || std::stoull(*next) <= last)) {
+        return MakeError(ErrorCode::kUnavailable, "group '" + dn + "': the server answered " +
+                                                      range + " with a window ending at " +
+                                                      *next + "; the member values stop there");
+      }
+      end = *next;
+    }
+    return Status::Ok();
   }
 
   // The mirror's users as the group pass needs them (incremental runs, where the scan did not
@@ -1071,15 +1154,27 @@ struct LdapSync::Impl {
     return false;
   }
 
-  Status ReadUsnMark(RunContext& rc) {
-    if (!IsUsn(rc.config())) return Status::Ok();
+  // The root DSE, before the scans: highestCommittedUSN (the mark of a uSNChanged run) and
+  // whether the server is Active Directory (Samba AD says so too), whose large groups are read
+  // in windows. A server that does not show its root DSE is read as before (not AD) unless the
+  // run needs the USN.
+  Status ReadRootDse(RunContext& rc) {
     std::string usn;
-    ldap::SearchRequest request{
-        "", ldap::SearchScope::kBase, "(objectClass=*)", {"highestCommittedUSN"}, 0, false};
+    ldap::SearchRequest request{"",
+                                ldap::SearchScope::kBase,
+                                "(objectClass=*)",
+                                {"highestCommittedUSN", "supportedCapabilities"},
+                                0,
+                                false};
     Status st = rc.client->PagedSearch(request, [&](const LdapEntry& e) -> Status {
       usn = e.First("highestCommittedUSN").value_or("");
+      if (const auto* caps = e.Find("supportedCapabilities")) {
+        rc.active_directory =
+            std::find(caps->begin(), caps->end(), kLdapCapActiveDirectory) != caps->end();
+      }
       return Status::Ok();
     });
+    if (!IsUsn(rc.config())) return Status::Ok();
     if (!st) return MakeError(st.error().code, FailureText(*rc.client, st.error()));
     if (usn.empty() || usn.find_first_not_of("0123456789") != std::string::npos) {
       return MakeError(ErrorCode::kUnavailable,
@@ -1119,7 +1214,7 @@ struct LdapSync::Impl {
 
   Status Full(RunContext& rc) {
     const LdapConfig& config = rc.config();
-    if (Status s = ReadUsnMark(rc); !s) return s;
+    if (Status s = ReadRootDse(rc); !s) return s;
     // Groups first (few, held in memory): each user is then written with its memberships in
     // the same job, so it is derived once. A failed group scan has written nothing.
     auto groups = ScanGroups(rc, config.ldap.group_filter);
@@ -1153,14 +1248,24 @@ struct LdapSync::Impl {
   }
 
   // Ids of every entry matching `filter` (id attribute only), or an error if the scan did not
-  // complete.
-  Result<std::unordered_set<std::string>> ScanIds(RunContext& rc, const std::string& filter) {
+  // complete. With `member_of`, also each entry's memberOf (group DnKey -> ids).
+  Result<std::unordered_set<std::string>> ScanIds(
+      RunContext& rc, const std::string& filter,
+      std::unordered_map<std::string, std::vector<std::string>>* member_of = nullptr) {
     std::unordered_set<std::string> ids;
     const std::string& id_attr = rc.config().ldap.id_attribute;
+    std::vector<std::string> attrs = {id_attr};
+    if (member_of) attrs.emplace_back("memberOf");
     for (const auto& base : rc.config().ldap.base_dns) {
-      ldap::SearchRequest request{base, ldap::SearchScope::kSubtree, filter, {id_attr}, 0, true};
+      ldap::SearchRequest request{base, ldap::SearchScope::kSubtree, filter, attrs, 0, true};
       Status st = rc.client->PagedSearch(request, [&](const LdapEntry& entry) -> Status {
-        if (auto id = ldap::StableId(entry, id_attr)) ids.insert(*id);
+        auto id = ldap::StableId(entry, id_attr);
+        if (!id) return Status::Ok();
+        ids.insert(*id);
+        const auto* groups = member_of ? entry.Find("memberOf") : nullptr;
+        if (groups) {
+          for (const auto& g : *groups) (*member_of)[DnKey(g)].push_back(*id);
+        }
         return Status::Ok();
       });
       if (!st) return MakeError(st.error().code, FailureText(*rc.client, st.error()));
@@ -1171,7 +1276,7 @@ struct LdapSync::Impl {
   Status Incremental(RunContext& rc) {
     const LdapConfig& config = rc.config();
     const std::string mark = rc.state.value("mark", "");
-    if (Status s = ReadUsnMark(rc); !s) return s;
+    if (Status s = ReadRootDse(rc); !s) return s;
     if (Status s = ScanUsers(rc, ChangedFilter(config.ldap.user_filter, config, mark), "users");
         !s) {
       return s;
@@ -1187,9 +1292,20 @@ struct LdapSync::Impl {
       all_groups = std::move(*groups);
     }
     std::vector<std::string> gone_users, gone_groups;
+    // memberOf is a back-link: adding a user to a group changes the group's uSNChanged (or
+    // modifyTimestamp), not the user's, so the mirror's copy is stale for every user this run
+    // did not read. When memberships are recomputed, every user's memberOf is read again, in
+    // the scan that also finds deletions.
+    const bool fresh_member_of = all_groups.has_value() && ReadsMemberOf(rc);
+    std::unordered_map<std::string, std::vector<std::string>> member_of;
+    if (fresh_member_of && config.incremental_deletions != "id_scan") {
+      rc.run.progress["phase"] = "member_of";
+      auto ids = ScanIds(rc, config.ldap.user_filter, &member_of);
+      if (!ids) return ids.error();
+    }
     if (config.incremental_deletions == "id_scan") {
       rc.run.progress["phase"] = "id_scan";
-      auto ids = ScanIds(rc, config.ldap.user_filter);
+      auto ids = ScanIds(rc, config.ldap.user_filter, fresh_member_of ? &member_of : nullptr);
       if (!ids) return ids.error();
       auto mirror_users = MirrorIds(rc, ResourceType::kUser);
       if (!mirror_users) return mirror_users.error();
@@ -1215,6 +1331,16 @@ struct LdapSync::Impl {
     if (!*allowed) return Status::Ok();
     if (all_groups) {
       if (Status s = LoadUserMaps(rc); !s) return s;
+      if (fresh_member_of) {
+        // Users of the mirror only (one that entered the scope after the users were read
+        // waits for the next run, as it would without memberOf).
+        std::unordered_set<std::string> known;
+        for (const auto& [dn, id] : rc.user_by_dn) known.insert(id);
+        for (auto& [group, ids] : member_of) {
+          std::erase_if(ids, [&](const std::string& id) { return !known.count(id); });
+        }
+        rc.member_of = std::move(member_of);
+      }
       if (Status s = ApplyGroups(rc, *all_groups); !s) return s;
     }
     if (Status s = DeleteGroups(rc, gone_groups); !s) return s;
