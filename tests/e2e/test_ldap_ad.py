@@ -281,3 +281,33 @@ def test_big_group_from_member_values_alone(idsync_bin, server, ad, tmp_path_fac
     assert big == {f"bulk{i:04d}" for i in range(BULK)}, len(big)
     devs, _ = members_of(reader, "engineering")
     assert devs == {"alice", "caroline", "grace"}, devs
+
+
+def test_domain_root_needs_ignore_search_references(idsync_bin, server, ad, tmp_path_factory):
+    # From the domain root, AD answers a subtree search with continuation references to its
+    # other naming contexts (CN=Configuration, ...). idsync treats a reference as a scan cut
+    # short: the run fails in words and deprovisions nobody, until the administrator says the
+    # references may be ignored.
+    directory = "adroot"
+    r = run_cli(idsync_bin, "directory", "create", directory, "--data", server.data_dir)
+    assert r.returncode == 0, r.stderr
+    name = uniq("ad-root")
+    add_connection(idsync_bin, server.data_dir, tmp_path_factory, name,
+                   settings(ad, base_dns=[BASE]), "--directory", directory)
+    r = run_cli(idsync_bin, "sync", name, "--data", server.data_dir, "--json", timeout=600)
+    run = json.loads(r.stdout)
+    assert r.returncode != 0 and run["outcome"] == "failed", run
+    assert "referral" in run["error"] and "CN=Configuration" in run["error"], run
+    r = run_cli(idsync_bin, "connection", "remove", name, "--data", server.data_dir)
+    assert r.returncode == 0, r.stderr
+    name = uniq("ad-root")
+    add_connection(idsync_bin, server.data_dir, tmp_path_factory, name,
+                   settings(ad, base_dns=[BASE], ignore_search_references=True),
+                   "--directory", directory)
+    run = sync(idsync_bin, server.data_dir, name)
+    reader = Reader(server, directory, read_token(idsync_bin, server.data_dir, directory)["token"])
+    users = user_names(reader)
+    # The people of CN=Users come too (Administrator, the service account; Guest and krbtgt
+    # are disabled accounts); the domain controller's and ws01's computer accounts do not.
+    assert {"Administrator", "idsync-svc", "alice", "bulk0000"} <= set(users), sorted(users)[:20]
+    assert not {n for n in users if n.endswith("$")}, [n for n in users if n.endswith("$")]
