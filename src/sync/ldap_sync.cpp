@@ -1,6 +1,7 @@
 #include "sync/ldap_sync.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -207,6 +208,14 @@ std::optional<std::string> MemberRangeEnd(std::string_view name) {
   auto dash = name.find('-', kPrefix.size());
   if (dash == std::string_view::npos) return std::nullopt;
   return std::string(name.substr(dash + 1));
+}
+
+// A window's numeric upper bound ("1499"); nullopt for anything else.
+std::optional<uint64_t> WindowNumber(std::string_view text) {
+  uint64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
 }
 
 Json ZeroCounts() {
@@ -912,19 +921,20 @@ struct LdapSync::Impl {
   // window until the server's answer ends in '*' (or has nothing more: the group shrank).
   Status ReadMemberWindows(RunContext& rc, const std::string& dn, std::string end,
                            std::vector<std::string>* out) {
+    auto cut_short = [&](const std::string& why) -> Status {
+      return MakeError(ErrorCode::kUnavailable,
+                       "group '" + dn + "': " + why + "; its members cannot be read completely");
+    };
     while (end != "*") {
-      uint64_t last = 0;
-      if (end.empty() || end.find_first_not_of("0123456789") != std::string::npos ||
-          end.size() > 18) {
-        return MakeError(ErrorCode::kUnavailable,
-                         "group '" + dn + "': the server answered member;range=...-" + end +
-                             ", not a window idsync can continue");
-      }
-      last = std::stoull(end);
-      const std::string range = "member;range=" + std::to_string(last + 1) + "-" +
-                                std::to_string(last + kMemberWindow);
-      ldap::SearchRequest request{dn, ldap::SearchScope::kBase, "(objectClass=*)", {range}, 0,
-                                  false};
+      const auto last = WindowNumber(end);
+      if (!last) return cut_short("the server answered a window ending at '" + end + "'");
+      const std::string range =
+          "member;range=" + std::to_string(*last + 1) + "-" + std::to_string(*last + kMemberWindow);
+      ldap::SearchRequest request;
+      request.base = dn;
+      request.scope = ldap::SearchScope::kBase;
+      request.attributes = {range};
+      request.paged = false;
       std::optional<std::string> next;
       Status st = rc.client->PagedSearch(request, [&](const LdapEntry& entry) -> Status {
         for (const auto& [name, values] : entry.attributes) {
@@ -936,12 +946,13 @@ struct LdapSync::Impl {
         return Status::Ok();
       });
       if (!st) return MakeError(st.error().code, FailureText(*rc.client, st.error()));
-      if (!next) break;
-      if (*next != "*" && (next->find_first_not_of("0123456789") != std::string::npos ||
-                           next->empty() || next->size() > 18 || std::stoull(*next) <= last)) {
-        return MakeError(ErrorCode::kUnavailable, "group '" + dn + "': the server answered " +
-                                                      range + " with a window ending at " +
-                                                      *next + "; the member values stop there");
+      if (!next) break;  // nothing after `last`: the group shrank while it was read
+      if (*next != "*") {
+        const auto n = WindowNumber(*next);
+        if (!n || *n <= *last) {
+          return cut_short("the server answered " + range + " with a window ending at '" + *next +
+                           "'");
+        }
       }
       end = *next;
     }
