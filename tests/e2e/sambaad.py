@@ -120,11 +120,7 @@ class SambaAD:
         self.admin_password = "Adm1n-" + secrets.token_hex(8)
         self.admin = (f"CN=Administrator,CN=Users,{BASE}", self.admin_password)
         self.proc = None
-        candidates = [f"127.0.0.{n}" for n in random.sample(range(2, 255), 253)]
-        self.address = next((a for a in candidates if _ports_free(a)), None)
-        if not self.address:
-            raise SambaUnavailable("no loopback address 127.0.0.2-254 has ports 389/636 free")
-        self.ldaps_url = f"ldaps://{self.address}"
+        self.address = self.ldaps_url = None
         t = time.monotonic()
         self._provision()
         self.timings["provision"] = time.monotonic() - t
@@ -144,22 +140,16 @@ class SambaAD:
         self.target = os.path.join(d, "dc")
         self.conf = os.path.join(self.target, "etc", "smb.conf")
         self.sam = os.path.join(self.target, "private", "sam.ldb")
-        tls = os.path.join(d, "tls")
-        os.makedirs(tls)
         os.makedirs(os.path.join(d, "run"))
-        self.ca_file = os.path.join(tls, "cert.pem")
-        key = os.path.join(tls, "key.pem")
-        _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-              "-subj", f"/CN={self.address}", "-addext", f"subjectAltName=IP:{self.address}",
-              "-keyout", key, "-out", self.ca_file], self.log)
-        os.chmod(key, 0o600)
+        self.ca_file = os.path.join(d, "tls-cert.pem")
+        self.key_file = os.path.join(d, "tls-key.pem")
+        # The listening address and its certificate are chosen by start().
         options = {
-            "interfaces": f"{self.address}/8",
             "bind interfaces only": "yes",
             "server services": "ldap",
             "log file": os.path.join(d, "samba.log"),
             "pid directory": os.path.join(d, "run"),
-            "tls keyfile": key,
+            "tls keyfile": self.key_file,
             "tls certfile": self.ca_file,
             "tls cafile": "",
         }
@@ -172,25 +162,38 @@ class SambaAD:
     # ------------------------------------------------------------------ daemon
 
     def start(self):
+        """Starts the DC on a free 127.0.0.X (another address if that one was taken meanwhile)."""
         t = time.monotonic()
-        self._out = open(os.path.join(self.dir, "samba-stdout.log"), "ab")
-        # --maximum-runtime: a DC orphaned by a killed test run ends by itself within the hour.
-        self.proc = subprocess.Popen([SAMBA, "-i", "-M", "single", "--maximum-runtime=3600",
-                                      "-s", self.conf],
-                                     stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            if _accepts(self.address, 636):
-                self.timings["start"] = time.monotonic() - t
-                return self
-            time.sleep(0.1)
-        self.stop()
-        with open(os.path.join(self.dir, "samba-stdout.log"), "rb") as f:
-            tail = f.read()[-3000:].decode("utf-8", "replace")
-        raise SambaUnavailable(f"samba did not listen on {self.address}:636:\n{tail}")
+        tail = ""
+        for attempt in range(3):
+            candidates = [f"127.0.0.{n}" for n in random.sample(range(2, 255), 253)]
+            self.address = next((a for a in candidates if _ports_free(a)), None)
+            if not self.address:
+                raise SambaUnavailable("no loopback address 127.0.0.2-254 has ports 389/636 free")
+            self.ldaps_url = f"ldaps://{self.address}"
+            _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                  "-subj", f"/CN={self.address}", "-addext", f"subjectAltName=IP:{self.address}",
+                  "-keyout", self.key_file, "-out", self.ca_file], self.log)
+            os.chmod(self.key_file, 0o600)
+            out_path = os.path.join(self.dir, f"samba-stdout-{attempt}.log")
+            self._out = open(out_path, "ab")
+            # --maximum-runtime: a DC orphaned by a killed test run ends by itself within the
+            # hour.
+            self.proc = subprocess.Popen(
+                [SAMBA, "-i", "-M", "single", "--maximum-runtime=3600", "-s", self.conf,
+                 f"--option=interfaces={self.address}/8"],
+                stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if _accepts(self.address, 636):
+                    self.timings["start"] = time.monotonic() - t
+                    return self
+                time.sleep(0.1)
+            self.stop()
+            with open(out_path, "rb") as f:
+                tail = f.read()[-3000:].decode("utf-8", "replace")
+        raise SambaUnavailable(f"samba did not listen on 127.0.0.X:636:\n{tail}")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
