@@ -105,16 +105,27 @@ def sync(idsync_bin, data_dir, name, *extra):
     return run
 
 
-def guid_of(ad, sam):
-    """objectGUID of the entry with this sAMAccountName, in the text form idsync uses."""
+def dc_values(ad, sam, attr):
+    """The raw values of `attr` of the entry with this sAMAccountName, read from the DC."""
     r = subprocess.run(["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", ad.ldaps_url,
                         "-D", ad.admin[0], "-w", ad.admin[1], "-b", BASE,
-                        f"(sAMAccountName={sam})", "objectGUID"],
+                        f"(sAMAccountName={sam})", attr],
                        capture_output=True, text=True, timeout=60,
                        env={**os.environ, "LDAPTLS_CACERT": ad.ca_file})
     assert r.returncode == 0, r.stderr
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("objectGUID:: "))
-    return str(uuid.UUID(bytes_le=base64.b64decode(line.split(" ", 1)[1])))
+    out = []
+    for line in r.stdout.splitlines():
+        if line.lower().startswith(attr.lower() + ":: "):
+            out.append(base64.b64decode(line.split(" ", 1)[1]))
+        elif line.lower().startswith(attr.lower() + ": "):
+            out.append(line.split(" ", 1)[1])
+    return out
+
+
+def guid_of(ad, sam):
+    """objectGUID of the entry with this sAMAccountName, in the text form idsync uses."""
+    [raw] = dc_values(ad, sam, "objectGUID")
+    return str(uuid.UUID(bytes_le=raw))
 
 
 class World:
@@ -192,8 +203,9 @@ def test_full_sync(world, ad):
     assert big == {f"bulk{i:04d}" for i in range(BULK)}, len(big)
 
 
-def test_disabled_account_is_inactive(world):
+def test_disabled_account_is_inactive(world, ad):
     # dave: `samba-tool user disable` set userAccountControl 514 (ACCOUNTDISABLE, 0x2).
+    assert dc_values(ad, "dave", "userAccountControl") == ["514"]
     users = user_names(world.reader)
     assert users["dave"]["active"] is False, users["dave"]
     assert users["bob"]["active"] is True, users["bob"]
