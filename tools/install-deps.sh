@@ -11,7 +11,8 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
   openssl nodejs npm)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema
-  python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3 chromium chromium-driver)
+  python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3 chromium chromium-driver
+  samba samba-ad-dc samba-ad-provision samba-dsdb-modules ldb-tools)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()
@@ -33,6 +34,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   if printf '%s\n' "${missing[@]}" | grep -qx slapd; then
     echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
   fi
+  # samba-ad-dc: the AD tests' domain controller (tests/e2e/sambaad.py), which provisions a
+  # domain of its own in a temporary folder and uses nothing in /etc/samba or /var/lib/samba.
+  # On a host with systemd the packages may start smbd/nmbd/winbind (file server, not a DC);
+  # the tests need none of them. samba-ad-provision (the provisioning templates) is only a
+  # Recommends of samba, so it is named.
   # apache2-bin (not apache2) carries httpd and mod_ldap/mod_authnz_ldap without a postinst
   # that starts a system server on port 80; the LDAP client tests run their own httpd.
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

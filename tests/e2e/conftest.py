@@ -580,3 +580,16 @@ def raw_exchange(url, request_head, body=b"", chunk=65536, timeout=20.0):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     return status, headers, rest
+
+
+# --------------------------------------------------------------------------- order
+
+# Files whose module fixtures take long to start (the Samba AD domain controller: provisioned
+# and filled in 15-40 s) are collected first, so that pytest-xdist (--dist loadfile) starts them
+# while the other worker runs the rest, instead of last and alone (measured: +53 s of wall time
+# for the whole suite when test_ldap_ad.py ran in its alphabetical place).
+SLOW_START_FILES = ("test_ldap_ad.py",)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: 0 if os.path.basename(str(item.fspath)) in SLOW_START_FILES else 1)
