@@ -8,14 +8,19 @@ mode=${1:-build}
 build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev libre2-dev libicu-dev libldap2-dev libzstd-dev libargon2-dev
-  openssl)
+  openssl nodejs npm)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema
-  python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3)
+  python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3 chromium chromium-driver)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
+  # The console's front-end build needs node and npm (Debian 12: nodejs 18, npm 9). A machine
+  # with Node.js from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm
+  # package) already has them.
+  if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

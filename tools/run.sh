@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The first README command: install what is missing, build, and serve on the embedded default
 # (SQLite in ./data). On the first start it creates a connection named "default" and prints its
-# SCIM base URL and bearer token. Usage: tools/run.sh [extra `idsync serve` flags]
+# SCIM base URL and bearer token, and the admin console's first user "admin" with a one-time
+# password; `idsync serve` prints the console URL on every start. Usage: tools/run.sh [extra `idsync serve` flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh build
@@ -20,6 +21,13 @@ fi
 if [ "$(./build/idsync connection list --data "$data" --json | tr -d '[:space:]')" = "[]" ]; then
   echo "First start: creating the connection \"default\" for your identity provider."
   ./build/idsync connection add default --data "$data"
+  echo
+fi
+# The admin console's first user, only while there is none (--if-none prints nothing otherwise).
+first_user=$(./build/idsync admin-user add admin --if-none --data "$data")
+if [ -n "$first_user" ]; then
+  echo "First start: the admin console's first user."
+  echo "$first_user"
   echo
 fi
 exec ./build/idsync serve --data "$data" --listen "$listen" "$@"

@@ -283,10 +283,17 @@ int DirectoryCommands::Run(store::Store& store) {
     } else {
       if (c->empty()) std::cout << "No conflicts in " << directory_ << ".\n";
       for (const auto& e : *c) {
+        // The holder is named so that an administrator can tell a re-hire or a second person
+        // from a stale account without a second command.
+        const Json& d = e["detail"];
         std::cout << e["username"].get<std::string>() << "  from "
                   << e["connection_name"].get<std::string>() << " user "
-                  << e["source_user"].get<std::string>() << ": "
-                  << e["detail"].value("reason", "") << "\n";
+                  << e["source_user"].get<std::string>() << ": " << d.value("reason", "");
+        if (!d.value("held_by", "").empty()) {
+          std::cout << " (held by " << d.value("held_by_username", "") << ", id "
+                    << d.value("held_by", "") << ")";
+        }
+        std::cout << "\n";
       }
     }
     return 0;

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 
 #include "base/json.h"
 #include "base/time.h"
+#include "cli/admin_user_commands.h"
 #include "cli/directory_commands.h"
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
@@ -22,13 +24,16 @@
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
+#include "http/console/console_api.h"
 #include "http/directory/directory_api.h"
 #include "http/request_limits.h"
 #include "http/scim/scim_api.h"
 #include "http/server.h"
 #include "scim/schema/registry.h"
+#include "service/admin_users.h"
 #include "service/api_tokens.h"
 #include "service/connections.h"
+#include "service/console_sessions.h"
 #include "service/scim_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -106,6 +111,8 @@ struct ServeOptions {
   int auth_failures_per_address = 10;
   size_t max_connections = 1024;
   double header_timeout_seconds = 10;
+  std::string console_idle = "30m";
+  std::string console_lifetime = "12h";
   LdapServeOptions ldap;
 };
 
@@ -136,6 +143,18 @@ int Serve(const std::string& data, const ServeOptions& o) {
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     std::fprintf(stderr, "idsync: --tls-cert and --tls-key must be given together\n");
     return kExitUsage;
+  }
+  service::SessionTimeouts console_timeouts;
+  for (auto [text, target, flag] :
+       {std::tuple{&o.console_idle, &console_timeouts.idle, "--console-idle-timeout"},
+        std::tuple{&o.console_lifetime, &console_timeouts.lifetime,
+                   "--console-session-lifetime"}}) {
+    auto d = service::ParseDuration(*text);
+    if (!d || d->count() <= 0) {
+      std::fprintf(stderr, "idsync: %s must be a duration such as 30m or 12h\n", flag);
+      return kExitUsage;
+    }
+    *target = *d;
   }
   if (!o.tls_cert.empty()) {
     so.tls_cert_file = o.tls_cert;
@@ -187,6 +206,12 @@ int Serve(const std::string& data, const ServeOptions& o) {
   http::AdminApi admin_api(directories, connections, api_tokens, **store, limits,
                            api_options.public_url);
   admin_api.SetLdapSuffix(o.ldap.suffix);
+  // The admin console (issue #12): its pages and sign-in at /console/, its sessions accepted
+  // by the admin API in place of a token.
+  service::AdminUsers admin_users(**store, clock);
+  service::ConsoleSessions console_sessions(**store, clock, console_timeouts);
+  http::ConsoleApi console(admin_users, console_sessions, limits, api_options.public_url);
+  admin_api.SetSessionAuthenticator(console.Authenticator());
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
   auto ldap_server = LdapCommands::StartServer(**store, directories, data, admin_api);
@@ -195,10 +220,11 @@ int Serve(const std::string& data, const ServeOptions& o) {
     return Fail(ldap_server.error().detail);
   }
 
-  // One server, three faces: the admin API (/api/v1), the read API for applications
-  // (/directory/v2) and SCIM with the operational endpoints (everything else).
+  // One server, four faces: the admin API (/api/v1), the admin console (/console/), the read
+  // API for applications (/directory/v2) and SCIM with the operational endpoints (the rest).
   auto route = [&](const http::Request& r) {
     if (http::AdminApi::Matches(r.path)) return admin_api.Handle(r);
+    if (http::ConsoleApi::Matches(r.path)) return console.Handle(r);
     if (http::DirectoryApi::Handles(r.path)) return read_api.Handle(r);
     return api.Handle(r);
   };
@@ -250,6 +276,10 @@ int Serve(const std::string& data, const ServeOptions& o) {
   // stdout carries exactly the one readiness line (scripts wait for it); the rest is stderr.
   std::fprintf(stderr,
                "idsync: SCIM base URL %s/scim/v2 (create a token: idsync connection add NAME "
+               "--data %s)\n",
+               public_url.c_str(), data.c_str());
+  std::fprintf(stderr,
+               "idsync: admin console %s/console/ (create a user: idsync admin-user add NAME "
                "--data %s)\n",
                public_url.c_str(), data.c_str());
 
@@ -336,6 +366,10 @@ int Main(int argc, char** argv) {
       ->add_option("--header-timeout", serve_options.header_timeout_seconds,
                    "Seconds a client has to send a request head (default 10)")
       ->check(CLI::Range(0.1, 3600.0));
+  serve->add_option("--console-idle-timeout", serve_options.console_idle,
+                    "A console session ends after this long without a request (default 30m)");
+  serve->add_option("--console-session-lifetime", serve_options.console_lifetime,
+                    "A console session ends this long after sign-in, however used (default 12h)");
   RegisterLdapServeOptions(serve, serve_options.ldap);
   serve->add_flag("--bench-mirror-only", serve_options.bench_mirror_only,
                   "Benchmark baseline only: SCIM writes skip the effective directory (never use in "
@@ -390,6 +424,8 @@ int Main(int argc, char** argv) {
   ldap_commands.Register(app, data, json);
   LdapAccountCommands ldap_account_commands;  // after directory_commands: adds `directory ldap`
   ldap_account_commands.Register(app, data, json);
+  AdminUserCommands admin_user_commands;
+  admin_user_commands.Register(app, data, json);
 
   try {
     app.parse(argc, argv);
@@ -408,6 +444,11 @@ int Main(int argc, char** argv) {
   auto store = OpenStore(data);
   if (!store) return Fail(store.error().detail);
   const auto& clock = SystemClock::Instance();
+  if (admin_user_commands.Parsed()) {
+    int code = admin_user_commands.Run(**store, data);
+    (*store)->Close();
+    return code;
+  }
   if (ldap_account_commands.Parsed()) {  // before directory_commands: `directory ldap` is ours
     int code = ldap_account_commands.Run(**store, data);
     (*store)->Close();

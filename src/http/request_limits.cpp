@@ -30,6 +30,26 @@ std::optional<Refusal> RequestLimits::AdmitAddress(const std::string& address,
 
 std::optional<Refusal> RequestLimits::AuthenticationFailed(const std::string& address,
                                                            Clock::time_point now) {
+  return Failed(address,
+                "too many failed authentications from this address; retry later with a valid "
+                "token",
+                now);
+}
+
+// Console user names live in the same table as addresses under a key no address can have
+// (addresses never hold a newline), so one cap and one expiry rule cover both.
+std::optional<Refusal> RequestLimits::SignInFailed(const std::string& user, Clock::time_point now) {
+  return Failed("user\n" + user, "too many failed sign-ins for this user; wait before trying again",
+                now);
+}
+
+bool RequestLimits::SignInThrottled(const std::string& user, Clock::time_point now) {
+  return Throttled("user\n" + user, now);
+}
+
+std::optional<Refusal> RequestLimits::Failed(const std::string& key, const std::string& message,
+                                             Clock::time_point now) {
+  const std::string& address = key;
   if (options_.auth_failures_before_throttle <= 0) return std::nullopt;
   const auto window = options_.auth_failure_window;
   std::lock_guard lock(failures_mu_);
@@ -48,9 +68,7 @@ std::optional<Refusal> RequestLimits::AuthenticationFailed(const std::string& ad
   // Fixed window from the first failure: failures while throttled do not extend it, so the
   // address gets its 401s back when the window ends, however long a guesser kept going.
   auto left = std::chrono::duration_cast<std::chrono::seconds>(window - (now - f.window_start));
-  return Refusal{
-      "too many failed authentications from this address; retry later with a valid token",
-      std::max<int64_t>(1, left.count())};
+  return Refusal{message, std::max<int64_t>(1, left.count())};
 }
 
 bool RequestLimits::Throttled(const std::string& address, Clock::time_point now) {

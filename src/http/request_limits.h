@@ -71,6 +71,15 @@ class RequestLimits {
   // idsync to guess passwords on the source directory (or lock its accounts out).
   bool Throttled(const std::string& address, Clock::time_point now = Clock::now());
 
+  // The admin console's sign-in (http/console) counts a failed sign-in against the address
+  // (AuthenticationFailed) and against the user name it named, with the same allowance and
+  // window, so that guessing one user's password from many addresses is throttled too. The
+  // price, a user locked out for the window by someone else's failures, is bounded by the
+  // window (60 s by default) and is what every per-account throttle costs.
+  std::optional<Refusal> SignInFailed(const std::string& user,
+                                      Clock::time_point now = Clock::now());
+  bool SignInThrottled(const std::string& user, Clock::time_point now = Clock::now());
+
   // Step 3: one request of the SCIM connection `uuid` (`name` is for the message only).
   std::optional<Refusal> AdmitConnection(const std::string& uuid, std::string_view name,
                                          Clock::time_point now = Clock::now());
@@ -85,6 +94,9 @@ class RequestLimits {
     Clock::time_point window_start;
     int count = 0;
   };
+
+  std::optional<Refusal> Failed(const std::string& key, const std::string& message,
+                                Clock::time_point now);
 
   RequestLimitOptions options_;
   size_t max_keys_;

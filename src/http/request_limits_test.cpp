@@ -38,6 +38,22 @@ TEST(RequestLimits, ThrottledReportsThePastAllowanceStateWithoutCounting) {
   EXPECT_FALSE(limits.Throttled("10.0.0.1", kT0 + 61s));  // the window ended
 }
 
+TEST(RequestLimits, SignInFailuresCountPerUserApartFromAddresses) {
+  RequestLimits limits({.auth_failures_before_throttle = 2, .auth_failure_window = 60s});
+  // Failures for one user from many addresses add up for that user...
+  EXPECT_FALSE(limits.SignInFailed("alice", kT0));
+  EXPECT_FALSE(limits.SignInFailed("alice", kT0 + 1s));
+  EXPECT_TRUE(limits.SignInThrottled("alice", kT0 + 2s));
+  auto refused = limits.SignInFailed("alice", kT0 + 2s);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->retry_after, 58);
+  EXPECT_NE(refused->message.find("sign-ins for this user"), std::string::npos);
+  // ...and neither touch another user nor an address of the same spelling.
+  EXPECT_FALSE(limits.SignInThrottled("bob", kT0 + 2s));
+  EXPECT_FALSE(limits.Throttled("alice", kT0 + 2s));
+  EXPECT_FALSE(limits.SignInThrottled("alice", kT0 + 61s));
+}
+
 TEST(RequestLimits, ThrottledAddressStillAdmittedWithAValidCredential) {
   // The throttle is consulted only on failure: the steps a valid request takes (address, then
   // its credential) do not look at the failure count.

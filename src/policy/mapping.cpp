@@ -77,6 +77,11 @@ void AddGrant(MappedGroups* out, const std::string& name, GroupGrant grant) {
   }
 }
 
+// What a grant records as its source group: the name, or the id of a nameless group.
+std::string SourceGroupName(const SourceGroup& group) {
+  return group.name.empty() ? group.id : group.name;
+}
+
 void TakeOnTheFly(const Policy& policy, const SourceGroup& group, const std::string& label,
                   std::string_view detail, MappedGroups* out) {
   const GroupRules& rules = policy.groups;
@@ -104,7 +109,9 @@ void TakeOnTheFly(const Policy& policy, const SourceGroup& group, const std::str
     out->ignored.push_back(label + ": empty name after groups.name_transforms");
     return;
   }
-  AddGrant(out, *name, GroupGrant{MembershipRule::kOnTheFly, label, std::string(detail)});
+  AddGrant(out, *name,
+           GroupGrant{MembershipRule::kOnTheFly, SourceGroupName(group), std::string(detail),
+                      !rules.import});
 }
 
 }  // namespace
@@ -244,7 +251,9 @@ MappedGroups MapGroups(const Policy& policy, const std::vector<SourceGroup>& sou
                        bool new_user) {
   MappedGroups out;
   const GroupRules& rules = policy.groups;
-  if (rules.import) {
+  // groups.import off maps the same way, but its grants are existing_only: memberships in
+  // groups that exist are kept, no group is created (MergeUser's group_exists).
+  {
     for (const SourceGroup& group : source_groups) {
       const std::string label = Quote(group.name.empty() ? group.id : group.name);
       if (rules.mode == GroupMode::kOnTheFly) {
@@ -262,8 +271,8 @@ MappedGroups MapGroups(const Policy& policy, const std::vector<SourceGroup>& sou
         matched = true;
         for (const std::string& target : rule.targets) {
           AddGrant(&out, target,
-                   GroupGrant{MembershipRule::kManual, label,
-                              "groups.manual[" + std::to_string(i) + "]"});
+                   GroupGrant{MembershipRule::kManual, SourceGroupName(group),
+                              "groups.manual[" + std::to_string(i) + "]", !rules.import});
         }
       }
       if (matched) continue;

@@ -72,6 +72,9 @@ struct GroupGrant {
   MembershipRule rule = MembershipRule::kOnTheFly;
   std::string source_group;  // the source group's name (id if nameless); "" for defaults
   std::string detail;        // policy field, e.g. "groups.manual[2]"
+  // groups.import off: the membership is granted only if the local group already exists (a
+  // grant never creates a group).
+  bool existing_only = false;
   friend bool operator==(const GroupGrant&, const GroupGrant&) = default;
 };
 

@@ -299,7 +299,7 @@ TEST(MapGroups, OnTheFlyTakesEveryNamedGroup) {
   const LocalGroup& eng = g.groups.at("engineering");
   ASSERT_EQ(eng.grants.size(), 1u);
   EXPECT_EQ(eng.grants[0],
-            (GroupGrant{MembershipRule::kOnTheFly, "\"Engineering\"", "groups.mode"}));
+            (GroupGrant{MembershipRule::kOnTheFly, "Engineering", "groups.mode"}));
   ASSERT_EQ(g.ignored.size(), 1u);
   EXPECT_EQ(g.ignored[0], "\"a6\": has no name to create a local group with");
 }
@@ -319,12 +319,23 @@ TEST(MapGroups, IncludeExcludeAndNameTransforms) {
        {"idp-eng-backend", "idp-eng-backend-test", "idp-sales"}},
       {R"({"include": ["eng-.*"], "name_transforms": [{"regex_replace": {"pattern": "^eng-", "replacement": ""}}]})",
        {"backend", "backend-test"}},
-      {R"({"import": false, "default_groups_all_users": ["staff"]})", {"staff"}},
+      // import off maps as usual (the grants are existing_only, see below).
+      {R"({"import": false, "default_groups_all_users": ["staff"]})",
+       {"Admins", "eng-backend", "eng-backend-test", "Engineering", "Sales", "staff"}},
   };
   for (const Case& c : cases) {
     Policy p = Parse((std::string(R"({"groups": )") + c.groups + "}").c_str());
     EXPECT_EQ(Names(MapGroups(p, kEntraGroups, false)), c.expected) << c.groups;
   }
+}
+
+// groups.import off: source groups grant only into groups that exist (existing_only); default
+// groups are granted as usual.
+TEST(MapGroups, ImportOffGrantsOnlyIntoExistingGroups) {
+  Policy p = Parse(R"({"groups": {"import": false, "default_groups_all_users": ["staff"]}})");
+  MappedGroups g = MapGroups(p, kEntraGroups, false);
+  EXPECT_TRUE(g.groups.at("engineering").grants[0].existing_only);
+  EXPECT_FALSE(g.groups.at("staff").grants[0].existing_only);
 }
 
 TEST(MapGroups, ExcludedGroupsSayWhy) {
@@ -351,7 +362,7 @@ TEST(MapGroups, ManualTableWithUnmappedIgnoreOrOnTheFly) {
   EXPECT_EQ(staff.grants[0].detail, "groups.manual[0]");
   EXPECT_EQ(staff.grants[1].detail, "groups.manual[2]");
   EXPECT_EQ(g.groups.at("admins").grants[0],
-            (GroupGrant{MembershipRule::kManual, "\"Admins\"", "groups.manual[1]"}));  // by id
+            (GroupGrant{MembershipRule::kManual, "Admins", "groups.manual[1]"}));  // by id
   EXPECT_EQ(g.ignored.size(), 4u);
 
   Policy fly =

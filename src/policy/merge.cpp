@@ -48,7 +48,8 @@ std::vector<std::string> EffectiveUser::GroupNames() const {
   return out;
 }
 
-EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const EffectiveUser* previous) {
+EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const EffectiveUser* previous,
+                        const GroupExists& group_exists) {
   std::vector<const LinkedSource*> present;
   std::vector<const LinkedSource*> deleted;
   for (const LinkedSource& s : sources) {
@@ -75,13 +76,15 @@ EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const Effectiv
       out = *previous;
       return out;
     }
-    // The last source let go: the highest-priority deleted source's on_delete decides.
+    // Every source let go: the highest-priority deleted source's on_delete decides, whatever
+    // the order in which the sources left (docs/ARCHITECTURE.md, "Several sources leaving").
     const LinkedSource& last = *deleted.front();
     const std::string who = "connection " + last.connection_id;
     switch (last.policy->users.on_delete) {
       case OnDelete::kDelete:
         out.state = UserState::kRemoved;
         out.state_reason = "deleted in every source; users.on_delete is delete (" + who + ")";
+        out.decided_by = last.connection_id;
         return out;
       case OnDelete::kDisable:
         out = *previous;
@@ -89,10 +92,12 @@ EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const Effectiv
         out.state_reason = "deleted in every source; users.on_delete is disable (" + who + ")";
         out.attributes["active"] = EffectiveValue{false, last.connection_id, last.source_user_id,
                                                   "deleted", "users.on_delete"};
+        out.decided_by = last.connection_id;
         return out;
       case OnDelete::kKeep:
         out = *previous;
         out.state_reason = "deleted in every source; users.on_delete is keep (" + who + ")";
+        out.decided_by = last.connection_id;
         return out;
     }
   }
@@ -172,7 +177,8 @@ EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const Effectiv
     for (const auto& [key, group] : mapped.groups) {
       for (const GroupGrant& g : group.grants) {
         Grant(&out, group.name,
-              MembershipGrant{g.rule, s->connection_id, g.source_group, g.detail});
+              MembershipGrant{g.rule, s->connection_id, g.source_group, g.detail,
+                              g.existing_only});
       }
     }
     for (const std::string& w : mapped.warnings) {
@@ -186,6 +192,20 @@ EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const Effectiv
             (g.rule == MembershipRule::kExisting && keep_existing)) {
           Grant(&out, m.group, g);
         }
+      }
+    }
+  }
+
+  if (group_exists) {
+    for (auto it = out.memberships.begin(); it != out.memberships.end();) {
+      const auto& grants = it->second.grants;
+      const bool only_existing =
+          std::all_of(grants.begin(), grants.end(),
+                      [](const MembershipGrant& g) { return g.existing_only; });
+      if (only_existing && !group_exists(it->second.group)) {
+        it = out.memberships.erase(it);
+      } else {
+        ++it;
       }
     }
   }

@@ -22,6 +22,7 @@
 // - A user no present source may create (import_new off everywhere) is not imported.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,6 +52,7 @@ struct MembershipGrant {
   std::string connection_id;  // "" for rule existing
   std::string source_group;
   std::string detail;
+  bool existing_only = false;  // GroupGrant::existing_only
   friend bool operator==(const MembershipGrant&, const MembershipGrant&) = default;
 };
 
@@ -67,6 +69,10 @@ struct EffectiveUser {
   std::map<std::string, EffectiveMembership> memberships;  // key: FoldCase(group)
   std::vector<Entitlement> entitlements;                   // sorted
   std::vector<std::string> warnings;
+  // When every source is deleted: the connection id of the source whose users.on_delete decided
+  // the user's fate (the highest-priority deleted source), "" otherwise. Not stored; the
+  // derivation names it in the change feed's cause.
+  std::string decided_by;
 
   std::vector<std::string> GroupNames() const;  // in key order
 };
@@ -84,7 +90,12 @@ struct LinkedSource {
 // The effective user from its linked sources. `previous` is the stored effective user, or
 // nullptr if there is none (a previous user in state removed or not_imported counts as none).
 // Every source needs a policy (IDSYNC_CHECK).
-EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const EffectiveUser* previous);
+// `group_exists` (empty: every group exists) says whether a local group exists already: a
+// membership whose every grant is existing_only (groups.import off) is dropped when its group
+// does not.
+using GroupExists = std::function<bool(const std::string& name)>;
+EffectiveUser MergeUser(const std::vector<LinkedSource>& sources, const EffectiveUser* previous,
+                        const GroupExists& group_exists = {});
 
 // The key that links source users of different connections into one effective user:
 // "username:" + FoldCase(username), or "email:" + FoldCase(email). nullopt when linking is

@@ -97,10 +97,10 @@ TEST(MergeUser, MembershipsAreTheUnionAndGrantEntitlements) {
   EXPECT_EQ(u.GroupNames(), (std::vector<std::string>{"developers", "portal"}));
   const EffectiveMembership& dev = u.memberships.at("developers");
   ASSERT_EQ(dev.grants.size(), 2u);  // both sources grant it, each recorded
-  EXPECT_EQ(dev.grants[0], (MembershipGrant{MembershipRule::kManual, "entra", "\"Engineering\"",
+  EXPECT_EQ(dev.grants[0], (MembershipGrant{MembershipRule::kManual, "entra", "Engineering",
                                             "groups.manual[0]"}));
   EXPECT_EQ(dev.grants[1],
-            (MembershipGrant{MembershipRule::kOnTheFly, "okta", "\"Developers\"", "groups.mode"}));
+            (MembershipGrant{MembershipRule::kOnTheFly, "okta", "Developers", "groups.mode"}));
   EXPECT_EQ(u.entitlements, (std::vector<Entitlement>{{"project:DEMO:commit", "developers"},
                                                       {"project:DEMO:portal-access", "portal"}}));
 }

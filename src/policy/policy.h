@@ -132,7 +132,9 @@ struct ManualGroupRule {
 };
 
 struct GroupRules {
-  bool import = true;  // off: source groups are ignored; default groups still apply
+  // off: source groups are mapped as usual, but only into local groups that already exist (no
+  // group is created: miniOrange's "Import Groups" switch); default groups still apply.
+  bool import = true;
   GroupMode mode = GroupMode::kOnTheFly;
   // Applied to groups taken on the fly (mode on_the_fly, or unmapped groups in manual mode
   // with unmapped on_the_fly), on the source name, before name_transforms. An empty include

@@ -41,10 +41,11 @@ Result<NewApiToken> ApiTokens::Add(const std::string& name, const std::string& k
   }
   if (kind == "admin" && !directory.empty()) {
     return MakeError(ErrorCode::kInvalidValue,
-                     "an admin token covers every directory; do not give --directory");
+                     "an admin token covers every directory; give it no directory");
   }
   if (kind == "read" && directory.empty()) {
-    return MakeError(ErrorCode::kInvalidValue, "a read token needs a directory (--directory)");
+    return MakeError(ErrorCode::kInvalidValue,
+                     "a read token needs a directory (the one it may read)");
   }
   NewApiToken out;
   out.secret = NewToken(kind == "admin" ? kAdminTokenPrefix : kReadTokenPrefix);
@@ -93,8 +94,7 @@ Status ApiTokens::Remove(const std::string& name, const std::string& actor) {
   return store_.Write([&](store::Transaction& tx) -> Status {
     if (Status s = tx.DeleteApiToken(name); !s) {
       if (s.error().code != ErrorCode::kNotFound) return s;
-      return MakeError(ErrorCode::kNotFound,
-                       "no token named \"" + name + "\" (see `idsync admin-token list`)");
+      return MakeError(ErrorCode::kNotFound, "no admin or read token named \"" + name + "\"");
     }
     return tx.AppendAudit(Record(clock_.Now(), actor, "api-token.remove", name, 204, ""));
   });

@@ -221,10 +221,44 @@ Status AddGroupsOf(store::Transaction& tx, const CallContext& ctx, const std::st
   return Status::Ok();
 }
 
-// Stores `r` with the index entries and unique key of its body; a taken userName becomes an
-// error that names it.
+// A group's displayName is unique per connection, compared with case folding as the index
+// stores it. RFC 7643 §4.2 leaves it to the service provider; Entra ID requires it (it finds a
+// group by `displayName eq` and expects one), authentik takes over an existing group only after
+// a 409, and two same-named groups of one connection become one group in the effective
+// directory, where the stale copy's members keep a membership the identity provider removed.
+// Checked only when the folded name is new for this group (create, or a rename), so a database
+// that already holds duplicates (written before this rule) keeps accepting member changes to
+// them. Runs inside the write job, so with the single writer the check and the write are one
+// step: two concurrent creates of a name cannot both pass.
+Status CheckGroupNameFree(store::Transaction& tx, int64_t conn, const store::StoredResource& r,
+                          const Json* before) {
+  auto name = StringAt(r.body, "displayName");
+  if (!name) return Status::Ok();
+  std::string folded = FoldCase(*name);
+  if (before) {
+    auto old_name = StringAt(*before, "displayName");
+    if (old_name && FoldCase(*old_name) == folded) return Status::Ok();
+  }
+  auto holders = tx.FindByIndex(conn, ResourceType::kGroup, "displayName", folded);
+  if (!holders) return holders.error();
+  for (const auto& h : *holders) {
+    if (h.id == r.id) continue;
+    return MakeError(ErrorCode::kUniqueness,
+                     "displayName \"" + *name + "\" is already used by group " + h.id +
+                         " in this connection (compared case-insensitively)");
+  }
+  return Status::Ok();
+}
+
+// Stores `r` with the index entries and unique key of its body; a taken userName or group
+// displayName becomes an error that names it. `before` is the stored body `r` replaces (null
+// on create).
 Result<store::StoredResource> PutIndexed(store::Transaction& tx, int64_t conn,
-                                         const store::StoredResource& r) {
+                                         const store::StoredResource& r,
+                                         const Json* before = nullptr) {
+  if (r.type == ResourceType::kGroup) {
+    if (Status s = CheckGroupNameFree(tx, conn, r, before); !s) return s.error();
+  }
   std::optional<std::string> unique_key;
   std::vector<store::IndexEntry> index;
   IndexOf(r.type, r.body, unique_key, index);
@@ -692,7 +726,7 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     if (Status s = Observe(tx, ctx, "replace", std::move(affected)); !s) return s;
     store::StoredResource stored = *existing;
     if (r.body != existing->body || members_changed) {
-      auto put = PutIndexed(tx, conn, r);
+      auto put = PutIndexed(tx, conn, r, &existing->body);
       if (!put) return put.error();
       stored = *put;
     }
@@ -745,7 +779,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       store::StoredResource r = *existing;
       r.body = std::move(new_body);
       r.last_modified = clock_.Now();
-      auto put = PutIndexed(tx, conn, r);
+      auto put = PutIndexed(tx, conn, r, &existing->body);
       if (!put) return put.error();
       stored = *put;
     } else if (members.changed()) {

@@ -76,6 +76,10 @@ class ScimService {
   // once before serving; not owned.
   void SetObserver(MirrorObserver* observer) { observer_ = observer; }
 
+  // Create, Replace and Patch (and Bulk through them): kUniqueness for a User userName or a
+  // Group displayName already held in the connection (both compared with Unicode case folding).
+  // A group's name is checked only when it is new for that group, so duplicates stored before
+  // the rule keep accepting member changes.
   Result<WriteResult> Create(const CallContext& ctx, scim::ResourceType type, const Json& body);
   // include_members / include_groups: whether Group.members / User.groups are loaded (false when
   // the projection drops them, so that such reads never touch the membership table).

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "base/strings.h"
+#include "base/uuid.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace idsync::service {
@@ -81,6 +83,27 @@ class ScimServiceTest : public ::testing::Test {
       EXPECT_EQ(got, general->resources[i]) << filter << " #" << i;
     }
     return *text;
+  }
+
+  // A group stored without the service's checks, as a database written before group names were
+  // unique per connection holds it. Returns its id.
+  std::string PutGroupDirectly(const std::string& display_name) {
+    store::StoredResource r;
+    r.id = NewUuid();
+    r.type = ResourceType::kGroup;
+    r.body = {{"schemas", {std::string(scim::kGroupSchema)}}, {"displayName", display_name}};
+    r.created = r.last_modified = SystemClock::Instance().Now();
+    Status st = store_->Write([&](store::Transaction& tx) -> Status {
+      auto put = tx.PutResource(connection_.id, r, std::nullopt,
+                                {{"displayName", FoldCase(display_name)}});
+      return put ? Status::Ok() : Status(put.error());
+    });
+    EXPECT_TRUE(st) << st.error().detail;
+    return r.id;
+  }
+
+  Json Group(const std::string& display_name) {
+    return {{"schemas", {std::string(scim::kGroupSchema)}}, {"displayName", display_name}};
   }
 
   std::string dir_;
@@ -166,9 +189,9 @@ TEST_F(ScimServiceTest, GroupDisplayNameShortcutMatchesTheGeneralPath) {
   Create(ResourceType::kGroup, {{"schemas", {std::string(scim::kGroupSchema)}},
                                 {"displayName", "Öps"},
                                 {"members", {{{"value", alice}}, {{"value", bob}}}}});
-  // displayName is not unique: both groups match, in creation order.
-  Create(ResourceType::kGroup,
-         {{"schemas", {std::string(scim::kGroupSchema)}}, {"displayName", "öps"}});
+  // A duplicate written before group names were unique per connection: both groups match, in
+  // creation order.
+  PutGroupDirectly("öps");
   auto page = ExpectSameList(ResourceType::kGroup, R"(displayName eq "ÖPS")");
   EXPECT_EQ(page.total_results, 2);
   ASSERT_EQ(page.texts.size(), 2u);
@@ -177,6 +200,76 @@ TEST_F(ScimServiceTest, GroupDisplayNameShortcutMatchesTheGeneralPath) {
   EXPECT_EQ(page.total_results, 2);
   ASSERT_EQ(page.texts.size(), 1u);
   EXPECT_FALSE(Json::parse(page.texts[0]).contains("members"));
+}
+
+TEST_F(ScimServiceTest, GroupDisplayNameIsUniquePerConnectionIgnoringCase) {
+  std::string design = Create(ResourceType::kGroup, Group("Design"));
+  auto again = service_->Create(ctx_, ResourceType::kGroup, Group("DESIGN"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kUniqueness);
+  EXPECT_NE(again.error().detail.find(design), std::string::npos) << again.error().detail;
+
+  // A rename onto the name, by PUT or by PATCH, is refused the same way and changes nothing.
+  std::string ops = Create(ResourceType::kGroup, Group("Ops"));
+  auto put =
+      service_->Replace(ctx_, ResourceType::kGroup, ops, Group("design"), std::nullopt, false);
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, ErrorCode::kUniqueness);
+  Json rename = {
+      {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+      {"Operations", {{{"op", "replace"}, {"path", "displayName"}, {"value", "Design"}}}}};
+  auto patched = service_->Patch(ctx_, ResourceType::kGroup, ops, rename, std::nullopt, false);
+  ASSERT_FALSE(patched);
+  EXPECT_EQ(patched.error().code, ErrorCode::kUniqueness);
+  auto got = service_->Get(ctx_, ResourceType::kGroup, ops, false, false);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->resource["displayName"], "Ops");
+
+  // A group may change the case of its own name.
+  auto recased =
+      service_->Replace(ctx_, ResourceType::kGroup, design, Group("DESIGN"), std::nullopt, false);
+  ASSERT_TRUE(recased) << recased.error().detail;
+
+  // Another connection has names of its own.
+  store::Connection other = connection_;
+  Status st = store_->Write([&](store::Transaction& tx) -> Status {
+    other.uuid = "22222222-2222-3333-4444-555555555555";
+    other.name = "other";
+    auto created = tx.CreateConnection(other);
+    if (!created) return created.error();
+    other = *created;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st) << st.error().detail;
+  CallContext other_ctx = ctx_;
+  other_ctx.connection = &other;
+  EXPECT_TRUE(service_->Create(other_ctx, ResourceType::kGroup, Group("Design")));
+}
+
+TEST_F(ScimServiceTest, DuplicateGroupNamesWrittenBeforeTheRuleStayWritable) {
+  std::string user = Create(ResourceType::kUser, User("carol"));
+  std::string first = Create(ResourceType::kGroup, Group("Sales"));
+  std::string second = PutGroupDirectly("sales");
+  // Member changes and a PUT that keeps the name succeed on either copy.
+  Json add = {
+      {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+      {"Operations", {{{"op", "add"}, {"path", "members"}, {"value", {{{"value", user}}}}}}}};
+  for (const auto& id : {first, second}) {
+    auto patched = service_->Patch(ctx_, ResourceType::kGroup, id, add, std::nullopt, false);
+    EXPECT_TRUE(patched) << patched.error().detail;
+  }
+  Json keep = Group("sales");
+  keep["members"] = Json::array();
+  auto put = service_->Replace(ctx_, ResourceType::kGroup, second, keep, std::nullopt, false);
+  EXPECT_TRUE(put) << put.error().detail;
+  // Renaming one copy away resolves the duplicate; renaming it back is refused.
+  auto away = service_->Replace(ctx_, ResourceType::kGroup, second, Group("Sales EMEA"),
+                                std::nullopt, false);
+  ASSERT_TRUE(away) << away.error().detail;
+  auto back =
+      service_->Replace(ctx_, ResourceType::kGroup, second, Group("SALES"), std::nullopt, false);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(back.error().code, ErrorCode::kUniqueness);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "scim/types.h"
+#include "store/console_area.h"
 #include "store/ldap_area.h"
 
 namespace idsync::store {
@@ -141,6 +142,10 @@ struct SourceLink {
   std::string directory;
   std::string effective_user_id;
   bool deleted = false;  // tombstone: gone from the mirror, kept until the user's fate is decided
+  // FoldCase of the source's own name (SCIM userName, the LDAP username attribute) as last
+  // seen: a source user re-created under the same name in the same connection finds its
+  // tombstone by it (re-provisioning). "" when unknown (links stored before migration 10).
+  std::string source_name;
 };
 
 // One entry of a directory's change feed. `seq` is global, assigned by the store, strictly
@@ -317,6 +322,9 @@ class Transaction {
                                                   const std::string& effective_user_id) = 0;
   // Every link of a connection (for re-deriving it after a policy change).
   virtual Result<std::vector<SourceLink>> LinksOfConnection(int64_t connection_id) = 0;
+  // The tombstones (deleted links) of a connection with this source_name, by source user id.
+  virtual Result<std::vector<SourceLink>> FindTombstones(int64_t connection_id,
+                                                         const std::string& source_name) = 0;
 
   // --- effective groups and memberships (O(log n) per membership)
   virtual Result<EffectiveGroupRow> GetEffectiveGroup(const std::string& directory,
@@ -409,6 +417,9 @@ class Transaction {
   // --- the LDAP server's area (service accounts, LDAP settings, keyset scans, POSIX ids):
   // ldap_area.h. Valid as long as this transaction; reads and writes go through it.
   virtual LdapArea& Ldap() = 0;
+
+  // --- the admin console's area (admin users, sessions): console_area.h.
+  virtual ConsoleArea& Console() = 0;
 
   // --- audit
   virtual Status AppendAudit(const AuditRecord& record) = 0;

@@ -1,5 +1,6 @@
 """Admin API (/api/v1): authentication, directories, custom attributes, connections and their
-tokens, policies, explain, conflicts, effective users and groups, audit.
+tokens, policies, explain, conflicts, effective users and groups, memberships by hand,
+re-derivation, the change feed, admin and read API tokens, audit.
 
 Every response these tests receive is recorded and, at the end of the module, validated
 against the OpenAPI document the server serves (the schema for that path, method and status),
@@ -447,6 +448,9 @@ def test_conflicts_when_linking_is_off(server, api, directory):
     # The first source keeps the user; nothing was overwritten.
     explained = ok(api.get(f"/directories/{directory}/users/{name}/explain"))
     assert [s["connection_name"] for s in explained["sources"]] == [a["name"]]
+    # The conflict names the holder, for the console to link to.
+    assert conflicts[0]["detail"]["held_by"] == explained["id"], conflicts
+    assert conflicts[0]["detail"]["held_by_username"] == explained["username"], conflicts
     assert_api_error(api.get("/directories/no-such-dir/conflicts"), 404, "not_found")
 
 
@@ -480,6 +484,160 @@ def test_audit(api, admin_token, directory):
     assert_api_error(api.get("/audit", params={"limit": 5000}), 400, "invalid_value")
     assert_api_error(api.get("/audit", params={"connection": "no-such-conn"}), 404,
                      "not_found")
+
+
+def test_api_tokens(server, api, admin_token, directory):
+    listed = ok(api.get("/api-tokens"))["api_tokens"]
+    mine = [t for t in listed if t["name"] == admin_token["name"]]
+    assert mine and mine[0]["kind"] == "admin" and mine[0]["directory"] == "", listed
+    assert all("token" not in t for t in listed)
+
+    # An admin token made through the API works on the API at once.
+    name = uniq("console")
+    r = api.post("/api-tokens", {"name": name, "kind": "admin"})
+    made = ok(r, 201)
+    assert made["name"] == name and made["kind"] == "admin" and made["directory"] == ""
+    assert made["token"].startswith("idsync_admin_"), made
+    assert r.headers.get("cache-control") == "no-store", r.headers
+    assert r.headers["location"].endswith(f"{API}/api-tokens/{name}"), r.headers
+    ok(api.get("/directories", token=made["token"]))
+
+    # A read token reads its directory through the read API and is refused by the admin API.
+    reader = ok(api.post("/api-tokens", {"name": uniq("app"), "kind": "read",
+                                         "directory": directory}), 201)
+    assert reader["token"].startswith("idsync_read_") and reader["directory"] == directory
+    root = server.scim_base[: -len("/scim/v2")]
+    assert Scim(f"{root}/directory/v2/{directory}", reader["token"]).get("/Users").status == 200
+    assert Scim(f"{root}/directory/v2/users", reader["token"]).get("/Users").status == 403
+    assert_api_error(api.get("/directories", token=reader["token"]), 403, "forbidden")
+    names = {t["name"]: t for t in ok(api.get("/api-tokens"))["api_tokens"]}
+    assert names[reader["name"]]["kind"] == "read"
+    assert names[reader["name"]]["directory"] == directory
+
+    # The CLI sees what the API made (one home for tokens).
+    cli = run_cli(server.binary, "read-token", "list", "--data", server.data_dir, "--json")
+    assert cli.returncode == 0, cli.stderr
+    assert reader["name"] in {t["name"] for t in json.loads(cli.stdout)}
+
+    assert_api_error(api.post("/api-tokens", {"name": name, "kind": "admin"}), 409, "uniqueness")
+    assert_api_error(api.post("/api-tokens", {"name": uniq("x"), "kind": "root"}), 400,
+                     "invalid_value", mentions="kind")
+    assert_api_error(api.post("/api-tokens", {"name": uniq("x"), "kind": "admin",
+                                              "directory": directory}), 400, "invalid_value",
+                     mentions="directory")
+    assert_api_error(api.post("/api-tokens", {"name": uniq("x"), "kind": "read"}), 400,
+                     "invalid_value", mentions="directory")
+    assert_api_error(api.post("/api-tokens", {"name": uniq("x"), "kind": "read",
+                                              "directory": "no-such-dir"}), 400, "invalid_value",
+                     mentions="no-such-dir")
+    assert_api_error(api.post("/api-tokens", {"name": "bad name!", "kind": "admin"}), 400,
+                     "invalid_value")
+    assert_api_error(api.post("/api-tokens", {"kind": "admin"}), 400, "invalid_value",
+                     mentions="name")
+    assert_api_error(api.post("/api-tokens", {"name": uniq("x"), "kind": "admin", "secret": "s"}),
+                     400, "invalid_value", mentions="secret")
+    assert_api_error(api.put("/api-tokens", {}), 405, "method_not_allowed")
+    assert_api_error(api.get(f"/api-tokens/{name}"), 405, "method_not_allowed")
+
+    # Removed: it stops working on the next request.
+    assert api.delete(f"/api-tokens/{name}").status == 204
+    assert_api_error(api.get("/directories", token=made["token"]), 401, "unauthorized")
+    assert api.delete(f"/api-tokens/{reader['name']}").status == 204
+    assert Scim(f"{root}/directory/v2/{directory}", reader["token"]).get("/Users").status == 401
+    assert_api_error(api.delete(f"/api-tokens/{name}"), 404, "not_found", mentions=name)
+    assert name not in {t["name"] for t in ok(api.get("/api-tokens"))["api_tokens"]}
+
+
+def test_memberships_by_hand_rederive_and_change_feed(server, api, admin_token, directory):
+    c = new_connection(api, directory)
+    scim = scim_for(server, c)
+    u = scim.create_user()
+    username = u["userName"]
+    user_id = ok(api.get(f"/directories/{directory}/users/{username}/explain"))["id"]
+    start = ok(api.get(f"/directories/{directory}/changes"))
+    assert start["directory"] == directory and start["next"] == start["last"], start
+    assert [ch["type"] for ch in start["changes"]].count("User") >= 1, start
+
+    group = "Hand / Picked " + uniq()
+    granted = ok(api.post(f"/directories/{directory}/memberships/grant",
+                          {"user": username.upper(), "group": group},
+                          headers={"X-Request-Id": "rid-grant-1"}))
+    assert granted["id"] == user_id
+    hand = [m for m in granted["memberships"] if m["group"] == group]
+    assert len(hand) == 1 and [g["rule"] for g in hand[0]["grants"]] == ["existing"], granted
+    # What applications see: the group exists with the user in it.
+    groups = ok(api.get(f"/directories/{directory}/groups",
+                        params={"filter": f'displayName eq "{group}"'}))
+    assert groups["totalResults"] == 1, groups
+    assert [m["value"] for m in groups["Resources"][0]["members"]] == [user_id]
+    # Granting again changes nothing and still answers the explanation.
+    assert ok(api.post(f"/directories/{directory}/memberships/grant",
+                       {"user": user_id, "group": group}))["id"] == user_id
+
+    # The change feed shows the membership, caused by this admin token and request.
+    feed = ok(api.get(f"/directories/{directory}/changes", params={"since": start["next"]}))
+    adds = [ch for ch in feed["changes"] if ch["type"] == "Membership" and ch["op"] == "add"]
+    assert len(adds) == 1 and adds[0]["member"] == user_id, feed
+    assert adds[0]["cause"]["actor"] == f"admin:{admin_token['name']}", adds[0]
+    assert adds[0]["cause"]["request_id"] == "rid-grant-1", adds[0]
+    assert feed["next"] == feed["changes"][-1]["seq"] and feed["last"] >= feed["next"]
+    # Paging: one at a time reaches the same entries.
+    seen, since = [], start["next"]
+    while True:
+        page = ok(api.get(f"/directories/{directory}/changes", params={"since": since, "limit": 1}))
+        if not page["changes"]:
+            assert page["next"] == since == page["last"], page
+            break
+        assert len(page["changes"]) == 1
+        seen.append(page["changes"][0]["seq"])
+        since = page["next"]
+    assert seen == [ch["seq"] for ch in feed["changes"]]
+    audit, after = [], 0
+    while after is not None:
+        page = ok(api.get("/audit", params={"after": after, "limit": 1000}))
+        audit += page["records"]
+        after = page["next_after"]
+    assert any(a["operation"] == "membership.grant" and a["request_id"] == "rid-grant-1"
+               and a["resource_id"] == user_id for a in audit), audit[-5:]
+
+    revoked = ok(api.post(f"/directories/{directory}/memberships/revoke",
+                          {"user": username, "group": group.lower()}))
+    assert all(m["group"] != group for m in revoked["memberships"]), revoked
+    assert_api_error(api.post(f"/directories/{directory}/memberships/revoke",
+                              {"user": username, "group": group}), 404, "not_found",
+                     mentions=group)
+
+    # After writes through SCIM and by hand, a re-derivation changes nothing.
+    result = ok(api.post(f"/directories/{directory}/rederive"))
+    assert all(v == 0 for v in result["counts"].values()), result
+    ok(api.post(f"/directories/{directory}/rederive", {}))
+
+    # Errors.
+    grant = f"/directories/{directory}/memberships/grant"
+    assert_api_error(api.post(grant, {"user": "nobody-at-all", "group": "G"}), 404, "not_found")
+    assert_api_error(api.post("/directories/no-such-dir/memberships/grant",
+                              {"user": username, "group": "G"}), 404, "not_found")
+    assert_api_error(api.post(grant, {"user": username}), 400, "invalid_value", mentions="group")
+    assert_api_error(api.post(grant, {"user": username, "group": ""}), 400, "invalid_value")
+    assert_api_error(api.post(grant, {"group": "G"}), 400, "invalid_value", mentions="user")
+    assert_api_error(api.post(grant, {"user": username, "group": "G", "why": "x"}), 400,
+                     "invalid_value", mentions="why")
+    assert_api_error(api.post(grant, raw="{"), 400, "invalid_syntax")
+    assert_api_error(api.get(grant), 405, "method_not_allowed")
+    assert_api_error(api.post(f"/directories/{directory}/memberships/steal",
+                              {"user": username, "group": "G"}), 404, "not_found")
+    assert_api_error(api.post("/directories/no-such-dir/rederive"), 404, "not_found")
+    assert_api_error(api.post(f"/directories/{directory}/rederive", {"full": True}), 400,
+                     "invalid_value", mentions="full")
+    assert_api_error(api.get(f"/directories/{directory}/rederive"), 405, "method_not_allowed")
+    changes = f"/directories/{directory}/changes"
+    assert_api_error(api.get(changes, params={"limit": 0}), 400, "invalid_value", mentions="limit")
+    assert_api_error(api.get(changes, params={"limit": 1001}), 400, "invalid_value")
+    assert_api_error(api.get(changes, params={"since": -1}), 400, "invalid_value",
+                     mentions="since")
+    assert_api_error(api.get(changes, params={"since": "latest"}), 400, "invalid_value")
+    assert_api_error(api.get("/directories/no-such-dir/changes"), 404, "not_found")
+    assert_api_error(api.post(changes, {}), 405, "method_not_allowed")
 
 
 # --------------------------------------------------------------------------- OpenAPI check
@@ -591,6 +749,6 @@ def test_every_response_matches_openapi(request):
         # checked by test_ldap_accounts.py.
         documented = {(m, t) for t, ops in doc["paths"].items() for m in ops
                       if m in ("get", "put", "post", "delete", "patch")
-                      and not {"ldap", "ldap_server"} & set(ops[m].get("tags", []))}
+                      and not {"ldap", "ldap_server", "console"} & set(ops[m].get("tags", []))}
         missing = sorted(documented - seen)
         assert not missing, f"documented operations never answered 2xx in these tests: {missing}"

@@ -411,6 +411,12 @@ def test_keep_existing_memberships(idsync_bin, server, make_scim, read, tmp_path
     src = idp.create_group(display_name=uniq("FromIdP"), members=[uid])
     manual = uniq("granted-by-hand")
     r = run_cli(idsync_bin, "membership", "grant", name, manual, "--data", server.data_dir)
+    if not keep:
+        # A grant the next write of the user would drop (and a re-derivation would not make) is
+        # refused, saying why, and changes nothing.
+        assert r.returncode != 0 and "keep_existing_memberships is off" in r.stderr, r.stderr
+        assert eff_groups(eff_user(read(), name)) == [src["displayName"]]
+        return
     assert r.returncode == 0, r.stderr
     assert eff_groups(eff_user(read(), name)) == sorted([src["displayName"], manual])
     why = explain(idsync_bin, server, name)
@@ -495,6 +501,14 @@ def test_username_conflict_with_linking_off(idsync_bin, server, make_scim, read,
     mine = [c for c in conflicts if c["username"] == name]
     assert len(mine) == 1, conflicts
     assert mine[0]["connection_name"] == b.conn["name"] and mine[0]["source_user"] == b_uid
+    # The text output names the holder, username and id, so the administrator can look at it.
+    holder = eff_user(read(), name)
+    r = run_cli(idsync_bin, "conflicts", "--data", server.data_dir)
+    assert r.returncode == 0, r.stderr
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith(name)]
+    assert len(line) == 1, r.stdout
+    assert b_uid in line[0] and b.conn["name"] in line[0], line
+    assert f"held by {holder['userName']}, id {holder['id']}" in line[0], line
 
 
 def test_customers_directory_is_apart_from_staff(make_scim, read):

@@ -1,6 +1,5 @@
 #include "http/admin/admin_api.h"
 
-#include <charconv>
 #include <cstdio>
 #include <exception>
 #include <set>
@@ -24,6 +23,7 @@ using admin_detail::kJson;
 using admin_detail::NoContent;
 using admin_detail::ParseBody;
 using admin_detail::ParseObjectBody;
+using admin_detail::QueryInt;
 using admin_detail::Reply;
 using admin_detail::StringField;
 
@@ -34,20 +34,6 @@ Response TooMany(const Refusal& refusal, const std::string& route) {
   Response r = ErrorResponse(429, CodeName(ErrorCode::kRateLimited), refusal.message, route);
   r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
   return r;
-}
-
-Result<int64_t> QueryInt(const Request& req, std::string_view name, int64_t fallback, int64_t min,
-                         int64_t max) {
-  auto text = req.Query(name);
-  if (!text) return fallback;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc() || p != text->data() + text->size() || v < min || v > max) {
-    return MakeError(ErrorCode::kInvalidValue,
-                     std::string(name) + ": expected an integer from " + std::to_string(min) +
-                         " to " + std::to_string(max) + ", got \"" + std::string(*text) + "\"");
-  }
-  return v;
 }
 
 Json TimeOrNull(const std::optional<TimePoint>& t) {
@@ -86,7 +72,8 @@ AdminApi::AdminApi(directory::DirectoryService& directory, service::Connections&
       limits_(limits),
       public_url_(std::move(public_url)),
       reader_(std::make_unique<directory::DirectoryReader>(store)),
-      ldap_accounts_(std::make_unique<service::LdapAccounts>(store, SystemClock::Instance())) {
+      ldap_accounts_(std::make_unique<service::LdapAccounts>(store, SystemClock::Instance())),
+      admin_users_(std::make_unique<service::AdminUsers>(store, SystemClock::Instance())) {
   while (!public_url_.empty() && public_url_.back() == '/') public_url_.pop_back();
 }
 
@@ -145,6 +132,10 @@ Response AdminApi::Route(Call& call) {
   };
   std::string_view secret = BearerToken(req);
   if (secret.empty()) {
+    if (auto session = AuthenticateSession(call); session.present) {
+      if (session.refusal) return std::move(*session.refusal);
+      return Dispatch(call);
+    }
     return unauthorized(
         "an admin token is required: Authorization: Bearer idsync_admin_... "
         "(create one with `idsync admin-token add NAME`)");
@@ -167,11 +158,46 @@ Response AdminApi::Route(Call& call) {
     return TooMany(*refused, "admin.ratelimit");
   }
   call.actor = directory::Actor{"admin:" + token->name, call.request_id};
+  return Dispatch(call);
+}
 
+// Console sessions instead of a bearer token (issue #12).
+AdminApi::SessionOutcome AdminApi::AuthenticateSession(Call& call) {
+  const Request& req = call.req;
+  if (!session_auth_) return {};
+  auto verdict = session_auth_(req);
+  if (!verdict) return {};
+  auto refuse = [](Response r) { return SessionOutcome{true, std::move(r)}; };
+  if (!*verdict) {
+    const Error& e = verdict->error();
+    if (e.code == ErrorCode::kUnauthorized) {
+      if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
+        return refuse(TooMany(*refused, "admin.auth"));
+      }
+      return refuse(ErrorResponse(401, "unauthorized", e.detail, "admin.auth"));
+    }
+    return refuse(ErrorResponse(e, "admin.auth"));
+  }
+  // A viewer reads everything and changes nothing, whatever the route.
+  if (req.method != "GET" && req.method != "HEAD" && !(*verdict)->may_write) {
+    return refuse(ErrorResponse(
+        403, "forbidden", "a viewer cannot change anything; ask an admin user", "admin.auth"));
+  }
+  if (auto refused = limits_.AdmitApiToken((*verdict)->actor)) {
+    return refuse(TooMany(*refused, "admin.ratelimit"));
+  }
+  call.actor = directory::Actor{(*verdict)->actor, call.request_id};
+  return {true, std::nullopt};
+}
+
+Response AdminApi::Dispatch(Call& call) {
+  const auto& seg = call.seg;
   if (seg.empty()) return call.NotFound();
   if (seg[0] == "directories") return Directories(call);
   if (seg[0] == "connections") return Connections(call);
   if (seg[0] == "ldap-accounts") return LdapAccountRoutes(call);
+  if (seg[0] == "api-tokens") return ApiTokenRoutes(call);
+  if (seg[0] == "admin-users") return AdminUserRoutes(call);
   if (seg[0] == "audit" && seg.size() == 1) return Audit(call);
   return call.NotFound();
 }
@@ -268,6 +294,9 @@ Response AdminApi::Directories(Call& call) {
   }
 
   if (seg.size() == 3 && seg[2] == "ldap") return DirectoryLdapRoutes(call, name);
+  if (seg.size() >= 3 && (seg[2] == "memberships" || seg[2] == "rederive" || seg[2] == "changes")) {
+    return DirectoryOperationRoutes(call, name);
+  }
 
   if (seg.size() == 3 && seg[2] == "conflicts") {
     const std::string route = "admin.conflicts";

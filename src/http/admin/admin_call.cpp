@@ -1,5 +1,7 @@
 #include "http/admin/admin_call.h"
 
+#include <charconv>
+
 #include "base/strings.h"
 #include "service/scim_service.h"
 
@@ -81,6 +83,20 @@ Result<Json> ParseObjectBody(const Request& req, const std::set<std::string>& al
     }
   }
   return body;
+}
+
+Result<int64_t> QueryInt(const Request& req, std::string_view name, int64_t fallback, int64_t min,
+                         int64_t max) {
+  auto text = req.Query(name);
+  if (!text) return fallback;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || p != text->data() + text->size() || v < min || v > max) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     std::string(name) + ": expected an integer from " + std::to_string(min) +
+                         " to " + std::to_string(max) + ", got \"" + std::string(*text) + "\"");
+  }
+  return v;
 }
 
 Result<std::string> StringField(const Json& body, const std::string& name, bool required) {

@@ -1,8 +1,9 @@
 // Private to src/http/admin: the request context and the response helpers that the admin
-// API's route files share (admin_api.cpp, ldap_accounts_routes.cpp). Not part of the API's
+// API's route files share (admin_api.cpp and the *_routes.cpp files). Not part of the API's
 // public header, which declares only AdminApi.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
@@ -43,6 +44,11 @@ Result<Json> ParseBody(const Request& req);
 // typo is never silently ignored). An empty body is {} when `optional`.
 Result<Json> ParseObjectBody(const Request& req, const std::set<std::string>& allowed,
                              bool optional = false);
+
+// An integer query parameter in [min, max]; `fallback` when absent; kInvalidValue naming the
+// parameter and the range otherwise.
+Result<int64_t> QueryInt(const Request& req, std::string_view name, int64_t fallback, int64_t min,
+                         int64_t max);
 
 // A string field; "" when absent and not `required` (kInvalidValue "name: required" otherwise).
 Result<std::string> StringField(const Json& body, const std::string& name, bool required);

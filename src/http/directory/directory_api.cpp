@@ -6,6 +6,7 @@
 
 #include "base/strings.h"
 #include "http/common.h"
+#include "http/media_type.h"
 #include "scim/types.h"
 
 namespace idsync::http {
@@ -86,6 +87,7 @@ bool DirectoryApi::Handles(std::string_view path) {
 Response DirectoryApi::Handle(const Request& request) {
   std::string request_id = RequestIdOf(request);
   Response r = Route(request);
+  NegotiateScimMediaType(request, r);  // RFC 7644 §3.8, as the SCIM endpoints
   r.SetHeader("X-Request-Id", request_id);
   return r;
 }

@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "base/uuid.h"
+#include "http/media_type.h"
 #include "scim/query/projection.h"
 
 namespace idsync::http {
@@ -223,6 +224,8 @@ Response ScimApi::Handle(const Request& req) {
                       "no such endpoint: " + std::string(path) + " (SCIM is served under /scim/v2)",
                       "other");
   }
+  // RFC 7644 §3.8: every SCIM answer, errors included, in the media type the client asked for.
+  NegotiateScimMediaType(req, r);
   r.SetHeader("X-Request-Id", request_id);
   return r;
 }

@@ -482,12 +482,12 @@ TEST_F(EffectiveStoreTest, TouchEffectiveGroupBumpsVersion) {
 TEST_F(EffectiveStoreTest, LinksUpsertTombstoneAndDelete) {
   MustWrite([&](Transaction& tx) -> Status {
     if (auto put = tx.PutEffectiveUser(MakeUser("u1", "alice")); !put) return put.error();
-    if (auto l = tx.PutLink({conn_, "s1", "users", "u1", false}); !l) return l;
-    if (auto l = tx.PutLink({conn2_, "s9", "users", "u1", false}); !l) return l;
-    if (auto l = tx.PutLink({conn_, "s2", "users", "u2", false}); !l) return l;
+    if (auto l = tx.PutLink({conn_, "s1", "users", "u1", false, ""}); !l) return l;
+    if (auto l = tx.PutLink({conn2_, "s9", "users", "u1", false, ""}); !l) return l;
+    if (auto l = tx.PutLink({conn_, "s2", "users", "u2", false, ""}); !l) return l;
     // Tombstone: the source user left the mirror, the link stays until the user's fate is
     // decided.
-    return tx.PutLink({conn_, "s1", "users", "u1", true});
+    return tx.PutLink({conn_, "s1", "users", "u1", true, ""});
   });
   MustRead([&](Transaction& tx) -> Status {
     auto s1 = tx.GetLink(conn_, "s1");
@@ -515,7 +515,7 @@ TEST_F(EffectiveStoreTest, LinksUpsertTombstoneAndDelete) {
   });
   MustWrite([&](Transaction& tx) -> Status {
     // Re-pointing a link moves it to another effective user.
-    if (auto l = tx.PutLink({conn_, "s2", "users", "u1", false}); !l) return l;
+    if (auto l = tx.PutLink({conn_, "s2", "users", "u1", false, ""}); !l) return l;
     if (auto d = tx.DeleteLink(conn_, "s1"); !d) return d;
     return tx.DeleteLink(conn_, "never-linked");  // nothing to delete is not an error
   });
@@ -526,7 +526,7 @@ TEST_F(EffectiveStoreTest, LinksUpsertTombstoneAndDelete) {
     return Status::Ok();
   });
   EXPECT_EQ(WriteError([&](Transaction& tx) {
-              return tx.PutLink({conn_ + 100, "s1", "users", "u1", false});
+              return tx.PutLink({conn_ + 100, "s1", "users", "u1", false, ""});
             }),
             ErrorCode::kNotFound);
 }
@@ -547,9 +547,9 @@ TEST_F(EffectiveStoreTest, DeleteEffectiveUserRemovesMembershipsLinksAndBumpsGro
       if (auto a = tx.AddEffectiveMember("users", g, "u1"); !a) return a.error();
       if (auto a = tx.AddEffectiveMember("users", g, "u2"); !a) return a.error();
     }
-    if (auto l = tx.PutLink({conn_, "s1", "users", "u1", false}); !l) return l;
-    if (auto l = tx.PutLink({conn2_, "s1", "users", "u1", true}); !l) return l;
-    return tx.PutLink({conn_, "s2", "users", "u2", false});
+    if (auto l = tx.PutLink({conn_, "s1", "users", "u1", false, ""}); !l) return l;
+    if (auto l = tx.PutLink({conn2_, "s1", "users", "u1", true, ""}); !l) return l;
+    return tx.PutLink({conn_, "s2", "users", "u2", false, ""});
   });
   clock_.now = FromUnixMillis(999000);
   MustWrite([&](Transaction& tx) { return tx.DeleteEffectiveUser("users", "u1"); });
@@ -614,7 +614,7 @@ TEST_F(EffectiveStoreTest, DeleteConnectionRemovesItsPoliciesLinksAndConflicts) 
       PolicyVersion p;
       p.connection_id = c;
       if (auto put = tx.PutPolicy(p); !put) return put.error();
-      if (auto l = tx.PutLink({c, "s1", "users", "u1", false}); !l) return l;
+      if (auto l = tx.PutLink({c, "s1", "users", "u1", false, ""}); !l) return l;
       ConflictRecord conflict;
       conflict.directory = "users";
       conflict.connection_id = c;
@@ -802,7 +802,7 @@ TEST_F(EffectiveStoreTest, ConfigGenerationFollowsPoliciesDirectoriesAndApiToken
   // Effective data and the feed are not configuration: the caches must survive them.
   MustWrite([&](Transaction& tx) -> Status {
     if (auto put = tx.PutEffectiveUser(MakeUser("u1", "alice")); !put) return put.error();
-    if (auto l = tx.PutLink({conn_, "s1", "users", "u1", false}); !l) return l;
+    if (auto l = tx.PutLink({conn_, "s1", "users", "u1", false, ""}); !l) return l;
     ChangeRecord change;
     change.directory = "users";
     return AsStatus(tx.AppendChange(change));
@@ -838,7 +838,7 @@ TEST_F(EffectiveStoreTest, ReadTransactionsRefuseEffectiveWrites) {
     EXPECT_EQ(tx.PutEffectiveUser(MakeUser("u1", "alice")).error().code, ErrorCode::kInternal);
     EXPECT_EQ(tx.PutEffectiveGroup(MakeGroup("g1", "ops")).error().code, ErrorCode::kInternal);
     EXPECT_EQ(tx.AppendChange({}).error().code, ErrorCode::kInternal);
-    EXPECT_EQ(tx.PutLink({conn_, "s1", "users", "u1", false}).error().code, ErrorCode::kInternal);
+    EXPECT_EQ(tx.PutLink({conn_, "s1", "users", "u1", false, ""}).error().code, ErrorCode::kInternal);
     EXPECT_EQ(tx.CreateApiToken({}).error().code, ErrorCode::kInternal);
     EXPECT_EQ(tx.PutDirectory({}).error().code, ErrorCode::kInternal);
     return Status::Ok();
@@ -876,13 +876,13 @@ TEST(EffectiveStoreUpgrade, MigratesADatabaseBuiltWithMigrationFour) {
   ASSERT_TRUE(store) << store.error().detail;
   // Upgraded to this build's newest migration (5 or later).
   EXPECT_EQ(Query(path, "SELECT max(version) FROM schema_migrations"),
-            std::vector<std::string>{std::to_string(Migrations().size())});
+            std::vector<std::string>{std::to_string(Migrations().back().version)});
   // The seed rows fire the directories trigger only if it existed before them; either way
   // the counter must not go backwards.
   EXPECT_GE(*(*store)->ConfigGeneration(), generation_before);
   EXPECT_TRUE((*store)->Write([&](Transaction& tx) -> Status {
     if (auto put = tx.PutEffectiveUser(MakeUser("u1", "alice")); !put) return put.error();
-    if (auto l = tx.PutLink({conn, "m1", "users", "u1", false}); !l) return l;
+    if (auto l = tx.PutLink({conn, "m1", "users", "u1", false, ""}); !l) return l;
     PolicyVersion p;
     p.connection_id = conn;
     return AsStatus(tx.PutPolicy(p));

@@ -451,6 +451,46 @@ END;
 CREATE INDEX changes_by_entry ON changes(directory, id, seq);
 )sql";
 
+// Re-provisioning: a source user deleted and re-created under the same name (a re-hire, an
+// identity provider that deletes on unassign) finds its tombstone by name. Links stored before
+// this migration have no name; a tombstone among them is named after its effective user's
+// username, which is the source's name under the default mapping (the common case), so that
+// `idsync rederive` repairs users the earlier rule had locked out.
+constexpr std::string_view kReprovisionSchema = R"sql(
+ALTER TABLE source_links ADD COLUMN source_name TEXT NOT NULL DEFAULT '';
+UPDATE source_links SET source_name = coalesce((SELECT u.username_key FROM effective_users u
+  WHERE u.directory = source_links.directory AND u.id = source_links.effective_user_id), '')
+  WHERE deleted = 1;
+CREATE INDEX source_links_by_tombstone ON source_links(connection_id, source_name)
+  WHERE deleted = 1;
+// Migration 11 (issue #12; 10 is another change's): the admin console's local users and their
+// sessions.
+// - admin_users: argon2id hashes only (PHC strings); role 'admin' or 'viewer';
+//   must_change_password is 1 while the password is a one-time one (add, reset).
+// - console_sessions: keyed by the SHA-256 hex of the session id (the cookie holds the id, the
+//   database only its hash); ON DELETE CASCADE from the user, so removing a user ends its
+//   sessions for every process that reads this file. No config_generation trigger: sessions are
+//   read on every console request (one primary-key lookup), and bumping the generation would
+//   drop the policy and token caches on every sign-in.
+constexpr std::string_view kConsoleSchema = R"sql(
+CREATE TABLE admin_users(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+  hash TEXT NOT NULL,
+  must_change_password INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  password_changed_ms INTEGER NOT NULL
+);
+CREATE TABLE console_sessions(
+  id_hash TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
+  created_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_sessions_by_user ON console_sessions(user_id);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -464,6 +504,8 @@ const std::vector<Migration>& Migrations() {
        kLdapSchema},
       // Expression indexes over the same text the lookups use (queries.h IDSYNC_SQUEEZED).
       {9, "LDAP name lookups that ignore insignificant spaces", sql::kCreateLdapNameIndexes},
+      {10, "source names on links, for re-provisioning", kReprovisionSchema},
+      {11, "admin console: local admin users and sessions", kConsoleSchema},
   };
   return kMigrations;
 }
@@ -488,11 +530,11 @@ Status Migrate(Database& db, const std::string& path, size_t count) {
     auto row = newest->Step("reading the schema version");
     if (!row) return fail("cannot read the schema version", row.error());
     int64_t version = newest->Int(0);
-    if (version > static_cast<int64_t>(migrations.size())) {
-      return MakeError(ErrorCode::kUnavailable, "database " + path +
-                                                    " was written by a newer idsync (schema " +
-                                                    std::to_string(version) + " > " +
-                                                    std::to_string(migrations.size()) + ")");
+    if (version > migrations.back().version) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "database " + path + " was written by a newer idsync (schema " +
+                           std::to_string(version) + " > " +
+                           std::to_string(migrations.back().version) + ")");
     }
   }
 

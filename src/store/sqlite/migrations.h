@@ -12,7 +12,7 @@
 namespace idsync::store::sqlite {
 
 struct Migration {
-  int version;                   // 1, 2, 3, ... in order, never reused
+  int version;                   // increasing, never reused (a gap is allowed)
   std::string_view description;  // one line, for logs and for whoever reads the list
   std::string_view sql;          // one or more statements, run in one transaction
 };

@@ -177,15 +177,17 @@ inline constexpr const char* kScanEffectiveUsers =
     "SELECT " IDSYNC_EUSER_COLUMNS
     " FROM effective_users WHERE directory = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3";
 
-#define IDSYNC_LINK_COLUMNS "connection_id, source_user_id, directory, effective_user_id, deleted"
+#define IDSYNC_LINK_COLUMNS \
+  "connection_id, source_user_id, directory, effective_user_id, deleted, source_name"
 inline constexpr const char* kGetLink =
     "SELECT " IDSYNC_LINK_COLUMNS
     " FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
 inline constexpr const char* kPutLink =
     "INSERT INTO source_links(connection_id, source_user_id, directory, effective_user_id, "
-    "deleted) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(connection_id, source_user_id) DO UPDATE "
-    "SET directory = excluded.directory, effective_user_id = excluded.effective_user_id, "
-    "deleted = excluded.deleted";
+    "deleted, source_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(connection_id, "
+    "source_user_id) DO UPDATE SET directory = excluded.directory, effective_user_id = "
+    "excluded.effective_user_id, deleted = excluded.deleted, source_name = "
+    "excluded.source_name";
 inline constexpr const char* kDeleteLink =
     "DELETE FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
 inline constexpr const char* kLinksOf =
@@ -195,6 +197,11 @@ inline constexpr const char* kLinksOf =
 inline constexpr const char* kLinksOfConnection =
     "SELECT " IDSYNC_LINK_COLUMNS
     " FROM source_links WHERE connection_id = ?1 ORDER BY source_user_id";
+// The partial index source_links_by_tombstone (migration 10) holds exactly these rows.
+inline constexpr const char* kFindTombstones =
+    "SELECT " IDSYNC_LINK_COLUMNS
+    " FROM source_links WHERE connection_id = ?1 AND source_name = ?2 AND deleted = 1 "
+    "ORDER BY source_user_id";
 
 #define IDSYNC_EGROUP_COLUMNS \
   "pk, directory, id, name, name_key, body, version, created_ms, modified_ms"
@@ -289,6 +296,37 @@ inline constexpr const char* kGetLdapSettings =
 inline constexpr const char* kPutLdapSettings =
     "INSERT INTO ldap_settings(directory, settings) VALUES (?1, ?2) "
     "ON CONFLICT(directory) DO UPDATE SET settings = excluded.settings";
+// --- the admin console's area (console_area.cpp, migration 11)
+#define IDSYNC_ADMIN_USER_COLUMNS \
+  "id, name, role, hash, must_change_password, created_ms, password_changed_ms"
+inline constexpr const char* kInsertAdminUser =
+    "INSERT INTO admin_users(name, role, hash, must_change_password, created_ms, "
+    "password_changed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline constexpr const char* kGetAdminUser =
+    "SELECT " IDSYNC_ADMIN_USER_COLUMNS " FROM admin_users WHERE name = ?1";
+inline constexpr const char* kGetAdminUserById =
+    "SELECT " IDSYNC_ADMIN_USER_COLUMNS " FROM admin_users WHERE id = ?1";
+// Reads every admin user (a handful): a scan by design, not in IndexedQueries.
+inline constexpr const char* kListAdminUsers =
+    "SELECT " IDSYNC_ADMIN_USER_COLUMNS " FROM admin_users ORDER BY name";
+inline constexpr const char* kSetAdminPassword =
+    "UPDATE admin_users SET hash = ?2, must_change_password = ?3, password_changed_ms = ?4 "
+    "WHERE name = ?1";
+inline constexpr const char* kDeleteAdminUser = "DELETE FROM admin_users WHERE name = ?1";
+inline constexpr const char* kInsertSession =
+    "INSERT INTO console_sessions(id_hash, user_id, created_ms, last_seen_ms) "
+    "VALUES (?1, ?2, ?3, ?4)";
+inline constexpr const char* kGetSession =
+    "SELECT id_hash, user_id, created_ms, last_seen_ms FROM console_sessions WHERE id_hash = ?1";
+inline constexpr const char* kTouchSession =
+    "UPDATE console_sessions SET last_seen_ms = ?2 WHERE id_hash = ?1";
+inline constexpr const char* kDeleteSession = "DELETE FROM console_sessions WHERE id_hash = ?1";
+inline constexpr const char* kDeleteSessionsOf =
+    "DELETE FROM console_sessions WHERE user_id = ?1 AND id_hash != ?2";
+// Housekeeping over a table of a few rows per admin user: a scan by design, not in
+// IndexedQueries.
+inline constexpr const char* kDeleteExpiredSessions =
+    "DELETE FROM console_sessions WHERE last_seen_ms < ?1 OR created_ms < ?2";
 // Keyset pages use kScanEffectiveUsers / kScanEffectiveGroups (pk > ?2 ORDER BY pk LIMIT ?3).
 // Members in user pk order: the primary key (group_pk, user_pk) is that order.
 #define IDSYNC_EUSER_COLUMNS_U                                                         \
@@ -394,6 +432,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"DeleteLink", kDeleteLink},
       {"LinksOf", kLinksOf},
       {"LinksOfConnection", kLinksOfConnection},
+      {"FindTombstones", kFindTombstones},
       {"GetEffectiveGroup", kGetEffectiveGroup},
       {"FindEffectiveGroupByName", kFindEffectiveGroupByName},
       {"UpdateEffectiveGroup", kUpdateEffectiveGroup},
@@ -415,6 +454,14 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"FindApiToken", kFindApiToken},
       {"DeleteApiToken", kDeleteApiToken},
       {"GetLdapAccount", kGetLdapAccount},
+      {"GetAdminUser", kGetAdminUser},
+      {"GetAdminUserById", kGetAdminUserById},
+      {"SetAdminPassword", kSetAdminPassword},
+      {"DeleteAdminUser", kDeleteAdminUser},
+      {"GetSession", kGetSession},
+      {"TouchSession", kTouchSession},
+      {"DeleteSession", kDeleteSession},
+      {"DeleteSessionsOf", kDeleteSessionsOf},
       {"SetLdapAccountHash", kSetLdapAccountHash},
       {"DeleteLdapAccount", kDeleteLdapAccount},
       {"GetLdapSettings", kGetLdapSettings},

@@ -16,6 +16,7 @@
 
 #include "base/uuid.h"
 #include "store/sqlite/body_codec.h"
+#include "store/sqlite/console_area.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/ldap_area.h"
 #include "store/sqlite/migrations.h"
@@ -142,6 +143,7 @@ SourceLink ReadLink(const Statement& row) {
   link.directory = row.Text(2);
   link.effective_user_id = row.Text(3);
   link.deleted = row.Int(4) != 0;
+  link.source_name = row.Text(5);
   return link;
 }
 
@@ -163,9 +165,15 @@ class SqliteTransaction final : public Transaction {
   Database& db() { return db_; }
 
   SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock)
-      : db_(db), codec_(codec), writable_(writable), clock_(clock), ldap_(db, codec, writable) {}
+      : db_(db),
+        codec_(codec),
+        writable_(writable),
+        clock_(clock),
+        ldap_(db, codec, writable),
+        console_(db, writable) {}
 
   LdapArea& Ldap() override { return ldap_; }
+  ConsoleArea& Console() override { return console_; }
 
   Result<Connection> CreateConnection(Connection connection) override {
     if (auto w = CheckWritable(); !w) return w.error();
@@ -829,7 +837,8 @@ class SqliteTransaction final : public Transaction {
         .Bind(2, link.source_user_id)
         .Bind(3, link.directory)
         .Bind(4, link.effective_user_id)
-        .Bind(5, int64_t{link.deleted ? 1 : 0});
+        .Bind(5, int64_t{link.deleted ? 1 : 0})
+        .Bind(6, link.source_name);
     auto ran = upsert->Run("storing a link");
     if (!ran && ran.error().code == ErrorCode::kNotFound) return NoConnection(link.connection_id);
     return ran;
@@ -855,6 +864,14 @@ class SqliteTransaction final : public Transaction {
     auto select = db_.Prepare(sql::kLinksOfConnection);
     if (!select) return select.error();
     select->Bind(1, connection_id);
+    return Links(*select);
+  }
+
+  Result<std::vector<SourceLink>> FindTombstones(int64_t connection_id,
+                                                 const std::string& source_name) override {
+    auto select = db_.Prepare(sql::kFindTombstones);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, source_name);
     return Links(*select);
   }
 
@@ -1630,6 +1647,7 @@ class SqliteTransaction final : public Transaction {
   const bool writable_;
   const Clock& clock_;
   SqliteLdapArea ldap_;
+  SqliteConsoleArea console_;
 };
 
 // Runs a job; a job that throws gets kInternal (exceptions do not cross the store boundary).

@@ -818,7 +818,7 @@ TEST(SqliteStoreOpen, RefusesADatabaseFromANewerRelease) {
   EXPECT_EQ(store.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(store.error().detail, "database " + dir.path() +
                                       "/idsync.db was written by a newer idsync (schema 99 > " +
-                                      std::to_string(Migrations().size()) + ")");
+                                      std::to_string(Migrations().back().version) + ")");
 }
 
 TEST(SqliteStoreOpen, TwoStoresOnOneFileBothWrite) {

@@ -1,0 +1,310 @@
+// Writing one planned effective user (see writer.h).
+#include "directory/writer.h"
+
+#include <set>
+
+#include "base/strings.h"
+#include "base/uuid.h"
+#include "directory/render.h"
+
+namespace idsync::directory {
+
+using policy::EffectiveUser;
+using policy::UserState;
+
+Status Writer::Change(const std::string& type, const std::string& op, const std::string& id,
+              const std::string& member, Json resource) {
+  store::ChangeRecord c;
+  c.time = now;
+  c.directory = scope.directory.name;
+  c.type = type;
+  c.op = op;
+  c.id = id;
+  c.member_id = member;
+  c.resource = std::move(resource);
+  c.cause = cause;
+  if (!decided.is_null()) c.cause["decided_by"] = decided;
+  auto seq = tx.AppendChange(c);
+  if (!seq) return seq.error();
+  wrote_change = true;
+  return Status::Ok();
+}
+
+Result<std::string> Writer::GroupId(const std::string& name) {
+  const std::string key = FoldCase(name);
+  auto g = tx.FindEffectiveGroupByName(scope.directory.name, key);
+  if (g) return g->id;
+  if (g.error().code != ErrorCode::kNotFound) return g.error();
+  store::EffectiveGroupRow row;
+  row.directory = scope.directory.name;
+  row.id = NewUuid();
+  row.name = name;
+  row.name_key = key;
+  row.body = Json::object();
+  row.created = row.last_modified = now;
+  auto put = tx.PutEffectiveGroup(row);
+  if (!put) return put.error();
+  created_groups.insert(key);
+  if (Status s = Change("Group", "upsert", put->id, "", RenderGroupCore(*put)); !s) return s.error();
+  return put->id;
+}
+
+Status Writer::RecordConflict(const SourceState& s, const std::string& username,
+                              const store::EffectiveUserRow* owner, const std::string& reason,
+                              bool rename) {
+  const ConnectionInfo* c = scope.Find(s.connection_id);
+  store::ConflictRecord rec;
+  rec.directory = scope.directory.name;
+  rec.connection_id = s.connection_id;
+  rec.source_user_id = s.source_user_id;
+  rec.username = username;
+  rec.time = now;
+  rec.detail = {{"connection", c ? c->connection.name : ""}, {"reason", reason}};
+  if (owner) {
+    rec.detail["held_by"] = owner->id;
+    rec.detail["held_by_username"] = owner->username;
+  }
+  // What lets the source in later (RetryPending): its name, its link key.
+  rec.detail["source_name"] = s.source_name;
+  rec.detail["link_key"] = s.link_key;
+  if (rename) rec.detail["rename"] = true;
+  ++counts.conflicts;
+  return tx.PutConflict(rec);
+}
+
+void Writer::StampRequests(Json& body, const Json* previous) {
+  const std::string request = cause.value("request_id", "");
+  const std::string time = FormatRfc3339(now);
+  auto stamp = [&](Json& entry, const Json* before, const std::vector<const char*>& same) {
+    bool unchanged = before && before->is_object();
+    for (const char* k : same) {
+      if (!unchanged) break;
+      unchanged = before->value(k, Json()) == entry.value(k, Json());
+    }
+    if (unchanged && before->contains("request_id")) {
+      entry["request_id"] = (*before)["request_id"];
+      entry["time"] = before->value("time", "");
+    } else {
+      entry["request_id"] = request;
+      entry["time"] = time;
+    }
+  };
+  const Json none = Json::object();
+  const Json& prev_attrs = previous ? previous->value("attributes", none) : none;
+  for (auto& [name, entry] : body["attributes"].items()) {
+    auto it = prev_attrs.find(name);
+    stamp(entry, it == prev_attrs.end() ? nullptr : &*it,
+          {"value", "connection", "source_user", "source", "rule"});
+  }
+  std::map<std::string, const Json*> prev_groups;
+  Json prev_members = previous ? previous->value("memberships", Json::array()) : Json::array();
+  for (const auto& m : prev_members) prev_groups[m.value("group_id", "")] = &m;
+  for (auto& m : body["memberships"]) {
+    auto it = prev_groups.find(m.value("group_id", ""));
+    stamp(m, it == prev_groups.end() ? nullptr : it->second, {"grants"});
+  }
+}
+
+Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::EffectiveUserRow>& previous) {
+  const std::string& dir = scope.directory.name;
+  EffectiveUser& user = plan.user;
+  const bool gone = user.state == UserState::kRemoved || user.state == UserState::kNotImported;
+
+  // Username uniqueness: nothing is silently overwritten.
+  std::string username = UsernameOf(user);
+  const SourceState* refused = nullptr;  // the source whose rename was refused
+  if (!gone) {
+    const std::string key = FoldCase(username);
+    // A user whose stored row holds the key owns it (unique per directory; only this user's
+    // own write changes its row), so the owner's row need not be read and parsed again.
+    const bool holds_key = previous && previous->id == plan.id && previous->username_key == key;
+    Result<store::EffectiveUserRow> owner =
+        holds_key ? Result<store::EffectiveUserRow>(MakeError(ErrorCode::kNotFound, ""))
+                  : tx.FindEffectiveUserByUsername(dir, key);
+    if (!owner && owner.error().code != ErrorCode::kNotFound) return owner.error();
+    if (owner && owner->id != plan.id) {
+      // The source whose value won the username is the one in conflict.
+      const auto& won = user.attributes["username"];
+      const SourceState* culprit = nullptr;
+      for (const auto& s : plan.sources) {
+        const ConnectionInfo* c = scope.Find(s.connection_id);
+        if (c && c->connection.uuid == won.connection_id && s.source_user_id == won.source_user_id) {
+          culprit = &s;
+        }
+      }
+      if (!previous) {
+        // A new user: not imported; its sources stay unlinked until the name is free.
+        for (const auto& s : plan.sources) {
+          if (!s.present) continue;
+          if (Status st = RecordConflict(s, username, &*owner,
+                                         "username already held by another effective user");
+              !st) {
+            return st;
+          }
+        }
+        return Status::Ok();
+      }
+      // An existing user renamed onto a taken name keeps its previous username.
+      if (culprit) {
+        if (Status st = RecordConflict(*culprit, username, &*owner,
+                                       "rename refused: username already held by another "
+                                       "effective user; the previous username is kept",
+                                       /*rename=*/true);
+            !st) {
+          return st;
+        }
+        refused = culprit;
+      }
+      auto prev_user = UserOf(*previous);
+      user.attributes["username"] = prev_user.attributes["username"];
+      username = previous->username;
+    }
+  }
+  // Conflicts resolved for the sources now linked (or gone with their user).
+  for (const auto& s : plan.sources) {
+    if (&s == refused) continue;
+    if (gone && !previous && s.present) {
+      // Not imported for another reason than a name (users.import_new off): pending too, so
+      // that a user it may link to later lets it in.
+      if (Status st = RecordConflict(s, UsernameOf(user), nullptr,
+                                     "not imported: " + user.state_reason);
+          !st) {
+        return st;
+      }
+      continue;
+    }
+    if (Status st = tx.DeleteConflict(s.connection_id, s.source_user_id); !st) return st;
+  }
+  // When every source left, the change names the source whose on_delete decided.
+  decided = nullptr;
+  if (!user.decided_by.empty()) {
+    auto name = scope.names.find(user.decided_by);
+    decided = {{"connection", name == scope.names.end() ? "" : name->second},
+               {"connection_id", user.decided_by},
+               {"setting", "users.on_delete"}};
+  }
+
+  if (gone) {
+    if (previous) {
+      // Memberships first, so the feed says which ones ended.
+      auto groups = tx.EffectiveGroupsOf(dir, plan.id);
+      if (!groups) return groups.error();
+      for (const auto& [gid, name] : *groups) {
+        if (Status s = Change("Membership", "remove", gid, plan.id, nullptr); !s) return s;
+        ++counts.memberships_removed;
+      }
+      if (Status s = tx.DeleteEffectiveUser(dir, plan.id); !s) return s;
+      if (Status s = Change("User", "delete", plan.id, "", nullptr); !s) return s;
+      ++counts.removed;
+      freed_usernames.insert(previous->username_key);
+    }
+    for (const auto& s : plan.sources) {
+      if (Status st = tx.DeleteLink(s.connection_id, s.source_user_id); !st) return st;
+    }
+    return Status::Ok();
+  }
+
+  // Memberships: effective groups by folded name.
+  std::map<std::string, std::string> group_ids;  // FoldCase(name) -> id
+  std::set<std::string> before, after;
+  if (previous) {
+    auto groups = tx.EffectiveGroupsOf(dir, plan.id);
+    if (!groups) return groups.error();
+    for (const auto& [gid, name] : *groups) before.insert(gid);
+  }
+  for (const auto& [key, m] : user.memberships) {
+    auto gid = GroupId(m.group);
+    if (!gid) return gid.error();
+    group_ids[key] = *gid;
+    after.insert(*gid);
+  }
+
+  store::EffectiveUserRow row;
+  row.directory = dir;
+  row.id = plan.id;
+  row.username = username;
+  row.username_key = FoldCase(username);
+  row.link_key = plan.link_key;
+  row.state = user.state == UserState::kDisabled ? "disabled" : "active";
+  row.body = BodyOf(user, scope.names, group_ids);
+  StampRequests(row.body, previous ? &previous->body : nullptr);
+  row.mail_key = MailKeyOf(row.body);
+  row.created = previous ? previous->created : now;
+  row.last_modified = now;
+  // mail_key too: a row stored before migration 8 reads "" and gets its key on its next
+  // derivation even when nothing else changed.
+  const bool changed = !previous || previous->body != row.body || previous->state != row.state ||
+                       previous->username != row.username || previous->link_key != row.link_key ||
+                       previous->mail_key != row.mail_key;
+  if (changed) {
+    auto put = tx.PutEffectiveUser(row);
+    if (!put) return put.error();
+    Json core = RenderUserCore(*put);
+    if (!previous || RenderUserCore(*previous) != core) {
+      if (Status s = Change("User", "upsert", plan.id, "", std::move(core)); !s) return s;
+    }
+    if (previous && previous->username_key != row.username_key) {
+      freed_usernames.insert(previous->username_key);
+    }
+    if (!row.link_key.empty() && (!previous || previous->link_key != row.link_key)) {
+      acquired_keys.insert(row.link_key);
+    }
+    if (!previous) {
+      ++counts.created;
+    } else {
+      if (previous->state != row.state) ++(row.state == "disabled" ? counts.disabled : counts.enabled);
+      Json a = previous->body.value("attributes", Json::object());
+      Json b = row.body.value("attributes", Json::object());
+      a.erase("active");
+      b.erase("active");
+      for (auto* j : {&a, &b}) {
+        for (auto& [k, v] : j->items()) v = v.value("value", Json());
+      }
+      if (a != b) ++counts.updated;
+    }
+  }
+  for (const auto& gid : after) {
+    if (before.count(gid)) continue;
+    auto added = tx.AddEffectiveMember(dir, gid, plan.id);
+    if (!added) return added.error();
+    if (*added) {
+      if (Status s = tx.TouchEffectiveGroup(dir, gid, now); !s) return s;
+      if (Status s = Change("Membership", "add", gid, plan.id, nullptr); !s) return s;
+      ++counts.memberships_added;
+    }
+  }
+  for (const auto& gid : before) {
+    if (after.count(gid)) continue;
+    auto removed = tx.RemoveEffectiveMember(dir, gid, plan.id);
+    if (!removed) return removed.error();
+    if (*removed) {
+      if (Status s = tx.TouchEffectiveGroup(dir, gid, now); !s) return s;
+      if (Status s = Change("Membership", "remove", gid, plan.id, nullptr); !s) return s;
+      ++counts.memberships_removed;
+    }
+  }
+  for (const auto& s : plan.sources) {
+    store::SourceLink link;
+    link.connection_id = s.connection_id;
+    link.source_user_id = s.source_user_id;
+    link.directory = dir;
+    link.effective_user_id = plan.id;
+    link.deleted = !s.present;
+    link.source_name = s.source_name;
+    if (Status st = tx.PutLink(link); !st) return st;
+  }
+  return Status::Ok();
+}
+
+Json CountsJson(const WriteCounts& c) {
+  return {{"created", c.created},
+          {"updated", c.updated},
+          {"disabled", c.disabled},
+          {"enabled", c.enabled},
+          {"removed", c.removed},
+          {"memberships_added", c.memberships_added},
+          {"memberships_removed", c.memberships_removed},
+          {"conflicts", c.conflicts}};
+}
+
+}  // namespace idsync::directory

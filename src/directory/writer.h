@@ -1,0 +1,80 @@
+// Writing one planned effective user over its stored row: username uniqueness (conflicts),
+// memberships (effective groups created on first use), links, provenance stamps and one
+// change-feed entry per visible change. Every derivation (SCIM write, policy apply,
+// re-derivation, connection removal, hand grants) writes through Writer::WriteUser. Internal to
+// the directory layer.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "directory/derivation.h"
+#include "directory/scope.h"
+
+namespace idsync::directory {
+
+// The planned state of one effective user.
+struct PlannedUser {
+  std::string id;
+  std::vector<SourceState> sources;  // linked after the plan (tombstones included)
+  policy::EffectiveUser user;        // MergeUser's result
+  std::string link_key;
+  bool had_row = false;
+};
+
+// Counts of what WriteUser did, in DiffCounts terms.
+struct WriteCounts {
+  int64_t created = 0, updated = 0, disabled = 0, enabled = 0, removed = 0;
+  int64_t memberships_added = 0, memberships_removed = 0, conflicts = 0;
+};
+
+struct Writer {
+  Writer(DirectoryService::Impl& i, store::Transaction& t, const Scope& s, Json c, TimePoint n)
+      : impl(i), tx(t), scope(s), cause(std::move(c)), now(n) {}
+
+  DirectoryService::Impl& impl;
+  store::Transaction& tx;
+  const Scope& scope;
+  Json cause;
+  TimePoint now;
+  WriteCounts counts;
+  bool wrote_change = false;
+  // What the writes made possible for other source users (RetryPending): usernames given up,
+  // link keys taken, tombstones by (connection, source name), local groups created (folded).
+  std::set<std::string> freed_usernames;
+  std::set<std::string> acquired_keys;
+  std::set<std::pair<int64_t, std::string>> named_tombstones;
+  // Connections a user lost its present source of (the user stays): a pending source of the
+  // connection may now re-provision or link to that user.
+  std::set<int64_t> vacated;
+  std::set<std::string> created_groups;
+  // Set by WriteUser for the user it writes: which source's on_delete decided (the cause's
+  // "decided_by"), null otherwise.
+  Json decided;
+
+  Status Change(const std::string& type, const std::string& op, const std::string& id,
+                const std::string& member, Json resource);
+
+  // The effective group named `name` (created when missing), its id.
+  Result<std::string> GroupId(const std::string& name);
+
+  // A source user left pending (store::ConflictRecord): not imported, or its rename refused
+  // (`rename`); `owner` is the user holding the name, nullptr when no name is in question.
+  Status RecordConflict(const SourceState& s, const std::string& username,
+                        const store::EffectiveUserRow* owner, const std::string& reason,
+                        bool rename = false);
+
+  // Provenance of the request: every value and membership that is new or changed in this write
+  // records the request (and time) that produced it; unchanged ones keep their earlier stamp.
+  void StampRequests(Json& body, const Json* previous);
+
+  // Writes `plan` over the stored row `previous` (nullopt: none). Links, memberships, row,
+  // change-feed entries.
+  Status WriteUser(PlannedUser& plan, const std::optional<store::EffectiveUserRow>& previous);
+};
+
+Json CountsJson(const WriteCounts& c);
+
+}  // namespace idsync::directory

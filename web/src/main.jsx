@@ -1,0 +1,107 @@
+// The console application: session state, the page shell and the hash router (#/overview,
+// #/connections, #/access), so the server serves one page and knows no client routes.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import './app.css';
+import { session, setCsrfToken, setSignedOutHandler } from './api.js';
+import { Access } from './access.jsx';
+import { Loading } from './components.jsx';
+import { Connections } from './connections.jsx';
+import { Overview } from './overview.jsx';
+import { ChangePassword, SignIn } from './signin.jsx';
+
+const PAGES = [
+  { path: 'overview', label: 'Overview', Page: Overview },
+  { path: 'connections', label: 'Connections', Page: Connections },
+  { path: 'access', label: 'Access', Page: Access },
+];
+
+function currentPath() {
+  const path = location.hash.replace(/^#\/?/, '');
+  return PAGES.some((p) => p.path === path) || path === 'password' ? path : 'overview';
+}
+
+function App() {
+  const [me, setMe] = useState(undefined); // undefined: asking; null: signed out
+  const [path, setPath] = useState(currentPath());
+  const signedIn = (s) => {
+    setCsrfToken(s.csrf_token);
+    setMe(s);
+  };
+  useEffect(() => {
+    setSignedOutHandler(() => {
+      setCsrfToken('');
+      setMe(null);
+    });
+    session.current().then(signedIn, () => setMe(null));
+    const onHash = () => setPath(currentPath());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
+    const page = PAGES.find((p) => p.path === path);
+    document.title = (page ? page.label : 'Password') + ' · idsync console';
+  }, [path, me]);
+  // After a page change, keyboard and screen-reader users start at the new page's heading.
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      const h1 = document.querySelector('main h1');
+      if (h1 && document.activeElement && document.activeElement.closest('nav')) {
+        h1.setAttribute('tabindex', '-1');
+        h1.focus();
+      }
+    }, 0);
+    return () => clearTimeout(timer);
+  }, [path]);
+
+  if (me === undefined) return <Loading />;
+  if (me === null) {
+    return (
+      <main id="main">
+        <SignIn onSignedIn={signedIn} />
+      </main>
+    );
+  }
+  if (me.must_change_password) {
+    return (
+      <main id="main">
+        <ChangePassword me={me} forced onChanged={signedIn} />
+      </main>
+    );
+  }
+
+  const logout = async () => {
+    try {
+      await session.logout();
+    } finally {
+      setCsrfToken('');
+      setMe(null);
+    }
+  };
+  const page = PAGES.find((p) => p.path === path);
+  return (
+    <div class="shell">
+      <a class="skip" href="#main">Skip to content</a>
+      <header>
+        <span class="brand">idsync</span>
+        <nav aria-label="Main">
+          {PAGES.map((p) => (
+            <a key={p.path} href={'#/' + p.path} aria-current={p.path === path ? 'page' : undefined}>
+              {p.label}
+            </a>
+          ))}
+        </nav>
+        <div class="me">
+          <a href="#/password" id="me-name">{me.user}</a>
+          <span class="badge">{me.role}</span>
+          <button type="button" onClick={logout}>Sign out</button>
+        </div>
+      </header>
+      <main id="main">
+        {page ? <page.Page me={me} key={path} /> : <ChangePassword me={me} onChanged={(s) => { signedIn(s); location.hash = '#/overview'; }} />}
+      </main>
+    </div>
+  );
+}
+
+render(<App />, document.getElementById('app'));

@@ -1,0 +1,94 @@
+// Overview: every connection with its kind, directory, state and what it holds, and each
+// directory's effective users and groups. (The activity chart comes with the change-feed and
+// audit aggregation routes.)
+import { useEffect, useState } from 'preact/hooks';
+import { api, enc } from './api.js';
+import { ErrorMessage, Loading } from './components.jsx';
+
+export async function loadConnections() {
+  const { connections } = await api.get('/connections');
+  // One detail request per connection for its counts: connections are few (one per identity
+  // provider or LDAP server).
+  return Promise.all(connections.map((c) => api.get('/connections/' + enc(c.name))));
+}
+
+export function Overview() {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const load = async () => {
+    try {
+      const connections = await loadConnections();
+      const { directories } = await api.get('/directories');
+      const details = await Promise.all(directories.map((d) => api.get('/directories/' + enc(d.name))));
+      setData({ connections, directories: details });
+      setError(null);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+  if (error) return <ErrorMessage error={error} />;
+  if (!data) return <Loading />;
+  return (
+    <section aria-labelledby="overview-title">
+      <div class="title-row">
+        <h1 id="overview-title">Overview</h1>
+        <button type="button" onClick={load}>Refresh</button>
+      </div>
+      <h2>Connections</h2>
+      {data.connections.length === 0 ? (
+        <p>
+          No connections yet. <a href="#/connections">Add one</a> for your identity provider.
+        </p>
+      ) : (
+        <div class="table-wrap">
+          <table class="data" id="overview-connections">
+            <thead>
+              <tr>
+                <th scope="col">Connection</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Directory</th>
+                <th scope="col">State</th>
+                <th scope="col" class="num">Users</th>
+                <th scope="col" class="num">Groups</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.connections.map((c) => (
+                <tr key={c.name} data-connection={c.name}>
+                  <th scope="row">{c.name}</th>
+                  <td>{c.kind === 'ldap' ? 'LDAP' : 'SCIM'}</td>
+                  <td>{c.directory}</td>
+                  <td>
+                    <span class={'badge ' + (c.enabled ? 'ok' : 'off')}>
+                      {c.enabled ? 'enabled' : 'disabled'}
+                    </span>
+                  </td>
+                  <td class="num" data-field="users">{c.users}</td>
+                  <td class="num" data-field="groups">{c.groups}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Effective directories</h2>
+      <div class="cards">
+        {data.directories.map((d) => (
+          <div class="card" key={d.name} data-directory={d.name}>
+            <h3>{d.name}</h3>
+            <p>
+              <strong data-field="users">{d.users}</strong> users,{' '}
+              <strong data-field="groups">{d.groups}</strong> groups
+            </p>
+            <p class="muted">
+              {d.connections.length === 0 ? 'no connections' : 'from ' + d.connections.join(', ')}
+            </p>
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}
