@@ -463,7 +463,9 @@ UPDATE source_links SET source_name = coalesce((SELECT u.username_key FROM effec
   WHERE deleted = 1;
 CREATE INDEX source_links_by_tombstone ON source_links(connection_id, source_name)
   WHERE deleted = 1;
-// Migration 11 (issue #12; 10 is another change's): the admin console's local users and their
+)sql";
+
+// Migration 11 (issue #12): the admin console's local users and their
 // sessions.
 // - admin_users: argon2id hashes only (PHC strings); role 'admin' or 'viewer';
 //   must_change_password is 1 while the password is a one-time one (add, reset).
