@@ -15,6 +15,7 @@ enum class ErrorCode {
   kInvalidValue,      // wrong type, missing required value, not a canonical value
   kMutability,        // write to a readOnly or immutable attribute
   kUniqueness,        // userName/displayName already taken
+  kConflict,          // the data contradicts itself (two LDAP entries for one username)
   kInvalidVersion,    // unsupported protocol version
   kSensitive,         // request would put sensitive data in a URI
   kNotFound,          // no resource with that id in the scope

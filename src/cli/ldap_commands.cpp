@@ -70,6 +70,7 @@ void PrintRun(const Json& run) {
 
 struct LdapCommands::Options {
   CLI::App* add = nullptr;
+  CLI::App* set = nullptr;
   std::string kind = "scim";
   Json settings = Json::object();
   std::string settings_file;
@@ -96,7 +97,20 @@ void LdapCommands::RegisterConnectionAdd(CLI::App* add) {
   o.add = add;
   add->add_option("--kind", o.kind, "scim (default) or ldap")
       ->check(CLI::IsMember({"scim", "ldap"}));
-  const std::string g = "LDAP (--kind ldap)";
+  AddLdapFlags(add, "LDAP (--kind ldap)");
+}
+
+void LdapCommands::RegisterConnectionSet(CLI::App* set) {
+  o_->set = set;
+  AddLdapFlags(set, "LDAP settings to change");
+}
+
+bool LdapCommands::IsSet() const {
+  return o_->set && o_->set->parsed();
+}
+
+void LdapCommands::AddLdapFlags(CLI::App* add, const std::string& g) {
+  Options& o = *o_;
   add->add_option("--url", o.url, "ldap://host[:port] or ldaps://host[:port]")->group(g);
   add->add_flag("--start-tls", o.start_tls, "Upgrade ldap:// with StartTLS before binding")
       ->group(g);
@@ -192,18 +206,23 @@ Result<std::unique_ptr<sync::LdapSync>> MakeSync(store::Store& store,
 
 }  // namespace
 
-int LdapCommands::RunAdd(store::Store& store, const std::string& data, const std::string& name,
-                         const std::string& directory, bool json) {
-  Options& o = *o_;
+// The settings given on the command line: --settings FILE, then each flag over it.
+Result<Json> LdapCommands::SettingsFromFlags() const {
+  const Options& o = *o_;
   Json s = Json::object();
   if (!o.settings_file.empty()) {
     std::ifstream in(o.settings_file);
-    if (!in) return Fail("cannot read " + o.settings_file);
+    if (!in) return MakeError(ErrorCode::kInvalidValue, "cannot read " + o.settings_file);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto parsed = ParseJsonStrict(text);
-    if (!parsed) return Fail(o.settings_file + " is not valid JSON: " + parsed.error().detail);
+    if (!parsed) {
+      return MakeError(ErrorCode::kInvalidValue,
+                       o.settings_file + " is not valid JSON: " + parsed.error().detail);
+    }
     s = *parsed;
-    if (!s.is_object()) return Fail(o.settings_file + " must hold a JSON object");
+    if (!s.is_object()) {
+      return MakeError(ErrorCode::kInvalidValue, o.settings_file + " must hold a JSON object");
+    }
   }
   auto set = [&](const char* key, const std::string& v) {
     if (!v.empty()) s[key] = v;
@@ -225,6 +244,15 @@ int LdapCommands::RunAdd(store::Store& store, const std::string& data, const std
   if (!o.attributes.empty()) s["attributes"] = o.attributes;
   if (o.page_size > 0) s["page_size"] = o.page_size;
   if (o.guard >= 0) s["deprovision_guard"] = o.guard;
+  return s;
+}
+
+int LdapCommands::RunAdd(store::Store& store, const std::string& data, const std::string& name,
+                         const std::string& directory, bool json) {
+  Options& o = *o_;
+  auto flags = SettingsFromFlags();
+  if (!flags) return Fail(flags.error().detail);
+  Json s = std::move(*flags);
   std::string password;
   if (s.value("bind_dn", "") != "") {
     auto pw = ReadPassword(o.password_file, o.password_stdin);
@@ -250,6 +278,61 @@ int LdapCommands::RunAdd(store::Store& store, const std::string& data, const std
               << "Then sync: idsync sync " << name << "\n";
   }
   return 0;
+}
+
+int LdapCommands::RunSet(store::Store& store, const std::string& data, const std::string& name,
+                         bool json) {
+  Options& o = *o_;
+  auto flags = SettingsFromFlags();
+  if (!flags) return Fail(flags.error().detail);
+  const bool new_password = !o.password_file.empty() || o.password_stdin;
+  if (flags->empty() && !new_password) {
+    return Fail(
+        "connection set: nothing to change (give --settings FILE or a setting such as "
+        "--user-filter; see idsync connection set --help)");
+  }
+  directory::DirectoryService directories(store, SystemClock::Instance());
+  std::unique_ptr<sync::SecretBox> box;
+  auto engine = MakeSync(store, directories, data, &box);
+  if (!engine) return Fail(engine.error().detail);
+  if (new_password) {  // first, so that a new bind DN finds its password
+    auto pw = ReadPassword(o.password_file, o.password_stdin);
+    if (!pw) return Fail(pw.error().detail);
+    if (Status st = (*engine)->SetPassword(name, *pw, "cli"); !st) return Fail(st.error().detail);
+  }
+  auto updated = (*engine)->UpdateConnection(name, *flags, "cli");
+  if (!updated) return Fail(updated.error().detail);
+  if (json) {
+    std::cout << DumpJson(Json{{"name", updated->connection.name},
+                               {"changed", updated->changed},
+                               {"settings", updated->connection.settings}})
+              << "\n";
+  } else if (updated->changed.empty()) {
+    std::cout << "Nothing changed: \"" << name << "\" already has these settings.\n";
+  } else {
+    std::cout << "LDAP connection \"" << name << "\" changed:";
+    for (const auto& key : updated->changed) {
+      const Json& v = updated->connection.settings[key];
+      std::cout << " " << key << "=" << (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    std::cout << ".\nThe next run uses the new settings; nothing was deprovisioned.\n";
+  }
+  return 0;
+}
+
+Status LdapCommands::AddLdapDetails(store::Store& store, const store::Connection& c, Json& shown) {
+  shown.erase("base_url");  // a pull connection has no SCIM endpoint
+  shown.erase("tokens");
+  shown["settings"] = c.settings;  // as stored: the password is sealed apart, never in them
+  return store.Read([&](store::Transaction& tx) -> Status {
+    auto secret = tx.GetSecret(c.id, "bind_password");
+    if (!secret && secret.error().code != ErrorCode::kNotFound) return secret.error();
+    shown["bind_password"] = secret ? "(set)" : "(none)";
+    auto runs = tx.ListSyncRuns(c.id, 1);
+    if (!runs) return runs.error();
+    shown["last_run"] = runs->empty() ? Json(nullptr) : sync::SyncRunToJson(runs->front(), c.name);
+    return Status::Ok();
+  });
 }
 
 int LdapCommands::Run(store::Store& store, const std::string& data) {

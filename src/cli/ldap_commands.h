@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/json.h"
+#include "base/result.h"
 #include "directory/directory_service.h"
 #include "store/store.h"
 
@@ -26,6 +28,16 @@ class LdapCommands {
   void RegisterConnectionAdd(CLI::App* add);
   // Adds `ldap ...` and `sync ...` to `app`; `data` and `json` are the shared targets.
   void Register(CLI::App& app, std::string& data, bool& json);
+  // Adds the same LDAP options to `connection set` (settings of an existing ldap connection).
+  void RegisterConnectionSet(CLI::App* set);
+  // `connection set` was given.
+  bool IsSet() const;
+  // Runs `connection set NAME`: the given settings replace the stored ones (the mirror is kept;
+  // the next run uses them); the exit code.
+  int RunSet(store::Store& store, const std::string& data, const std::string& name, bool json);
+  // `connection show` of an ldap connection: its settings (never the password), whether a bind
+  // password is set, and the last run. Added to `shown`.
+  static Status AddLdapDetails(store::Store& store, const store::Connection& c, Json& shown);
   // `connection add` was given --kind ldap.
   bool IsLdapAdd() const;
   // Whether one of the `ldap`/`sync` subcommands was given.
@@ -47,6 +59,8 @@ class LdapCommands {
 
  private:
   struct Options;
+  void AddLdapFlags(CLI::App* sub, const std::string& group);
+  Result<Json> SettingsFromFlags() const;
   std::unique_ptr<Options> o_;
 };
 

@@ -388,6 +388,10 @@ int Main(int argc, char** argv) {
   add->add_option("--directory", directory, "users or customers (default users)");
   LdapCommands ldap_commands;
   ldap_commands.RegisterConnectionAdd(add);
+  auto* set = conn->add_subcommand(
+      "set", "Change an LDAP connection's settings (kept: its users, groups and run history)");
+  set->add_option("name", name, "Connection name")->required();
+  ldap_commands.RegisterConnectionSet(set);
   auto* list = conn->add_subcommand("list", "List connections");
   auto* show = conn->add_subcommand("show", "Show one connection");
   show->add_option("name", name)->required();
@@ -401,7 +405,7 @@ int Main(int argc, char** argv) {
   rotate->add_option("name", name)->required();
   rotate->add_option("--keep-old-for", keep_old_for,
                      "How long the old token keeps working, e.g. 10m, 1h (default: stops now)");
-  for (auto* sub : {add, list, show, disable, enable, remove, rotate}) {
+  for (auto* sub : {add, set, list, show, disable, enable, remove, rotate}) {
     sub->add_option("--data", data, "Data folder (default ./data)");
     sub->add_flag("--json", json, "Print JSON");
   }
@@ -455,10 +459,11 @@ int Main(int argc, char** argv) {
     (*store)->Close();
     return code;
   }
-  if (ldap_commands.Parsed() || ldap_commands.IsLdapAdd()) {
+  if (ldap_commands.Parsed() || ldap_commands.IsLdapAdd() || ldap_commands.IsSet()) {
     int code = ldap_commands.IsLdapAdd()
                    ? ldap_commands.RunAdd(**store, data, name, directory, json)
-                   : ldap_commands.Run(**store, data);
+               : ldap_commands.IsSet() ? ldap_commands.RunSet(**store, data, name, json)
+                                       : ldap_commands.Run(**store, data);
     (*store)->Close();
     return code;
   }
@@ -530,12 +535,21 @@ int Main(int argc, char** argv) {
           }
           return Status::Ok();
         });
+        if (st && c->kind == "ldap") st = LdapCommands::AddLdapDetails(**store, *c, j);
         if (!st) {
           rc = Fail(st.error().detail);
         } else if (json) {
           std::cout << j.dump(2) << "\n";
         } else {
           for (auto it = j.begin(); it != j.end(); ++it) {
+            if (it.key() == "settings" && it->is_object()) {  // one setting a line
+              std::cout << "settings:\n";
+              for (auto s = it->begin(); s != it->end(); ++s) {
+                std::cout << "  " << s.key() << ": "
+                          << (s->is_string() ? s->get<std::string>() : s->dump()) << "\n";
+              }
+              continue;
+            }
             std::cout << it.key() << ": " << (it->is_string() ? it->get<std::string>() : it->dump())
                       << "\n";
           }

@@ -35,7 +35,8 @@ Status DirectoryService::OnMirrorChanged(store::Transaction& tx,
   Json cause = {{"connection", change.connection->name},
                 {"request_id", change.request_id},
                 {"actor", change.actor},
-                {"reason", "scim " + change.operation}};
+                {"reason", (change.connection->kind == "ldap" ? "ldap " : "scim ") +
+                               change.operation}};
   auto counts = DeriveSources(*impl_, tx, *scope, sources, std::move(cause), impl_->clock.Now());
   if (!counts) return counts.error();
   return Status::Ok();

@@ -143,6 +143,12 @@ std::optional<std::string> ApplyTransforms(const std::vector<Transform>& transfo
       value = FoldCase(value);
     } else if (std::holds_alternative<StripDomain>(t)) {
       if (size_t at = value.rfind('@'); at != std::string::npos) value.resize(at);
+    } else if (std::holds_alternative<AccountEnabled>(t)) {
+      // userAccountControl is a decimal 32-bit mask; AD writes it signed on some paths.
+      int64_t mask = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), mask);
+      if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+      value = (mask & 0x2) != 0 ? "false" : "true";
     } else if (const auto* r = std::get_if<RegexReplace>(&t)) {
       RE2::GlobalReplace(&value, *r->regex.re, r->replacement);
     } else {

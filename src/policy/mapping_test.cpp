@@ -257,6 +257,30 @@ TEST(MapUser, LdapEntry) {
   EXPECT_EQ(w.Find("displayName")->rule, "attributes.displayName.sources[2]");
 }
 
+TEST(MapUser, LdapAccountDisableBitMakesTheUserInactive) {
+  PolicyContext ctx;
+  ctx.kind = SourceKind::kLdap;
+  ctx.ldap_username_attribute = "sAMAccountName";
+  Policy p = DefaultPolicy(ctx);
+  auto active = [&](const char* uac) {
+    Json entry = J(R"({"sAMAccountName": ["jdoe"]})");
+    if (uac) entry["userAccountControl"] = Json::array({uac});
+    return Map(p, entry).active();
+  };
+  EXPECT_TRUE(active(nullptr));   // no attribute (OpenLDAP): active
+  EXPECT_TRUE(active("512"));     // NORMAL_ACCOUNT
+  EXPECT_FALSE(active("514"));    // NORMAL_ACCOUNT | ACCOUNTDISABLE
+  EXPECT_FALSE(active("66050"));  // ... | DONT_EXPIRE_PASSWORD
+  EXPECT_TRUE(active("66048"));
+  EXPECT_TRUE(active("disabled"));  // not a number: no value (a warning), so the default
+  Json entry = J(R"({"sAMAccountName": ["jdoe"], "userAccountControl": ["514"]})");
+  EXPECT_EQ(Map(p, entry).Find("active")->rule, "attributes.active.sources[0]");
+  // Turned off by the policy: no source for active.
+  Policy off = p;
+  off.attributes["active"].sources.clear();
+  EXPECT_TRUE(Map(off, entry).active());
+}
+
 std::vector<std::string> Names(const MappedGroups& g) {
   std::vector<std::string> out;
   for (const auto& [key, group] : g.groups) out.push_back(group.name);

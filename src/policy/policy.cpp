@@ -106,12 +106,14 @@ Result<Regex> CompileRegex(const Json& value, const std::string& path) {
 
 Result<Transform> ParseTransform(const Json& json, const std::string& path, SourceKind kind) {
   static constexpr std::string_view kExpected =
-      "expected \"lower\", \"strip_domain\", {\"regex_replace\": {\"pattern\": ..., "
+      "expected \"lower\", \"strip_domain\", \"account_enabled\", {\"regex_replace\": "
+      "{\"pattern\": ..., "
       "\"replacement\": ...}} or {\"template\": ...}";
   if (json.is_string()) {
     const std::string& name = json.get_ref<const std::string&>();
     if (name == "lower") return Transform{Lower{}};
     if (name == "strip_domain") return Transform{StripDomain{}};
+    if (name == "account_enabled") return Transform{AccountEnabled{}};
     return At(path, "unknown transform " + Quote(name) + " (" + std::string(kExpected) + ")");
   }
   if (!json.is_object() || json.size() != 1) return At(path, std::string(kExpected));
@@ -138,7 +140,7 @@ Result<Transform> ParseTransform(const Json& json, const std::string& path, Sour
     if (!tmpl) return At(field, tmpl.error().detail);
     return Transform{std::move(*tmpl)};
   }
-  if (key == "lower" || key == "strip_domain") {
+  if (key == "lower" || key == "strip_domain" || key == "account_enabled") {
     return At(path, "write " + Quote(key) + " as a plain string");
   }
   return At(path, "unknown transform " + Quote(key) + " (" + std::string(kExpected) + ")");
@@ -217,6 +219,7 @@ Json TransformToJson(const Transform& t) {
   struct Visitor {
     Json operator()(const Lower&) const { return "lower"; }
     Json operator()(const StripDomain&) const { return "strip_domain"; }
+    Json operator()(const AccountEnabled&) const { return "account_enabled"; }
     Json operator()(const RegexReplace& r) const {
       return Json{
           {"regex_replace", {{"pattern", r.regex.pattern}, {"replacement", r.replacement}}}};
@@ -369,7 +372,10 @@ Policy DefaultPolicy(const PolicyContext& context) {
     p.attributes["displayName"].sources.emplace_back(MustPath("cn", k));
     p.attributes["givenName"] = sources({"givenName"});
     p.attributes["familyName"] = sources({"sn"});
-    p.attributes["active"] = AttributeMapping{};  // LDAP has no standard flag: active
+    // LDAP has no standard flag; Active Directory's userAccountControl has ACCOUNTDISABLE
+    // (0x2), which every AD consumer honours. Entries without it are active (the default).
+    p.attributes["active"] = sources({"userAccountControl"});
+    p.attributes["active"].transforms.push_back(AccountEnabled{});
   }
   return p;
 }

@@ -87,7 +87,12 @@ struct RegexReplace {
   friend bool operator==(const RegexReplace&, const RegexReplace&) = default;
 };
 // The template's {value} is the value being transformed; other placeholders are source paths.
-using Transform = std::variant<Lower, StripDomain, RegexReplace, Template>;
+// Active Directory's userAccountControl (a decimal bit mask) -> "false" when ACCOUNTDISABLE (0x2)
+// is set, "true" otherwise; a value that is not a number maps to nothing (a warning).
+struct AccountEnabled {
+  friend bool operator==(const AccountEnabled&, const AccountEnabled&) = default;
+};
+using Transform = std::variant<Lower, StripDomain, RegexReplace, Template, AccountEnabled>;
 
 // One source of a mapping: a path, or a template built from paths.
 using Source = std::variant<SourcePath, Template>;

@@ -93,7 +93,9 @@ TEST(ParsePolicy, DefaultRoundTripsForLdap) {
   Policy d = DefaultPolicy(ctx);
   Json j = PolicyToJson(d);
   EXPECT_EQ(j["attributes"]["username"]["sources"], J(R"(["sAMAccountName"])"));
-  EXPECT_EQ(j["attributes"]["active"]["sources"], Json::array());
+  // Active Directory's ACCOUNTDISABLE bit (issue #11); entries without the attribute are active.
+  EXPECT_EQ(j["attributes"]["active"]["sources"], J(R"(["userAccountControl"])"));
+  EXPECT_EQ(j["attributes"]["active"]["transforms"], J(R"(["account_enabled"])"));
   auto p = ParsePolicy(j, ctx);
   ASSERT_TRUE(p) << p.error().detail;
   EXPECT_EQ(*p, d);

@@ -9,10 +9,10 @@
 
 #include "base/strings.h"
 #include "base/uuid.h"
-#include "scim/query/sort.h"
 #include "scim/filter/evaluate.h"
 #include "scim/filter/parser.h"
 #include "scim/patch/apply.h"
+#include "scim/query/sort.h"
 #include "scim/resource/validate.h"
 
 namespace idsync::service {
@@ -430,6 +430,7 @@ int StatusOf(ErrorCode code) {
     case ErrorCode::kInvalidValue: return 400;
     case ErrorCode::kMutability: return 400;
     case ErrorCode::kUniqueness: return 409;
+    case ErrorCode::kConflict: return 409;
     case ErrorCode::kInvalidVersion: return 400;
     case ErrorCode::kSensitive: return 403;
     case ErrorCode::kNotFound: return 404;
@@ -458,6 +459,7 @@ std::string_view ScimTypeOf(ErrorCode code) {
     case ErrorCode::kUniqueness: return "uniqueness";
     case ErrorCode::kInvalidVersion: return "invalidVers";
     case ErrorCode::kSensitive: return "sensitive";
+    case ErrorCode::kConflict:
     case ErrorCode::kNotFound:
     case ErrorCode::kVersionMismatch:
     case ErrorCode::kNotModified:

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "base/strings.h"
+#include "ldap/protocol/filter.h"
 #include "service/connections.h"
 
 namespace idsync::sync {
@@ -42,6 +43,24 @@ std::string DurationText(std::chrono::seconds s) {
 }
 
 }  // namespace
+
+Status CheckForSave(const LdapConfig& c) {
+  for (const auto& [key, filter] :
+       {std::pair<const char*, const std::string*>{"user_filter", &c.ldap.user_filter},
+        {"group_filter", &c.ldap.group_filter}}) {
+    // The protocol layer's RFC 4515 parser: a single item may come without its parentheses
+    // ("objectClass=user"), as ldapsearch and the client accept.
+    if (auto parsed = ::idsync::ldap::ParseFilter(*filter); !parsed) {
+      return Invalid(std::string(key) + ": \"" + *filter + "\"" +
+                     " is not a valid LDAP filter (RFC 4515): " + parsed.error().detail);
+    }
+  }
+  if (c.schedule.count() != 0 && c.schedule < kMinSchedule) {
+    return Invalid("schedule: " + DurationText(c.schedule) +
+                   " is shorter than one minute; use at least 1m, or 0 for no schedule");
+  }
+  return Status::Ok();
+}
 
 bool IsUsn(const LdapConfig& c) {
   return EqualsIgnoreAsciiCase(c.change_attribute, "uSNChanged");

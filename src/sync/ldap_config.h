@@ -43,6 +43,13 @@ Result<LdapConfig> ParseLdapConfig(const Json& settings);
 // The stored form: every setting, no password.
 Json LdapConfigToJson(const LdapConfig& config);
 
+// Checks a connection's settings are fit to be saved (AddConnection, UpdateConnection), beyond
+// ParseLdapConfig (which also reads settings stored before these rules, so it cannot refuse
+// them): user_filter and group_filter are RFC 4515 filters (the protocol layer's parser), and a
+// schedule is 0 or at least kMinSchedule. kInvalidValue naming the setting.
+Status CheckForSave(const LdapConfig& config);
+inline constexpr std::chrono::seconds kMinSchedule{60};
+
 // True when the connection's change attribute is uSNChanged (Active Directory).
 bool IsUsn(const LdapConfig& config);
 

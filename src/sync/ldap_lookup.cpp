@@ -71,6 +71,22 @@ Result<std::vector<GroupInfo>> GroupsOfEntry(LdapClient& client, const LdapConfi
   return out;
 }
 
+// Searches every base DN with `filter`, one entry at most (a page of 1, stopped at the first
+// entry): a filter the server rejects, or a base DN it cannot search, fails here before the
+// first sync does.
+Status ProbeFilter(LdapClient& client, const LdapConfig& config, const std::string& filter) {
+  static constexpr std::string_view kEnough = "idsync: one entry is enough";
+  for (const auto& base : config.ldap.base_dns) {
+    ldap::SearchRequest request{base, ldap::SearchScope::kSubtree, filter, {"1.1"}, 1, true};
+    Status st = client.PagedSearch(request, [](const LdapEntry&) -> Status {
+      return MakeError(ErrorCode::kInternal, std::string(kEnough));
+    });
+    if (!st && st.error().detail != kEnough) return st;
+    if (!st) return Status::Ok();  // found one: the filter works
+  }
+  return Status::Ok();
+}
+
 Json MappedValuesJson(const policy::EffectiveUserValues& values) {
   Json out = Json::object();
   for (const auto& [name, v] : values.values) {
@@ -93,9 +109,18 @@ Result<Json> LdapSync::Test(const std::string& name, const std::optional<std::st
     auto kind = client->last_failure().value_or(ldap::LdapFailure::kOther);
     return fail(ldap::FailureName(kind), st.error().detail);
   }
+  for (const auto& [key, filter] :
+       {std::pair<const char*, std::string>{"user_filter", loaded->config.ldap.user_filter},
+        {"group_filter", loaded->config.ldap.group_filter}}) {
+    if (Status st = ProbeFilter(*client, loaded->config, filter); !st) {
+      auto kind = client->last_failure().value_or(ldap::LdapFailure::kOther);
+      return fail(ldap::FailureName(kind), std::string(key) + ": " + st.error().detail);
+    }
+  }
   Json out = {{"ok", true},
               {"failure", nullptr},
-              {"message", "bound to " + loaded->config.ldap.url + " and read every base DN"},
+              {"message", "bound to " + loaded->config.ldap.url +
+                              ", read every base DN and searched with both filters"},
               {"user", nullptr}};
   if (!username) return out;
   auto found = client->FindUser(*username);
@@ -181,7 +206,10 @@ Result<Json> LdapSync::LoginSync(const std::string& name, const std::string& use
   if (!client) return client.error();
   auto found = client->FindUser(username);
   if (!found) {
-    return MakeError(ErrorCode::kUnavailable, FailureText(*client, found.error()));
+    // Two entries for one username is a data problem (409), not a server to retry (503).
+    const bool ambiguous = client->last_failure() == ldap::LdapFailure::kAmbiguous;
+    return MakeError(ambiguous ? ErrorCode::kConflict : ErrorCode::kUnavailable,
+                     FailureText(*client, found.error()));
   }
   if (!*found) {
     return MakeError(ErrorCode::kNotFound, "the LDAP server has no user with " +

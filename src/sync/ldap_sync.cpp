@@ -1,6 +1,9 @@
 // LdapSync's connection administration (add, bind password) and the scheduler's due runs.
 #include "sync/ldap_sync.h"
 
+#include <algorithm>
+#include <set>
+
 #include "base/uuid.h"
 #include "service/connections.h"
 #include "sync/ldap_sync_impl.h"
@@ -23,6 +26,7 @@ Result<store::Connection> LdapSync::AddConnection(const std::string& name,
   }
   auto config = ParseLdapConfig(settings);
   if (!config) return config.error();
+  if (Status s = CheckForSave(*config); !s) return s.error();
   if (!config->ldap.bind_dn.empty() && password.empty()) {
     return Invalid(
         "bind_password: required with a bind DN (an empty password would be an "
@@ -50,11 +54,102 @@ Result<store::Connection> LdapSync::AddConnection(const std::string& name,
       if (!sealed) return sealed.error();
       if (Status s = tx.PutSecret(created.id, std::string(kPasswordSecret), *sealed); !s) return s;
     }
+    ldap::LdapSettings described = config->ldap;  // the log says whether a password is set
+    described.bind_password = password.empty() ? "" : "x";
     return impl_->Audit(tx, created, actor, "", "connection.add", 201,
-                        "ldap " + DescribeForLog(config->ldap));
+                        "ldap " + DescribeForLog(described));
   });
   if (!st) return st.error();
   return created;
+}
+
+namespace {
+
+// Settings whose change alters which entries a run reads or how they are keyed: the next run
+// after such a change is full.
+bool ChangesScope(const std::string& key) {
+  static const std::set<std::string> kScope = {
+      "url",        "bind_dn",      "base_dns",           "user_filter",     "group_filter",
+      "attributes", "id_attribute", "username_attribute", "change_attribute"};
+  return kScope.count(key) > 0;
+}
+
+std::string AuditValue(const Json& v) {
+  return v.is_string() ? "\"" + v.get<std::string>() + "\"" : v.dump();
+}
+
+}  // namespace
+
+Result<LdapSync::Update> LdapSync::UpdateConnection(const std::string& name, const Json& changes,
+                                                    const std::string& actor,
+                                                    const std::string& request_id) {
+  if (!changes.is_object()) return Invalid("settings must be a JSON object");
+  Update out;
+  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
+    auto c = tx.GetConnectionByName(name);
+    if (!c) {
+      if (c.error().code == ErrorCode::kNotFound) {
+        return MakeError(ErrorCode::kNotFound, "no connection named \"" + name + "\"");
+      }
+      return c.error();
+    }
+    if (c->kind != kLdapKind) {
+      return Invalid("connection \"" + name + "\" is of kind " + c->kind +
+                     ", not ldap: it has no settings to change");
+    }
+    auto old_config = ParseLdapConfig(c->settings);
+    if (!old_config) return old_config.error();
+    const Json before = LdapConfigToJson(*old_config);
+    Json merged = before;
+    for (auto it = changes.begin(); it != changes.end(); ++it) {
+      if (it->is_null()) {
+        merged.erase(it.key());
+      } else {
+        merged[it.key()] = *it;
+      }
+    }
+    auto config = ParseLdapConfig(merged);
+    if (!config) return config.error();
+    if (Status s = CheckForSave(*config); !s) return s;
+    const Json after = LdapConfigToJson(*config);
+    std::string detail;
+    bool scope = false;
+    for (auto it = after.begin(); it != after.end(); ++it) {
+      if (before.contains(it.key()) && before[it.key()] == *it) continue;
+      out.changed.push_back(it.key());
+      scope = scope || ChangesScope(it.key());
+      detail += (detail.empty() ? "" : "; ") + it.key() + ": " +
+                AuditValue(before.value(it.key(), Json())) + " -> " + AuditValue(*it);
+    }
+    out.connection = *c;
+    if (out.changed.empty()) return Status::Ok();
+    if (!config->ldap.bind_dn.empty()) {
+      auto secret = tx.GetSecret(c->id, std::string(kPasswordSecret));
+      if (!secret) {
+        if (secret.error().code != ErrorCode::kNotFound) return secret.error();
+        return Invalid(
+            "bind_dn: the connection has no bind password; set one first (idsync ldap "
+            "set-password " +
+            name + ")");
+      }
+    }
+    out.connection.settings = after;
+    if (Status s = tx.UpdateConnection(out.connection); !s) return s;
+    if (scope) {  // entries that came into scope are read by a full run
+      auto state = tx.GetSyncState(c->id);
+      if (!state) return state.error();
+      if (state->is_object() && state->contains("mark")) {
+        Json next = *state;
+        next.erase("mark");
+        if (Status s = tx.PutSyncState(c->id, next); !s) return s;
+        detail += " (the next run is full)";
+      }
+    }
+    return impl_->Audit(tx, out.connection, actor, request_id, "connection.update", 200, detail);
+  });
+  if (!st) return st.error();
+  std::sort(out.changed.begin(), out.changed.end());
+  return out;
 }
 
 Status LdapSync::SetPassword(const std::string& name, const std::string& password,

@@ -62,6 +62,20 @@ class LdapSync {
   Result<store::Connection> AddConnection(const std::string& name, const std::string& directory,
                                           const Json& settings, const std::string& password,
                                           const std::string& actor);
+  // Changes an ldap connection's settings: `changes` holds the settings to replace (keys of
+  // LdapConfigToJson; null restores a setting's default), merged over the stored ones and
+  // validated as on add (ParseLdapConfig, CheckForSave). Nothing in the mirror changes: the
+  // next run reads with the new settings, and is a full run when the scope changed (url,
+  // bind_dn, base_dns, filters, attributes, id/username/change attribute), so entries that came
+  // into scope are read. The audit record ("connection.update") names each changed setting
+  // with its old and new value (never the password). Unchanged settings write nothing.
+  // kNotFound, kInvalidValue (not ldap, bad settings, a bind DN without a stored password).
+  struct Update {
+    store::Connection connection;
+    std::vector<std::string> changed;  // setting names, sorted
+  };
+  Result<Update> UpdateConnection(const std::string& name, const Json& changes,
+                                  const std::string& actor, const std::string& request_id = {});
   // Replaces the sealed bind password. kNotFound, kInvalidValue (not an ldap connection).
   Status SetPassword(const std::string& name, const std::string& password,
                      const std::string& actor);

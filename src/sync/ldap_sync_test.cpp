@@ -167,6 +167,50 @@ TEST(LdapConfig, RejectsUnknownSettingsAndKeepsNoPassword) {
   EXPECT_EQ(LdapConfigToJson(*again), stored);
 }
 
+TEST(LdapConfig, SaveRefusesBadFiltersAndSchedulesUnderAMinute) {
+  auto check = [](Json settings) {
+    settings["url"] = "ldap://x";
+    settings["base_dns"] = {"dc=x"};
+    auto c = ParseLdapConfig(settings);
+    EXPECT_TRUE(c) << c.error().detail;
+    return CheckForSave(*c);
+  };
+  EXPECT_TRUE(check(Json::object()));
+  EXPECT_TRUE(check(Json{{"user_filter", "objectClass=user"}, {"schedule", "1m"}}));
+  Status bad_user = check(Json{{"user_filter", "(&(objectClass=user)"}});
+  ASSERT_FALSE(bad_user);
+  EXPECT_EQ(bad_user.error().detail.rfind("user_filter: ", 0), 0u) << bad_user.error().detail;
+  Status bad_group = check(Json{{"group_filter", "(cn=a)(cn=b)"}});
+  ASSERT_FALSE(bad_group);
+  EXPECT_EQ(bad_group.error().detail.rfind("group_filter: ", 0), 0u) << bad_group.error().detail;
+  Status fast = check(Json{{"schedule", "30s"}});
+  ASSERT_FALSE(fast);
+  EXPECT_NE(fast.error().detail.find("one minute"), std::string::npos) << fast.error().detail;
+  EXPECT_TRUE(check(Json{{"schedule", "0"}}));
+}
+
+TEST_F(LdapSyncTest, UpdateKeepsTheMirrorAndMakesTheNextRunFull) {
+  Add("corp", Settings());
+  MustRun("corp");
+  auto refused = sync_->UpdateConnection("corp", Json{{"user_filter", "(uid=a"}}, "test");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidValue);
+  auto same = sync_->UpdateConnection("corp", Json{{"schedule", "0"}}, "test");
+  ASSERT_TRUE(same) << same.error().detail;
+  EXPECT_TRUE(same->changed.empty());
+  auto changed = sync_->UpdateConnection(
+      "corp",
+      Json{{"user_filter", "(&(objectClass=inetOrgPerson)(!(uid=alice)))"}, {"schedule", "15m"}},
+      "test");
+  ASSERT_TRUE(changed) << changed.error().detail;
+  EXPECT_EQ(changed->changed, (std::vector<std::string>{"schedule", "user_filter"}));
+  EXPECT_EQ(Count("corp", ResourceType::kUser), kUsers);  // the change deprovisions nobody
+  auto run = sync_->Run("corp", RunOptions{});
+  ASSERT_TRUE(run) << run.error().detail;
+  EXPECT_EQ(run->mode, "full");  // the scope changed
+  EXPECT_EQ(run->counts["removed"].get<int64_t>() + run->counts["disabled"].get<int64_t>(), 1);
+}
+
 TEST_F(LdapSyncTest, PasswordIsStoredSealedAndNeverInSettings) {
   Add("corp", Settings());
   std::string settings_text, sealed;
@@ -423,9 +467,14 @@ TEST_F(LdapSyncTest, LoginSyncRefreshesOneUserAndReturnsTheEffectiveRecord) {
 }
 
 TEST_F(LdapSyncTest, ScheduleFires) {
-  Json s = Settings();
-  s["schedule"] = "1s";
-  Add("corp", s);
+  Add("corp", Settings());
+  // A one-second schedule cannot be saved any more (CheckForSave: at least 1m); one stored
+  // before that rule still runs, which lets this test see two runs without waiting a minute.
+  ASSERT_TRUE(store_->Write([&](store::Transaction& tx) -> Status {
+    auto c = tx.GetConnectionByName("corp");
+    c->settings["schedule"] = "1s";
+    return tx.UpdateConnection(*c);
+  }));
   SyncScheduler scheduler(*sync_, clock_, std::chrono::milliseconds(50));
   scheduler.Start();
   std::vector<store::SyncRun> runs;

@@ -27,7 +27,7 @@ import pytest
 
 from conftest import (NO_RATE_LIMITS, Scim, add_connection, cli_json, start_server, uniq,
                       wait_until)
-from test_ldap import Slapd, add_cli
+from ldap_fixture import Slapd, add_cli
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 JAVA_SOURCE = os.path.join(REPO, "tests", "ldap_clients", "JiraSync.java")

@@ -454,13 +454,31 @@ Response AdminApi::Connections(Call& call) {
       if (!st) return ErrorResponse(st.error(), route);
       return Reply(200, j, route);
     }
+    if (method == "PATCH") {
+      // An LDAP connection's settings (issue #11): the given ones replace the stored ones.
+      const std::string route = "admin.connections.update";
+      auto body = ParseObjectBody(req, {"settings"});
+      if (!body) return ErrorResponse(body.error(), route);
+      if (!body->contains("settings") || !(*body)["settings"].is_object()) {
+        return ErrorResponse(
+            Error{ErrorCode::kInvalidValue, "settings: required, an object of settings to change"},
+            route);
+      }
+      sync::LdapSync* ldap = ldap_.load();
+      if (!ldap) return ErrorResponse(503, "unavailable", "LDAP sync is not running", route);
+      auto updated = ldap->UpdateConnection(name, (*body)["settings"], actor, call.request_id);
+      if (!updated) return ErrorResponse(updated.error(), route);
+      Json j = connection_json(updated->connection);
+      j["changed"] = updated->changed;
+      return Reply(200, j, route);
+    }
     if (method == "DELETE") {
       const std::string route = "admin.connections.delete";
       Status st = connections_.Remove(name, actor);
       if (!st) return ErrorResponse(st.error(), route);
       return NoContent(route);
     }
-    return call.MethodNotAllowed("GET, DELETE", "admin.connections");
+    return call.MethodNotAllowed("GET, PATCH, DELETE", "admin.connections");
   }
 
   if (seg.size() == 3 && (seg[2] == "enable" || seg[2] == "disable")) {

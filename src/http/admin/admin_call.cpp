@@ -17,6 +17,7 @@ std::string_view CodeName(ErrorCode code) {
     case ErrorCode::kInvalidValue: return "invalid_value";
     case ErrorCode::kMutability: return "mutability";
     case ErrorCode::kUniqueness: return "uniqueness";
+    case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kInvalidVersion: return "invalid_version";
     case ErrorCode::kSensitive: return "sensitive";
     case ErrorCode::kNotFound: return "not_found";

@@ -120,6 +120,7 @@ ErrorCode CodeOf(LdapFailure failure) {
     case LdapFailure::kSizeLimit: return ErrorCode::kTooMany;
     case LdapFailure::kReferral: return ErrorCode::kUnavailable;
     case LdapFailure::kInvalidSettings: return ErrorCode::kInvalidValue;
+    case LdapFailure::kAmbiguous: return ErrorCode::kConflict;
     case LdapFailure::kOther: return ErrorCode::kInternal;
   }
   return ErrorCode::kInternal;  // not reached
@@ -282,6 +283,7 @@ std::string_view FailureName(LdapFailure failure) {
     case LdapFailure::kSizeLimit: return "size_limit";
     case LdapFailure::kReferral: return "referral";
     case LdapFailure::kInvalidSettings: return "invalid_settings";
+    case LdapFailure::kAmbiguous: return "ambiguous";
     case LdapFailure::kOther: return "other";
   }
   return "other";  // not reached
@@ -746,9 +748,11 @@ Result<std::optional<LdapEntry>> LdapClient::FindUser(std::string_view username)
                                         },
                                         {});
       if (ambiguous) {
-        return Fail(LdapFailure::kOther, "more than one entry has " + settings_.username_attribute +
-                                             " '" + escaped + "': '" + found->dn + "' and '" +
-                                             second_dn + "'");
+        return Fail(LdapFailure::kAmbiguous,
+                    "two entries in scope have " + settings_.username_attribute + "=" +
+                        std::string(username) + ": '" + found->dn + "' and '" + second_dn +
+                        "'; a username must name exactly one entry (fix the data on the LDAP "
+                        "server, or narrow the user filter or base DNs)");
       }
       if (!searched) return searched;
     }

@@ -31,6 +31,7 @@ enum class LdapFailure {
   kSizeLimit,        // the server stopped returning entries at its size or admin limit
   kReferral,         // the server pointed elsewhere (referral or continuation reference)
   kInvalidSettings,  // settings rejected by Validate(), or a filter the server cannot parse
+  kAmbiguous,        // a username matches more than one entry in scope (a data problem)
   kOther             // any other LDAP result code, or an exception in a callback
 };
 
@@ -98,7 +99,8 @@ class LdapClient {
   // The one entry matching `user_filter` whose `username_attribute` equals `username`
   // (escaped per RFC 4515, so filter metacharacters are literal), searched in every base DN,
   // with settings().attributes plus the id and username attributes. nullopt if there is none;
-  // kOther if more than one entry matches; the failures of PagedSearch otherwise.
+  // kAmbiguous (ErrorCode kConflict, naming both DNs) if more than one entry matches; the failures
+  // of PagedSearch otherwise.
   Result<std::optional<LdapEntry>> FindUser(std::string_view username);
 
   // The attributes a user or group search should request: settings().attributes (or "*")

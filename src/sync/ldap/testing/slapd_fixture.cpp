@@ -176,7 +176,8 @@ std::string Base64(std::string_view bytes) {
   return out;
 }
 
-// An Active-Directory-style logon name and binary GUID, under the OpenLDAP experimental arc
+// An Active-Directory-style logon name, binary GUID and account flags (userAccountControl: 512
+// a normal account, 514 a disabled one), under the OpenLDAP experimental arc
 // 1.3.6.1.4.1.4203.666 (reserved for such use).
 constexpr const char* kTestSchema = R"(# idsync test schema: AD-style attributes on OpenLDAP.
 attributetype ( 1.3.6.1.4.1.4203.666.11.99.1.1 NAME 'sAMAccountName'
@@ -186,9 +187,12 @@ attributetype ( 1.3.6.1.4.1.4203.666.11.99.1.1 NAME 'sAMAccountName'
 attributetype ( 1.3.6.1.4.1.4203.666.11.99.1.2 NAME 'objectGUID'
   DESC 'Active-Directory-style binary GUID (idsync tests)'
   EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.4203.666.11.99.1.3 NAME 'userAccountControl'
+  DESC 'Active-Directory-style account flags, 0x2 ACCOUNTDISABLE (idsync tests)'
+  EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 objectclass ( 1.3.6.1.4.1.4203.666.11.99.2.1 NAME 'idsyncAdUser'
   DESC 'Active-Directory-style user attributes (idsync tests)'
-  AUXILIARY MAY ( sAMAccountName $ objectGUID ) )
+  AUXILIARY MAY ( sAMAccountName $ objectGUID $ userAccountControl ) )
 )";
 
 // RFC 4514 §2.4: a backslash in an attribute value is escaped in the DN. The seeded uids use
