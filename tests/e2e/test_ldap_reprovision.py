@@ -2,22 +2,15 @@
 (the person is disabled), then created again with the same username (a new entryUUID) comes
 back as the same effective user, re-enabled, with its groups derived again. Against the real
 slapd fixture."""
-import os
-
 import pytest
 
-from conftest import cli_json, run_cli, uniq
-from test_ldap import Slapd, add_cli
+from conftest import cli_json, uniq
+from ldap_fixture import add_cli, start_slapd
 
 
 @pytest.fixture(scope="module")
 def slapd(idsync_bin):
-    binary = os.path.join(os.path.dirname(idsync_bin), "idsync_slapd_fixture")
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"{binary} not built (cmake --build build --target idsync_slapd_fixture)")
-    if not os.access("/usr/sbin/slapd", os.X_OK):
-        pytest.fail("slapd not installed (tools/install-deps.sh test)")
-    s = Slapd(binary, users=5)
+    s = start_slapd(idsync_bin, users=5)
     yield s
     s.close()
 
