@@ -131,6 +131,16 @@ Result<ListParams> ListParamsFromQuery(const Request& req) {
   return p;
 }
 
+// True if `body` has a "schemas" array naming `urn` (URNs compare case-insensitively, RFC 8141).
+bool ListsSchema(const Json& body, std::string_view urn) {
+  auto schemas = body.find("schemas");
+  if (schemas == body.end() || !schemas->is_array()) return false;
+  for (const Json& s : *schemas) {
+    if (s.is_string() && EqualsIgnoreAsciiCase(s.get_ref<const std::string&>(), urn)) return true;
+  }
+  return false;
+}
+
 Result<ListParams> ListParamsFromSearch(const Json& body) {
   if (!body.is_object()) {
     return MakeError(ErrorCode::kInvalidSyntax, "SearchRequest must be a JSON object");
@@ -386,6 +396,12 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     }
     auto body = parse_body();
     if (!body) return ErrorResponse(body.error(), "scim.bulk");
+    // RFC 7644 §3.7: a BulkRequest lists its schema URN, as a PatchOp must (§3.5.2).
+    if (body->is_object() && !ListsSchema(*body, scim::kBulkRequestSchema)) {
+      return ErrorResponse(ErrorCode::kInvalidSyntax,
+                           "\"schemas\" must list " + std::string(scim::kBulkRequestSchema),
+                           "scim.bulk");
+    }
     auto result = scim_.Bulk(ctx, *body);
     if (!result) return ErrorResponse(result.error(), "scim.bulk");
     return JsonResponse(200, *result, "scim.bulk");
