@@ -26,6 +26,7 @@
 #include "http/admin/admin_api.h"
 #include "http/console/console_api.h"
 #include "http/directory/directory_api.h"
+#include "http/ops/ops_api.h"
 #include "http/request_limits.h"
 #include "http/scim/scim_api.h"
 #include "http/server.h"
@@ -189,7 +190,6 @@ int Serve(const std::string& data, const ServeOptions& o) {
       });
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
-  api_options.bench_routes = o.bench_routes;
   // One set of limits for the three APIs: an address has one budget whichever it calls.
   http::RequestLimits limits({.rate_per_address = o.rate_per_address,
                               .rate_per_connection = o.rate_per_connection,
@@ -198,7 +198,8 @@ int Serve(const std::string& data, const ServeOptions& o) {
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
-  http::ScimApi api(scim, connections, registry, **store, limits, api_options);
+  http::ScimApi api(scim, connections, registry, limits, api_options);
+  http::OpsApi ops(**store, o.bench_routes);
   service::ApiTokens api_tokens(**store, clock);
   directory::DirectoryReader reader(**store, scim.limits());
   http::DirectoryApi read_api(reader, directories, api_tokens, **store, limits,
@@ -220,9 +221,11 @@ int Serve(const std::string& data, const ServeOptions& o) {
     return Fail(ldap_server.error().detail);
   }
 
-  // One server, four faces: the admin API (/api/v1), the admin console (/console/), the read
-  // API for applications (/directory/v2) and SCIM with the operational endpoints (the rest).
+  // One server, five faces: the operational endpoints (/healthz, /readyz, /metrics), the admin
+  // API (/api/v1), the admin console (/console/), the read API for applications (/directory/v2)
+  // and SCIM (the rest).
   auto route = [&](const http::Request& r) {
+    if (ops.Handles(r.path)) return ops.Handle(r);
     if (http::AdminApi::Matches(r.path)) return admin_api.Handle(r);
     if (http::ConsoleApi::Matches(r.path)) return console.Handle(r);
     if (http::DirectoryApi::Handles(r.path)) return read_api.Handle(r);
@@ -245,8 +248,9 @@ int Serve(const std::string& data, const ServeOptions& o) {
     return Fail(ldap_face.error().detail);
   }
   LdapFace* ldap = ldap_face->get();
-  api.SetServerMetrics([srv, ldap] {
-    return srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string());
+  ops.SetMetrics([srv, ldap, &scim] {
+    return srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string()) +
+           scim.RenderMetrics();
   });
   std::string scheme = so.tls_cert_file ? "https" : "http";
   std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
