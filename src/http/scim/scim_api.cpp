@@ -6,6 +6,7 @@
 #include "base/strings.h"
 #include "http/common.h"
 #include "http/media_type.h"
+#include "scim/query/etag.h"
 #include "scim/query/projection.h"
 
 namespace idsync::http {
@@ -348,7 +349,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     r.route = route;
     r.SetHeader("ETag", got->etag);
     if (auto inm = req.Header("if-none-match");
-        inm && (*inm == "*" || inm->find(got->etag.substr(2)) != std::string_view::npos)) {
+        inm && scim::query::ETagListMatches(*inm, got->etag)) {
       r.status = 304;
       return r;
     }
@@ -361,16 +362,13 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     std::string route = route_base + ".get";
     auto got = scim_.Get(ctx, type, id, include_members, projection->IncludesAttribute("groups"));
     if (!got) return ScimErrorResponse(got.error(), route);
-    if (auto inm = req.Header("if-none-match")) {
-      // Weak comparison against our only representation's version.
-      std::string_view v = *inm;
-      if (v == "*" || v.find(got->etag.substr(2)) != std::string_view::npos) {
-        Response r;
-        r.status = 304;
-        r.route = route;
-        r.SetHeader("ETag", got->etag);
-        return r;
-      }
+    if (auto inm = req.Header("if-none-match");
+        inm && scim::query::ETagListMatches(*inm, got->etag)) {
+      Response r;
+      r.status = 304;
+      r.route = route;
+      r.SetHeader("ETag", got->etag);
+      return r;
     }
     return single(200, *got, route);
   }
