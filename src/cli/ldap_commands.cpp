@@ -232,8 +232,8 @@ Result<Json> LdapCommands::SettingsFromFlags() const {
   return s;
 }
 
-int LdapCommands::RunAdd(App& app, const std::string& name,
-                         const std::string& directory, bool json) {
+int LdapCommands::RunAdd(App& app, const std::string& name, const std::string& directory,
+                         bool json) {
   Options& o = *o_;
   auto flags = SettingsFromFlags();
   if (!flags) return Fail(flags.error().detail);
@@ -263,8 +263,7 @@ int LdapCommands::RunAdd(App& app, const std::string& name,
   return 0;
 }
 
-int LdapCommands::RunSet(App& app, const std::string& name,
-                         bool json) {
+int LdapCommands::RunSet(App& app, const std::string& name, bool json) {
   Options& o = *o_;
   auto flags = SettingsFromFlags();
   if (!flags) return Fail(flags.error().detail);
@@ -389,7 +388,7 @@ struct LdapCommands::Server {
 };
 
 Result<std::shared_ptr<LdapCommands::Server>> LdapCommands::StartServer(App& app,
-                                                                       http::AdminApi& admin) {
+                                                                        http::AdminApi& admin) {
   auto engine = app.ldap_sync();
   if (!engine) return engine.error();
   auto scheduler = app.StartScheduler();

@@ -5,12 +5,12 @@
 
 #include "base/strings.h"
 #include "directory/render.h"
-#include "scim/query/sort.h"
 #include "scim/filter/evaluate.h"
 #include "scim/filter/parser.h"
 #include "scim/query/etag.h"
 #include "scim/query/plan.h"
 #include "scim/query/projection.h"
+#include "scim/query/sort.h"
 
 namespace idsync::directory {
 
@@ -357,7 +357,7 @@ Result<service::ListResult> DirectoryReader::List(ResourceType type, const std::
     if (plan) {
       if (is_user) {
         auto row = plan->attr == "id" ? tx.GetEffectiveUser(directory, plan->value)
-                               : tx.FindEffectiveUserByUsername(directory, plan->value);
+                                      : tx.FindEffectiveUserByUsername(directory, plan->value);
         if (row) {
           consider_user(*row);
         } else if (row.error().code != ErrorCode::kNotFound) {
@@ -365,7 +365,7 @@ Result<service::ListResult> DirectoryReader::List(ResourceType type, const std::
         }
       } else {
         auto row = plan->attr == "id" ? tx.GetEffectiveGroup(directory, plan->value)
-                               : tx.FindEffectiveGroupByName(directory, plan->value);
+                                      : tx.FindEffectiveGroupByName(directory, plan->value);
         if (row) {
           consider_group(*row);
         } else if (row.error().code != ErrorCode::kNotFound) {

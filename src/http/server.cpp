@@ -177,7 +177,8 @@ template <class Fields>
 std::vector<std::string_view> FieldValues(const Fields& fields, bhttp::field name) {
   std::vector<std::string_view> values;
   auto [first, last] = fields.equal_range(name);
-  for (auto it = first; it != last; ++it) values.emplace_back(it->value().data(), it->value().size());
+  for (auto it = first; it != last; ++it)
+    values.emplace_back(it->value().data(), it->value().size());
   return values;
 }
 

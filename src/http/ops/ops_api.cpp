@@ -47,8 +47,8 @@ Response OpsApi::Handle(const Request& req) {
     r = Text(st ? 200 : 503, st ? "ready\n" : "store unavailable: " + st.error().detail + "\n",
              "text/plain; charset=utf-8", "readyz");
   } else if (path == kMetrics) {
-    r = Text(200, metrics_ ? metrics_() : std::string(),
-             "text/plain; version=0.0.4; charset=utf-8", "metrics");
+    r = Text(200, metrics_ ? metrics_() : std::string(), "text/plain; version=0.0.4; charset=utf-8",
+             "metrics");
   } else if (bench_routes_ && path == kBenchStatic) {
     static const std::string kBody = [] {
       Json j = {{"schemas", {std::string(scim::kUserSchema)}},

@@ -101,15 +101,15 @@ Response ScimApi::Handle(const Request& req) {
   Response r;
   std::string_view path = req.path;
   if (path == kPrefix ||
-             (path.size() > kPrefix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
-              path[kPrefix.size()] == '/')) {
+      (path.size() > kPrefix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
+       path[kPrefix.size()] == '/')) {
     std::string_view rest = path.substr(kPrefix.size());
     if (rest.empty()) rest = "/";
     r = HandleScim(req, rest, request_id);
   } else {
-    r = ScimErrorResponse(ErrorCode::kNotFound,
-                      "no such endpoint: " + std::string(path) + " (SCIM is served under /scim/v2)",
-                      "other");
+    r = ScimErrorResponse(
+        ErrorCode::kNotFound,
+        "no such endpoint: " + std::string(path) + " (SCIM is served under /scim/v2)", "other");
   }
   // RFC 7644 §3.8: every SCIM answer, errors included, in the media type the client asked for.
   NegotiateScimMediaType(req, r);
@@ -147,7 +147,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
                           "scim.discovery");
     }
     return ScimErrorResponse(ErrorCode::kNotFound, "no resource type " + std::string(seg.back()),
-                         "scim.discovery");
+                             "scim.discovery");
   }
   if (!seg.empty() && seg[0] == "Schemas") {
     if (method != "GET") return method_not_allowed("GET", "scim.discovery");
@@ -163,12 +163,12 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
       }
     }
     return ScimErrorResponse(ErrorCode::kNotFound, "no schema " + std::string(seg.back()),
-                         "scim.discovery");
+                             "scim.discovery");
   }
   if (!seg.empty() && seg[0] == "Me") {
     return ScimErrorResponse(ErrorCode::kNotImplemented,
-                         "/Me is not supported: idsync authenticates connections, not users",
-                         "scim.me");
+                             "/Me is not supported: idsync authenticates connections, not users",
+                             "scim.me");
   }
 
   // Limits shared with the admin and read APIs (request_limits.h gives the order and why).
@@ -222,28 +222,29 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     for (auto& res : list->resources) {
       ResourceType t =
           res["meta"]["resourceType"] == "Group" ? ResourceType::kGroup : ResourceType::kUser;
-      auto proj =
-          scim::query::Projection::Parse(t, params->attributes, params->excluded_attributes, registry_);
+      auto proj = scim::query::Projection::Parse(t, params->attributes, params->excluded_attributes,
+                                                 registry_);
       out.push_back(proj ? proj->Apply(res) : res);
     }
-    return JsonResponse(200, ScimListResponse(list->total_results, list->start_index, std::move(out)),
+    return JsonResponse(200,
+                        ScimListResponse(list->total_results, list->start_index, std::move(out)),
                         "scim.search");
   }
   if (seg.size() == 1 && seg[0] == "Bulk") {
     if (method != "POST") return method_not_allowed("POST", "scim.bulk");
     if (req.body.size() > scim_.limits().bulk_max_payload_bytes) {
       return ScimErrorResponse(ErrorCode::kPayloadTooLarge,
-                           fmt::format("Bulk request is {} bytes; maxPayloadSize is {}",
-                                       req.body.size(), scim_.limits().bulk_max_payload_bytes),
-                           "scim.bulk");
+                               fmt::format("Bulk request is {} bytes; maxPayloadSize is {}",
+                                           req.body.size(), scim_.limits().bulk_max_payload_bytes),
+                               "scim.bulk");
     }
     auto body = parse_body();
     if (!body) return ScimErrorResponse(body.error(), "scim.bulk");
     // RFC 7644 §3.7: a BulkRequest lists its schema URN, as a PatchOp must (§3.5.2).
     if (body->is_object() && !ListsSchema(*body, scim::kBulkRequestSchema)) {
       return ScimErrorResponse(ErrorCode::kInvalidSyntax,
-                           "\"schemas\" must list " + std::string(scim::kBulkRequestSchema),
-                           "scim.bulk");
+                               "\"schemas\" must list " + std::string(scim::kBulkRequestSchema),
+                               "scim.bulk");
     }
     auto result = scim_.Bulk(ctx, *body);
     if (!result) return ScimErrorResponse(result.error(), "scim.bulk");
@@ -252,7 +253,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
 
   if (seg.empty() || (seg[0] != "Users" && seg[0] != "Groups") || seg.size() > 2) {
     return ScimErrorResponse(ErrorCode::kNotFound, "no such SCIM endpoint: " + std::string(rest),
-                         "scim.other");
+                             "scim.other");
   }
   ResourceType type = seg[0] == "Users" ? ResourceType::kUser : ResourceType::kGroup;
   std::string route_base = type == ResourceType::kUser ? "scim.users" : "scim.groups";
@@ -304,8 +305,8 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     }
     std::string route = route_base + (search ? ".search" : ".list");
     if (!params) return ScimErrorResponse(params.error(), route);
-    auto proj =
-        scim::query::Projection::Parse(type, params->attributes, params->excluded_attributes, registry_);
+    auto proj = scim::query::Projection::Parse(type, params->attributes,
+                                               params->excluded_attributes, registry_);
     if (!proj) return ScimErrorResponse(proj.error(), route);
     params->request.include_members = proj->IncludesAttribute("members");
     params->request.include_groups = proj->IncludesAttribute("groups");
@@ -336,8 +337,8 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     for (auto& res : list->resources) {
       out.push_back(list_identity ? std::move(res) : proj->Apply(res));
     }
-    return JsonResponse(200, ScimListResponse(list->total_results, list->start_index, std::move(out)),
-                        route);
+    return JsonResponse(
+        200, ScimListResponse(list->total_results, list->start_index, std::move(out)), route);
   }
 
   std::string id(seg[1]);

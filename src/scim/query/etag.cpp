@@ -33,8 +33,8 @@ bool ETagListMatches(std::string_view header, std::string_view etag) {
     size_t start = i;
     size_t end;
     size_t quote = header.substr(i, 3).find('"');
-    bool quoted = quote != std::string_view::npos &&
-                  (quote == 0 || (quote == 2 && header[i + 1] == '/'));
+    bool quoted =
+        quote != std::string_view::npos && (quote == 0 || (quote == 2 && header[i + 1] == '/'));
     if (quoted) {
       size_t close = header.find('"', i + quote + 1);
       if (close == std::string_view::npos) return false;  // unterminated: nothing more to read
