@@ -70,8 +70,9 @@ bool AdminUserCommands::Parsed() const {
   return root_ && root_->parsed();
 }
 
-int AdminUserCommands::Run(store::Store& store, const std::string& data) {
-  service::AdminUsers users(store, SystemClock::Instance());
+int AdminUserCommands::Run(App& app) {
+  service::AdminUsers& users = app.admin_users();
+  const std::string& data = app.data();
   const std::string actor = "cli";
   const bool json = *json_;
   auto print_password = [&](const service::NewAdminPassword& made, const char* what) {

@@ -8,7 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "store/store.h"
+#include "cli/app.h"
 
 namespace idsync::cli {
 
@@ -18,7 +18,7 @@ class AdminUserCommands {
   void Register(CLI::App& app, std::string& data, bool& json);
   bool Parsed() const;
   // Runs the parsed subcommand; the exit code.
-  int Run(store::Store& store, const std::string& data);
+  int Run(App& app);
 
  private:
   bool* json_ = nullptr;

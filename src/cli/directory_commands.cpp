@@ -146,9 +146,8 @@ bool DirectoryCommands::Parsed() const {
   return false;
 }
 
-int DirectoryCommands::Run(store::Store& store) {
-  const auto& clock = SystemClock::Instance();
-  directory::DirectoryService dirs(store, clock);
+int DirectoryCommands::Run(App& app) {
+  directory::DirectoryService& dirs = app.directories();
   directory::Actor actor{"cli", ""};
   const bool json = json_ && *json_;
   auto print = [&](const Json& j) { std::cout << j.dump(2) << "\n"; };
@@ -358,7 +357,7 @@ int DirectoryCommands::Run(store::Store& store) {
     return 0;
   }
   // Tokens.
-  service::ApiTokens tokens(store, clock);
+  service::ApiTokens& tokens = app.api_tokens();
   if (admin_add_->parsed() || read_add_->parsed()) {
     const bool admin = admin_add_->parsed();
     auto t = tokens.Add(name_, admin ? "admin" : "read", admin ? "" : directory_, "cli");

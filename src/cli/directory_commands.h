@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "store/store.h"
+#include "cli/app.h"
 
 namespace idsync::cli {
 
@@ -17,7 +17,7 @@ class DirectoryCommands {
   // Whether one of these subcommands was given.
   bool Parsed() const;
   // Runs the parsed subcommand; the exit code.
-  int Run(store::Store& store);
+  int Run(App& app);
 
  private:
   bool* json_ = nullptr;

@@ -108,13 +108,12 @@ bool LdapAccountCommands::Parsed() const {
   return (account_ && account_->parsed()) || (settings_ && settings_->parsed());
 }
 
-int LdapAccountCommands::Run(store::Store& store, const std::string& data) {
-  if (settings_->parsed()) return RunSettings(store);
-  return RunAccounts(store, data);
+int LdapAccountCommands::Run(App& app) {
+  if (settings_->parsed()) return RunSettings(app.store());
+  return RunAccounts(app.ldap_accounts(), app.data());
 }
 
-int LdapAccountCommands::RunAccounts(store::Store& store, const std::string& data) {
-  service::LdapAccounts accounts(store, SystemClock::Instance());
+int LdapAccountCommands::RunAccounts(service::LdapAccounts& accounts, const std::string& data) {
   const bool json = json_ && *json_;
   const std::string suffix = LdapSuffix(data);
   if (add_->parsed() || rotate_->parsed()) {

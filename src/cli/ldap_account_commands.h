@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/app.h"
+#include "service/ldap_accounts.h"
 #include "store/store.h"
 
 namespace idsync::cli {
@@ -22,10 +24,10 @@ class LdapAccountCommands {
   // which also answers true for `directory ldap`.
   bool Parsed() const;
   // Runs the parsed subcommand; the exit code.
-  int Run(store::Store& store, const std::string& data);
+  int Run(App& app);
 
  private:
-  int RunAccounts(store::Store& store, const std::string& data);
+  int RunAccounts(service::LdapAccounts& accounts, const std::string& data);
   int RunSettings(store::Store& store);
 
   bool* json_ = nullptr;

@@ -12,7 +12,6 @@
 #include "http/admin/admin_api.h"
 #include "sync/ldap_sync.h"
 #include "sync/scheduler.h"
-#include "sync/secrets/secret_box.h"
 
 namespace idsync::cli {
 
@@ -192,20 +191,6 @@ bool LdapCommands::Parsed() const {
   return o_->ldap->parsed() || o_->sync->parsed();
 }
 
-namespace {
-
-Result<std::unique_ptr<sync::LdapSync>> MakeSync(store::Store& store,
-                                                 directory::DirectoryService& directories,
-                                                 const std::string& data,
-                                                 std::unique_ptr<sync::SecretBox>* box) {
-  auto opened = sync::SecretBox::Open(data);
-  if (!opened) return opened.error();
-  *box = std::make_unique<sync::SecretBox>(std::move(*opened));
-  return std::make_unique<sync::LdapSync>(store, directories, **box, SystemClock::Instance());
-}
-
-}  // namespace
-
 // The settings given on the command line: --settings FILE, then each flag over it.
 Result<Json> LdapCommands::SettingsFromFlags() const {
   const Options& o = *o_;
@@ -247,8 +232,8 @@ Result<Json> LdapCommands::SettingsFromFlags() const {
   return s;
 }
 
-int LdapCommands::RunAdd(store::Store& store, const std::string& data, const std::string& name,
-                         const std::string& directory, bool json) {
+int LdapCommands::RunAdd(App& app, const std::string& name, const std::string& directory,
+                         bool json) {
   Options& o = *o_;
   auto flags = SettingsFromFlags();
   if (!flags) return Fail(flags.error().detail);
@@ -259,9 +244,7 @@ int LdapCommands::RunAdd(store::Store& store, const std::string& data, const std
     if (!pw) return Fail(pw.error().detail);
     password = std::move(*pw);
   }
-  directory::DirectoryService directories(store, SystemClock::Instance());
-  std::unique_ptr<sync::SecretBox> box;
-  auto engine = MakeSync(store, directories, data, &box);
+  auto engine = app.ldap_sync();
   if (!engine) return Fail(engine.error().detail);
   auto c = (*engine)->AddConnection(name, directory, s, password, "cli");
   if (!c) return Fail(c.error().detail);
@@ -280,8 +263,7 @@ int LdapCommands::RunAdd(store::Store& store, const std::string& data, const std
   return 0;
 }
 
-int LdapCommands::RunSet(store::Store& store, const std::string& data, const std::string& name,
-                         bool json) {
+int LdapCommands::RunSet(App& app, const std::string& name, bool json) {
   Options& o = *o_;
   auto flags = SettingsFromFlags();
   if (!flags) return Fail(flags.error().detail);
@@ -291,9 +273,7 @@ int LdapCommands::RunSet(store::Store& store, const std::string& data, const std
         "connection set: nothing to change (give --settings FILE or a setting such as "
         "--user-filter; see idsync connection set --help)");
   }
-  directory::DirectoryService directories(store, SystemClock::Instance());
-  std::unique_ptr<sync::SecretBox> box;
-  auto engine = MakeSync(store, directories, data, &box);
+  auto engine = app.ldap_sync();
   if (!engine) return Fail(engine.error().detail);
   if (new_password) {  // first, so that a new bind DN finds its password
     auto pw = ReadPassword(o.password_file, o.password_stdin);
@@ -335,12 +315,10 @@ Status LdapCommands::AddLdapDetails(store::Store& store, const store::Connection
   });
 }
 
-int LdapCommands::Run(store::Store& store, const std::string& data) {
+int LdapCommands::Run(App& app) {
   Options& o = *o_;
   const bool json = *o.json;
-  directory::DirectoryService directories(store, SystemClock::Instance());
-  std::unique_ptr<sync::SecretBox> box;
-  auto made = MakeSync(store, directories, data, &box);
+  auto made = app.ldap_sync();
   if (!made) return Fail(made.error().detail);
   sync::LdapSync& engine = **made;
 
@@ -398,28 +376,26 @@ int LdapCommands::Run(store::Store& store, const std::string& data) {
   return 0;
 }
 
+// The engine and the scheduler are the App's; this handle takes the admin API's LDAP routes
+// away and stops the scheduler (waiting for runs in progress) when released.
 struct LdapCommands::Server {
-  std::unique_ptr<sync::SecretBox> box;
-  std::unique_ptr<sync::LdapSync> engine;
-  std::unique_ptr<sync::SyncScheduler> scheduler;
+  App* app = nullptr;
   http::AdminApi* admin = nullptr;
   ~Server() {
     if (admin) admin->SetLdapSync(nullptr, nullptr);
-    if (scheduler) scheduler->Stop();
+    if (app) app->StopScheduler();
   }
 };
 
-Result<std::shared_ptr<LdapCommands::Server>> LdapCommands::StartServer(
-    store::Store& store, directory::DirectoryService& directories, const std::string& data,
-    http::AdminApi& admin) {
-  auto server = std::make_shared<Server>();
-  auto engine = MakeSync(store, directories, data, &server->box);
+Result<std::shared_ptr<LdapCommands::Server>> LdapCommands::StartServer(App& app,
+                                                                        http::AdminApi& admin) {
+  auto engine = app.ldap_sync();
   if (!engine) return engine.error();
-  server->engine = std::move(*engine);
-  server->scheduler =
-      std::make_unique<sync::SyncScheduler>(*server->engine, SystemClock::Instance());
-  server->scheduler->Start();
-  admin.SetLdapSync(server->engine.get(), server->scheduler.get());
+  auto scheduler = app.StartScheduler();
+  if (!scheduler) return scheduler.error();
+  auto server = std::make_shared<Server>();
+  server->app = &app;
+  admin.SetLdapSync(*engine, *scheduler);
   server->admin = &admin;
   return server;
 }

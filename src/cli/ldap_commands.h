@@ -11,7 +11,7 @@
 
 #include "base/json.h"
 #include "base/result.h"
-#include "directory/directory_service.h"
+#include "cli/app.h"
 #include "store/store.h"
 
 namespace idsync::http {
@@ -34,7 +34,7 @@ class LdapCommands {
   bool IsSet() const;
   // Runs `connection set NAME`: the given settings replace the stored ones (the mirror is kept;
   // the next run uses them); the exit code.
-  int RunSet(store::Store& store, const std::string& data, const std::string& name, bool json);
+  int RunSet(App& app, const std::string& name, bool json);
   // `connection show` of an ldap connection: its settings (never the password), whether a bind
   // password is set, and the last run. Added to `shown`.
   static Status AddLdapDetails(store::Store& store, const store::Connection& c, Json& shown);
@@ -43,19 +43,15 @@ class LdapCommands {
   // Whether one of the `ldap`/`sync` subcommands was given.
   bool Parsed() const;
   // Runs `connection add --kind ldap`; the exit code.
-  int RunAdd(store::Store& store, const std::string& data, const std::string& name,
-             const std::string& directory, bool json);
+  int RunAdd(App& app, const std::string& name, const std::string& directory, bool json);
   // Runs the parsed `ldap`/`sync` subcommand; the exit code.
-  int Run(store::Store& store, const std::string& data);
+  int Run(App& app);
 
-  // For `serve`: the LDAP engine, its scheduler (started), and the admin API's LDAP routes.
-  // Stops the scheduler (waiting for runs in progress) when destroyed.
+  // For `serve`: starts the App's scheduler and gives the admin API its LDAP routes. Takes the
+  // routes away and stops the scheduler (waiting for runs in progress) when destroyed.
   struct Server;
   // A shared_ptr so that callers need not see Server (its deleter is bound here).
-  static Result<std::shared_ptr<Server>> StartServer(store::Store& store,
-                                                     directory::DirectoryService& directories,
-                                                     const std::string& data,
-                                                     http::AdminApi& admin);
+  static Result<std::shared_ptr<Server>> StartServer(App& app, http::AdminApi& admin);
 
  private:
   struct Options;

@@ -1,5 +1,5 @@
-// `idsync`: the composition root. Parses the command line (CLI11), opens the concrete store,
-// builds the services and either serves or runs one administrative command.
+// `idsync`: the composition root. Parses the command line (CLI11), opens the App (cli/app.h: the
+// concrete store and the services over it) and either serves or runs one administrative command.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,12 +11,12 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/json.h"
 #include "base/time.h"
 #include "cli/admin_user_commands.h"
+#include "cli/app.h"
 #include "cli/directory_commands.h"
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
@@ -26,6 +26,7 @@
 #include "http/admin/admin_api.h"
 #include "http/console/console_api.h"
 #include "http/directory/directory_api.h"
+#include "http/ops/ops_api.h"
 #include "http/request_limits.h"
 #include "http/scim/scim_api.h"
 #include "http/server.h"
@@ -35,7 +36,6 @@
 #include "service/connections.h"
 #include "service/console_sessions.h"
 #include "service/scim_service.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace idsync::cli {
 namespace {
@@ -77,16 +77,6 @@ Status WriteFileAtomically(const std::string& path, const std::string& content) 
     return MakeError(ErrorCode::kUnavailable, "cannot write " + path);
   }
   return Status::Ok();
-}
-
-Result<std::unique_ptr<store::sqlite::SqliteStore>> OpenStore(const std::string& data) {
-  struct stat st {};
-  if (::stat(data.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return MakeError(ErrorCode::kUnavailable, "data folder " + data +
-                                                  " does not exist; create it (mkdir -p " + data +
-                                                  ") or pass --data DIR");
-  }
-  return store::sqlite::SqliteStore::Open(data, {});
 }
 
 Json ConnectionJson(const store::Connection& c, const std::string& data) {
@@ -175,21 +165,13 @@ int Serve(const std::string& data, const ServeOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto store = OpenStore(data);
-  if (!store) return Fail(store.error().detail);
-  const auto& registry = scim::schema::Registry::Default();
-  const auto& clock = SystemClock::Instance();
-  service::ScimService scim(**store, registry, clock);
-  service::Connections connections(**store, clock);
-  directory::DirectoryService directories(**store, clock);
-  if (!o.bench_mirror_only) scim.SetObserver(&directories);
-  connections.SetRemovalHook(
-      [&directories](store::Transaction& tx, const store::Connection& c, const std::string& actor) {
-        return directories.OnConnectionRemoving(tx, c, directory::Actor{actor, ""});
-      });
+  auto opened = App::Open(data, {.mirror_only = o.bench_mirror_only});
+  if (!opened) return Fail(opened.error().detail);
+  App& app = **opened;
+  service::ScimService& scim = app.scim();
+  directory::DirectoryService& directories = app.directories();
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
-  api_options.bench_routes = o.bench_routes;
   // One set of limits for the three APIs: an address has one budget whichever it calls.
   http::RequestLimits limits({.rate_per_address = o.rate_per_address,
                               .rate_per_connection = o.rate_per_connection,
@@ -198,31 +180,29 @@ int Serve(const std::string& data, const ServeOptions& o) {
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
-  http::ScimApi api(scim, connections, registry, **store, limits, api_options);
-  service::ApiTokens api_tokens(**store, clock);
-  directory::DirectoryReader reader(**store, scim.limits());
-  http::DirectoryApi read_api(reader, directories, api_tokens, **store, limits,
+  http::ScimApi api(scim, app.connections(), app.registry(), limits, api_options);
+  http::OpsApi ops(app.store(), o.bench_routes);
+  directory::DirectoryReader reader(app.store(), scim.limits());
+  http::DirectoryApi read_api(reader, directories, app.api_tokens(), app.store(), limits,
                               api_options.public_url);
-  http::AdminApi admin_api(directories, connections, api_tokens, **store, limits,
+  http::AdminApi admin_api(directories, app.connections(), app.api_tokens(), app.store(), limits,
                            api_options.public_url);
   admin_api.SetLdapSuffix(o.ldap.suffix);
   // The admin console (issue #12): its pages and sign-in at /console/, its sessions accepted
   // by the admin API in place of a token.
-  service::AdminUsers admin_users(**store, clock);
-  service::ConsoleSessions console_sessions(**store, clock, console_timeouts);
-  http::ConsoleApi console(admin_users, console_sessions, limits, api_options.public_url);
+  service::ConsoleSessions console_sessions(app.store(), app.clock(), console_timeouts);
+  http::ConsoleApi console(app.admin_users(), console_sessions, limits, api_options.public_url);
   admin_api.SetSessionAuthenticator(console.Authenticator());
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
-  auto ldap_server = LdapCommands::StartServer(**store, directories, data, admin_api);
-  if (!ldap_server) {
-    (*store)->Close();
-    return Fail(ldap_server.error().detail);
-  }
+  auto ldap_server = LdapCommands::StartServer(app, admin_api);
+  if (!ldap_server) return Fail(ldap_server.error().detail);
 
-  // One server, four faces: the admin API (/api/v1), the admin console (/console/), the read
-  // API for applications (/directory/v2) and SCIM with the operational endpoints (the rest).
+  // One server, five faces: the operational endpoints (/healthz, /readyz, /metrics), the admin
+  // API (/api/v1), the admin console (/console/), the read API for applications (/directory/v2)
+  // and SCIM (the rest).
   auto route = [&](const http::Request& r) {
+    if (ops.Handles(r.path)) return ops.Handle(r);
     if (http::AdminApi::Matches(r.path)) return admin_api.Handle(r);
     if (http::ConsoleApi::Matches(r.path)) return console.Handle(r);
     if (http::DirectoryApi::Handles(r.path)) return read_api.Handle(r);
@@ -231,22 +211,21 @@ int Serve(const std::string& data, const ServeOptions& o) {
   auto server = http::Server::Start(so, route);
   if (!server) {
     ldap_server->reset();
-    (*store)->Close();
     return Fail(server.error().detail);
   }
   http::Server* srv = server->get();
   // The LDAP face (issue #10), when a listener is asked for: read-only LDAP over the effective
   // directory, sharing the failed-authentication allowance with the HTTP APIs.
-  auto ldap_face = StartLdapFace(o.ldap, o.tls_cert, o.tls_key, **store, limits);
+  auto ldap_face = StartLdapFace(o.ldap, o.tls_cert, o.tls_key, app.store(), limits);
   if (!ldap_face) {
     srv->Stop();
     ldap_server->reset();
-    (*store)->Close();
     return Fail(ldap_face.error().detail);
   }
   LdapFace* ldap = ldap_face->get();
-  api.SetServerMetrics([srv, ldap] {
-    return srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string());
+  ops.SetMetrics([srv, ldap, &scim] {
+    return srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string()) +
+           scim.RenderMetrics();
   });
   std::string scheme = so.tls_cert_file ? "https" : "http";
   std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
@@ -261,7 +240,6 @@ int Serve(const std::string& data, const ServeOptions& o) {
     if (ldap) ldap->Stop();
     srv->Stop();
     ldap_server->reset();
-    (*store)->Close();
     return Fail(s.error().detail);
   }
   // The LDAP line goes first: scripts read it once the readiness line below is on stdout.
@@ -292,7 +270,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   if (ldap) ldap->Stop();
   srv->Stop();
   ldap_server->reset();
-  (*store)->Close();
+  app.Close();
   std::fprintf(stderr, "idsync: stopped\n");
   return 0;
 }
@@ -441,38 +419,21 @@ int Main(int argc, char** argv) {
 
   if (serve->parsed()) return Serve(data, serve_options);
 
-  auto store = OpenStore(data);
-  if (!store) return Fail(store.error().detail);
-  const auto& clock = SystemClock::Instance();
-  if (admin_user_commands.Parsed()) {
-    int code = admin_user_commands.Run(**store, data);
-    (*store)->Close();
-    return code;
-  }
-  if (ldap_account_commands.Parsed()) {  // before directory_commands: `directory ldap` is ours
-    int code = ldap_account_commands.Run(**store, data);
-    (*store)->Close();
-    return code;
-  }
-  if (directory_commands.Parsed()) {
-    int code = directory_commands.Run(**store);
-    (*store)->Close();
-    return code;
-  }
+  // Every command runs on the same object graph as `serve` (cli/app.h); the App closes the
+  // store when it goes out of scope.
+  auto opened = App::Open(data);
+  if (!opened) return Fail(opened.error().detail);
+  App& graph = **opened;
+  if (admin_user_commands.Parsed()) return admin_user_commands.Run(graph);
+  // Before directory_commands: `directory ldap` is ldap_account_commands'.
+  if (ldap_account_commands.Parsed()) return ldap_account_commands.Run(graph);
+  if (directory_commands.Parsed()) return directory_commands.Run(graph);
   if (ldap_commands.Parsed() || ldap_commands.IsLdapAdd() || ldap_commands.IsSet()) {
-    int code = ldap_commands.IsLdapAdd()
-                   ? ldap_commands.RunAdd(**store, data, name, directory, json)
-               : ldap_commands.IsSet() ? ldap_commands.RunSet(**store, data, name, json)
-                                       : ldap_commands.Run(**store, data);
-    (*store)->Close();
-    return code;
+    return ldap_commands.IsLdapAdd() ? ldap_commands.RunAdd(graph, name, directory, json)
+           : ldap_commands.IsSet()   ? ldap_commands.RunSet(graph, name, json)
+                                     : ldap_commands.Run(graph);
   }
-  service::Connections connections(**store, clock);
-  directory::DirectoryService directories(**store, clock);
-  connections.SetRemovalHook(
-      [&directories](store::Transaction& tx, const store::Connection& c, const std::string& who) {
-        return directories.OnConnectionRemoving(tx, c, directory::Actor{who, ""});
-      });
+  service::Connections& connections = graph.connections();
   int rc = 0;
   const std::string actor = "cli";
 
@@ -518,7 +479,7 @@ int Main(int argc, char** argv) {
         rc = Fail(c.error().detail);
       } else {
         Json j = ConnectionJson(*c, data);
-        Status st = (*store)->Read([&](store::Transaction& tx) -> Status {
+        Status st = graph.store().Read([&](store::Transaction& tx) -> Status {
           auto tokens = tx.ListTokens(c->id);
           if (!tokens) return tokens.error();
           Json arr = Json::array();
@@ -535,7 +496,7 @@ int Main(int argc, char** argv) {
           }
           return Status::Ok();
         });
-        if (st && c->kind == "ldap") st = LdapCommands::AddLdapDetails(**store, *c, j);
+        if (st && c->kind == "ldap") st = LdapCommands::AddLdapDetails(graph.store(), *c, j);
         if (!st) {
           rc = Fail(st.error().detail);
         } else if (json) {
@@ -578,7 +539,6 @@ int Main(int argc, char** argv) {
         auto d = service::ParseDuration(keep_old_for);
         if (!d) {
           std::fprintf(stderr, "idsync: --keep-old-for: %s\n", d.error().detail.c_str());
-          (*store)->Close();
           return kExitUsage;
         }
         keep = *d;
@@ -606,7 +566,6 @@ int Main(int argc, char** argv) {
       if (!t) {
         std::fprintf(stderr,
                      "idsync: --since must be an RFC 3339 time such as 2026-11-23T05:00:00Z\n");
-        (*store)->Close();
         return kExitUsage;
       }
       q.since = *t;
@@ -614,13 +573,12 @@ int Main(int argc, char** argv) {
     if (!log_connection.empty()) {
       auto c = connections.Get(log_connection);
       if (!c) {
-        (*store)->Close();
         return Fail(c.error().detail);
       }
       q.connection_id = c->id;
     }
     std::vector<store::AuditRecord> records;
-    Status st = (*store)->Read([&](store::Transaction& tx) -> Status {
+    Status st = graph.store().Read([&](store::Transaction& tx) -> Status {
       auto r = tx.ListAudit(q);
       if (!r) return r.error();
       records = std::move(*r);
@@ -631,7 +589,6 @@ int Main(int argc, char** argv) {
     else
       PrintLog(records, json);
   }
-  (*store)->Close();
   return rc;
 }
 

@@ -5,60 +5,23 @@
 
 #include "base/strings.h"
 #include "directory/render.h"
-#include "scim/query/sort.h"
 #include "scim/filter/evaluate.h"
 #include "scim/filter/parser.h"
+#include "scim/query/etag.h"
+#include "scim/query/plan.h"
 #include "scim/query/projection.h"
+#include "scim/query/sort.h"
 
 namespace idsync::directory {
 
 using scim::ResourceType;
+using scim::query::IndexPlan;
+using scim::query::Mentions;
+using scim::query::PlanIndex;
+using scim::query::VersionETag;
 namespace filter = scim::filter;
 
 namespace {
-
-std::string Etag(int64_t version) {
-  return "W/\"" + std::to_string(version) + "\"";
-}
-
-bool NamesAttr(const filter::AttrPath& p, std::string_view core_urn, std::string_view attr) {
-  return (p.urn.empty() || EqualsIgnoreAsciiCase(p.urn, core_urn)) && p.sub.empty() &&
-         EqualsIgnoreAsciiCase(p.attr, attr);
-}
-
-// Does the filter name `attr` anywhere ("groups", "members")? Those are loaded only if so.
-bool Mentions(const filter::Node& n, std::string_view attr) {
-  if (EqualsIgnoreAsciiCase(n.path.attr, attr)) return true;
-  if (n.left && Mentions(*n.left, attr)) return true;
-  if (n.right && Mentions(*n.right, attr)) return true;
-  return false;
-}
-
-// A conjunct of the top-level `and` chain that an index answers: `id eq`, and `userName eq`
-// (users) or `displayName eq` (groups), both unique per directory and stored folded. The whole
-// filter is still evaluated on the candidate, so the index only has to return a superset.
-struct IndexPlan {
-  bool by_id = false;  // else by name (userName / displayName)
-  std::string value;
-};
-
-std::optional<IndexPlan> PlanIndex(const filter::Node& n, ResourceType type) {
-  using Kind = filter::Node::Kind;
-  if (n.kind == Kind::kAnd) {
-    if (auto p = PlanIndex(*n.left, type)) return p;
-    return PlanIndex(*n.right, type);
-  }
-  if (n.kind != Kind::kCompare || n.op != filter::CompareOp::kEq || !n.value.is_string()) {
-    return std::nullopt;
-  }
-  std::string_view core = type == ResourceType::kUser ? scim::kUserSchema : scim::kGroupSchema;
-  const std::string& v = n.value.get_ref<const std::string&>();
-  if (NamesAttr(n.path, core, "id")) return IndexPlan{true, v};
-  if (NamesAttr(n.path, core, type == ResourceType::kUser ? "userName" : "displayName")) {
-    return IndexPlan{false, FoldCase(v)};
-  }
-  return std::nullopt;
-}
 
 Status AddGroups(store::Transaction& tx, const std::string& directory, const std::string& user_id,
                  const std::string& base_url, Json& out) {
@@ -242,7 +205,7 @@ Result<ReadResult> DirectoryReader::GetUser(const std::string& directory, const 
     auto json = RenderUser(tx, *row, base_url, proj->IncludesAttribute("groups"));
     if (!json) return json.error();
     out.resource = IsIdentity(projection) ? std::move(*json) : proj->Apply(*json);
-    out.etag = Etag(row->version);
+    out.etag = VersionETag(row->version);
     return Status::Ok();
   });
   if (!st) return st.error();
@@ -269,7 +232,7 @@ Result<ReadResult> DirectoryReader::GetGroup(const std::string& directory, const
     auto json = RenderGroup(tx, *row, base_url, proj->IncludesAttribute("members"));
     if (!json) return json.error();
     out.resource = IsIdentity(projection) ? std::move(*json) : proj->Apply(*json);
-    out.etag = Etag(row->version);
+    out.etag = VersionETag(row->version);
     return Status::Ok();
   });
   if (!st) return st.error();
@@ -298,8 +261,7 @@ Result<service::ListResult> DirectoryReader::List(ResourceType type, const std::
   // The page "relation" this type can load lazily: groups of a user, members of a group.
   const std::string_view relation = is_user ? "groups" : "members";
   int64_t start = std::max<int64_t>(1, request.start_index);
-  int64_t count = request.count ? std::clamp<int64_t>(*request.count, 0, limits_.max_results)
-                                : limits_.max_results;
+  int64_t count = scim::query::PageSize(request.count, limits_.max_results);
   service::ListResult out;
   out.start_index = start;
 
@@ -390,19 +352,20 @@ Result<service::ListResult> DirectoryReader::List(ResourceType type, const std::
       return consider_json(RenderGroup(tx, row, base_url, need_relation), row.id);
     };
 
-    std::optional<IndexPlan> plan = ast ? PlanIndex(*ast, type) : std::nullopt;
+    std::optional<IndexPlan> plan =
+        ast ? PlanIndex(*ast, type, scim::query::kEffectiveIndexes) : std::nullopt;
     if (plan) {
       if (is_user) {
-        auto row = plan->by_id ? tx.GetEffectiveUser(directory, plan->value)
-                               : tx.FindEffectiveUserByUsername(directory, plan->value);
+        auto row = plan->attr == "id" ? tx.GetEffectiveUser(directory, plan->value)
+                                      : tx.FindEffectiveUserByUsername(directory, plan->value);
         if (row) {
           consider_user(*row);
         } else if (row.error().code != ErrorCode::kNotFound) {
           return row.error();
         }
       } else {
-        auto row = plan->by_id ? tx.GetEffectiveGroup(directory, plan->value)
-                               : tx.FindEffectiveGroupByName(directory, plan->value);
+        auto row = plan->attr == "id" ? tx.GetEffectiveGroup(directory, plan->value)
+                                      : tx.FindEffectiveGroupByName(directory, plan->value);
         if (row) {
           consider_group(*row);
         } else if (row.error().code != ErrorCode::kNotFound) {

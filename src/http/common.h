@@ -1,6 +1,6 @@
-// Small helpers shared by the HTTP faces of idsync (the read API today; the SCIM and admin APIs
-// may move to them): JSON and SCIM error responses, request ids, bearer tokens, base URLs and
-// the SCIM list query parameters. Pure functions; thread-safe.
+// Small helpers shared by the HTTP faces of idsync (SCIM, read, admin, console and operational
+// endpoints), so that each rule has one home: JSON and SCIM error responses, request ids,
+// bearer tokens, base URLs and the SCIM list query parameters. Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -37,6 +37,7 @@
 
 #include "base/strings.h"
 #include "http/metrics.h"
+#include "http/request_head.h"
 
 namespace idsync::http {
 
@@ -170,6 +171,15 @@ bool ValidHeaderName(std::string_view name) {
 
 bool ValidHeaderValue(std::string_view value) {
   return value.find_first_of("\r\n", 0, 3) == std::string_view::npos;  // also rejects NUL
+}
+
+template <class Fields>
+std::vector<std::string_view> FieldValues(const Fields& fields, bhttp::field name) {
+  std::vector<std::string_view> values;
+  auto [first, last] = fields.equal_range(name);
+  for (auto it = first; it != last; ++it)
+    values.emplace_back(it->value().data(), it->value().size());
+  return values;
 }
 
 Response ErrorResponse(int status, std::string_view detail) {
@@ -415,9 +425,47 @@ class Session final : public SessionBase {
                             });
   }
 
+  // The whole head is read into the buffer before Beast parses it, so that its lines can be
+  // checked as sent (CheckHead): Beast unfolds obsolete line folding without saying so.
   void ReadHeader() {
     state_ = State::kReadingHeader;
     Lowest().expires_after(opts_.header_timeout);
+    head_scanned_ = 0;
+    AwaitHead();
+  }
+
+  void AwaitHead() {
+    auto data = buffer_.data();
+    std::string_view view(static_cast<const char*>(data.data()), data.size());
+    size_t end = view.find("\r\n\r\n", head_scanned_ > 3 ? head_scanned_ - 3 : 0);
+    if (end != std::string_view::npos) {
+      if (std::string problem = HeadLineProblem(view.substr(0, end + 2)); !problem.empty()) {
+        return WriteError(400, problem);
+      }
+      return ParseHead();
+    }
+    head_scanned_ = view.size();
+    if (view.size() > opts_.max_header_bytes) {
+      return WriteError(431, "request header fields too large");
+    }
+    // An incomplete head whose request line is already malformed (a TLS handshake on the plain
+    // port, garbage) is answered now, as Beast alone would, not after the header timeout.
+    if (!view.empty()) {
+      bhttp::request_parser<bhttp::empty_body> probe;
+      probe.header_limit(std::numeric_limits<std::uint32_t>::max());
+      beast::error_code ec;
+      probe.put(data, ec);
+      if (ec && ec != bhttp::error::need_more) return ParseHead();  // fails the same way
+    }
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = Self()](beast::error_code ec, size_t n) {
+                              if (ec) return self->CloseSocket();  // timeout, reset, gone
+                              self->buffer_.commit(n);
+                              self->AwaitHead();
+                            });
+  }
+
+  void ParseHead() {
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = Self()](beast::error_code ec, size_t n) { self->OnHeader(ec, n); });
@@ -463,6 +511,19 @@ class Session final : public SessionBase {
       return WriteError(400, "unsupported transfer coding");
     }
     if (version_ < 10 || version_ > 11) return WriteError(505, "HTTP version not supported");
+    if (std::string problem = HostProblem(version_, FieldValues(head, bhttp::field::host));
+        !problem.empty()) {
+      return WriteError(400, problem);
+    }
+    bool has_body = has_te || parser_->content_length().value_or(0) > 0;
+    if (std::string problem =
+            ContentCodingProblem(FieldValues(head, bhttp::field::content_encoding));
+        has_body && !problem.empty()) {
+      Response refused = ErrorResponse(415, problem);
+      refused.headers.emplace_back("Accept-Encoding", "identity");  // RFC 9110 §12.5.3
+      if (started_ == Clock::time_point()) started_ = Clock::now();
+      return WriteResponse(std::move(refused), true);
+    }
     if (auto length = parser_->content_length(); length && *length > opts_.max_body_bytes) {
       return WriteError(413, "request body too large");
     }
@@ -632,6 +693,7 @@ class Session final : public SessionBase {
   std::string remote_address_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  size_t head_scanned_ = 0;  // bytes of the buffer searched for the end of the head
   bhttp::response<bhttp::string_body> res_;
   State state_ = State::kHandshake;
   unsigned version_ = 11;

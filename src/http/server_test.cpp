@@ -385,6 +385,60 @@ TEST_F(ServerTest, RejectsContentLengthWithTransferEncoding) {
   ExpectServerHealthy();
 }
 
+// RFC 9112 §3.2 and §5.2, RFC 9110 §8.4: refusals Beast's parser does not make by itself.
+TEST_F(ServerTest, RefusesHeadsTheRfcsRequireRefusing) {
+  StartEcho();
+  const std::pair<const char*, int> cases[] = {
+      {"GET / HTTP/1.1\r\n\r\n", 400},                                    // no Host
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},              // two
+      {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},                        // invalid
+      {"GET / HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\n\r\n", 400},     // obs-fold
+      {"GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400},                         // leading space
+      {"POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc",
+       415},
+  };
+  for (const auto& [bad, status] : cases) {
+    auto client = Connect();
+    client->Send(bad);
+    ParsedResponse r = client->Read();
+    ASSERT_TRUE(r.ok) << bad;
+    EXPECT_EQ(r.status, status) << bad;
+    if (status == 415) {
+      EXPECT_EQ(r.Header("accept-encoding"), "identity");
+    }
+    EXPECT_TRUE(client->ClosedWithin(2s)) << bad;
+  }
+  ExpectServerHealthy();
+}
+
+TEST_F(ServerTest, AcceptsWhatTheRefusalsLeaveAlone) {
+  StartEcho();
+  for (const char* good : {"GET /old HTTP/1.0\r\n\r\n",
+                           "GET / HTTP/1.1\r\nHost: \r\n\r\n",
+                           "GET / HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n\r\n",
+                           "POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: identity\r\n"
+                           "Content-Length: 3\r\n\r\nabc"}) {
+    auto client = Connect();
+    client->Send(good);
+    ParsedResponse r = client->Read();
+    ASSERT_TRUE(r.ok) << good;
+    EXPECT_EQ(r.status, 200) << good;
+  }
+}
+
+// The head is checked whole, so a fold split across reads is refused too.
+TEST_F(ServerTest, RefusesObsFoldArrivingInPieces) {
+  StartEcho();
+  auto client = Connect();
+  client->Send("GET / HTTP/1.1\r\nHost: x\r\nX-A: one\r\n");
+  std::this_thread::sleep_for(50ms);
+  client->Send(" two\r\n\r\n");
+  ParsedResponse r = client->Read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 400);
+  ExpectServerHealthy();
+}
+
 TEST_F(ServerTest, RejectsMalformedRequest) {
   StartEcho();
   for (const char* bad : {"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",

@@ -12,12 +12,18 @@
 #include "scim/filter/evaluate.h"
 #include "scim/filter/parser.h"
 #include "scim/patch/apply.h"
+#include "scim/query/etag.h"
+#include "scim/query/plan.h"
 #include "scim/query/sort.h"
 #include "scim/resource/validate.h"
 
 namespace idsync::service {
 
 using scim::ResourceType;
+using scim::query::IndexPlan;
+using scim::query::Mentions;
+using scim::query::PlanIndex;
+using scim::query::VersionETag;
 namespace filter = scim::filter;
 
 namespace {
@@ -29,38 +35,12 @@ std::string Endpoint(ResourceType type) {
   return type == ResourceType::kUser ? "Users" : "Groups";
 }
 
-std::string ETagOf(int64_t version) {
-  return fmt::format("W/\"{}\"", version);
-}
-
-// If-Match / If-None-Match hold a list of entity tags or "*"; weak and strong forms of our
-// version number compare equal (RFC 7232 weak comparison).
-bool ETagMatches(std::string_view header, int64_t version) {
-  std::string want = std::to_string(version);
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t comma = header.find(',', pos);
-    std::string_view tag =
-        header.substr(pos, comma == std::string_view::npos ? header.npos : comma - pos);
-    pos = comma == std::string_view::npos ? header.size() : comma + 1;
-    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-    if (tag == "*") return true;
-    if (tag.size() >= 2 && (tag[0] == 'W' || tag[0] == 'w') && tag[1] == '/') tag.remove_prefix(2);
-    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') {
-      tag = tag.substr(1, tag.size() - 2);
-    }
-    if (tag == want) return true;
-  }
-  return false;
-}
-
 Status CheckIfMatch(const std::optional<std::string>& if_match, int64_t version) {
-  if (if_match && !ETagMatches(*if_match, version)) {
+  if (if_match && !scim::query::ETagListMatches(*if_match, VersionETag(version))) {
     return MakeError(ErrorCode::kVersionMismatch,
                      fmt::format("If-Match does not match the current version {}; read the "
                                  "resource again and retry",
-                                 ETagOf(version)));
+                                 VersionETag(version)));
   }
   return Status::Ok();
 }
@@ -281,7 +261,7 @@ Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType
                  {"created", FormatRfc3339(r.created)},
                  {"lastModified", FormatRfc3339(r.last_modified)},
                  {"location", location},
-                 {"version", ETagOf(r.version)}};
+                 {"version", VersionETag(r.version)}};
   int64_t conn = ctx.connection->id;
   if (type == ResourceType::kGroup && include_members) {
     auto members = tx.ListMembers(conn, r.id);
@@ -301,75 +281,6 @@ Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType
     if (Status s = AddGroupsOf(tx, ctx, r.id, out); !s) return s.error();
   }
   return out;
-}
-
-bool NamesAttr(const filter::AttrPath& p, std::string_view core_urn, std::string_view attr) {
-  return (p.urn.empty() || EqualsIgnoreAsciiCase(p.urn, core_urn)) &&
-         EqualsIgnoreAsciiCase(p.attr, attr);
-}
-
-// Does the filter mention `attr` anywhere (e.g. "members", "groups")?
-bool Mentions(const filter::Node& n, std::string_view attr) {
-  if (EqualsIgnoreAsciiCase(n.path.attr, attr)) return true;
-  if (n.left && Mentions(*n.left, attr)) return true;
-  if (n.right && Mentions(*n.right, attr)) return true;
-  return false;
-}
-
-// An index the filter can use: a conjunct `attr eq "value"` on an indexed attribute, found in
-// the top-level chain of `and`s. The full filter is still evaluated on every candidate, so the
-// index only has to return a superset (it is folded; caseExact attributes are re-checked).
-struct IndexPlan {
-  std::string attr;  // "userName", "externalId", "displayName", "emails.value", "id"
-  std::string value;
-};
-
-std::optional<IndexPlan> PlanIndex(const filter::Node& n, ResourceType type) {
-  using Kind = filter::Node::Kind;
-  if (n.kind == Kind::kAnd) {
-    if (auto p = PlanIndex(*n.left, type)) return p;
-    return PlanIndex(*n.right, type);
-  }
-  std::string_view core = type == ResourceType::kUser ? scim::kUserSchema : scim::kGroupSchema;
-  if (n.kind == Kind::kCompare && n.op == filter::CompareOp::kEq && n.value.is_string()) {
-    std::string v = n.value.get<std::string>();
-    const auto& p = n.path;
-    if (p.sub.empty()) {
-      if (NamesAttr(p, core, "id")) return IndexPlan{"id", v};
-      if (NamesAttr(p, core, "externalId")) return IndexPlan{"externalId", FoldCase(v)};
-      if (type == ResourceType::kUser && NamesAttr(p, core, "userName")) {
-        return IndexPlan{"userName", FoldCase(v)};
-      }
-      if (type == ResourceType::kGroup && NamesAttr(p, core, "displayName")) {
-        return IndexPlan{"displayName", FoldCase(v)};
-      }
-      if (type == ResourceType::kUser && NamesAttr(p, core, "emails")) {
-        return IndexPlan{"emails.value", FoldCase(v)};  // emails eq x compares emails.value
-      }
-    } else if (type == ResourceType::kUser && NamesAttr(p, core, "emails") &&
-               EqualsIgnoreAsciiCase(p.sub, "value")) {
-      return IndexPlan{"emails.value", FoldCase(v)};
-    }
-  }
-  if (n.kind == Kind::kValuePath && type == ResourceType::kUser &&
-      NamesAttr(n.path, core, "emails") && n.left) {
-    // emails[type eq "work" and value eq "x"]: look for value eq inside.
-    const filter::Node* stack[64];
-    int top = 0;
-    stack[top++] = n.left.get();
-    while (top > 0) {
-      const filter::Node* c = stack[--top];
-      if (c->kind == Kind::kAnd && top + 2 <= 64) {
-        stack[top++] = c->left.get();
-        stack[top++] = c->right.get();
-      } else if (c->kind == Kind::kCompare && c->op == filter::CompareOp::kEq &&
-                 c->value.is_string() && EqualsIgnoreAsciiCase(c->path.attr, "value") &&
-                 c->path.sub.empty()) {
-        return IndexPlan{"emails.value", FoldCase(c->value.get<std::string>())};
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 // The index plan of a filter whose result the index alone decides: the whole filter is one
@@ -573,7 +484,7 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
     auto json = Render(tx, ctx, type, *stored, true, true);
     if (!json) return json.error();
     out.resource = std::move(*json);
-    out.etag = ETagOf(stored->version);
+    out.etag = VersionETag(stored->version);
     return tx.AppendAudit(SuccessRecord(ctx, clock_, "create", type, r.id, 201));
   });
   if (!st) {
@@ -599,7 +510,7 @@ Result<WriteResult> ScimService::Get(const CallContext& ctx, ResourceType type,
     auto json = Render(tx, ctx, type, *r, include_members, include_groups);
     if (!json) return json.error();
     out.resource = std::move(*json);
-    out.etag = ETagOf(r->version);
+    out.etag = VersionETag(r->version);
     return Status::Ok();
   });
   if (!st) return st.error();
@@ -649,7 +560,7 @@ Result<ScimService::TextResult> ScimService::GetText(const CallContext& ctx, Res
     auto text = RenderText(tx, ctx, type, *r, include_members, include_groups);
     if (!text) return text.error();
     out.json = std::move(*text);
-    out.etag = ETagOf(r->version);
+    out.etag = VersionETag(r->version);
     return Status::Ok();
   });
   if (!st) return st.error();
@@ -733,7 +644,7 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     auto json = Render(tx, ctx, type, stored, include_members, true);
     if (!json) return json.error();
     out.resource = std::move(*json);
-    out.etag = ETagOf(stored.version);
+    out.etag = VersionETag(stored.version);
     return tx.AppendAudit(SuccessRecord(ctx, clock_, "replace", type, id, 200));
   });
   if (!st) {
@@ -760,7 +671,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
     current["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(type))},
                        {"created", FormatRfc3339(existing->created)},
                        {"lastModified", FormatRfc3339(existing->last_modified)},
-                       {"version", ETagOf(existing->version)}};
+                       {"version", VersionETag(existing->version)}};
     TxMemberStore members(tx, conn, id, ctx.base_url);
     scim::patch::PatchOptions options;
     options.max_operations = limits_.max_patch_operations;
@@ -792,7 +703,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
     auto json = Render(tx, ctx, type, stored, include_members, true);
     if (!json) return json.error();
     out.resource = std::move(*json);
-    out.etag = ETagOf(stored.version);
+    out.etag = VersionETag(stored.version);
     return tx.AppendAudit(SuccessRecord(ctx, clock_, "patch", type, id, 200));
   });
   if (!st) {
@@ -847,8 +758,7 @@ Result<ListResult> ScimService::List(const CallContext& ctx, ResourceType type,
     sort = *r;
   }
   int64_t start = std::max<int64_t>(1, request.start_index);
-  int64_t count = request.count ? std::clamp<int64_t>(*request.count, 0, limits_.max_results)
-                                : limits_.max_results;
+  int64_t count = scim::query::PageSize(request.count, limits_.max_results);
   ListResult out;
   out.start_index = start;
   const int64_t conn = ctx.connection->id;
@@ -991,8 +901,7 @@ Result<ListResult> ScimService::ListAll(const CallContext& ctx, const ListReques
     for (auto& j : r->resources) combined.push_back(std::move(j));
   }
   if (valid == 0) return last;
-  int64_t count = request.count ? std::clamp<int64_t>(*request.count, 0, limits_.max_results)
-                                : limits_.max_results;
+  int64_t count = scim::query::PageSize(request.count, limits_.max_results);
   for (int64_t i = out.start_index - 1;
        i < static_cast<int64_t>(combined.size()) && i < out.start_index - 1 + count; ++i) {
     out.resources.push_back(std::move(combined[i]));

@@ -33,6 +33,22 @@ def test_each_write_changes_version(scim):
     assert r.status == 200 and r.headers["etag"] not in seen
 
 
+def test_if_none_match_is_a_list_of_whole_tags(scim):
+    # RFC 9110 §13.1.2: a comma-separated list, weak comparison; never a substring search.
+    u = scim.create_user()
+    version = u["meta"]["version"]
+    opaque = version[2:]  # '"n"' of 'W/"n"'
+    for value in [f'W/"nope", {version}', f'"nope",{opaque}', "*"]:
+        r = scim.get(f"/Users/{u['id']}", headers={"If-None-Match": value})
+        assert r.status == 304, (value, r)
+    for value in [f'W/"1{opaque[1:-1]}1"', f"x{opaque}x", f'W/"nope"']:
+        r = scim.get(f"/Users/{u['id']}", headers={"If-None-Match": value})
+        assert r.status == 200, (value, r)
+        r = scim.get(f"/Users/{u['id']}", params={"attributes": "userName"},
+                     headers={"If-None-Match": value})
+        assert r.status == 200, (value, r)
+
+
 def test_if_none_match_equal_304(scim):
     u = scim.create_user()
     r = scim.get(f"/Users/{u['id']}", headers={"If-None-Match": u["meta"]["version"]})

@@ -210,6 +210,66 @@ def test_unsupported_transfer_coding_400(server, scim, coding):
     assert_serves(server, scim, "TE " + coding)
 
 
+# Issue 13 item 6: requests RFC 9112/9110 require refusing. Each is sent raw (no client library
+# would send them), the user it would create must not exist, and the server serves after.
+@pytest.mark.parametrize("head", [
+    "POST /scim/v2/Users HTTP/1.1\r\n",                              # §3.2: no Host
+    "POST /scim/v2/Users HTTP/1.1\r\nHost: a\r\nHost: b\r\n",        # §3.2: two Host
+    "POST /scim/v2/Users HTTP/1.1\r\nHost: a b\r\n",                 # §3.2: invalid Host
+    "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Note: one\r\n two\r\n",  # §5.2: obs-fold
+    "POST /scim/v2/Users HTTP/1.1\r\n Host: x\r\n",                  # §2.2: leading whitespace
+    "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nNo colon here\r\n",  # §5.1: no colon
+], ids=["no_host", "two_hosts", "bad_host", "obs_fold", "leading_space", "no_colon"])
+def test_head_the_rfc_refuses_400_then_serves(server, scim, head):
+    name = uniq("head") + "@example.com"
+    body = json.dumps(new_user(userName=name)).encode()
+    wire = (head + f"Authorization: Bearer {scim.token}\r\nContent-Type: application/scim+json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    status, _, resp = raw_exchange(server.url, wire, body)
+    assert status == 400, resp
+    assert scim.filter("/Users", f'userName eq "{name}"')["totalResults"] == 0
+    assert_serves(server, scim, "400 for " + head)
+
+
+def test_http10_without_host_is_served(server, scim):
+    # §3.2 requires Host of HTTP/1.1 requests only.
+    wire = (f"GET /scim/v2/Users?count=1 HTTP/1.0\r\nAuthorization: Bearer {scim.token}\r\n\r\n").encode()
+    status, _, _ = raw_exchange(server.url, wire)
+    assert status == 200
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "identity, gzip"])
+def test_unsupported_content_encoding_415_then_serves(server, scim, coding):
+    # RFC 9110 §8.4/§15.5.16: the server decodes no content coding, so a coded body is refused
+    # (and not read as JSON), with Accept-Encoding naming what would have been accepted.
+    name = uniq("coded") + "@example.com"
+    body = json.dumps(new_user(userName=name)).encode()
+    wire = head_for(scim.token, "POST", extra=(
+        f"Content-Type: application/scim+json\r\nContent-Encoding: {coding}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"))
+    status, headers, _ = raw_exchange(server.url, wire, body)
+    assert status == 415
+    assert headers.get("accept-encoding") == "identity", headers
+    assert scim.filter("/Users", f'userName eq "{name}"')["totalResults"] == 0
+    assert_serves(server, scim, "415 for " + coding)
+    # "identity" is no coding at all, so it is accepted.
+    r = scim.post("/Users", new_user(userName=name), headers={"Content-Encoding": "identity"})
+    assert r.status == 201, r
+
+
+@pytest.mark.parametrize("schemas", [None, [], ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]],
+                         ids=["absent", "empty", "other_message"])
+def test_bulk_without_its_schemas_400_invalid_syntax(server, scim, schemas):
+    name = uniq("bulk") + "@example.com"
+    body = {"Operations": [{"method": "POST", "path": "/Users", "bulkId": "a",
+                            "data": new_user(userName=name)}]}
+    if schemas is not None:
+        body["schemas"] = schemas
+    assert_error(scim.post("/Bulk", body), 400, "invalidSyntax")
+    assert scim.filter("/Users", f'userName eq "{name}"')["totalResults"] == 0
+    assert_serves(server, scim, "Bulk without schemas")
+
+
 def test_pipelining_three_requests_one_write_in_order(server, scim):
     ids = [scim.create_user()["id"] for _ in range(3)]
     wire = b"".join(

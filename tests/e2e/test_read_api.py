@@ -319,6 +319,16 @@ def test_entra_user_and_group_are_read_back_mapped(world, reader):
     assert one.headers.get("etag") == meta["version"]
     again = reader.get(f"/Users/{got['id']}", headers={"If-None-Match": meta["version"]})
     assert again.status == 304, again
+    # If-None-Match is a list of entity tags compared whole (RFC 9110 §13.1.2), not a substring
+    # search: the version inside a longer tag is no match, the version in a list is.
+    opaque = meta["version"][2:]  # '"n"' of 'W/"n"'
+    listed = reader.get(f"/Users/{got['id']}", headers={"If-None-Match": f'W/"x", {opaque}'})
+    assert listed.status == 304, listed
+    inside = f'W/"1{opaque[1:-1]}1"'
+    longer = reader.get(f"/Users/{got['id']}", headers={"If-None-Match": inside})
+    assert longer.status == 200, longer
+    junk = reader.get(f"/Users/{got['id']}", headers={"If-None-Match": f"x{opaque}x"})
+    assert junk.status == 200, junk
     assert_error(reader.get("/Users/00000000-0000-0000-0000-000000000000"), 404)
 
     group = reader.group_by_name(g["displayName"])

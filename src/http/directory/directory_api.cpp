@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "http/common.h"
 #include "http/media_type.h"
+#include "scim/query/etag.h"
 #include "scim/types.h"
 
 namespace idsync::http {
@@ -51,11 +52,10 @@ Json ServiceProviderConfig(const std::string& base_url, int64_t max_results) {
   };
 }
 
-// If-None-Match against our only representation's weak ETag W/"n".
+// If-None-Match against our only representation's weak ETag W/"n" (RFC 9110 §13.1.2).
 bool NotModified(const Request& req, const std::string& etag) {
   auto inm = req.Header("if-none-match");
-  if (!inm) return false;
-  return *inm == "*" || inm->find(etag.substr(2)) != std::string_view::npos;
+  return inm && scim::query::ETagListMatches(*inm, etag);
 }
 
 }  // namespace

@@ -1,13 +1,12 @@
 #include "http/scim/scim_api.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "base/json.h"
 #include "base/strings.h"
-#include "base/uuid.h"
+#include "http/common.h"
 #include "http/media_type.h"
+#include "scim/query/etag.h"
 #include "scim/query/projection.h"
 
 namespace idsync::http {
@@ -16,46 +15,7 @@ using scim::ResourceType;
 
 namespace {
 
-constexpr std::string_view kScimJson = "application/scim+json";
 constexpr std::string_view kPrefix = "/scim/v2";
-
-Response JsonResponse(int status, const Json& body, std::string route) {
-  Response r;
-  r.status = status;
-  r.body = DumpJson(body);
-  r.SetHeader("Content-Type", std::string(kScimJson));
-  r.route = std::move(route);
-  return r;
-}
-
-// RFC 7644 §3.12: status is a string; scimType only where the RFC defines one.
-Response ErrorResponse(const Error& e, std::string route) {
-  int status = service::StatusOf(e.code);
-  Json body = {{"schemas", {std::string(scim::kErrorSchema)}},
-               {"status", std::to_string(status)},
-               {"detail", e.detail}};
-  if (auto t = service::ScimTypeOf(e.code); !t.empty()) body["scimType"] = std::string(t);
-  Response r = JsonResponse(status, body, std::move(route));
-  if (e.code == ErrorCode::kUnauthorized) {
-    r.SetHeader("WWW-Authenticate", "Bearer realm=\"idsync\"");
-  }
-  return r;
-}
-
-Response ErrorResponse(ErrorCode code, std::string detail, std::string route) {
-  return ErrorResponse(Error{code, std::move(detail)}, std::move(route));
-}
-
-Json ListResponse(int64_t total, int64_t start, std::vector<Json> resources) {
-  Json list = Json::array();
-  for (auto& r : resources) list.push_back(std::move(r));
-  size_t n = list.size();
-  return {{"schemas", {std::string(scim::kListResponseSchema)}},
-          {"totalResults", total},
-          {"startIndex", start},
-          {"itemsPerPage", n},
-          {"Resources", std::move(list)}};
-}
 
 // Request bodies: application/scim+json and application/json per RFC 7644 §3.1; Okta samples use
 // text/json, so any JSON-ish media type is accepted. A missing Content-Type is tolerated too.
@@ -64,25 +24,6 @@ bool AcceptableContentType(const Request& req) {
   if (!ct) return true;
   std::string v = AsciiLower(*ct);
   return v.find("json") != std::string::npos;
-}
-
-std::string RequestIdOf(const Request& req) {
-  if (auto id = req.Header("x-request-id"); id && !id->empty() && id->size() <= 128) {
-    bool printable = true;
-    for (char c : *id) printable &= (c > 32 && c < 127);
-    if (printable) return std::string(*id);
-  }
-  return NewUuid();
-}
-
-Result<int64_t> ParseInt(std::string_view name, std::string_view text) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    return MakeError(ErrorCode::kInvalidValue,
-                     std::string(name) + " must be an integer, got \"" + std::string(text) + "\"");
-  }
-  return v;
 }
 
 std::string JoinStrings(const Json& v) {
@@ -98,44 +39,23 @@ std::string JoinStrings(const Json& v) {
   return out;
 }
 
-// Everything a list request can say, from the query string (GET) or a SearchRequest (POST).
-struct ListParams {
-  service::ListRequest request;
-  std::string attributes;
-  std::string excluded;
-};
-
-Result<ListParams> ListParamsFromQuery(const Request& req) {
-  ListParams p;
-  if (auto f = req.QueryIgnoreCase("filter")) p.request.filter = std::string(*f);
-  if (auto s = req.QueryIgnoreCase("sortBy")) p.request.sort_by = std::string(*s);
-  if (auto o = req.QueryIgnoreCase("sortOrder")) {
-    if (EqualsIgnoreAsciiCase(*o, "descending"))
-      p.request.descending = true;
-    else if (!EqualsIgnoreAsciiCase(*o, "ascending")) {
-      return MakeError(ErrorCode::kInvalidValue, "sortOrder must be ascending or descending");
-    }
+// True if `body` has a "schemas" array naming `urn` (URNs compare case-insensitively, RFC 8141).
+bool ListsSchema(const Json& body, std::string_view urn) {
+  auto schemas = body.find("schemas");
+  if (schemas == body.end() || !schemas->is_array()) return false;
+  for (const Json& s : *schemas) {
+    if (s.is_string() && EqualsIgnoreAsciiCase(s.get_ref<const std::string&>(), urn)) return true;
   }
-  if (auto s = req.QueryIgnoreCase("startIndex")) {
-    auto v = ParseInt("startIndex", *s);
-    if (!v) return v.error();
-    p.request.start_index = *v;
-  }
-  if (auto c = req.QueryIgnoreCase("count")) {
-    auto v = ParseInt("count", *c);
-    if (!v) return v.error();
-    p.request.count = *v;
-  }
-  if (auto a = req.QueryIgnoreCase("attributes")) p.attributes = std::string(*a);
-  if (auto e = req.QueryIgnoreCase("excludedAttributes")) p.excluded = std::string(*e);
-  return p;
+  return false;
 }
 
-Result<ListParams> ListParamsFromSearch(const Json& body) {
+// The list parameters of a SearchRequest body (RFC 7644 §3.4.3); those of a query string are
+// ListQueryFromRequest (http/common.h).
+Result<ListQuery> ListQueryFromSearch(const Json& body) {
   if (!body.is_object()) {
     return MakeError(ErrorCode::kInvalidSyntax, "SearchRequest must be a JSON object");
   }
-  ListParams p;
+  ListQuery p;
   for (auto it = body.begin(); it != body.end(); ++it) {
     std::string key = AsciiLower(it.key());
     const Json& v = it.value();
@@ -160,7 +80,7 @@ Result<ListParams> ListParamsFromSearch(const Json& body) {
     } else if (key == "attributes") {
       p.attributes = JoinStrings(v);
     } else if (key == "excludedattributes") {
-      p.excluded = JoinStrings(v);
+      p.excluded_attributes = JoinStrings(v);
     }
   }
   return p;
@@ -169,12 +89,10 @@ Result<ListParams> ListParamsFromSearch(const Json& body) {
 }  // namespace
 
 ScimApi::ScimApi(service::ScimService& scim, service::Connections& connections,
-                 const scim::schema::Registry& registry, store::Store& store, RequestLimits& limits,
-                 ApiOptions options)
+                 const scim::schema::Registry& registry, RequestLimits& limits, ApiOptions options)
     : scim_(scim),
       connections_(connections),
       registry_(registry),
-      store_(store),
       limits_(limits),
       options_(std::move(options)) {}
 
@@ -182,47 +100,16 @@ Response ScimApi::Handle(const Request& req) {
   std::string request_id = RequestIdOf(req);
   Response r;
   std::string_view path = req.path;
-  if (path == "/healthz") {
-    r.status = 200;
-    r.body = "ok\n";
-    r.SetHeader("Content-Type", "text/plain; charset=utf-8");
-    r.route = "healthz";
-  } else if (path == "/readyz") {
-    Status st = store_.Read([](store::Transaction& tx) -> Status {
-      auto c = tx.ListConnections();
-      return c ? Status::Ok() : Status(c.error());
-    });
-    r.status = st ? 200 : 503;
-    r.body = st ? "ready\n" : "store unavailable: " + st.error().detail + "\n";
-    r.SetHeader("Content-Type", "text/plain; charset=utf-8");
-    r.route = "readyz";
-  } else if (options_.bench_routes && path == "/bench/static") {
-    static const std::string kBody = [] {
-      Json j = {{"schemas", {std::string(scim::kUserSchema)}},
-                {"id", "2819c223-7f76-453a-919d-413861904646"},
-                {"userName", "bjensen@example.com"},
-                {"padding", std::string(850, 'x')}};
-      return DumpJson(j);
-    }();
-    r.status = 200;
-    r.body = kBody;
-    r.SetHeader("Content-Type", std::string(kScimJson));
-    r.route = "bench.static";
-  } else if (path == "/metrics") {
-    r.status = 200;
-    r.body = (server_metrics_ ? server_metrics_() : std::string()) + scim_.RenderMetrics();
-    r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    r.route = "metrics";
-  } else if (path == kPrefix ||
-             (path.size() > kPrefix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
-              path[kPrefix.size()] == '/')) {
+  if (path == kPrefix ||
+      (path.size() > kPrefix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
+       path[kPrefix.size()] == '/')) {
     std::string_view rest = path.substr(kPrefix.size());
     if (rest.empty()) rest = "/";
     r = HandleScim(req, rest, request_id);
   } else {
-    r = ErrorResponse(ErrorCode::kNotFound,
-                      "no such endpoint: " + std::string(path) + " (SCIM is served under /scim/v2)",
-                      "other");
+    r = ScimErrorResponse(
+        ErrorCode::kNotFound,
+        "no such endpoint: " + std::string(path) + " (SCIM is served under /scim/v2)", "other");
   }
   // RFC 7644 §3.8: every SCIM answer, errors included, in the media type the client asked for.
   NegotiateScimMediaType(req, r);
@@ -232,39 +119,12 @@ Response ScimApi::Handle(const Request& req) {
 
 Response ScimApi::HandleScim(const Request& req, std::string_view rest,
                              const std::string& request_id) {
-  // Split "/Users/abc" into segments.
-  std::vector<std::string_view> seg;
-  {
-    std::string_view s = rest;
-    while (!s.empty()) {
-      if (s.front() == '/') {
-        s.remove_prefix(1);
-        continue;
-      }
-      size_t slash = s.find('/');
-      seg.push_back(s.substr(0, slash));
-      if (slash == std::string_view::npos) break;
-      s.remove_prefix(slash);
-    }
-  }
+  std::vector<std::string_view> seg = SplitPath(rest);  // "/Users/abc" -> {"Users", "abc"}
   const std::string& method = req.method;
-  std::string base = options_.public_url;
-  if (base.empty()) {
-    auto host = req.Header("host");
-    base = std::string(req.tls ? "https://" : "http://") + std::string(host ? *host : "localhost");
-  }
-  base += std::string(kPrefix);
+  std::string base = PublicBase(req, options_.public_url) + std::string(kPrefix);
 
   auto method_not_allowed = [&](std::string allow, std::string route) {
-    Response r = ErrorResponse(ErrorCode::kInvalidSyntax,
-                               "method " + method + " is not allowed here; use " + allow, route);
-    r.status = 405;
-    Json body = ParseJsonStrict(r.body).value();
-    body["status"] = "405";
-    body.erase("scimType");
-    r.body = DumpJson(body);
-    r.SetHeader("Allow", allow);
-    return r;
+    return MethodNotAllowed(method, std::move(allow), std::move(route));
   };
 
   // Discovery (RFC 7644 §4) carries no tenant data and is readable without a token, so that
@@ -278,7 +138,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     if (seg.size() == 1) {
       std::vector<Json> list = {registry_.ResourceTypeJson(ResourceType::kUser, base),
                                 registry_.ResourceTypeJson(ResourceType::kGroup, base)};
-      return JsonResponse(200, ListResponse(2, 1, std::move(list)), "scim.discovery");
+      return JsonResponse(200, ScimListResponse(2, 1, std::move(list)), "scim.discovery");
     }
     if (seg.size() == 2 && (seg[1] == "User" || seg[1] == "Group")) {
       return JsonResponse(200,
@@ -286,8 +146,8 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
                               seg[1] == "User" ? ResourceType::kUser : ResourceType::kGroup, base),
                           "scim.discovery");
     }
-    return ErrorResponse(ErrorCode::kNotFound, "no resource type " + std::string(seg.back()),
-                         "scim.discovery");
+    return ScimErrorResponse(ErrorCode::kNotFound, "no resource type " + std::string(seg.back()),
+                             "scim.discovery");
   }
   if (!seg.empty() && seg[0] == "Schemas") {
     if (method != "GET") return method_not_allowed("GET", "scim.discovery");
@@ -295,25 +155,25 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
       std::vector<Json> list;
       for (const auto& s : registry_.AllSchemas()) list.push_back(registry_.SchemaJson(s, base));
       int64_t n = static_cast<int64_t>(list.size());
-      return JsonResponse(200, ListResponse(n, 1, std::move(list)), "scim.discovery");
+      return JsonResponse(200, ScimListResponse(n, 1, std::move(list)), "scim.discovery");
     }
     if (seg.size() == 2) {
       if (const auto* s = registry_.FindSchema(seg[1])) {
         return JsonResponse(200, registry_.SchemaJson(*s, base), "scim.discovery");
       }
     }
-    return ErrorResponse(ErrorCode::kNotFound, "no schema " + std::string(seg.back()),
-                         "scim.discovery");
+    return ScimErrorResponse(ErrorCode::kNotFound, "no schema " + std::string(seg.back()),
+                             "scim.discovery");
   }
   if (!seg.empty() && seg[0] == "Me") {
-    return ErrorResponse(ErrorCode::kNotImplemented,
-                         "/Me is not supported: idsync authenticates connections, not users",
-                         "scim.me");
+    return ScimErrorResponse(ErrorCode::kNotImplemented,
+                             "/Me is not supported: idsync authenticates connections, not users",
+                             "scim.me");
   }
 
   // Limits shared with the admin and read APIs (request_limits.h gives the order and why).
   auto too_many = [](const Refusal& refusal, std::string route) {
-    Response r = ErrorResponse(ErrorCode::kRateLimited, refusal.message, std::move(route));
+    Response r = ScimErrorResponse(ErrorCode::kRateLimited, refusal.message, std::move(route));
     r.SetHeader("Retry-After", std::to_string(refusal.retry_after));
     return r;
   };
@@ -322,21 +182,14 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   }
 
   // Everything else needs the connection's bearer token.
-  auto auth = req.Header("authorization");
-  std::string_view token;
-  if (auth && StartsWithIgnoreAsciiCase(*auth, "bearer ")) {
-    token = auth->substr(7);
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  }
-  auto connection = connections_.Authenticate(token);
+  auto connection = connections_.Authenticate(BearerToken(req));
   if (!connection) {
     if (connection.error().code == ErrorCode::kUnauthorized) {
       if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
         return too_many(*refused, "scim.auth");
       }
     }
-    return ErrorResponse(connection.error(), "scim.auth");
+    return ScimErrorResponse(connection.error(), "scim.auth");
   }
   if (auto refused = limits_.AdmitConnection(connection->uuid, connection->name)) {
     return too_many(*refused, "scim.ratelimit");
@@ -359,41 +212,48 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   if (seg.size() == 1 && seg[0] == ".search") {
     if (method != "POST") return method_not_allowed("POST", "scim.search");
     auto body = parse_body();
-    if (!body) return ErrorResponse(body.error(), "scim.search");
-    auto params = ListParamsFromSearch(*body);
-    if (!params) return ErrorResponse(params.error(), "scim.search");
+    if (!body) return ScimErrorResponse(body.error(), "scim.search");
+    auto params = ListQueryFromSearch(*body);
+    if (!params) return ScimErrorResponse(params.error(), "scim.search");
     auto list = scim_.ListAll(ctx, params->request);
-    if (!list) return ErrorResponse(list.error(), "scim.search");
+    if (!list) return ScimErrorResponse(list.error(), "scim.search");
     // Projection per resource type (attributes names can belong to either).
     std::vector<Json> out;
     for (auto& res : list->resources) {
       ResourceType t =
           res["meta"]["resourceType"] == "Group" ? ResourceType::kGroup : ResourceType::kUser;
-      auto proj =
-          scim::query::Projection::Parse(t, params->attributes, params->excluded, registry_);
+      auto proj = scim::query::Projection::Parse(t, params->attributes, params->excluded_attributes,
+                                                 registry_);
       out.push_back(proj ? proj->Apply(res) : res);
     }
-    return JsonResponse(200, ListResponse(list->total_results, list->start_index, std::move(out)),
+    return JsonResponse(200,
+                        ScimListResponse(list->total_results, list->start_index, std::move(out)),
                         "scim.search");
   }
   if (seg.size() == 1 && seg[0] == "Bulk") {
     if (method != "POST") return method_not_allowed("POST", "scim.bulk");
     if (req.body.size() > scim_.limits().bulk_max_payload_bytes) {
-      return ErrorResponse(ErrorCode::kPayloadTooLarge,
-                           fmt::format("Bulk request is {} bytes; maxPayloadSize is {}",
-                                       req.body.size(), scim_.limits().bulk_max_payload_bytes),
-                           "scim.bulk");
+      return ScimErrorResponse(ErrorCode::kPayloadTooLarge,
+                               fmt::format("Bulk request is {} bytes; maxPayloadSize is {}",
+                                           req.body.size(), scim_.limits().bulk_max_payload_bytes),
+                               "scim.bulk");
     }
     auto body = parse_body();
-    if (!body) return ErrorResponse(body.error(), "scim.bulk");
+    if (!body) return ScimErrorResponse(body.error(), "scim.bulk");
+    // RFC 7644 §3.7: a BulkRequest lists its schema URN, as a PatchOp must (§3.5.2).
+    if (body->is_object() && !ListsSchema(*body, scim::kBulkRequestSchema)) {
+      return ScimErrorResponse(ErrorCode::kInvalidSyntax,
+                               "\"schemas\" must list " + std::string(scim::kBulkRequestSchema),
+                               "scim.bulk");
+    }
     auto result = scim_.Bulk(ctx, *body);
-    if (!result) return ErrorResponse(result.error(), "scim.bulk");
+    if (!result) return ScimErrorResponse(result.error(), "scim.bulk");
     return JsonResponse(200, *result, "scim.bulk");
   }
 
   if (seg.empty() || (seg[0] != "Users" && seg[0] != "Groups") || seg.size() > 2) {
-    return ErrorResponse(ErrorCode::kNotFound, "no such SCIM endpoint: " + std::string(rest),
-                         "scim.other");
+    return ScimErrorResponse(ErrorCode::kNotFound, "no such SCIM endpoint: " + std::string(rest),
+                             "scim.other");
   }
   ResourceType type = seg[0] == "Users" ? ResourceType::kUser : ResourceType::kGroup;
   std::string route_base = type == ResourceType::kUser ? "scim.users" : "scim.groups";
@@ -402,7 +262,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   auto excluded = req.QueryIgnoreCase("excludedAttributes");
   auto projection = scim::query::Projection::Parse(type, attributes.value_or(""),
                                                    excluded.value_or(""), registry_);
-  if (!projection) return ErrorResponse(projection.error(), route_base);
+  if (!projection) return ScimErrorResponse(projection.error(), route_base);
   bool include_members = projection->IncludesAttribute("members");
 
   auto if_match = [&]() -> std::optional<std::string> {
@@ -430,30 +290,30 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     }
     if (!search && method == "POST") {
       auto body = parse_body();
-      if (!body) return ErrorResponse(body.error(), route_base + ".create");
+      if (!body) return ScimErrorResponse(body.error(), route_base + ".create");
       auto created = scim_.Create(ctx, type, *body);
-      if (!created) return ErrorResponse(created.error(), route_base + ".create");
+      if (!created) return ScimErrorResponse(created.error(), route_base + ".create");
       return single(201, *created, route_base + ".create");
     }
-    Result<ListParams> params = MakeError(ErrorCode::kInternal, "");
+    Result<ListQuery> params = MakeError(ErrorCode::kInternal, "");
     if (search) {
       auto body = parse_body();
-      if (!body) return ErrorResponse(body.error(), route_base + ".search");
-      params = ListParamsFromSearch(*body);
+      if (!body) return ScimErrorResponse(body.error(), route_base + ".search");
+      params = ListQueryFromSearch(*body);
     } else {
-      params = ListParamsFromQuery(req);
+      params = ListQueryFromRequest(req);
     }
     std::string route = route_base + (search ? ".search" : ".list");
-    if (!params) return ErrorResponse(params.error(), route);
-    auto proj =
-        scim::query::Projection::Parse(type, params->attributes, params->excluded, registry_);
-    if (!proj) return ErrorResponse(proj.error(), route);
+    if (!params) return ScimErrorResponse(params.error(), route);
+    auto proj = scim::query::Projection::Parse(type, params->attributes,
+                                               params->excluded_attributes, registry_);
+    if (!proj) return ScimErrorResponse(proj.error(), route);
     params->request.include_members = proj->IncludesAttribute("members");
     params->request.include_groups = proj->IncludesAttribute("groups");
-    bool list_identity = params->attributes.empty() && params->excluded.empty();
+    bool list_identity = params->attributes.empty() && params->excluded_attributes.empty();
     params->request.as_text = list_identity;
     auto list = scim_.List(ctx, type, params->request);
-    if (!list) return ErrorResponse(list.error(), route);
+    if (!list) return ScimErrorResponse(list.error(), route);
     if (!list->texts.empty()) {
       // Assembled as text: the resources are already serialised (ListRequest::as_text).
       std::string body = "{\"Resources\":[";
@@ -469,7 +329,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
       r.status = 200;
       r.body = std::move(body);
       r.route = route;
-      r.SetHeader("Content-Type", std::string(kScimJson));
+      r.SetHeader("Content-Type", std::string(kScimJsonType));
       return r;
     }
     std::vector<Json> out;
@@ -477,63 +337,60 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     for (auto& res : list->resources) {
       out.push_back(list_identity ? std::move(res) : proj->Apply(res));
     }
-    return JsonResponse(200, ListResponse(list->total_results, list->start_index, std::move(out)),
-                        route);
+    return JsonResponse(
+        200, ScimListResponse(list->total_results, list->start_index, std::move(out)), route);
   }
 
   std::string id(seg[1]);
   if (method == "GET" && identity) {
     std::string route = route_base + ".get";
     auto got = scim_.GetText(ctx, type, id, include_members, true);
-    if (!got) return ErrorResponse(got.error(), route);
+    if (!got) return ScimErrorResponse(got.error(), route);
     Response r;
     r.route = route;
     r.SetHeader("ETag", got->etag);
     if (auto inm = req.Header("if-none-match");
-        inm && (*inm == "*" || inm->find(got->etag.substr(2)) != std::string_view::npos)) {
+        inm && scim::query::ETagListMatches(*inm, got->etag)) {
       r.status = 304;
       return r;
     }
     r.status = 200;
     r.body = std::move(got->json);
-    r.SetHeader("Content-Type", std::string(kScimJson));
+    r.SetHeader("Content-Type", std::string(kScimJsonType));
     return r;
   }
   if (method == "GET") {
     std::string route = route_base + ".get";
     auto got = scim_.Get(ctx, type, id, include_members, projection->IncludesAttribute("groups"));
-    if (!got) return ErrorResponse(got.error(), route);
-    if (auto inm = req.Header("if-none-match")) {
-      // Weak comparison against our only representation's version.
-      std::string_view v = *inm;
-      if (v == "*" || v.find(got->etag.substr(2)) != std::string_view::npos) {
-        Response r;
-        r.status = 304;
-        r.route = route;
-        r.SetHeader("ETag", got->etag);
-        return r;
-      }
+    if (!got) return ScimErrorResponse(got.error(), route);
+    if (auto inm = req.Header("if-none-match");
+        inm && scim::query::ETagListMatches(*inm, got->etag)) {
+      Response r;
+      r.status = 304;
+      r.route = route;
+      r.SetHeader("ETag", got->etag);
+      return r;
     }
     return single(200, *got, route);
   }
   if (method == "PUT") {
     std::string route = route_base + ".replace";
     auto body = parse_body();
-    if (!body) return ErrorResponse(body.error(), route);
+    if (!body) return ScimErrorResponse(body.error(), route);
     auto put = scim_.Replace(ctx, type, id, *body, if_match(), include_members);
-    if (!put) return ErrorResponse(put.error(), route);
+    if (!put) return ScimErrorResponse(put.error(), route);
     return single(200, *put, route);
   }
   if (method == "PATCH") {
     std::string route = route_base + ".patch";
     auto body = parse_body();
-    if (!body) return ErrorResponse(body.error(), route);
+    if (!body) return ScimErrorResponse(body.error(), route);
     // RFC 7644 §3.5.2: 200 with the resource, or 204; 200 is required when "attributes" is
     // given. Groups answer 204 otherwise, so that one member change on a 100,000-member group
     // does not send the whole member list back (Entra ID expects 204 for group PATCH).
     bool want_body = type == ResourceType::kUser || attributes || excluded;
     auto patched = scim_.Patch(ctx, type, id, *body, if_match(), want_body && include_members);
-    if (!patched) return ErrorResponse(patched.error(), route);
+    if (!patched) return ScimErrorResponse(patched.error(), route);
     if (!want_body) {
       Response r;
       r.status = 204;
@@ -546,7 +403,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   if (method == "DELETE") {
     std::string route = route_base + ".delete";
     Status st = scim_.Delete(ctx, type, id, if_match());
-    if (!st) return ErrorResponse(st.error(), route);
+    if (!st) return ScimErrorResponse(st.error(), route);
     Response r;
     r.status = 204;
     r.route = route;

@@ -1,8 +1,8 @@
-// SCIM 2.0 endpoints at /scim/v2 (RFC 7644) and the operational endpoints (/healthz, /readyz,
-// /metrics): HTTP request -> service call -> SCIM JSON; Error -> SCIM error body.
+// SCIM 2.0 endpoints at /scim/v2 (RFC 7644): HTTP request -> service call -> SCIM JSON; Error ->
+// SCIM error body (http/common.h). The server's fallback: any path no other face claims gets a
+// SCIM 404 here. The operational endpoints are http/ops/ops_api.h.
 #pragma once
 
-#include <functional>
 #include <string>
 
 #include "http/request_limits.h"
@@ -15,9 +15,6 @@ namespace idsync::http {
 
 struct ApiOptions {
   std::string public_url;  // e.g. "https://idsync.example.com"; "" -> from the Host header
-  // Serve GET /bench/static: a fixed 1 KiB JSON body with no store behind it, the HTTP
-  // ceiling the benchmark measures against (`idsync serve --bench-routes`).
-  bool bench_routes = false;
 };
 
 // Thread-safe: Handle() is called concurrently by the server's workers.
@@ -26,15 +23,9 @@ class ScimApi {
   // `limits` (rates per address and per connection, failed-authentication throttling) is
   // shared with the admin and read APIs and must outlive this object.
   ScimApi(service::ScimService& scim, service::Connections& connections,
-          const scim::schema::Registry& registry, store::Store& store, RequestLimits& limits,
-          ApiOptions options);
+          const scim::schema::Registry& registry, RequestLimits& limits, ApiOptions options);
 
   Response Handle(const Request& request);
-
-  // Supplies the transport's metrics text for /metrics (set once the server has started).
-  void SetServerMetrics(std::function<std::string()> render) {
-    server_metrics_ = std::move(render);
-  }
 
  private:
   Response HandleScim(const Request& request, std::string_view rest, const std::string& request_id);
@@ -42,10 +33,8 @@ class ScimApi {
   service::ScimService& scim_;
   service::Connections& connections_;
   const scim::schema::Registry& registry_;
-  store::Store& store_;
   RequestLimits& limits_;
   ApiOptions options_;
-  std::function<std::string()> server_metrics_;
 };
 
 }  // namespace idsync::http
