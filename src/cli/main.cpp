@@ -21,6 +21,7 @@
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
 #include "cli/ldap_serve.h"
+#include "cli/version.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
@@ -246,7 +247,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   }
   LdapFace* ldap = ldap_face->get();
   api.SetServerMetrics([srv, ldap] {
-    return srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string());
+    return BuildInfoMetric() + srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string());
   });
   std::string scheme = so.tls_cert_file ? "https" : "http";
   std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
@@ -328,7 +329,12 @@ void PrintLog(const std::vector<store::AuditRecord>& records, bool json) {
 int Main(int argc, char** argv) {
   CLI::App app{"idsync: user and group provisioning server (SCIM 2.0)", "idsync"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] { return BuildInfoText(); },
+                       "Print the version, commit and library versions, then exit");
   std::string data = "./data";
+  bool version_json = false;
+  auto* version = app.add_subcommand("version", "Print the version, commit and library versions");
+  version->add_flag("--json", version_json, "Print JSON");
 
   ServeOptions serve_options;
   auto* serve = app.add_subcommand("serve", "Run the server in the foreground");
@@ -433,12 +439,19 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion&) {
+    std::cout << BuildInfoText();
+    return 0;
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     std::fprintf(stderr, "idsync: %s (see idsync --help)\n", what.c_str());
     return kExitUsage;
   }
 
+  if (version->parsed()) {
+    std::cout << (version_json ? DumpJson(BuildInfoJson()) + "\n" : BuildInfoText());
+    return 0;
+  }
   if (serve->parsed()) return Serve(data, serve_options);
 
   auto store = OpenStore(data);
