@@ -17,6 +17,7 @@
 #include "base/json.h"
 #include "base/time.h"
 #include "cli/admin_user_commands.h"
+#include "cli/backup_commands.h"
 #include "cli/directory_commands.h"
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
@@ -432,6 +433,8 @@ int Main(int argc, char** argv) {
   ldap_account_commands.Register(app, data, json);
   AdminUserCommands admin_user_commands;
   admin_user_commands.Register(app, data, json);
+  BackupCommands backup_commands;
+  backup_commands.Register(app, data);
 
   try {
     app.parse(argc, argv);
@@ -453,6 +456,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (serve->parsed()) return Serve(data, serve_options);
+  if (backup_commands.Parsed()) return backup_commands.Run(data);
 
   auto store = OpenStore(data);
   if (!store) return Fail(store.error().detail);
