@@ -22,6 +22,7 @@
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
 #include "cli/ldap_serve.h"
+#include "cli/service_notify.h"
 #include "cli/version.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
@@ -284,9 +285,11 @@ int Serve(const std::string& data, const ServeOptions& o) {
                "idsync: admin console %s/console/ (create a user: idsync admin-user add NAME "
                "--data %s)\n",
                public_url.c_str(), data.c_str());
+  NotifyReady("listening on " + url);  // systemd Type=notify: the listeners accept now
 
   int sig = 0;
   sigwait(&signals, &sig);
+  NotifyStopping();
   std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   read_api.Shutdown();
