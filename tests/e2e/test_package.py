@@ -134,3 +134,20 @@ def test_systemd_analyze_accepts_the_unit(package):
                        capture_output=True, text=True, timeout=120, env=env)
     # verify exits 0 on settings it ignores with a warning: any output is a failure.
     assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), r.stderr
+
+
+def test_dockerfile_installs_this_package_as_a_non_root_service():
+    """No registry is reachable here, so the image is not built; its runtime stage must install
+    the package tested above and keep the promises the README makes about it."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "Dockerfile")
+    with open(path) as f:
+        text = f.read()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2, "multi-stage: a build stage and a runtime stage"
+    runtime = stages[-1]
+    assert runtime.startswith("debian:12-slim")
+    assert "cpack -G DEB" in stages[0] and "apt-get install" in runtime
+    assert re.search(r"^USER idsync$", runtime, re.M)
+    assert re.search(r"^VOLUME /var/lib/idsync$", runtime, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n?.*http://127\.0\.0\.1:8080/healthz", runtime, re.M)
+    assert '"--data", "/var/lib/idsync"' in runtime and '"0.0.0.0:8080"' in runtime
