@@ -117,8 +117,8 @@ Status SnapshotDatabase(const std::string& source, const std::string& target) {
     return Fail("cannot open database " + source + ": " + e);
   }
   sqlite3_busy_timeout(src, 10000);
-  if (sqlite3_open_v2(target.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(target.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
     std::string e = dst ? sqlite3_errmsg(dst) : "out of memory";
     close_both();
     return Fail("cannot create " + target + ": " + e);
@@ -192,7 +192,8 @@ Result<std::string> HashFile(const std::string& path) {
 Status AddMember(struct archive* a, const Member& m, time_t mtime) {
   struct archive_entry* entry = archive_entry_new();
   archive_entry_set_pathname(entry, m.name.c_str());
-  archive_entry_set_size(entry, m.path.empty() ? static_cast<la_int64_t>(m.content.size()) : m.size);
+  archive_entry_set_size(entry,
+                         m.path.empty() ? static_cast<la_int64_t>(m.content.size()) : m.size);
   archive_entry_set_filetype(entry, AE_IFREG);
   archive_entry_set_perm(entry, 0600);
   archive_entry_set_mtime(entry, mtime, 0);
@@ -304,8 +305,7 @@ Result<Json> Unpack(const std::string& from, const std::string& staging) {
   }
   auto broken = [&](const std::string& why) {
     archive_read_free(a);
-    return Fail(from + " is not a readable idsync backup (" + why +
-                "); nothing was restored");
+    return Fail(from + " is not a readable idsync backup (" + why + "); nothing was restored");
   };
   std::map<std::string, std::string> digests;  // member -> sha256 of its content
   std::string sums_text, description_text;
@@ -402,7 +402,8 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   const std::string db = dir + "/" + kDatabase;
   if (!Exists(db)) {
-    return Fail("no database in " + dir + " (" + db + " does not exist); pass the --data folder "
+    return Fail("no database in " + dir + " (" + db +
+                " does not exist); pass the --data folder "
                 "idsync serve uses");
   }
   if (Exists(to)) return Fail(to + " already exists; choose a new file name");

@@ -42,10 +42,9 @@ int BackupCommands::Run(const std::string& data) const {
     std::cout << "Backup of " << data << " written to " << file_ << " ("
               << (*description)["files"].size() << " files, checksums in SHA256SUMS).\n";
   } else {
-    std::cout << "Restored " << file_ << " (taken "
-              << (*description)["created"].get<std::string>() << " by idsync "
-              << (*description)["idsync_version"].get<std::string>() << ") into " << data
-              << "; checksums and integrity_check passed.\n"
+    std::cout << "Restored " << file_ << " (taken " << (*description)["created"].get<std::string>()
+              << " by idsync " << (*description)["idsync_version"].get<std::string>() << ") into "
+              << data << "; checksums and integrity_check passed.\n"
               << "Start the server on it: idsync serve --data " << data << "\n";
   }
   return 0;

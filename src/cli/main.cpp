@@ -333,8 +333,9 @@ void PrintLog(const std::vector<store::AuditRecord>& records, bool json) {
 int Main(int argc, char** argv) {
   CLI::App app{"idsync: user and group provisioning server (SCIM 2.0)", "idsync"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", [] { return BuildInfoText(); },
-                       "Print the version, commit and library versions, then exit");
+  app.set_version_flag(
+      "--version", [] { return BuildInfoText(); },
+      "Print the version, commit and library versions, then exit");
   std::string data = "./data";
   bool version_json = false;
   auto* version = app.add_subcommand("version", "Print the version, commit and library versions");

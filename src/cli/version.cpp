@@ -50,12 +50,9 @@ BuildInfo Collect() {
   std::string libarchive = archive_version_string();
   if (libarchive.rfind("libarchive ", 0) == 0) libarchive = libarchive.substr(11);
   b.libraries = {
-      {"sqlite", sqlite3_libversion()},
-      {"openssl", OpenSSL_version(OPENSSL_VERSION_STRING)},
-      {"boost", BoostVersion()},
-      {"libldap", LdapVersion()},
-      {"zstd", ZSTD_versionString()},
-      {"icu", IcuVersion()},
+      {"sqlite", sqlite3_libversion()}, {"openssl", OpenSSL_version(OPENSSL_VERSION_STRING)},
+      {"boost", BoostVersion()},        {"libldap", LdapVersion()},
+      {"zstd", ZSTD_versionString()},   {"icu", IcuVersion()},
       {"libarchive", libarchive},
   };
   return b;
