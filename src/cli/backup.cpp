@@ -233,26 +233,33 @@ Status AddMember(struct archive* a, const Member& m, time_t mtime) {
 }
 
 Status WriteArchive(const std::string& path, const std::vector<Member>& members) {
+  // Mode 0600 whatever the umask: the archive holds the sealing key.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail("cannot create " + path + ": " + Errno());
   struct archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   archive_write_add_filter_zstd(a);
-  if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK) {
+  auto fail = [&](const std::string& what) {
     std::string e = archive_error_string(a) ? archive_error_string(a) : Errno();
     archive_write_free(a);
-    return Fail("cannot write " + path + ": " + e);
-  }
+    ::close(fd);
+    return Fail(what + " " + path + ": " + e);
+  };
+  if (archive_write_open_fd(a, fd) != ARCHIVE_OK) return fail("cannot write");
   time_t now = ::time(nullptr);
   for (const auto& m : members) {
     if (Status s = AddMember(a, m, now); !s) {
       archive_write_free(a);
+      ::close(fd);
       return s;
     }
   }
-  bool ok = archive_write_close(a) == ARCHIVE_OK;
-  std::string e = ok ? "" : archive_error_string(a);
+  if (archive_write_close(a) != ARCHIVE_OK) return fail("cannot finish");
   archive_write_free(a);
-  if (!ok) return Fail("cannot finish " + path + ": " + e);
-  return SyncPath(path, O_RDONLY);
+  bool synced = ::fsync(fd) == 0;
+  bool closed = ::close(fd) == 0;
+  if (!synced || !closed) return Fail("cannot write " + path + ": " + Errno());
+  return Status::Ok();
 }
 
 // Removes a flat staging folder (restore writes no subfolders into it).
@@ -417,6 +424,10 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
     }
     ::unlink(partial.c_str());
   };
+  // Created empty with mode 0600 first: SQLite would give the copy the umask's mode.
+  int fd = ::open(snapshot.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail("cannot create " + snapshot + ": " + Errno());
+  ::close(fd);
   if (Status s = SnapshotDatabase(db, snapshot); !s) {
     cleanup();
     return s.error();

@@ -93,7 +93,7 @@ def backed_up(idsync_bin, server, slapd, tmp_path_factory):
     print(f"load: {len(acked)} users created by {LOAD_CLIENTS} clients; {len(before)} "
           f"acknowledged before the backup, {len(during)} during its "
           f"{backup_finished - backup_started:.2f} s")
-    assert len(before) > 100, "the load client wrote too little to show anything"
+    assert len(before) > 50, "the load client wrote too little to show anything"
     assert len(acked) > len(before), "no write was acknowledged after the backup started"
     return {"archive": archive, "description": json.loads(r.stdout), "before": before,
             "token": conn["token"], "ldap": ldap_name}
@@ -102,6 +102,8 @@ def backed_up(idsync_bin, server, slapd, tmp_path_factory):
 def test_backup_describes_its_contents(backed_up):
     d = backed_up["description"]
     assert d["format"] == 1
+    # It holds the sealing key: readable by its owner only, whatever the umask.
+    assert os.stat(backed_up["archive"]).st_mode & 0o077 == 0
     assert set(d["files"]) == {"idsync.db", "secret.key", "server.json"}
     listing = subprocess.run(["tar", "--zstd", "-tf", backed_up["archive"]], capture_output=True,
                              text=True, check=True).stdout.split()
