@@ -8,11 +8,13 @@ mode=${1:-build}
 build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev libre2-dev libicu-dev libldap2-dev libzstd-dev libargon2-dev
+  libarchive-dev libsystemd-dev help2man dpkg-dev file
   openssl nodejs npm)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema
   python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3 chromium chromium-driver
-  samba samba-ad-dc samba-ad-provision samba-dsdb-modules ldb-tools)
+  samba samba-ad-dc samba-ad-provision samba-dsdb-modules ldb-tools
+  systemd)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()

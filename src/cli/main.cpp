@@ -17,10 +17,13 @@
 #include "base/time.h"
 #include "cli/admin_user_commands.h"
 #include "cli/app.h"
+#include "cli/backup_commands.h"
 #include "cli/directory_commands.h"
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
 #include "cli/ldap_serve.h"
+#include "cli/service_notify.h"
+#include "cli/version.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
@@ -224,7 +227,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   }
   LdapFace* ldap = ldap_face->get();
   ops.SetMetrics([srv, ldap, &scim] {
-    return srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string()) +
+    return BuildInfoMetric() + srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string()) +
            scim.RenderMetrics();
   });
   std::string scheme = so.tls_cert_file ? "https" : "http";
@@ -260,9 +263,11 @@ int Serve(const std::string& data, const ServeOptions& o) {
                "idsync: admin console %s/console/ (create a user: idsync admin-user add NAME "
                "--data %s)\n",
                public_url.c_str(), data.c_str());
+  NotifyReady("listening on " + url);  // systemd Type=notify: the listeners accept now
 
   int sig = 0;
   sigwait(&signals, &sig);
+  NotifyStopping();
   std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   read_api.Shutdown();
@@ -306,7 +311,13 @@ void PrintLog(const std::vector<store::AuditRecord>& records, bool json) {
 int Main(int argc, char** argv) {
   CLI::App app{"idsync: user and group provisioning server (SCIM 2.0)", "idsync"};
   app.require_subcommand(1);
+  app.set_version_flag(
+      "--version", [] { return BuildInfoText(); },
+      "Print the version, commit and library versions, then exit");
   std::string data = "./data";
+  bool version_json = false;
+  auto* version = app.add_subcommand("version", "Print the version, commit and library versions");
+  version->add_flag("--json", version_json, "Print JSON");
 
   ServeOptions serve_options;
   auto* serve = app.add_subcommand("serve", "Run the server in the foreground");
@@ -404,6 +415,8 @@ int Main(int argc, char** argv) {
   ldap_account_commands.Register(app, data, json);
   AdminUserCommands admin_user_commands;
   admin_user_commands.Register(app, data, json);
+  BackupCommands backup_commands;
+  backup_commands.Register(app, data);
 
   try {
     app.parse(argc, argv);
@@ -411,13 +424,21 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion&) {
+    std::cout << BuildInfoText();
+    return 0;
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     std::fprintf(stderr, "idsync: %s (see idsync --help)\n", what.c_str());
     return kExitUsage;
   }
 
+  if (version->parsed()) {
+    std::cout << (version_json ? DumpJson(BuildInfoJson()) + "\n" : BuildInfoText());
+    return 0;
+  }
   if (serve->parsed()) return Serve(data, serve_options);
+  if (backup_commands.Parsed()) return backup_commands.Run(data);
 
   // Every command runs on the same object graph as `serve` (cli/app.h); the App closes the
   // store when it goes out of scope.
