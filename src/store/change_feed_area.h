@@ -23,11 +23,11 @@ struct ChangeRecord {
   int64_t seq = 0;
   TimePoint time;
   std::string directory;
-  std::string type;  // "User" | "Group" | "Membership"
-  std::string op;    // "upsert" | "delete" (User, Group); "add" | "remove" (Membership)
-  std::string id;    // user or group id; for Membership the group id
-  std::string member_id;       // Membership: the user id
-  Json resource = nullptr;     // upsert: the read-API representation (without groups/members)
+  std::string type;             // "User" | "Group" | "Membership"
+  std::string op;               // "upsert" | "delete" (User, Group); "add" | "remove" (Membership)
+  std::string id;               // user or group id; for Membership the group id
+  std::string member_id;        // Membership: the user id
+  Json resource = nullptr;      // upsert: the read-API representation (without groups/members)
   Json cause = Json::object();  // {"connection", "request_id", "actor", "reason"}
 };
 

@@ -20,10 +20,10 @@ namespace idsync::store {
 struct EffectiveGroupRow {
   std::string directory;
   std::string id;
-  std::string name;      // display spelling
-  std::string name_key;  // FoldCase(name); unique per directory (kUniqueness)
+  std::string name;            // display spelling
+  std::string name_key;        // FoldCase(name); unique per directory (kUniqueness)
   Json body = Json::object();  // e.g. {"entitlements": [...]}; the directory layer's form
-  int64_t version = 0;   // set by the store; increases on member changes too (TouchEffectiveGroup)
+  int64_t version = 0;  // set by the store; increases on member changes too (TouchEffectiveGroup)
   TimePoint created;
   TimePoint last_modified;
 };

@@ -32,8 +32,8 @@ struct EffectiveUserRow {
   // LdapArea::FindUsersByMail returns those as candidates.
   std::string mail_key;
   Json body = Json::object();  // the directory layer's form (values with provenance, grants)
-  int64_t version = 0;       // set by the store: 1 on insert, previous + 1 on update
-  TimePoint created;         // kept by the store on update
+  int64_t version = 0;         // set by the store: 1 on insert, previous + 1 on update
+  TimePoint created;           // kept by the store on update
   TimePoint last_modified;
 };
 
@@ -47,7 +47,7 @@ class EffectiveUserArea {
                                                     const std::string& id) = 0;  // kNotFound
   virtual Result<EffectiveUserRow> FindEffectiveUserByUsername(
       const std::string& directory, const std::string& username_key) = 0;  // kNotFound
-  // Users with this link key (normally at most one). 
+  // Users with this link key (normally at most one).
   virtual Result<std::vector<EffectiveUserRow>> FindEffectiveUsersByLinkKey(
       const std::string& directory, const std::string& link_key) = 0;
   // Inserts or updates by (directory, id); kUniqueness if username_key is held by another user.
