@@ -3,26 +3,16 @@
 // scim_service_read.cpp and scim_service_bulk.cpp.
 #include "service/scim_service.h"
 
-#include <algorithm>
 #include <chrono>
-#include <map>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "base/strings.h"
-#include "base/uuid.h"
-#include "scim/filter/evaluate.h"
-#include "scim/filter/parser.h"
-#include "scim/patch/apply.h"
-#include "scim/query/sort.h"
-#include "scim/resource/validate.h"
 #include "service/scim_service_internal.h"
 
 namespace idsync::service {
 
 using scim::ResourceType;
-namespace filter = scim::filter;
 
 namespace {
 

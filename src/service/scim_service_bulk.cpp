@@ -1,25 +1,16 @@
 // ScimService::Bulk (RFC 7644 §3.7): operations in order, bulkId references resolved.
-#include <algorithm>
-#include <chrono>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "base/strings.h"
-#include "base/uuid.h"
-#include "scim/filter/evaluate.h"
-#include "scim/filter/parser.h"
-#include "scim/patch/apply.h"
-#include "scim/query/sort.h"
-#include "scim/resource/validate.h"
 #include "service/scim_service.h"
 #include "service/scim_service_internal.h"
 
 namespace idsync::service {
 
 using scim::ResourceType;
-namespace filter = scim::filter;
 
 namespace {
 

@@ -1,20 +1,12 @@
 // Definitions of scim_service_internal.h: what ScimService's writes, reads and bulk share.
 #include "service/scim_service_internal.h"
 
-#include <algorithm>
-#include <chrono>
-#include <map>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "base/strings.h"
-#include "base/uuid.h"
 #include "scim/filter/evaluate.h"
-#include "scim/filter/parser.h"
-#include "scim/patch/apply.h"
-#include "scim/query/sort.h"
-#include "scim/resource/validate.h"
 
 namespace idsync::service {
 

@@ -1,17 +1,10 @@
 // ScimService reads: one resource by id (parsed or as stored text), and list queries with
 // filters planned onto the store's index.
 #include <algorithm>
-#include <chrono>
-#include <map>
-#include <set>
-
-#include <fmt/format.h>
 
 #include "base/strings.h"
-#include "base/uuid.h"
 #include "scim/filter/evaluate.h"
 #include "scim/filter/parser.h"
-#include "scim/patch/apply.h"
 #include "scim/query/sort.h"
 #include "scim/resource/validate.h"
 #include "service/scim_service.h"

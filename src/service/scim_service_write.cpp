@@ -1,17 +1,8 @@
 // ScimService writes: create, replace, PATCH and delete of one resource.
-#include <algorithm>
-#include <chrono>
-#include <map>
 #include <set>
 
-#include <fmt/format.h>
-
-#include "base/strings.h"
 #include "base/uuid.h"
-#include "scim/filter/evaluate.h"
-#include "scim/filter/parser.h"
 #include "scim/patch/apply.h"
-#include "scim/query/sort.h"
 #include "scim/resource/validate.h"
 #include "service/scim_service.h"
 #include "service/scim_service_internal.h"
@@ -19,7 +10,6 @@
 namespace idsync::service {
 
 using scim::ResourceType;
-namespace filter = scim::filter;
 
 namespace {
 
