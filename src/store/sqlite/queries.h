@@ -419,6 +419,17 @@ inline constexpr const char* kPutSecret =
 inline constexpr const char* kGetSecret =
     "SELECT sealed FROM secrets WHERE connection_id = ?1 AND name = ?2";
 
+// --- compression dictionaries (body_codec.cpp, migration 7)
+// Reads every dictionary (a handful) when the store opens: a scan by design, not in
+// IndexedQueries.
+inline constexpr const char* kListDictionaries =
+    "SELECT id, kind, dictionary FROM body_dictionaries ORDER BY id";
+inline constexpr const char* kGetDictionary =
+    "SELECT kind, dictionary FROM body_dictionaries WHERE id = ?1";
+inline constexpr const char* kInsertDictionary =
+    "INSERT INTO body_dictionaries(kind, dictionary, created_ms) VALUES (?1, ?2, "
+    "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))";
+
 // (name, sql) of every query above whose plan must be an index search.
 inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
   return {
@@ -522,6 +533,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"GetSyncState", kGetSyncState},
       {"ReleaseSyncLease", kReleaseSyncLease},
       {"GetSecret", kGetSecret},
+      {"GetDictionary", kGetDictionary},
   };
 }
 
