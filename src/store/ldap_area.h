@@ -7,8 +7,8 @@
 // and entitlements, render.h's layout), not the provenance: they are for the LDAP server, never
 // to be written back.
 //
-// Reached through Transaction::Ldap(). It is the first area split out of Transaction as its own
-// interface; issue #15 splits the others the same way.
+// Reached through Transaction::Ldap(); the other areas are interfaces Transaction is composed
+// of (store.h, issue #15).
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,8 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include "store/sqlite/queries.h"
+
 namespace idsync::store::sqlite {
 
 namespace {
@@ -80,7 +82,7 @@ std::shared_ptr<const BodyCodec::Dictionary> BodyCodec::MakeDictionary(int64_t i
 }
 
 Status BodyCodec::Load(Database& db) {
-  auto select = db.Prepare("SELECT id, kind, dictionary FROM body_dictionaries ORDER BY id");
+  auto select = db.Prepare(sql::kListDictionaries);
   if (!select) return select.error();
   for (;;) {
     auto row = select->Step("reading compression dictionaries");
@@ -135,7 +137,7 @@ std::shared_ptr<const BodyCodec::Dictionary> BodyCodec::Find(int64_t id) const {
 }
 
 Result<std::shared_ptr<const BodyCodec::Dictionary>> BodyCodec::LoadOne(Database& db, int64_t id) {
-  auto select = db.Prepare("SELECT kind, dictionary FROM body_dictionaries WHERE id = ?1");
+  auto select = db.Prepare(sql::kGetDictionary);
   if (!select) return select.error();
   select->Bind(1, id);
   auto row = select->Step("reading a compression dictionary");
@@ -233,9 +235,7 @@ Result<std::string> BodyCodec::Train(const std::vector<std::string>& samples) {
 }
 
 Result<int64_t> BodyCodec::Store(Database& db, BodyKind kind, const std::string& dictionary) {
-  auto insert = db.Prepare(
-      "INSERT INTO body_dictionaries(kind, dictionary, created_ms) VALUES (?1, ?2, "
-      "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))");
+  auto insert = db.Prepare(sql::kInsertDictionary);
   if (!insert) return insert.error();
   insert->Bind(1, int64_t{static_cast<int>(kind)}).BindBlob(2, dictionary);
   if (auto ran = insert->Run("storing a compression dictionary"); !ran) return ran.error();

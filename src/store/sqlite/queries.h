@@ -381,6 +381,55 @@ inline constexpr const char* kLastResourceOf =
     "SELECT resource FROM changes WHERE directory = ?1 AND id = ?2 AND op = 'upsert' "
     "AND resource IS NOT NULL ORDER BY seq DESC LIMIT 1";
 
+// --- pull sync (sync_area.cpp, secret_area.cpp; migration 6)
+#define IDSYNC_SYNC_RUN_COLUMNS                                                                 \
+  "id, connection_id, mode, run_trigger, outcome, started_ms, ended_ms, counts, progress, error, " \
+  "owner"
+inline constexpr const char* kInsertSyncRun =
+    "INSERT INTO sync_runs(connection_id, mode, run_trigger, outcome, started_ms, ended_ms, "
+    "counts, progress, error, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+inline constexpr const char* kUpdateSyncRun =
+    "UPDATE sync_runs SET outcome = ?2, ended_ms = ?3, counts = ?4, progress = ?5, "
+    "error = ?6 WHERE id = ?1";
+inline constexpr const char* kGetSyncRun =
+    "SELECT " IDSYNC_SYNC_RUN_COLUMNS " FROM sync_runs WHERE id = ?1";
+inline constexpr const char* kListSyncRuns =
+    "SELECT " IDSYNC_SYNC_RUN_COLUMNS " FROM sync_runs WHERE connection_id = ?1 ORDER BY id DESC "
+    "LIMIT ?2";
+inline constexpr const char* kAbandonSyncRuns =
+    "UPDATE sync_runs SET outcome = 'abandoned', ended_ms = ?3, "
+    "error = 'the process running it stopped before the run ended' "
+    "WHERE connection_id = ?1 AND outcome = 'running' AND owner <> ?2";
+inline constexpr const char* kGetSyncState =
+    "SELECT state FROM sync_state WHERE connection_id = ?1";
+inline constexpr const char* kPutSyncState =
+    "INSERT INTO sync_state(connection_id, state) VALUES (?1, ?2) "
+    "ON CONFLICT(connection_id) DO UPDATE SET state = excluded.state";
+inline constexpr const char* kAcquireSyncLease =
+    "INSERT INTO sync_state(connection_id, state, lease_owner, lease_expires_ms) "
+    "VALUES (?1, '{}', ?2, ?4) ON CONFLICT(connection_id) DO UPDATE SET "
+    "lease_owner = excluded.lease_owner, lease_expires_ms = excluded.lease_expires_ms "
+    "WHERE lease_owner IS NULL OR lease_owner = ?2 OR lease_expires_ms <= ?3";
+inline constexpr const char* kReleaseSyncLease =
+    "UPDATE sync_state SET lease_owner = NULL, lease_expires_ms = NULL "
+    "WHERE connection_id = ?1 AND lease_owner = ?2";
+inline constexpr const char* kPutSecret =
+    "INSERT INTO secrets(connection_id, name, sealed) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(connection_id, name) DO UPDATE SET sealed = excluded.sealed";
+inline constexpr const char* kGetSecret =
+    "SELECT sealed FROM secrets WHERE connection_id = ?1 AND name = ?2";
+
+// --- compression dictionaries (body_codec.cpp, migration 7)
+// Reads every dictionary (a handful) when the store opens: a scan by design, not in
+// IndexedQueries.
+inline constexpr const char* kListDictionaries =
+    "SELECT id, kind, dictionary FROM body_dictionaries ORDER BY id";
+inline constexpr const char* kGetDictionary =
+    "SELECT kind, dictionary FROM body_dictionaries WHERE id = ?1";
+inline constexpr const char* kInsertDictionary =
+    "INSERT INTO body_dictionaries(kind, dictionary, created_ms) VALUES (?1, ?2, "
+    "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))";
+
 // (name, sql) of every query above whose plan must be an index search.
 inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
   return {
@@ -477,6 +526,14 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"LastChangeOf", kLastChangeOf},
       {"ChangeKeysAfter", kChangeKeysAfter},
       {"LastResourceOf", kLastResourceOf},
+      {"UpdateSyncRun", kUpdateSyncRun},
+      {"GetSyncRun", kGetSyncRun},
+      {"ListSyncRuns", kListSyncRuns},
+      {"AbandonSyncRuns", kAbandonSyncRuns},
+      {"GetSyncState", kGetSyncState},
+      {"ReleaseSyncLease", kReleaseSyncLease},
+      {"GetSecret", kGetSecret},
+      {"GetDictionary", kGetDictionary},
   };
 }
 
@@ -494,3 +551,4 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
 #undef IDSYNC_API_TOKEN_COLUMNS
 #undef IDSYNC_LDAP_ACCOUNT_COLUMNS
 #undef IDSYNC_EUSER_COLUMNS_U
+#undef IDSYNC_SYNC_RUN_COLUMNS

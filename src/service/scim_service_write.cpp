@@ -1,0 +1,278 @@
+// ScimService writes: create, replace, PATCH and delete of one resource.
+#include <set>
+
+#include "base/uuid.h"
+#include "scim/patch/apply.h"
+#include "scim/resource/validate.h"
+#include "service/scim_service.h"
+#include "service/scim_service_internal.h"
+
+namespace idsync::service {
+
+using scim::ResourceType;
+
+namespace {
+
+// PATCH routes member operations here so that a one-member change never loads the group.
+class TxMemberStore final : public scim::patch::MemberStore {
+ public:
+  TxMemberStore(store::Transaction& tx, int64_t conn, std::string group_id, std::string base)
+      : tx_(tx), conn_(conn), group_id_(std::move(group_id)), base_(std::move(base)) {}
+
+  Status Add(const Json& member) override {
+    auto added = AddMemberJson(tx_, conn_, group_id_, member);
+    if (!added) return added.error();
+    changed_ |= *added;
+    if (*added) touched_.insert(member.value("value", ""));
+    return Status::Ok();
+  }
+  Result<bool> Remove(const std::string& value) override {
+    auto removed = tx_.RemoveMember(conn_, group_id_, value);
+    if (removed && *removed) {
+      changed_ = true;
+      touched_.insert(value);
+    }
+    return removed;
+  }
+  Status Clear() override {
+    auto members = tx_.ListMembers(conn_, group_id_);
+    if (!members) return members.error();
+    if (!members->empty()) changed_ = true;
+    for (const auto& m : *members) touched_.insert(m.value);
+    return tx_.ClearMembers(conn_, group_id_);
+  }
+  Result<std::vector<Json>> All() override {
+    auto members = tx_.ListMembers(conn_, group_id_);
+    if (!members) return members.error();
+    std::vector<Json> out;
+    out.reserve(members->size());
+    for (const auto& m : *members) {
+      Json j = {{"value", m.value}, {"type", m.type}};
+      if (!m.display.empty()) j["display"] = m.display;
+      j["$ref"] = base_ + (m.type == "Group" ? "/Groups/" : "/Users/") + m.value;
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+  bool changed() const { return changed_; }
+  // Member values added or removed (users whose effective memberships may change).
+  std::set<std::string>& touched() { return touched_; }
+
+ private:
+  store::Transaction& tx_;
+  int64_t conn_;
+  std::string group_id_;
+  std::string base_;
+  bool changed_ = false;
+  std::set<std::string> touched_;
+};
+
+}  // namespace
+
+Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType type,
+                                        const Json& body) {
+  auto normalized =
+      scim::resource::Normalize(body, type, scim::resource::WriteMode::kCreate, registry_);
+  if (!normalized) {
+    (void)AuditFailure(ctx, "create", type, "", normalized.error());
+    return normalized.error();
+  }
+  Json members = Json::array();
+  if (type == ResourceType::kGroup) {
+    if (auto it = normalized->find("members"); it != normalized->end() && it->is_array()) {
+      members = *it;
+    }
+  }
+  store::StoredResource r;
+  r.id = NewUuid();
+  r.type = type;
+  r.body = BodyOf(std::move(*normalized));
+  r.created = r.last_modified = clock_.Now();
+
+  WriteResult out;
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto stored = PutIndexed(tx, conn, r);
+    if (!stored) return stored.error();
+    std::set<std::string> affected;
+    if (type == ResourceType::kUser) affected.insert(r.id);
+    for (const auto& m : members) {
+      auto added = AddMemberJson(tx, conn, r.id, m);
+      if (!added) return added.error();
+      if (*added) affected.insert(m.value("value", ""));
+    }
+    if (Status s = Observe(tx, ctx, "create", std::move(affected)); !s) return s;
+    auto json = Render(tx, ctx, type, *stored, true, true);
+    if (!json) return json.error();
+    out.resource = std::move(*json);
+    out.etag = VersionETag(stored->version);
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "create", type, r.id, 201));
+  });
+  if (!st) {
+    (void)AuditFailure(ctx, "create", type, "", st.error());
+    return st.error();
+  }
+  return out;
+}
+Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType type,
+                                         const std::string& id, const Json& body,
+                                         const std::optional<std::string>& if_match,
+                                         bool include_members) {
+  WriteResult out;
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto existing = tx.GetResource(conn, type, id);
+    if (!existing) {
+      return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
+    }
+    if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
+    Json current = existing->body;
+    current["id"] = id;
+    auto normalized = scim::resource::Normalize(body, type, scim::resource::WriteMode::kReplace,
+                                                registry_, &current);
+    if (!normalized) return normalized.error();
+    std::optional<Json> members;
+    if (type == ResourceType::kGroup) {
+      auto it = normalized->find("members");
+      members = (it != normalized->end() && it->is_array()) ? *it : Json::array();
+    }
+    store::StoredResource r = *existing;
+    r.body = BodyOf(std::move(*normalized));
+    r.last_modified = clock_.Now();
+    bool members_changed = false;
+    std::set<std::string> affected;
+    if (type == ResourceType::kUser) affected.insert(id);
+    if (type == ResourceType::kGroup &&
+        r.body.value("displayName", "") != existing->body.value("displayName", "")) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
+    }
+    if (members) {
+      // Replace the member set by difference, so that a PUT with an unchanged 10,000-member list
+      // (Okta AIW apps, Keycloak) writes nothing for the members.
+      auto current_members = tx.ListMembers(conn, id);
+      if (!current_members) return current_members.error();
+      std::set<std::string> wanted;
+      for (const auto& m : *members) {
+        if (auto v = m.is_object() ? StringAt(m, "value") : std::nullopt) wanted.insert(*v);
+      }
+      for (const auto& m : *current_members) {
+        if (!wanted.count(m.value)) {
+          auto removed = tx.RemoveMember(conn, id, m.value);
+          if (!removed) return removed.error();
+          members_changed = true;
+          affected.insert(m.value);
+        }
+      }
+      for (const auto& m : *members) {
+        auto added = AddMemberJson(tx, conn, id, m);
+        if (!added) return added.error();
+        members_changed |= *added;
+        if (*added) affected.insert(m.value("value", ""));
+      }
+    }
+    if (type == ResourceType::kGroup &&
+        r.body.value("displayName", "") != existing->body.value("displayName", "")) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // and the new ones
+    }
+    if (Status s = Observe(tx, ctx, "replace", std::move(affected)); !s) return s;
+    store::StoredResource stored = *existing;
+    if (r.body != existing->body || members_changed) {
+      auto put = PutIndexed(tx, conn, r, &existing->body);
+      if (!put) return put.error();
+      stored = *put;
+    }
+    auto json = Render(tx, ctx, type, stored, include_members, true);
+    if (!json) return json.error();
+    out.resource = std::move(*json);
+    out.etag = VersionETag(stored.version);
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "replace", type, id, 200));
+  });
+  if (!st) {
+    (void)AuditFailure(ctx, "replace", type, id, st.error());
+    return st.error();
+  }
+  return out;
+}
+
+Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type,
+                                       const std::string& id, const Json& body,
+                                       const std::optional<std::string>& if_match,
+                                       bool include_members) {
+  WriteResult out;
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto existing = tx.GetResource(conn, type, id);
+    if (!existing) {
+      return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
+    }
+    if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
+    Json current = existing->body;
+    current["id"] = id;
+    current["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(type))},
+                       {"created", FormatRfc3339(existing->created)},
+                       {"lastModified", FormatRfc3339(existing->last_modified)},
+                       {"version", VersionETag(existing->version)}};
+    TxMemberStore members(tx, conn, id, ctx.base_url);
+    scim::patch::PatchOptions options;
+    options.max_operations = limits_.max_patch_operations;
+    if (type == ResourceType::kGroup) options.members = &members;
+    auto patched = scim::patch::ApplyPatch(current, body, type, registry_, options);
+    if (!patched) return patched.error();
+    Json new_body = BodyOf(std::move(*patched));
+    std::set<std::string> affected = std::move(members.touched());
+    if (type == ResourceType::kUser) affected.insert(id);
+    if (type == ResourceType::kGroup &&
+        new_body.value("displayName", "") != existing->body.value("displayName", "")) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
+    }
+    store::StoredResource stored = *existing;
+    if (new_body != existing->body) {
+      store::StoredResource r = *existing;
+      r.body = std::move(new_body);
+      r.last_modified = clock_.Now();
+      auto put = PutIndexed(tx, conn, r, &existing->body);
+      if (!put) return put.error();
+      stored = *put;
+    } else if (members.changed()) {
+      TimePoint now = clock_.Now();
+      if (Status s = tx.TouchResource(conn, type, id, now); !s) return s;
+      stored.version += 1;
+      stored.last_modified = now;
+    }
+    if (Status s = Observe(tx, ctx, "patch", std::move(affected)); !s) return s;
+    auto json = Render(tx, ctx, type, stored, include_members, true);
+    if (!json) return json.error();
+    out.resource = std::move(*json);
+    out.etag = VersionETag(stored.version);
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "patch", type, id, 200));
+  });
+  if (!st) {
+    (void)AuditFailure(ctx, "patch", type, id, st.error());
+    return st.error();
+  }
+  return out;
+}
+
+Status ScimService::Delete(const CallContext& ctx, ResourceType type, const std::string& id,
+                           const std::optional<std::string>& if_match) {
+  const int64_t conn = ctx.connection->id;
+  Status st = TimedWrite([&](store::Transaction& tx) -> Status {
+    auto existing = tx.GetResource(conn, type, id);
+    if (!existing) {
+      return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
+    }
+    if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
+    std::set<std::string> affected;
+    if (type == ResourceType::kUser) affected.insert(id);
+    if (type == ResourceType::kGroup) {
+      if (Status s = MemberValues(tx, conn, id, affected); !s) return s;
+    }
+    if (Status s = tx.DeleteResource(conn, type, id); !s) return s;
+    if (Status s = Observe(tx, ctx, "delete", std::move(affected)); !s) return s;
+    return tx.AppendAudit(SuccessRecord(ctx, clock_, "delete", type, id, 204));
+  });
+  if (!st) (void)AuditFailure(ctx, "delete", type, id, st.error());
+  return st;
+}
+
+}  // namespace idsync::service

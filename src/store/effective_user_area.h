@@ -1,0 +1,66 @@
+// Layer 2, the effective directory (issue #3): its users. The store keeps what the directory
+// layer (src/directory) derives and interprets none of the JSON bodies. Ids are UUID text;
+// `directory` is a directory name ("users", "customers", ...).
+//
+// One area of the store (issue #15): Transaction (store.h) is the composition of all of them.
+// Only store back-ends speak SQL; everything else sees this.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "base/time.h"
+
+namespace idsync::store {
+
+// One effective user. Users in state "removed" are not stored (their row is deleted).
+struct EffectiveUserRow {
+  std::string directory;
+  std::string id;
+  std::string username;      // effective username as mapped
+  std::string username_key;  // FoldCase(username); unique per directory (kUniqueness)
+  std::string link_key;      // policy::ComputeLinkKey result, "" when none
+  std::string state;         // "active" | "disabled"
+  // FoldCase of the effective e-mail, "" when the user has none. Rows written before
+  // migration 8 and not rewritten since read as "" too (the column is NULL: not known yet);
+  // LdapArea::FindUsersByMail returns those as candidates.
+  std::string mail_key;
+  Json body = Json::object();  // the directory layer's form (values with provenance, grants)
+  int64_t version = 0;         // set by the store: 1 on insert, previous + 1 on update
+  TimePoint created;           // kept by the store on update
+  TimePoint last_modified;
+};
+
+// Reached through a Transaction (store.h); valid as long as it. Not thread-safe. Writes through
+// a read transaction fail with kInternal.
+class EffectiveUserArea {
+ public:
+  virtual ~EffectiveUserArea() = default;
+
+  virtual Result<EffectiveUserRow> GetEffectiveUser(const std::string& directory,
+                                                    const std::string& id) = 0;  // kNotFound
+  virtual Result<EffectiveUserRow> FindEffectiveUserByUsername(
+      const std::string& directory, const std::string& username_key) = 0;  // kNotFound
+  // Users with this link key (normally at most one).
+  virtual Result<std::vector<EffectiveUserRow>> FindEffectiveUsersByLinkKey(
+      const std::string& directory, const std::string& link_key) = 0;
+  // Inserts or updates by (directory, id); kUniqueness if username_key is held by another user.
+  virtual Result<EffectiveUserRow> PutEffectiveUser(const EffectiveUserRow& row) = 0;
+  // Deletes the user, its memberships (the groups' versions increase) and its links. kNotFound.
+  virtual Status DeleteEffectiveUser(const std::string& directory, const std::string& id) = 0;
+  virtual Result<int64_t> CountEffectiveUsers(const std::string& directory) = 0;
+  // A page in creation order.
+  virtual Result<std::vector<EffectiveUserRow>> ListEffectiveUsers(const std::string& directory,
+                                                                   int64_t offset,
+                                                                   int64_t limit) = 0;
+  virtual Status ScanEffectiveUsers(const std::string& directory,
+                                    const std::function<bool(const EffectiveUserRow&)>& visit) = 0;
+};
+
+}  // namespace idsync::store

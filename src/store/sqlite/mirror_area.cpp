@@ -1,0 +1,303 @@
+// SqliteTransaction's share of store/mirror_area.h (mirror resources and their index entries) over
+// one SQLite connection. Its statements are in queries.h.
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/sqlite/queries.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/transaction.h"
+
+namespace idsync::store::sqlite {
+
+namespace {
+
+int64_t TypeCode(scim::ResourceType type) {
+  return type == scim::ResourceType::kUser ? 0 : 1;
+}
+
+// Columns in the order of IDSYNC_RESOURCE_COLUMNS; `first` is the column of pk.
+// parse_body=false leaves `body` empty and fills `body_text` (GetResourceText).
+Result<StoredResource> ReadResource(const Statement& row, int first, const Bodies& bodies,
+                                    bool parse_body = true) {
+  StoredResource resource;
+  resource.id = row.Text(first + 1);
+  resource.type = row.Int(first + 2) == 0 ? scim::ResourceType::kUser : scim::ResourceType::kGroup;
+  auto text = bodies(row, first + 3, "resource " + resource.id);
+  if (!text) return text.error();
+  if (parse_body) {
+    resource.body = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (resource.body.is_discarded()) {
+      return Internal("stored resource " + resource.id + " is not valid JSON");
+    }
+  } else {
+    resource.body_text = std::move(*text);
+  }
+  resource.version = row.Int(first + 4);
+  resource.created = FromUnixMillis(row.Int(first + 5));
+  resource.last_modified = FromUnixMillis(row.Int(first + 6));
+  return resource;
+}
+
+}  // namespace
+
+Result<StoredResource> SqliteTransaction::GetResource(int64_t connection_id,
+                                                      scim::ResourceType type,
+                                                      const std::string& id) {
+  auto found = Find(connection_id, type, id);
+  if (!found) return found.error();
+  if (!found->second) return NoResource(type, id);
+  return std::move(*found->second);
+}
+
+Result<StoredResource> SqliteTransaction::GetResourceText(int64_t connection_id,
+                                                          scim::ResourceType type,
+                                                          const std::string& id) {
+  auto found = Find(connection_id, type, id, /*parse_body=*/false);
+  if (!found) return found.error();
+  if (!found->second) return NoResource(type, id);
+  return std::move(*found->second);
+}
+
+Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
+                                                      const StoredResource& resource,
+                                                      const std::optional<std::string>& unique_key,
+                                                      const std::vector<IndexEntry>& index) {
+  if (auto w = CheckWritable(); !w) return w.error();
+  // Only the existing row's pk, version and creation time are needed: skip parsing its body.
+  auto existing = Find(connection_id, resource.type, resource.id, /*parse_body=*/false);
+  if (!existing) return existing.error();
+  StoredResource stored = resource;
+  int64_t pk = 0;
+  std::string body = DumpJson(resource.body);
+  auto taken = [&](const Error& error) -> Error {
+    if (error.code != ErrorCode::kUniqueness) return error;
+    return MakeError(ErrorCode::kUniqueness, std::string(scim::ResourceTypeName(resource.type)) +
+                                                 " \"" + unique_key.value_or("") +
+                                                 "\" already exists");
+  };
+  // The row is written before its index entries are replaced: if the unique key is taken,
+  // the statement fails alone and nothing of this call has changed.
+  if (existing->second) {
+    pk = existing->first;
+    auto update = db_.Prepare(sql::kUpdateResource);
+    if (!update) return update.error();
+    update->Bind(1, pk).Bind(3, ToUnixMillis(resource.last_modified)).Bind(4, unique_key);
+    BindBody(*update, 2, resource.type, body);
+    if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
+    stored.version = existing->second->version + 1;
+    stored.created = existing->second->created;
+    auto clear = db_.Prepare(sql::kDeleteIndexOf);
+    if (!clear) return clear.error();
+    clear->Bind(1, pk);
+    if (auto ran = clear->Run("updating a resource"); !ran) return ran.error();
+  } else {
+    auto insert = db_.Prepare(sql::kInsertResource);
+    if (!insert) return insert.error();
+    insert->Bind(1, connection_id)
+        .Bind(2, TypeCode(resource.type))
+        .Bind(3, resource.id)
+        .Bind(5, ToUnixMillis(resource.created))
+        .Bind(6, ToUnixMillis(resource.last_modified))
+        .Bind(7, unique_key);
+    BindBody(*insert, 4, resource.type, body);
+    if (auto ran = insert->Run("adding a resource"); !ran) {
+      if (ran.error().code == ErrorCode::kNotFound) return NoConnection(connection_id).error();
+      return taken(ran.error());
+    }
+    pk = db_.LastInsertRowid();
+    stored.version = 1;
+  }
+  for (const IndexEntry& entry : index) {
+    auto insert = db_.Prepare(sql::kInsertIndex);
+    if (!insert) return insert.error();
+    insert->Bind(1, connection_id)
+        .Bind(2, TypeCode(resource.type))
+        .Bind(3, entry.attr)
+        .Bind(4, entry.value)
+        .Bind(5, pk);
+    if (auto ran = insert->Run("indexing a resource"); !ran) return ran.error();
+  }
+  // Round-trip through the stored milliseconds so the caller sees what a later Get returns.
+  stored.created = FromUnixMillis(ToUnixMillis(stored.created));
+  stored.last_modified = FromUnixMillis(ToUnixMillis(stored.last_modified));
+  return stored;
+}
+
+Status SqliteTransaction::DeleteResource(int64_t connection_id, scim::ResourceType type,
+                                         const std::string& id) {
+  if (auto w = CheckWritable(); !w) return w;
+  auto pk = PkOf(connection_id, type, id);
+  if (!pk) return pk.error();
+  // Groups that list this resource change too (RFC 7644 §3.6: a deleted resource no longer
+  // appears in any group); bump them before their member rows go.
+  {
+    auto touch = db_.Prepare(sql::kTouchGroupsOf);
+    if (!touch) return touch.error();
+    touch->Bind(1, connection_id).Bind(2, id).Bind(3, ToUnixMillis(clock_.Now()));
+    if (auto ran = touch->Run("deleting a resource"); !ran) return ran;
+  }
+  {
+    auto unlink = db_.Prepare(sql::kDeleteMembershipsOf);
+    if (!unlink) return unlink.error();
+    unlink->Bind(1, connection_id).Bind(2, id);
+    if (auto ran = unlink->Run("deleting a resource"); !ran) return ran;
+  }
+  // Cascades to its index entries and, for a group, its own members.
+  auto remove = db_.Prepare(sql::kDeleteResource);
+  if (!remove) return remove.error();
+  remove->Bind(1, *pk);
+  return remove->Run("deleting a resource");
+}
+
+Status SqliteTransaction::TouchResource(int64_t connection_id, scim::ResourceType type,
+                                        const std::string& id, TimePoint when) {
+  if (auto w = CheckWritable(); !w) return w;
+  auto touch = db_.Prepare(sql::kTouchResource);
+  if (!touch) return touch.error();
+  touch->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id).Bind(4, ToUnixMillis(when));
+  if (auto ran = touch->Run("updating a resource"); !ran) return ran;
+  if (db_.Changes() == 0) return NoResource(type, id);
+  return Status::Ok();
+}
+
+Result<std::vector<StoredResource>> SqliteTransaction::FindByIndex(
+    int64_t connection_id, scim::ResourceType type, const std::string& attr,
+    const std::string& folded_value) {
+  auto select = db_.Prepare(sql::kFindByIndex);
+  if (!select) return select.error();
+  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, attr).Bind(4, folded_value);
+  return Resources(*select, "searching resources");
+}
+
+Result<std::vector<StoredResource>> SqliteTransaction::FindByIndexText(
+    int64_t connection_id, scim::ResourceType type, const std::string& attr,
+    const std::string& folded_value) {
+  auto select = db_.Prepare(sql::kFindByIndex);
+  if (!select) return select.error();
+  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, attr).Bind(4, folded_value);
+  return Resources(*select, "searching resources", /*parse_body=*/false);
+}
+
+Result<int64_t> SqliteTransaction::CountResources(int64_t connection_id, scim::ResourceType type) {
+  auto select = db_.Prepare(sql::kCountResources);
+  if (!select) return select.error();
+  select->Bind(1, connection_id).Bind(2, TypeCode(type));
+  auto row = select->Step("counting resources");
+  if (!row) return row.error();
+  return *row ? select->Int(0) : int64_t{0};  // no row: nothing was ever stored
+}
+
+Result<std::vector<StoredResource>> SqliteTransaction::ListResources(int64_t connection_id,
+                                                                     scim::ResourceType type,
+                                                                     int64_t offset,
+                                                                     int64_t limit) {
+  auto select = db_.Prepare(sql::kListResources);
+  if (!select) return select.error();
+  select->Bind(1, connection_id)
+      .Bind(2, TypeCode(type))
+      .Bind(3, std::max<int64_t>(offset, 0))
+      .Bind(4, std::max<int64_t>(limit, 0));
+  return Resources(*select, "listing resources");
+}
+
+Result<std::vector<StoredResource>> SqliteTransaction::ListResourcesText(int64_t connection_id,
+                                                                         scim::ResourceType type,
+                                                                         int64_t offset,
+                                                                         int64_t limit) {
+  auto select = db_.Prepare(sql::kListResources);
+  if (!select) return select.error();
+  select->Bind(1, connection_id)
+      .Bind(2, TypeCode(type))
+      .Bind(3, std::max<int64_t>(offset, 0))
+      .Bind(4, std::max<int64_t>(limit, 0));
+  return Resources(*select, "listing resources", /*parse_body=*/false);
+}
+
+Status SqliteTransaction::ScanResources(int64_t connection_id, scim::ResourceType type,
+                                        const std::function<bool(const StoredResource&)>& visit) {
+  // Chunks by pk, each statement finished before `visit` runs, so the visitor may call
+  // this transaction again (the statement cache holds one instance of each statement).
+  int64_t after = 0;
+  for (;;) {
+    std::vector<std::pair<int64_t, StoredResource>> chunk;
+    {
+      auto select = db_.Prepare(sql::kScanResources);
+      if (!select) return select.error();
+      select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, after).Bind(4, kScanChunk);
+      auto read = ForEachRow(*select, "reading resources", [&](const Statement& row) -> Status {
+        auto resource = ReadResource(row, 0, Bodies{db_, codec_});
+        if (!resource) return resource.error();
+        chunk.emplace_back(row.Int(0), std::move(*resource));
+        return Status::Ok();
+      });
+      if (!read) return read;
+    }
+    for (const auto& [pk, resource] : chunk) {
+      if (!visit(resource)) return Status::Ok();
+    }
+    if (static_cast<int64_t>(chunk.size()) < kScanChunk) return Status::Ok();
+    after = chunk.back().first;
+  }
+}
+
+Error SqliteTransaction::NoResource(scim::ResourceType type, const std::string& id) {
+  return MakeError(ErrorCode::kNotFound,
+                   std::string(scim::ResourceTypeName(type)) + " " + id + " not found");
+}
+
+Result<std::pair<int64_t, std::optional<StoredResource>>> SqliteTransaction::Find(
+    int64_t connection_id, scim::ResourceType type, const std::string& id, bool parse_body) {
+  auto select = db_.Prepare(sql::kGetResource);
+  if (!select) return select.error();
+  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id);
+  auto row = select->Step("reading a resource");
+  if (!row) return row.error();
+  if (!*row) return std::pair<int64_t, std::optional<StoredResource>>{0, std::nullopt};
+  auto resource = ReadResource(*select, 0, Bodies{db_, codec_}, parse_body);
+  if (!resource) return resource.error();
+  return std::pair<int64_t, std::optional<StoredResource>>{select->Int(0), std::move(*resource)};
+}
+
+Result<int64_t> SqliteTransaction::PkOf(int64_t connection_id, scim::ResourceType type,
+                                        const std::string& id) {
+  auto select = db_.Prepare(sql::kGroupPk);
+  if (!select) return select.error();
+  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id);
+  auto row = select->Step("reading a resource");
+  if (!row) return row.error();
+  if (!*row) return NoResource(type, id);
+  return select->Int(0);
+}
+
+Result<int64_t> SqliteTransaction::GroupPk(int64_t connection_id, const std::string& group_id) {
+  return PkOf(connection_id, scim::ResourceType::kGroup, group_id);
+}
+
+Result<std::vector<StoredResource>> SqliteTransaction::Resources(Statement& select,
+                                                                 std::string_view what,
+                                                                 bool parse_body) {
+  std::vector<StoredResource> out;
+  auto listed = ForEachRow(select, what, [&](const Statement& row) -> Status {
+    auto resource = ReadResource(row, 0, Bodies{db_, codec_}, parse_body);
+    if (!resource) return resource.error();
+    out.push_back(std::move(*resource));
+    return Status::Ok();
+  });
+  if (!listed) return listed.error();
+  return out;
+}
+
+void SqliteTransaction::BindBody(Statement& statement, int index, scim::ResourceType type,
+                                 const std::string& body) {
+  if (type == scim::ResourceType::kUser) {
+    codec_.Bind(statement, index, BodyKind::kMirrorUser, body);
+  } else {
+    statement.Bind(index, body);
+  }
+}
+
+}  // namespace idsync::store::sqlite

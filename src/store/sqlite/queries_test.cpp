@@ -1,0 +1,67 @@
+// Every statement queries.h lists as indexed plans as an index search (EXPLAIN QUERY PLAN).
+#include "store/sqlite/queries.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/queries.h"
+#include "store/sqlite/store_fixture.h"
+#include "store/sqlite/test_support.h"
+
+namespace idsync::store::sqlite {
+namespace {
+
+using test_support::AsStatus;
+using test_support::MakeConnection;
+using test_support::MakeGroup;
+using test_support::MakeUser;
+using test_support::OpenOrDie;
+using test_support::PutGroup;
+using test_support::PutUser;
+using test_support::Query;
+using test_support::SqliteStoreTest;
+using test_support::TempDir;
+
+using scim::ResourceType;
+
+TEST_F(SqliteStoreTest, HotQueriesSearchIndexesNeverScan) {
+  for (const auto& [name, text] : sql::IndexedQueries()) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(store_->path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    std::string explain = std::string("EXPLAIN QUERY PLAN ") + text;
+    ASSERT_EQ(sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << name << ": " << sqlite3_errmsg(db);
+    std::string plan;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "; ";
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    EXPECT_NE(plan.find("SEARCH "), std::string::npos) << name << ": " << plan;
+    EXPECT_EQ(plan.find("SCAN "), std::string::npos) << name << ": " << plan;
+    // These sort only the groups of one member.
+    if (name != "GroupsOf" && name != "EffectiveGroupsOf") {
+      EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << name << ": " << plan;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace idsync::store::sqlite
