@@ -13,13 +13,13 @@ export async function loadActivity(name) {
   return api.get('/connections/' + enc(name) + '/activity?hours=' + ACTIVITY_HOURS);
 }
 
-// "Last request or last sync": whichever is newer, in words.
+// "Last request or last sync", in words: an LDAP connection's last run (its writes are audited
+// too, but the run is what the administrator started or scheduled), else the last request.
 export function lastActivity(activity) {
   if (!activity) return '—';
-  const request = activity.last_request;
   const sync = activity.last_sync;
-  if (sync && (!request || sync.started >= request)) return 'sync ' + sync.outcome + ', ' + sync.started;
-  return request ? 'request, ' + request : 'none yet';
+  if (sync) return 'sync ' + sync.outcome + ', ' + sync.started;
+  return activity.last_request ? 'request, ' + activity.last_request : 'none yet';
 }
 
 function Chart({ activity }) {
