@@ -39,7 +39,7 @@ struct ConsoleSession {
 // log and the change feed, so it covers every process that wrote and survives restarts.
 struct HourlyActivity {
   int64_t hour = 0;      // start of the hour, Unix milliseconds (a multiple of 3,600,000)
-  int64_t requests = 0;  // audit records of the connection (SCIM writes and refusals, LDAP runs' writes)
+  int64_t requests = 0;  // provisioning audit records: SCIM operations (done or refused), LDAP runs
   int64_t errors = 0;    // of which with status >= 400
   int64_t changes = 0;   // change-feed entries of the connection's directory
 };
@@ -78,7 +78,8 @@ class ConsoleArea {
   virtual Result<std::vector<HourlyActivity>> ActivityByHour(int64_t connection_id,
                                                              const std::string& directory,
                                                              TimePoint since) = 0;
-  // When the connection's newest audit record was written; nullopt if it has none.
+  // When the connection's newest provisioning audit record (as counted in `requests`) was
+  // written; nullopt if it has none.
   virtual Result<std::optional<TimePoint>> LastAuditTime(int64_t connection_id) = 0;
 };
 

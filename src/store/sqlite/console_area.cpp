@@ -184,10 +184,14 @@ namespace {
 
 constexpr int64_t kHourMs = 3600000;
 
+// Provisioning requests: SCIM operations (create, replace, patch, delete and refused ones: no
+// dot in the name) and LDAP runs and logins (sync.*); not administration (connection.*,
+// policy.*, ...), which is not traffic from the source.
+#define IDSYNC_PROVISIONING_OPERATION "(instr(operation, '.') = 0 OR operation LIKE 'sync.%')"
 // Requests and errors per hour: audit_by_time bounds the rows to the window.
 constexpr const char* kAuditByHour =
     "SELECT time_ms / 3600000, count(*), sum(status >= 400) FROM audit "
-    "WHERE time_ms >= ?1 AND connection_id = ?2 GROUP BY 1";
+    "WHERE time_ms >= ?1 AND connection_id = ?2 AND " IDSYNC_PROVISIONING_OPERATION " GROUP BY 1";
 // The feed's first entry at or after a seq (a rowid seek), for the binary search.
 constexpr const char* kChangeTimeFrom =
     "SELECT seq, time_ms FROM changes WHERE seq >= ?1 ORDER BY seq LIMIT 1";
@@ -197,7 +201,9 @@ constexpr const char* kChangesByHour =
     "SELECT time_ms / 3600000, count(*) FROM changes "
     "WHERE directory = ?1 AND seq >= ?2 AND time_ms >= ?3 GROUP BY 1";
 constexpr const char* kLastAudit =
-    "SELECT time_ms FROM audit WHERE connection_id = ?1 ORDER BY seq DESC LIMIT 1";
+    "SELECT time_ms FROM audit WHERE connection_id = ?1 AND " IDSYNC_PROVISIONING_OPERATION
+    " ORDER BY seq DESC LIMIT 1";
+#undef IDSYNC_PROVISIONING_OPERATION
 
 }  // namespace
 
