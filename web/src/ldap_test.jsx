@@ -15,6 +15,15 @@ function Outcome({ result }) {
 }
 
 function Values({ value }) {
+  // An effective attribute carries its provenance: show the value, and where it came from.
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'value' in value && 'rule' in value) {
+    return (
+      <>
+        <Values value={value.value} />
+        <div class="muted small">{value.rule}{value.source ? ' · ' + value.source : ''}</div>
+      </>
+    );
+  }
   if (Array.isArray(value)) return <>{value.map((v, i) => <div key={i}>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</div>)}</>;
   if (value !== null && typeof value === 'object') return <code>{JSON.stringify(value)}</code>;
   return <>{String(value)}</>;
