@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,15 @@ struct ConsoleSession {
   int64_t user_id = 0;
   TimePoint created;
   TimePoint last_seen;
+};
+
+// One hour of a connection's provisioning activity (the Overview chart), derived from the audit
+// log and the change feed, so it covers every process that wrote and survives restarts.
+struct HourlyActivity {
+  int64_t hour = 0;      // start of the hour, Unix milliseconds (a multiple of 3,600,000)
+  int64_t requests = 0;  // provisioning audit records: SCIM operations (done or refused), LDAP runs
+  int64_t errors = 0;    // of which with status >= 400
+  int64_t changes = 0;   // change-feed entries of the connection's directory
 };
 
 class ConsoleArea {
@@ -59,6 +69,18 @@ class ConsoleArea {
   // many were deleted.
   virtual Result<int64_t> DeleteExpiredSessions(TimePoint idle_before,
                                                 TimePoint created_before) = 0;
+
+  // --- activity (Overview)
+  // The hours since `since` that have any activity, oldest first. Reads the audit log through
+  // its time index and the directory's change feed from the first entry at or after `since`
+  // (found by a binary search on seq, which grows with time), so the cost follows the window,
+  // not the size of either table.
+  virtual Result<std::vector<HourlyActivity>> ActivityByHour(int64_t connection_id,
+                                                             const std::string& directory,
+                                                             TimePoint since) = 0;
+  // When the connection's newest provisioning audit record (as counted in `requests`) was
+  // written; nullopt if it has none.
+  virtual Result<std::optional<TimePoint>> LastAuditTime(int64_t connection_id) = 0;
 };
 
 }  // namespace idsync::store

@@ -1,13 +1,15 @@
-// Access: the console's admin users (add with a one-time password, reset, remove). Admin and
-// read API tokens and LDAP service accounts are listed where the admin API has routes for them.
+// Access: the console's admin users (add with a one-time password, reset, remove), admin and
+// read API tokens (access_tokens.jsx) and LDAP service accounts (access_ldap.jsx).
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from './api.js';
-import { Confirm, CopyField, ErrorMessage, Loading } from './components.jsx';
+import { ApiTokens } from './access_tokens.jsx';
+import { LdapAccounts } from './access_ldap.jsx';
+import { Confirm, ErrorMessage, Loading, SecretPanel } from './components.jsx';
 
 export function Access({ me }) {
   const canWrite = me.role === 'admin';
   const [users, setUsers] = useState(null);
-  const [accounts, setAccounts] = useState(null);
+  const [directories, setDirectories] = useState([]);
   const [error, setError] = useState(null);
   const [name, setName] = useState('');
   const [role, setRole] = useState('viewer');
@@ -17,7 +19,7 @@ export function Access({ me }) {
   const load = async () => {
     try {
       setUsers((await api.get('/admin-users')).admin_users);
-      setAccounts((await api.get('/ldap-accounts')).ldap_accounts);
+      setDirectories((await api.get('/directories')).directories.map((d) => d.name));
       setError(null);
     } catch (err) {
       setError(err);
@@ -62,14 +64,10 @@ export function Access({ me }) {
       <h1 id="access-title">Access</h1>
       <h2>Console users</h2>
       {shown && (
-        <div class="secret" id="user-secret">
-          <p>
-            One-time password for <strong>{shown.name}</strong>, shown only now. They must change
-            it at their first sign-in.
-          </p>
-          <CopyField id="user-password" label="One-time password" value={shown.password} />
-          <button type="button" onClick={() => setShown(null)}>Done</button>
-        </div>
+        <SecretPanel id="user-secret" onDone={() => setShown(null)}
+          note={<>One-time password for <strong>{shown.name}</strong>, shown only now. They must change
+            it at their first sign-in.</>}
+          fields={[{ id: 'user-password', label: 'One-time password', value: shown.password }]} />
       )}
       {canWrite && (
         <form class="panel inline" onSubmit={add} aria-label="Add a console user">
@@ -118,36 +116,8 @@ export function Access({ me }) {
           </tbody>
         </table>
       </div>
-      <h2>LDAP service accounts</h2>
-      {accounts && accounts.length === 0 ? (
-        <p>None. Applications that read a directory over LDAP bind with one.</p>
-      ) : (
-        <div class="table-wrap">
-          <table class="data">
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">Directory</th>
-                <th scope="col">Bind DN</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(accounts || []).map((a) => (
-                <tr key={a.name}>
-                  <th scope="row">{a.name}</th>
-                  <td>{a.directory}</td>
-                  <td><code>{a.bind_dn}</code></td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <h2>Admin and read API tokens</h2>
-      <p>
-        Managed with <code>idsync admin-token add|list|remove</code> and{' '}
-        <code>idsync read-token add|list|remove</code> on the server for now.
-      </p>
+      <ApiTokens canWrite={canWrite} directories={directories.length ? directories : ['users']} />
+      <LdapAccounts canWrite={canWrite} directories={directories.length ? directories : ['users']} />
       {removing && (
         <Confirm title={'Remove user ' + removing.name + '?'} confirmLabel="Remove user" busy={busy}
           onConfirm={remove} onCancel={() => setRemoving(null)}>

@@ -53,6 +53,7 @@ export const api = {
   get: (path) => request('GET', '/api/v1' + path),
   post: (path, body) => request('POST', '/api/v1' + path, body),
   put: (path, body) => request('PUT', '/api/v1' + path, body),
+  patch: (path, body) => request('PATCH', '/api/v1' + path, body),
   del: (path) => request('DELETE', '/api/v1' + path),
 };
 

@@ -86,3 +86,23 @@ export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, bu
 export function Loading() {
   return <p class="loading">Loading…</p>;
 }
+
+// A secret shown once (a new token, a one-time password, an LDAP account's password): a note,
+// the fields with copy buttons, what to do with them (children), and the button that dismisses
+// the panel.
+// The values live only in the props of this panel; once dismissed they are gone from the page.
+export function SecretPanel({ id, title, note, fields, doneLabel, onDone, children }) {
+  return (
+    <section class="secret" id={id} aria-labelledby={id + '-title'}>
+      {title && <h2 id={id + '-title'}>{title}</h2>}
+      {note && <p>{note}</p>}
+      {fields.filter((f) => f.value).map((f) => (
+        <CopyField key={f.id} id={f.id} label={f.label} value={f.value} />
+      ))}
+      {children}
+      <button type="button" class="primary" onClick={onDone}>
+        {doneLabel || 'Done'}
+      </button>
+    </section>
+  );
+}

@@ -3,28 +3,24 @@
 // remove it after a confirmation that says what goes with it.
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from './api.js';
-import { Confirm, CopyField, ErrorMessage, Loading } from './components.jsx';
+import { Confirm, ErrorMessage, Loading, SecretPanel } from './components.jsx';
 import { loadConnections } from './overview.jsx';
 import { PROVIDERS } from './providers.js';
 
 function Secret({ shown, onDone }) {
   const provider = PROVIDERS.find((p) => p.id === shown.provider);
+  const title = shown.rotated ? 'New token for ' + shown.name : 'Connection ' + shown.name + ' created';
   return (
-    <section class="secret" aria-labelledby="secret-title" id="connection-secret">
-      <h2 id="secret-title">
-        {shown.rotated ? 'New token for ' : 'Connection '}
-        {shown.name}
-        {shown.rotated ? '' : ' created'}
-      </h2>
-      <p>
+    <SecretPanel id="connection-secret" title={title} doneLabel="I have stored the token" onDone={onDone}
+      fields={[
+        { id: 'secret-base-url', label: 'SCIM base URL',
+          value: shown.base_url ? shown.base_url + (provider ? provider.suffix : '') : '' },
+        { id: 'secret-token', label: 'Bearer token', value: shown.token },
+      ]}
+      note={<>
         <strong>The token is shown only now.</strong> Paste it into your identity provider before
         you leave this page.
-      </p>
-      {shown.base_url && (
-        <CopyField id="secret-base-url" label="SCIM base URL"
-          value={shown.base_url + (provider ? provider.suffix : '')} />
-      )}
-      <CopyField id="secret-token" label="Bearer token" value={shown.token} />
+      </>}>
       {shown.old_expires && <p>The previous token keeps working until {shown.old_expires}.</p>}
       {provider && !shown.rotated && (
         <div>
@@ -36,10 +32,7 @@ function Secret({ shown, onDone }) {
           </ol>
         </div>
       )}
-      <button type="button" class="primary" onClick={onDone}>
-        I have stored the token
-      </button>
-    </section>
+    </SecretPanel>
   );
 }
 

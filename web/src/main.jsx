@@ -1,5 +1,5 @@
 // The console application: session state, the page shell and the hash router (#/overview,
-// #/connections, #/access), so the server serves one page and knows no client routes.
+// #/connections, #/ldap, #/access), so the server serves one page and knows no client routes.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './app.css';
@@ -7,12 +7,14 @@ import { session, setCsrfToken, setSignedOutHandler } from './api.js';
 import { Access } from './access.jsx';
 import { Loading } from './components.jsx';
 import { Connections } from './connections.jsx';
+import { Ldap } from './ldap.jsx';
 import { Overview } from './overview.jsx';
 import { ChangePassword, SignIn } from './signin.jsx';
 
 const PAGES = [
   { path: 'overview', label: 'Overview', Page: Overview },
   { path: 'connections', label: 'Connections', Page: Connections },
+  { path: 'ldap', label: 'LDAP', Page: Ldap },
   { path: 'access', label: 'Access', Page: Access },
 ];
 

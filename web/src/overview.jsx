@@ -1,9 +1,10 @@
-// Overview: every connection with its kind, directory, state and what it holds, and each
-// directory's effective users and groups. (The activity chart comes with the change-feed and
-// audit aggregation routes.)
+// Overview: every connection with its kind, directory, state, what it holds, its last request or
+// last sync and its errors in the last 24 hours; each directory's effective users and groups; and
+// a chart of each connection's provisioning activity per hour (overview_activity.jsx).
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { ErrorMessage, Loading } from './components.jsx';
+import { ACTIVITY_HOURS, ActivityChart, lastActivity, loadActivity } from './overview_activity.jsx';
 
 export async function loadConnections() {
   const { connections } = await api.get('/connections');
@@ -20,7 +21,8 @@ export function Overview() {
       const connections = await loadConnections();
       const { directories } = await api.get('/directories');
       const details = await Promise.all(directories.map((d) => api.get('/directories/' + enc(d.name))));
-      setData({ connections, directories: details });
+      const activity = await Promise.all(connections.map((c) => loadActivity(c.name)));
+      setData({ connections, directories: details, activity });
       setError(null);
     } catch (err) {
       setError(err);
@@ -53,10 +55,12 @@ export function Overview() {
                 <th scope="col">State</th>
                 <th scope="col" class="num">Users</th>
                 <th scope="col" class="num">Groups</th>
+                <th scope="col">Last request or sync</th>
+                <th scope="col" class="num">Errors ({ACTIVITY_HOURS} h)</th>
               </tr>
             </thead>
             <tbody>
-              {data.connections.map((c) => (
+              {data.connections.map((c, i) => (
                 <tr key={c.name} data-connection={c.name}>
                   <th scope="row">{c.name}</th>
                   <td>{c.kind === 'ldap' ? 'LDAP' : 'SCIM'}</td>
@@ -68,11 +72,23 @@ export function Overview() {
                   </td>
                   <td class="num" data-field="users">{c.users}</td>
                   <td class="num" data-field="groups">{c.groups}</td>
+                  <td data-field="last">{lastActivity(data.activity[i])}</td>
+                  <td class="num" data-field="errors">{data.activity[i].totals.errors}</td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
+      )}
+      {data.connections.length > 0 && (
+        <>
+          <h2>Activity per hour</h2>
+          <div class="activity-list">
+            {data.connections.map((c, i) => (
+              <ActivityChart key={c.name} connection={c.name} activity={data.activity[i]} />
+            ))}
+          </div>
+        </>
       )}
       <h2>Effective directories</h2>
       <div class="cards">

@@ -492,6 +492,8 @@ Response AdminApi::Connections(Call& call) {
     return Reply(200, connection_json(*c), route);
   }
 
+  if (seg.size() == 3 && seg[2] == "activity") return ActivityRoute(call, name);
+
   if (seg.size() == 3 && (seg[2] == "test" || seg[2] == "sync" || seg[2] == "runs" ||
                           seg[2] == "login-sync" || seg[2] == "bind-password")) {
     return Ldap(call, name, seg[2]);

@@ -119,6 +119,8 @@ class AdminApi {
   Response DirectoryOperationRoutes(Call& call, const std::string& directory);
   // admin_users_routes.cpp: /admin-users (the console's local users).
   Response AdminUserRoutes(Call& call);
+  // activity_routes.cpp: /connections/{name}/activity (hourly counts for the Overview).
+  Response ActivityRoute(Call& call, const std::string& connection);
   // Authenticates by console session (issue #12).
   struct SessionOutcome {
     bool present = false;             // the request carries a console session cookie

@@ -1,5 +1,6 @@
 #include "store/sqlite/console_area.h"
 
+#include <map>
 #include <utility>
 
 #include "store/sqlite/queries.h"
@@ -177,6 +178,107 @@ Result<int64_t> SqliteConsoleArea::DeleteExpiredSessions(TimePoint idle_before,
   del->Bind(1, ToUnixMillis(idle_before)).Bind(2, ToUnixMillis(created_before));
   if (auto ran = del->Run("removing expired console sessions"); !ran) return ran.error();
   return static_cast<int64_t>(db_.Changes());
+}
+
+namespace {
+
+constexpr int64_t kHourMs = 3600000;
+
+// Provisioning requests: SCIM operations (create, replace, patch, delete and refused ones: no
+// dot in the name) and LDAP runs and logins (sync.*); not administration (connection.*,
+// policy.*, ...), which is not traffic from the source.
+#define IDSYNC_PROVISIONING_OPERATION "(instr(operation, '.') = 0 OR operation LIKE 'sync.%')"
+// Requests and errors per hour: audit_by_time bounds the rows to the window.
+constexpr const char* kAuditByHour =
+    "SELECT time_ms / 3600000, count(*), sum(status >= 400) FROM audit "
+    "WHERE time_ms >= ?1 AND connection_id = ?2 AND " IDSYNC_PROVISIONING_OPERATION " GROUP BY 1";
+// The feed's first entry at or after a seq (a rowid seek), for the binary search.
+constexpr const char* kChangeTimeFrom =
+    "SELECT seq, time_ms FROM changes WHERE seq >= ?1 ORDER BY seq LIMIT 1";
+constexpr const char* kLastChangeSeqAll = "SELECT coalesce(max(seq), 0) FROM changes";
+// The directory's entries from that seq on: changes_by_directory(directory, seq) is the range.
+constexpr const char* kChangesByHour =
+    "SELECT time_ms / 3600000, count(*) FROM changes "
+    "WHERE directory = ?1 AND seq >= ?2 AND time_ms >= ?3 GROUP BY 1";
+constexpr const char* kLastAudit =
+    "SELECT time_ms FROM audit WHERE connection_id = ?1 AND " IDSYNC_PROVISIONING_OPERATION
+    " ORDER BY seq DESC LIMIT 1";
+#undef IDSYNC_PROVISIONING_OPERATION
+
+}  // namespace
+
+Result<std::vector<HourlyActivity>> SqliteConsoleArea::ActivityByHour(
+    int64_t connection_id, const std::string& directory, TimePoint since) {
+  const int64_t since_ms = ToUnixMillis(since);
+  std::map<int64_t, HourlyActivity> hours;
+  {
+    auto select = db_.Prepare(kAuditByHour);
+    if (!select) return select.error();
+    select->Bind(1, since_ms).Bind(2, connection_id);
+    for (;;) {
+      auto row = select->Step("counting audit records per hour");
+      if (!row) return row.error();
+      if (!*row) break;
+      HourlyActivity& h = hours[select->Int(0)];
+      h.requests = select->Int(1);
+      h.errors = select->Int(2);
+    }
+  }
+  // The first seq whose entry is at or after `since`: seqs are assigned in commit order and
+  // times grow with them (a clock stepping back makes the window start a little late, never
+  // reads the whole feed).
+  int64_t lo = 1;
+  int64_t hi = 0;
+  {
+    auto last = db_.Prepare(kLastChangeSeqAll);
+    if (!last) return last.error();
+    auto row = last->Step("reading the change feed's last seq");
+    if (!row) return row.error();
+    hi = *row ? last->Int(0) + 1 : 1;
+  }
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    auto probe = db_.Prepare(kChangeTimeFrom);
+    if (!probe) return probe.error();
+    probe->Bind(1, mid);
+    auto row = probe->Step("searching the change feed by time");
+    if (!row) return row.error();
+    if (!*row) {
+      hi = mid;
+    } else if (probe->Int(1) >= since_ms) {
+      hi = mid;
+    } else {
+      lo = probe->Int(0) + 1;
+    }
+  }
+  {
+    auto select = db_.Prepare(kChangesByHour);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, lo).Bind(3, since_ms);
+    for (;;) {
+      auto row = select->Step("counting change-feed entries per hour");
+      if (!row) return row.error();
+      if (!*row) break;
+      hours[select->Int(0)].changes = select->Int(1);
+    }
+  }
+  std::vector<HourlyActivity> out;
+  out.reserve(hours.size());
+  for (auto& [hour, h] : hours) {
+    h.hour = hour * kHourMs;
+    out.push_back(h);
+  }
+  return out;
+}
+
+Result<std::optional<TimePoint>> SqliteConsoleArea::LastAuditTime(int64_t connection_id) {
+  auto select = db_.Prepare(kLastAudit);
+  if (!select) return select.error();
+  select->Bind(1, connection_id);
+  auto row = select->Step("reading a connection's last audit record");
+  if (!row) return row.error();
+  if (!*row) return std::optional<TimePoint>();
+  return std::optional<TimePoint>(FromUnixMillis(select->Int(0)));
 }
 
 }  // namespace idsync::store::sqlite

@@ -1,5 +1,6 @@
 // ConsoleArea (store/console_area.h) over one SQLite transaction's connection. Migration 11
-// holds its tables; its statements are in queries.h. Private to store/sqlite: SqliteTransaction
+// holds its tables; its statements are in queries.h (the activity queries, which read the audit
+// and changes tables, are beside their code in console_area.cpp). Private to store/sqlite: SqliteTransaction
 // owns one and hands it out from Console().
 #pragma once
 
@@ -28,6 +29,11 @@ class SqliteConsoleArea final : public ConsoleArea {
   Status DeleteSession(const std::string& id_hash) override;
   Status DeleteSessionsOf(int64_t user_id, const std::string& except_hash) override;
   Result<int64_t> DeleteExpiredSessions(TimePoint idle_before, TimePoint created_before) override;
+
+  Result<std::vector<HourlyActivity>> ActivityByHour(int64_t connection_id,
+                                                     const std::string& directory,
+                                                     TimePoint since) override;
+  Result<std::optional<TimePoint>> LastAuditTime(int64_t connection_id) override;
 
  private:
   Status CheckWritable() const;
