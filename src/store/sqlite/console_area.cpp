@@ -1,5 +1,6 @@
 #include "store/sqlite/console_area.h"
 
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -184,37 +185,25 @@ namespace {
 
 constexpr int64_t kHourMs = 3600000;
 
-// Provisioning requests: SCIM operations (create, replace, patch, delete and refused ones: no
-// dot in the name) and LDAP runs and logins (sync.*); not administration (connection.*,
-// policy.*, ...), which is not traffic from the source.
-#define IDSYNC_PROVISIONING_OPERATION "(instr(operation, '.') = 0 OR operation LIKE 'sync.%')"
-// Requests and errors per hour: audit_by_time bounds the rows to the window.
-constexpr const char* kAuditByHour =
-    "SELECT time_ms / 3600000, count(*), sum(status >= 400) FROM audit "
-    "WHERE time_ms >= ?1 AND connection_id = ?2 AND " IDSYNC_PROVISIONING_OPERATION " GROUP BY 1";
-// The feed's first entry at or after a seq (a rowid seek), for the binary search.
-constexpr const char* kChangeTimeFrom =
-    "SELECT seq, time_ms FROM changes WHERE seq >= ?1 ORDER BY seq LIMIT 1";
-constexpr const char* kLastChangeSeqAll = "SELECT coalesce(max(seq), 0) FROM changes";
-// The directory's entries from that seq on: changes_by_directory(directory, seq) is the range.
-constexpr const char* kChangesByHour =
-    "SELECT time_ms / 3600000, count(*) FROM changes "
-    "WHERE directory = ?1 AND seq >= ?2 AND time_ms >= ?3 GROUP BY 1";
-constexpr const char* kLastAudit =
-    "SELECT time_ms FROM audit WHERE connection_id = ?1 AND " IDSYNC_PROVISIONING_OPERATION
-    " ORDER BY seq DESC LIMIT 1";
-#undef IDSYNC_PROVISIONING_OPERATION
-
 }  // namespace
 
 Result<std::vector<HourlyActivity>> SqliteConsoleArea::ActivityByHour(
     int64_t connection_id, const std::string& directory, TimePoint since) {
   const int64_t since_ms = ToUnixMillis(since);
   std::map<int64_t, HourlyActivity> hours;
+  int64_t first_audit = 0;
   {
-    auto select = db_.Prepare(kAuditByHour);
+    auto first = db_.Prepare(sql::kFirstAuditSince);
+    if (!first) return first.error();
+    first->Bind(1, since_ms);
+    auto row = first->Step("finding the audit log's first record in the window");
+    if (!row) return row.error();
+    first_audit = *row ? first->Int(0) : std::numeric_limits<int64_t>::max();
+  }
+  {
+    auto select = db_.Prepare(sql::kAuditByHour);
     if (!select) return select.error();
-    select->Bind(1, since_ms).Bind(2, connection_id);
+    select->Bind(1, since_ms).Bind(2, connection_id).Bind(3, first_audit);
     for (;;) {
       auto row = select->Step("counting audit records per hour");
       if (!row) return row.error();
@@ -230,7 +219,7 @@ Result<std::vector<HourlyActivity>> SqliteConsoleArea::ActivityByHour(
   int64_t lo = 1;
   int64_t hi = 0;
   {
-    auto last = db_.Prepare(kLastChangeSeqAll);
+    auto last = db_.Prepare(sql::kLastChangeSeqAll);
     if (!last) return last.error();
     auto row = last->Step("reading the change feed's last seq");
     if (!row) return row.error();
@@ -238,7 +227,7 @@ Result<std::vector<HourlyActivity>> SqliteConsoleArea::ActivityByHour(
   }
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
-    auto probe = db_.Prepare(kChangeTimeFrom);
+    auto probe = db_.Prepare(sql::kChangeTimeFrom);
     if (!probe) return probe.error();
     probe->Bind(1, mid);
     auto row = probe->Step("searching the change feed by time");
@@ -252,7 +241,7 @@ Result<std::vector<HourlyActivity>> SqliteConsoleArea::ActivityByHour(
     }
   }
   {
-    auto select = db_.Prepare(kChangesByHour);
+    auto select = db_.Prepare(sql::kChangesByHour);
     if (!select) return select.error();
     select->Bind(1, directory).Bind(2, lo).Bind(3, since_ms);
     for (;;) {
@@ -272,7 +261,7 @@ Result<std::vector<HourlyActivity>> SqliteConsoleArea::ActivityByHour(
 }
 
 Result<std::optional<TimePoint>> SqliteConsoleArea::LastAuditTime(int64_t connection_id) {
-  auto select = db_.Prepare(kLastAudit);
+  auto select = db_.Prepare(sql::kLastAudit);
   if (!select) return select.error();
   select->Bind(1, connection_id);
   auto row = select->Step("reading a connection's last audit record");

@@ -430,6 +430,33 @@ inline constexpr const char* kInsertDictionary =
     "INSERT INTO body_dictionaries(kind, dictionary, created_ms) VALUES (?1, ?2, "
     "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))";
 
+// --- the console's activity per hour (console_area.cpp: Overview chart)
+// Provisioning requests: SCIM operations (create, replace, patch, delete and refused ones: no
+// dot in the name) and LDAP runs and logins (sync.*); not administration (connection.*,
+// policy.*, ...), which is not traffic from the source.
+#define IDSYNC_PROVISIONING_OPERATION "(instr(operation, '.') = 0 OR operation LIKE 'sync.%')"
+// The audit log's first record at or after a time (audit_by_time: one seek); seqs follow time.
+inline constexpr const char* kFirstAuditSince =
+    "SELECT seq FROM audit WHERE time_ms >= ?1 ORDER BY time_ms LIMIT 1";
+// Requests and errors per hour: audit_by_connection(connection_id, seq) bounds the rows to the
+// connection's records from that seq on (the window).
+inline constexpr const char* kAuditByHour =
+    "SELECT time_ms / 3600000, count(*), sum(status >= 400) FROM audit "
+    "WHERE connection_id = ?2 AND seq >= ?3 AND time_ms >= ?1 AND " IDSYNC_PROVISIONING_OPERATION
+    " GROUP BY 1";
+// The feed's first entry at or after a seq (a rowid seek), for the binary search.
+inline constexpr const char* kChangeTimeFrom =
+    "SELECT seq, time_ms FROM changes WHERE seq >= ?1 ORDER BY seq LIMIT 1";
+inline constexpr const char* kLastChangeSeqAll = "SELECT coalesce(max(seq), 0) FROM changes";
+// The directory's entries from that seq on: changes_by_directory(directory, seq) is the range.
+inline constexpr const char* kChangesByHour =
+    "SELECT time_ms / 3600000, count(*) FROM changes "
+    "WHERE directory = ?1 AND seq >= ?2 AND time_ms >= ?3 GROUP BY 1";
+inline constexpr const char* kLastAudit =
+    "SELECT time_ms FROM audit WHERE connection_id = ?1 AND " IDSYNC_PROVISIONING_OPERATION
+    " ORDER BY seq DESC LIMIT 1";
+#undef IDSYNC_PROVISIONING_OPERATION
+
 // (name, sql) of every query above whose plan must be an index search.
 inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
   return {
@@ -504,6 +531,11 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"DeleteApiToken", kDeleteApiToken},
       {"GetLdapAccount", kGetLdapAccount},
       {"GetAdminUser", kGetAdminUser},
+      {"FirstAuditSince", kFirstAuditSince},
+      {"AuditByHour", kAuditByHour},
+      {"ChangeTimeFrom", kChangeTimeFrom},
+      {"ChangesByHour", kChangesByHour},
+      {"LastAudit", kLastAudit},
       {"GetAdminUserById", kGetAdminUserById},
       {"SetAdminPassword", kSetAdminPassword},
       {"DeleteAdminUser", kDeleteAdminUser},
