@@ -83,6 +83,8 @@ struct AuditQuery {
   std::optional<TimePoint> since;
   int64_t after_seq = 0;
   int64_t limit = 1000;
+  std::string resource_id;         // "": any (the console's Activity, filtered to one user)
+  std::optional<TimePoint> until;  // records at or before this time
 };
 
 // ---------- layer 2: the effective directory (issue #3) ----------
@@ -364,6 +366,11 @@ class Transaction {
   // Entries of the directory with seq > after_seq, in seq order, at most `limit`.
   virtual Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory,
                                                         int64_t after_seq, int64_t limit) = 0;
+  // ListChanges restricted to one entry: changes whose id or member is `entry_id` (a user's
+  // own changes and its memberships'), by the changes_by_entry / changes_by_member indexes.
+  virtual Result<std::vector<ChangeRecord>> ListChangesOf(const std::string& directory,
+                                                          const std::string& entry_id,
+                                                          int64_t after_seq, int64_t limit) = 0;
   // The highest seq of the directory's feed, 0 if empty.
   virtual Result<int64_t> LastChangeSeq(const std::string& directory) = 0;
 

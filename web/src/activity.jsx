@@ -96,8 +96,6 @@ function ChangeFeed({ directory, filters }) {
     try {
       const q = new URLSearchParams({ since: String(since), limit: String(PAGE) });
       if (filters.user) q.set('user', filters.user);
-      if (filters.since) q.set('from', toRfc3339(filters.since));
-      if (filters.until) q.set('until', toRfc3339(filters.until));
       const page = await api.get('/directories/' + enc(directory) + '/changes?' + q.toString());
       setChanges((prev) => (since ? [...prev, ...page.changes] : page.changes));
       setCursor({ next: page.next, last: page.last });
@@ -197,15 +195,15 @@ export function Activity({ sub }) {
           </select>
         </div>
         <div>
-          <label for="activity-user">User (id or username)</label>
+          <label for="activity-user">User id</label>
           <input id="activity-user" value={form.user} onInput={set('user')} />
         </div>
         <div>
-          <label for="activity-since">From</label>
+          <label for="activity-since">From (audit log)</label>
           <input id="activity-since" type="datetime-local" value={form.since} onInput={set('since')} />
         </div>
         <div>
-          <label for="activity-until">Until</label>
+          <label for="activity-until">Until (audit log)</label>
           <input id="activity-until" type="datetime-local" value={form.until} onInput={set('until')} />
         </div>
         <div>

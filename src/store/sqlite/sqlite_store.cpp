@@ -1099,9 +1099,23 @@ class SqliteTransaction final : public Transaction {
     auto select = db_.Prepare(sql::kListChanges);
     if (!select) return select.error();
     select->Bind(1, directory).Bind(2, after_seq).Bind(3, std::max<int64_t>(limit, 0));
+    return ReadChanges(*select);
+  }
+
+  Result<std::vector<ChangeRecord>> ListChangesOf(const std::string& directory,
+                                                  const std::string& entry_id, int64_t after_seq,
+                                                  int64_t limit) override {
+    auto select = db_.Prepare(sql::kListChangesOf);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, after_seq).Bind(3, std::max<int64_t>(limit, 0));
+    select->Bind(4, entry_id);
+    return ReadChanges(*select);
+  }
+
+  Result<std::vector<ChangeRecord>> ReadChanges(Statement& select) {
     std::vector<ChangeRecord> out;
     auto listed =
-        ForEachRow(*select, "reading the change feed", [&](const Statement& row) -> Status {
+        ForEachRow(select, "reading the change feed", [&](const Statement& row) -> Status {
           ChangeRecord change;
           change.seq = row.Int(0);
           change.time = FromUnixMillis(row.Int(1));
@@ -1428,14 +1442,19 @@ class SqliteTransaction final : public Transaction {
   }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) override {
-    const char* text = query.connection_id ? (query.since ? sql::kListAuditByConnectionSince
-                                                          : sql::kListAuditByConnection)
-                                           : (query.since ? sql::kListAuditSince : sql::kListAudit);
+    const char* text =
+        !query.resource_id.empty()
+            ? sql::kListAuditByResource
+            : query.connection_id
+                  ? (query.since ? sql::kListAuditByConnectionSince : sql::kListAuditByConnection)
+                  : (query.since ? sql::kListAuditSince : sql::kListAudit);
     auto select = db_.Prepare(text);
     if (!select) return select.error();
     select->Bind(1, query.after_seq).Bind(2, std::max<int64_t>(query.limit, 0));
     if (query.connection_id) select->Bind(3, *query.connection_id);
     if (query.since) select->Bind(4, ToUnixMillis(*query.since));
+    if (!query.resource_id.empty()) select->Bind(5, query.resource_id);
+    if (query.until) select->Bind(6, ToUnixMillis(*query.until));
     std::vector<AuditRecord> out;
     auto listed = ForEachRow(*select, "reading the audit log", [&](const Statement& row) {
       AuditRecord record;
