@@ -176,7 +176,9 @@ export function Activity({ sub }) {
     Promise.all([api.get('/connections'), api.get('/directories')]).then(([c, d]) => {
       setConnections(c.connections);
       setDirectories(d.directories.map((x) => x.name));
-      if (!directory && d.directories.length) setDirectory(d.directories[0].name);
+      if (!directory && d.directories.length) {
+        setDirectory(d.directories.some((x) => x.name === 'users') ? 'users' : d.directories[0].name);
+      }
     }, setError);
   }, []);
   if (error) return <ErrorMessage error={error} />;

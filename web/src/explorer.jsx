@@ -448,7 +448,9 @@ export function Explorer({ me, sub }) {
   useEffect(() => {
     api.get('/directories').then(({ directories: d }) => {
       setDirectories(d.map((x) => x.name));
-      if (!directory || !d.some((x) => x.name === directory)) setDirectory(d.length ? d[0].name : '');
+      // The default directory ("users") first, as connections are added to it unless told.
+      const fallback = d.some((x) => x.name === 'users') ? 'users' : d.length ? d[0].name : '';
+      if (!directory || !d.some((x) => x.name === directory)) setDirectory(fallback);
     }, setError);
   }, []);
   if (parts.length === 3 && parts[1] === 'user') return <UserPage directory={parts[0]} id={parts[2]} canWrite={canWrite} />;

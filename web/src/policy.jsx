@@ -293,8 +293,8 @@ function Editor({ connection, canWrite }) {
         </section>
       )}
       {applied && (
-        <section aria-labelledby="applied-title">
-          <h2 id="applied-title" role="status">Applied as version {applied.version}</h2>
+        <section aria-labelledby="applied-title" role="status">
+          <h2 id="applied-title">Applied as version {applied.version}</h2>
           <DiffSummary result={applied} id="policy-applied" />
         </section>
       )}
