@@ -46,7 +46,11 @@ async function assertLabelled(page) {
 
 async function assertNoHorizontalScroll(page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, 'the page scrolls sideways by ' + overflow + ' px');
+  const wide = overflow <= 0 ? [] : await page.evaluate(() =>
+    [...document.querySelectorAll('main *')]
+      .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.parentElement.closest('.table-wrap, pre'))
+      .slice(0, 5).map((el) => el.outerHTML.slice(0, 100)));
+  assert.ok(overflow <= 0, 'the page scrolls sideways by ' + overflow + ' px: ' + wide.join(' | '));
 }
 
 const shot = (page, name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
