@@ -36,6 +36,8 @@ struct AuditQuery {
   std::optional<TimePoint> since;
   int64_t after_seq = 0;
   int64_t limit = 1000;
+  std::string resource_id;         // "": any (the console's Activity, filtered to one user)
+  std::optional<TimePoint> until;  // records at or before this time
 };
 
 // Reached through a Transaction (store.h); valid as long as it. Not thread-safe. Writes through

@@ -42,6 +42,11 @@ class ChangeFeedArea {
   // Entries of the directory with seq > after_seq, in seq order, at most `limit`.
   virtual Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory,
                                                         int64_t after_seq, int64_t limit) = 0;
+  // ListChanges restricted to one entry: changes whose id or member is `entry_id` (a user's
+  // own changes and its memberships'), by the changes_by_entry / changes_by_member indexes.
+  virtual Result<std::vector<ChangeRecord>> ListChangesOf(const std::string& directory,
+                                                          const std::string& entry_id,
+                                                          int64_t after_seq, int64_t limit) = 0;
   // The highest seq of the directory's feed, 0 if empty.
   virtual Result<int64_t> LastChangeSeq(const std::string& directory) = 0;
 };

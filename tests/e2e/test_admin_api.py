@@ -548,6 +548,44 @@ def test_api_tokens(server, api, admin_token, directory):
     assert name not in {t["name"] for t in ok(api.get("/api-tokens"))["api_tokens"]}
 
 
+def test_activity_filters_audit_and_changes_by_user_and_time(server, api, directory):
+    """The console's Activity filters, server-side: audit ?user= and ?until=, changes ?user=."""
+    c = new_connection(api, directory)
+    scim = scim_for(server, c)
+    users = [scim.create_user() for _ in range(2)]
+    ids = [ok(api.get(f"/directories/{directory}/users/{u['userName']}/explain"))["id"]
+           for u in users]
+    group = "Activity " + uniq()
+    for verb in ("grant", "revoke"):
+        ok(api.post(f"/directories/{directory}/memberships/{verb}",
+                    {"user": ids[0], "group": group}, headers={"X-Request-Id": "rid-" + verb}))
+    ok(api.post(f"/directories/{directory}/memberships/grant", {"user": ids[1], "group": group}))
+    # The audit log of one user: its grant and revoke, with their request ids, nobody else's.
+    mine = ok(api.get("/audit", params={"user": ids[0]}))["records"]
+    assert [r["request_id"] for r in mine] == ["rid-grant", "rid-revoke"], mine
+    assert all(r["resource_id"] == ids[0] for r in mine)
+    # until: before the first record nothing; a page cut by limit pages on with next_after.
+    assert ok(api.get("/audit", params={"user": ids[0], "until": "2000-01-01T00:00:00Z"}))[
+        "records"] == []
+    first = ok(api.get("/audit", params={"user": ids[0], "limit": 1}))
+    assert len(first["records"]) == 1 and first["next_after"] == first["records"][0]["seq"]
+    rest = ok(api.get("/audit", params={"user": ids[0], "after": first["next_after"]}))
+    assert [r["request_id"] for r in rest["records"]] == ["rid-revoke"], rest
+    assert_api_error(api.get("/audit", params={"until": "yesterday"}), 400, "invalid_value",
+                     mentions="until")
+    # The change feed of one user: its own upsert and its membership add and remove, and the
+    # page that is not full reports the client caught up (next == last).
+    page = ok(api.get(f"/directories/{directory}/changes", params={"user": ids[0]}))
+    kinds = [(ch["type"], ch["op"]) for ch in page["changes"]]
+    assert ("User", "upsert") in kinds and ("Membership", "add") in kinds, kinds
+    assert ("Membership", "remove") in kinds, kinds
+    assert all(ch["id"] == ids[0] or ch.get("member") == ids[0] for ch in page["changes"]), page
+    assert page["next"] == page["last"], page
+    everything = ok(api.get(f"/directories/{directory}/changes"))["changes"]
+    assert len(page["changes"]) < len(everything)
+    assert_api_error(api.get("/directories/no-such-dir/changes", params={"user": ids[0]}), 404)
+
+
 def test_memberships_by_hand_rederive_and_change_feed(server, api, admin_token, directory):
     c = new_connection(api, directory)
     scim = scim_for(server, c)

@@ -7,7 +7,10 @@ import { session, setCsrfToken, setSignedOutHandler } from './api.js';
 import { Access } from './access.jsx';
 import { Loading } from './components.jsx';
 import { Connections } from './connections.jsx';
+import { Activity } from './activity.jsx';
+import { Explorer } from './explorer.jsx';
 import { Ldap } from './ldap.jsx';
+import { Policy } from './policy.jsx';
 import { Overview } from './overview.jsx';
 import { ChangePassword, SignIn } from './signin.jsx';
 
@@ -16,16 +19,24 @@ const PAGES = [
   { path: 'connections', label: 'Connections', Page: Connections },
   { path: 'ldap', label: 'LDAP', Page: Ldap },
   { path: 'access', label: 'Access', Page: Access },
+  { path: 'policy', label: 'Policy', Page: Policy },
+  { path: 'explorer', label: 'Explorer', Page: Explorer },
+  { path: 'activity', label: 'Activity', Page: Activity },
 ];
 
-function currentPath() {
-  const path = location.hash.replace(/^#\/?/, '');
-  return PAGES.some((p) => p.path === path) || path === 'password' ? path : 'overview';
+// A page's own sub-route (#/explorer/users/user/ID, #/activity?user=ID) follows its name.
+function currentRoute() {
+  const hash = location.hash.replace(/^#\/?/, '');
+  const m = /^([a-z]+)([/?].*)?$/.exec(hash);
+  const path = m ? m[1] : '';
+  if (PAGES.some((p) => p.path === path) || path === 'password') return { path, sub: (m[2] || '').replace(/^\//, '') };
+  return { path: 'overview', sub: '' };
 }
 
 function App() {
   const [me, setMe] = useState(undefined); // undefined: asking; null: signed out
-  const [path, setPath] = useState(currentPath());
+  const [route, setRoute] = useState(currentRoute());
+  const path = route.path;
   const signedIn = (s) => {
     setCsrfToken(s.csrf_token);
     setMe(s);
@@ -36,7 +47,7 @@ function App() {
       setMe(null);
     });
     session.current().then(signedIn, () => setMe(null));
-    const onHash = () => setPath(currentPath());
+    const onHash = () => setRoute(currentRoute());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
@@ -100,7 +111,7 @@ function App() {
         </div>
       </header>
       <main id="main">
-        {page ? <page.Page me={me} key={path} /> : <ChangePassword me={me} onChanged={(s) => { signedIn(s); location.hash = '#/overview'; }} />}
+        {page ? <page.Page me={me} key={path + '/' + route.sub} sub={route.sub} /> : <ChangePassword me={me} onChanged={(s) => { signedIn(s); location.hash = '#/overview'; }} />}
       </main>
     </div>
   );

@@ -604,6 +604,18 @@ Response AdminApi::Audit(Call& call) {
                            route);
     }
   }
+  if (auto until = req.Query("until"); until && !until->empty()) {
+    query.until = ParseRfc3339(*until);
+    if (!query.until) {
+      return ErrorResponse(Error{ErrorCode::kInvalidValue,
+                                 "until: expected an RFC 3339 time such as "
+                                 "2026-01-31T09:00:00Z, got \"" +
+                                     std::string(*until) + "\""},
+                           route);
+    }
+  }
+  // One resource: the console's Activity filtered to a user (its id, as records name it).
+  if (auto user = req.Query("user"); user && !user->empty()) query.resource_id = *user;
   auto limit = QueryInt(req, "limit", 100, 1, 1000);
   if (!limit) return ErrorResponse(limit.error(), route);
   auto after = QueryInt(req, "after", 0, 0, INT64_MAX);

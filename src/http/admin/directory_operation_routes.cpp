@@ -70,7 +70,22 @@ Response AdminApi::DirectoryOperationRoutes(Call& call, const std::string& direc
     if (!since) return ErrorResponse(since.error(), route);
     auto limit = QueryInt(req, "limit", kMaxChangesPerPage, 1, kMaxChangesPerPage);
     if (!limit) return ErrorResponse(limit.error(), route);
-    auto changes = directory_.Changes(directory, *since, *limit, std::chrono::milliseconds(0));
+    // ?user=ID: that user's changes and its memberships' only (the console's Activity).
+    const std::string user(req.Query("user").value_or(""));
+    Result<std::vector<store::ChangeRecord>> changes = std::vector<store::ChangeRecord>{};
+    if (user.empty()) {
+      changes = directory_.Changes(directory, *since, *limit, std::chrono::milliseconds(0));
+    } else {
+      Status read = store_.Read([&](store::Transaction& tx) -> Status {
+        if (auto d = tx.GetDirectory(directory); !d) {
+          if (d.error().code != ErrorCode::kNotFound) return d.error();
+          return MakeError(ErrorCode::kNotFound, "no directory named \"" + directory + "\"");
+        }
+        changes = tx.ListChangesOf(directory, user, *since, *limit);
+        return Status::Ok();
+      });
+      if (!read) return ErrorResponse(read.error(), route);
+    }
     if (!changes) return ErrorResponse(changes.error(), route);
     int64_t last = 0;
     Status st = store_.Read([&](store::Transaction& tx) -> Status {
@@ -86,6 +101,8 @@ Response AdminApi::DirectoryOperationRoutes(Call& call, const std::string& direc
       list.push_back(directory::ChangeToJson(c));
       next = std::max(next, c.seq);
     }
+    // A filtered page that is not full has read the rest of the feed: the client is caught up.
+    if (!user.empty() && static_cast<int64_t>(changes->size()) < *limit) next = std::max(next, last);
     // As the read API: `last` is read after the page, so the client is caught up when
     // next == last, and passes `next` as the next request's `since`.
     return Reply(200,

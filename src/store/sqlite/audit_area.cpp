@@ -29,14 +29,19 @@ Status SqliteTransaction::AppendAudit(const AuditRecord& record) {
 }
 
 Result<std::vector<AuditRecord>> SqliteTransaction::ListAudit(const AuditQuery& query) {
-  const char* text = query.connection_id ? (query.since ? sql::kListAuditByConnectionSince
-                                                        : sql::kListAuditByConnection)
-                                         : (query.since ? sql::kListAuditSince : sql::kListAudit);
+  const char* text =
+      !query.resource_id.empty()
+          ? sql::kListAuditByResource
+          : query.connection_id
+                ? (query.since ? sql::kListAuditByConnectionSince : sql::kListAuditByConnection)
+                : (query.since ? sql::kListAuditSince : sql::kListAudit);
   auto select = db_.Prepare(text);
   if (!select) return select.error();
   select->Bind(1, query.after_seq).Bind(2, std::max<int64_t>(query.limit, 0));
   if (query.connection_id) select->Bind(3, *query.connection_id);
   if (query.since) select->Bind(4, ToUnixMillis(*query.since));
+  if (!query.resource_id.empty()) select->Bind(5, query.resource_id);
+  if (query.until) select->Bind(6, ToUnixMillis(*query.until));
   std::vector<AuditRecord> out;
   auto listed = ForEachRow(*select, "reading the audit log", [&](const Statement& row) {
     AuditRecord record;

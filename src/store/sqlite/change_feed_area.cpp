@@ -36,8 +36,23 @@ Result<std::vector<ChangeRecord>> SqliteTransaction::ListChanges(const std::stri
   auto select = db_.Prepare(sql::kListChanges);
   if (!select) return select.error();
   select->Bind(1, directory).Bind(2, after_seq).Bind(3, std::max<int64_t>(limit, 0));
+  return ReadChanges(*select);
+}
+
+Result<std::vector<ChangeRecord>> SqliteTransaction::ListChangesOf(const std::string& directory,
+                                                                   const std::string& entry_id,
+                                                                   int64_t after_seq,
+                                                                   int64_t limit) {
+  auto select = db_.Prepare(sql::kListChangesOf);
+  if (!select) return select.error();
+  select->Bind(1, directory).Bind(2, after_seq).Bind(3, std::max<int64_t>(limit, 0));
+  select->Bind(4, entry_id);
+  return ReadChanges(*select);
+}
+
+Result<std::vector<ChangeRecord>> SqliteTransaction::ReadChanges(Statement& select) {
   std::vector<ChangeRecord> out;
-  auto listed = ForEachRow(*select, "reading the change feed", [&](const Statement& row) -> Status {
+  auto listed = ForEachRow(select, "reading the change feed", [&](const Statement& row) -> Status {
     ChangeRecord change;
     change.seq = row.Int(0);
     change.time = FromUnixMillis(row.Int(1));

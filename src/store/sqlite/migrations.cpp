@@ -493,6 +493,12 @@ CREATE TABLE console_sessions(
 CREATE INDEX console_sessions_by_user ON console_sessions(user_id);
 )sql";
 
+// The console's Activity page filters the audit log and the change feed to one user.
+constexpr const char* kActivityIndexes = R"sql(
+CREATE INDEX audit_by_resource ON audit(resource_id, seq);
+CREATE INDEX changes_by_member ON changes(directory, member_id, seq);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -508,6 +514,7 @@ const std::vector<Migration>& Migrations() {
       {9, "LDAP name lookups that ignore insignificant spaces", sql::kCreateLdapNameIndexes},
       {10, "source names on links, for re-provisioning", kReprovisionSchema},
       {11, "admin console: local admin users and sessions", kConsoleSchema},
+      {12, "admin console: audit and change feed by user", kActivityIndexes},
   };
   return kMigrations;
 }

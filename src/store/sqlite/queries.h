@@ -99,19 +99,28 @@ inline constexpr const char* kInsertAudit =
     "INSERT INTO audit(time_ms, connection_id, connection_name, request_id, actor, operation, "
     "resource_type, resource_id, status, detail) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-// ListAudit picks one of four texts so each uses the index that fits (an "x IS NULL OR"
-// condition would defeat the planner). ?1 after_seq, ?2 limit, ?3 connection_id, ?4 since.
+// ListAudit picks one of five texts so each uses the index that fits (an "x IS NULL OR"
+// condition would defeat the planner when it names the indexed column; the `until` bound ?6 is
+// only ever a residual check). ?1 after_seq, ?2 limit, ?3 connection_id, ?4 since,
+// ?5 resource_id, ?6 until.
 #define IDSYNC_AUDIT_SELECT                                                             \
   "SELECT seq, time_ms, connection_id, connection_name, request_id, actor, operation, " \
   "resource_type, resource_id, status, detail FROM audit "
 inline constexpr const char* kListAudit =
-    IDSYNC_AUDIT_SELECT "WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+    IDSYNC_AUDIT_SELECT "WHERE seq > ?1 AND (?6 IS NULL OR time_ms <= ?6) ORDER BY seq LIMIT ?2";
 inline constexpr const char* kListAuditByConnection =
-    IDSYNC_AUDIT_SELECT "WHERE connection_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2";
+    IDSYNC_AUDIT_SELECT "WHERE connection_id = ?3 AND seq > ?1 AND (?6 IS NULL OR time_ms <= ?6) "
+    "ORDER BY seq LIMIT ?2";
 inline constexpr const char* kListAuditSince =
-    IDSYNC_AUDIT_SELECT "WHERE seq > ?1 AND time_ms >= ?4 ORDER BY seq LIMIT ?2";
+    IDSYNC_AUDIT_SELECT "WHERE seq > ?1 AND time_ms >= ?4 AND (?6 IS NULL OR time_ms <= ?6) "
+    "ORDER BY seq LIMIT ?2";
 inline constexpr const char* kListAuditByConnectionSince = IDSYNC_AUDIT_SELECT
-    "WHERE connection_id = ?3 AND seq > ?1 AND time_ms >= ?4 ORDER BY seq LIMIT ?2";
+    "WHERE connection_id = ?3 AND seq > ?1 AND time_ms >= ?4 AND (?6 IS NULL OR time_ms <= ?6) "
+    "ORDER BY seq LIMIT ?2";
+// One resource (a user id), by audit_by_resource (migration 12).
+inline constexpr const char* kListAuditByResource = IDSYNC_AUDIT_SELECT
+    "WHERE resource_id = ?5 AND seq > ?1 AND (?3 IS NULL OR connection_id = ?3) "
+    "AND (?4 IS NULL OR time_ms >= ?4) AND (?6 IS NULL OR time_ms <= ?6) ORDER BY seq LIMIT ?2";
 
 // --- layer 2 (migration 5)
 #define IDSYNC_DIRECTORY_COLUMNS "name, custom_attributes, version, created_ms"
@@ -255,6 +264,14 @@ inline constexpr const char* kInsertChange =
 inline constexpr const char* kListChanges =
     "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
     "WHERE directory = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+// One entry's changes: its own (changes_by_entry) and its memberships' (changes_by_member).
+inline constexpr const char* kListChangesOf =
+    "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
+    "WHERE directory = ?1 AND id = ?4 AND seq > ?2 "
+    "UNION ALL "
+    "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
+    "WHERE directory = ?1 AND member_id = ?4 AND id <> ?4 AND seq > ?2 "
+    "ORDER BY seq LIMIT ?3";
 inline constexpr const char* kLastChangeSeq =
     "SELECT seq FROM changes WHERE directory = ?1 ORDER BY seq DESC LIMIT 1";
 
@@ -487,6 +504,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"ListTokens", kListTokens},
       {"ListAuditByConnection", kListAuditByConnection},
       {"ListAuditByConnectionSince", kListAuditByConnectionSince},
+      {"ListAuditByResource", kListAuditByResource},
       {"GetDirectory", kGetDirectory},
       {"UpdateDirectory", kUpdateDirectory},
       {"GetPolicy", kGetPolicy},
@@ -524,6 +542,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"CountEffectiveMembers", kCountEffectiveMembers},
       {"EffectiveGroupsOf", kEffectiveGroupsOf},
       {"ListChanges", kListChanges},
+      {"ListChangesOf", kListChangesOf},
       {"LastChangeSeq", kLastChangeSeq},
       {"DeleteConflict", kDeleteConflict},
       {"ListConflicts", kListConflicts},

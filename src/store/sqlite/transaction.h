@@ -162,6 +162,9 @@ class SqliteTransaction final : public Transaction {
   Result<int64_t> AppendChange(const ChangeRecord& change) override;
   Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory, int64_t after_seq,
                                                 int64_t limit) override;
+  Result<std::vector<ChangeRecord>> ListChangesOf(const std::string& directory,
+                                                  const std::string& entry_id, int64_t after_seq,
+                                                  int64_t limit) override;
   Result<int64_t> LastChangeSeq(const std::string& directory) override;
 
   // --- conflicts (conflict_area.cpp)
@@ -198,6 +201,8 @@ class SqliteTransaction final : public Transaction {
   Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) override;
 
  private:
+  // The rows of a change-feed select (kListChanges, kListChangesOf), decoded.
+  Result<std::vector<ChangeRecord>> ReadChanges(Statement& select);
   // connections and tokens (connection_area.cpp)
   Result<Connection> OneConnection(Statement& select, const std::string& name);
 
