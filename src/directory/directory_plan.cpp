@@ -3,6 +3,7 @@
 // (repair). The plan is written in WriteOrder, and the preview counts the same order, so that
 // the preview cannot drift from the apply.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -29,6 +30,14 @@ struct DirectoryPlan {
   // Tombstones replaced by the same person's new source user (re-provisioning).
   std::vector<std::pair<int64_t, std::string>> dropped_links;
 };
+
+using Rows = std::map<std::string, store::EffectiveUserRow>;
+using Visit = std::function<void(PlannedUser&, const store::EffectiveUserRow*, bool)>;
+std::vector<PlannedUser*> WriteOrder(std::vector<PlannedUser>& users, const Rows& current);
+// `visit(user, stored row or null, name refused)` for each user a write of `users` leaves in the
+// directory, in WriteOrder, with the username rule WriteUser applies (a new user whose name is
+// held is not imported, so not visited; a renamed one keeps its name: refused).
+void VisitWritten(std::vector<PlannedUser>& users, const Rows& current, const Visit& visit);
 
 // Plans every effective user of the directory from every source user of its connections, by
 // the rules the incremental path (derivation.cpp, DeriveRound) applies one write at a time:
@@ -199,7 +208,9 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
   }
 
   // groups.import off grants only into groups that exist: those stored, and those this plan's
-  // other grants create (a first pass finds them).
+  // other grants create (a first pass finds them). Only the grants of users the write leaves in
+  // the directory create a group: not those of users removed or not imported, nor of new users
+  // whose username is held (pending, as live: a conflict creates no group, see VisitWritten).
   bool existing_only = false;
   for (const auto& [id, info] : scope.connections) {
     const policy::Policy* pol = scope.PolicyOf(id);
@@ -208,20 +219,25 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
   policy::GroupExists exists;
   if (existing_only) {
     std::set<std::string> created;
+    std::vector<PlannedUser> first;
     for (const auto& id : order) {
-      auto it = by_user.find(id);
-      if (it == by_user.end()) continue;
       auto row = plan.current.find(id);
       std::optional<store::EffectiveUserRow> prev;
       if (row != plan.current.end()) prev = row->second;
-      PlannedUser u = Merge(scope, id, it->second, prev, "", {});
-      if (u.user.state == UserState::kRemoved || u.user.state == UserState::kNotImported) continue;
+      auto it = by_user.find(id);
+      if (it == by_user.end()) {
+        first.push_back(Merge(scope, id, {}, prev, prev ? prev->link_key : "", {}));
+        continue;
+      }
+      first.push_back(Merge(scope, id, it->second, prev, "", {}));
+    }
+    VisitWritten(first, plan.current, [&](PlannedUser& u, const store::EffectiveUserRow*, bool) {
       for (const auto& [key, m] : u.user.memberships) {
         for (const auto& g : m.grants) {
           if (!g.existing_only) created.insert(key);
         }
       }
-    }
+    });
     exists = [stored_groups = StoredGroups(tx, dir), created](const std::string& name) {
       return created.count(FoldCase(name)) > 0 || stored_groups(name);
     };
@@ -251,13 +267,13 @@ policy::DirectorySnapshot SnapshotOf(const std::map<std::string, store::Effectiv
 // users keeping their stored username, then the rest. A name's holder never changes hands, and a
 // name given up in the same plan is free for the user who takes it. One function for both, so
 // the preview cannot drift from the apply.
-std::vector<PlannedUser*> WriteOrder(DirectoryPlan& plan) {
+std::vector<PlannedUser*> WriteOrder(std::vector<PlannedUser>& users, const Rows& current) {
   std::vector<PlannedUser*> order;
-  for (auto& u : plan.users) order.push_back(&u);
+  for (auto& u : users) order.push_back(&u);
   auto rank = [&](const PlannedUser* u) {
     if (u->user.state == UserState::kRemoved || u->user.state == UserState::kNotImported) return 0;
-    auto row = plan.current.find(u->id);
-    if (row != plan.current.end() && row->second.username_key == FoldCase(UsernameOf(u->user))) {
+    auto row = current.find(u->id);
+    if (row != current.end() && row->second.username_key == FoldCase(UsernameOf(u->user))) {
       return 1;
     }
     return 2;
@@ -267,29 +283,52 @@ std::vector<PlannedUser*> WriteOrder(DirectoryPlan& plan) {
   return order;
 }
 
+std::vector<PlannedUser*> WriteOrder(DirectoryPlan& plan) {
+  return WriteOrder(plan.users, plan.current);
+}
+
+void VisitWritten(std::vector<PlannedUser>& users, const Rows& current, const Visit& visit) {
+  std::map<std::string, std::string> owner;  // FoldCase(username) -> id
+  for (PlannedUser* u : WriteOrder(users, current)) {
+    if (u->user.state == UserState::kRemoved || u->user.state == UserState::kNotImported) continue;
+    std::string key = FoldCase(UsernameOf(u->user));
+    auto row = current.find(u->id);
+    const store::EffectiveUserRow* stored = row == current.end() ? nullptr : &row->second;
+    if (auto o = owner.find(key); o != owner.end() && o->second != u->id) {
+      if (!stored) continue;  // not imported
+      owner[stored->username_key] = u->id;
+      visit(*u, stored, true);
+      continue;
+    }
+    owner[key] = u->id;
+    visit(*u, stored, false);
+  }
+}
+
 // What the plan would leave, with the username rule applied as WriteUser applies it (a new
 // user whose name is held is not imported; a renamed one keeps its name), in WriteOrder.
 policy::DirectorySnapshot SnapshotOf(DirectoryPlan& plan, int64_t* conflicts) {
   policy::DirectorySnapshot snap;
-  std::map<std::string, std::string> owner;  // FoldCase(username) -> id
-  for (PlannedUser* u : WriteOrder(plan)) {
-    if (u->user.state == UserState::kRemoved || u->user.state == UserState::kNotImported) continue;
-    std::string key = FoldCase(UsernameOf(u->user));
-    auto row = plan.current.find(u->id);
-    if (auto o = owner.find(key); o != owner.end() && o->second != u->id) {
-      ++*conflicts;
-      if (row == plan.current.end()) continue;  // not imported
-      // The plan itself stays as planned: WriteUser applies the same rule, and records the
-      // refused rename as a conflict.
-      policy::EffectiveUser kept = u->user;
-      kept.attributes["username"].value = row->second.username;
-      owner[row->second.username_key] = u->id;
-      snap[u->id] = policy::Snapshot(kept);
-      continue;
-    }
-    owner[key] = u->id;
-    snap[u->id] = policy::Snapshot(u->user);
+  int64_t admitted = 0, candidates = 0;
+  for (const auto& u : plan.users) {
+    const UserState st = u.user.state;
+    if (st != UserState::kRemoved && st != UserState::kNotImported) ++candidates;
   }
+  VisitWritten(plan.users, plan.current,
+               [&](PlannedUser& u, const store::EffectiveUserRow* row, bool refused) {
+                 ++admitted;
+                 if (refused) {
+                   ++*conflicts;
+                   // The plan itself stays as planned: WriteUser applies the same rule, and
+                   // records the refused rename as a conflict.
+                   policy::EffectiveUser kept = u.user;
+                   kept.attributes["username"].value = row->username;
+                   snap[u.id] = policy::Snapshot(kept);
+                   return;
+                 }
+                 snap[u.id] = policy::Snapshot(u.user);
+               });
+  *conflicts += candidates - admitted;  // new users not imported
   return snap;
 }
 
