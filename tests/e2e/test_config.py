@@ -129,6 +129,7 @@ routes = true
 def full(idsync_bin, tmp_path_factory, certs):
     d = tmp_path_factory.mktemp("config-full")
     data = str(d / "data")
+    os.mkdir(data, 0o700)
     ports = (free_port(), free_port(), free_port())
     path = d / "idsync.toml"
     path.write_text(full_config(data, *certs, *ports))
@@ -188,6 +189,23 @@ def test_public_url_from_file(idsync_bin, full):
     assert info["base_url"] == "https://idsync.example.test:8443/scim/v2"
 
 
+def test_console_timeouts_from_file(idsync_bin, full):
+    # Before test_limits_from_file, whose failed authentications throttle this address's
+    # sign-ins for a minute.
+    name, otp = add_user(idsync_bin, full.data_dir)
+    b = Browser(full)
+    # Browser calls http_request without a TLS context; this server's CA is given to it.
+    orig = test_console_api.http_request
+    test_console_api.http_request = lambda *a, **kw: orig(*a, ssl_context=full.ctx, **kw)
+    try:
+        assert b.login(name, otp).status == 200
+        assert b.call("GET", "/console/api/session").status == 200
+        time.sleep(2.5)  # idle_timeout = "2s"
+        assert b.call("GET", "/console/api/session").status == 401
+    finally:
+        test_console_api.http_request = orig
+
+
 def test_limits_from_file(idsync_bin, full):
     # rate_per_connection = 5: a burst on one connection's token gets 429s.
     info = add_connection(idsync_bin, full.data_dir)
@@ -200,10 +218,11 @@ def test_limits_from_file(idsync_bin, full):
         statuses.append(r.status)
     c.close()
     assert statuses[0] == 200 and 429 in statuses, statuses
-    # auth_failures_per_address = 3: the fourth failed authentication is throttled.
+    # auth_failures_per_address = 3: the fourth failed authentication is throttled (the
+    # console test's expired session counted as one already; the default would allow 10).
     bad = [Scim(full.scim_base, f"idsync_scim_wrong{i}{'A' * 30}", ssl_context=full.ctx)
            .get("/Users").status for i in range(5)]
-    assert bad[:3] == [401] * 3 and set(bad[3:]) == {429}, bad
+    assert bad.count(401) <= 3 and bad[3:] == [429, 429], bad
     # max_connections = 8: of 16 idle connections, the 8 past the cap are closed at once
     # (well before header_timeout cuts off the others).
     socks = [socket.create_connection(("127.0.0.1", full.port), timeout=10) for _ in range(16)]
@@ -222,21 +241,6 @@ def test_limits_from_file(idsync_bin, full):
     finally:
         for s in socks:
             s.close()
-
-
-def test_console_timeouts_from_file(idsync_bin, full):
-    name, otp = add_user(idsync_bin, full.data_dir)
-    b = Browser(full)
-    # Browser calls http_request without a TLS context; this server's CA is given to it.
-    orig = test_console_api.http_request
-    test_console_api.http_request = lambda *a, **kw: orig(*a, ssl_context=full.ctx, **kw)
-    try:
-        assert b.login(name, otp).status == 200
-        assert b.call("GET", "/console/api/session").status == 200
-        time.sleep(2.5)  # idle_timeout = "2s"
-        assert b.call("GET", "/console/api/session").status == 401
-    finally:
-        test_console_api.http_request = orig
 
 
 def test_ldap_from_file(full):
@@ -307,6 +311,7 @@ def test_bad_toml_refused_with_line(idsync_bin, tmp_path):
 def test_flags_override_file_and_environment_overrides_both(idsync_bin, tmp_path):
     a, b, c = free_port(), free_port(), free_port()
     path = tmp_path / "idsync.toml"
+    os.mkdir(tmp_path / "data", 0o700)
     path.write_text(f'data = "{tmp_path / "data"}"\nlisten = "127.0.0.1:{a}"\n'
                     '[bench]\nroutes = true\n')
     cases = [([], {}, a), (["--listen", f"127.0.0.1:{b}"], {}, b),
