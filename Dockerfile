@@ -30,5 +30,8 @@ VOLUME /var/lib/idsync
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD curl -fsS -o /dev/null http://127.0.0.1:8080/healthz || exit 1
+# The package's /etc/idsync/idsync.toml (data = "/var/lib/idsync"), listening on all
+# interfaces; any setting can be changed with -e IDSYNC_<KEY> (idsync config reference).
+ENV IDSYNC_LISTEN=0.0.0.0:8080
 ENTRYPOINT ["/usr/bin/idsync"]
-CMD ["serve", "--data", "/var/lib/idsync", "--listen", "0.0.0.0:8080"]
+CMD ["serve", "--config", "/etc/idsync/idsync.toml"]

@@ -15,30 +15,6 @@
 
 namespace idsync::cli {
 
-void RegisterLdapServeOptions(CLI::App* serve, LdapServeOptions& o) {
-  serve->add_option("--ldap-listen", o.ldap_listen,
-                    "Serve the effective directory over LDAP (StartTLS offered) on HOST:PORT");
-  serve->add_option("--ldaps-listen", o.ldaps_listen, "Serve it over LDAPS on HOST:PORT");
-  serve->add_option("--ldap-tls-cert", o.tls_cert,
-                    "PEM certificate chain for LDAPS and StartTLS (default: --tls-cert)");
-  serve->add_option("--ldap-tls-key", o.tls_key,
-                    "PEM private key for LDAPS and StartTLS (default: --tls-key)");
-  serve->add_flag("--ldap-allow-plaintext", o.allow_plaintext,
-                  "Allow binds and searches over plain LDAP from other hosts (passwords would "
-                  "cross the network in clear)");
-  serve->add_option("--ldap-suffix", o.suffix,
-                    "Base of the LDAP tree; each directory D is ou=D,<suffix> (default dc=idsync)");
-  serve->add_option("--ldap-size-limit", o.size_limit,
-                    "Most entries a search returns without paging, and the largest page "
-                    "(default 1000)");
-  serve->add_option("--ldap-time-limit", o.time_limit_seconds,
-                    "Longest a search may run, in seconds (default 60)");
-  serve->add_option("--ldap-max-connections", o.max_connections,
-                    "Most LDAP connections at once (default 1024)");
-  serve->add_option("--ldap-idle-timeout", o.idle_timeout_seconds,
-                    "Close LDAP connections idle for this many seconds (default 900)");
-}
-
 namespace {
 
 class Face final : public LdapFace {

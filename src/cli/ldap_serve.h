@@ -1,12 +1,10 @@
-// `idsync serve`'s LDAP face (issue #10): the options (--ldap-listen, --ldaps-listen, ...) and
+// `idsync serve`'s LDAP face (issue #10): the options (their flags and keys: cli/serve_config) and
 // the server over the effective directory, started beside the HTTP server when a listener is
 // asked for. Off by default.
 #pragma once
 
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "base/result.h"
 #include "http/request_limits.h"
@@ -25,8 +23,6 @@ struct LdapServeOptions {
   size_t max_connections = 1024;
   double idle_timeout_seconds = 900;
 };
-
-void RegisterLdapServeOptions(CLI::App* serve, LdapServeOptions& options);
 
 class LdapFace {
  public:

@@ -22,6 +22,7 @@
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
 #include "cli/ldap_serve.h"
+#include "cli/serve_config.h"
 #include "cli/service_notify.h"
 #include "cli/version.h"
 #include "directory/directory_service.h"
@@ -92,23 +93,6 @@ Json ConnectionJson(const store::Connection& c, const std::string& data) {
           {"base_url", PublicUrl(data) + "/scim/v2"}};
 }
 
-struct ServeOptions {
-  std::string listen = "127.0.0.1:8080";
-  std::string public_url;
-  std::string tls_cert, tls_key;
-  bool bench_routes = false;
-  bool bench_mirror_only = false;
-  double rate_per_connection = 1000;
-  double rate_per_address = 2000;
-  double rate_per_api_token = 1000;
-  int auth_failures_per_address = 10;
-  size_t max_connections = 1024;
-  double header_timeout_seconds = 10;
-  std::string console_idle = "30m";
-  std::string console_lifetime = "12h";
-  LdapServeOptions ldap;
-};
-
 int Serve(const std::string& data, const ServeOptions& o) {
   http::ServerOptions so;
   auto colon = o.listen.rfind(':');
@@ -130,7 +114,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
     std::fprintf(stderr, "idsync: --listen port must be a number from 0 to 65535\n");
     return kExitUsage;
   }
-  so.max_connections = o.max_connections;
+  so.max_connections = static_cast<size_t>(o.max_connections);
   so.header_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.header_timeout_seconds * 1000));
   if (o.tls_cert.empty() != o.tls_key.empty()) {
@@ -179,7 +163,8 @@ int Serve(const std::string& data, const ServeOptions& o) {
   http::RequestLimits limits({.rate_per_address = o.rate_per_address,
                               .rate_per_connection = o.rate_per_connection,
                               .rate_per_api_token = o.rate_per_api_token,
-                              .auth_failures_before_throttle = o.auth_failures_per_address});
+                              .auth_failures_before_throttle =
+                                  static_cast<int>(o.auth_failures_per_address)});
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
@@ -321,50 +306,17 @@ int Main(int argc, char** argv) {
 
   ServeOptions serve_options;
   auto* serve = app.add_subcommand("serve", "Run the server in the foreground");
-  serve->add_option("--data", data, "Data folder (default ./data)");
-  serve->add_option("--listen", serve_options.listen,
-                    "HOST:PORT to listen on (default 127.0.0.1:8080)");
-  serve->add_option("--public-url", serve_options.public_url,
-                    "URL identity providers use to reach this server (for meta.location)");
-  serve->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate chain for HTTPS");
-  serve->add_option("--tls-key", serve_options.tls_key, "PEM private key for HTTPS");
-  serve
-      ->add_option("--rate-per-connection", serve_options.rate_per_connection,
-                   "SCIM requests per second allowed per connection, 0 = no limit (default 1000)")
-      ->check(CLI::NonNegativeNumber);
-  serve
-      ->add_option("--rate-per-address", serve_options.rate_per_address,
-                   "Requests per second allowed per client address, SCIM, admin and read APIs "
-                   "together, 0 = no limit (default 2000)")
-      ->check(CLI::NonNegativeNumber);
-  serve
-      ->add_option("--rate-per-api-token", serve_options.rate_per_api_token,
-                   "Admin and read API requests per second allowed per admin or read token, "
-                   "0 = no limit (default 1000)")
-      ->check(CLI::NonNegativeNumber);
-  serve
-      ->add_option("--auth-failures-per-address", serve_options.auth_failures_per_address,
-                   "Failed authentications allowed per client address per minute before further "
-                   "ones get 429, 0 = no throttle (default 10)")
-      ->check(CLI::Range(0, 1000000));
-  serve
-      ->add_option("--max-connections", serve_options.max_connections,
-                   "Open client connections allowed; beyond, 503 and close (default 1024)")
-      ->check(CLI::Range(1, 1000000));
-  serve
-      ->add_option("--header-timeout", serve_options.header_timeout_seconds,
-                   "Seconds a client has to send a request head (default 10)")
-      ->check(CLI::Range(0.1, 3600.0));
-  serve->add_option("--console-idle-timeout", serve_options.console_idle,
-                    "A console session ends after this long without a request (default 30m)");
-  serve->add_option("--console-session-lifetime", serve_options.console_lifetime,
-                    "A console session ends this long after sign-in, however used (default 12h)");
-  RegisterLdapServeOptions(serve, serve_options.ldap);
-  serve->add_flag("--bench-mirror-only", serve_options.bench_mirror_only,
-                  "Benchmark baseline only: SCIM writes skip the effective directory (never use in "
-                  "production: the directory stops following the identity providers)");
-  serve->add_flag("--bench-routes", serve_options.bench_routes,
-                  "Serve GET /bench/static (fixed body, no store) for the benchmark's baseline");
+  ServeSettings serve_settings(serve_options);
+  serve_settings.RegisterFlags(serve);
+
+  auto* config = app.add_subcommand("config", "Check a configuration file, print the reference");
+  config->require_subcommand(1);
+  std::string config_file;
+  auto* config_check = config->add_subcommand(
+      "check", "Check a configuration file for idsync serve --config (exit 1 when refused)");
+  config_check->add_option("file", config_file, "TOML configuration file")->required();
+  auto* config_reference = config->add_subcommand(
+      "reference", "Print the reference of every setting (Markdown: key, flag, variable)");
 
   auto* conn =
       app.add_subcommand("connection", "Manage SCIM connections (one per identity provider)");
@@ -437,7 +389,25 @@ int Main(int argc, char** argv) {
     std::cout << (version_json ? DumpJson(BuildInfoJson()) + "\n" : BuildInfoText());
     return 0;
   }
-  if (serve->parsed()) return Serve(data, serve_options);
+  if (serve->parsed()) {
+    if (Status st = serve_settings.Resolve(*serve); !st) {
+      std::fprintf(stderr, "idsync: %s\n", st.error().detail.c_str());
+      return kExitUsage;
+    }
+    return Serve(serve_options.data, serve_options);
+  }
+  if (config_reference->parsed()) {
+    std::cout << ServeSettings::ReferenceMarkdown();
+    return 0;
+  }
+  if (config_check->parsed()) {
+    if (Status st = ServeSettings::CheckFile(config_file); !st) {
+      std::fprintf(stderr, "idsync: %s\n", st.error().detail.c_str());
+      return kExitFailure;
+    }
+    std::cout << config_file << ": OK\n";
+    return 0;
+  }
   if (backup_commands.Parsed()) return backup_commands.Run(data);
 
   // Every command runs on the same object graph as `serve` (cli/app.h); the App closes the

@@ -20,13 +20,13 @@ pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None,
 EXPECTED_FILES = {
     "./usr/bin/idsync",
     "./usr/lib/systemd/system/idsync.service",
-    "./etc/idsync/idsync.env",
+    "./etc/idsync/idsync.toml",
     "./usr/share/man/man1/idsync.1.gz",
     "./usr/share/doc/idsync/README.md",
 }
 # Shared libraries the binary links, as Debian 12 package names (found by dpkg-shlibdeps).
 EXPECTED_DEPENDS = ("libsqlite3-0", "libssl3", "libldap-2.5-0", "libarchive13", "libsystemd0",
-                    "libzstd1", "libicu72", "libargon2-1", "passwd")
+                    "libzstd1", "libicu72", "libargon2-1", "libtomlplusplus3", "passwd")
 
 
 def _run(*args, **kw):
@@ -63,7 +63,7 @@ def test_control_data_and_dependencies(package):
         assert name in depends, (name, fields["Depends"])
     control = package["tmp"] / "control"
     _run("dpkg-deb", "-e", package["deb"], control)
-    assert (control / "conffiles").read_text().split() == ["/etc/idsync/idsync.env"]
+    assert (control / "conffiles").read_text().split() == ["/etc/idsync/idsync.toml"]
     for script in ("postinst", "prerm", "postrm"):
         assert os.access(control / script, os.X_OK), script
         _run("sh", "-n", control / script)
@@ -88,6 +88,12 @@ def test_installed_binary_runs_and_man_page_documents_serve(package, idsync_bin)
     for section in ("COMMAND SERVE", "COMMAND BACKUP", "COMMAND RESTORE"):
         assert f".SH \"{section}\"" in page or f".SH {section}" in page, section
     assert "--tls-cert" in page.replace("\\-", "-")
+    # The shipped configuration file is one the installed binary accepts.
+    conf = root / "etc/idsync/idsync.toml"
+    r = subprocess.run([installed, "config", "check", conf], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert 'data = "/var/lib/idsync"' in conf.read_text()
 
 
 def test_postinst_creates_the_service_user_and_data_folder(package):
@@ -121,6 +127,7 @@ def test_systemd_analyze_accepts_the_unit(package):
     if not root.exists():
         _run("dpkg", "-x", package["deb"], root)
     unit = (root / "usr/lib/systemd/system/idsync.service").read_text()
+    assert "\nExecStart=/usr/bin/idsync serve --config /etc/idsync/idsync.toml\n" in unit
     assert "\nType=notify\n" in unit and "\nProtectSystem=strict\n" in unit
     assert "\nCapabilityBoundingSet=\n" in unit and "\nNoNewPrivileges=true\n" in unit
     # The unit names /usr/bin/idsync, which verify requires to exist: point it at the unpacked
@@ -150,4 +157,5 @@ def test_dockerfile_installs_this_package_as_a_non_root_service():
     assert re.search(r"^USER idsync$", runtime, re.M)
     assert re.search(r"^VOLUME /var/lib/idsync$", runtime, re.M)
     assert re.search(r"^HEALTHCHECK .*\n?.*http://127\.0\.0\.1:8080/healthz", runtime, re.M)
-    assert '"--data", "/var/lib/idsync"' in runtime and '"0.0.0.0:8080"' in runtime
+    assert '"--config", "/etc/idsync/idsync.toml"' in runtime
+    assert re.search(r"^ENV IDSYNC_LISTEN=0\.0\.0\.0:8080$", runtime, re.M)
