@@ -419,10 +419,11 @@ def patch_body(ops):
     return {"schemas": [PATCH_SCHEMA], "Operations": ops}
 
 
-def groups_phase(client, ids, fill_deadline, op_seconds, lookup_seconds):
+def groups_phase(client, ids, fill_deadline, op_seconds, lookup_seconds, suffix=""):
     out = {}
+    big_name, small_name = "big" + suffix, "small" + suffix
     status, big, _ = client.request("POST", "/Groups",
-                                    {"schemas": [GROUP_SCHEMA], "displayName": "big"},
+                                    {"schemas": [GROUP_SCHEMA], "displayName": big_name},
                                     expect=(201,))
     if status != 201:
         raise Abort(f"POST /Groups big answered {status}")
@@ -460,12 +461,13 @@ def groups_phase(client, ids, fill_deadline, op_seconds, lookup_seconds):
 
     # Check the server's count of big's members (without transferring them).
     st, body, _ = client.request(
-        "GET", "/Groups?filter=" + urllib.parse.quote('displayName eq "big"') + "&attributes=id")
+        "GET", "/Groups?filter=" + urllib.parse.quote(f'displayName eq "{big_name}"') +
+        "&attributes=id")
     out["big_lookup_ok"] = st == 200 and isinstance(body, dict) and body.get("totalResults") == 1
 
     status, small, _ = client.request(
         "POST", "/Groups",
-        {"schemas": [GROUP_SCHEMA], "displayName": "small",
+        {"schemas": [GROUP_SCHEMA], "displayName": small_name,
          "members": [{"value": x} for x in ids[:10]]}, expect=(201,))
     if status != 201:
         raise Abort(f"POST /Groups small answered {status}")
@@ -515,7 +517,7 @@ def groups_phase(client, ids, fill_deadline, op_seconds, lookup_seconds):
     out["member_p50_ratio"] = (b / s) if b and s else None
 
     # Group lookup the way Entra ID does it before a PATCH: by displayName, without members.
-    path = ("/Groups?filter=" + urllib.parse.quote('displayName eq "big"') +
+    path = ("/Groups?filter=" + urllib.parse.quote(f'displayName eq "{big_name}"') +
             "&excludedAttributes=members")
     times, wrong = [], 0
     end = time.monotonic() + lookup_seconds
@@ -945,6 +947,17 @@ def build_table(R):
     if m.get("mib_per_100k_users_end") is not None:
         row("RSS growth MiB per 100,000 users, at end", m.get("mib_per_100k_users_end"),
             target="<= 64 MiB", ok=(m["mib_per_100k_users_end"] <= 64) if judge else None)
+    if m.get("rss_start_kib") and m.get("rss_end_kib"):
+        above = (m["rss_end_kib"] - m["rss_start_kib"]) / 1024
+        row("RSS MiB above idle after the workload", above, target="<= 64 MiB",
+            ok=(above <= 64) if judge else None)
+    runs = m.get("rss_end_of_run_kib") or []
+    if m.get("rss_start_kib") and len(runs) > 1 and all(runs):
+        last = (runs[-1] - m["rss_start_kib"]) / 1024
+        growth = (runs[-1] - runs[0]) / 1024
+        row(f"RSS MiB above idle after run {len(runs)} (growth since run 1)",
+            f"{fmt(last)} ({growth:+.1f})", target="<= 64 MiB, growth <= 8",
+            ok=(last <= 64 and growth <= 8) if judge else None)
     if m.get("rss_start_kib"):
         row("RSS MiB after start / creates / end",
             " / ".join(fmt((m.get(k) or 0) / 1024)
@@ -1000,6 +1013,10 @@ def main():
     ap.add_argument("--create-timeout", type=float, default=900,
                     help="give up creating after this many seconds")
     ap.add_argument("--max-seconds", type=float, default=2400, help="bound on the whole run")
+    ap.add_argument("--runs", type=int, default=2,
+                    help="run the workload after the creates (paging, reads, PATCHes, a group "
+                         "filled with every user) this many times; resident memory above idle "
+                         "is reported after each (default 2)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data folder")
     ap.add_argument("--derive-users", type=int, default=10000,
                     help="users loaded into each derivation-cost server (default 10000)")
@@ -1134,6 +1151,30 @@ def main():
                 R["notes"].append(f"group fill stopped at {P['groups']['fill']['members_added']} "
                                   "members (time bound or errors)")
             R["memory"]["rss_end_kib"] = vm_rss_kib(server.proc.pid)
+
+            # The same workload again on the same users (without the creates, which would
+            # change the store's size): resident memory must stay flat, not grow per run.
+            if "main" in parts and args.runs > 1:
+                R["memory"]["rss_end_of_run_kib"] = [R["memory"]["rss_end_kib"]]
+                for run in range(2, args.runs + 1):
+                    log(f"run {run}: paging, reads, PATCHes, groups 'big-{run}' and 'small-{run}'")
+                    tag = f"run{run}"
+                    f2 = fetch_ids(client, args.users, time.monotonic() + 300)
+                    P[f"fetch_ids_{tag}"] = {k: v for k, v in f2.items()
+                                             if k not in ("ids", "names")}
+                    P[f"paging_{tag}"] = measure_paging(client,
+                                                        time.monotonic() + max(120, secs * 10))
+                    for script, name, extra in (
+                            ("get_by_id.lua", "get_by_id", dict(BENCH_IDS_FILE=ids_file)),
+                            ("filter_username.lua", "filter_username",
+                             dict(BENCH_NAMES_FILE=names_file)),
+                            ("patch_user.lua", "patch_user", dict(BENCH_IDS_FILE=ids_file))):
+                        P[f"{name}_{tag}"] = run_wrk(script, f"{name}_{tag}", url,
+                                                     dict(lua_env, **extra), secs)
+                    P[f"groups_{tag}"] = groups_phase(client, ids, time.monotonic() + 600,
+                                                      secs * 2, secs, suffix=f"-{run}")
+                    server.check(f"run {run}", rss_log)
+                    R["memory"]["rss_end_of_run_kib"].append(vm_rss_kib(server.proc.pid))
 
             if "policy" in parts:
                 log(f"policy: preview and apply on {len(ids)} users (CLI, server running)")

@@ -250,8 +250,16 @@ int Serve(const std::string& data, const ServeOptions& o) {
                public_url.c_str(), data.c_str());
   NotifyReady("listening on " + url);  // systemd Type=notify: the listeners accept now
 
+  // Freed memory inside glibc's arenas stays resident until the top of an arena is free,
+  // which after a large response or a group fill it rarely is: hand free pages back every
+  // few seconds while waiting for the stop signal (see ARCHITECTURE.md, "Resident memory").
   int sig = 0;
-  sigwait(&signals, &sig);
+  const timespec trim_period{5, 0};
+  for (;;) {
+    sig = sigtimedwait(&signals, nullptr, &trim_period);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    malloc_trim(0);
+  }
   NotifyStopping();
   std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
