@@ -1,45 +1,24 @@
 // Access: the console's admin users (add with a one-time password, reset, remove), admin and
 // read API tokens (access_tokens.jsx) and LDAP service accounts (access_ldap.jsx).
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { ApiTokens } from './access_tokens.jsx';
 import { LdapAccounts } from './access_ldap.jsx';
-import { Confirm, ErrorMessage, Loading, SecretPanel } from './components.jsx';
+import { Confirm, ErrorMessage, Loading, SecretPanel, useLoader } from './components.jsx';
 
 export function Access({ me }) {
   const canWrite = me.role === 'admin';
   const [users, setUsers] = useState(null);
   const [directories, setDirectories] = useState([]);
-  const [error, setError] = useState(null);
   const [name, setName] = useState('');
   const [role, setRole] = useState('viewer');
   const [shown, setShown] = useState(null);
   const [removing, setRemoving] = useState(null);
-  const [busy, setBusy] = useState(false);
   const load = async () => {
-    try {
-      setUsers((await api.get('/admin-users')).admin_users);
-      setDirectories((await api.get('/directories')).directories.map((d) => d.name));
-      setError(null);
-    } catch (err) {
-      setError(err);
-    }
+    setUsers((await api.get('/admin-users')).admin_users);
+    setDirectories((await api.get('/directories')).directories.map((d) => d.name));
   };
-  useEffect(() => {
-    load();
-  }, []);
-  const act = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, act } = useLoader(load);
   const add = (e) => {
     e.preventDefault();
     act(async () => {

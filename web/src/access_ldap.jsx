@@ -1,9 +1,9 @@
 // Access: LDAP service accounts, with which applications (Jira, Grafana, SSSD...) bind to read one
 // directory over LDAP: create (bind DN and password shown once), rotate the password (the old one
 // stops working at once), remove.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
-import { Confirm, ErrorMessage, SecretPanel } from './components.jsx';
+import { Confirm, ErrorMessage, SecretPanel, useLoader } from './components.jsx';
 
 export function LdapAccounts({ canWrite, directories }) {
   const [accounts, setAccounts] = useState(null);
@@ -11,30 +11,10 @@ export function LdapAccounts({ canWrite, directories }) {
   const [directory, setDirectory] = useState('');
   const [shown, setShown] = useState(null);
   const [removing, setRemoving] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const load = async () => {
-    try {
-      setAccounts((await api.get('/ldap-accounts')).ldap_accounts);
-    } catch (err) {
-      setError(err);
-    }
+    setAccounts((await api.get('/ldap-accounts')).ldap_accounts);
   };
-  useEffect(() => {
-    load();
-  }, []);
-  const act = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, act } = useLoader(load);
   const create = (e) => {
     e.preventDefault();
     act(async () => {

@@ -1,8 +1,8 @@
 // Access: admin API tokens (everything /api/v1 allows) and read-API tokens (one directory, read
 // only): create (the secret shown once), list, revoke. Revoking ends the token on its next use.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
-import { Confirm, ErrorMessage, SecretPanel } from './components.jsx';
+import { Confirm, ErrorMessage, SecretPanel, useLoader } from './components.jsx';
 
 export function ApiTokens({ canWrite, directories }) {
   const [tokens, setTokens] = useState(null);
@@ -11,30 +11,10 @@ export function ApiTokens({ canWrite, directories }) {
   const [directory, setDirectory] = useState('');
   const [shown, setShown] = useState(null);
   const [revoking, setRevoking] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const load = async () => {
-    try {
-      setTokens((await api.get('/api-tokens')).api_tokens);
-    } catch (err) {
-      setError(err);
-    }
+    setTokens((await api.get('/api-tokens')).api_tokens);
   };
-  useEffect(() => {
-    load();
-  }, []);
-  const act = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, act } = useLoader(load);
   const create = (e) => {
     e.preventDefault();
     act(async () => {

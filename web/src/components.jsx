@@ -106,3 +106,35 @@ export function SecretPanel({ id, title, note, fields, doneLabel, onDone, childr
     </section>
   );
 }
+
+// The state every list page shares: `load` (which sets the page's own state) runs on mount;
+// `act(fn)` runs a change, then loads again, with `busy` set meanwhile; `error` holds the last
+// failure (cleared when an action starts or a load succeeds); `reload` loads again by hand.
+export function useLoader(load) {
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const reload = async () => {
+    try {
+      await load();
+      setError(null);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  useEffect(() => {
+    reload();
+  }, []);
+  const act = async (fn) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+      await load();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, act, reload };
+}

@@ -1,9 +1,9 @@
 // Connections: add a SCIM connection for an identity provider (base URL and token shown once,
 // with copy buttons and that provider's setup steps), rotate its token, disable or enable it,
 // remove it after a confirmation that says what goes with it.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, enc } from './api.js';
-import { Confirm, ErrorMessage, Loading, SecretPanel } from './components.jsx';
+import { Confirm, ErrorMessage, Loading, SecretPanel, useLoader } from './components.jsx';
 import { loadConnections } from './overview.jsx';
 import { PROVIDERS } from './providers.js';
 
@@ -93,35 +93,14 @@ export function Connections({ me }) {
   const canWrite = me.role === 'admin';
   const [list, setList] = useState(null);
   const [directories, setDirectories] = useState([]);
-  const [error, setError] = useState(null);
   const [shown, setShown] = useState(null);
   const [removing, setRemoving] = useState(null);
-  const [busy, setBusy] = useState(false);
   const load = async () => {
-    try {
-      setList(await loadConnections());
-      const { directories: dirs } = await api.get('/directories');
-      setDirectories(dirs.map((d) => d.name));
-      setError(null);
-    } catch (err) {
-      setError(err);
-    }
+    setList(await loadConnections());
+    const { directories: dirs } = await api.get('/directories');
+    setDirectories(dirs.map((d) => d.name));
   };
-  useEffect(() => {
-    load();
-  }, []);
-  const act = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, act, reload } = useLoader(load);
   const rotate = (c) =>
     act(async () => {
       const r = await api.post('/connections/' + enc(c.name) + '/rotate-token', { keep_old_for: '1h' });
@@ -143,7 +122,7 @@ export function Connections({ me }) {
         <AddConnection directories={directories.length ? directories : ['users']}
           onAdded={(made) => {
             setShown(made);
-            load();
+            reload();
           }} />
       )}
       <ErrorMessage error={error} />
