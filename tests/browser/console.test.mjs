@@ -7,11 +7,10 @@
 // Each step prints "ok <step>"; the first failure throws, exits 1 and names the step.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
+import { assertLabelled, changePassword, launchChromium, shot, signIn } from './harness.mjs';
 
 const URL_ = process.env.IDSYNC_URL;
 const CONSOLE = URL_ + '/console/';
-const shots = process.env.SCREENSHOTS;
 const admin = { name: process.env.ADMIN_NAME, otp: process.env.ADMIN_PASSWORD, password: 'first-admin-chosen-password' };
 
 let step = '';
@@ -32,46 +31,16 @@ async function scim(token, method, path, body) {
 }
 
 // Every form control on the page has an accessible name (a <label for>, aria-label or text).
-async function assertLabelled(page) {
-  const unlabelled = await page.evaluate(() =>
-    [...document.querySelectorAll('input:not([type=hidden]):not([hidden]), select, textarea, button')]
-      .filter((el) => {
-        if (el.tagName === 'BUTTON') return !(el.textContent.trim() || el.getAttribute('aria-label'));
-        return !((el.labels && el.labels.length) || el.getAttribute('aria-label'));
-      })
-      .map((el) => el.outerHTML.slice(0, 120)),
-  );
-  assert.deepEqual(unlabelled, [], 'controls without a label');
-}
 
 async function assertNoHorizontalScroll(page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, 'the page scrolls sideways by ' + overflow + ' px');
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-}
 
-async function signIn(page, name, password) {
-  await page.goto(CONSOLE);
-  await page.getByLabel('User name').fill(name);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.keyboard.press('Enter'); // the form submits from the keyboard
-}
 
-async function changePassword(page, current, next) {
-  await page.getByLabel('Current (one-time) password').fill(current);
-  await page.getByLabel('New password', { exact: true }).fill(next);
-  await page.getByLabel('New password again').fill(next);
-  await page.getByRole('button', { name: 'Save password' }).click();
-}
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -86,10 +55,10 @@ try {
   await assertLabelled(page);
   await shot(page, 'sign-in');
   // A wrong password is refused next to the form, and nothing is signed in.
-  await signIn(page, admin.name, 'not-the-password');
+  await signIn(page, CONSOLE, admin.name, 'not-the-password');
   await page.getByRole('alert').waitFor();
   assert.match(await page.getByRole('alert').textContent(), /invalid user name or password/);
-  await signIn(page, admin.name, admin.otp);
+  await signIn(page, CONSOLE, admin.name, admin.otp);
   await page.getByRole('heading', { name: 'Choose your password' }).waitFor();
   await assertLabelled(page);
   await shot(page, 'change-password');
@@ -270,7 +239,7 @@ try {
   ok();
 
   begin('a viewer sees everything and can change nothing: buttons absent, the API refusing');
-  await signIn(page, 'vera', viewerOtp);
+  await signIn(page, CONSOLE, 'vera', viewerOtp);
   await changePassword(page, viewerOtp, 'vera-chosen-password');
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   await page.locator('#overview-connections tr[data-connection="entra"]').waitFor();
@@ -307,7 +276,7 @@ try {
   begin('a removed admin user is signed out on the next request');
   const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const adminPage = await ctx2.newPage();
-  await signIn(adminPage, admin.name, admin.password);
+  await signIn(adminPage, CONSOLE, admin.name, admin.password);
   await adminPage.getByRole('heading', { name: 'Overview' }).waitFor();
   await adminPage.getByRole('link', { name: 'Access' }).click();
   await adminPage.locator('#users-table tr[data-user="vera"]').getByRole('button', { name: 'Remove' }).click();

@@ -6,11 +6,10 @@
 // Each step prints "ok <step>"; the first failure throws, exits 1 and names the step.
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { assertLabelled, changePassword, launchChromium, shot, signIn } from './harness.mjs';
 
 const URL_ = process.env.IDSYNC_URL;
 const CONSOLE = URL_ + '/console/';
-const shots = process.env.SCREENSHOTS;
 const slapd = JSON.parse(process.env.SLAPD);
 const admin = { name: process.env.ADMIN_NAME, otp: process.env.ADMIN_PASSWORD, password: 'ldap-admin-chosen-password' };
 
@@ -20,20 +19,6 @@ function begin(name) {
 }
 function ok() {
   console.log('ok ' + step);
-}
-async function shot(page, name) {
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-}
-async function assertLabelled(page) {
-  const unlabelled = await page.evaluate(() =>
-    [...document.querySelectorAll('input:not([type=hidden]):not([hidden]), select, textarea, button')]
-      .filter((el) => {
-        if (el.tagName === 'BUTTON') return !(el.textContent.trim() || el.getAttribute('aria-label'));
-        return !((el.labels && el.labels.length) || el.getAttribute('aria-label'));
-      })
-      .map((el) => el.outerHTML.slice(0, 120)),
-  );
-  assert.deepEqual(unlabelled, [], 'controls without a label');
 }
 async function assertNoHorizontalScroll(page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -70,11 +55,7 @@ async function syncNow(page, full) {
   return page.locator('#sync-progress').getAttribute('data-outcome');
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -84,14 +65,8 @@ try {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
 
   begin('sign in and choose a password');
-  await page.goto(CONSOLE);
-  await page.getByLabel('User name').fill(admin.name);
-  await page.getByLabel('Password', { exact: true }).fill(admin.otp);
-  await page.keyboard.press('Enter');
-  await page.getByLabel('Current (one-time) password').fill(admin.otp);
-  await page.getByLabel('New password', { exact: true }).fill(admin.password);
-  await page.getByLabel('New password again').fill(admin.password);
-  await page.getByRole('button', { name: 'Save password' }).click();
+  await signIn(page, CONSOLE, admin.name, admin.otp);
+  await changePassword(page, admin.otp, admin.password);
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   ok();
 

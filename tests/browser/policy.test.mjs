@@ -4,11 +4,10 @@
 //   IDSYNC_URL, ADMIN_NAME/ADMIN_PASSWORD, SCREENSHOTS, SCIM_TOKEN, CONNECTION
 // Each step prints "ok <step>"; the first failure throws, exits 1 and names the step.
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { assertLabelled, changePassword, launchChromium, shot, signIn } from './harness.mjs';
 
 const URL_ = process.env.IDSYNC_URL;
 const CONSOLE = URL_ + '/console/';
-const shots = process.env.SCREENSHOTS;
 const token = process.env.SCIM_TOKEN;
 const connection = process.env.CONNECTION;
 const admin = { name: process.env.ADMIN_NAME, otp: process.env.ADMIN_PASSWORD, password: 'policy-admin-password' };
@@ -32,17 +31,6 @@ async function scim(method, path, body) {
 const apiGet = (page, path) =>
   page.evaluate(async (p) => (await fetch('/api/v1' + p, { credentials: 'same-origin' })).json(), path);
 
-async function assertLabelled(page) {
-  const unlabelled = await page.evaluate(() =>
-    [...document.querySelectorAll('input:not([type=hidden]):not([hidden]), select, textarea, button')]
-      .filter((el) => {
-        if (el.tagName === 'BUTTON') return !(el.textContent.trim() || el.getAttribute('aria-label'));
-        return !((el.labels && el.labels.length) || el.getAttribute('aria-label'));
-      })
-      .map((el) => el.outerHTML.slice(0, 120)),
-  );
-  assert.deepEqual(unlabelled, [], 'controls without a label');
-}
 
 async function assertNoHorizontalScroll(page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -53,7 +41,6 @@ async function assertNoHorizontalScroll(page) {
   assert.ok(overflow <= 0, 'the page scrolls sideways by ' + overflow + ' px: ' + wide.join(' | '));
 }
 
-const shot = (page, name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 
 async function counts(page, id) {
   return page.evaluate((sel) => {
@@ -65,11 +52,7 @@ async function counts(page, id) {
   }, '#' + id);
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 let failed = false;
 let page;
 try {
@@ -79,14 +62,8 @@ try {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
 
   begin('sign in');
-  await page.goto(CONSOLE);
-  await page.getByLabel('User name').fill(admin.name);
-  await page.getByLabel('Password', { exact: true }).fill(admin.otp);
-  await page.keyboard.press('Enter');
-  await page.getByLabel('Current (one-time) password').fill(admin.otp);
-  await page.getByLabel('New password', { exact: true }).fill(admin.password);
-  await page.getByLabel('New password again').fill(admin.password);
-  await page.getByRole('button', { name: 'Save password' }).click();
+  await signIn(page, CONSOLE, admin.name, admin.otp);
+  await changePassword(page, admin.otp, admin.password);
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
   ok();
 
