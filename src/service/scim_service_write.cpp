@@ -114,6 +114,7 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
   }
   return out;
 }
+
 Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType type,
                                          const std::string& id, const Json& body,
                                          const std::optional<std::string>& if_match,
