@@ -1,7 +1,9 @@
 // Internals of LdapSync shared by its source files; not part of the sync's interface.
 // - ldap_sync_impl.cpp: LdapSync::Impl's core: loading a connection, audit records, and the
 //   mirror writes shared by runs and login sync.
-// - ldap_run.cpp: runs (full, incremental), their scans, writes, deletions and guard.
+// - ldap_run.cpp: runs (full, incremental), their lease, guard and history;
+//   ldap_run_scan.cpp their user and group scans; ldap_run_groups.cpp their groups and deletions;
+//   ldap_membership_index.{h,cpp} who is in which group during a full run.
 // - ldap_lookup.cpp: one user read from the server (ldap test, sync on login).
 // - ldap_sync.cpp: connection administration and the scheduler's due runs.
 #pragma once
@@ -77,7 +79,7 @@ struct PendingUser {
   std::optional<std::set<std::string>> groups;
 };
 
-struct MembershipIndex;  // ldap_run.cpp
+struct MembershipIndex;  // ldap_membership_index.h
 
 // What a run knows while it runs.
 struct RunContext {
