@@ -8,7 +8,6 @@
 
 namespace idsync::sync {
 
-using ldap::LdapEntry;
 using scim::ResourceType;
 
 Status LdapSync::Impl::LoadUserMaps(RunContext& rc) {
