@@ -499,6 +499,19 @@ CREATE INDEX audit_by_resource ON audit(resource_id, seq);
 CREATE INDEX changes_by_member ON changes(directory, member_id, seq);
 )sql";
 
+// The console's explorer searches users by state in username order (queries.h
+// kSearchUsersByState).
+constexpr const char* kSearchIndexes = R"sql(
+CREATE INDEX effective_users_by_state ON effective_users(directory, state, username_key);
+)sql";
+
+// The Activity page's user filter finds the source resources linked to an effective user
+// without knowing its directory (queries.h kLinkedSourcesOf). The table is WITHOUT ROWID, so
+// the index carries the primary key (connection_id, source_user_id): it covers the query.
+constexpr const char* kLinksByEffectiveUser = R"sql(
+CREATE INDEX source_links_by_effective ON source_links(effective_user_id);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -515,6 +528,8 @@ const std::vector<Migration>& Migrations() {
       {10, "source names on links, for re-provisioning", kReprovisionSchema},
       {11, "admin console: local admin users and sessions", kConsoleSchema},
       {12, "admin console: audit and change feed by user", kActivityIndexes},
+      {13, "admin console: users by state", kSearchIndexes},
+      {14, "admin console: source links by effective user", kLinksByEffectiveUser},
   };
   return kMigrations;
 }
