@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/strings.h"
+#include "directory/reader.h"
 #include "directory/render.h"
 #include "http/admin/admin_api.h"
 #include "http/admin/admin_call.h"
