@@ -46,7 +46,8 @@ def test_sample_maps_one_source_user_through_the_draft(idsync_bin, server):
     assert attrs["displayName"]["value"] == "Given Family"
 
     # A draft mapping changes the value and names its rule; the other user on request.
-    draft = {"attributes": {"displayName": {"sources": ["{name.familyName}, {name.givenName}"]}}}
+    draft = {"attributes": {"displayName": {"sources": [
+        {"template": "{name.familyName}, {name.givenName}"}]}}}
     got = adm.ok(api.post(path, draft, params={"user": second["id"]}))
     assert got["source_user"]["name"] == "bob@example.com"
     dn = {a["name"]: a for a in got["attributes"]}["displayName"]
