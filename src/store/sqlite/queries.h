@@ -46,12 +46,22 @@ inline constexpr const char* kCountResources =
     "SELECT n FROM resource_counts WHERE connection_id = ?1 AND type = ?2";
 // OFFSET still steps over the skipped index entries (not the rows), so a deep page costs
 // O(offset) index steps; ScanResources pages by pk instead and stays O(log n) per chunk.
+// Read transactions page by key from a remembered boundary (page_boundaries.h); the writer
+// keeps OFFSET.
 inline constexpr const char* kListResources =
     "SELECT " IDSYNC_RESOURCE_COLUMNS
     " FROM resources WHERE connection_id = ?1 AND type = ?2 ORDER BY pk LIMIT ?4 OFFSET ?3";
 inline constexpr const char* kScanResources =
     "SELECT " IDSYNC_RESOURCE_COLUMNS
     " FROM resources WHERE connection_id = ?1 AND type = ?2 AND pk > ?3 ORDER BY pk LIMIT ?4";
+// The pk of the row ?4 rows after pk ?3 in a scope: an index-only skip (the scope index ends
+// with the pk), no row read.
+inline constexpr const char* kSkipResources =
+    "SELECT pk FROM resources WHERE connection_id = ?1 AND type = ?2 AND pk > ?3 "
+    "ORDER BY pk LIMIT 1 OFFSET ?4";
+// Deletes ever made in a scope (migration 13); no row means none.
+inline constexpr const char* kScopeDeletes =
+    "SELECT deletes FROM resource_counts WHERE connection_id = ?1 AND type = ?2";
 
 inline constexpr const char* kGroupPk =
     "SELECT pk FROM resources WHERE connection_id = ?1 AND type = ?2 AND id = ?3";
@@ -488,6 +498,8 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"CountResources", kCountResources},
       {"ConfigGeneration", kConfigGeneration},
       {"ListResources", kListResources},
+      {"SkipResources", kSkipResources},
+      {"ScopeDeletes", kScopeDeletes},
       {"ScanResources", kScanResources},
       {"GroupPk", kGroupPk},
       {"RemoveMember", kRemoveMember},
