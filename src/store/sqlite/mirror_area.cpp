@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +74,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   StoredResource stored = resource;
   int64_t pk = 0;
   std::string body = DumpJson(resource.body);
+  bool write_index = true;
   auto taken = [&](const Error& error) -> Error {
     if (error.code != ErrorCode::kUniqueness) return error;
     return MakeError(ErrorCode::kUniqueness, std::string(scim::ResourceTypeName(resource.type)) +
@@ -90,10 +92,18 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
     if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
     stored.version = existing->second->version + 1;
     stored.created = existing->second->created;
-    auto clear = db_.Prepare(sql::kDeleteIndexOf);
-    if (!clear) return clear.error();
-    clear->Bind(1, pk);
-    if (auto ran = clear->Run("updating a resource"); !ran) return ran.error();
+    // Most updates (a PATCH of displayName or active) keep every entry: then the index pages
+    // are not rewritten (four random pages of a user's write, issue #13 item 3).
+    auto same = SameIndex(pk, index);
+    if (!same) return same.error();
+    if (*same) {
+      write_index = false;
+    } else {
+      auto clear = db_.Prepare(sql::kDeleteIndexOf);
+      if (!clear) return clear.error();
+      clear->Bind(1, pk);
+      if (auto ran = clear->Run("updating a resource"); !ran) return ran.error();
+    }
   } else {
     auto insert = db_.Prepare(sql::kInsertResource);
     if (!insert) return insert.error();
@@ -112,6 +122,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
     stored.version = 1;
   }
   for (const IndexEntry& entry : index) {
+    if (!write_index) break;
     auto insert = db_.Prepare(sql::kInsertIndex);
     if (!insert) return insert.error();
     insert->Bind(1, connection_id)
@@ -318,6 +329,21 @@ Result<int64_t> SqliteTransaction::PkOf(int64_t connection_id, scim::ResourceTyp
 
 Result<int64_t> SqliteTransaction::GroupPk(int64_t connection_id, const std::string& group_id) {
   return PkOf(connection_id, scim::ResourceType::kGroup, group_id);
+}
+
+Result<bool> SqliteTransaction::SameIndex(int64_t pk, const std::vector<IndexEntry>& index) {
+  auto select = db_.Prepare(sql::kIndexOf);
+  if (!select) return select.error();
+  select->Bind(1, pk);
+  std::set<std::pair<std::string, std::string>> stored;
+  auto read = ForEachRow(*select, "reading index entries", [&](const Statement& row) -> Status {
+    stored.emplace(row.Text(0), row.Text(1));
+    return Status::Ok();
+  });
+  if (!read) return read.error();
+  std::set<std::pair<std::string, std::string>> wanted;
+  for (const IndexEntry& entry : index) wanted.emplace(entry.attr, entry.value);
+  return stored == wanted;
 }
 
 Result<std::vector<StoredResource>> SqliteTransaction::Resources(Statement& select,

@@ -21,6 +21,10 @@ inline constexpr const char* kUpdateResource =
     "UPDATE resources SET body = ?2, version = version + 1, modified_ms = ?3, unique_key = ?4 "
     "WHERE pk = ?1";
 inline constexpr const char* kDeleteIndexOf = "DELETE FROM resource_index WHERE resource_pk = ?1";
+// A resource's entries, to leave them alone when an update keeps them (resource_index_by_resource
+// holds the whole key, so no table page is read).
+inline constexpr const char* kIndexOf =
+    "SELECT attr, value FROM resource_index WHERE resource_pk = ?1";
 inline constexpr const char* kInsertIndex =
     "INSERT OR IGNORE INTO resource_index(connection_id, type, attr, value, resource_pk) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -493,6 +497,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"GetResource", kGetResource},
       {"UpdateResource", kUpdateResource},
       {"DeleteIndexOf", kDeleteIndexOf},
+      {"IndexOf", kIndexOf},
       {"TouchGroupsOf", kTouchGroupsOf},
       {"DeleteMembershipsOf", kDeleteMembershipsOf},
       {"DeleteResource", kDeleteResource},

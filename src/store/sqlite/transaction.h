@@ -219,6 +219,9 @@ class SqliteTransaction final : public Transaction {
                                                                  const std::string& id,
                                                                  bool parse_body = true);
   Result<int64_t> PkOf(int64_t connection_id, scim::ResourceType type, const std::string& id);
+  // Whether the resource at `pk` has exactly these index entries (as a set: duplicates are
+  // stored once).
+  Result<bool> SameIndex(int64_t pk, const std::vector<IndexEntry>& index);
   Result<int64_t> GroupPk(int64_t connection_id, const std::string& group_id);
   Result<std::vector<StoredResource>> Resources(Statement& select, std::string_view what,
                                                 bool parse_body = true);
