@@ -1,0 +1,45 @@
+// PgTransaction: the store's Transaction (store.h) over one PostgreSQL connection inside one
+// transaction (serializable for writes, repeatable read for reads). Private to store/postgres.
+// Its members are defined one file per area, as in store/sqlite: connection_area.cpp so far;
+// the areas not ported yet come from UnportedAreas (unported.h) and answer kUnavailable.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/time.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/unported.h"
+#include "store/store.h"
+
+namespace idsync::store::postgres {
+
+class PgTransaction final : public UnportedAreas {
+ public:
+  PgTransaction(PgConnection& db, bool writable, const Clock& clock)
+      : db_(db), writable_(writable), clock_(clock) {}
+
+  // --- connections and tokens (connection_area.cpp)
+  Result<Connection> CreateConnection(Connection connection) override;
+  Result<Connection> GetConnection(int64_t id) override;
+  Result<Connection> GetConnectionByName(const std::string& name) override;
+  Result<std::vector<Connection>> ListConnections() override;
+  Status UpdateConnection(const Connection& connection) override;
+  Status DeleteConnection(int64_t id) override;
+  Status AddToken(const Token& token) override;
+  Status ExpireTokens(int64_t connection_id, TimePoint expires) override;
+  Result<Token> FindToken(const std::string& hash) override;
+  Result<std::vector<Token>> ListTokens(int64_t connection_id) override;
+  Result<int64_t> ConfigGeneration() override;
+
+ private:
+  Status CheckWritable() const;
+
+  PgConnection& db_;
+  bool writable_;
+  const Clock& clock_;
+};
+
+}  // namespace idsync::store::postgres
