@@ -54,6 +54,8 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(const std::string& url)
     PQfinish(conn);
     return MakeError(ErrorCode::kUnavailable, "cannot connect to " + where + ": " + message);
   }
+  // Notices ("relation already exists, skipping") are for interactive sessions, not our log.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   auto out = std::unique_ptr<PgConnection>(new PgConnection(conn, where));
   // UTC milliseconds everywhere, as in the SQLite store; the session's time zone never matters.
   if (auto set = out->ExecScript("SET TIME ZONE 'UTC'", "setting up the session"); !set) {

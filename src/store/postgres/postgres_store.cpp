@@ -1,7 +1,11 @@
 // PostgresStore: the engine (pool, migrations, transactions); see postgres_store.h.
 #include "store/postgres/postgres_store.h"
 
+#include <algorithm>
+#include <chrono>
+#include <random>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "store/postgres/migrations.h"
@@ -9,6 +13,19 @@
 #include "store/postgres/transaction.h"
 
 namespace idsync::store::postgres {
+
+namespace {
+
+// Before rerunning a write that lost a serialization conflict: a random pause that grows with
+// the attempt (up to 64 ms), so writers contending for one row spread out instead of colliding
+// again in lockstep.
+void BackOff(int attempt) {
+  thread_local std::minstd_rand random{std::random_device{}()};
+  int cap = 1 << std::min(attempt, 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(random() % (cap + 1)));
+}
+
+}  // namespace
 
 bool IsPostgresUrl(const std::string& location) {
   return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
@@ -91,6 +108,7 @@ Status PostgresStore::Write(const std::function<Status(Transaction&)>& job) {
   PgConnection& db = **conn;
   Status result;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    if (attempt > 1) BackOff(attempt);
     result = db.ExecScript(sql::kBeginWrite, "starting a write");
     if (!result) break;
     PgTransaction tx(db, /*writable=*/true, clock_);

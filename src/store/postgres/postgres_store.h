@@ -20,7 +20,7 @@ namespace idsync::store::postgres {
 
 struct PostgresStoreOptions {
   size_t max_connections = 16;  // per instance; PostgreSQL's default max_connections is 100
-  int max_attempts = 20;        // a write that keeps hitting serialization failures gives up
+  int max_attempts = 50;        // a write that keeps hitting serialization failures gives up
   const Clock* clock = nullptr;  // SystemClock when null
   // Migrations 1..migrate_to; 0 means all (tests build older schemas).
   size_t migrate_to = 0;

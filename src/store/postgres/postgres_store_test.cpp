@@ -228,7 +228,10 @@ TEST(PostgresStore, ConcurrentReadModifyWritesLoseNoUpdate) {
           c->settings["n"] = c->settings.value("n", 0) + 1;
           return tx.UpdateConnection(*c);
         });
-        if (!st) ++failures;
+        if (!st) {
+          ++failures;
+          ADD_FAILURE() << st.error().detail;
+        }
       }
     });
   }
