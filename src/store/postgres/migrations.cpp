@@ -51,11 +51,40 @@ CREATE TRIGGER tokens_generation AFTER INSERT OR UPDATE OR DELETE ON tokens
   FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
 )sql";
 
+// The change feed. seq is NOT an identity or sequence: a sequence hands out numbers at
+// INSERT, so a transaction holding 7 can commit after one holding 8, and a reader that already
+// passed 8 would never see 7. Instead feed_counter is one row that AppendChange updates
+// (UPDATE ... RETURNING) in the writing transaction: the row lock makes every other appender
+// wait until that transaction ends, and, writes being serializable, an appender that waited
+// on a committed one fails with a serialization error and is rerun with the next number. So
+// seq order is commit order, and a rolled-back append gives its number back: no seq is ever
+// skipped, and none appears below a cursor a reader has passed.
+constexpr std::string_view kChangeFeed = R"sql(
+CREATE TABLE feed_counter(id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL);
+INSERT INTO feed_counter(id, seq) VALUES (1, 0);
+
+CREATE TABLE changes(
+  seq bigint PRIMARY KEY,
+  directory text NOT NULL,
+  time_ms bigint NOT NULL,
+  type text NOT NULL,
+  op text NOT NULL,
+  id text NOT NULL,
+  member_id text NOT NULL,
+  resource text,
+  cause text NOT NULL
+);
+CREATE INDEX changes_by_directory ON changes(directory, seq);
+CREATE INDEX changes_by_entry ON changes(directory, id, seq);
+CREATE INDEX changes_by_member ON changes(directory, member_id, seq);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> migrations = {
       {1, "connections, tokens and the configuration generation", kConnections},
+      {2, "change feed, numbered in commit order", kChangeFeed},
   };
   return migrations;
 }

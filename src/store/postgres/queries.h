@@ -51,4 +51,26 @@ inline constexpr std::string_view kListTokens =
 inline constexpr std::string_view kConfigGeneration =
     "SELECT value FROM config_generation WHERE id = 1";
 
+// --- change feed (migrations.cpp explains why seq comes from feed_counter, not a sequence)
+inline constexpr std::string_view kNextChangeSeq =
+    "UPDATE feed_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq";
+inline constexpr std::string_view kInsertChange =
+    "INSERT INTO changes(seq, directory, time_ms, type, op, id, member_id, resource, cause) "
+    "VALUES ($1::bigint, $2, $3::bigint, $4, $5, $6, $7, $8, $9)";
+// Delivered at commit, to every instance LISTENing (long polls wake on any instance's write);
+// the payload is the directory.
+inline constexpr std::string_view kNotifyChange = "SELECT pg_notify('idsync_changes', $1)";
+inline constexpr std::string_view kListChanges =
+    "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
+    "WHERE directory = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint";
+inline constexpr std::string_view kListChangesOf =
+    "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
+    "WHERE directory = $1 AND id = $4 AND seq > $2::bigint "
+    "UNION ALL "
+    "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
+    "WHERE directory = $1 AND member_id = $4 AND id <> $4 AND seq > $2::bigint "
+    "ORDER BY seq LIMIT $3::bigint";
+inline constexpr std::string_view kLastChangeSeq =
+    "SELECT seq FROM changes WHERE directory = $1 ORDER BY seq DESC LIMIT 1";
+
 }  // namespace idsync::store::postgres::sql

@@ -1,6 +1,6 @@
 // PgTransaction: the store's Transaction (store.h) over one PostgreSQL connection inside one
 // transaction (serializable for writes, repeatable read for reads). Private to store/postgres.
-// Its members are defined one file per area, as in store/sqlite: connection_area.cpp so far;
+// Its members are defined one file per area, as in store/sqlite: connection_area.cpp and change_feed_area.cpp so far;
 // the areas not ported yet come from UnportedAreas (unported.h) and answer kUnavailable.
 #pragma once
 
@@ -33,6 +33,15 @@ class PgTransaction final : public UnportedAreas {
   Result<Token> FindToken(const std::string& hash) override;
   Result<std::vector<Token>> ListTokens(int64_t connection_id) override;
   Result<int64_t> ConfigGeneration() override;
+
+  // --- change feed (change_feed_area.cpp)
+  Result<int64_t> AppendChange(const ChangeRecord& change) override;
+  Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory, int64_t after_seq,
+                                                int64_t limit) override;
+  Result<std::vector<ChangeRecord>> ListChangesOf(const std::string& directory,
+                                                  const std::string& entry_id, int64_t after_seq,
+                                                  int64_t limit) override;
+  Result<int64_t> LastChangeSeq(const std::string& directory) override;
 
  private:
   Status CheckWritable() const;

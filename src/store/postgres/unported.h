@@ -128,11 +128,6 @@ class UnportedAreas : public Transaction {
   Result<std::vector<std::string>> ListEffectiveMembers(const std::string& directory, const std::string& group_id) override { return NotPorted("ListEffectiveMembers"); }
   Result<int64_t> CountEffectiveMembers(const std::string& directory, const std::string& group_id) override { return NotPorted("CountEffectiveMembers"); }
   Result<std::vector<std::pair<std::string, std::string>>> EffectiveGroupsOf(const std::string& directory, const std::string& user_id) override { return NotPorted("EffectiveGroupsOf"); }
-  // --- change feed (store/change_feed_area.h)
-  Result<int64_t> AppendChange(const ChangeRecord& change) override { return NotPorted("AppendChange"); }
-  Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory, int64_t after_seq, int64_t limit) override { return NotPorted("ListChanges"); }
-  Result<std::vector<ChangeRecord>> ListChangesOf(const std::string& directory, const std::string& entry_id, int64_t after_seq, int64_t limit) override { return NotPorted("ListChangesOf"); }
-  Result<int64_t> LastChangeSeq(const std::string& directory) override { return NotPorted("LastChangeSeq"); }
   // --- conflict (store/conflict_area.h)
   Status PutConflict(const ConflictRecord& conflict) override { return NotPorted("PutConflict"); }
   Status DeleteConflict(int64_t connection_id, const std::string& source_user_id) override { return NotPorted("DeleteConflict"); }
