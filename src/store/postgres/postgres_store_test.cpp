@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -312,6 +313,7 @@ TEST(PostgresStore, ChangeFeedIsReadInOneGapFreeOrderWhileInstancesWrite) {
         Status st = s.Write([&](Transaction& tx) -> Status {
           auto seq = tx.AppendChange(NewChange("w" + std::to_string(w) + "-" + std::to_string(i)));
           if (!seq) return seq.error();
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
           if (roll_back) return MakeError(ErrorCode::kConflict, "rolled back on purpose");
           return Status::Ok();
         });
