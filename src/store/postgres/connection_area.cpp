@@ -64,7 +64,7 @@ Status PgTransaction::CheckWritable() const {
 Result<Connection> PgTransaction::CreateConnection(Connection connection) {
   if (auto w = CheckWritable(); !w) return w.error();
   if (connection.uuid.empty()) connection.uuid = NewUuid();
-  auto inserted = db_.Exec(sql::kInsertConnection,
+  auto inserted = db_.ExecGuarded(sql::kInsertConnection,
                            {connection.uuid, connection.name, connection.directory,
                             connection.kind, Bool(connection.enabled),
                             Millis(connection.created), DumpJson(connection.settings)},
@@ -127,7 +127,7 @@ Status PgTransaction::AddToken(const Token& token) {
   if (auto w = CheckWritable(); !w) return w;
   PgParam expires;
   if (token.expires) expires = Millis(*token.expires);
-  auto r = db_.Exec(sql::kInsertToken,
+  auto r = db_.ExecGuarded(sql::kInsertToken,
                     {std::to_string(token.connection_id), token.hash, Millis(token.created),
                      expires},
                     "adding a token");

@@ -79,12 +79,28 @@ CREATE INDEX changes_by_entry ON changes(directory, id, seq);
 CREATE INDEX changes_by_member ON changes(directory, member_id, seq);
 )sql";
 
+// Admin and read API tokens (SHA-256 only, like connection tokens); a change bumps the
+// configuration generation, since instances cache API-token authentication against it.
+constexpr std::string_view kApiTokens = R"sql(
+CREATE TABLE api_tokens(
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  kind text NOT NULL,
+  directory text NOT NULL,
+  hash text NOT NULL UNIQUE,
+  created_ms bigint NOT NULL
+);
+CREATE TRIGGER api_tokens_generation AFTER INSERT OR UPDATE OR DELETE ON api_tokens
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> migrations = {
       {1, "connections, tokens and the configuration generation", kConnections},
       {2, "change feed, numbered in commit order", kChangeFeed},
+      {3, "admin and read API tokens", kApiTokens},
   };
   return migrations;
 }

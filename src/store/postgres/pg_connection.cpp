@@ -100,6 +100,23 @@ Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgPa
   return PgResult(r);
 }
 
+Result<PgResult> PgConnection::ExecGuarded(std::string_view sql,
+                                           const std::vector<PgParam>& params,
+                                           std::string_view what) {
+  if (auto saved = ExecScript("SAVEPOINT idsync_statement", what); !saved) return saved.error();
+  auto r = Exec(sql, params, what);
+  if (!r && (r.error().code == ErrorCode::kUniqueness || r.error().code == ErrorCode::kNotFound)) {
+    if (auto back = ExecScript("ROLLBACK TO SAVEPOINT idsync_statement", what); !back) {
+      return back.error();
+    }
+  }
+  if (!r) return r;
+  if (auto released = ExecScript("RELEASE SAVEPOINT idsync_statement", what); !released) {
+    return released.error();
+  }
+  return r;
+}
+
 Status PgConnection::ExecScript(std::string_view sql, std::string_view what) {
   std::string text(sql);
   PGresult* r = PQexec(conn_, text.c_str());

@@ -50,6 +50,12 @@ class PgConnection {
   // kUnavailable; `what` names the operation in the message.
   Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params,
                         std::string_view what);
+  // Exec inside a savepoint: if the statement fails with an expected error (kUniqueness,
+  // kNotFound), the transaction is rolled back to just before it and stays usable, as a failed
+  // statement leaves an SQLite transaction usable. (A failed statement otherwise aborts the
+  // whole PostgreSQL transaction.) Retryable and connection errors are returned as they are.
+  Result<PgResult> ExecGuarded(std::string_view sql, const std::vector<PgParam>& params,
+                               std::string_view what);
   // Runs one or more statements without parameters (migrations, BEGIN/COMMIT).
   Status ExecScript(std::string_view sql, std::string_view what);
 

@@ -350,6 +350,47 @@ TEST(PostgresStore, ChangeFeedIsReadInOneGapFreeOrderWhileInstancesWrite) {
   EXPECT_EQ(committed.load(), kWriters * kEach * 4 / 5);
 }
 
+TEST(PostgresStore, ApiTokensRoundTripAndBumpTheConfigurationGeneration) {
+  TestDatabase db;
+  auto store = OpenStore(db);
+  ASSERT_TRUE(store);
+  auto gen0 = store->ConfigGeneration();
+  ASSERT_TRUE(gen0);
+  ApiToken t;
+  t.name = "reader";
+  t.kind = "read";
+  t.directory = "users";
+  t.hash = "abc";
+  t.created = FromUnixMillis(1'700'000'000'456);
+  ASSERT_TRUE(store->Write([&](Transaction& tx) -> Status {
+    auto made = tx.CreateApiToken(t);
+    if (!made) return made.error();
+    EXPECT_GT(made->id, 0);
+    auto again = tx.CreateApiToken(t);
+    EXPECT_FALSE(again);
+    if (!again) {
+      EXPECT_EQ(again.error().code, ErrorCode::kUniqueness);
+    }
+    // The failed insert left the transaction usable, as in SQLite.
+    EXPECT_TRUE(tx.ListApiTokens());
+    return Status::Ok();
+  }));
+  EXPECT_GT(*store->ConfigGeneration(), *gen0);
+  ASSERT_TRUE(store->Read([&](Transaction& tx) -> Status {
+    auto found = tx.FindApiToken("abc");
+    EXPECT_TRUE(found);
+    EXPECT_EQ(found->name, "reader");
+    EXPECT_EQ(found->directory, "users");
+    EXPECT_EQ(ToUnixMillis(found->created), 1'700'000'000'456);
+    EXPECT_EQ(tx.ListApiTokens()->size(), 1u);
+    return Status::Ok();
+  }));
+  ASSERT_TRUE(store->Write([&](Transaction& tx) { return tx.DeleteApiToken("reader"); }));
+  Status gone = store->Write([&](Transaction& tx) { return tx.DeleteApiToken("reader"); });
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
+
 TEST(PostgresStore, AreasNotPortedYetSayWhich) {
   TestDatabase db;
   auto store = OpenStore(db);

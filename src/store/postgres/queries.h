@@ -73,4 +73,14 @@ inline constexpr std::string_view kListChangesOf =
 inline constexpr std::string_view kLastChangeSeq =
     "SELECT seq FROM changes WHERE directory = $1 ORDER BY seq DESC LIMIT 1";
 
+// --- API tokens
+inline constexpr std::string_view kInsertApiToken =
+    "INSERT INTO api_tokens(name, kind, directory, hash, created_ms) "
+    "VALUES ($1, $2, $3, $4, $5::bigint) RETURNING id";
+inline constexpr std::string_view kFindApiToken =
+    "SELECT id, name, kind, directory, hash, created_ms FROM api_tokens WHERE hash = $1";
+inline constexpr std::string_view kListApiTokens =
+    "SELECT id, name, kind, directory, hash, created_ms FROM api_tokens ORDER BY id";
+inline constexpr std::string_view kDeleteApiToken = "DELETE FROM api_tokens WHERE name = $1";
+
 }  // namespace idsync::store::postgres::sql

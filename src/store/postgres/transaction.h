@@ -1,6 +1,6 @@
 // PgTransaction: the store's Transaction (store.h) over one PostgreSQL connection inside one
 // transaction (serializable for writes, repeatable read for reads). Private to store/postgres.
-// Its members are defined one file per area, as in store/sqlite: connection_area.cpp and change_feed_area.cpp so far;
+// Its members are defined one file per area, as in store/sqlite: connection_area.cpp, change_feed_area.cpp and api_token_area.cpp so far;
 // the areas not ported yet come from UnportedAreas (unported.h) and answer kUnavailable.
 #pragma once
 
@@ -42,6 +42,12 @@ class PgTransaction final : public UnportedAreas {
                                                   const std::string& entry_id, int64_t after_seq,
                                                   int64_t limit) override;
   Result<int64_t> LastChangeSeq(const std::string& directory) override;
+
+  // --- API tokens (api_token_area.cpp)
+  Result<ApiToken> CreateApiToken(const ApiToken& token) override;
+  Result<ApiToken> FindApiToken(const std::string& hash) override;
+  Result<std::vector<ApiToken>> ListApiTokens() override;
+  Status DeleteApiToken(const std::string& name) override;
 
  private:
   Status CheckWritable() const;

@@ -132,11 +132,6 @@ class UnportedAreas : public Transaction {
   Status PutConflict(const ConflictRecord& conflict) override { return NotPorted("PutConflict"); }
   Status DeleteConflict(int64_t connection_id, const std::string& source_user_id) override { return NotPorted("DeleteConflict"); }
   Result<std::vector<ConflictRecord>> ListConflicts(const std::string& directory) override { return NotPorted("ListConflicts"); }
-  // --- api token (store/api_token_area.h)
-  Result<ApiToken> CreateApiToken(const ApiToken& token) override { return NotPorted("CreateApiToken"); }
-  Result<ApiToken> FindApiToken(const std::string& hash) override { return NotPorted("FindApiToken"); }
-  Result<std::vector<ApiToken>> ListApiTokens() override { return NotPorted("ListApiTokens"); }
-  Status DeleteApiToken(const std::string& name) override { return NotPorted("DeleteApiToken"); }
   // --- sync (store/sync_area.h)
   Result<int64_t> InsertSyncRun(const SyncRun& run) override { return NotPorted("InsertSyncRun"); }
   Status UpdateSyncRun(const SyncRun& run) override { return NotPorted("UpdateSyncRun"); }
