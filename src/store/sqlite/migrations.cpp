@@ -499,16 +499,28 @@ CREATE INDEX audit_by_resource ON audit(resource_id, seq);
 CREATE INDEX changes_by_member ON changes(directory, member_id, seq);
 )sql";
 
+// Deletes ever made per connection and type, so that a remembered page boundary
+// (page_boundaries.h) can tell, in the reader's own snapshot, that no row before it has gone:
+// inserts always take a pk above every existing one and updates never move a row.
+constexpr std::string_view kResourceDeletesSchema = R"sql(
+ALTER TABLE resource_counts ADD COLUMN deletes INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER resources_count_delete;
+CREATE TRIGGER resources_count_delete AFTER DELETE ON resources BEGIN
+  UPDATE resource_counts SET n = n - 1, deletes = deletes + 1
+    WHERE connection_id = OLD.connection_id AND type = OLD.type;
+END;
+)sql";
+
 // The console's explorer searches users by state in username order (queries.h
 // kSearchUsersByState).
-constexpr const char* kSearchIndexes = R"sql(
+constexpr std::string_view kSearchIndexes = R"sql(
 CREATE INDEX effective_users_by_state ON effective_users(directory, state, username_key);
 )sql";
 
 // The Activity page's user filter finds the source resources linked to an effective user
 // without knowing its directory (queries.h kLinkedSourcesOf). The table is WITHOUT ROWID, so
 // the index carries the primary key (connection_id, source_user_id): it covers the query.
-constexpr const char* kLinksByEffectiveUser = R"sql(
+constexpr std::string_view kLinksByEffectiveUser = R"sql(
 CREATE INDEX source_links_by_effective ON source_links(effective_user_id);
 )sql";
 
@@ -528,8 +540,9 @@ const std::vector<Migration>& Migrations() {
       {10, "source names on links, for re-provisioning", kReprovisionSchema},
       {11, "admin console: local admin users and sessions", kConsoleSchema},
       {12, "admin console: audit and change feed by user", kActivityIndexes},
-      {13, "admin console: users by state", kSearchIndexes},
-      {14, "admin console: source links by effective user", kLinksByEffectiveUser},
+      {13, "deletes per connection and type, for paging by key", kResourceDeletesSchema},
+      {14, "admin console: users by state", kSearchIndexes},
+      {15, "admin console: source links by effective user", kLinksByEffectiveUser},
   };
   return kMigrations;
 }
