@@ -219,12 +219,15 @@ function Editor({ connection, canWrite }) {
     setBusy('apply');
     try {
       const r = await api.put('/connections/' + enc(connection) + '/policy', draft);
-      setApplied({ ...r, seconds: (Date.now() - started) / 1000 });
+      const seconds = (Date.now() - started) / 1000;
+      // The forms reload the stored version first (still busy, so no edit is lost to the
+      // reload); the counts then appear together with the end of the progress state.
+      await load();
+      setApplied({ ...r, seconds });
       setPreview(null);
       setConfirming(false);
       setError(null);
       setVersionsKey((k) => k + 1);
-      await load();
     } catch (err) {
       setConfirming(false);
       setError(err);
