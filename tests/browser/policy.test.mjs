@@ -103,6 +103,18 @@ try {
   await shot(page, 'explorer');
   ok();
 
+  begin("a group's page lists its members, paged by the server");
+  await page.locator('#explorer-groups').getByRole('link', { name: 'Engineering', exact: true }).click();
+  await page.waitForURL(/#\/explorer\/users\/group\//);
+  await page.getByRole('heading', { name: 'Engineering', level: 1 }).waitFor();
+  await page.getByRole('heading', { name: 'Members (2)' }).waitFor();
+  assert.deepEqual((await page.locator('#group-members a').allTextContents()).sort(), ['alice', 'bob']);
+  await assertLabelled(page);
+  await shot(page, 'explorer-group');
+  await page.getByRole('link', { name: '← Directory explorer' }).click();
+  await page.getByRole('heading', { name: 'Directory explorer' }).waitFor();
+  ok();
+
   begin("a user's page shows each attribute with where it came from");
   await page.getByLabel('State').selectOption('');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
