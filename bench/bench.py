@@ -2,7 +2,7 @@
 """End-to-end benchmark of idsync: one command, bounded in time, rerunnable by anyone.
 
     bench/run.sh [--users N] [--out FILE.json] [--bin PATH] [--keep]
-                 [--derive-users M] [--only main,policy,derive]
+                 [--derive-users M] [--only main,explorer,policy,derive]
 
 Starts `idsync serve --bench-routes` on a fresh data folder, creates a connection, drives
 the server with wrk (bench/*.lua, 2 threads, 16 connections) and with sequential requests
@@ -34,8 +34,11 @@ JSON (default bench/results/latest.json). Phases, in order:
      patch_user.lua for --seconds; --derive-rounds rounds, alternating which goes first.
      The main server is stopped before this part.
 
---only main,policy,derive selects parts (main = a-j). policy without main still loads N users
-and the groups (c, id paging, h) but measures nothing else.
+  explorer. the console's user search (GET /api/v1/directories/users/user-search) by name,
+     e-mail, group, state and combinations, p50/p95 per kind (issue #12: p95 < 200 ms).
+
+--only main,explorer,policy,derive selects parts (main = a-j). explorer or policy without main
+still loads N users and the groups (c, id paging, h) but measures nothing else.
 
 Standard library only. Every wait has a timeout; --max-seconds bounds the whole run.
 """
