@@ -46,7 +46,7 @@ Status Configure(Database& db, const std::string& path, int busy_timeout_ms, boo
   if (writer) {
     pragmas +=
         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-        "PRAGMA journal_size_limit = 16777216;";
+        "PRAGMA journal_size_limit = 16777216; PRAGMA temp_store = MEMORY;";
   }
   if (auto set = db.Exec(pragmas, "configuring the connection"); !set) return fail(set.error());
   if (!writer) return Status::Ok();
