@@ -6,6 +6,7 @@
 // requests wait in the connection's read buffer and are parsed only after the previous
 // response is written, which keeps responses in request order without any reordering queue.
 #include "http/server.h"
+#include "base/log.h"
 
 #include <algorithm>
 #include <atomic>
@@ -192,7 +193,7 @@ Response ErrorResponse(int status, std::string_view detail) {
 }
 
 void LogLine(const char* what, const char* detail) {
-  std::fprintf(stderr, "idsync http: %s: %s\n", what, detail);
+  log::Error(what, {{"component", "http"}, {"detail", detail}});
 }
 
 std::string EndpointText(std::string_view host, uint16_t port) {

@@ -1,4 +1,5 @@
 #include "ldap/server/connection.h"
+#include "base/log.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -28,7 +29,7 @@ constexpr size_t kAnswerAllowance = 64 * 1024;
 constexpr size_t kMaxWriteBatch = 64;
 
 void LogLine(const char* what, const char* detail) {
-  std::fprintf(stderr, "idsync ldap: %s: %s\n", what, detail);
+  log::Error(what, {{"component", "ldap"}, {"detail", detail}});
 }
 
 const char* OpName(Operation op) {

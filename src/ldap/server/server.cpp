@@ -2,6 +2,7 @@
 // connection has its own strand (its socket's executor); the Handler runs on a pool of
 // `worker_threads`, one request at a time per connection (connection.h).
 #include "ldap/server/server.h"
+#include "base/log.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -36,7 +37,7 @@ using net_internal::Connection;
 using net_internal::ServerShared;
 
 void LogLine(const char* what, const char* detail) {
-  std::fprintf(stderr, "idsync ldap: %s: %s\n", what, detail);
+  log::Error(what, {{"component", "ldap"}, {"detail", detail}});
 }
 
 struct ListenAddress {
