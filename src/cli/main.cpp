@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/json.h"
+#include "base/log.h"
 #include "base/time.h"
 #include "cli/admin_user_commands.h"
 #include "cli/app.h"
@@ -402,6 +403,9 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "idsync: %s\n", st.error().detail.c_str());
       return kExitUsage;
     }
+    log::Configure(serve_options.log_format.empty() ? log::DefaultFormat()
+                                                    : *log::ParseFormat(serve_options.log_format),
+                   log::ParseLevel(serve_options.log_level).value_or(log::Level::kInfo));
     return Serve(serve_options.data, serve_options);
   }
   if (config_reference->parsed()) {

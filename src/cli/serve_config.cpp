@@ -1,5 +1,7 @@
 #include "cli/serve_config.h"
 
+#include "base/log.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -101,6 +103,18 @@ const std::vector<Setting>& Settings() {
       {"console.session_lifetime", "--console-session-lifetime",
        "A console session ends this long after sign-in, however used",
        [](ServeOptions& o) -> Binding { return &o.console_lifetime; }, 0, 0, CheckDuration},
+      {"log.format", "--log-format",
+       "Server log format, json (one object per line) or text; default: json unless stderr is a "
+       "terminal",
+       [](ServeOptions& o) -> Binding { return &o.log_format; }, 0, 0,
+       [](const std::string& t) -> std::string {
+         return t.empty() || log::ParseFormat(t) ? "" : "must be json or text";
+       }},
+      {"log.level", "--log-level", "Least severe log level written: debug, info, warn or error",
+       [](ServeOptions& o) -> Binding { return &o.log_level; }, 0, 0,
+       [](const std::string& t) -> std::string {
+         return log::ParseLevel(t) ? "" : "must be debug, info, warn or error";
+       }},
       {"ldap.listen", "--ldap-listen",
        "Serve the effective directory over LDAP (StartTLS offered) on HOST:PORT; default: off",
        [](ServeOptions& o) -> Binding { return &o.ldap.ldap_listen; }, 0, 0, CheckHostPort},

@@ -30,6 +30,8 @@ struct ServeOptions {
   double header_timeout_seconds = 10;
   std::string console_idle = "30m";
   std::string console_lifetime = "12h";
+  std::string log_format;  // "" = json when stderr is not a terminal, else text
+  std::string log_level = "info";
   LdapServeOptions ldap;
 };
 

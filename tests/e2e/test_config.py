@@ -107,6 +107,10 @@ header_timeout = 1
 idle_timeout = "2s"
 session_lifetime = "1h"
 
+[log]
+format = "json"
+level = "info"
+
 [ldap]
 listen = "127.0.0.1:{ldap_port}"
 ldaps_listen = "127.0.0.1:{ldaps_port}"
@@ -296,6 +300,8 @@ def test_wrong_type_refused_with_file_line_and_key(idsync_bin, tmp_path):
     assert f"{path}:2:" in err and "duration" in err, err
     path, err = refused(idsync_bin, tmp_path, '[limits]\nmax_connections = 0\n')
     assert f"{path}:2:" in err and "from 1" in err, err
+    path, err = refused(idsync_bin, tmp_path, '[log]\nlevel = "loud"\n')
+    assert f"{path}:2:" in err and "debug, info, warn or error" in err, err
 
 
 def test_bad_toml_refused_with_line(idsync_bin, tmp_path):
