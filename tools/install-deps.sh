@@ -8,12 +8,12 @@ mode=${1:-build}
 build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev libre2-dev libicu-dev libldap2-dev libzstd-dev libargon2-dev
-  libarchive-dev libsystemd-dev libtomlplusplus-dev help2man dpkg-dev file
+  libarchive-dev libsystemd-dev libtomlplusplus-dev libpq-dev help2man dpkg-dev file
   openssl nodejs npm)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema
   python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3 chromium chromium-driver
-  samba samba-ad-dc samba-ad-provision samba-dsdb-modules ldb-tools
+  samba samba-ad-dc samba-ad-provision samba-dsdb-modules ldb-tools postgresql-15
   systemd)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
@@ -41,6 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # On a host with systemd the packages may start smbd/nmbd/winbind (file server, not a DC);
   # the tests need none of them. samba-ad-provision (the provisioning templates) is only a
   # Recommends of samba, so it is named.
+  # postgresql-15: the PostgreSQL store's tests start their own throw-away cluster
+  # (tests/pg/pgcluster.py); on a host with systemd the package may also start Debian's default
+  # cluster on port 5432, which the tests do not use.
   # apache2-bin (not apache2) carries httpd and mod_ldap/mod_authnz_ldap without a postinst
   # that starts a system server on port 80; the LDAP client tests run their own httpd.
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

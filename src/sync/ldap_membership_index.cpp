@@ -8,6 +8,21 @@ namespace idsync::sync {
 
 using ldap::LdapEntry;
 
+std::vector<size_t> Reachable(size_t from, const std::vector<std::vector<size_t>>& edges) {
+  std::vector<size_t> out;
+  std::vector<bool> visited(edges.size(), false);
+  std::vector<size_t> stack = {from};
+  while (!stack.empty()) {
+    size_t h = stack.back();
+    stack.pop_back();
+    if (visited[h]) continue;
+    visited[h] = true;
+    out.push_back(h);
+    for (size_t next : edges[h]) stack.push_back(next);
+  }
+  return out;
+}
+
 MembershipIndex::MembershipIndex(const std::vector<GroupInfo>& all) : groups(&all) {
   for (size_t i = 0; i < all.size(); ++i) by_dn[DnKey(all[i].dn)] = i;
   std::vector<std::vector<size_t>> parents(all.size());
@@ -21,20 +36,8 @@ MembershipIndex::MembershipIndex(const std::vector<GroupInfo>& all) : groups(&al
     }
     for (const auto& uid : all[i].member_uids) by_member_uid[uid].push_back(i);
   }
-  // Ancestors by a walk with a visited set: a cycle (a in b, b in a) ends where it started.
   closure.resize(all.size());
-  for (size_t i = 0; i < all.size(); ++i) {
-    std::vector<bool> visited(all.size(), false);
-    std::vector<size_t> stack = {i};
-    while (!stack.empty()) {
-      size_t h = stack.back();
-      stack.pop_back();
-      if (visited[h]) continue;
-      visited[h] = true;
-      closure[i].push_back(h);
-      for (size_t p : parents[h]) stack.push_back(p);
-    }
-  }
+  for (size_t i = 0; i < all.size(); ++i) closure[i] = Reachable(i, parents);
 }
 
 std::set<std::string> MembershipIndex::GroupsOf(const LdapEntry& entry, const std::string& username) const {

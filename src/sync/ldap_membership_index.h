@@ -13,6 +13,10 @@
 
 namespace idsync::sync {
 
+// Every node reachable from `from` along `edges`, itself included, each once: a walk with a
+// visited set, so that a cycle (a in b, b in a) ends where it started.
+std::vector<size_t> Reachable(size_t from, const std::vector<std::vector<size_t>>& edges);
+
 struct MembershipIndex {
   const std::vector<GroupInfo>* groups = nullptr;
   std::unordered_map<std::string, size_t> by_dn;                       // group DnKey -> index

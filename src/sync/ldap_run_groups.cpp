@@ -4,6 +4,7 @@
 
 #include "base/strings.h"
 #include "sync/ldap_entries.h"
+#include "sync/ldap_membership_index.h"
 #include "sync/ldap_sync_impl.h"
 
 namespace idsync::sync {
@@ -39,31 +40,27 @@ std::vector<std::set<std::string>> LdapSync::Impl::Flatten(RunContext& rc,
                                                            const std::vector<GroupInfo>& groups) {
   std::unordered_map<std::string, size_t> by_dn;
   for (size_t i = 0; i < groups.size(); ++i) by_dn[DnKey(groups[i].dn)] = i;
-  std::vector<std::set<std::string>> out(groups.size());
-  for (size_t i = 0; i < groups.size(); ++i) {
-    std::vector<bool> visited(groups.size(), false);
-    std::vector<size_t> stack = {i};
-    while (!stack.empty()) {
-      size_t h = stack.back();
-      stack.pop_back();
-      if (visited[h]) continue;
-      visited[h] = true;
-      for (const auto& dn : groups[h].member_dns) {
-        if (auto u = rc.user_by_dn.find(dn); u != rc.user_by_dn.end()) {
-          out[i].insert(u->second);
-        } else if (auto g = by_dn.find(dn); g != by_dn.end()) {
-          stack.push_back(g->second);
-        }
-      }
-      for (const auto& uid : groups[h].member_uids) {
-        if (auto u = rc.user_by_uid.find(uid); u != rc.user_by_uid.end()) {
-          out[i].insert(u->second);
-        }
-      }
-      if (auto m = rc.member_of.find(DnKey(groups[h].dn)); m != rc.member_of.end()) {
-        out[i].insert(m->second.begin(), m->second.end());
+  // Each group's direct users, and its member groups (a DN that names a user is not a group).
+  std::vector<std::set<std::string>> direct(groups.size());
+  std::vector<std::vector<size_t>> children(groups.size());
+  for (size_t h = 0; h < groups.size(); ++h) {
+    for (const auto& dn : groups[h].member_dns) {
+      if (auto u = rc.user_by_dn.find(dn); u != rc.user_by_dn.end()) {
+        direct[h].insert(u->second);
+      } else if (auto g = by_dn.find(dn); g != by_dn.end()) {
+        children[h].push_back(g->second);
       }
     }
+    for (const auto& uid : groups[h].member_uids) {
+      if (auto u = rc.user_by_uid.find(uid); u != rc.user_by_uid.end()) direct[h].insert(u->second);
+    }
+    if (auto m = rc.member_of.find(DnKey(groups[h].dn)); m != rc.member_of.end()) {
+      direct[h].insert(m->second.begin(), m->second.end());
+    }
+  }
+  std::vector<std::set<std::string>> out(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) {
+    for (size_t h : Reachable(i, children)) out[i].insert(direct[h].begin(), direct[h].end());
   }
   return out;
 }

@@ -94,6 +94,18 @@ void LdapSync::Impl::NoteMark(RunContext& rc, const LdapEntry& entry) {
   }
 }
 
+std::optional<std::string> LdapSync::Impl::ReadEntryId(RunContext& rc, const LdapEntry& entry) {
+  ++rc.entries_read;
+  auto id = ldap::StableId(entry, rc.config().ldap.id_attribute);
+  if (!id) {
+    Bump(rc.run.counts, "errors");
+    if (rc.entry_errors.size() < 5) rc.entry_errors.push_back(id.error().detail);
+    return std::nullopt;
+  }
+  NoteMark(rc, entry);
+  return std::move(*id);
+}
+
 bool LdapSync::Impl::ReadsMemberOf(RunContext& rc) {
   for (const auto& a : rc.client->AttributesToRead()) {
     if (a == "*" || EqualsIgnoreAsciiCase(a, "memberOf")) return true;
@@ -118,14 +130,8 @@ Status LdapSync::Impl::ScanUsers(RunContext& rc, const std::string& filter, cons
     Status st = rc.client->PagedSearch(
         request,
         [&](const LdapEntry& entry) -> Status {
-          ++rc.entries_read;
-          auto id = ldap::StableId(entry, config.ldap.id_attribute);
-          if (!id) {
-            Bump(rc.run.counts, "errors");
-            if (rc.entry_errors.size() < 5) rc.entry_errors.push_back(id.error().detail);
-            return Status::Ok();
-          }
-          NoteMark(rc, entry);
+          auto id = ReadEntryId(rc, entry);
+          if (!id) return Status::Ok();
           PendingUser p;
           p.id = *id;
           p.body = EntryBody(entry, config);
@@ -179,14 +185,8 @@ Result<std::vector<GroupInfo>> LdapSync::Impl::ScanGroups(RunContext& rc,
   for (const auto& base : config.ldap.base_dns) {
     ldap::SearchRequest request{base, ldap::SearchScope::kSubtree, filter, attrs, 0, true};
     Status st = rc.client->PagedSearch(request, [&](const LdapEntry& entry) -> Status {
-      ++rc.entries_read;
-      auto id = ldap::StableId(entry, config.ldap.id_attribute);
-      if (!id) {
-        Bump(rc.run.counts, "errors");
-        if (rc.entry_errors.size() < 5) rc.entry_errors.push_back(id.error().detail);
-        return Status::Ok();
-      }
-      NoteMark(rc, entry);
+      auto id = ReadEntryId(rc, entry);
+      if (!id) return Status::Ok();
       GroupInfo g;
       g.id = *id;
       g.dn = entry.dn;

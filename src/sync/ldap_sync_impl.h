@@ -141,6 +141,9 @@ struct LdapSync::Impl {
   Status WriteStep(RunContext& rc, const std::function<Status(store::Transaction&, Json&)>& body);
   Status FlushUsers(RunContext& rc, std::vector<PendingUser>& batch);
   void NoteMark(RunContext& rc, const ldap::LdapEntry& entry);
+  // One entry of a scan: counts it as read and notes its change mark; its stable id, or nullopt
+  // when it has none (counted as an error, the first few kept for the run's error text).
+  std::optional<std::string> ReadEntryId(RunContext& rc, const ldap::LdapEntry& entry);
   std::vector<std::string> UserAttributes(RunContext& rc);
   // Whether user entries are read with memberOf (all attributes, or memberOf listed).
   bool ReadsMemberOf(RunContext& rc);

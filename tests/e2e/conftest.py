@@ -21,6 +21,8 @@ import time
 import urllib.parse
 import uuid
 
+import sys
+
 import pytest
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -52,6 +54,57 @@ def binary_path():
     return os.environ.get("IDSYNC_BIN", DEFAULT_BIN)
 
 
+# --------------------------------------------------------------------------- store back-end
+
+# IDSYNC_TEST_STORE=postgresql runs every server and CLI command against PostgreSQL: one
+# throw-away PostgreSQL 15 cluster per test process (tests/pg/pgcluster.py, started on first
+# use, stopped at session end), and one fresh database per data folder, so a data folder and
+# its database are one installation (`--data D --store URL`), as isolated as the SQLite ones.
+TEST_STORE = os.environ.get("IDSYNC_TEST_STORE", "sqlite")
+_pg_cluster = None
+_pg_databases = {}
+
+
+def pg_cluster():
+    """The session's PostgreSQL cluster, started on first use."""
+    global _pg_cluster
+    if _pg_cluster is None:
+        sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "pg"))
+        import pgcluster  # noqa: E402
+        if not pgcluster.available():
+            pytest.fail(f"PostgreSQL 15 not found in {pgcluster.PG_BIN} "
+                        "(tools/install-deps.sh test installs postgresql-15)", pytrace=False)
+        _pg_cluster = pgcluster.new_cluster()
+    return _pg_cluster
+
+
+def store_url_for(data_dir):
+    """The database URL of the installation in `data_dir` (created on first use)."""
+    key = os.path.abspath(str(data_dir))
+    if key not in _pg_databases:
+        cluster = pg_cluster()
+        _pg_databases[key] = cluster.url(cluster.create_database())
+    return _pg_databases[key]
+
+
+def store_args(args):
+    """`args` with `--store URL` added after each `--data D` when the suite runs on PostgreSQL."""
+    args = [str(a) for a in args]
+    if TEST_STORE != "postgresql" or "--store" in args:
+        return args
+    out = []
+    for i, a in enumerate(args):
+        out.append(a)
+        if i > 0 and args[i - 1] == "--data":
+            out += ["--store", store_url_for(a)]
+    return out
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _pg_cluster is not None:
+        _pg_cluster.stop()
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -61,7 +114,8 @@ class ServerProcess:
     def __init__(self, binary, data_dir, extra_args=(), listen="127.0.0.1:0", env=None):
         self.binary = binary
         self.data_dir = data_dir
-        self.args = [binary, "serve", "--data", data_dir, "--listen", listen, *extra_args]
+        self.args = store_args([binary, "serve", "--data", data_dir, "--listen", listen,
+                                *extra_args])
         self.stderr_path = os.path.join(
             os.path.dirname(os.path.abspath(data_dir)),
             f"serve-stderr-{uuid.uuid4().hex[:8]}.log",
@@ -207,7 +261,7 @@ def start_server(binary, data_dir, extra_args=(), listen="127.0.0.1:0"):
 def run_cli(binary, *args, timeout=CLI_TIMEOUT, input=None):
     """Runs `idsync ARGS...`; returns CompletedProcess with text stdout/stderr."""
     return subprocess.run(
-        [binary, *[str(a) for a in args]],
+        store_args([binary, *args]),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -387,3 +387,46 @@ def test_get_with_filter_and_sort_and_projection(pop):
     body = pop.scim.list("/Users", filter='emails[type eq "home"]', sortBy="userName",
                          sortOrder="descending", attributes="userName", startIndex=1, count=10)
     assert [u["userName"].split("@")[0] for u in resources(body)] == ["ivan", "frank", "carol", "alice"]
+
+
+def test_paging_walk_with_writes_between_pages_equals_offsets(idsync_bin, server):
+    """Deep pages continue by key from where the previous page ended (issue #13 item 4); a
+    delete before that point must not shift the next page: every page equals the slice of the
+    whole list taken at the same moment, as OFFSET would give it."""
+    info = add_connection(idsync_bin, server.data_dir)
+    scim = Scim(server.scim_base, info["token"])
+    n = 0
+
+    def create():
+        nonlocal n
+        n += 1
+        r = scim.post("/Users", {"schemas": [USER_URN], "userName": f"walker{n}@example.com"})
+        assert r.status == 201, r
+        return r.json["id"]
+
+    for _ in range(40):
+        create()
+
+    def everything():
+        body = scim.list("/Users", startIndex=1, count=1000)
+        return [u["id"] for u in resources(body)], body["totalResults"]
+
+    start, page, rounds = 1, 7, 0
+    while True:
+        body = scim.list("/Users", startIndex=start, count=page)
+        ids, total = everything()
+        assert body["totalResults"] == total == len(ids)
+        assert [u["id"] for u in resources(body)] == ids[start - 1:start - 1 + page], start
+        if start > total:
+            break
+        start += page
+        # Between pages: delete before the next page's start, at it, after it; or add users.
+        ids, total = everything()
+        victim = [max(start // 2 - 1, 0), start - 2, start + 3, None][rounds % 4]
+        rounds += 1
+        if victim is None:
+            create()
+            create()
+        elif victim < len(ids):
+            assert scim.delete(f"/Users/{ids[victim]}").status == 204
+    assert rounds >= 5

@@ -499,6 +499,18 @@ CREATE INDEX audit_by_resource ON audit(resource_id, seq);
 CREATE INDEX changes_by_member ON changes(directory, member_id, seq);
 )sql";
 
+// Deletes ever made per connection and type, so that a remembered page boundary
+// (page_boundaries.h) can tell, in the reader's own snapshot, that no row before it has gone:
+// inserts always take a pk above every existing one and updates never move a row.
+constexpr std::string_view kResourceDeletesSchema = R"sql(
+ALTER TABLE resource_counts ADD COLUMN deletes INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER resources_count_delete;
+CREATE TRIGGER resources_count_delete AFTER DELETE ON resources BEGIN
+  UPDATE resource_counts SET n = n - 1, deletes = deletes + 1
+    WHERE connection_id = OLD.connection_id AND type = OLD.type;
+END;
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -515,6 +527,7 @@ const std::vector<Migration>& Migrations() {
       {10, "source names on links, for re-provisioning", kReprovisionSchema},
       {11, "admin console: local admin users and sessions", kConsoleSchema},
       {12, "admin console: audit and change feed by user", kActivityIndexes},
+      {13, "deletes per connection and type, for paging by key", kResourceDeletesSchema},
   };
   return kMigrations;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +74,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   StoredResource stored = resource;
   int64_t pk = 0;
   std::string body = DumpJson(resource.body);
+  bool write_index = true;
   auto taken = [&](const Error& error) -> Error {
     if (error.code != ErrorCode::kUniqueness) return error;
     return MakeError(ErrorCode::kUniqueness, std::string(scim::ResourceTypeName(resource.type)) +
@@ -90,10 +92,18 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
     if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
     stored.version = existing->second->version + 1;
     stored.created = existing->second->created;
-    auto clear = db_.Prepare(sql::kDeleteIndexOf);
-    if (!clear) return clear.error();
-    clear->Bind(1, pk);
-    if (auto ran = clear->Run("updating a resource"); !ran) return ran.error();
+    // Most updates (a PATCH of displayName or active) keep every entry: then the index pages
+    // are not rewritten (four random pages of a user's write, issue #13 item 3).
+    auto same = SameIndex(pk, index);
+    if (!same) return same.error();
+    if (*same) {
+      write_index = false;
+    } else {
+      auto clear = db_.Prepare(sql::kDeleteIndexOf);
+      if (!clear) return clear.error();
+      clear->Bind(1, pk);
+      if (auto ran = clear->Run("updating a resource"); !ran) return ran.error();
+    }
   } else {
     auto insert = db_.Prepare(sql::kInsertResource);
     if (!insert) return insert.error();
@@ -112,6 +122,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
     stored.version = 1;
   }
   for (const IndexEntry& entry : index) {
+    if (!write_index) break;
     auto insert = db_.Prepare(sql::kInsertIndex);
     if (!insert) return insert.error();
     insert->Bind(1, connection_id)
@@ -195,26 +206,69 @@ Result<std::vector<StoredResource>> SqliteTransaction::ListResources(int64_t con
                                                                      scim::ResourceType type,
                                                                      int64_t offset,
                                                                      int64_t limit) {
-  auto select = db_.Prepare(sql::kListResources);
-  if (!select) return select.error();
-  select->Bind(1, connection_id)
-      .Bind(2, TypeCode(type))
-      .Bind(3, std::max<int64_t>(offset, 0))
-      .Bind(4, std::max<int64_t>(limit, 0));
-  return Resources(*select, "listing resources");
+  return ListPage(connection_id, type, offset, limit, /*parse_body=*/true);
 }
 
 Result<std::vector<StoredResource>> SqliteTransaction::ListResourcesText(int64_t connection_id,
                                                                          scim::ResourceType type,
                                                                          int64_t offset,
                                                                          int64_t limit) {
-  auto select = db_.Prepare(sql::kListResources);
+  return ListPage(connection_id, type, offset, limit, /*parse_body=*/false);
+}
+
+Result<std::vector<StoredResource>> SqliteTransaction::ListPage(int64_t connection_id,
+                                                                scim::ResourceType type,
+                                                                int64_t offset, int64_t limit,
+                                                                bool parse_body) {
+  offset = std::max<int64_t>(offset, 0);
+  limit = std::max<int64_t>(limit, 0);
+  if (!boundaries_ || limit == 0) {
+    auto select = db_.Prepare(sql::kListResources);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, offset).Bind(4, limit);
+    return Resources(*select, "listing resources", parse_body);
+  }
+  // Page by key: the scope's delete counter in this snapshot says which boundaries still hold.
+  PageBoundaries::Scope scope{connection_id, TypeCode(type), 0};
+  {
+    auto select = db_.Prepare(sql::kScopeDeletes);
+    if (!select) return select.error();
+    select->Bind(1, connection_id).Bind(2, TypeCode(type));
+    auto row = select->Step("reading the deletes of a scope");
+    if (!row) return row.error();
+    if (*row) scope.deletes = select->Int(0);
+  }
+  auto [at, after] = boundaries_->Nearest(scope, offset);
+  // Skip from the nearest boundary to `offset` over index entries only, one checkpoint
+  // stride at a time, remembering each checkpoint for the next deep page.
+  while (at < offset) {
+    int64_t target = std::min(offset, (at / PageBoundaries::kStride + 1) * PageBoundaries::kStride);
+    auto skip = db_.Prepare(sql::kSkipResources);
+    if (!skip) return skip.error();
+    skip->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, after).Bind(4, target - at - 1);
+    auto row = skip->Step("skipping to a page");
+    if (!row) return row.error();
+    if (!*row) return std::vector<StoredResource>{};  // past the end
+    after = skip->Int(0);
+    at = target;
+    boundaries_->Remember(scope, at, after);
+  }
+  auto select = db_.Prepare(sql::kScanResources);
   if (!select) return select.error();
-  select->Bind(1, connection_id)
-      .Bind(2, TypeCode(type))
-      .Bind(3, std::max<int64_t>(offset, 0))
-      .Bind(4, std::max<int64_t>(limit, 0));
-  return Resources(*select, "listing resources", /*parse_body=*/false);
+  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, after).Bind(4, limit);
+  std::vector<StoredResource> out;
+  int64_t last = after;
+  auto listed = ForEachRow(*select, "listing resources", [&](const Statement& row) -> Status {
+    auto resource = ReadResource(row, 0, Bodies{db_, codec_}, parse_body);
+    if (!resource) return resource.error();
+    last = row.Int(0);
+    out.push_back(std::move(*resource));
+    return Status::Ok();
+  });
+  if (!listed) return listed.error();
+  // Where the next page starts: a client walking the pages continues by key.
+  if (!out.empty()) boundaries_->Remember(scope, offset + static_cast<int64_t>(out.size()), last);
+  return out;
 }
 
 Status SqliteTransaction::ScanResources(int64_t connection_id, scim::ResourceType type,
@@ -275,6 +329,21 @@ Result<int64_t> SqliteTransaction::PkOf(int64_t connection_id, scim::ResourceTyp
 
 Result<int64_t> SqliteTransaction::GroupPk(int64_t connection_id, const std::string& group_id) {
   return PkOf(connection_id, scim::ResourceType::kGroup, group_id);
+}
+
+Result<bool> SqliteTransaction::SameIndex(int64_t pk, const std::vector<IndexEntry>& index) {
+  auto select = db_.Prepare(sql::kIndexOf);
+  if (!select) return select.error();
+  select->Bind(1, pk);
+  std::set<std::pair<std::string, std::string>> stored;
+  auto read = ForEachRow(*select, "reading index entries", [&](const Statement& row) -> Status {
+    stored.emplace(row.Text(0), row.Text(1));
+    return Status::Ok();
+  });
+  if (!read) return read.error();
+  std::set<std::pair<std::string, std::string>> wanted;
+  for (const IndexEntry& entry : index) wanted.emplace(entry.attr, entry.value);
+  return stored == wanted;
 }
 
 Result<std::vector<StoredResource>> SqliteTransaction::Resources(Statement& select,

@@ -21,6 +21,10 @@ inline constexpr const char* kUpdateResource =
     "UPDATE resources SET body = ?2, version = version + 1, modified_ms = ?3, unique_key = ?4 "
     "WHERE pk = ?1";
 inline constexpr const char* kDeleteIndexOf = "DELETE FROM resource_index WHERE resource_pk = ?1";
+// A resource's entries, to leave them alone when an update keeps them (resource_index_by_resource
+// holds the whole key, so no table page is read).
+inline constexpr const char* kIndexOf =
+    "SELECT attr, value FROM resource_index WHERE resource_pk = ?1";
 inline constexpr const char* kInsertIndex =
     "INSERT OR IGNORE INTO resource_index(connection_id, type, attr, value, resource_pk) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -46,12 +50,22 @@ inline constexpr const char* kCountResources =
     "SELECT n FROM resource_counts WHERE connection_id = ?1 AND type = ?2";
 // OFFSET still steps over the skipped index entries (not the rows), so a deep page costs
 // O(offset) index steps; ScanResources pages by pk instead and stays O(log n) per chunk.
+// Read transactions page by key from a remembered boundary (page_boundaries.h); the writer
+// keeps OFFSET.
 inline constexpr const char* kListResources =
     "SELECT " IDSYNC_RESOURCE_COLUMNS
     " FROM resources WHERE connection_id = ?1 AND type = ?2 ORDER BY pk LIMIT ?4 OFFSET ?3";
 inline constexpr const char* kScanResources =
     "SELECT " IDSYNC_RESOURCE_COLUMNS
     " FROM resources WHERE connection_id = ?1 AND type = ?2 AND pk > ?3 ORDER BY pk LIMIT ?4";
+// The pk of the row ?4 rows after pk ?3 in a scope: an index-only skip (the scope index ends
+// with the pk), no row read.
+inline constexpr const char* kSkipResources =
+    "SELECT pk FROM resources WHERE connection_id = ?1 AND type = ?2 AND pk > ?3 "
+    "ORDER BY pk LIMIT 1 OFFSET ?4";
+// Deletes ever made in a scope (migration 13); no row means none.
+inline constexpr const char* kScopeDeletes =
+    "SELECT deletes FROM resource_counts WHERE connection_id = ?1 AND type = ?2";
 
 inline constexpr const char* kGroupPk =
     "SELECT pk FROM resources WHERE connection_id = ?1 AND type = ?2 AND id = ?3";
@@ -206,11 +220,14 @@ inline constexpr const char* kLinksOf =
 inline constexpr const char* kLinksOfConnection =
     "SELECT " IDSYNC_LINK_COLUMNS
     " FROM source_links WHERE connection_id = ?1 ORDER BY source_user_id";
-// The partial index source_links_by_tombstone (migration 10) holds exactly these rows.
+// The partial index source_links_by_tombstone (migration 10) holds exactly these rows. INDEXED
+// BY because SQLite preferred the primary key (connection_id, source_user_id) to avoid sorting,
+// which read every link of the connection: 0.8 ms per SCIM create at 10,000 users, two thirds of
+// the writer's time (issue #13 item 3). The few tombstones of one name are sorted instead.
 inline constexpr const char* kFindTombstones =
     "SELECT " IDSYNC_LINK_COLUMNS
-    " FROM source_links WHERE connection_id = ?1 AND source_name = ?2 AND deleted = 1 "
-    "ORDER BY source_user_id";
+    " FROM source_links INDEXED BY source_links_by_tombstone"
+    " WHERE connection_id = ?1 AND source_name = ?2 AND deleted = 1 ORDER BY source_user_id";
 
 #define IDSYNC_EGROUP_COLUMNS \
   "pk, directory, id, name, name_key, body, version, created_ms, modified_ms"
@@ -480,6 +497,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"GetResource", kGetResource},
       {"UpdateResource", kUpdateResource},
       {"DeleteIndexOf", kDeleteIndexOf},
+      {"IndexOf", kIndexOf},
       {"TouchGroupsOf", kTouchGroupsOf},
       {"DeleteMembershipsOf", kDeleteMembershipsOf},
       {"DeleteResource", kDeleteResource},
@@ -488,6 +506,8 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"CountResources", kCountResources},
       {"ConfigGeneration", kConfigGeneration},
       {"ListResources", kListResources},
+      {"SkipResources", kSkipResources},
+      {"ScopeDeletes", kScopeDeletes},
       {"ScanResources", kScanResources},
       {"GroupPk", kGroupPk},
       {"RemoveMember", kRemoveMember},

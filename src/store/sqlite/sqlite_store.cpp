@@ -201,7 +201,8 @@ Status SqliteStore::Read(const std::function<Status(Transaction&)>& job) {
     status =
         MakeError(ErrorCode::kUnavailable, "cannot read the database: " + begun.error().detail);
   } else {
-    SqliteTransaction tx(*db, *codec_, /*writable=*/false, *options_.clock);
+    SqliteTransaction tx(*db, *codec_, /*writable=*/false, *options_.clock,
+                         &page_boundaries_);
     status = RunJob(job, tx);
     if (!db->Exec("COMMIT", "ending a read")) (void)db->Exec("ROLLBACK", "ending a read");
   }

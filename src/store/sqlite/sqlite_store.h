@@ -15,6 +15,7 @@
 
 #include "base/result.h"
 #include "base/time.h"
+#include "store/sqlite/page_boundaries.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -101,6 +102,8 @@ class SqliteStore final : public Store {
 
   // Compression of bodies (body_codec.h) and the thread that trains its dictionaries.
   std::unique_ptr<BodyCodec> codec_;
+  // Page starts remembered by read transactions, for paging by key (page_boundaries.h).
+  PageBoundaries page_boundaries_;
   std::mutex trainer_mutex_;
   std::condition_variable trainer_cv_;
   std::thread trainer_;

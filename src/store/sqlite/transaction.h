@@ -22,6 +22,7 @@
 #include "store/sqlite/console_area.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/ldap_area.h"
+#include "store/sqlite/page_boundaries.h"
 #include "store/sqlite/rows.h"
 #include "store/store.h"
 
@@ -36,11 +37,15 @@ class SqliteTransaction final : public Transaction {
  public:
   // The connection, for the store's own housekeeping (compression dictionaries).
   Database& db() { return db_; }
-  SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock)
+  // `boundaries`: the store's remembered page starts, used by read transactions to page by
+  // key (page_boundaries.h); nullptr pages with OFFSET.
+  SqliteTransaction(Database& db, BodyCodec& codec, bool writable, const Clock& clock,
+                    PageBoundaries* boundaries = nullptr)
       : db_(db),
         codec_(codec),
         writable_(writable),
         clock_(clock),
+        boundaries_(writable ? nullptr : boundaries),
         ldap_(db, codec, writable),
         console_(db, writable) {}
   LdapArea& Ldap() override { return ldap_; }
@@ -214,9 +219,16 @@ class SqliteTransaction final : public Transaction {
                                                                  const std::string& id,
                                                                  bool parse_body = true);
   Result<int64_t> PkOf(int64_t connection_id, scim::ResourceType type, const std::string& id);
+  // Whether the resource at `pk` has exactly these index entries (as a set: duplicates are
+  // stored once).
+  Result<bool> SameIndex(int64_t pk, const std::vector<IndexEntry>& index);
   Result<int64_t> GroupPk(int64_t connection_id, const std::string& group_id);
   Result<std::vector<StoredResource>> Resources(Statement& select, std::string_view what,
                                                 bool parse_body = true);
+  // A page of a scope in pk order, by key from the nearest remembered boundary when there is
+  // one (page_boundaries.h), else with OFFSET.
+  Result<std::vector<StoredResource>> ListPage(int64_t connection_id, scim::ResourceType type,
+                                               int64_t offset, int64_t limit, bool parse_body);
   // A mirror body: users compressed (body_codec.h); groups stay text, since kGroupsOf reads
   // their displayName with json_extract.
   void BindBody(Statement& statement, int index, scim::ResourceType type, const std::string& body);
@@ -300,6 +312,7 @@ class SqliteTransaction final : public Transaction {
   BodyCodec& codec_;
   const bool writable_;
   const Clock& clock_;
+  PageBoundaries* boundaries_;
   SqliteLdapArea ldap_;
   SqliteConsoleArea console_;
 };

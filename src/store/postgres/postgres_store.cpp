@@ -1,0 +1,147 @@
+// PostgresStore: the engine (pool, migrations, transactions); see postgres_store.h.
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "store/postgres/migrations.h"
+#include "store/postgres/queries.h"
+#include "store/postgres/transaction.h"
+
+namespace idsync::store::postgres {
+
+namespace {
+
+// Before rerunning a write that lost a serialization conflict: a random pause that grows with
+// the attempt (up to 64 ms), so writers contending for one row spread out instead of colliding
+// again in lockstep.
+void BackOff(int attempt) {
+  thread_local std::minstd_rand random{std::random_device{}()};
+  int cap = 1 << std::min(attempt, 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(random() % (cap + 1)));
+}
+
+}  // namespace
+
+bool IsPostgresUrl(const std::string& location) {
+  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+}
+
+PostgresStore::PostgresStore(std::string url, PostgresStoreOptions options)
+    : url_(std::move(url)),
+      options_(options),
+      clock_(options.clock ? *options.clock : SystemClock::Instance()) {}
+
+PostgresStore::~PostgresStore() { Close(); }
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& url,
+                                                           PostgresStoreOptions options) {
+  if (!IsPostgresUrl(url)) {
+    return MakeError(ErrorCode::kInvalidValue,
+                     "a PostgreSQL store is named postgresql://USER@HOST:PORT/DATABASE, not " +
+                         RedactUrl(url));
+  }
+  if (options.max_connections == 0) options.max_connections = 1;
+  auto store = std::unique_ptr<PostgresStore>(new PostgresStore(url, options));
+  auto conn = store->Acquire();
+  if (!conn) return conn.error();
+  size_t count = options.migrate_to ? options.migrate_to : Migrations().size();
+  Status migrated = Migrate(**conn, count);
+  store->Release(std::move(*conn));
+  if (!migrated) return migrated.error();
+  return store;
+}
+
+Result<std::unique_ptr<PgConnection>> PostgresStore::Acquire() {
+  {
+    std::unique_lock lock(mu_);
+    freed_.wait(lock, [&] { return closed_ || !idle_.empty() || open_ < options_.max_connections; });
+    if (closed_) return MakeError(ErrorCode::kUnavailable, "the store is closed");
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;
+  }
+  auto conn = PgConnection::Open(url_);
+  if (!conn) {
+    std::lock_guard lock(mu_);
+    --open_;
+    freed_.notify_one();
+  }
+  return conn;
+}
+
+void PostgresStore::Release(std::unique_ptr<PgConnection> conn) {
+  std::lock_guard lock(mu_);
+  if (closed_ || !conn->Healthy()) {
+    --open_;  // a connection the server dropped is not reused; the next Acquire opens another
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  freed_.notify_one();
+}
+
+Status PostgresStore::Read(const std::function<Status(Transaction&)>& job) {
+  auto conn = Acquire();
+  if (!conn) return conn.error();
+  PgConnection& db = **conn;
+  Status result = db.ExecScript(sql::kBeginRead, "starting a read");
+  if (result) {
+    PgTransaction tx(db, /*writable=*/false, clock_);
+    result = job(tx);
+    Status ended = db.ExecScript(result ? "COMMIT" : "ROLLBACK", "ending a read");
+    if (result && !ended) result = ended;
+  }
+  Release(std::move(*conn));
+  return result;
+}
+
+Status PostgresStore::Write(const std::function<Status(Transaction&)>& job) {
+  auto conn = Acquire();
+  if (!conn) return conn.error();
+  PgConnection& db = **conn;
+  Status result;
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    if (attempt > 1) BackOff(attempt);
+    result = db.ExecScript(sql::kBeginWrite, "starting a write");
+    if (!result) break;
+    PgTransaction tx(db, /*writable=*/true, clock_);
+    result = job(tx);
+    if (result) {
+      result = db.ExecScript("COMMIT", "committing");
+      if (result || !db.Retryable()) break;
+      continue;  // the commit lost a serialization conflict: nothing was written; run again
+    }
+    bool retry = db.Retryable();
+    (void)db.ExecScript("ROLLBACK", "rolling back");
+    if (!retry) break;
+  }
+  Release(std::move(*conn));
+  return result;
+}
+
+Result<int64_t> PostgresStore::ConfigGeneration() {
+  auto conn = Acquire();
+  if (!conn) return conn.error();
+  auto r = (*conn)->Exec(sql::kConfigGeneration, {}, "reading the configuration generation");
+  Release(std::move(*conn));
+  if (!r) return r.error();
+  if (r->Rows() == 0) return MakeError(ErrorCode::kInternal, "configuration generation row missing");
+  return r->Int(0, 0);
+}
+
+void PostgresStore::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  open_ -= idle_.size();
+  idle_.clear();
+  freed_.notify_all();
+}
+
+}  // namespace idsync::store::postgres

@@ -1,0 +1,63 @@
+// PostgresStore: the store (store.h) in a PostgreSQL database shared by any number of idsync
+// instances. The engine: a pool of libpq connections, migrations on open, and transactions
+// (serializable writes retried on serialization failure, repeatable-read reads). The areas are
+// in one file each (transaction.h). See docs/ARCHITECTURE.md, "PostgreSQL store".
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/time.h"
+#include "store/postgres/pg_connection.h"
+#include "store/store.h"
+
+namespace idsync::store::postgres {
+
+struct PostgresStoreOptions {
+  size_t max_connections = 16;  // per instance; PostgreSQL's default max_connections is 100
+  int max_attempts = 50;        // a write that keeps hitting serialization failures gives up
+  const Clock* clock = nullptr;  // SystemClock when null
+  // Migrations 1..migrate_to; 0 means all (tests build older schemas).
+  size_t migrate_to = 0;
+};
+
+// True if `location` names a PostgreSQL database (postgresql:// or postgres://).
+bool IsPostgresUrl(const std::string& location);
+
+class PostgresStore final : public Store {
+ public:
+  // Connects to `url`, applies missing migrations under an advisory lock, and refuses a
+  // database a newer idsync wrote. kUnavailable (naming the URL without its password).
+  static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url,
+                                                     PostgresStoreOptions options = {});
+  ~PostgresStore() override;
+
+  Status Read(const std::function<Status(Transaction&)>& job) override;
+  // One serializable transaction per job, committed (synchronous_commit: durable on the
+  // server) before this returns. A serialization failure or deadlock reruns the job from the
+  // start in a new transaction, so a job must not act outside the transaction before it ends.
+  Status Write(const std::function<Status(Transaction&)>& job) override;
+  Result<int64_t> ConfigGeneration() override;
+  void Close() override;
+
+ private:
+  PostgresStore(std::string url, PostgresStoreOptions options);
+  Result<std::unique_ptr<PgConnection>> Acquire();
+  void Release(std::unique_ptr<PgConnection> conn);
+
+  const std::string url_;
+  const PostgresStoreOptions options_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<PgConnection>> idle_;
+  size_t open_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace idsync::store::postgres
