@@ -33,12 +33,11 @@ class Face final : public LdapFace {
     return Status::Ok();
   }
 
-  std::string Urls() const override {
-    std::string out;
-    if (server_->ldap_port()) out += "ldap://" + host_ + ":" + std::to_string(server_->ldap_port());
+  std::vector<std::string> UrlList() const override {
+    std::vector<std::string> out;
+    if (server_->ldap_port()) out.push_back("ldap://" + host_ + ":" + std::to_string(server_->ldap_port()));
     if (server_->ldaps_port()) {
-      out += std::string(out.empty() ? "" : " ") + "ldaps://" + host_ + ":" +
-             std::to_string(server_->ldaps_port());
+      out.push_back("ldaps://" + host_ + ":" + std::to_string(server_->ldaps_port()));
     }
     return out;
   }

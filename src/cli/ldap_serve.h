@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "http/request_limits.h"
@@ -27,8 +28,8 @@ struct LdapServeOptions {
 class LdapFace {
  public:
   virtual ~LdapFace() = default;
-  // "ldap://127.0.0.1:3389" / "ldaps://..." lines for the start-up message; empty when off.
-  virtual std::string Urls() const = 0;
+  // "ldap://127.0.0.1:3389", "ldaps://..." for the start-up log line: one per listener.
+  virtual std::vector<std::string> UrlList() const = 0;
   virtual std::string Metrics() const = 0;
   virtual void Stop() = 0;
 };

@@ -53,6 +53,13 @@ int Fail(const std::string& message) {
   return kExitFailure;
 }
 
+// A running server's failure goes to the server log (JSON lines for a log collector), not
+// free text; a command's failure stays a plain line for the person who typed it.
+int ServeFail(const std::string& message) {
+  log::Error("cannot serve", {{"detail", message}});
+  return kExitFailure;
+}
+
 std::string ServerFile(const std::string& data) {
   return data + "/server.json";
 }
@@ -154,7 +161,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto opened = App::Open(data, {.mirror_only = o.bench_mirror_only});
-  if (!opened) return Fail(opened.error().detail);
+  if (!opened) return ServeFail(opened.error().detail);
   App& app = **opened;
   service::ScimService& scim = app.scim();
   directory::DirectoryService& directories = app.directories();
@@ -185,7 +192,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
   auto ldap_server = LdapCommands::StartServer(app, admin_api);
-  if (!ldap_server) return Fail(ldap_server.error().detail);
+  if (!ldap_server) return ServeFail(ldap_server.error().detail);
 
   // One server, five faces: the operational endpoints (/healthz, /readyz, /metrics), the admin
   // API (/api/v1), the admin console (/console/), the read API for applications (/directory/v2)
@@ -200,7 +207,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   auto server = http::Server::Start(so, route);
   if (!server) {
     ldap_server->reset();
-    return Fail(server.error().detail);
+    return ServeFail(server.error().detail);
   }
   http::Server* srv = server->get();
   // The LDAP face (issue #10), when a listener is asked for: read-only LDAP over the effective
@@ -209,7 +216,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   if (!ldap_face) {
     srv->Stop();
     ldap_server->reset();
-    return Fail(ldap_face.error().detail);
+    return ServeFail(ldap_face.error().detail);
   }
   LdapFace* ldap = ldap_face->get();
   ops.SetMetrics([srv, ldap, &scim] {
@@ -229,26 +236,28 @@ int Serve(const std::string& data, const ServeOptions& o) {
     if (ldap) ldap->Stop();
     srv->Stop();
     ldap_server->reset();
-    return Fail(s.error().detail);
+    return ServeFail(s.error().detail);
   }
   // The LDAP line goes first: scripts read it once the readiness line below is on stdout.
   if (ldap) {
-    std::fprintf(stderr,
-                 "idsync: LDAP on %s, base ou=<directory>,%s (bind as a service account: "
-                 "idsync ldap-account add NAME --directory users --data %s)\n",
-                 ldap->Urls().c_str(), o.ldap.suffix.c_str(), data.c_str());
+    log::Fields fields;
+    for (const std::string& ldap_url : ldap->UrlList()) {
+      fields.emplace_back(ldap_url.substr(0, ldap_url.find(':')), ldap_url);
+    }
+    fields.emplace_back("base", "ou=<directory>," + o.ldap.suffix);
+    fields.emplace_back("hint", "bind as a service account: idsync ldap-account add NAME "
+                                "--directory users --data " + data);
+    log::Info("LDAP listening", fields);
   }
   std::printf("idsync: listening on %s\n", url.c_str());
   std::fflush(stdout);
   // stdout carries exactly the one readiness line (scripts wait for it); the rest is stderr.
-  std::fprintf(stderr,
-               "idsync: SCIM base URL %s/scim/v2 (create a token: idsync connection add NAME "
-               "--data %s)\n",
-               public_url.c_str(), data.c_str());
-  std::fprintf(stderr,
-               "idsync: admin console %s/console/ (create a user: idsync admin-user add NAME "
-               "--data %s)\n",
-               public_url.c_str(), data.c_str());
+  log::Info("listening", {{"url", url},
+                         {"scim_base_url", public_url + "/scim/v2"},
+                         {"console", public_url + "/console/"},
+                         {"hint", "create a token: idsync connection add NAME --data " + data +
+                                      "; a console user: idsync admin-user add NAME --data " +
+                                      data}});
   NotifyReady("listening on " + url);  // systemd Type=notify: the listeners accept now
 
   // Freed memory inside glibc's arenas stays resident until the top of an arena is free,
@@ -262,15 +271,15 @@ int Serve(const std::string& data, const ServeOptions& o) {
     malloc_trim(0);
   }
   NotifyStopping();
-  std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
-               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  log::Info("stopping: finishing in-flight requests",
+            {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   read_api.Shutdown();
   directories.WakeAll();
   if (ldap) ldap->Stop();
   srv->Stop();
   ldap_server->reset();
   app.Close();
-  std::fprintf(stderr, "idsync: stopped\n");
+  log::Info("stopped");
   return 0;
 }
 

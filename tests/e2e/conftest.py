@@ -105,6 +105,36 @@ def pytest_sessionfinish(session, exitstatus):
         _pg_cluster.stop()
 
 
+# --------------------------------------------------------------------------- server log
+
+
+def log_records(text):
+    """The server log's lines (JSON mode) as dicts; a line that is not a JSON object fails."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"server log line {n} is not JSON: {line!r}")
+        assert isinstance(record, dict), f"server log line {n} is not a JSON object: {line!r}"
+        out.append(record)
+    return out
+
+
+def ldap_listening_line(text):
+    """The {"msg": "LDAP listening", "ldap": URL, "ldaps": URL, ...} record, or None."""
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("msg") == "LDAP listening":
+            return record
+    return None
+
+
 # --------------------------------------------------------------------------- processes
 
 

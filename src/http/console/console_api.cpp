@@ -1,12 +1,12 @@
 #include "http/console/console_api.h"
 
-#include <cstdio>
 #include <exception>
 #include <optional>
 #include <utility>
 
 #include "base/crypto.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "http/common.h"
 #include "http/console/assets.h"
@@ -103,8 +103,11 @@ Response ConsoleApi::Handle(const Request& req) {
   try {
     r = Route(req, request_id);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "idsync: console %s %s [%s]: %s\n", req.method.c_str(), req.path.c_str(),
-                 request_id.c_str(), e.what());
+    log::Error("console handler failed", {{"component", "console"},
+                                          {"method", req.method},
+                                          {"path", req.path},
+                                          {"request_id", request_id},
+                                          {"detail", e.what()}});
     r = Fail(500, "internal", "internal error", "console.error");
   }
   r.SetHeader("X-Request-Id", request_id);
