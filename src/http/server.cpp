@@ -196,6 +196,10 @@ void LogLine(const char* what, const char* detail) {
   log::Error(what, {{"component", "http"}, {"detail", detail}});
 }
 
+// Who the request this worker thread is handling comes from (NotePrincipal), read by
+// RunHandler into the response for the access line.
+thread_local std::string t_principal;
+
 std::string EndpointText(std::string_view host, uint16_t port) {
   if (host.find(':') != std::string_view::npos) {
     return "[" + std::string(host) + "]:" + std::to_string(port);
@@ -265,8 +269,11 @@ class ServerImpl final : public Server {
 
   // Runs the handler; never throws.
   Response RunHandler(const Request& request) {
+    t_principal.clear();
     try {
-      return handler_(request);
+      Response response = handler_(request);
+      if (response.principal.empty()) response.principal = std::move(t_principal);
+      return response;
     } catch (const std::exception& e) {
       LogLine("handler threw", e.what());
     } catch (...) {
@@ -275,7 +282,7 @@ class ServerImpl final : public Server {
     try {
       return ErrorResponse(500, "internal error");
     } catch (...) {
-      return Response{500, {}, {}, {}};
+      return Response{500, {}, {}, {}, {}};
     }
   }
 
@@ -415,6 +422,8 @@ class Session final : public SessionBase {
     version_ = 11;
     keep_alive_ = true;
     head_ = false;
+    method_.clear();
+    path_.clear();
     if (buffer_.size() > 0) return ReadHeader();
     state_ = State::kIdle;
     Lowest().expires_after(first ? opts_.header_timeout : opts_.idle_timeout);
@@ -496,6 +505,13 @@ class Session final : public SessionBase {
       return WriteError(431, "request header fields too large");
     }
     const auto& head = parser_->get();
+    try {
+      method_ = std::string(head.method_string());
+      std::string_view target(head.target().data(), head.target().size());
+      path_ = std::string(target.substr(0, target.find('?')));  // the query may hold secrets
+    } catch (const std::exception&) {
+      // Out of memory: the access line lacks them.
+    }
     version_ = head.version();
     keep_alive_ = head.keep_alive();
     head_ = head.method() == bhttp::verb::head;
@@ -573,6 +589,7 @@ class Session final : public SessionBase {
         request.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
       }
       request.body = std::move(message.body());
+      bytes_in_ = request.body.size();
       request.remote_address = remote_address_;
       request.tls = kTls;
     } catch (const std::exception& e) {
@@ -630,9 +647,15 @@ class Session final : public SessionBase {
       } else if (status != 304) {
         res_.content_length(response.body.size());
       }
+      bytes_out_ = head_ || status == 304 ? 0 : response.body.size();
       if (!head_ && status != 304) res_.body() = std::move(response.body);
       res_.keep_alive(!close);
       route_ = std::move(response.route);
+      principal_ = std::move(response.principal);
+      request_id_.clear();
+      for (const auto& [name, value] : response.headers) {
+        if (beast::iequals(name, "x-request-id")) request_id_ = value;
+      }
       status_ = status;
       close_after_write_ = close;
     } catch (const std::exception& e) {
@@ -649,14 +672,35 @@ class Session final : public SessionBase {
     auto elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     try {
       server_->server_metrics().Observe(route_, status_, elapsed);
+      LogAccess(elapsed, ec);
     } catch (...) {
-      // Metrics must never take the connection down (allocation failure for a new route).
+      // Metrics and the log must never take the connection down (allocation failure).
     }
     started_ = Clock::time_point();
     if (ec) return CloseSocket();
     if (close_after_write_) return LingeringClose();
     res_ = {};
     ReadRequest(false);
+  }
+
+  // The access line: one per request, where its response has been written (or failed to be).
+  // The path is without its query and no header is logged: tokens, passwords and cookies
+  // travel in headers, bodies and (for some clients) query strings, never in these fields.
+  void LogAccess(double elapsed, beast::error_code ec) {
+    log::Fields fields = {{"proto", kTls ? "https" : "http"},
+                          {"request_id", request_id_},
+                          {"remote", remote_address_},
+                          {"principal", principal_},
+                          {"method", method_},
+                          {"path", path_},
+                          {"route", route_},
+                          {"status", std::to_string(status_)},
+                          {"duration_ms", std::to_string(elapsed * 1000.0)},
+                          {"bytes_in", std::to_string(bytes_in_)},
+                          {"bytes_out", std::to_string(bytes_out_)}};
+    if (ec) fields.emplace_back("write_error", ec.message());
+    log::Info("access", fields);
+    bytes_in_ = 0;
   }
 
   void LingeringClose() {
@@ -704,6 +748,13 @@ class Session final : public SessionBase {
   int status_ = 0;
   std::string route_;
   Clock::time_point started_{};
+  // For the access line.
+  std::string method_;
+  std::string path_;
+  std::string principal_;
+  std::string request_id_;
+  size_t bytes_in_ = 0;
+  size_t bytes_out_ = 0;
 };
 
 Status ServerImpl::InitTls() {
@@ -906,6 +957,14 @@ void ServerImpl::Stop(std::chrono::milliseconds grace) {
 }
 
 }  // namespace
+
+void NotePrincipal(std::string_view name) {
+  try {
+    t_principal.assign(name);
+  } catch (...) {
+    // Out of memory: the access line lacks the name.
+  }
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Handler handler) {
   if (!handler) return Error{ErrorCode::kInternal, "no request handler"};

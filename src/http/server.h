@@ -40,9 +40,16 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string route;  // label for metrics, e.g. "scim.users.get"; set by the handler
+  // Who made the request, for the access log: a SCIM connection, an admin or read token, a
+  // console user (never a secret). Filled from NotePrincipal when the handler leaves it empty.
+  std::string principal;
 
   void SetHeader(std::string name, std::string value);
 };
+
+// Called by an API, on the worker thread running its Handler, once it knows the credential:
+// names the request's principal in its access line ("connection:okta", "admin:ci").
+void NotePrincipal(std::string_view name);
 
 // Called on a worker thread (never on an I/O thread), concurrently for different requests.
 // Must not throw; the server answers 500 if it does and logs the exception.

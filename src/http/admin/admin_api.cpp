@@ -94,6 +94,7 @@ Response AdminApi::Handle(const Request& req) {
     std::string_view path = req.path;
     if (Matches(path)) call.seg = SplitPath(path.substr(kAdminApiPrefix.size()));
     r = Route(call);
+    r.principal = call.actor.name;
   } catch (const std::exception& e) {
     // A bug (e.g. a JSON shape assumption): the request fails alone, with the API's error body;
     // the reason goes to the log, not to the client.

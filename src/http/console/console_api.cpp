@@ -214,6 +214,7 @@ Response ConsoleApi::Login(const Request& req, const std::string& request_id) {
     if (by_user) return TooMany(*by_user, route);
     return Fail(401, "unauthorized", user.error().detail, route);
   }
+  NotePrincipal("console:" + user->name);
   auto id = sessions_.Start(*user, req.remote_address, request_id);
   if (!id) return ErrorOf(id.error(), route);
   const bool secure = console::SecureContext(req, public_url_);
@@ -253,6 +254,7 @@ std::optional<service::ActiveSession> ConsoleApi::RequireSession(const Request& 
     }
     return std::nullopt;
   }
+  NotePrincipal("console:" + session->user.name);
   if (write) {
     auto token = req.Header("x-csrf-token");
     if (!token || !ConstantTimeEquals(*token, session->csrf_token)) {
@@ -323,6 +325,7 @@ SessionAuthenticator ConsoleApi::Authenticator() {
     }
     auto session = sessions_.Check(*id);
     if (!session) return Result<SessionCaller>(session.error());
+    NotePrincipal("console:" + session->user.name);
     if (session->user.must_change_password) {
       return Result<SessionCaller>(
           MakeError(ErrorCode::kForbidden,

@@ -48,6 +48,22 @@ const char* OpName(Operation op) {
   return "other";
 }
 
+// The entry an operation names, for its access line: the bind DN, the search base, the entry
+// compared or written; the OID of an extended operation. Never a password, never a filter.
+std::string TargetOf(const Request& request) {
+  return std::visit(
+      [](const auto& body) -> std::string {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, BindRequest>) return body.name;
+        if constexpr (std::is_same_v<T, SearchRequest>) return body.base;
+        if constexpr (std::is_same_v<T, CompareRequest>) return body.dn;
+        if constexpr (std::is_same_v<T, WriteRequest>) return body.dn;
+        if constexpr (std::is_same_v<T, ExtendedRequest>) return body.oid;
+        return {};
+      },
+      request.body);
+}
+
 // Reads one BER tag (single octet: LDAP uses no high tag numbers) and definite length at `pos`.
 bool ReadHeader(std::string_view m, size_t& pos, unsigned char& tag, size_t& length) {
   if (pos + 2 > m.size()) return false;
@@ -335,9 +351,12 @@ void Connection::OnMessage(std::string_view bytes) {
   switch (request.op) {
     case Operation::kUnbind:
       // RFC 4511 §4.3: the client is done; nothing else runs and nothing is answered.
+      LogAccess(request.message_id, request.op, "", -1, 0, 0, Clock::now());
       return Close();
     case Operation::kAbandon:
       if (auto* abandon = std::get_if<AbandonRequest>(&request.body)) {
+        LogAccess(request.message_id, request.op, std::to_string(abandon->message_id), -1, 0, 0,
+                  Clock::now());
         OnAbandon(abandon->message_id);
       }
       return;
@@ -350,6 +369,8 @@ void Connection::OnMessage(std::string_view bytes) {
     case Operation::kBind:
     case Operation::kSearch:
       if (PlaintextRefused(request)) {
+        LogAccess(request.message_id, request.op, TargetOf(request), kConfidentialityRequired, 0,
+                  0, Clock::now());
         return Answer(request.message_id, request.op,
                       {kConfidentialityRequired, "",
                        "this server requires a protected connection: use LDAPS or StartTLS"});
@@ -369,6 +390,7 @@ void Connection::OnDecodeError(std::string_view bytes, const Decoded& decoded) {
   std::string message = decoded.error.empty() ? "malformed request" : decoded.error;
   if (decoded.message_id > 0 && op && *op != Operation::kUnbind && *op != Operation::kAbandon) {
     shared_.metrics.CountRequest(*op);
+    LogAccess(decoded.message_id, *op, "", kProtocolError, 0, 0, Clock::now());
     return Answer(decoded.message_id, *op, {kProtocolError, "", message});
   }
   shared_.metrics.disconnected.fetch_add(1, std::memory_order_relaxed);
@@ -401,6 +423,7 @@ void Connection::OnAbandon(int32_t message_id) {
 void Connection::OnStartTls(const Request& request) {
   const std::optional<std::string> oid{std::string(kStartTlsOid)};
   auto refuse = [&](int code, const char* message) {
+    LogAccess(request.message_id, Operation::kExtended, "StartTLS", code, 0, 0, Clock::now());
     shared_.metrics.CountResult(Operation::kExtended, code);
     Write(EncodeExtendedResponse(request.message_id, {code, "", message}, oid, std::nullopt));
   };
@@ -412,6 +435,7 @@ void Connection::OnStartTls(const Request& request) {
   if (running_ || !queue_.empty()) {
     return refuse(kOperationsError, "StartTLS while other operations are outstanding");
   }
+  LogAccess(request.message_id, Operation::kExtended, "StartTLS", kSuccess, 0, 0, Clock::now());
   shared_.metrics.CountResult(Operation::kExtended, kSuccess);
   // The response goes out in clear; the handshake starts when it is written (OnDrained).
   Write(EncodeExtendedResponse(request.message_id, {kSuccess, "", ""}, oid, std::nullopt));
@@ -453,6 +477,7 @@ void Connection::Enqueue(Request request, size_t bytes) {
   // The queued bytes are bounded too: 64 queued 1 MiB searches would hold 64 MiB.
   if (queue_.size() >= opts_.max_queued_requests ||
       queued_bytes_ + bytes > opts_.max_message_bytes) {
+    LogAccess(request.message_id, request.op, TargetOf(request), kBusy, 0, 0, Clock::now());
     return Answer(request.message_id, request.op,
                   {kBusy, "", "too many requests outstanding on this connection"});
   }
@@ -482,11 +507,26 @@ void Connection::Run(Request request) {
 void Connection::RunOnWorker(const Request& request,
                              const std::shared_ptr<std::atomic<bool>>& abandoned) {
   const std::atomic<bool>& flag = *abandoned;
-  Send send = [this, &flag](std::string message) {
-    return SendFromWorker(std::move(message), flag);
+  const Clock::time_point started = Clock::now();
+  int code = -1;  // the final response's resultCode; -1 until it is sent
+  size_t entries = 0;
+  size_t bytes = 0;
+  Send send = [this, &flag, &code, &entries, &bytes](std::string message) {
+    auto result = PeekResponseResult(message);
+    size_t size = message.size();
+    if (!SendFromWorker(std::move(message), flag)) return false;
+    bytes += size;
+    if (result) {
+      code = result->second;
+    } else {
+      ++entries;
+    }
+    return true;
   };
   try {
     shared_.handler.Handle(session_, request, flag, send);
+    LogAccess(request.message_id, request.op, TargetOf(request), code, entries, bytes, started,
+              true);
     return;
   } catch (const std::exception& e) {
     LogLine("handler threw", e.what());
@@ -504,6 +544,34 @@ void Connection::RunOnWorker(const Request& request,
     }
   } catch (...) {
     // Out of memory: the client gets no answer to this request.
+  }
+}
+
+// The access line of one operation: where it ends (a worker after the handler, or the strand
+// for what the network layer answers itself). `code` -1: no response was sent (unbind,
+// abandon, an abandoned or cut-off operation). Runs on a worker only while no other thread
+// touches session_ (one request at a time per connection), on the strand otherwise.
+void Connection::LogAccess(int32_t message_id, Operation op, std::string_view target, int code,
+                           size_t entries, size_t bytes, Clock::time_point started,
+                           bool on_worker) {
+  try {
+    log::Fields fields = {
+        {"proto", ldaps_ ? "ldaps" : (session_.tls ? "ldap+starttls" : "ldap")},
+        {"conn", std::to_string(session_.id)},
+        {"remote", session_.remote_address},
+        // A bind running on a worker may be changing the identity: the strand does not read it.
+        {"bind_dn", on_worker || !running_ ? session_.identity.dn : std::string("-")},
+        {"op", OpName(op)},
+        {"msgid", std::to_string(message_id)},
+        {"dn", std::string(target)},
+        {"result", code < 0 ? std::string("none") : std::to_string(code)},
+        {"duration_ms",
+         std::to_string(std::chrono::duration<double, std::milli>(Clock::now() - started).count())},
+        {"bytes_out", std::to_string(bytes)}};
+    if (op == Operation::kSearch) fields.emplace_back("entries", std::to_string(entries));
+    log::Info("access", fields);
+  } catch (...) {
+    // Out of memory: no access line; the operation is not affected.
   }
 }
 

@@ -152,6 +152,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool SendFromWorker(std::string message, const std::atomic<bool>& abandoned);
   void AbandonRunning();
 
+  void LogAccess(int32_t message_id, Operation op, std::string_view target, int code,
+                 size_t entries, size_t bytes, Clock::time_point started, bool on_worker = false);
+
   // Output.
   void Answer(int32_t message_id, Operation op, const LdapResult& result);
   void Write(std::string message);  // on the strand; not subject to backpressure
