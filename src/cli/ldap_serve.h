@@ -11,6 +11,10 @@
 #include "http/request_limits.h"
 #include "store/store.h"
 
+namespace idsync::tls {
+class ServerContext;
+}
+
 namespace idsync::cli {
 
 struct LdapServeOptions {
@@ -34,11 +38,11 @@ class LdapFace {
   virtual void Stop() = 0;
 };
 
-// nullptr (no error) when no LDAP listener was asked for. `http_tls_cert/key` are used when the
-// LDAP ones are not given. Errors in words (bad suffix, port in use, missing certificate).
+// nullptr (no error) when no LDAP listener was asked for. `tls` is the TLS context for LDAPS and
+// StartTLS (the HTTP server's unless ldap.tls_cert/key are given: the caller chooses), null for
+// none. Errors in words (bad suffix, port in use, missing certificate).
 Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& options,
-                                                const std::string& http_tls_cert,
-                                                const std::string& http_tls_key,
+                                                std::shared_ptr<tls::ServerContext> tls,
                                                 store::Store& store, http::RequestLimits& limits);
 
 }  // namespace idsync::cli

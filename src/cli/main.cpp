@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -26,6 +28,7 @@
 #include "cli/serve_config.h"
 #include "cli/service_notify.h"
 #include "cli/version.h"
+#include "tls/server_context.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
@@ -101,7 +104,111 @@ Json ConnectionJson(const store::Connection& c, const std::string& data) {
           {"base_url", PublicUrl(data) + "/scim/v2"}};
 }
 
-int Serve(const std::string& data, const ServeOptions& o) {
+// What SIGHUP can change in a running server (ServeSettings::Diff lists the keys), and the TLS
+// contexts it rebuilds. The HTTP and LDAP listeners share one context unless ldap.tls_cert/key
+// name their own.
+struct Reloadable {
+  ServeOptions running;  // as started, plus what reloads applied
+  std::shared_ptr<tls::ServerContext> http_tls;
+  std::shared_ptr<tls::ServerContext> ldap_tls;  // == http_tls when shared
+  http::RequestLimits* limits = nullptr;
+};
+
+std::string LdapCert(const ServeOptions& o) {
+  return o.ldap.tls_cert.empty() ? o.tls_cert : o.ldap.tls_cert;
+}
+std::string LdapKey(const ServeOptions& o) {
+  return o.ldap.tls_key.empty() ? o.tls_key : o.ldap.tls_key;
+}
+
+// SIGHUP: reads the configuration again (file, then the start's flags and environment) and
+// applies what can change without a restart: the TLS certificates (read again even when their
+// paths did not change: a renewed certificate is written over the old file), rate limits and
+// the log level. Everything is checked before anything is applied: an invalid file or
+// certificate leaves the running configuration whole. Each change is logged; a change that
+// needs a restart is named and not applied.
+void Reload(Reloadable& r, const std::function<Result<ServeOptions>()>& reread) {
+  log::Info("SIGHUP: reading the configuration again");
+  auto refuse = [](const std::string& why) {
+    log::Error("configuration reload refused, the running configuration is kept",
+               {{"detail", why}});
+  };
+  auto next = reread();
+  if (!next) return refuse(next.error().detail);
+  if (next->tls_cert.empty() != next->tls_key.empty()) {
+    return refuse("tls.cert and tls.key must be given together");
+  }
+  if (next->ldap.tls_cert.empty() != next->ldap.tls_key.empty()) {
+    return refuse("ldap.tls_cert and ldap.tls_key must be given together");
+  }
+  auto changes = ServeSettings::Diff(r.running, *next);
+  std::set<std::string> restart;
+  for (const auto& c : changes) {
+    if (!c.reloadable) restart.insert(c.key);
+  }
+  // TLS switched on or off, or the LDAP listeners' certificate split from (or joined) the
+  // HTTP one: the listeners were built for the other case.
+  const bool ldap_own = r.ldap_tls && r.ldap_tls != r.http_tls;
+  const bool ldap_own_next = !next->ldap.tls_cert.empty() && next->ldap.tls_cert != next->tls_cert;
+  if (r.http_tls == nullptr && !next->tls_cert.empty()) restart.insert("tls.cert");
+  if (r.http_tls != nullptr && next->tls_cert.empty()) restart.insert("tls.cert");
+  if (r.ldap_tls != nullptr && (ldap_own != ldap_own_next || LdapCert(*next).empty())) {
+    restart.insert("ldap.tls_cert");
+  }
+  // Build every context first.
+  std::shared_ptr<boost::asio::ssl::context> http_ctx, ldap_ctx;
+  if (r.http_tls && !restart.count("tls.cert")) {
+    auto built = tls::ServerContext::Build(next->tls_cert, next->tls_key);
+    if (!built) return refuse(built.error().detail);
+    http_ctx = std::move(*built);
+  }
+  if (ldap_own && !restart.count("ldap.tls_cert")) {
+    auto built = tls::ServerContext::Build(LdapCert(*next), LdapKey(*next));
+    if (!built) return refuse(built.error().detail);
+    ldap_ctx = std::move(*built);
+  }
+  // Apply.
+  auto install = [](const char* listeners, tls::ServerContext& holder,
+                    std::shared_ptr<boost::asio::ssl::context> ctx, const std::string& cert,
+                    const std::string& key) {
+    std::string before = holder.Fingerprint();
+    holder.Install(std::move(ctx), cert, key);
+    std::string after = holder.Fingerprint();
+    log::Info(before == after ? "TLS certificate read again, unchanged" : "TLS certificate replaced",
+              {{"listeners", listeners},
+               {"cert", cert},
+               {"subject", holder.Subject()},
+               {"sha256", after},
+               {"previous_sha256", before}});
+  };
+  if (http_ctx) {
+    install(r.ldap_tls == r.http_tls ? "http,ldap" : "http", *r.http_tls, std::move(http_ctx),
+            next->tls_cert, next->tls_key);
+  }
+  if (ldap_ctx) install("ldap", *r.ldap_tls, std::move(ldap_ctx), LdapCert(*next), LdapKey(*next));
+  r.limits->SetOptions({.rate_per_address = next->rate_per_address,
+                        .rate_per_connection = next->rate_per_connection,
+                        .rate_per_api_token = next->rate_per_api_token,
+                        .auth_failures_before_throttle =
+                            static_cast<int>(next->auth_failures_per_address)});
+  log::SetLevel(log::ParseLevel(next->log_level).value_or(log::Level::kInfo));
+  std::string applied, needs_restart;
+  for (const auto& c : changes) {
+    if (restart.count(c.key)) {
+      log::Warn("configuration change needs a restart, not applied",
+                {{"key", c.key}, {"running", c.from}, {"configured", c.to}});
+      needs_restart += (needs_restart.empty() ? "" : ",") + c.key;
+    } else {
+      log::Info("configuration change applied", {{"key", c.key}, {"from", c.from}, {"to", c.to}});
+      applied += (applied.empty() ? "" : ",") + c.key;
+      ServeSettings::Take(c.key, *next, r.running);
+    }
+  }
+  log::Info("configuration reloaded", {{"applied", applied}, {"needs_restart", needs_restart}});
+}
+
+int Serve(const std::string& data, const ServeOptions& o,
+          const std::function<Result<ServeOptions>()>& reread) {
   http::ServerOptions so;
   auto colon = o.listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
@@ -141,9 +248,25 @@ int Serve(const std::string& data, const ServeOptions& o) {
     }
     *target = *d;
   }
+  Reloadable reloadable;
+  reloadable.running = o;
   if (!o.tls_cert.empty()) {
+    auto loaded = tls::ServerContext::Load(o.tls_cert, o.tls_key);
+    if (!loaded) return ServeFail(loaded.error().detail);
+    reloadable.http_tls = *loaded;
     so.tls_cert_file = o.tls_cert;
     so.tls_key_file = o.tls_key;
+    so.tls = reloadable.http_tls;
+  }
+  if (!o.ldap.ldap_listen.empty() || !o.ldap.ldaps_listen.empty()) {
+    if (!o.ldap.tls_cert.empty() && !o.ldap.tls_key.empty() &&
+        (o.ldap.tls_cert != o.tls_cert || o.ldap.tls_key != o.tls_key)) {
+      auto loaded = tls::ServerContext::Load(o.ldap.tls_cert, o.ldap.tls_key);
+      if (!loaded) return ServeFail(loaded.error().detail);
+      reloadable.ldap_tls = *loaded;
+    } else if (o.ldap.tls_cert.empty() == o.ldap.tls_key.empty()) {
+      reloadable.ldap_tls = reloadable.http_tls;
+    }
   }
 
   // glibc gives each thread that allocates its own arena; with a pool of worker threads that
@@ -158,6 +281,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto opened = App::Open(data, {.mirror_only = o.bench_mirror_only});
@@ -212,7 +336,8 @@ int Serve(const std::string& data, const ServeOptions& o) {
   http::Server* srv = server->get();
   // The LDAP face (issue #10), when a listener is asked for: read-only LDAP over the effective
   // directory, sharing the failed-authentication allowance with the HTTP APIs.
-  auto ldap_face = StartLdapFace(o.ldap, o.tls_cert, o.tls_key, app.store(), limits);
+  reloadable.limits = &limits;
+  auto ldap_face = StartLdapFace(o.ldap, reloadable.ldap_tls, app.store(), limits);
   if (!ldap_face) {
     srv->Stop();
     ldap_server->reset();
@@ -268,6 +393,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   for (;;) {
     sig = sigtimedwait(&signals, nullptr, &trim_period);
     if (sig == SIGINT || sig == SIGTERM) break;
+    if (sig == SIGHUP) Reload(reloadable, reread);
     malloc_trim(0);
   }
   NotifyStopping();
@@ -415,7 +541,8 @@ int Main(int argc, char** argv) {
     log::Configure(serve_options.log_format.empty() ? log::DefaultFormat()
                                                     : *log::ParseFormat(serve_options.log_format),
                    log::ParseLevel(serve_options.log_level).value_or(log::Level::kInfo));
-    return Serve(serve_options.data, serve_options);
+    return Serve(serve_options.data, serve_options,
+                 [&serve_settings, serve] { return serve_settings.Reread(*serve); });
   }
   if (config_reference->parsed()) {
     std::cout << ServeSettings::ReferenceMarkdown();

@@ -7,6 +7,7 @@
 // response is written, which keeps responses in request order without any reordering queue.
 #include "http/server.h"
 #include "base/log.h"
+#include "tls/server_context.h"
 
 #include <algorithm>
 #include <atomic>
@@ -323,7 +324,7 @@ class ServerImpl final : public Server {
   // Declaration order is destruction order in reverse: the TLS context and the bookkeeping
   // above outlive the io_context, whose destruction may destroy the last sessions; the worker
   // pool is destroyed before the io_context because abandoned jobs own sessions (and sockets).
-  std::optional<ssl::context> ssl_ctx_;
+  std::shared_ptr<tls::ServerContext> tls_;  // null: plain HTTP
   net::io_context ioc_;
   // Keeps run() going while a connection's only pending work is a job on the worker pool,
   // which will post back to the io_context.
@@ -352,8 +353,11 @@ class Session final : public SessionBase {
   };
 
  public:
-  Session(ServerImpl* server, tcp::socket&& socket, ssl::context* ctx)
-      : server_(server), opts_(server->options()), stream_(MakeStream(std::move(socket), ctx)) {
+  Session(ServerImpl* server, tcp::socket&& socket, std::shared_ptr<ssl::context> ctx)
+      : server_(server),
+        opts_(server->options()),
+        tls_ctx_(std::move(ctx)),
+        stream_(MakeStream(std::move(socket), tls_ctx_.get())) {
     beast::error_code ec;
     auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_address_ = endpoint.address().to_string();
@@ -734,6 +738,9 @@ class Session final : public SessionBase {
 
   ServerImpl* const server_;
   const ServerOptions& opts_;
+  // The TLS context this connection began with; a reload does not change it (before stream_,
+  // which refers to it).
+  std::shared_ptr<ssl::context> tls_ctx_;
   Stream stream_;
   std::string remote_address_;
   beast::flat_buffer buffer_;
@@ -758,6 +765,10 @@ class Session final : public SessionBase {
 };
 
 Status ServerImpl::InitTls() {
+  if (options_.tls) {
+    tls_ = options_.tls;
+    return Status::Ok();
+  }
   const auto& cert = options_.tls_cert_file;
   const auto& key = options_.tls_key_file;
   if (cert.has_value() != key.has_value()) {
@@ -765,43 +776,9 @@ Status ServerImpl::InitTls() {
                  "TLS needs both tls_cert_file and tls_key_file, only one is set"};
   }
   if (!cert) return Status::Ok();
-  for (const auto& [path, what] : {std::pair{*cert, "certificate"}, std::pair{*key, "key"}}) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) {
-      return Error{ErrorCode::kUnavailable, std::string("cannot read TLS ") + what + " " + path +
-                                                ": " + std::strerror(errno)};
-    }
-    std::fclose(file);
-  }
-  try {
-    ssl_ctx_.emplace(ssl::context::tls_server);
-    ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                          ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                          ssl::context::no_tlsv1_1 | ssl::context::single_dh_use |
-                          ssl::context::no_compression);
-    SSL_CTX* native = ssl_ctx_->native_handle();
-    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-    // Mozilla "intermediate" TLS 1.2 suites (forward secrecy, AEAD only); TLS 1.3 suites are
-    // OpenSSL's defaults, which are all modern.
-    SSL_CTX_set_cipher_list(native,
-                            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
-    beast::error_code ec;
-    ssl_ctx_->use_certificate_chain_file(*cert, ec);
-    if (ec) {
-      return Error{ErrorCode::kUnavailable,
-                   "invalid TLS certificate " + *cert + ": " + ec.message()};
-    }
-    ssl_ctx_->use_private_key_file(*key, ssl::context::pem, ec);
-    if (ec) return Error{ErrorCode::kUnavailable, "invalid TLS key " + *key + ": " + ec.message()};
-    if (SSL_CTX_check_private_key(native) != 1) {
-      return Error{ErrorCode::kUnavailable,
-                   "TLS key " + *key + " does not match certificate " + *cert};
-    }
-  } catch (const std::exception& e) {
-    return Error{ErrorCode::kUnavailable, std::string("cannot set up TLS: ") + e.what()};
-  }
+  auto loaded = tls::ServerContext::Load(*cert, *key);
+  if (!loaded) return loaded.error();
+  tls_ = std::move(*loaded);
   return Status::Ok();
 }
 
@@ -890,8 +867,8 @@ void ServerImpl::OnAccept(beast::error_code ec, tcp::socket socket) {
   }
   metrics_.open_connections.fetch_add(1, std::memory_order_relaxed);
   try {
-    if (ssl_ctx_) {
-      std::make_shared<Session<true>>(this, std::move(socket), &*ssl_ctx_)->Run();
+    if (tls_) {
+      std::make_shared<Session<true>>(this, std::move(socket), tls_->Current())->Run();
     } else {
       std::make_shared<Session<false>>(this, std::move(socket), nullptr)->Run();
     }
@@ -910,7 +887,7 @@ void ServerImpl::Reject(tcp::socket socket) {
       "{\"status\":\"503\",\"detail\":\"too many connections, retry\"}";
   static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 55);
   beast::error_code ec;
-  if (ssl_ctx_) {
+  if (tls_) {
     socket.close(ec);
     return;
   }

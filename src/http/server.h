@@ -14,6 +14,10 @@
 
 #include "base/result.h"
 
+namespace idsync::tls {
+class ServerContext;
+}
+
 namespace idsync::http {
 
 struct Request {
@@ -60,6 +64,9 @@ struct ServerOptions {
   uint16_t port = 8080;                      // 0: any free port (see Server::port())
   std::optional<std::string> tls_cert_file;  // PEM chain; both or neither
   std::optional<std::string> tls_key_file;
+  // A TLS context to serve with instead of the files above (shared with the LDAP listeners and
+  // reloaded on SIGHUP: tls/server_context.h).
+  std::shared_ptr<tls::ServerContext> tls;
   size_t max_header_bytes = 16 * 1024;              // request line + headers; more -> 431
   size_t max_body_bytes = 2 * 1024 * 1024;          // more -> 413
   std::chrono::milliseconds header_timeout{10000};  // whole head must arrive in this time

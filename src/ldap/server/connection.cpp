@@ -428,7 +428,7 @@ void Connection::OnStartTls(const Request& request) {
     Write(EncodeExtendedResponse(request.message_id, {code, "", message}, oid, std::nullopt));
   };
   if (session_.tls) return refuse(kProtocolError, "TLS is already established");
-  if (shared_.tls == nullptr) {
+  if (shared_.tls_context == nullptr) {
     return refuse(kUnavailable, "StartTLS is not available: the server has no TLS certificate");
   }
   // RFC 4511 §4.14.1: no operation may be outstanding when StartTLS is requested.
@@ -445,9 +445,10 @@ void Connection::OnStartTls(const Request& request) {
 void Connection::BeginHandshake() {
   // RFC 4511 §4.14.1: the client sends nothing after StartTLS until it has the response; bytes
   // here would be read in clear as if they came through TLS.
-  if (!in_.empty() || shared_.tls == nullptr) return Close();
+  if (!in_.empty() || shared_.tls_context == nullptr) return Close();
   try {
-    tls_ = std::make_unique<TlsStream>(std::move(socket_), *shared_.tls);
+    tls_ctx_ = shared_.tls_context->Current();
+    tls_ = std::make_unique<TlsStream>(std::move(socket_), *tls_ctx_);
   } catch (const std::exception& e) {
     LogLine("cannot start TLS", e.what());
     return Close();
