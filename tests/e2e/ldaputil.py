@@ -15,7 +15,8 @@ import subprocess
 import time
 import uuid
 
-from conftest import NO_RATE_LIMITS, ServerProcess, ldap_listening_line, run_cli
+from conftest import (NO_RATE_LIMITS, ServerProcess, ldap_listening_line, remember_secrets,
+                      run_cli)
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -80,6 +81,7 @@ def add_account(binary, data_dir, name, directory="users"):
                 "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
+    remember_secrets(info)
     assert info["bind_dn"] == f"cn={name},ou=services,{SUFFIX}" and info["password"], info
     return info["bind_dn"], info["password"]
 

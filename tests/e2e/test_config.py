@@ -16,6 +16,7 @@ import tomllib
 
 import pytest
 
+import conftest
 from conftest import REPO_ROOT, ServerProcess, Scim, add_connection, http_request, run_cli, uniq
 import test_console_api
 from test_console_api import Browser, add_user
@@ -36,6 +37,8 @@ class ConfigServer(ServerProcess):
         self.args = [binary, "serve", *args]
         self.stderr_path = os.path.join(workdir, f"serve-stderr-{uniq('s')}.log")
         self._stderr_file = open(self.stderr_path, "wb")
+        conftest._SERVER_LOGS.append(self.stderr_path)
+        self.log_json = True
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self._stderr_file, env=env)
         self.url = None
