@@ -191,7 +191,6 @@ void Reload(Reloadable& r, const std::function<Result<ServeOptions>()>& reread) 
                         .rate_per_api_token = next->rate_per_api_token,
                         .auth_failures_before_throttle =
                             static_cast<int>(next->auth_failures_per_address)});
-  log::SetLevel(log::ParseLevel(next->log_level).value_or(log::Level::kInfo));
   std::string applied, needs_restart;
   for (const auto& c : changes) {
     if (restart.count(c.key)) {
@@ -205,6 +204,8 @@ void Reload(Reloadable& r, const std::function<Result<ServeOptions>()>& reread) 
     }
   }
   log::Info("configuration reloaded", {{"applied", applied}, {"needs_restart", needs_restart}});
+  // Last, so that the lines above are written at the level they were asked at.
+  log::SetLevel(log::ParseLevel(next->log_level).value_or(log::Level::kInfo));
 }
 
 int Serve(const std::string& data, const ServeOptions& o,
