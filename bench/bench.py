@@ -2,7 +2,7 @@
 """End-to-end benchmark of idsync: one command, bounded in time, rerunnable by anyone.
 
     bench/run.sh [--users N] [--out FILE.json] [--bin PATH] [--keep]
-                 [--derive-users M] [--only main,policy,derive]
+                 [--derive-users M] [--only main,explorer,policy,derive]
 
 Starts `idsync serve --bench-routes` on a fresh data folder, creates a connection, drives
 the server with wrk (bench/*.lua, 2 threads, 16 connections) and with sequential requests
@@ -34,8 +34,11 @@ JSON (default bench/results/latest.json). Phases, in order:
      patch_user.lua for --seconds; --derive-rounds rounds, alternating which goes first.
      The main server is stopped before this part.
 
---only main,policy,derive selects parts (main = a-j). policy without main still loads N users
-and the groups (c, id paging, h) but measures nothing else.
+  explorer. the console's user search (GET /api/v1/directories/users/user-search) by name,
+     e-mail, group, state and combinations, p50/p95 per kind (issue #12: p95 < 200 ms).
+
+--only main,explorer,policy,derive selects parts (main = a-j). explorer or policy without main
+still loads N users and the groups (c, id paging, h) but measures nothing else.
 
 Standard library only. Every wait has a timeout; --max-seconds bounds the whole run.
 """
@@ -539,6 +542,95 @@ def groups_phase(client, ids, fill_deadline, op_seconds, lookup_seconds, suffix=
 # Helpers shared by the main server and the derivation-cost servers
 
 
+def explorer_phase(binary, data, port, client, ids, names, seconds, errors):
+    """The console explorer's user search (GET /api/v1/directories/users/user-search) on the
+    loaded users, sequential on one keep-alive connection: p50/p95 per kind of search. First a
+    group "explorer-team" of 1,000 users and 1 user in 200 deactivated, so that the group and
+    state criteria select something."""
+    out = {}
+    r = subprocess.run([binary, "admin-token", "add", "bench-explorer", "--data", data, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise Abort(f"admin-token add failed ({r.returncode}): {r.stderr.strip()}")
+    admin = Client(port, json.loads(r.stdout)["token"], "/api/v1", errors)
+    admin.headers["Accept"] = "application/json"
+    t0 = time.perf_counter()
+    status, team, _ = client.request("POST", "/Groups", {"schemas": [GROUP_SCHEMA],
+                                                         "displayName": "explorer-team"},
+                                     expect=(201,))
+    if status != 201:
+        raise Abort(f"POST /Groups explorer-team answered {status}")
+    members = ids[:1000]
+    for i in range(0, len(members), 100):
+        client.request("PATCH", f"/Groups/{team['id']}", patch_body(
+            [{"op": "add", "path": "members",
+              "value": [{"value": x} for x in members[i:i + 100]]}]), expect=(200, 204))
+    disabled = ids[::200]
+    for x in disabled:
+        client.request("PATCH", f"/Users/{x}",
+                       patch_body([{"op": "replace", "path": "active", "value": False}]),
+                       expect=(200, 204))
+    out["setup_seconds"] = time.perf_counter() - t0
+    out["team_members"], out["disabled_users"] = len(members), len(disabled)
+
+    rng = random.Random(20261204)
+    sample = [n for n in names if n]
+
+    def name_prefix():  # "bench.t1.u123": the user and the ones whose number continues it
+        n = rng.choice(sample)
+        return n[:n.index("@")][:-1] if "@" in n else n[:-1]
+
+    cursors = {}
+
+    def paged(key, params):
+        """Follows `next` from page to page (wrapping to the first), so deep pages count."""
+        q = dict(params)
+        if cursors.get(key):
+            q["after"] = cursors[key]
+        return q
+
+    kinds = {
+        "name prefix": lambda: {"name": name_prefix()},
+        "e-mail prefix": lambda: {"email": rng.choice(sample)[:-4]},
+        "group (1,000 members, paged)": lambda: paged("group", {"group": "explorer-team"}),
+        "state disabled (paged)": lambda: paged("disabled", {"state": "disabled"}),
+        "state active (paged)": lambda: paged("active", {"state": "active"}),
+        "name prefix + state + group": lambda: {"name": name_prefix()[:-1], "state": "active",
+                                                "group": "explorer-team"},
+        "no criterion (paged)": lambda: paged("all", {}),
+        # The worst case the design names: a group drives and a rare residual filters it (the
+        # group "big" holds every user, 1 in 200 is disabled: ~5,000 member rows per page).
+        "group of all users + state disabled (paged)":
+            lambda: paged("big-disabled", {"group": "big", "state": "disabled"}),
+    }
+    cursor_key = {"group (1,000 members, paged)": "group", "state disabled (paged)": "disabled",
+                  "state active (paged)": "active", "no criterion (paged)": "all",
+                  "group of all users + state disabled (paged)": "big-disabled"}
+    for kind, make in kinds.items():
+        times, bad, found = [], 0, 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline or len(times) < 20:
+            q = make()
+            st, body, dt = admin.request(
+                "GET", "/directories/users/user-search?count=25&" + urllib.parse.urlencode(q))
+            times.append(dt)
+            if st != 200 or not isinstance(body, dict):
+                bad += 1
+                continue
+            found += len(body.get("users") or [])
+            if kind in cursor_key:
+                cursors[cursor_key[kind]] = body.get("next")
+            if len(times) >= 5000:
+                break
+        out[kind] = {"requests": len(times), "errors": bad,
+                     "users_per_page": found / max(1, len(times) - bad),
+                     "p50_ms": percentile(times, 50) * 1000,
+                     "p95_ms": percentile(times, 95) * 1000,
+                     "max_ms": max(times) * 1000}
+    return out
+
+
+
 def new_connection(binary, data, name="bench"):
     """`idsync connection add NAME`: returns (token, SCIM path prefix)."""
     conn = subprocess.run([binary, "connection", "add", name, "--data", data, "--json"],
@@ -936,6 +1028,13 @@ def build_table(R):
             ok=(dv.get('create_errors', 0) + dv.get('patch_errors', 0) +
                 mo.get('create_errors', 0) + mo.get('patch_errors', 0)) == 0)
 
+    ex = P.get("explorer") or {}
+    for kind, x in ex.items():
+        if isinstance(x, dict) and "p95_ms" in x:
+            row(f"explorer search, {kind}: p50 / p95 ms",
+                f"{fmt(x['p50_ms'])} / {fmt(x['p95_ms'])}", target="p95 < 200 ms",
+                ok=(x["p95_ms"] < 200 and not x["errors"]))
+
     # Below 20,000 users the fixed costs (SQLite caches, the WAL) dominate; per-user
     # extrapolations are shown but not judged.
     created = (P.get("create") or {}).get("created") or 0
@@ -1025,18 +1124,19 @@ def main():
                          "alternating (default 2)")
     ap.add_argument("--policy-timeout", type=float, default=1800,
                     help="give up on one `idsync policy preview|set` after this many seconds")
-    ap.add_argument("--only", default="main,policy,derive",
-                    help="comma-separated parts to run: main (phases a-h), policy (preview and "
-                         "apply; without main it loads --users users and the groups first), "
-                         "derive (derivation cost). Default: all")
+    ap.add_argument("--only", default="main,explorer,policy,derive",
+                    help="comma-separated parts to run: main (phases a-h), explorer (the "
+                         "console's user search), policy (preview and apply; without main "
+                         "these load --users users and the groups first), derive (derivation "
+                         "cost). Default: all")
     args = ap.parse_args()
     if args.users < 20:
         ap.error("--users must be at least 20")
     if args.derive_users < 20:
         ap.error("--derive-users must be at least 20")
     parts = {x.strip() for x in args.only.split(",") if x.strip()}
-    if not parts or parts - {"main", "policy", "derive"}:
-        ap.error("--only takes a comma-separated subset of: main, policy, derive")
+    if not parts or parts - {"main", "policy", "derive", "explorer"}:
+        ap.error("--only takes a comma-separated subset of: main, policy, derive, explorer")
 
     run_start = time.monotonic()
     R = {"users_requested": args.users, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -1069,7 +1169,7 @@ def main():
         R["binary"] = binary
         R["binary_mtime"] = time.strftime("%Y-%m-%dT%H:%M:%S%z",
                                           time.localtime(os.path.getmtime(binary)))
-        if parts & {"main", "policy"}:
+        if parts & {"main", "policy", "explorer"}:
             log(f"binary {binary}; data {data}; {args.users} users; parts {','.join(sorted(parts))}")
             server = Server(binary, data, workdir)
             server.start()
@@ -1175,6 +1275,12 @@ def main():
                                                       secs * 2, secs, suffix=f"-{run}")
                     server.check(f"run {run}", rss_log)
                     R["memory"]["rss_end_of_run_kib"].append(vm_rss_kib(server.proc.pid))
+
+            if "explorer" in parts:
+                log(f"explorer: the console's user search on {len(ids)} users")
+                P["explorer"] = explorer_phase(binary, data, server.port, client, ids, names,
+                                               max(2.0, secs / 2), R["server_errors"])
+                server.check("explorer", rss_log)
 
             if "policy" in parts:
                 log(f"policy: preview and apply on {len(ids)} users (CLI, server running)")

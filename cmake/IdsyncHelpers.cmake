@@ -1,7 +1,10 @@
 # Common compile options, sanitizer flags and the test helper every module uses.
 add_library(idsync_options INTERFACE)
 target_compile_options(idsync_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
-target_compile_definitions(idsync_options INTERFACE BOOST_BEAST_USE_STD_STRING_VIEW)
+# BOOST_ASSERT in builds with assertions (Debug: the ASan build) goes through our handler
+# (src/base/boost_assert.cpp); the other build types define NDEBUG, where it compiles away as before.
+target_compile_definitions(idsync_options INTERFACE BOOST_BEAST_USE_STD_STRING_VIEW
+                           $<$<CONFIG:Debug>:BOOST_ENABLE_ASSERT_DEBUG_HANDLER>)
 if(IDSYNC_WERROR)
   target_compile_options(idsync_options INTERFACE -Werror)
 endif()

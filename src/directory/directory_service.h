@@ -77,6 +77,12 @@ class DirectoryService final : public service::MirrorObserver {
   Result<Json> ApplyPolicy(const std::string& connection, const Json& policy, const Actor& actor);
   // [{"version", "time", "actor", "comment", "policy"}], newest first.
   Result<Json> PolicyVersions(const std::string& connection);
+  // What the draft `policy` makes of one source user of the connection (the console's live
+  // mapping preview), through policy::MapUser as derivation runs it. `source_user_id` ""
+  // takes the connection's first source user. Writes nothing. mapping_sample.cpp documents the
+  // form. kInvalidValue for an invalid draft, kNotFound for an unknown connection or user.
+  Result<Json> SampleMapping(const std::string& connection, const Json& policy,
+                             const std::string& source_user_id, int64_t max_candidates);
 
   // ---- effective users: provenance
   // `user`: an effective user id or a username (case-insensitive). {"directory", "id",

@@ -36,7 +36,10 @@ struct AuditQuery {
   std::optional<TimePoint> since;
   int64_t after_seq = 0;
   int64_t limit = 1000;
-  std::string resource_id;         // "": any (the console's Activity, filtered to one user)
+  // "": any. Otherwise the console's Activity filtered to one resource: records naming it and,
+  // when it is an effective user, records naming the source resources linked to it (a SCIM
+  // request names the identity provider's resource, not the effective user).
+  std::string resource_id;
   std::optional<TimePoint> until;  // records at or before this time
 };
 

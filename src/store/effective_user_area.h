@@ -37,6 +37,26 @@ struct EffectiveUserRow {
   TimePoint last_modified;
 };
 
+// The explorer's user search (admin API GET /directories/{d}/user-search). Every criterion is
+// optional; they combine with AND. Keys are folded (FoldCase) by the caller.
+struct EffectiveUserSearch {
+  std::string username_prefix;  // username_key starts with this
+  std::string mail_prefix;      // mail_key starts with this (users without a mail_key never match)
+  std::string group_id;         // member (directly) of this effective group; unknown: no users
+  std::string state;            // "active" | "disabled" | "" (any)
+  std::string after;            // the `next` of the previous page; "" for the first page
+  int64_t limit = 25;
+};
+
+// Which criterion an index answered; the others were checked row by row.
+enum class UserSearchIndex { kUsername, kMail, kGroup, kState };
+
+struct EffectiveUserPage {
+  std::vector<EffectiveUserRow> users;
+  std::string next;  // opaque cursor for the following page; "" when this page is the last
+  UserSearchIndex index = UserSearchIndex::kUsername;
+};
+
 // Reached through a Transaction (store.h); valid as long as it. Not thread-safe. Writes through
 // a read transaction fail with kInternal.
 class EffectiveUserArea {
@@ -61,6 +81,12 @@ class EffectiveUserArea {
                                                                    int64_t limit) = 0;
   virtual Status ScanEffectiveUsers(const std::string& directory,
                                     const std::function<bool(const EffectiveUserRow&)>& visit) = 0;
+  // One page of users matching every criterion of `search`. The back-end reads one index range
+  // for the most selective criterion (e-mail, then username, then group, then state) and checks
+  // the others on each row it reads, in that index's order; the cursor resumes that range.
+  // kInvalidValue for a cursor this search did not produce.
+  virtual Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& directory,
+                                                         const EffectiveUserSearch& search) = 0;
 };
 
 }  // namespace idsync::store

@@ -133,6 +133,21 @@ try {
   await shot(page, 'overview');
   ok();
 
+  begin("the users and the group that token created appear in the explorer, found by e-mail");
+  await page.getByRole('link', { name: 'Explorer' }).click();
+  await page.getByRole('heading', { name: 'Directory explorer' }).waitFor();
+  for (const n of ['ada', 'grace', 'linus']) {
+    await page.locator(`#explorer-users tr[data-user="${n}@example.com"]`).waitFor();
+  }
+  assert.equal(await page.locator('#explorer-users tbody tr').count(), 3);
+  await page.locator('#explorer-groups tr[data-group="Engineering"]').waitFor();
+  await page.getByLabel('E-mail', { exact: true }).fill('GRACE@');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#users-total', { hasText: /^1 user$/ }).waitFor();
+  assert.equal(await page.locator('#explorer-users tbody tr').getAttribute('data-user'),
+    'grace@example.com');
+  ok();
+
   begin('rotating the token shows a new one; the old one keeps working for the overlap');
   await page.getByRole('link', { name: 'Connections' }).click();
   const entraRow = page.locator('#connections-table tr[data-connection="entra"]');

@@ -114,6 +114,9 @@ try {
   ok();
 
   begin('Sync now shows a progress bar that reaches the end, and the run history');
+  // Before the first run the mirror is empty; the counts refresh when the run ends, no reload.
+  assert.match(await page.locator('#ldap-detail-counts').textContent(), /^0 users, 0 groups$/);
+  assert.equal(await page.locator('#ldap-table tr[data-connection="corp"] td.num').first().textContent(), '0');
   assert.equal(await syncNow(page, true), 'succeeded');
   const read = Number(await page.locator('#sync-progress [data-field="entries-read"]').textContent());
   const written = Number(await page.locator('#sync-progress [data-field="written"]').textContent());
@@ -123,6 +126,11 @@ try {
   assert.equal(await first.getAttribute('data-outcome'), 'succeeded');
   assert.match(await first.textContent(), /full/);
   assert.match(await first.textContent(), /\d+ created/);
+  await page.waitForFunction(() => !/^0 users/.test(document.querySelector('#ldap-detail-counts').textContent),
+    null, { timeout: 10000 });
+  const counts = (await page.locator('#ldap-detail-counts').textContent()).match(/^(\d+) users, (\d+) groups$/);
+  assert.ok(counts && Number(counts[1]) >= 40 && Number(counts[2]) >= 1, 'detail counts: ' + counts);
+  assert.equal(await page.locator('#ldap-table tr[data-connection="corp"] td.num').first().textContent(), counts[1]);
   await shot(page, 'ldap-sync');
   ok();
 

@@ -331,6 +331,53 @@ def test_every_console_and_api_route_refuses_without_session(idsync_bin, server)
     assert_security_headers(missing)
 
 
+def _documented_operations(conn):
+    """Every operation of the admin API's OpenAPI document as (method, concrete path), the path
+    parameters naming things that exist (so a refusal is the credential's, not a 404)."""
+    doc = adm._load_openapi()
+    names = {"directory": "users", "connection": conn, "id": "x", "user": "x",
+             "account": "x", "admin_user": "x", "token": "x"}
+    out = []
+    for template, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            if op.get("security") == []:  # the OpenAPI document itself is public
+                continue
+            path = re.sub(r"\{([^}]+)\}", lambda m: names[m.group(1)], template)
+            out.append((method.upper(), path))
+    return out
+
+
+def test_every_documented_api_operation_refuses_without_session_or_token(idsync_bin, server):
+    """Not a sample: every operation the OpenAPI document lists (the console's user search and
+    mapping preview included) answers 401 without a credential, with a forged session cookie
+    and with a forged admin token, and 403 to a viewer for every write."""
+    admin = signed_in(server, idsync_bin)
+    conn = uniq("c")
+    assert admin.call("POST", "/api/v1/connections", {"name": conn}).status == 201
+    ops = _documented_operations(conn)
+    paths = {p for _, p in ops}
+    assert "/api/v1/directories/users/user-search" in paths
+    assert f"/api/v1/connections/{conn}/policy/sample" in paths
+    assert len(ops) >= 50, len(ops)
+    anon = Browser(server)
+    viewer = signed_in(server, idsync_bin, role="viewer")
+    for method, path in ops:
+        body = None if method in ("GET", "DELETE") else {}
+        for how in ({}, {"cookie": "idsync_session=idsync_session_forged"},
+                    {"headers": {"Authorization": "Bearer idsync_admin_forged"}}):
+            r = anon.call(method, path, body, **how)
+            assert r.status == 401, (method, path, how, r.status, r.body[:200])
+            assert r.json["error"]["code"] == "unauthorized", (method, path, r.json)
+        if method != "GET":
+            r = viewer.call(method, path, body)
+            assert r.status == 403 and "viewer" in r.json["error"]["message"], (method, path, r)
+    # Nothing the viewer or the anonymous calls sent changed the connection.
+    detail = admin.call("GET", f"/api/v1/connections/{conn}").json
+    assert detail["enabled"] is True and len(detail["tokens"]) == 1, detail
+
+
 def test_no_scim_read_or_ldap_credential_is_a_console_credential(idsync_bin, server):
     data = server.data_dir
     scim = cli_json(idsync_bin, "connection", "add", uniq("c"), "--data", data, "--json")["token"]

@@ -11,6 +11,7 @@ The node modules come from tests/browser/package-lock.json (`npm ci`, run here w
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -60,3 +61,26 @@ def test_console_in_a_browser(idsync_bin, tmp_path):
         assert "idsync_scim_" not in log and "idsync_session_" not in log
     finally:
         assert srv.stop(signal.SIGTERM) == 0
+
+
+def test_readme_links_every_screenshot_and_each_page_has_one():
+    """What must be shown 3: the screenshots the browser tests take are linked from the README's
+    console section, every link there names a committed picture, and each page has one."""
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    section = readme.split("## The admin console", 1)[1].split("\n## ", 1)[0]
+    linked = set(re.findall(r"\(docs/console/([\w.-]+\.png)\)", section))
+    folder = os.path.join(REPO_ROOT, "docs", "console")
+    committed = {n for n in os.listdir(folder) if n.endswith(".png")}
+    assert linked - committed == set(), "linked but missing"
+    assert committed - linked == set(), "taken but not linked from the console section"
+    taken = set()
+    for script in ("console.test.mjs", "ldap.test.mjs", "policy.test.mjs"):
+        with open(os.path.join(BROWSER_DIR, script), encoding="utf-8") as f:
+            text = f.read()
+        taken |= {m + ".png" for m in re.findall(r"shot\(page, '([\w-]+)'\)", text)}
+        taken |= {m + ".png" for m in re.findall(r"'([\w-]+-phone)'", text)}
+    assert taken - committed == set(), "a browser test takes a picture that is not committed"
+    for page in ("sign-in", "overview", "connections", "ldap-sync", "access", "policy",
+                 "explorer", "explorer-user", "explorer-group", "activity"):
+        assert page + ".png" in linked, page

@@ -56,6 +56,8 @@ def test_ldap_access_and_overview_in_a_browser(idsync_bin, tmp_path, slapd):
             f"server stderr:\n{srv.stderr_text()[-2000:]}")
         steps = [line for line in r.stdout.splitlines() if line.startswith("ok ")]
         assert len(steps) >= 9, r.stdout
+        # The first-load measurement, shown with `pytest -rP` (README, "The admin console").
+        print("\n".join(x for x in r.stdout.splitlines() if x.startswith("first load")))
         log = srv.stderr_text()
         assert slapd.info["service_password"] not in log
         assert "idsync_admin_" not in log and "idsync_read_" not in log and "idsync_ldap_" not in log

@@ -1,6 +1,7 @@
-// Directory explorer: search a directory's effective users and groups (paged by the server,
-// through the admin API's SCIM filter), a user's provenance page (the explain data) with
-// hand-granted memberships, a group's members (paged) and the directory's conflicts.
+// Directory explorer: search a directory's effective users (the admin API's indexed user-search
+// route, keyset pages) and groups (paged by the server through the SCIM filter), a user's
+// provenance page (the explain data) with hand-granted memberships, a group's members (paged)
+// and the directory's conflicts.
 // Routes: #/explorer, #/explorer/{directory}/user/{id}, #/explorer/{directory}/group/{id}.
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from './api.js';
@@ -11,16 +12,6 @@ const PAGE = 25;
 
 // A SCIM string literal: quotes and backslashes escaped (RFC 7644 §3.4.2.2).
 const lit = (s) => '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
-
-// The search form's fields as one SCIM filter (empty: every user).
-export function userFilter({ name, email, group, state }) {
-  const parts = [];
-  if (name) parts.push(`(userName sw ${lit(name)} or displayName co ${lit(name)})`);
-  if (email) parts.push(`emails.value sw ${lit(email)}`);
-  if (group) parts.push(`groups.display eq ${lit(group)}`);
-  if (state) parts.push(`active eq ${state === 'active' ? 'true' : 'false'}`);
-  return parts.join(' and ');
-}
 
 function Pager({ start, total, onPage, label }) {
   if (total <= PAGE) return null;
@@ -47,14 +38,29 @@ async function listPage(directory, kind, filter, start) {
   return api.get('/directories/' + enc(directory) + '/' + kind + '?' + q.toString());
 }
 
+// The search form's fields as the user-search route's parameters (indexed on the server; paged
+// by a cursor, so deep pages cost no more than the first).
+export function userSearchParams({ name, email, group, state }, after) {
+  const q = new URLSearchParams({ count: String(PAGE) });
+  if (name) q.set('name', name);
+  if (email) q.set('email', email);
+  if (group) q.set('group', group);
+  if (state) q.set('state', state);
+  if (after) q.set('after', after);
+  return q;
+}
+
 function UserSearch({ directory }) {
   const [form, setForm] = useState({ name: '', email: '', group: '', state: '' });
-  const [query, setQuery] = useState({ filter: '', start: 1 });
+  // cursors: the `after` of each page shown so far ('' for the first), for Previous.
+  const [query, setQuery] = useState({ criteria: {}, cursors: [''] });
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
     let live = true;
-    listPage(directory, 'users', query.filter, query.start).then(
+    const after = query.cursors[query.cursors.length - 1];
+    const q = userSearchParams(query.criteria, after);
+    api.get('/directories/' + enc(directory) + '/user-search?' + q.toString()).then(
       (r) => live && (setResult(r), setError(null)),
       (err) => live && setError(err),
     );
@@ -65,15 +71,17 @@ function UserSearch({ directory }) {
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
   const submit = (e) => {
     e.preventDefault();
-    setQuery({ filter: userFilter(form), start: 1 });
+    setQuery({ criteria: { ...form }, cursors: [''] });
   };
+  const pageNo = query.cursors.length;
+  const first = (pageNo - 1) * PAGE + 1;
   return (
     <section aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
       <form class="panel inline" onSubmit={submit} role="search" aria-label="Search users">
         <div>
           <label for="search-name">Name</label>
-          <input id="search-name" value={form.name} onInput={set('name')} placeholder="username or display name" />
+          <input id="search-name" value={form.name} onInput={set('name')} placeholder="username starts with" />
         </div>
         <div>
           <label for="search-email">E-mail</label>
@@ -101,7 +109,9 @@ function UserSearch({ directory }) {
       ) : (
         <>
           <p class="muted" id="users-total">
-            {result.totalResults} user{result.totalResults === 1 ? '' : 's'}
+            {result.next || pageNo > 1
+              ? `users ${first}–${first + result.users.length - 1}${result.next ? ', more on the next page' : ''}`
+              : `${result.users.length} user${result.users.length === 1 ? '' : 's'}`}
           </p>
           <div class="table-wrap">
             <table class="data" id="explorer-users">
@@ -114,7 +124,7 @@ function UserSearch({ directory }) {
                 </tr>
               </thead>
               <tbody>
-                {result.Resources.map((u) => (
+                {result.users.map((u) => (
                   <tr key={u.id} data-user={u.userName}>
                     <th scope="row">
                       <a href={`#/explorer/${enc(directory)}/user/${enc(u.id)}`}>{u.userName}</a>
@@ -131,8 +141,19 @@ function UserSearch({ directory }) {
               </tbody>
             </table>
           </div>
-          <Pager label="User pages" start={result.startIndex} total={result.totalResults}
-            onPage={(s) => setQuery({ ...query, start: s })} />
+          {(pageNo > 1 || result.next) && (
+            <div class="pager" role="navigation" aria-label="User pages">
+              <button type="button" disabled={pageNo <= 1}
+                onClick={() => setQuery({ ...query, cursors: query.cursors.slice(0, -1) })}>
+                Previous
+              </button>
+              <span aria-live="polite">page {pageNo}</span>
+              <button type="button" disabled={!result.next}
+                onClick={() => setQuery({ ...query, cursors: [...query.cursors, result.next] })}>
+                Next
+              </button>
+            </div>
+          )}
         </>
       )}
     </section>

@@ -1,6 +1,7 @@
 // LDAP: the connections of kind ldap. Add one with every setting (ldap_form.jsx); open one to
 // edit its settings or set a new bind password, Test connection and Test user (ldap_test.jsx),
-// Sync now with a live progress bar and the run history (ldap_runs.jsx).
+// Sync now with a live progress bar and the run history (ldap_runs.jsx); when a run ends the
+// counts of users and groups refresh.
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from './api.js';
 import { ErrorMessage, Loading } from './components.jsx';
@@ -37,7 +38,10 @@ function Detail({ name, canWrite, directories, onChanged }) {
       </div>
       <p class="muted">
         {s.url} · {(s.base_dns || []).join('; ')} · directory {connection.directory} ·{' '}
-        {connection.users} users, {connection.groups} groups in its mirror ·{' '}
+        <span id="ldap-detail-counts">
+          {connection.users} users, {connection.groups} groups
+        </span>{' '}
+        in its mirror ·{' '}
         {connection.enabled ? 'enabled' : 'disabled'}
       </p>
       {saved && <p class="notice" role="status">Settings saved; the next run uses them.</p>}
@@ -52,7 +56,12 @@ function Detail({ name, canWrite, directories, onChanged }) {
           }} />
       )}
       <LdapTest name={connection.name} />
-      <LdapRuns name={connection.name} canWrite={canWrite} />
+      <LdapRuns name={connection.name} canWrite={canWrite}
+        onRunEnded={async () => {
+          // The mirror's counts changed with the run: this panel's and the table's.
+          await load();
+          onChanged();
+        }} />
     </section>
   );
 }

@@ -55,7 +55,8 @@ function Counts({ counts }) {
   return parts.length ? parts.map(([k, v]) => v + ' ' + k).join(', ') : 'no changes';
 }
 
-export function LdapRuns({ name, canWrite }) {
+// onRunEnded: called when a run this page watched has ended (the page refreshes its counts).
+export function LdapRuns({ name, canWrite, onRunEnded }) {
   const [runs, setRuns] = useState(null);
   const [full, setFull] = useState(false);
   const [error, setError] = useState(null);
@@ -83,6 +84,7 @@ export function LdapRuns({ name, canWrite }) {
           timer.current = setTimeout(tick, POLL_MS);
           return;
         }
+        if (onRunEnded) onRunEnded();
       } catch (err) {
         setError(err);
       }

@@ -9,6 +9,7 @@ import { Confirm, ErrorMessage, Loading } from './components.jsx';
 import {
   AttributeMapping, Entitlements, GroupSettings, Linking, PATHS, PolicyError, UserSettings, owningPath,
 } from './policy_forms.jsx';
+import { useMappingSample } from './policy_sample.jsx';
 import { Versions } from './policy_versions.jsx';
 
 const COUNT_LABELS = {
@@ -153,7 +154,13 @@ function Editor({ connection, canWrite }) {
   const [applied, setApplied] = useState(null);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState('');
+  // Apply is one request that answers when the directory is re-derived (no phases to report):
+  // the page shows an indeterminate bar with the elapsed time, then the counts and the time.
+  const [applyStart, setApplyStart] = useState(0);
+  const [now, setNow] = useState(0);
   const [versionsKey, setVersionsKey] = useState(0);
+  const [sampleUser, setSampleUser] = useState('');
+  const { sample } = useMappingSample(connection, draft, sampleUser, canWrite);
   const paths = useRef(new Set(PATHS));
   const registerPath = (p) => paths.current.add(p);
 
@@ -200,16 +207,27 @@ function Editor({ connection, canWrite }) {
       setBusy('');
     }
   };
+  useEffect(() => {
+    if (busy !== 'apply') return undefined;
+    const timer = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(timer);
+  }, [busy]);
   const apply = async () => {
+    const started = Date.now();
+    setApplyStart(started);
+    setNow(started);
     setBusy('apply');
     try {
       const r = await api.put('/connections/' + enc(connection) + '/policy', draft);
-      setApplied(r);
+      const seconds = (Date.now() - started) / 1000;
+      // The forms reload the stored version first (still busy, so no edit is lost to the
+      // reload); the counts then appear together with the end of the progress state.
+      await load();
+      setApplied({ ...r, seconds });
       setPreview(null);
       setConfirming(false);
       setError(null);
       setVersionsKey((k) => k + 1);
-      await load();
     } catch (err) {
       setConfirming(false);
       setError(err);
@@ -263,7 +281,8 @@ function Editor({ connection, canWrite }) {
       ) : (
         <form key={formKey} onSubmit={(e) => e.preventDefault()} aria-label="Policy">
           <UserSettings policy={draft} update={update} disabled={disabled} />
-          <AttributeMapping policy={draft} update={update} disabled={disabled} registerPath={registerPath} />
+          <AttributeMapping policy={draft} update={update} disabled={disabled} registerPath={registerPath}
+            sample={canWrite ? sample : undefined} sampleUser={sampleUser} setSampleUser={setSampleUser} />
           <CustomAttributes directory={doc.directory} canWrite={canWrite} />
           <GroupSettings policy={draft} update={update} disabled={disabled} registerPath={registerPath} />
           <Entitlements policy={draft} update={update} disabled={disabled} />
@@ -279,10 +298,15 @@ function Editor({ connection, canWrite }) {
         )}{' '}
         <button type="button" onClick={load} disabled={busy !== ''}>Discard changes</button>
         {busy && (
-          <span role="status">
+          <span role="status" id="policy-busy" data-busy={busy}>
             {' '}
             <progress aria-label={busy === 'apply' ? 'Applying the policy' : 'Previewing'} />{' '}
-            {busy === 'apply' ? 'Applying the policy and re-deriving the directory…' : 'Previewing…'}
+            {busy === 'apply' ? (
+              <>
+                Applying the policy and re-deriving the directory…{' '}
+                <span id="apply-elapsed">{Math.max(0, Math.floor((now - applyStart) / 1000))} s</span>
+              </>
+            ) : 'Previewing…'}
           </span>
         )}
       </div>
@@ -295,6 +319,9 @@ function Editor({ connection, canWrite }) {
       {applied && (
         <section aria-labelledby="applied-title" role="status">
           <h2 id="applied-title">Applied as version {applied.version}</h2>
+          <p class="muted" id="policy-applied-time">
+            Stored and re-derived in {applied.seconds.toFixed(1)} s.
+          </p>
           <DiffSummary result={applied} id="policy-applied" />
         </section>
       )}

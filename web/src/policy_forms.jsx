@@ -7,6 +7,7 @@
 // a refusal appears next to the field it names, worded as the API words it.
 import { createContext } from 'preact';
 import { useContext, useState } from 'preact/hooks';
+import { SampleCell, SamplePicker } from './policy_sample.jsx';
 
 export const PolicyError = createContext({ error: null, paths: [] });
 
@@ -142,7 +143,7 @@ export function UserSettings({ policy, update, disabled }) {
 }
 
 // One mapping row: its own text state so half-typed lines are kept as typed.
-function MappingRow({ target, mapping, onChange, onRemove, disabled, index }) {
+function MappingRow({ target, mapping, onChange, onRemove, disabled, index, sample }) {
   const [sources, setSources] = useState((mapping.sources || []).map(sourceToText).join('\n'));
   const [transforms, setTransforms] = useState((mapping.transforms || []).map(transformToText).join('\n'));
   const [name, setName] = useState(target);
@@ -169,6 +170,7 @@ function MappingRow({ target, mapping, onChange, onRemove, disabled, index }) {
         <textarea id={id + '-transforms'} rows={2} aria-label={'Transforms of ' + target} value={transforms} disabled={disabled}
           onInput={(e) => (setTransforms(e.target.value), emit(name, sources, e.target.value))} />
       </td>
+      {sample !== undefined && <SampleCell sample={sample} target={target} />}
       <td class="actions">
         <button type="button" onClick={onRemove} disabled={disabled} aria-label={'Remove mapping of ' + target}>Remove</button>
       </td>
@@ -176,7 +178,9 @@ function MappingRow({ target, mapping, onChange, onRemove, disabled, index }) {
   );
 }
 
-export function AttributeMapping({ policy, update, disabled, registerPath }) {
+// `sample` (the live preview on one source user, policy_sample.jsx) is undefined for viewers,
+// who cannot ask for it.
+export function AttributeMapping({ policy, update, disabled, registerPath, sample, sampleUser, setSampleUser }) {
   const attrs = policy.attributes || {};
   const entries = Object.entries(attrs);
   entries.forEach(([t]) => registerPath('attributes.' + t));
@@ -208,6 +212,7 @@ export function AttributeMapping({ policy, update, disabled, registerPath }) {
         <code>regex_replace /PATTERN/ REPLACEMENT</code>, <code>template TEXT-WITH-{'{value}'}</code>.
       </p>
       <FieldError path="attributes" id="attributes" />
+      {sample !== undefined && <SamplePicker sample={sample} user={sampleUser} setUser={setSampleUser} />}
       <div class="table-wrap">
         <table class="data" id="attribute-mapping">
           <thead>
@@ -215,12 +220,13 @@ export function AttributeMapping({ policy, update, disabled, registerPath }) {
               <th scope="col">Target</th>
               <th scope="col">Sources, in order</th>
               <th scope="col">Transforms</th>
+              {sample !== undefined && <th scope="col">Sample user's value (rule)</th>}
               <th scope="col"><span class="visually-hidden">Actions</span></th>
             </tr>
           </thead>
           <tbody>
             {entries.map(([target, mapping], i) => (
-              <MappingRow key={target} index={i} target={target} mapping={mapping} disabled={disabled}
+              <MappingRow key={target} index={i} target={target} mapping={mapping} disabled={disabled} sample={sample}
                 onChange={(n, m) => replace(target, n, m)} onRemove={() => remove(target)} />
             ))}
           </tbody>

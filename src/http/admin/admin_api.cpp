@@ -310,6 +310,8 @@ Response AdminApi::Directories(Call& call) {
     return Reply(200, Json{{"directory", name}, {"conflicts", std::move(*list)}}, route);
   }
 
+  if (seg.size() == 3 && seg[2] == "user-search") return UserSearchRoute(call, name);
+
   if ((seg.size() == 3 || seg.size() == 4) && (seg[2] == "users" || seg[2] == "groups")) {
     return Effective(call);
   }
@@ -577,6 +579,20 @@ Response AdminApi::Policy(Call& call, const std::string& connection) {
     auto preview = directory_.PreviewPolicy(connection, *body, options);
     if (!preview) return ErrorResponse(preview.error(), route);
     return Reply(200, *preview, route);
+  }
+  if (seg[3] == "sample") {
+    // The Policy page's live mapping preview: the draft in the body, ?user= a source user id
+    // (absent: the connection's first).
+    const std::string route = "admin.policy.sample";
+    if (method != "POST") return call.MethodNotAllowed("POST", route);
+    auto candidates = QueryInt(req, "candidates", 50, 0, 200);
+    if (!candidates) return ErrorResponse(candidates.error(), route);
+    auto body = ParseBody(req);
+    if (!body) return ErrorResponse(body.error(), route);
+    auto sample = directory_.SampleMapping(
+        connection, *body, std::string(req.Query("user").value_or("")), *candidates);
+    if (!sample) return ErrorResponse(sample.error(), route);
+    return Reply(200, *sample, route);
   }
   if (seg[3] == "versions") {
     const std::string route = "admin.policy.versions";

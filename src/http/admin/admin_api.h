@@ -121,6 +121,7 @@ class AdminApi {
   Response AdminUserRoutes(Call& call);
   // activity_routes.cpp: /connections/{name}/activity (hourly counts for the Overview).
   Response ActivityRoute(Call& call, const std::string& connection);
+  Response UserSearchRoute(Call& call, const std::string& directory);
   // Authenticates by console session (issue #12).
   struct SessionOutcome {
     bool present = false;             // the request carries a console session cookie

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "scim/resource/validate.h"
+
 namespace idsync::scim::patch {
 namespace {
 
@@ -656,6 +658,59 @@ TEST(PatchMembers, StoredJsonNeverHoldsMembers) {
   EXPECT_FALSE(g.contains("members"));
   EXPECT_EQ(g["displayName"], "X");
   EXPECT_EQ(store.Ids(), std::vector<std::string>{"a"});
+}
+
+// A value of a simple attribute is accepted or refused alike by PATCH and by POST/PUT
+// (resource::Normalize), and stored in the same form: the two once diverged (PATCH refused 3.0
+// for an integer that POST stored as 3, and checked base64 only after the whole patch).
+TEST(PatchValues, SameRulesAsACreate) {
+  Json ext = Json::parse(R"({"id": "urn:example:params:scim:schemas:extension:hr:2.0:User",
+    "name": "hr", "attributes": [
+      {"name": "level", "type": "integer"}, {"name": "ratio", "type": "decimal"},
+      {"name": "badge", "type": "binary"}, {"name": "since", "type": "dateTime"},
+      {"name": "remote", "type": "boolean"}]})");
+  auto reg = schema::Registry::WithExtensions({ext}, {});
+  ASSERT_TRUE(reg) << reg.error().detail;
+  const std::string urn = "urn:example:params:scim:schemas:extension:hr:2.0:User";
+  struct Case {
+    const char* attr;
+    Json value;
+    bool accepted;
+    Json stored;
+  };
+  const std::vector<Case> cases = {
+      {"level", 3, true, 3},
+      {"level", 3.0, true, 3},
+      {"level", 3.5, false, nullptr},
+      {"level", "3", false, nullptr},
+      {"ratio", 0.25, true, 0.25},
+      {"ratio", "0.25", false, nullptr},
+      {"badge", "aGVsbG8=", true, "aGVsbG8="},
+      {"badge", "not base64!", false, nullptr},
+      {"since", "2024-05-01T12:00:00Z", true, "2024-05-01T12:00:00Z"},
+      {"since", "yesterday", false, nullptr},
+      {"remote", "True", true, true},
+      {"remote", "yes", false, nullptr},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.attr) + " = " + c.value.dump());
+    Json body = {{"schemas", Json::array({"urn:ietf:params:scim:schemas:core:2.0:User", urn})},
+                 {"userName", "u"},
+                 {urn, {{c.attr, c.value}}}};
+    auto created = resource::Normalize(body, ResourceType::kUser, resource::WriteMode::kCreate,
+                                       **reg);
+    Json op = Json::array({{{"op", "replace"}, {"path", urn + ":" + c.attr}, {"value", c.value}}});
+    auto patched = ApplyPatch(SampleUser(), Body(op.dump()), ResourceType::kUser, **reg);
+    EXPECT_EQ(bool(created), c.accepted);
+    ASSERT_EQ(bool(patched), c.accepted);
+    if (!c.accepted) {
+      EXPECT_EQ(patched.error().code, ErrorCode::kInvalidValue);
+      EXPECT_NE(patched.error().detail.find(c.attr), std::string::npos) << patched.error().detail;
+      continue;
+    }
+    EXPECT_EQ((*created)[urn][c.attr], c.stored);
+    EXPECT_EQ((*patched)[urn][c.attr], c.stored);
+  }
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "base/strings.h"
-#include "base/time.h"
 #include "scim/patch/values.h"
+#include "scim/resource/validate.h"
 
 namespace idsync::scim::patch::detail {
 
@@ -39,40 +39,10 @@ bool IsEmptyValue(const Json& v) {
 
 namespace {
 
+// The same rules as a POST or PUT body (validate.h), so that a value is accepted or refused
+// alike whichever verb sends it.
 Result<Json> CoerceSimple(const Attribute& attr, const Json& v, const std::string& where) {
-  auto wrong = [&](std::string_view expected) {
-    return Fail(ErrorCode::kInvalidValue,
-                where + " must be " + std::string(expected) + ", got " + v.type_name());
-  };
-  switch (attr.type) {
-    case Type::kString:
-    case Type::kBinary:
-    case Type::kReference:
-      if (!v.is_string()) return wrong("a string");
-      return v;
-    case Type::kBoolean:
-      if (v.is_boolean()) return v;
-      // Entra ID without aadOptscim062020 (E-2) and OneLogin templates send "True"/"False".
-      if (v.is_string()) {
-        const std::string& s = v.get_ref<const std::string&>();
-        if (EqualsIgnoreAsciiCase(s, "true")) return Json(true);
-        if (EqualsIgnoreAsciiCase(s, "false")) return Json(false);
-      }
-      return wrong("a boolean");
-    case Type::kInteger:
-      if (!v.is_number_integer()) return wrong("an integer");
-      return v;
-    case Type::kDecimal:
-      if (!v.is_number()) return wrong("a number");
-      return v;
-    case Type::kDateTime:
-      if (!v.is_string() || !ParseRfc3339(v.get_ref<const std::string&>())) {
-        return wrong("an RFC 3339 dateTime");
-      }
-      return v;
-    case Type::kComplex: break;
-  }
-  return Fail(ErrorCode::kInternal, where + ": complex attribute reached the simple coercion");
+  return resource::NormalizeSimpleValue(attr, v, where);
 }
 
 Result<Json> CoerceComplex(const Attribute& attr, const Json& v, const std::string& where) {

@@ -78,14 +78,14 @@ bool CanonicalRequired(const Walk& w, const Attribute& a) {
 Result<Json> NormalizeAttribute(const Walk& w, const Attribute& a, const Json& v,
                                 const std::string& path);
 
-// One value of `a` (one element if multi-valued). Returns null for "absent".
-Result<Json> NormalizeSingle(const Walk& w, const Attribute& a, const Json& v,
-                             const std::string& path) {
-  if (v.is_null()) return Json();
+// One value of a simple (not complex) attribute in the stored form; `canonical_required` makes
+// canonicalValues binding (see CanonicalRequired). Shared with PATCH through NormalizeSimpleValue.
+Result<Json> NormalizeScalar(const Attribute& a, const Json& v, const std::string& path,
+                             bool canonical_required) {
   switch (a.type) {
     case Type::kString: {
       if (!v.is_string()) return WrongType(path, "a string", v);
-      if (!a.canonical_values.empty() && CanonicalRequired(w, a)) {
+      if (!a.canonical_values.empty() && canonical_required) {
         for (const std::string& c : a.canonical_values) {
           if (EqualsIgnoreAsciiCase(c, v.get<std::string>())) return Json(c);
         }
@@ -135,6 +135,14 @@ Result<Json> NormalizeSingle(const Walk& w, const Attribute& a, const Json& v,
       return v;
     case Type::kComplex: break;
   }
+  return MakeError(ErrorCode::kInternal, path + ": complex attribute reached the simple values");
+}
+
+// One value of `a` (one element if multi-valued). Returns null for "absent".
+Result<Json> NormalizeSingle(const Walk& w, const Attribute& a, const Json& v,
+                             const std::string& path) {
+  if (v.is_null()) return Json();
+  if (a.type != Type::kComplex) return NormalizeScalar(a, v, path, CanonicalRequired(w, a));
 
   // Complex. "manager" as a bare id (Entra E-10, OneLogin): any singular complex attribute with
   // a "value" sub-attribute accepts a string as its value.
@@ -429,6 +437,10 @@ Status CheckComplete(const Json& resource, ResourceType type, const schema::Regi
   auto checked = Run(w, resource, nullptr);
   if (!checked) return MakeError(ErrorCode::kInvalidValue, checked.error().detail);
   return Status::Ok();
+}
+
+Result<Json> NormalizeSimpleValue(const Attribute& a, const Json& v, const std::string& path) {
+  return NormalizeScalar(a, v, path, false);
 }
 
 }  // namespace idsync::scim::resource

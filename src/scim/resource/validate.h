@@ -52,4 +52,12 @@ Result<Json> Normalize(const Json& body, ResourceType type, WriteMode mode,
 // attributes present, types right, primary at most once. kInvalidValue otherwise.
 Status CheckComplete(const Json& resource, ResourceType type, const schema::Registry& registry);
 
+// One value of a simple attribute (string, boolean, integer, decimal, dateTime, binary,
+// reference) by the rules Normalize applies: "True"/"False" strings become booleans, an integral
+// number such as 3.0 becomes the integer 3, binary must be base64, dateTime RFC 3339. PATCH uses
+// it too, so a value is accepted or refused the same way whichever verb sends it.
+// kInvalidValue naming `path` otherwise. `v` must not be null; `a` must not be complex.
+Result<Json> NormalizeSimpleValue(const schema::Attribute& a, const Json& v,
+                                  const std::string& path);
+
 }  // namespace idsync::scim::resource

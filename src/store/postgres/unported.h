@@ -107,6 +107,7 @@ class UnportedAreas : public Transaction {
   Result<int64_t> CountEffectiveUsers(const std::string& directory) override { return NotPorted("CountEffectiveUsers"); }
   Result<std::vector<EffectiveUserRow>> ListEffectiveUsers(const std::string& directory, int64_t offset, int64_t limit) override { return NotPorted("ListEffectiveUsers"); }
   Status ScanEffectiveUsers(const std::string& directory, const std::function<bool(const EffectiveUserRow&)>& visit) override { return NotPorted("ScanEffectiveUsers"); }
+  Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& directory, const EffectiveUserSearch& search) override { return NotPorted("SearchEffectiveUsers"); }
   // --- link (store/link_area.h)
   Result<SourceLink> GetLink(int64_t connection_id, const std::string& source_user_id) override { return NotPorted("GetLink"); }
   Status PutLink(const SourceLink& link) override { return NotPorted("PutLink"); }

@@ -1,12 +1,14 @@
 // SqliteTransaction's share of store/effective_user_area.h (effective users) over one SQLite
 // connection. Its statements are in queries.h.
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/crypto.h"
 #include "store/sqlite/queries.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/transaction.h"
@@ -150,6 +152,120 @@ Status SqliteTransaction::ScanEffectiveUsers(
     const std::string& directory, const std::function<bool(const EffectiveUserRow&)>& visit) {
   return ScanByPk<EffectiveUserRow>(sql::kScanEffectiveUsers, directory, "reading effective users",
                                     ReadEUser(), visit);
+}
+
+}  // namespace idsync::store::sqlite
+
+namespace idsync::store::sqlite {
+namespace {
+
+// [prefix, prefix + 0xFF): every key starting with `prefix` (UTF-8 never holds the byte 0xFF).
+std::string UpperBound(const std::string& prefix) { return prefix + '\xff'; }
+
+char IndexLetter(UserSearchIndex index) {
+  switch (index) {
+    case UserSearchIndex::kUsername: return 'n';
+    case UserSearchIndex::kMail: return 'm';
+    case UserSearchIndex::kGroup: return 'g';
+    case UserSearchIndex::kState: return 's';
+  }
+  return 'n';
+}
+
+// The cursor: base64url of "<index letter>\n<key>\n<pk>", the last row's position in the
+// driving index. Opaque to callers; checked against the search it resumes.
+std::string EncodeCursor(UserSearchIndex index, const std::string& key, int64_t pk) {
+  return Base64Url(std::string(1, IndexLetter(index)) + "\n" + key + "\n" + std::to_string(pk));
+}
+
+}  // namespace
+
+Result<EffectiveUserPage> SqliteTransaction::SearchEffectiveUsers(
+    const std::string& directory, const EffectiveUserSearch& search) {
+  EffectiveUserPage page;
+  // The most selective criterion drives: an e-mail prefix names few users, a username prefix
+  // usually few, a group as many as it has members, a state about half the directory. A fixed
+  // order (not one estimated per call) keeps a cursor valid from page to page.
+  if (!search.mail_prefix.empty()) {
+    page.index = UserSearchIndex::kMail;
+  } else if (!search.username_prefix.empty()) {
+    page.index = UserSearchIndex::kUsername;
+  } else if (!search.group_id.empty()) {
+    page.index = UserSearchIndex::kGroup;
+  } else if (!search.state.empty()) {
+    page.index = UserSearchIndex::kState;
+  } else {
+    page.index = UserSearchIndex::kUsername;
+  }
+
+  std::string after_key;
+  int64_t after_pk = 0;
+  if (!search.after.empty()) {
+    auto bad = [] {
+      return MakeError(ErrorCode::kInvalidValue,
+                       "after: not a cursor of this search (use the \"next\" value the previous "
+                       "page returned, with the same criteria)");
+    };
+    auto decoded = DecodeBase64Url(search.after);
+    if (!decoded) return bad();
+    const size_t first = decoded->find('\n');
+    const size_t last = decoded->rfind('\n');
+    if (first != 1 || last == first || (*decoded)[0] != IndexLetter(page.index)) return bad();
+    after_key = decoded->substr(first + 1, last - first - 1);
+    const std::string pk_text = decoded->substr(last + 1);
+    char* end = nullptr;
+    after_pk = std::strtoll(pk_text.c_str(), &end, 10);
+    if (pk_text.empty() || *end != '\0' || after_pk < 0) return bad();
+  }
+
+  int64_t group_pk = 0;
+  if (!search.group_id.empty()) {
+    auto select = db_.Prepare(sql::kEffectiveGroupPkById);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, search.group_id);
+    auto row = select->Step("reading an effective group");
+    if (!row) return row.error();
+    if (!*row) return page;  // no such group: no members
+    group_pk = select->Int(0);
+  }
+
+  const char* text = nullptr;
+  switch (page.index) {
+    case UserSearchIndex::kUsername: text = sql::kSearchUsersByName; break;
+    case UserSearchIndex::kMail: text = sql::kSearchUsersByMail; break;
+    case UserSearchIndex::kGroup: text = sql::kSearchUsersByGroup; break;
+    case UserSearchIndex::kState: text = sql::kSearchUsersByState; break;
+  }
+  auto select = db_.Prepare(text);
+  if (!select) return select.error();
+  const int64_t limit = std::max<int64_t>(search.limit, 1);
+  select->Bind(1, directory)
+      .Bind(2, search.username_prefix)
+      .Bind(3, UpperBound(search.username_prefix))
+      .Bind(4, search.mail_prefix)
+      .Bind(5, UpperBound(search.mail_prefix))
+      .Bind(6, search.state)
+      .Bind(7, group_pk)
+      .Bind(8, after_key)
+      .Bind(9, after_pk)
+      .Bind(10, limit + 1);  // one more tells whether a next page exists
+  int64_t last_pk = 0;
+  std::string last_key;
+  auto read = ReadEUser();
+  Status status = ForEachRow(*select, "searching effective users", [&](Statement& row) -> Status {
+    if (static_cast<int64_t>(page.users.size()) == limit) {
+      page.next = EncodeCursor(page.index, last_key, last_pk);
+      return Status::Ok();
+    }
+    auto user = read(row);
+    if (!user) return user.error();
+    last_pk = row.Int(0);
+    last_key = page.index == UserSearchIndex::kMail ? user->mail_key : user->username_key;
+    page.users.push_back(std::move(*user));
+    return Status::Ok();
+  });
+  if (!status) return status.error();
+  return page;
 }
 
 }  // namespace idsync::store::sqlite

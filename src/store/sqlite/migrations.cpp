@@ -511,6 +511,19 @@ CREATE TRIGGER resources_count_delete AFTER DELETE ON resources BEGIN
 END;
 )sql";
 
+// The console's explorer searches users by state in username order (queries.h
+// kSearchUsersByState).
+constexpr std::string_view kSearchIndexes = R"sql(
+CREATE INDEX effective_users_by_state ON effective_users(directory, state, username_key);
+)sql";
+
+// The Activity page's user filter finds the source resources linked to an effective user
+// without knowing its directory (queries.h kLinkedSourcesOf). The table is WITHOUT ROWID, so
+// the index carries the primary key (connection_id, source_user_id): it covers the query.
+constexpr std::string_view kLinksByEffectiveUser = R"sql(
+CREATE INDEX source_links_by_effective ON source_links(effective_user_id);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -528,6 +541,8 @@ const std::vector<Migration>& Migrations() {
       {11, "admin console: local admin users and sessions", kConsoleSchema},
       {12, "admin console: audit and change feed by user", kActivityIndexes},
       {13, "deletes per connection and type, for paging by key", kResourceDeletesSchema},
+      {14, "admin console: users by state", kSearchIndexes},
+      {15, "admin console: source links by effective user", kLinksByEffectiveUser},
   };
   return kMigrations;
 }

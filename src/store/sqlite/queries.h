@@ -135,6 +135,10 @@ inline constexpr const char* kListAuditByConnectionSince = IDSYNC_AUDIT_SELECT
 inline constexpr const char* kListAuditByResource = IDSYNC_AUDIT_SELECT
     "WHERE resource_id = ?5 AND seq > ?1 AND (?3 IS NULL OR connection_id = ?3) "
     "AND (?4 IS NULL OR time_ms >= ?4) AND (?6 IS NULL OR time_ms <= ?6) ORDER BY seq LIMIT ?2";
+// The source resources linked to an effective user, in any directory (the Activity page's user
+// filter: SCIM audit records name these). source_links_by_effective (migration 15).
+inline constexpr const char* kLinkedSourcesOf =
+    "SELECT connection_id, source_user_id FROM source_links WHERE effective_user_id = ?1";
 
 // --- layer 2 (migration 5)
 #define IDSYNC_DIRECTORY_COLUMNS "name, custom_attributes, version, created_ms"
@@ -374,6 +378,50 @@ inline constexpr const char* kMemberNames =
     "SELECT u.pk, u.id, u.username, u.state "
     "FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
     "WHERE m.group_pk = ?1 AND m.user_pk > ?2 ORDER BY m.user_pk LIMIT ?3";
+// The explorer's user search (EffectiveUserArea::SearchEffectiveUsers): one statement per
+// driving index, all with the same parameters so that any criterion can be the residual one:
+//   ?1 directory, ?2/?3 username_key range [prefix, prefix + 0xFF), ?4/?5 mail_key range,
+//   ?6 state ('' any), ?7 group pk (0 none), ?8/?9 cursor (key text, pk), ?10 limit.
+// The residual terms are `?x = '' OR ...`, which no index can serve, so the planner keeps the
+// driving range; a residual group is one primary-key probe of effective_members per row read.
+#define IDSYNC_SEARCH_NAME_RESIDUAL "(?2 = '' OR (u.username_key >= ?2 AND u.username_key < ?3))"
+#define IDSYNC_SEARCH_MAIL_RESIDUAL "(?4 = '' OR (u.mail_key >= ?4 AND u.mail_key < ?5))"
+#define IDSYNC_SEARCH_STATE_RESIDUAL "(?6 = '' OR u.state = ?6)"
+#define IDSYNC_SEARCH_GROUP_RESIDUAL                                  \
+  "(?7 = 0 OR EXISTS (SELECT 1 FROM effective_members g "             \
+  "WHERE g.group_pk = ?7 AND g.user_pk = u.pk))"
+// Username order; with no criterion at all the range is every username ('' to 0xFF).
+inline constexpr const char* kSearchUsersByName =
+    "SELECT " IDSYNC_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = ?1 AND "
+    "u.username_key >= ?2 AND u.username_key < ?3 AND u.username_key > ?8 AND "
+    IDSYNC_SEARCH_MAIL_RESIDUAL " AND " IDSYNC_SEARCH_STATE_RESIDUAL " AND "
+    IDSYNC_SEARCH_GROUP_RESIDUAL " ORDER BY u.username_key LIMIT ?10";
+// effective_users_by_mail (migration 8) holds (directory, mail_key, pk): e-mails repeat, so the
+// cursor is the pair.
+inline constexpr const char* kSearchUsersByMail =
+    "SELECT " IDSYNC_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = ?1 AND "
+    "u.mail_key >= ?4 AND u.mail_key < ?5 AND (u.mail_key, u.pk) > (?8, ?9) AND "
+    IDSYNC_SEARCH_NAME_RESIDUAL " AND " IDSYNC_SEARCH_STATE_RESIDUAL " AND "
+    IDSYNC_SEARCH_GROUP_RESIDUAL " ORDER BY u.mail_key, u.pk LIMIT ?10";
+// A group's members in user pk order (the primary key of effective_members).
+inline constexpr const char* kSearchUsersByGroup =
+    "SELECT " IDSYNC_EUSER_COLUMNS_U
+    " FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = ?7 AND m.user_pk > ?9 AND u.directory = ?1 AND "
+    IDSYNC_SEARCH_NAME_RESIDUAL " AND " IDSYNC_SEARCH_MAIL_RESIDUAL " AND "
+    IDSYNC_SEARCH_STATE_RESIDUAL " ORDER BY m.user_pk LIMIT ?10";
+// effective_users_by_state (migration 14): (directory, state, username_key).
+inline constexpr const char* kSearchUsersByState =
+    "SELECT " IDSYNC_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = ?1 AND "
+    "u.state = ?6 AND u.username_key > ?8 AND " IDSYNC_SEARCH_NAME_RESIDUAL " AND "
+    IDSYNC_SEARCH_MAIL_RESIDUAL " AND " IDSYNC_SEARCH_GROUP_RESIDUAL
+    " ORDER BY u.username_key LIMIT ?10";
+#undef IDSYNC_SEARCH_NAME_RESIDUAL
+#undef IDSYNC_SEARCH_MAIL_RESIDUAL
+#undef IDSYNC_SEARCH_STATE_RESIDUAL
+#undef IDSYNC_SEARCH_GROUP_RESIDUAL
+inline constexpr const char* kEffectiveGroupPkById =
+    "SELECT pk FROM effective_groups WHERE directory = ?1 AND id = ?2";
 // Two statements rather than `mail_key = ?2 OR mail_key IS NULL`, which SQLite plans as a
 // search of the whole directory; each of these is one range of (directory, mail_key).
 inline constexpr const char* kUsersByMail =
@@ -542,6 +590,11 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"CountEffective", kCountEffective},
       {"ListEffectiveUsers", kListEffectiveUsers},
       {"ScanEffectiveUsers", kScanEffectiveUsers},
+      {"SearchUsersByName", kSearchUsersByName},
+      {"SearchUsersByMail", kSearchUsersByMail},
+      {"SearchUsersByGroup", kSearchUsersByGroup},
+      {"SearchUsersByState", kSearchUsersByState},
+      {"LinkedSourcesOf", kLinkedSourcesOf},
       {"GetLink", kGetLink},
       {"DeleteLink", kDeleteLink},
       {"LinksOf", kLinksOf},
@@ -588,6 +641,12 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"MembersAfter", kMembersAfter},
       {"MemberNames", kMemberNames},
       {"UsersByMail", kUsersByMail},
+      {"LinkedSourcesOf", kLinkedSourcesOf},
+      {"SearchUsersByName", kSearchUsersByName},
+      {"SearchUsersByMail", kSearchUsersByMail},
+      {"SearchUsersByGroup", kSearchUsersByGroup},
+      {"SearchUsersByState", kSearchUsersByState},
+      {"EffectiveGroupPkById", kEffectiveGroupPkById},
       {"UsersByLdapName", kUsersByLdapName},
       {"GroupsByLdapName", kGroupsByLdapName},
       {"UsersWithoutMailKey", kUsersWithoutMailKey},

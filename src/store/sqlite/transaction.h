@@ -126,6 +126,8 @@ class SqliteTransaction final : public Transaction {
                                                            int64_t offset, int64_t limit) override;
   Status ScanEffectiveUsers(const std::string& directory,
                             const std::function<bool(const EffectiveUserRow&)>& visit) override;
+  Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& directory,
+                                                 const EffectiveUserSearch& search) override;
 
   // --- links (link_area.cpp)
   Result<SourceLink> GetLink(int64_t connection_id, const std::string& source_user_id) override;
