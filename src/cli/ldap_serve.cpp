@@ -33,12 +33,11 @@ class Face final : public LdapFace {
     return Status::Ok();
   }
 
-  std::string Urls() const override {
-    std::string out;
-    if (server_->ldap_port()) out += "ldap://" + host_ + ":" + std::to_string(server_->ldap_port());
+  std::vector<std::string> UrlList() const override {
+    std::vector<std::string> out;
+    if (server_->ldap_port()) out.push_back("ldap://" + host_ + ":" + std::to_string(server_->ldap_port()));
     if (server_->ldaps_port()) {
-      out += std::string(out.empty() ? "" : " ") + "ldaps://" + host_ + ":" +
-             std::to_string(server_->ldaps_port());
+      out.push_back("ldaps://" + host_ + ":" + std::to_string(server_->ldaps_port()));
     }
     return out;
   }
@@ -58,8 +57,7 @@ class Face final : public LdapFace {
 }  // namespace
 
 Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& o,
-                                                const std::string& http_tls_cert,
-                                                const std::string& http_tls_key,
+                                                std::shared_ptr<tls::ServerContext> tls,
                                                 store::Store& store, http::RequestLimits& limits) {
   if (o.ldap_listen.empty() && o.ldaps_listen.empty()) return std::unique_ptr<LdapFace>();
   auto suffix = ldap::ParseDn(o.suffix);
@@ -86,12 +84,7 @@ Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& o,
   ldap::ServerOptions so;
   so.ldap_listen = o.ldap_listen;
   so.ldaps_listen = o.ldaps_listen;
-  std::string cert = o.tls_cert.empty() ? http_tls_cert : o.tls_cert;
-  std::string key = o.tls_key.empty() ? http_tls_key : o.tls_key;
-  if (!cert.empty() && !key.empty()) {
-    so.tls_cert_file = cert;
-    so.tls_key_file = key;
-  }
+  so.tls = std::move(tls);
   so.allow_plaintext = o.allow_plaintext;
   so.max_connections = o.max_connections;
   so.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.idle_timeout_seconds * 1000));

@@ -5,10 +5,15 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "http/request_limits.h"
 #include "store/store.h"
+
+namespace idsync::tls {
+class ServerContext;
+}
 
 namespace idsync::cli {
 
@@ -27,17 +32,17 @@ struct LdapServeOptions {
 class LdapFace {
  public:
   virtual ~LdapFace() = default;
-  // "ldap://127.0.0.1:3389" / "ldaps://..." lines for the start-up message; empty when off.
-  virtual std::string Urls() const = 0;
+  // "ldap://127.0.0.1:3389", "ldaps://..." for the start-up log line: one per listener.
+  virtual std::vector<std::string> UrlList() const = 0;
   virtual std::string Metrics() const = 0;
   virtual void Stop() = 0;
 };
 
-// nullptr (no error) when no LDAP listener was asked for. `http_tls_cert/key` are used when the
-// LDAP ones are not given. Errors in words (bad suffix, port in use, missing certificate).
+// nullptr (no error) when no LDAP listener was asked for. `tls` is the TLS context for LDAPS and
+// StartTLS (the HTTP server's unless ldap.tls_cert/key are given: the caller chooses), null for
+// none. Errors in words (bad suffix, port in use, missing certificate).
 Result<std::unique_ptr<LdapFace>> StartLdapFace(const LdapServeOptions& options,
-                                                const std::string& http_tls_cert,
-                                                const std::string& http_tls_key,
+                                                std::shared_ptr<tls::ServerContext> tls,
                                                 store::Store& store, http::RequestLimits& limits);
 
 }  // namespace idsync::cli

@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/json.h"
+#include "base/log.h"
 #include "base/time.h"
 #include "cli/admin_user_commands.h"
 #include "cli/app.h"
@@ -25,6 +28,7 @@
 #include "cli/serve_config.h"
 #include "cli/service_notify.h"
 #include "cli/version.h"
+#include "tls/server_context.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
@@ -49,6 +53,13 @@ constexpr int kExitFailure = 1;
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "idsync: %s\n", message.c_str());
+  return kExitFailure;
+}
+
+// A running server's failure goes to the server log (JSON lines for a log collector), not
+// free text; a command's failure stays a plain line for the person who typed it.
+int ServeFail(const std::string& message) {
+  log::Error("cannot serve", {{"detail", message}});
   return kExitFailure;
 }
 
@@ -93,7 +104,112 @@ Json ConnectionJson(const store::Connection& c, const std::string& data) {
           {"base_url", PublicUrl(data) + "/scim/v2"}};
 }
 
-int Serve(const std::string& data, const ServeOptions& o) {
+// What SIGHUP can change in a running server (ServeSettings::Diff lists the keys), and the TLS
+// contexts it rebuilds. The HTTP and LDAP listeners share one context unless ldap.tls_cert/key
+// name their own.
+struct Reloadable {
+  ServeOptions running;  // as started, plus what reloads applied
+  std::shared_ptr<tls::ServerContext> http_tls;
+  std::shared_ptr<tls::ServerContext> ldap_tls;  // == http_tls when shared
+  http::RequestLimits* limits = nullptr;
+};
+
+std::string LdapCert(const ServeOptions& o) {
+  return o.ldap.tls_cert.empty() ? o.tls_cert : o.ldap.tls_cert;
+}
+std::string LdapKey(const ServeOptions& o) {
+  return o.ldap.tls_key.empty() ? o.tls_key : o.ldap.tls_key;
+}
+
+// SIGHUP: reads the configuration again (file, then the start's flags and environment) and
+// applies what can change without a restart: the TLS certificates (read again even when their
+// paths did not change: a renewed certificate is written over the old file), rate limits and
+// the log level. Everything is checked before anything is applied: an invalid file or
+// certificate leaves the running configuration whole. Each change is logged; a change that
+// needs a restart is named and not applied.
+void Reload(Reloadable& r, const std::function<Result<ServeOptions>()>& reread) {
+  log::Info("SIGHUP: reading the configuration again");
+  auto refuse = [](const std::string& why) {
+    log::Error("configuration reload refused, the running configuration is kept",
+               {{"detail", why}});
+  };
+  auto next = reread();
+  if (!next) return refuse(next.error().detail);
+  if (next->tls_cert.empty() != next->tls_key.empty()) {
+    return refuse("tls.cert and tls.key must be given together");
+  }
+  if (next->ldap.tls_cert.empty() != next->ldap.tls_key.empty()) {
+    return refuse("ldap.tls_cert and ldap.tls_key must be given together");
+  }
+  auto changes = ServeSettings::Diff(r.running, *next);
+  std::set<std::string> restart;
+  for (const auto& c : changes) {
+    if (!c.reloadable) restart.insert(c.key);
+  }
+  // TLS switched on or off, or the LDAP listeners' certificate split from (or joined) the
+  // HTTP one: the listeners were built for the other case.
+  const bool ldap_own = r.ldap_tls && r.ldap_tls != r.http_tls;
+  const bool ldap_own_next = !next->ldap.tls_cert.empty() && next->ldap.tls_cert != next->tls_cert;
+  if (r.http_tls == nullptr && !next->tls_cert.empty()) restart.insert("tls.cert");
+  if (r.http_tls != nullptr && next->tls_cert.empty()) restart.insert("tls.cert");
+  if (r.ldap_tls != nullptr && (ldap_own != ldap_own_next || LdapCert(*next).empty())) {
+    restart.insert("ldap.tls_cert");
+  }
+  // Build every context first.
+  std::shared_ptr<boost::asio::ssl::context> http_ctx, ldap_ctx;
+  if (r.http_tls && !restart.count("tls.cert")) {
+    auto built = tls::ServerContext::Build(next->tls_cert, next->tls_key);
+    if (!built) return refuse(built.error().detail);
+    http_ctx = std::move(*built);
+  }
+  if (ldap_own && !restart.count("ldap.tls_cert")) {
+    auto built = tls::ServerContext::Build(LdapCert(*next), LdapKey(*next));
+    if (!built) return refuse(built.error().detail);
+    ldap_ctx = std::move(*built);
+  }
+  // Apply.
+  auto install = [](const char* listeners, tls::ServerContext& holder,
+                    std::shared_ptr<boost::asio::ssl::context> ctx, const std::string& cert,
+                    const std::string& key) {
+    std::string before = holder.Fingerprint();
+    holder.Install(std::move(ctx), cert, key);
+    std::string after = holder.Fingerprint();
+    log::Info(before == after ? "TLS certificate read again, unchanged" : "TLS certificate replaced",
+              {{"listeners", listeners},
+               {"cert", cert},
+               {"subject", holder.Subject()},
+               {"sha256", after},
+               {"previous_sha256", before}});
+  };
+  if (http_ctx) {
+    install(r.ldap_tls == r.http_tls ? "http,ldap" : "http", *r.http_tls, std::move(http_ctx),
+            next->tls_cert, next->tls_key);
+  }
+  if (ldap_ctx) install("ldap", *r.ldap_tls, std::move(ldap_ctx), LdapCert(*next), LdapKey(*next));
+  r.limits->SetOptions({.rate_per_address = next->rate_per_address,
+                        .rate_per_connection = next->rate_per_connection,
+                        .rate_per_api_token = next->rate_per_api_token,
+                        .auth_failures_before_throttle =
+                            static_cast<int>(next->auth_failures_per_address)});
+  std::string applied, needs_restart;
+  for (const auto& c : changes) {
+    if (restart.count(c.key)) {
+      log::Warn("configuration change needs a restart, not applied",
+                {{"key", c.key}, {"running", c.from}, {"configured", c.to}});
+      needs_restart += (needs_restart.empty() ? "" : ",") + c.key;
+    } else {
+      log::Info("configuration change applied", {{"key", c.key}, {"from", c.from}, {"to", c.to}});
+      applied += (applied.empty() ? "" : ",") + c.key;
+      ServeSettings::Take(c.key, *next, r.running);
+    }
+  }
+  log::Info("configuration reloaded", {{"applied", applied}, {"needs_restart", needs_restart}});
+  // Last, so that the lines above are written at the level they were asked at.
+  log::SetLevel(log::ParseLevel(next->log_level).value_or(log::Level::kInfo));
+}
+
+int Serve(const std::string& data, const ServeOptions& o,
+          const std::function<Result<ServeOptions>()>& reread) {
   http::ServerOptions so;
   auto colon = o.listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
@@ -133,9 +249,25 @@ int Serve(const std::string& data, const ServeOptions& o) {
     }
     *target = *d;
   }
+  Reloadable reloadable;
+  reloadable.running = o;
   if (!o.tls_cert.empty()) {
+    auto loaded = tls::ServerContext::Load(o.tls_cert, o.tls_key);
+    if (!loaded) return ServeFail(loaded.error().detail);
+    reloadable.http_tls = *loaded;
     so.tls_cert_file = o.tls_cert;
     so.tls_key_file = o.tls_key;
+    so.tls = reloadable.http_tls;
+  }
+  if (!o.ldap.ldap_listen.empty() || !o.ldap.ldaps_listen.empty()) {
+    if (!o.ldap.tls_cert.empty() && !o.ldap.tls_key.empty() &&
+        (o.ldap.tls_cert != o.tls_cert || o.ldap.tls_key != o.tls_key)) {
+      auto loaded = tls::ServerContext::Load(o.ldap.tls_cert, o.ldap.tls_key);
+      if (!loaded) return ServeFail(loaded.error().detail);
+      reloadable.ldap_tls = *loaded;
+    } else if (o.ldap.tls_cert.empty() == o.ldap.tls_key.empty()) {
+      reloadable.ldap_tls = reloadable.http_tls;
+    }
   }
 
   // glibc gives each thread that allocates its own arena; with a pool of worker threads that
@@ -150,10 +282,11 @@ int Serve(const std::string& data, const ServeOptions& o) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto opened = App::Open(data, {.mirror_only = o.bench_mirror_only});
-  if (!opened) return Fail(opened.error().detail);
+  if (!opened) return ServeFail(opened.error().detail);
   App& app = **opened;
   service::ScimService& scim = app.scim();
   directory::DirectoryService& directories = app.directories();
@@ -184,7 +317,7 @@ int Serve(const std::string& data, const ServeOptions& o) {
   // LDAP sync (issue #4): the scheduler and the admin API's LDAP routes; stopped before the
   // store closes (the destructor waits for runs in progress).
   auto ldap_server = LdapCommands::StartServer(app, admin_api);
-  if (!ldap_server) return Fail(ldap_server.error().detail);
+  if (!ldap_server) return ServeFail(ldap_server.error().detail);
 
   // One server, five faces: the operational endpoints (/healthz, /readyz, /metrics), the admin
   // API (/api/v1), the admin console (/console/), the read API for applications (/directory/v2)
@@ -199,16 +332,17 @@ int Serve(const std::string& data, const ServeOptions& o) {
   auto server = http::Server::Start(so, route);
   if (!server) {
     ldap_server->reset();
-    return Fail(server.error().detail);
+    return ServeFail(server.error().detail);
   }
   http::Server* srv = server->get();
   // The LDAP face (issue #10), when a listener is asked for: read-only LDAP over the effective
   // directory, sharing the failed-authentication allowance with the HTTP APIs.
-  auto ldap_face = StartLdapFace(o.ldap, o.tls_cert, o.tls_key, app.store(), limits);
+  reloadable.limits = &limits;
+  auto ldap_face = StartLdapFace(o.ldap, reloadable.ldap_tls, app.store(), limits);
   if (!ldap_face) {
     srv->Stop();
     ldap_server->reset();
-    return Fail(ldap_face.error().detail);
+    return ServeFail(ldap_face.error().detail);
   }
   LdapFace* ldap = ldap_face->get();
   ops.SetMetrics([srv, ldap, &scim] {
@@ -228,26 +362,28 @@ int Serve(const std::string& data, const ServeOptions& o) {
     if (ldap) ldap->Stop();
     srv->Stop();
     ldap_server->reset();
-    return Fail(s.error().detail);
+    return ServeFail(s.error().detail);
   }
   // The LDAP line goes first: scripts read it once the readiness line below is on stdout.
   if (ldap) {
-    std::fprintf(stderr,
-                 "idsync: LDAP on %s, base ou=<directory>,%s (bind as a service account: "
-                 "idsync ldap-account add NAME --directory users --data %s)\n",
-                 ldap->Urls().c_str(), o.ldap.suffix.c_str(), data.c_str());
+    log::Fields fields;
+    for (const std::string& ldap_url : ldap->UrlList()) {
+      fields.emplace_back(ldap_url.substr(0, ldap_url.find(':')), ldap_url);
+    }
+    fields.emplace_back("base", "ou=<directory>," + o.ldap.suffix);
+    fields.emplace_back("hint", "bind as a service account: idsync ldap-account add NAME "
+                                "--directory users --data " + data);
+    log::Info("LDAP listening", fields);
   }
   std::printf("idsync: listening on %s\n", url.c_str());
   std::fflush(stdout);
   // stdout carries exactly the one readiness line (scripts wait for it); the rest is stderr.
-  std::fprintf(stderr,
-               "idsync: SCIM base URL %s/scim/v2 (create a token: idsync connection add NAME "
-               "--data %s)\n",
-               public_url.c_str(), data.c_str());
-  std::fprintf(stderr,
-               "idsync: admin console %s/console/ (create a user: idsync admin-user add NAME "
-               "--data %s)\n",
-               public_url.c_str(), data.c_str());
+  log::Info("listening", {{"url", url},
+                         {"scim_base_url", public_url + "/scim/v2"},
+                         {"console", public_url + "/console/"},
+                         {"hint", "create a token: idsync connection add NAME --data " + data +
+                                      "; a console user: idsync admin-user add NAME --data " +
+                                      data}});
   NotifyReady("listening on " + url);  // systemd Type=notify: the listeners accept now
 
   // Freed memory inside glibc's arenas stays resident until the top of an arena is free,
@@ -258,18 +394,19 @@ int Serve(const std::string& data, const ServeOptions& o) {
   for (;;) {
     sig = sigtimedwait(&signals, nullptr, &trim_period);
     if (sig == SIGINT || sig == SIGTERM) break;
+    if (sig == SIGHUP) Reload(reloadable, reread);
     malloc_trim(0);
   }
   NotifyStopping();
-  std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
-               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  log::Info("stopping: finishing in-flight requests",
+            {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   read_api.Shutdown();
   directories.WakeAll();
   if (ldap) ldap->Stop();
   srv->Stop();
   ldap_server->reset();
   app.Close();
-  std::fprintf(stderr, "idsync: stopped\n");
+  log::Info("stopped");
   return 0;
 }
 
@@ -402,7 +539,11 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "idsync: %s\n", st.error().detail.c_str());
       return kExitUsage;
     }
-    return Serve(serve_options.data, serve_options);
+    log::Configure(serve_options.log_format.empty() ? log::DefaultFormat()
+                                                    : *log::ParseFormat(serve_options.log_format),
+                   log::ParseLevel(serve_options.log_level).value_or(log::Level::kInfo));
+    return Serve(serve_options.data, serve_options,
+                 [&serve_settings, serve] { return serve_settings.Reread(*serve); });
   }
   if (config_reference->parsed()) {
     std::cout << ServeSettings::ReferenceMarkdown();

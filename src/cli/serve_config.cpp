@@ -1,5 +1,7 @@
 #include "cli/serve_config.h"
 
+#include "base/log.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -101,6 +103,18 @@ const std::vector<Setting>& Settings() {
       {"console.session_lifetime", "--console-session-lifetime",
        "A console session ends this long after sign-in, however used",
        [](ServeOptions& o) -> Binding { return &o.console_lifetime; }, 0, 0, CheckDuration},
+      {"log.format", "--log-format",
+       "Server log format, json (one object per line) or text; default: json unless stderr is a "
+       "terminal",
+       [](ServeOptions& o) -> Binding { return &o.log_format; }, 0, 0,
+       [](const std::string& t) -> std::string {
+         return t.empty() || log::ParseFormat(t) ? "" : "must be json or text";
+       }},
+      {"log.level", "--log-level", "Least severe log level written: debug, info, warn or error",
+       [](ServeOptions& o) -> Binding { return &o.log_level; }, 0, 0,
+       [](const std::string& t) -> std::string {
+         return log::ParseLevel(t) ? "" : "must be debug, info, warn or error";
+       }},
       {"ldap.listen", "--ldap-listen",
        "Serve the effective directory over LDAP (StartTLS offered) on HOST:PORT; default: off",
        [](ServeOptions& o) -> Binding { return &o.ldap.ldap_listen; }, 0, 0, CheckHostPort},
@@ -348,18 +362,22 @@ void ServeSettings::RegisterFlags(CLI::App* serve) {
 }
 
 Status ServeSettings::Resolve(const CLI::App& serve) {
+  return ResolveInto(serve, options_);
+}
+
+Status ServeSettings::ResolveInto(const CLI::App& serve, ServeOptions& options) const {
   std::string path = config_path_;
   if (path.empty()) {
     if (const char* env = std::getenv("IDSYNC_CONFIG")) path = env;
   }
   if (!path.empty()) {
     auto given_as_flag = [&](const Setting& s) { return serve.count(s.flag) > 0; };
-    if (Status st = ApplyFile(path, options_, given_as_flag); !st) return st;
+    if (Status st = ApplyFile(path, options, given_as_flag); !st) return st;
   }
   for (const auto& s : Settings()) {
     const char* env = std::getenv(EnvName(s).c_str());
     if (env == nullptr) continue;
-    Binding b = s.bind(options_);
+    Binding b = s.bind(options);
     std::string problem = AssignText(env, b);
     if (problem.empty()) problem = CheckValue(s, b);
     if (!problem.empty()) {
@@ -367,6 +385,47 @@ Status ServeSettings::Resolve(const CLI::App& serve) {
     }
   }
   return Status::Ok();
+}
+
+Result<ServeOptions> ServeSettings::Reread(const CLI::App& serve) const {
+  // The flags' values are in options_ (CLI11 wrote them there at start); the file fills the
+  // rest and the environment goes over both, as at start.
+  ServeOptions fresh;
+  for (const auto& s : Settings()) {
+    if (serve.count(s.flag) > 0) Take(s.key, options_, fresh);
+  }
+  if (Status st = ResolveInto(serve, fresh); !st) return st.error();
+  return fresh;
+}
+
+std::vector<ServeSettings::Change> ServeSettings::Diff(const ServeOptions& running,
+                                                       const ServeOptions& next) {
+  // What a running server applies on SIGHUP (cli/main.cpp, Reload); the rest needs a restart.
+  static const std::set<std::string> kReloadable = {
+      "tls.cert", "tls.key", "ldap.tls_cert", "ldap.tls_key",
+      "limits.rate_per_connection", "limits.rate_per_address", "limits.rate_per_api_token",
+      "limits.auth_failures_per_address", "log.level"};
+  std::vector<Change> out;
+  ServeOptions a = running, b = next;  // bind() wants non-const
+  for (const auto& s : Settings()) {
+    std::string from = ValueText(s.bind(a)), to = ValueText(s.bind(b));
+    if (from != to) out.push_back({s.key, from, to, kReloadable.count(s.key) > 0});
+  }
+  return out;
+}
+
+void ServeSettings::Take(const std::string& key, const ServeOptions& from, ServeOptions& to) {
+  ServeOptions source = from;
+  for (const auto& s : Settings()) {
+    if (key != s.key) continue;
+    Binding src = s.bind(source), dst = s.bind(to);
+    std::visit(
+        [&](auto* d) {
+          using P = decltype(d);
+          *d = **std::get_if<P>(&src);
+        },
+        dst);
+  }
 }
 
 Status ServeSettings::CheckFile(const std::string& path) {

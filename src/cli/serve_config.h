@@ -30,6 +30,8 @@ struct ServeOptions {
   double header_timeout_seconds = 10;
   std::string console_idle = "30m";
   std::string console_lifetime = "12h";
+  std::string log_format;  // "" = json when stderr is not a terminal, else text
+  std::string log_level = "info";
   LdapServeOptions ldap;
 };
 
@@ -46,6 +48,23 @@ class ServeSettings {
   // over both. Errors name the file (or variable), line and key and say what to fix.
   Status Resolve(const CLI::App& serve);
 
+  // SIGHUP: the settings as Resolve would give them now (the same flags and environment, the
+  // configuration file read again), into a new ServeOptions; the running ones are untouched.
+  // The same errors as Resolve.
+  Result<ServeOptions> Reread(const CLI::App& serve) const;
+
+  // A setting whose value differs between two ServeOptions; `reloadable` when a running server
+  // applies it on SIGHUP (TLS certificate and key files, rate limits, log level), else it
+  // needs a restart.
+  struct Change {
+    std::string key;
+    std::string from, to;
+    bool reloadable = false;
+  };
+  static std::vector<Change> Diff(const ServeOptions& running, const ServeOptions& next);
+  // Copies the setting `key` from `from` into `to`.
+  static void Take(const std::string& key, const ServeOptions& from, ServeOptions& to);
+
   // Checks a configuration file without applying it; the same errors as Resolve.
   static Status CheckFile(const std::string& path);
 
@@ -53,6 +72,8 @@ class ServeSettings {
   static std::string ReferenceMarkdown();
 
  private:
+  Status ResolveInto(const CLI::App& serve, ServeOptions& options) const;
+
   ServeOptions& options_;
   std::string config_path_;
 };

@@ -1,6 +1,7 @@
 // Token-bucket rate limits keyed by a string (a connection id, a client address).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -34,15 +35,19 @@ class RateLimiter {
   // seconds (at least 1) until a token is available.
   bool Allow(const std::string& key, int64_t& retry_after, Clock::time_point now = Clock::now());
 
-  bool enabled() const { return rate_ > 0; }
+  bool enabled() const { return rate_.load(std::memory_order_relaxed) > 0; }
+
+  // A new rate and burst, from the next request on (configuration reload). Buckets keep their
+  // tokens, capped at the new burst.
+  void SetRate(double rate_per_second, double burst);
 
  private:
   struct Bucket {
     double tokens;
     Clock::time_point updated;
   };
-  double rate_;
-  double burst_;
+  std::atomic<double> rate_;  // also read without mu_, to skip a disabled limiter
+  double burst_;              // guarded by mu_
   size_t max_keys_;
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;

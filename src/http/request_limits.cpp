@@ -15,11 +15,20 @@ Refusal TooMany(std::string what, int64_t retry_after) {
 }  // namespace
 
 RequestLimits::RequestLimits(RequestLimitOptions options, size_t max_keys)
-    : options_(options),
+    : auth_failures_before_throttle_(options.auth_failures_before_throttle),
+      auth_failure_window_(options.auth_failure_window),
       max_keys_(max_keys),
       per_address_(options.rate_per_address, 2 * options.rate_per_address, max_keys),
       per_connection_(options.rate_per_connection, 2 * options.rate_per_connection, max_keys),
       per_api_token_(options.rate_per_api_token, 2 * options.rate_per_api_token, max_keys) {}
+
+void RequestLimits::SetOptions(const RequestLimitOptions& options) {
+  per_address_.SetRate(options.rate_per_address, 2 * options.rate_per_address);
+  per_connection_.SetRate(options.rate_per_connection, 2 * options.rate_per_connection);
+  per_api_token_.SetRate(options.rate_per_api_token, 2 * options.rate_per_api_token);
+  auth_failures_before_throttle_.store(options.auth_failures_before_throttle,
+                                       std::memory_order_relaxed);
+}
 
 std::optional<Refusal> RequestLimits::AdmitAddress(const std::string& address,
                                                    Clock::time_point now) {
@@ -50,8 +59,9 @@ bool RequestLimits::SignInThrottled(const std::string& user, Clock::time_point n
 std::optional<Refusal> RequestLimits::Failed(const std::string& key, const std::string& message,
                                              Clock::time_point now) {
   const std::string& address = key;
-  if (options_.auth_failures_before_throttle <= 0) return std::nullopt;
-  const auto window = options_.auth_failure_window;
+  const int allowance = auth_failures_before_throttle_.load(std::memory_order_relaxed);
+  if (allowance <= 0) return std::nullopt;
+  const auto window = auth_failure_window_;
   std::lock_guard lock(failures_mu_);
   auto it = failures_.find(address);
   if (it != failures_.end() && now - it->second.window_start > window) {
@@ -64,7 +74,7 @@ std::optional<Refusal> RequestLimits::Failed(const std::string& key, const std::
     it = failures_.emplace(address, Failures{now, 0}).first;
   }
   Failures& f = it->second;
-  if (++f.count <= options_.auth_failures_before_throttle) return std::nullopt;
+  if (++f.count <= allowance) return std::nullopt;
   // Fixed window from the first failure: failures while throttled do not extend it, so the
   // address gets its 401s back when the window ends, however long a guesser kept going.
   auto left = std::chrono::duration_cast<std::chrono::seconds>(window - (now - f.window_start));
@@ -72,13 +82,14 @@ std::optional<Refusal> RequestLimits::Failed(const std::string& key, const std::
 }
 
 bool RequestLimits::Throttled(const std::string& address, Clock::time_point now) {
-  if (options_.auth_failures_before_throttle <= 0) return false;
+  const int allowance = auth_failures_before_throttle_.load(std::memory_order_relaxed);
+  if (allowance <= 0) return false;
   std::lock_guard lock(failures_mu_);
   auto it = failures_.find(address);
-  if (it == failures_.end() || now - it->second.window_start > options_.auth_failure_window) {
+  if (it == failures_.end() || now - it->second.window_start > auth_failure_window_) {
     return false;
   }
-  return it->second.count >= options_.auth_failures_before_throttle;
+  return it->second.count >= allowance;
 }
 
 std::optional<Refusal> RequestLimits::AdmitConnection(const std::string& uuid,

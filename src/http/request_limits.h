@@ -18,6 +18,7 @@
 // is always served next (a long-polling feed consumer cannot lock itself out by being refused).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -87,7 +88,9 @@ class RequestLimits {
   std::optional<Refusal> AdmitApiToken(const std::string& name,
                                        Clock::time_point now = Clock::now());
 
-  const RequestLimitOptions& options() const { return options_; }
+  // New rates and allowance from the next request on (configuration reload, SIGHUP). The
+  // failure window is kept.
+  void SetOptions(const RequestLimitOptions& options);
 
  private:
   struct Failures {
@@ -98,7 +101,8 @@ class RequestLimits {
   std::optional<Refusal> Failed(const std::string& key, const std::string& message,
                                 Clock::time_point now);
 
-  RequestLimitOptions options_;
+  std::atomic<int> auth_failures_before_throttle_;
+  const std::chrono::seconds auth_failure_window_;
   size_t max_keys_;
   RateLimiter per_address_;
   RateLimiter per_connection_;

@@ -6,6 +6,8 @@
 // requests wait in the connection's read buffer and are parsed only after the previous
 // response is written, which keeps responses in request order without any reordering queue.
 #include "http/server.h"
+#include "base/log.h"
+#include "tls/server_context.h"
 
 #include <algorithm>
 #include <atomic>
@@ -192,8 +194,12 @@ Response ErrorResponse(int status, std::string_view detail) {
 }
 
 void LogLine(const char* what, const char* detail) {
-  std::fprintf(stderr, "idsync http: %s: %s\n", what, detail);
+  log::Error(what, {{"component", "http"}, {"detail", detail}});
 }
+
+// Who the request this worker thread is handling comes from (NotePrincipal), read by
+// RunHandler into the response for the access line.
+thread_local std::string t_principal;
 
 std::string EndpointText(std::string_view host, uint16_t port) {
   if (host.find(':') != std::string_view::npos) {
@@ -264,8 +270,11 @@ class ServerImpl final : public Server {
 
   // Runs the handler; never throws.
   Response RunHandler(const Request& request) {
+    t_principal.clear();
     try {
-      return handler_(request);
+      Response response = handler_(request);
+      if (response.principal.empty()) response.principal = std::move(t_principal);
+      return response;
     } catch (const std::exception& e) {
       LogLine("handler threw", e.what());
     } catch (...) {
@@ -274,7 +283,7 @@ class ServerImpl final : public Server {
     try {
       return ErrorResponse(500, "internal error");
     } catch (...) {
-      return Response{500, {}, {}, {}};
+      return Response{500, {}, {}, {}, {}};
     }
   }
 
@@ -315,7 +324,7 @@ class ServerImpl final : public Server {
   // Declaration order is destruction order in reverse: the TLS context and the bookkeeping
   // above outlive the io_context, whose destruction may destroy the last sessions; the worker
   // pool is destroyed before the io_context because abandoned jobs own sessions (and sockets).
-  std::optional<ssl::context> ssl_ctx_;
+  std::shared_ptr<tls::ServerContext> tls_;  // null: plain HTTP
   net::io_context ioc_;
   // Keeps run() going while a connection's only pending work is a job on the worker pool,
   // which will post back to the io_context.
@@ -344,8 +353,11 @@ class Session final : public SessionBase {
   };
 
  public:
-  Session(ServerImpl* server, tcp::socket&& socket, ssl::context* ctx)
-      : server_(server), opts_(server->options()), stream_(MakeStream(std::move(socket), ctx)) {
+  Session(ServerImpl* server, tcp::socket&& socket, std::shared_ptr<ssl::context> ctx)
+      : server_(server),
+        opts_(server->options()),
+        tls_ctx_(std::move(ctx)),
+        stream_(MakeStream(std::move(socket), tls_ctx_.get())) {
     beast::error_code ec;
     auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_address_ = endpoint.address().to_string();
@@ -414,6 +426,8 @@ class Session final : public SessionBase {
     version_ = 11;
     keep_alive_ = true;
     head_ = false;
+    method_.clear();
+    path_.clear();
     if (buffer_.size() > 0) return ReadHeader();
     state_ = State::kIdle;
     Lowest().expires_after(first ? opts_.header_timeout : opts_.idle_timeout);
@@ -495,6 +509,13 @@ class Session final : public SessionBase {
       return WriteError(431, "request header fields too large");
     }
     const auto& head = parser_->get();
+    try {
+      method_ = std::string(head.method_string());
+      std::string_view target(head.target().data(), head.target().size());
+      path_ = std::string(target.substr(0, target.find('?')));  // the query may hold secrets
+    } catch (const std::exception&) {
+      // Out of memory: the access line lacks them.
+    }
     version_ = head.version();
     keep_alive_ = head.keep_alive();
     head_ = head.method() == bhttp::verb::head;
@@ -572,6 +593,7 @@ class Session final : public SessionBase {
         request.headers.emplace_back(AsciiLower(field.name_string()), std::string(field.value()));
       }
       request.body = std::move(message.body());
+      bytes_in_ = request.body.size();
       request.remote_address = remote_address_;
       request.tls = kTls;
     } catch (const std::exception& e) {
@@ -629,9 +651,15 @@ class Session final : public SessionBase {
       } else if (status != 304) {
         res_.content_length(response.body.size());
       }
+      bytes_out_ = head_ || status == 304 ? 0 : response.body.size();
       if (!head_ && status != 304) res_.body() = std::move(response.body);
       res_.keep_alive(!close);
       route_ = std::move(response.route);
+      principal_ = std::move(response.principal);
+      request_id_.clear();
+      for (const auto& [name, value] : response.headers) {
+        if (beast::iequals(name, "x-request-id")) request_id_ = value;
+      }
       status_ = status;
       close_after_write_ = close;
     } catch (const std::exception& e) {
@@ -648,14 +676,35 @@ class Session final : public SessionBase {
     auto elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     try {
       server_->server_metrics().Observe(route_, status_, elapsed);
+      LogAccess(elapsed, ec);
     } catch (...) {
-      // Metrics must never take the connection down (allocation failure for a new route).
+      // Metrics and the log must never take the connection down (allocation failure).
     }
     started_ = Clock::time_point();
     if (ec) return CloseSocket();
     if (close_after_write_) return LingeringClose();
     res_ = {};
     ReadRequest(false);
+  }
+
+  // The access line: one per request, where its response has been written (or failed to be).
+  // The path is without its query and no header is logged: tokens, passwords and cookies
+  // travel in headers, bodies and (for some clients) query strings, never in these fields.
+  void LogAccess(double elapsed, beast::error_code ec) {
+    log::Fields fields = {{"proto", kTls ? "https" : "http"},
+                          {"request_id", request_id_},
+                          {"remote", remote_address_},
+                          {"principal", principal_},
+                          {"method", method_},
+                          {"path", path_},
+                          {"route", route_},
+                          {"status", std::to_string(status_)},
+                          {"duration_ms", std::to_string(elapsed * 1000.0)},
+                          {"bytes_in", std::to_string(bytes_in_)},
+                          {"bytes_out", std::to_string(bytes_out_)}};
+    if (ec) fields.emplace_back("write_error", ec.message());
+    log::Info("access", fields);
+    bytes_in_ = 0;
   }
 
   void LingeringClose() {
@@ -689,6 +738,9 @@ class Session final : public SessionBase {
 
   ServerImpl* const server_;
   const ServerOptions& opts_;
+  // The TLS context this connection began with; a reload does not change it (before stream_,
+  // which refers to it).
+  std::shared_ptr<ssl::context> tls_ctx_;
   Stream stream_;
   std::string remote_address_;
   beast::flat_buffer buffer_;
@@ -703,9 +755,20 @@ class Session final : public SessionBase {
   int status_ = 0;
   std::string route_;
   Clock::time_point started_{};
+  // For the access line.
+  std::string method_;
+  std::string path_;
+  std::string principal_;
+  std::string request_id_;
+  size_t bytes_in_ = 0;
+  size_t bytes_out_ = 0;
 };
 
 Status ServerImpl::InitTls() {
+  if (options_.tls) {
+    tls_ = options_.tls;
+    return Status::Ok();
+  }
   const auto& cert = options_.tls_cert_file;
   const auto& key = options_.tls_key_file;
   if (cert.has_value() != key.has_value()) {
@@ -713,43 +776,9 @@ Status ServerImpl::InitTls() {
                  "TLS needs both tls_cert_file and tls_key_file, only one is set"};
   }
   if (!cert) return Status::Ok();
-  for (const auto& [path, what] : {std::pair{*cert, "certificate"}, std::pair{*key, "key"}}) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) {
-      return Error{ErrorCode::kUnavailable, std::string("cannot read TLS ") + what + " " + path +
-                                                ": " + std::strerror(errno)};
-    }
-    std::fclose(file);
-  }
-  try {
-    ssl_ctx_.emplace(ssl::context::tls_server);
-    ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                          ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                          ssl::context::no_tlsv1_1 | ssl::context::single_dh_use |
-                          ssl::context::no_compression);
-    SSL_CTX* native = ssl_ctx_->native_handle();
-    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-    // Mozilla "intermediate" TLS 1.2 suites (forward secrecy, AEAD only); TLS 1.3 suites are
-    // OpenSSL's defaults, which are all modern.
-    SSL_CTX_set_cipher_list(native,
-                            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
-    beast::error_code ec;
-    ssl_ctx_->use_certificate_chain_file(*cert, ec);
-    if (ec) {
-      return Error{ErrorCode::kUnavailable,
-                   "invalid TLS certificate " + *cert + ": " + ec.message()};
-    }
-    ssl_ctx_->use_private_key_file(*key, ssl::context::pem, ec);
-    if (ec) return Error{ErrorCode::kUnavailable, "invalid TLS key " + *key + ": " + ec.message()};
-    if (SSL_CTX_check_private_key(native) != 1) {
-      return Error{ErrorCode::kUnavailable,
-                   "TLS key " + *key + " does not match certificate " + *cert};
-    }
-  } catch (const std::exception& e) {
-    return Error{ErrorCode::kUnavailable, std::string("cannot set up TLS: ") + e.what()};
-  }
+  auto loaded = tls::ServerContext::Load(*cert, *key);
+  if (!loaded) return loaded.error();
+  tls_ = std::move(*loaded);
   return Status::Ok();
 }
 
@@ -838,8 +867,8 @@ void ServerImpl::OnAccept(beast::error_code ec, tcp::socket socket) {
   }
   metrics_.open_connections.fetch_add(1, std::memory_order_relaxed);
   try {
-    if (ssl_ctx_) {
-      std::make_shared<Session<true>>(this, std::move(socket), &*ssl_ctx_)->Run();
+    if (tls_) {
+      std::make_shared<Session<true>>(this, std::move(socket), tls_->Current())->Run();
     } else {
       std::make_shared<Session<false>>(this, std::move(socket), nullptr)->Run();
     }
@@ -858,7 +887,7 @@ void ServerImpl::Reject(tcp::socket socket) {
       "{\"status\":\"503\",\"detail\":\"too many connections, retry\"}";
   static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 55);
   beast::error_code ec;
-  if (ssl_ctx_) {
+  if (tls_) {
     socket.close(ec);
     return;
   }
@@ -905,6 +934,14 @@ void ServerImpl::Stop(std::chrono::milliseconds grace) {
 }
 
 }  // namespace
+
+void NotePrincipal(std::string_view name) {
+  try {
+    t_principal.assign(name);
+  } catch (...) {
+    // Out of memory: the access line lacks the name.
+  }
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Handler handler) {
   if (!handler) return Error{ErrorCode::kInternal, "no request handler"};

@@ -14,6 +14,10 @@
 
 #include "base/result.h"
 
+namespace idsync::tls {
+class ServerContext;
+}
+
 namespace idsync::http {
 
 struct Request {
@@ -40,9 +44,16 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string route;  // label for metrics, e.g. "scim.users.get"; set by the handler
+  // Who made the request, for the access log: a SCIM connection, an admin or read token, a
+  // console user (never a secret). Filled from NotePrincipal when the handler leaves it empty.
+  std::string principal;
 
   void SetHeader(std::string name, std::string value);
 };
+
+// Called by an API, on the worker thread running its Handler, once it knows the credential:
+// names the request's principal in its access line ("connection:okta", "admin:ci").
+void NotePrincipal(std::string_view name);
 
 // Called on a worker thread (never on an I/O thread), concurrently for different requests.
 // Must not throw; the server answers 500 if it does and logs the exception.
@@ -53,6 +64,9 @@ struct ServerOptions {
   uint16_t port = 8080;                      // 0: any free port (see Server::port())
   std::optional<std::string> tls_cert_file;  // PEM chain; both or neither
   std::optional<std::string> tls_key_file;
+  // A TLS context to serve with instead of the files above (shared with the LDAP listeners and
+  // reloaded on SIGHUP: tls/server_context.h).
+  std::shared_ptr<tls::ServerContext> tls;
   size_t max_header_bytes = 16 * 1024;              // request line + headers; more -> 431
   size_t max_body_bytes = 2 * 1024 * 1024;          // more -> 413
   std::chrono::milliseconds header_timeout{10000};  // whole head must arrive in this time

@@ -1,4 +1,5 @@
 #include "sync/scheduler.h"
+#include "base/log.h"
 
 #include <cstdio>
 #include <future>
@@ -46,7 +47,7 @@ void SyncScheduler::Loop() {
     }
     auto due = sync_.DueRuns(clock_.Now());
     if (!due) {
-      std::fprintf(stderr, "idsync: scheduler: %s\n", due.error().detail.c_str());
+      log::Error("scheduler failed", {{"component", "scheduler"}, {"detail", due.error().detail}});
       continue;
     }
     for (const auto& d : *due) {
@@ -62,11 +63,10 @@ void SyncScheduler::Loop() {
       options.wait_for_lease = std::chrono::milliseconds(0);
       auto run = sync_.Run(d.name, options);
       if (!run) {
-        std::fprintf(stderr, "idsync: scheduled sync of %s not run: %s\n", d.name.c_str(),
-                     run.error().detail.c_str());
+        log::Warn("scheduled sync not run", {{"directory", d.name}, {"detail", run.error().detail}});
       } else if (run->outcome != "succeeded") {
-        std::fprintf(stderr, "idsync: scheduled sync of %s: %s: %s\n", d.name.c_str(),
-                     run->outcome.c_str(), run->error.c_str());
+        log::Warn("scheduled sync failed",
+                {{"directory", d.name}, {"outcome", run->outcome}, {"detail", run->error}});
       }
     }
   }

@@ -105,6 +105,74 @@ def pytest_sessionfinish(session, exitstatus):
         _pg_cluster.stop()
 
 
+# --------------------------------------------------------------------------- server log
+
+
+def log_records(text):
+    """The server log's lines (JSON mode) as dicts; a line that is not a JSON object fails."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"server log line {n} is not JSON: {line!r}")
+        assert isinstance(record, dict), f"server log line {n} is not a JSON object: {line!r}"
+        out.append(record)
+    return out
+
+
+# What the log checks need, per test process (each pytest-xdist worker has its own):
+# every server's log file, the secrets the tests were given (tokens, passwords: none may appear
+# in any server log), and the X-Request-Id of every response the helpers received, by server
+# port (each must have its access line).
+_SERVER_LOGS = []
+_SECRETS = set()
+_REQUEST_IDS = {}
+SECRET_KEYS = ("token", "password", "new_password", "bind_password", "secret")
+
+
+def remember_secrets(obj):
+    """Records the secret-looking values of a JSON document (tokens, passwords) for the check."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in SECRET_KEYS and isinstance(v, str) and len(v) >= 8:
+                _SECRETS.add(v)
+            else:
+                remember_secrets(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            remember_secrets(v)
+
+
+def check_server_log(text, port=None):
+    """Every line is a JSON object with time, level and msg; every response the helpers got
+    from the server on `port` has its access line (by request id)."""
+    records = log_records(text)
+    for r in records:
+        missing = [k for k in ("time", "level", "msg") if not isinstance(r.get(k), str)]
+        assert not missing, f"server log line lacks {missing}: {r}"
+        assert r["level"] in ("debug", "info", "warn", "error"), r
+    if port is not None:
+        logged = {r.get("request_id") for r in records if r["msg"] == "access"}
+        unlogged = _REQUEST_IDS.get(port, set()) - logged
+        assert not unlogged, f"{len(unlogged)} responses without an access line, e.g. {sorted(unlogged)[:3]}"
+    return records
+
+
+def ldap_listening_line(text):
+    """The {"msg": "LDAP listening", "ldap": URL, "ldaps": URL, ...} record, or None."""
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("msg") == "LDAP listening":
+            return record
+    return None
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -121,6 +189,10 @@ class ServerProcess:
             f"serve-stderr-{uuid.uuid4().hex[:8]}.log",
         )
         self._stderr_file = open(self.stderr_path, "wb")
+        _SERVER_LOGS.append(self.stderr_path)
+        # The log is checked at a clean stop unless the test asked for text logs.
+        self.log_json = not any(a == "text" for a in self.args) and \
+            (env or os.environ).get("IDSYNC_LOG_FORMAT", "json") == "json"
         self.proc = subprocess.Popen(
             self.args,
             stdin=subprocess.DEVNULL,
@@ -162,6 +234,7 @@ class ServerProcess:
         assert text.startswith(prefix), f"unexpected first stdout line {text!r}"
         self.url = text[len(prefix):].strip()
         parsed = urllib.parse.urlsplit(self.url)
+        _REQUEST_IDS[parsed.port] = set()  # a port may be reused by a later server
         assert parsed.scheme in ("http", "https"), text
         assert parsed.hostname == "127.0.0.1", text
         assert parsed.port and parsed.port > 0, text
@@ -222,6 +295,10 @@ class ServerProcess:
             raise AssertionError(f"idsync serve did not exit within {timeout}s of {sig!r}")
         finally:
             self._close()
+        if rc == 0 and self.log_json and self.url:
+            port = self.port
+            check_server_log(self.stderr_text(), port)
+            _REQUEST_IDS.pop(port, None)
         return rc
 
     def kill(self):
@@ -274,9 +351,11 @@ def cli_json(binary, *args):
     r = run_cli(binary, *args)
     assert r.returncode == 0, f"idsync {' '.join(map(str, args))} -> {r.returncode}: {r.stderr}"
     try:
-        return json.loads(r.stdout)
+        out = json.loads(r.stdout)
     except ValueError:
         raise AssertionError(f"idsync {' '.join(map(str, args))}: stdout is not JSON: {r.stdout!r}")
+    remember_secrets(out)
+    return out
 
 
 def stderr_lines(r):
@@ -341,7 +420,12 @@ def http_request(url, method, path, body=None, headers=None, timeout=HTTP_TIMEOU
         r = c.getresponse()
         data = r.read()
         header_list = [(k.lower(), v) for k, v in r.getheaders()]
-        return Resp(r.status, dict(header_list), data, header_list)
+        resp = Resp(r.status, dict(header_list), data, header_list)
+        if "x-request-id" in resp.headers and parsed.port in _REQUEST_IDS:
+            _REQUEST_IDS[parsed.port].add(resp.headers["x-request-id"])
+        if resp.json is not None:
+            remember_secrets(resp.json)
+        return resp
     finally:
         c.close()
 
@@ -527,6 +611,24 @@ def free_port_in_use():
 
 
 # --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_server_logs():
+    """At the end of the session: no token, password or bind secret any test was given appears
+    in any server's log (issue #14)."""
+    yield
+    found = []
+    for path in _SERVER_LOGS:
+        try:
+            with open(path, "rb") as f:
+                content = f.read()
+        except OSError:
+            continue
+        for s in _SECRETS:
+            if s.encode() in content:
+                found.append(f"{s[:10]}... in {path}")
+    assert not found, f"secrets in server logs: {found[:5]}"
 
 
 @pytest.fixture(scope="session")

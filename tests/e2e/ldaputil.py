@@ -15,7 +15,8 @@ import subprocess
 import time
 import uuid
 
-from conftest import NO_RATE_LIMITS, ServerProcess, run_cli
+from conftest import (NO_RATE_LIMITS, ServerProcess, ldap_listening_line, remember_secrets,
+                      run_cli)
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -57,7 +58,7 @@ class LdapServe(ServerProcess):
     """`idsync serve` with --ldap-listen (and --ldaps-listen when given a certificate).
 
     Ready when the "listening on" line is on stdout; the LDAP URLs are on stderr, written before
-    it ("idsync: LDAP on ldap://... ldaps://..., base ...").
+    it (the JSON log line {"msg": "LDAP listening", "ldap": "ldap://...", "ldaps": ...}).
     """
 
     def __init__(self, binary, data_dir, extra_args=(), tls=None):
@@ -67,9 +68,9 @@ class LdapServe(ServerProcess):
                      "--ldap-tls-key", tls[1]]
         super().__init__(binary, data_dir, [*args, *extra_args])
         self.wait_ready()
-        m = re.search(r"idsync: LDAP on (ldap://\S+?)(?: (ldaps://\S+?))?,", self.stderr_text())
-        assert m, f"no 'LDAP on' line: {self.stderr_text()[-2000:]}"
-        self.ldap_url, self.ldaps_url = m.group(1), m.group(2)
+        line = ldap_listening_line(self.stderr_text())
+        assert line, f"no 'LDAP listening' line: {self.stderr_text()[-2000:]}"
+        self.ldap_url, self.ldaps_url = line.get("ldap"), line.get("ldaps")
         self.ldap_port = int(self.ldap_url.rsplit(":", 1)[1])
         self.ldaps_port = int(self.ldaps_url.rsplit(":", 1)[1]) if self.ldaps_url else None
 
@@ -80,6 +81,7 @@ def add_account(binary, data_dir, name, directory="users"):
                 "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
+    remember_secrets(info)
     assert info["bind_dn"] == f"cn={name},ou=services,{SUFFIX}" and info["password"], info
     return info["bind_dn"], info["password"]
 

@@ -16,6 +16,7 @@ import tomllib
 
 import pytest
 
+import conftest
 from conftest import REPO_ROOT, ServerProcess, Scim, add_connection, http_request, run_cli, uniq
 import test_console_api
 from test_console_api import Browser, add_user
@@ -36,6 +37,8 @@ class ConfigServer(ServerProcess):
         self.args = [binary, "serve", *args]
         self.stderr_path = os.path.join(workdir, f"serve-stderr-{uniq('s')}.log")
         self._stderr_file = open(self.stderr_path, "wb")
+        conftest._SERVER_LOGS.append(self.stderr_path)
+        self.log_json = True
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self._stderr_file, env=env)
         self.url = None
@@ -106,6 +109,10 @@ header_timeout = 1
 [console]
 idle_timeout = "2s"
 session_lifetime = "1h"
+
+[log]
+format = "json"
+level = "info"
 
 [ldap]
 listen = "127.0.0.1:{ldap_port}"
@@ -296,6 +303,8 @@ def test_wrong_type_refused_with_file_line_and_key(idsync_bin, tmp_path):
     assert f"{path}:2:" in err and "duration" in err, err
     path, err = refused(idsync_bin, tmp_path, '[limits]\nmax_connections = 0\n')
     assert f"{path}:2:" in err and "from 1" in err, err
+    path, err = refused(idsync_bin, tmp_path, '[log]\nlevel = "loud"\n')
+    assert f"{path}:2:" in err and "debug, info, warn or error" in err, err
 
 
 def test_bad_toml_refused_with_line(idsync_bin, tmp_path):

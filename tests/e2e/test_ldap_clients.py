@@ -25,8 +25,8 @@ import tempfile
 
 import pytest
 
-from conftest import (NO_RATE_LIMITS, Scim, add_connection, cli_json, start_server, uniq,
-                      wait_until)
+from conftest import (NO_RATE_LIMITS, Scim, add_connection, cli_json, ldap_listening_line,
+                      start_server, uniq, wait_until)
 from ldap_fixture import Slapd, add_cli
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -73,14 +73,9 @@ def certs(tmp_path_factory):
 
 
 def ldap_urls(srv):
-    def found():
-        for line in srv.stderr_text().splitlines():
-            if line.startswith("idsync: LDAP on "):
-                return line[len("idsync: LDAP on "):].split(", base")[0].split()
-        return None
-
-    urls = wait_until(found, timeout=10, message="the LDAP listening line")
-    return {u.split("://")[0]: u for u in urls}
+    line = wait_until(lambda: ldap_listening_line(srv.stderr_text()), timeout=10,
+                      message="the LDAP listening line")
+    return {k: line[k] for k in ("ldap", "ldaps") if k in line}
 
 
 def start_ldap_server(idsync_bin, data, certs):

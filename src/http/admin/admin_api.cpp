@@ -1,4 +1,5 @@
 #include "http/admin/admin_api.h"
+#include "base/log.h"
 
 #include <cstdio>
 #include <exception>
@@ -93,11 +94,14 @@ Response AdminApi::Handle(const Request& req) {
     std::string_view path = req.path;
     if (Matches(path)) call.seg = SplitPath(path.substr(kAdminApiPrefix.size()));
     r = Route(call);
+    r.principal = call.actor.name;
   } catch (const std::exception& e) {
     // A bug (e.g. a JSON shape assumption): the request fails alone, with the API's error body;
     // the reason goes to the log, not to the client.
-    std::fprintf(stderr, "idsync: admin API %s %s [%s]: %s\n", req.method.c_str(), req.path.c_str(),
-                 request_id.c_str(), e.what());
+    log::Error("admin API internal error", {{"method", req.method},
+                                            {"route", req.path},
+                                            {"request_id", request_id},
+                                            {"detail", e.what()}});
     r = ErrorResponse(500, "internal", "internal error", "admin.error");
   }
   r.SetHeader("X-Request-Id", request_id);

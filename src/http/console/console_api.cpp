@@ -1,12 +1,12 @@
 #include "http/console/console_api.h"
 
-#include <cstdio>
 #include <exception>
 #include <optional>
 #include <utility>
 
 #include "base/crypto.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "http/common.h"
 #include "http/console/assets.h"
@@ -103,8 +103,11 @@ Response ConsoleApi::Handle(const Request& req) {
   try {
     r = Route(req, request_id);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "idsync: console %s %s [%s]: %s\n", req.method.c_str(), req.path.c_str(),
-                 request_id.c_str(), e.what());
+    log::Error("console handler failed", {{"component", "console"},
+                                          {"method", req.method},
+                                          {"path", req.path},
+                                          {"request_id", request_id},
+                                          {"detail", e.what()}});
     r = Fail(500, "internal", "internal error", "console.error");
   }
   r.SetHeader("X-Request-Id", request_id);
@@ -211,6 +214,7 @@ Response ConsoleApi::Login(const Request& req, const std::string& request_id) {
     if (by_user) return TooMany(*by_user, route);
     return Fail(401, "unauthorized", user.error().detail, route);
   }
+  NotePrincipal("console:" + user->name);
   auto id = sessions_.Start(*user, req.remote_address, request_id);
   if (!id) return ErrorOf(id.error(), route);
   const bool secure = console::SecureContext(req, public_url_);
@@ -250,6 +254,7 @@ std::optional<service::ActiveSession> ConsoleApi::RequireSession(const Request& 
     }
     return std::nullopt;
   }
+  NotePrincipal("console:" + session->user.name);
   if (write) {
     auto token = req.Header("x-csrf-token");
     if (!token || !ConstantTimeEquals(*token, session->csrf_token)) {
@@ -320,6 +325,7 @@ SessionAuthenticator ConsoleApi::Authenticator() {
     }
     auto session = sessions_.Check(*id);
     if (!session) return Result<SessionCaller>(session.error());
+    NotePrincipal("console:" + session->user.name);
     if (session->user.must_change_password) {
       return Result<SessionCaller>(
           MakeError(ErrorCode::kForbidden,

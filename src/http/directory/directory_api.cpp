@@ -151,6 +151,7 @@ Response DirectoryApi::Route(const Request& req) {
                                  token->directory + "\", not \"" + directory + "\"",
                              route);
   }
+  NotePrincipal(token->kind + ":" + token->name);
   if (auto refused = limits_.AdmitApiToken(token->name)) {
     return too_many(*refused, "directory.ratelimit");
   }

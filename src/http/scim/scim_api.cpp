@@ -191,6 +191,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
     }
     return ScimErrorResponse(connection.error(), "scim.auth");
   }
+  NotePrincipal("connection:" + connection->name);
   if (auto refused = limits_.AdmitConnection(connection->uuid, connection->name)) {
     return too_many(*refused, "scim.ratelimit");
   }

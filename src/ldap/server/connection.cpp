@@ -1,4 +1,5 @@
 #include "ldap/server/connection.h"
+#include "base/log.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -28,7 +29,7 @@ constexpr size_t kAnswerAllowance = 64 * 1024;
 constexpr size_t kMaxWriteBatch = 64;
 
 void LogLine(const char* what, const char* detail) {
-  std::fprintf(stderr, "idsync ldap: %s: %s\n", what, detail);
+  log::Error(what, {{"component", "ldap"}, {"detail", detail}});
 }
 
 const char* OpName(Operation op) {
@@ -45,6 +46,22 @@ const char* OpName(Operation op) {
     case Operation::kExtended: return "extended";
   }
   return "other";
+}
+
+// The entry an operation names, for its access line: the bind DN, the search base, the entry
+// compared or written; the OID of an extended operation. Never a password, never a filter.
+std::string TargetOf(const Request& request) {
+  return std::visit(
+      [](const auto& body) -> std::string {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, BindRequest>) return body.name;
+        if constexpr (std::is_same_v<T, SearchRequest>) return body.base;
+        if constexpr (std::is_same_v<T, CompareRequest>) return body.dn;
+        if constexpr (std::is_same_v<T, WriteRequest>) return body.dn;
+        if constexpr (std::is_same_v<T, ExtendedRequest>) return body.oid;
+        return {};
+      },
+      request.body);
 }
 
 // Reads one BER tag (single octet: LDAP uses no high tag numbers) and definite length at `pos`.
@@ -334,9 +351,12 @@ void Connection::OnMessage(std::string_view bytes) {
   switch (request.op) {
     case Operation::kUnbind:
       // RFC 4511 §4.3: the client is done; nothing else runs and nothing is answered.
+      LogAccess(request.message_id, request.op, "", -1, 0, 0, Clock::now());
       return Close();
     case Operation::kAbandon:
       if (auto* abandon = std::get_if<AbandonRequest>(&request.body)) {
+        LogAccess(request.message_id, request.op, std::to_string(abandon->message_id), -1, 0, 0,
+                  Clock::now());
         OnAbandon(abandon->message_id);
       }
       return;
@@ -349,6 +369,8 @@ void Connection::OnMessage(std::string_view bytes) {
     case Operation::kBind:
     case Operation::kSearch:
       if (PlaintextRefused(request)) {
+        LogAccess(request.message_id, request.op, TargetOf(request), kConfidentialityRequired, 0,
+                  0, Clock::now());
         return Answer(request.message_id, request.op,
                       {kConfidentialityRequired, "",
                        "this server requires a protected connection: use LDAPS or StartTLS"});
@@ -368,6 +390,7 @@ void Connection::OnDecodeError(std::string_view bytes, const Decoded& decoded) {
   std::string message = decoded.error.empty() ? "malformed request" : decoded.error;
   if (decoded.message_id > 0 && op && *op != Operation::kUnbind && *op != Operation::kAbandon) {
     shared_.metrics.CountRequest(*op);
+    LogAccess(decoded.message_id, *op, "", kProtocolError, 0, 0, Clock::now());
     return Answer(decoded.message_id, *op, {kProtocolError, "", message});
   }
   shared_.metrics.disconnected.fetch_add(1, std::memory_order_relaxed);
@@ -400,17 +423,19 @@ void Connection::OnAbandon(int32_t message_id) {
 void Connection::OnStartTls(const Request& request) {
   const std::optional<std::string> oid{std::string(kStartTlsOid)};
   auto refuse = [&](int code, const char* message) {
+    LogAccess(request.message_id, Operation::kExtended, "StartTLS", code, 0, 0, Clock::now());
     shared_.metrics.CountResult(Operation::kExtended, code);
     Write(EncodeExtendedResponse(request.message_id, {code, "", message}, oid, std::nullopt));
   };
   if (session_.tls) return refuse(kProtocolError, "TLS is already established");
-  if (shared_.tls == nullptr) {
+  if (shared_.tls_context == nullptr) {
     return refuse(kUnavailable, "StartTLS is not available: the server has no TLS certificate");
   }
   // RFC 4511 §4.14.1: no operation may be outstanding when StartTLS is requested.
   if (running_ || !queue_.empty()) {
     return refuse(kOperationsError, "StartTLS while other operations are outstanding");
   }
+  LogAccess(request.message_id, Operation::kExtended, "StartTLS", kSuccess, 0, 0, Clock::now());
   shared_.metrics.CountResult(Operation::kExtended, kSuccess);
   // The response goes out in clear; the handshake starts when it is written (OnDrained).
   Write(EncodeExtendedResponse(request.message_id, {kSuccess, "", ""}, oid, std::nullopt));
@@ -420,9 +445,10 @@ void Connection::OnStartTls(const Request& request) {
 void Connection::BeginHandshake() {
   // RFC 4511 §4.14.1: the client sends nothing after StartTLS until it has the response; bytes
   // here would be read in clear as if they came through TLS.
-  if (!in_.empty() || shared_.tls == nullptr) return Close();
+  if (!in_.empty() || shared_.tls_context == nullptr) return Close();
   try {
-    tls_ = std::make_unique<TlsStream>(std::move(socket_), *shared_.tls);
+    tls_ctx_ = shared_.tls_context->Current();
+    tls_ = std::make_unique<TlsStream>(std::move(socket_), *tls_ctx_);
   } catch (const std::exception& e) {
     LogLine("cannot start TLS", e.what());
     return Close();
@@ -452,6 +478,7 @@ void Connection::Enqueue(Request request, size_t bytes) {
   // The queued bytes are bounded too: 64 queued 1 MiB searches would hold 64 MiB.
   if (queue_.size() >= opts_.max_queued_requests ||
       queued_bytes_ + bytes > opts_.max_message_bytes) {
+    LogAccess(request.message_id, request.op, TargetOf(request), kBusy, 0, 0, Clock::now());
     return Answer(request.message_id, request.op,
                   {kBusy, "", "too many requests outstanding on this connection"});
   }
@@ -481,11 +508,26 @@ void Connection::Run(Request request) {
 void Connection::RunOnWorker(const Request& request,
                              const std::shared_ptr<std::atomic<bool>>& abandoned) {
   const std::atomic<bool>& flag = *abandoned;
-  Send send = [this, &flag](std::string message) {
-    return SendFromWorker(std::move(message), flag);
+  const Clock::time_point started = Clock::now();
+  int code = -1;  // the final response's resultCode; -1 until it is sent
+  size_t entries = 0;
+  size_t bytes = 0;
+  Send send = [this, &flag, &code, &entries, &bytes](std::string message) {
+    auto result = PeekResponseResult(message);
+    size_t size = message.size();
+    if (!SendFromWorker(std::move(message), flag)) return false;
+    bytes += size;
+    if (result) {
+      code = result->second;
+    } else {
+      ++entries;
+    }
+    return true;
   };
   try {
     shared_.handler.Handle(session_, request, flag, send);
+    LogAccess(request.message_id, request.op, TargetOf(request), code, entries, bytes, started,
+              true);
     return;
   } catch (const std::exception& e) {
     LogLine("handler threw", e.what());
@@ -503,6 +545,34 @@ void Connection::RunOnWorker(const Request& request,
     }
   } catch (...) {
     // Out of memory: the client gets no answer to this request.
+  }
+}
+
+// The access line of one operation: where it ends (a worker after the handler, or the strand
+// for what the network layer answers itself). `code` -1: no response was sent (unbind,
+// abandon, an abandoned or cut-off operation). Runs on a worker only while no other thread
+// touches session_ (one request at a time per connection), on the strand otherwise.
+void Connection::LogAccess(int32_t message_id, Operation op, std::string_view target, int code,
+                           size_t entries, size_t bytes, Clock::time_point started,
+                           bool on_worker) {
+  try {
+    log::Fields fields = {
+        {"proto", ldaps_ ? "ldaps" : (session_.tls ? "ldap+starttls" : "ldap")},
+        {"conn", std::to_string(session_.id)},
+        {"remote", session_.remote_address},
+        // A bind running on a worker may be changing the identity: the strand does not read it.
+        {"bind_dn", on_worker || !running_ ? session_.identity.dn : std::string("-")},
+        {"op", OpName(op)},
+        {"msgid", std::to_string(message_id)},
+        {"dn", std::string(target)},
+        {"result", code < 0 ? std::string("none") : std::to_string(code)},
+        {"duration_ms",
+         std::to_string(std::chrono::duration<double, std::milli>(Clock::now() - started).count())},
+        {"bytes_out", std::to_string(bytes)}};
+    if (op == Operation::kSearch) fields.emplace_back("entries", std::to_string(entries));
+    log::Info("access", fields);
+  } catch (...) {
+    // Out of memory: no access line; the operation is not affected.
   }
 }
 

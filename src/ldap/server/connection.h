@@ -34,6 +34,7 @@
 #include "ldap/protocol/message.h"
 #include "ldap/server/handler.h"
 #include "ldap/server/server.h"
+#include "tls/server_context.h"
 
 namespace idsync::ldap::net_internal {
 
@@ -66,7 +67,9 @@ struct ServerShared {
 
   const ServerOptions options;
   Handler& handler;
-  boost::asio::ssl::context* tls = nullptr;           // null when no certificate is configured
+  // Null when no certificate is configured; a connection takes its Current() context when its
+  // handshake begins and keeps it.
+  std::shared_ptr<tls::ServerContext> tls_context;
   std::function<void(std::function<void()>)> submit;  // runs a job on the worker pool
   LdapMetrics metrics;
   std::atomic<bool> stopping{false};
@@ -152,6 +155,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool SendFromWorker(std::string message, const std::atomic<bool>& abandoned);
   void AbandonRunning();
 
+  void LogAccess(int32_t message_id, Operation op, std::string_view target, int code,
+                 size_t entries, size_t bytes, Clock::time_point started, bool on_worker = false);
+
   // Output.
   void Answer(int32_t message_id, Operation op, const LdapResult& result);
   void Write(std::string message);  // on the strand; not subject to backpressure
@@ -175,6 +181,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const bool ldaps_;
   boost::asio::any_io_executor strand_;
   boost::asio::ip::tcp::socket socket_;  // moved into tls_ when TLS begins
+  std::shared_ptr<boost::asio::ssl::context> tls_ctx_;  // what tls_ was made with
   std::unique_ptr<TlsStream> tls_;
   boost::asio::steady_timer timer_;
   Session session_;  // what the handler sees; tls changes only while no request is outstanding

@@ -2,6 +2,7 @@
 // connection has its own strand (its socket's executor); the Handler runs on a pool of
 // `worker_threads`, one request at a time per connection (connection.h).
 #include "ldap/server/server.h"
+#include "base/log.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -16,27 +17,25 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <openssl/ssl.h>
 
 #include "ldap/server/connection.h"
+#include "tls/server_context.h"
 
 namespace idsync::ldap {
 
 namespace {
 
 namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using boost::system::error_code;
 using net_internal::Connection;
 using net_internal::ServerShared;
 
 void LogLine(const char* what, const char* detail) {
-  std::fprintf(stderr, "idsync ldap: %s: %s\n", what, detail);
+  log::Error(what, {{"component", "ldap"}, {"detail", detail}});
 }
 
 struct ListenAddress {
@@ -106,11 +105,10 @@ class ServerImpl final : public Server {
   void Reject(Listener& listener, tcp::socket socket);
   void RunIo();
 
-  // Declaration order is destruction order in reverse: the shared state and the TLS context
+  // Declaration order is destruction order in reverse: the shared state (and its TLS context)
   // outlive the io_context, whose destruction may destroy the last connections; the worker
   // pool goes before the io_context because jobs it never ran own connections (and sockets).
   ServerShared shared_;
-  std::optional<ssl::context> ssl_ctx_;
   std::mutex stop_mu_;
   bool stopped_ = false;  // guarded by stop_mu_
   net::io_context ioc_;
@@ -123,9 +121,14 @@ class ServerImpl final : public Server {
   std::vector<std::thread> io_threads_;
 };
 
-// Same TLS setup as src/http/server.cpp: TLS 1.2+, no compression, forward-secret AEAD suites.
+// The TLS context comes from tls/server_context.h, as the HTTP server's (shared with it when
+// both use the same certificate).
 Status ServerImpl::InitTls() {
   const ServerOptions& options = shared_.options;
+  if (options.tls) {
+    shared_.tls_context = options.tls;
+    return Status::Ok();
+  }
   const auto& cert = options.tls_cert_file;
   const auto& key = options.tls_key_file;
   if (cert.has_value() != key.has_value()) {
@@ -138,42 +141,9 @@ Status ServerImpl::InitTls() {
     }
     return Status::Ok();
   }
-  for (const auto& [path, what] : {std::pair{*cert, "certificate"}, std::pair{*key, "key"}}) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) {
-      return Error{ErrorCode::kUnavailable, std::string("cannot read TLS ") + what + " " + path +
-                                                ": " + std::strerror(errno)};
-    }
-    std::fclose(file);
-  }
-  try {
-    ssl_ctx_.emplace(ssl::context::tls_server);
-    ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                          ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                          ssl::context::no_tlsv1_1 | ssl::context::single_dh_use |
-                          ssl::context::no_compression);
-    SSL_CTX* native = ssl_ctx_->native_handle();
-    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-    SSL_CTX_set_cipher_list(native,
-                            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
-    error_code ec;
-    ssl_ctx_->use_certificate_chain_file(*cert, ec);
-    if (ec) {
-      return Error{ErrorCode::kUnavailable,
-                   "invalid TLS certificate " + *cert + ": " + ec.message()};
-    }
-    ssl_ctx_->use_private_key_file(*key, ssl::context::pem, ec);
-    if (ec) return Error{ErrorCode::kUnavailable, "invalid TLS key " + *key + ": " + ec.message()};
-    if (SSL_CTX_check_private_key(native) != 1) {
-      return Error{ErrorCode::kUnavailable,
-                   "TLS key " + *key + " does not match certificate " + *cert};
-    }
-  } catch (const std::exception& e) {
-    return Error{ErrorCode::kUnavailable, std::string("cannot set up TLS: ") + e.what()};
-  }
-  shared_.tls = &*ssl_ctx_;
+  auto loaded = tls::ServerContext::Load(*cert, *key);
+  if (!loaded) return loaded.error();
+  shared_.tls_context = std::move(*loaded);
   return Status::Ok();
 }
 

@@ -15,6 +15,10 @@
 #include "ldap/protocol/message.h"
 #include "ldap/server/handler.h"
 
+namespace idsync::tls {
+class ServerContext;
+}
+
 namespace idsync::ldap {
 
 struct ServerOptions {
@@ -23,6 +27,9 @@ struct ServerOptions {
   std::string ldaps_listen;  // "HOST:PORT" for LDAPS; "" = off
   std::optional<std::string> tls_cert_file;  // PEM chain; both or neither; needed for LDAPS,
   std::optional<std::string> tls_key_file;   // and for StartTLS (else StartTLS is refused)
+  // A TLS context to serve with instead of the files above (shared with the HTTP listener and
+  // reloaded on SIGHUP: tls/server_context.h).
+  std::shared_ptr<tls::ServerContext> tls;
   // Bind and Search over plain LDAP from a non-loopback peer are refused with
   // confidentialityRequired (13) unless this is set.
   bool allow_plaintext = false;

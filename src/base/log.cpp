@@ -1,0 +1,93 @@
+#include "base/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "base/time.h"
+
+namespace idsync::log {
+
+namespace {
+
+std::atomic<Level> g_level{Level::kInfo};
+std::atomic<Format> g_format{Format::kText};
+std::atomic<bool> g_configured{false};
+
+const char* LevelName(Level l) {
+  switch (l) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+spdlog::logger& Logger() {
+  // The line is formatted here (JSON needs escaping spdlog's patterns do not do); spdlog owns
+  // the sink, its locking and the flush.
+  static std::shared_ptr<spdlog::logger> logger = [] {
+    auto l = std::make_shared<spdlog::logger>("idsync",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    l->set_pattern("%v");
+    l->set_level(spdlog::level::trace);
+    l->flush_on(spdlog::level::trace);
+    return l;
+  }();
+  return *logger;
+}
+
+}  // namespace
+
+std::optional<Level> ParseLevel(std::string_view n) {
+  if (n == "debug") return Level::kDebug;
+  if (n == "info") return Level::kInfo;
+  if (n == "warn" || n == "warning") return Level::kWarn;
+  if (n == "error") return Level::kError;
+  return std::nullopt;
+}
+
+std::optional<Format> ParseFormat(std::string_view n) {
+  if (n == "json") return Format::kJson;
+  if (n == "text") return Format::kText;
+  return std::nullopt;
+}
+
+Format DefaultFormat() { return isatty(STDERR_FILENO) ? Format::kText : Format::kJson; }
+
+void Configure(Format format, Level level) {
+  g_format = format;
+  g_level = level;
+  g_configured = true;
+}
+
+void SetLevel(Level level) { g_level = level; }
+
+void Write(Level level, std::string_view msg, const Fields& fields) {
+  if (static_cast<int>(level) < static_cast<int>(g_level.load())) return;
+  Format format = g_configured ? g_format.load() : DefaultFormat();
+  std::string time = FormatRfc3339(std::chrono::system_clock::now());
+  std::string line;
+  if (format == Format::kJson) {
+    nlohmann::ordered_json j;
+    j["time"] = time;
+    j["level"] = LevelName(level);
+    j["msg"] = std::string(msg);
+    for (const auto& [k, v] : fields) j[k] = v;
+    line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    line = time + " " + LevelName(level) + " " + std::string(msg);
+    for (const auto& [k, v] : fields) line += " " + k + "=" + v;
+  }
+  Logger().info("{}", line);
+}
+
+}  // namespace idsync::log
