@@ -46,7 +46,8 @@ Result<int64_t> PgTransaction::EffectiveUserPk(const std::string& directory,
 
 Result<EffectiveUserRow> PgTransaction::GetEffectiveUser(const std::string& directory,
                                                          const std::string& id) {
-  auto found = Users(db_.Exec(sql::kGetEffectiveUser, {directory, id}, "reading an effective user"));
+  auto found =
+      Users(db_.Exec(sql::kGetEffectiveUser, {directory, id}, "reading an effective user"));
   if (!found) return found.error();
   if (found->empty()) return NoEffective("user", directory, id);
   return std::move(found->front());

@@ -15,7 +15,8 @@ namespace {
 Result<DirectoryRecord> ReadDirectory(const PgResult& r, int row) {
   DirectoryRecord record;
   record.name = r.Text(row, 0);
-  auto attributes = ParseStoredJson(r.Text(row, 1), "custom attributes of directory " + record.name);
+  auto attributes =
+      ParseStoredJson(r.Text(row, 1), "custom attributes of directory " + record.name);
   if (!attributes) return attributes.error();
   record.custom_attributes = std::move(*attributes);
   record.version = r.Int(row, 2);
