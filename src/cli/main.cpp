@@ -158,6 +158,9 @@ int Serve(const std::string& data, const ServeOptions& o) {
   App& app = **opened;
   service::ScimService& scim = app.scim();
   directory::DirectoryService& directories = app.directories();
+  // Another instance's change (PostgreSQL: LISTEN/NOTIFY) wakes this one's change-feed long
+  // polls at once instead of at their next 500 ms re-check.
+  app.store().OnForeignChanges([&directories] { directories.WakeAll(); });
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
   // One set of limits for the three APIs: an address has one budget whichever it calls.

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -297,6 +300,8 @@ TEST_P(StoreAreas, MembersAndDeletingAMemberTouchesItsGroups) {
 }
 
 TEST_P(StoreAreas, DirectoriesAndPolicyVersions) {
+  auto before = store_->ConfigGeneration();
+  ASSERT_TRUE(before);
   MustWrite([&](Transaction& tx) -> Status {
     auto dirs = tx.ListDirectories();
     if (!dirs) return dirs.error();
@@ -341,6 +346,10 @@ TEST_P(StoreAreas, DirectoriesAndPolicyVersions) {
     EXPECT_FALSE(tx.GetDirectory("nope"));
     return Status::Ok();
   });
+  // Directories and policies are configuration: every instance's next request sees the change.
+  auto after = store_->ConfigGeneration();
+  ASSERT_TRUE(after);
+  EXPECT_GT(*after, *before);
 }
 
 TEST_P(StoreAreas, EffectiveUsersGroupsAndMemberships) {
@@ -608,6 +617,37 @@ TEST_P(TwoInstances, ConcurrentMemberAddsAndGroupTouchesLoseNothing) {
     EXPECT_EQ(g->version, 1 + 2 * kEach);  // every touch counted: no lost update
     return Status::Ok();
   });
+}
+
+TEST_P(TwoInstances, AChangeCommittedOnOneInstanceWakesTheOther) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int wakes = 0;
+  store_->OnForeignChanges([&] {
+    std::lock_guard lock(mu);
+    ++wakes;
+    cv.notify_all();
+  });
+  auto other = OpenAnother();
+  ASSERT_TRUE(other);
+  // The listener may still be connecting: append until it has seen one (each append is
+  // notified at its commit), for at most 30 s; the assertion is that a wake comes, not when.
+  bool woken = false;
+  for (int i = 0; i < 60 && !woken; ++i) {
+    auto s = other->Write([&](Transaction& tx) -> Status {
+      ChangeRecord change;
+      change.directory = "users";
+      change.type = "User";
+      change.op = "delete";
+      change.id = "u" + std::to_string(i);
+      return AsStatus(tx.AppendChange(change));
+    });
+    ASSERT_TRUE(s) << s.error().detail;
+    std::unique_lock lock(mu);
+    woken = cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return wakes > 0; });
+  }
+  EXPECT_TRUE(woken);
+  store_->Close();  // joins the listener: no call after this
 }
 
 INSTANTIATE_TEST_SUITE_P(PostgreSQL, TwoInstances, ::testing::Values("postgresql"),

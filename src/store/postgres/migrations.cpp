@@ -160,6 +160,12 @@ CREATE TABLE policy_versions(
   comment text NOT NULL,
   PRIMARY KEY(connection_id, version)
 );
+-- A directory's attributes and a connection's policy are inputs of the directory layer's
+-- cached scope (keyed by the configuration generation), as in SQLite's migration 5.
+CREATE TRIGGER directories_generation AFTER INSERT OR UPDATE OR DELETE ON directories
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
+CREATE TRIGGER policy_versions_generation AFTER INSERT OR UPDATE OR DELETE ON policy_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
 
 CREATE TABLE effective_users(
   pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
