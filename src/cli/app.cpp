@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "sync/ldap_sync.h"
 #include "sync/scheduler.h"
@@ -16,9 +17,17 @@ Result<std::unique_ptr<App>> App::Open(const std::string& data, AppOptions optio
                                                   " does not exist; create it (mkdir -p " + data +
                                                   ") or pass --data DIR");
   }
-  auto store = store::sqlite::SqliteStore::Open(data, {});
-  if (!store) return store.error();
-  return std::unique_ptr<App>(new App(data, std::move(*store), options));
+  std::unique_ptr<store::Store> opened;
+  if (!options.store.empty()) {
+    auto store = store::postgres::PostgresStore::Open(options.store);
+    if (!store) return store.error();
+    opened = std::move(*store);
+  } else {
+    auto store = store::sqlite::SqliteStore::Open(data, {});
+    if (!store) return store.error();
+    opened = std::move(*store);
+  }
+  return std::unique_ptr<App>(new App(data, std::move(opened), options));
 }
 
 App::App(std::string data, std::unique_ptr<store::Store> store, AppOptions options)

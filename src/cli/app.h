@@ -1,5 +1,5 @@
 // The object graph every `idsync` command runs on, built in one place (issue #13 item 10): the
-// data folder's store, the services over it, the mirror's observer (the effective directory),
+// store (the data folder's SQLite, or PostgreSQL with --store), the services over it, the mirror's observer (the effective directory),
 // the connection-removal hook, the LDAP sync engine and, for `serve`, its scheduler. `serve`
 // and every administrative command open an App, so a command changes the data exactly as the
 // server would (a `connection remove` from the command line cleans the effective directory
@@ -35,11 +35,15 @@ namespace idsync::cli {
 struct AppOptions {
   // `serve --bench-mirror-only`: SCIM writes skip the effective directory (benchmark baseline).
   bool mirror_only = false;
+  // `--store postgresql://...`: the shared PostgreSQL database instead of SQLite in the data
+  // folder (which still holds local files: the sealed-secret key, backups).
+  std::string store;
 };
 
 class App {
  public:
-  // Opens the store of the data folder `data` (which must exist) and builds the services.
+  // Opens the store (options.store's PostgreSQL database, else SQLite in the data folder `data`,
+  // which must exist either way) and builds the services.
   static Result<std::unique_ptr<App>> Open(const std::string& data, AppOptions options = {});
   ~App();
   App(const App&) = delete;

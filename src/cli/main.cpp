@@ -44,6 +44,7 @@
 #include "service/connections.h"
 #include "service/console_sessions.h"
 #include "service/scim_service.h"
+#include "store/postgres/postgres_store.h"
 
 namespace idsync::cli {
 namespace {
@@ -285,11 +286,14 @@ int Serve(const std::string& data, const ServeOptions& o,
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto opened = App::Open(data, {.mirror_only = o.bench_mirror_only});
+  auto opened = App::Open(data, {.mirror_only = o.bench_mirror_only, .store = o.store});
   if (!opened) return ServeFail(opened.error().detail);
   App& app = **opened;
   service::ScimService& scim = app.scim();
   directory::DirectoryService& directories = app.directories();
+  // Another instance's change (PostgreSQL: LISTEN/NOTIFY) wakes this one's change-feed long
+  // polls at once instead of at their next 500 ms re-check.
+  app.store().OnForeignChanges([&directories] { directories.WakeAll(); });
   http::ApiOptions api_options;
   api_options.public_url = o.public_url;
   // One set of limits for the three APIs: an address has one budget whichever it calls.
@@ -445,6 +449,13 @@ int Main(int argc, char** argv) {
       "--version", [] { return BuildInfoText(); },
       "Print the version, commit and library versions, then exit");
   std::string data = "./data";
+  // --store URL: every command but `serve` (whose settings table has its own) takes it after
+  // the subcommand; fallthrough passes it up to here from any depth.
+  std::string store_url;
+  app.fallthrough();
+  app.add_option("--store", store_url,
+                 "Shared PostgreSQL database, postgresql://USER@HOST:PORT/DB (default: SQLite "
+                 "in the data folder)");
   bool version_json = false;
   auto* version = app.add_subcommand("version", "Print the version, commit and library versions");
   version->add_flag("--json", version_json, "Print JSON");
@@ -557,11 +568,24 @@ int Main(int argc, char** argv) {
     std::cout << config_file << ": OK\n";
     return 0;
   }
-  if (backup_commands.Parsed()) return backup_commands.Run(data);
+  if (backup_commands.Parsed()) {
+    if (!store_url.empty()) {
+      std::fprintf(stderr,
+                   "idsync: backup and restore copy an SQLite data folder; back up a PostgreSQL "
+                   "store with PostgreSQL's own tools (pg_dump, base backups)\n");
+      return kExitUsage;
+    }
+    return backup_commands.Run(data);
+  }
 
   // Every command runs on the same object graph as `serve` (cli/app.h); the App closes the
   // store when it goes out of scope.
-  auto opened = App::Open(data);
+  if (!store_url.empty() && !store::postgres::IsPostgresUrl(store_url)) {
+    std::fprintf(stderr,
+                 "idsync: --store must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB\n");
+    return kExitUsage;
+  }
+  auto opened = App::Open(data, {.store = store_url});
   if (!opened) return Fail(opened.error().detail);
   App& graph = **opened;
   if (admin_user_commands.Parsed()) return admin_user_commands.Run(graph);

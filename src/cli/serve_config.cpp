@@ -18,6 +18,7 @@
 #include <toml++/toml.h>
 
 #include "service/connections.h"
+#include "store/postgres/postgres_store.h"
 
 namespace idsync::cli {
 namespace {
@@ -61,12 +62,21 @@ std::string CheckHostPort(const std::string& text) {
   return "";
 }
 
+std::string CheckStoreUrl(const std::string& text) {
+  if (text.empty() || store::postgres::IsPostgresUrl(text)) return "";
+  return "must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB (SQLite needs no --store)";
+}
+
 constexpr double kMaxRate = 1e9;
 
 // Every setting of `idsync serve`, in the order of the reference.
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> settings = {
       {"data", "--data", "Data folder", [](ServeOptions& o) -> Binding { return &o.data; }},
+      {"store", "--store",
+       "Shared database, postgresql://USER@HOST:PORT/DB (password from the URL, PGPASSFILE or "
+       "PGPASSWORD; TLS with ?sslmode=verify-full); default: SQLite in the data folder",
+       [](ServeOptions& o) -> Binding { return &o.store; }, 0, 0, CheckStoreUrl},
       {"listen", "--listen", "HOST:PORT the HTTP server listens on",
        [](ServeOptions& o) -> Binding { return &o.listen; }, 0, 0, CheckHostPort},
       {"public_url", "--public-url",

@@ -17,6 +17,7 @@ namespace idsync::cli {
 
 struct ServeOptions {
   std::string data = "./data";
+  std::string store;  // "" = SQLite in `data`; postgresql://... = that database
   std::string listen = "127.0.0.1:8080";
   std::string public_url;
   std::string tls_cert, tls_key;

@@ -92,6 +92,12 @@ class Store {
   // the next request. kUnavailable if the database cannot be read.
   virtual Result<int64_t> ConfigGeneration() = 0;
 
+  // Calls `wake`, from a thread of the store's and until Close, whenever the change feed may
+  // have grown by another process's or instance's commit, so that waiting long polls re-read it.
+  // Default: never (SQLite: this process's writes wake waiters directly, other processes' are
+  // polled); PostgreSQL: LISTEN/NOTIFY.
+  virtual void OnForeignChanges(std::function<void()> wake) { (void)wake; }
+
   // Stops accepting writes, finishes queued ones, closes the database cleanly. Idempotent.
   virtual void Close() = 0;
 

@@ -17,7 +17,8 @@ import tomllib
 import pytest
 
 import conftest
-from conftest import REPO_ROOT, ServerProcess, Scim, add_connection, http_request, run_cli, uniq
+from conftest import (REPO_ROOT, TEST_STORE, ServerProcess, Scim, add_connection, http_request,
+                      run_cli, store_url_for, uniq)
 import test_console_api
 from test_console_api import Browser, add_user
 
@@ -89,8 +90,11 @@ def certs(tmp_path_factory):
 
 
 def full_config(data, cert, key, port, ldap_port, ldaps_port):
+    # The suite's own store: "" is SQLite in the data folder.
+    store = store_url_for(data) if TEST_STORE == "postgresql" else ""
     return f"""# every key of idsync serve
 data = "{data}"
+store = "{store}"
 listen = "127.0.0.1:{port}"
 public_url = "https://idsync.example.test:8443/"
 

@@ -94,6 +94,193 @@ CREATE TRIGGER api_tokens_generation AFTER INSERT OR UPDATE OR DELETE ON api_tok
   FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
 )sql";
 
+// The mirror (resources, their index entries, group members), directories and policy
+// versions, the effective directory (users, groups, memberships), links, conflicts, the audit
+// log, pull sync (runs, state and lease, sealed secrets): SQLite migrations 1-13 in one, in
+// PostgreSQL's types. Differences from SQLite, and why:
+// - No count tables kept by triggers (SQLite's resource_counts, effective_counts,
+//   effective_member_counts): under serializable writes one counter row per scope would make
+//   every create in a connection conflict with every other; counts are count(*) over an index.
+// - Bodies are plain text, not zstd against trained dictionaries (PostgreSQL compresses large
+//   values itself, TOAST); `store migrate` writes them decompressed.
+// - audit.seq and sync_runs.id are identities: they increase but, unlike the change feed, are
+//   not promised gap-free or in commit order (the audit log is read by time and page).
+constexpr std::string_view kDirectory = R"sql(
+CREATE TABLE resources(
+  pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  connection_id bigint NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  type smallint NOT NULL,
+  id text NOT NULL,
+  body text NOT NULL,
+  version bigint NOT NULL,
+  created_ms bigint NOT NULL,
+  modified_ms bigint NOT NULL,
+  unique_key text,
+  UNIQUE(connection_id, type, id),
+  UNIQUE(connection_id, type, unique_key)
+);
+CREATE INDEX resources_by_scope ON resources(connection_id, type, pk);
+
+CREATE TABLE resource_index(
+  connection_id bigint NOT NULL,
+  type smallint NOT NULL,
+  attr text NOT NULL,
+  value text NOT NULL,
+  resource_pk bigint NOT NULL REFERENCES resources(pk) ON DELETE CASCADE,
+  PRIMARY KEY(connection_id, type, attr, value, resource_pk)
+);
+CREATE INDEX resource_index_by_resource ON resource_index(resource_pk);
+
+CREATE TABLE group_members(
+  group_pk bigint NOT NULL REFERENCES resources(pk) ON DELETE CASCADE,
+  value text NOT NULL,
+  member_type text NOT NULL,
+  display text NOT NULL,
+  connection_id bigint NOT NULL,
+  PRIMARY KEY(group_pk, value)
+);
+CREATE INDEX group_members_by_value ON group_members(connection_id, value);
+
+CREATE TABLE directories(
+  name text PRIMARY KEY,
+  custom_attributes text NOT NULL,
+  version bigint NOT NULL,
+  created_ms bigint NOT NULL
+);
+INSERT INTO directories(name, custom_attributes, version, created_ms) VALUES
+  ('users', '[]', 1, (extract(epoch FROM now()) * 1000)::bigint),
+  ('customers', '[]', 1, (extract(epoch FROM now()) * 1000)::bigint);
+
+CREATE TABLE policy_versions(
+  connection_id bigint NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  version bigint NOT NULL,
+  body text NOT NULL,
+  time_ms bigint NOT NULL,
+  actor text NOT NULL,
+  comment text NOT NULL,
+  PRIMARY KEY(connection_id, version)
+);
+-- A directory's attributes and a connection's policy are inputs of the directory layer's
+-- cached scope (keyed by the configuration generation), as in SQLite's migration 5.
+CREATE TRIGGER directories_generation AFTER INSERT OR UPDATE OR DELETE ON directories
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
+CREATE TRIGGER policy_versions_generation AFTER INSERT OR UPDATE OR DELETE ON policy_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
+
+CREATE TABLE effective_users(
+  pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  directory text NOT NULL,
+  id text NOT NULL,
+  username text NOT NULL,
+  username_key text NOT NULL,
+  link_key text,
+  state text NOT NULL,
+  body text NOT NULL,
+  version bigint NOT NULL,
+  created_ms bigint NOT NULL,
+  modified_ms bigint NOT NULL,
+  mail_key text,
+  UNIQUE(directory, id),
+  UNIQUE(directory, username_key)
+);
+CREATE INDEX effective_users_by_directory ON effective_users(directory, pk);
+CREATE INDEX effective_users_by_link ON effective_users(directory, link_key)
+  WHERE link_key IS NOT NULL;
+CREATE INDEX effective_users_by_mail ON effective_users(directory, mail_key);
+
+CREATE TABLE effective_groups(
+  pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  directory text NOT NULL,
+  id text NOT NULL,
+  name text NOT NULL,
+  name_key text NOT NULL,
+  body text NOT NULL,
+  version bigint NOT NULL,
+  created_ms bigint NOT NULL,
+  modified_ms bigint NOT NULL,
+  UNIQUE(directory, id),
+  UNIQUE(directory, name_key)
+);
+CREATE INDEX effective_groups_by_directory ON effective_groups(directory, pk);
+
+CREATE TABLE effective_members(
+  group_pk bigint NOT NULL REFERENCES effective_groups(pk) ON DELETE CASCADE,
+  user_pk bigint NOT NULL REFERENCES effective_users(pk) ON DELETE CASCADE,
+  ord bigint NOT NULL,
+  PRIMARY KEY(group_pk, user_pk)
+);
+CREATE INDEX effective_members_by_user ON effective_members(user_pk, group_pk);
+CREATE INDEX effective_members_by_order ON effective_members(group_pk, ord);
+
+CREATE TABLE source_links(
+  connection_id bigint NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  source_user_id text NOT NULL,
+  directory text NOT NULL,
+  effective_user_id text NOT NULL,
+  deleted boolean NOT NULL,
+  source_name text NOT NULL DEFAULT '',
+  PRIMARY KEY(connection_id, source_user_id)
+);
+CREATE INDEX source_links_by_user ON source_links(directory, effective_user_id);
+CREATE INDEX source_links_by_tombstone ON source_links(connection_id, source_name)
+  WHERE deleted;
+
+CREATE TABLE conflicts(
+  connection_id bigint NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  source_user_id text NOT NULL,
+  directory text NOT NULL,
+  username text NOT NULL,
+  detail text NOT NULL,
+  time_ms bigint NOT NULL,
+  PRIMARY KEY(connection_id, source_user_id)
+);
+CREATE INDEX conflicts_by_directory ON conflicts(directory);
+
+CREATE TABLE audit(
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  time_ms bigint NOT NULL,
+  connection_id bigint NOT NULL,
+  connection_name text NOT NULL,
+  request_id text NOT NULL,
+  actor text NOT NULL,
+  operation text NOT NULL,
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  status integer NOT NULL,
+  detail text NOT NULL
+);
+CREATE INDEX audit_by_connection ON audit(connection_id, seq);
+CREATE INDEX audit_by_time ON audit(time_ms);
+CREATE INDEX audit_by_resource ON audit(resource_id, seq);
+
+CREATE TABLE sync_runs(
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  connection_id bigint NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  mode text NOT NULL,
+  run_trigger text NOT NULL,
+  outcome text NOT NULL,
+  started_ms bigint NOT NULL,
+  ended_ms bigint,
+  counts text NOT NULL,
+  progress text NOT NULL,
+  error text NOT NULL,
+  owner text NOT NULL
+);
+CREATE INDEX sync_runs_by_connection ON sync_runs(connection_id, id);
+CREATE TABLE sync_state(
+  connection_id bigint PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+  state text NOT NULL,
+  lease_owner text,
+  lease_expires_ms bigint
+);
+CREATE TABLE secrets(
+  connection_id bigint NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  name text NOT NULL,
+  sealed text NOT NULL,
+  PRIMARY KEY(connection_id, name)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -101,6 +288,8 @@ const std::vector<Migration>& Migrations() {
       {1, "connections, tokens and the configuration generation", kConnections},
       {2, "change feed, numbered in commit order", kChangeFeed},
       {3, "admin and read API tokens", kApiTokens},
+      {4, "mirror, directories, policies, effective directory, links, audit, pull sync",
+       kDirectory},
   };
   return migrations;
 }

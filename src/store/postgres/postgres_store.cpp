@@ -136,12 +136,28 @@ Result<int64_t> PostgresStore::ConfigGeneration() {
   return r->Int(0, 0);
 }
 
+void PostgresStore::OnForeignChanges(std::function<void()> wake) {
+  auto listener = std::make_unique<ChangeListener>(url_, std::move(wake));
+  std::unique_ptr<ChangeListener> old;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    old = std::move(listener_);
+    listener_ = std::move(listener);
+  }
+}
+
 void PostgresStore::Close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  open_ -= idle_.size();
-  idle_.clear();
-  freed_.notify_all();
+  std::unique_ptr<ChangeListener> listener;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    open_ -= idle_.size();
+    idle_.clear();
+    freed_.notify_all();
+    listener = std::move(listener_);
+  }
+  listener.reset();  // joins its thread: no `wake` call after Close returns
 }
 
 }  // namespace idsync::store::postgres

@@ -13,6 +13,7 @@
 
 #include "base/result.h"
 #include "base/time.h"
+#include "store/postgres/change_listener.h"
 #include "store/postgres/pg_connection.h"
 #include "store/store.h"
 
@@ -43,6 +44,9 @@ class PostgresStore final : public Store {
   // start in a new transaction, so a job must not act outside the transaction before it ends.
   Status Write(const std::function<Status(Transaction&)>& job) override;
   Result<int64_t> ConfigGeneration() override;
+  // A ChangeListener (change_listener.h): one more connection, LISTENing. A second call
+  // replaces the first callback.
+  void OnForeignChanges(std::function<void()> wake) override;
   void Close() override;
 
  private:
@@ -58,6 +62,7 @@ class PostgresStore final : public Store {
   std::vector<std::unique_ptr<PgConnection>> idle_;
   size_t open_ = 0;
   bool closed_ = false;
+  std::unique_ptr<ChangeListener> listener_;  // guarded by mu_; stopped outside it
 };
 
 }  // namespace idsync::store::postgres

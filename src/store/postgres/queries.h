@@ -83,4 +83,285 @@ inline constexpr std::string_view kListApiTokens =
     "SELECT id, name, kind, directory, hash, created_ms FROM api_tokens ORDER BY id";
 inline constexpr std::string_view kDeleteApiToken = "DELETE FROM api_tokens WHERE name = $1";
 
+// --- mirror (mirror_area.cpp): resources in creation (pk) order, their index entries
+#define IDSYNC_PG_RESOURCE_COLUMNS "pk, id, type, body, version, created_ms, modified_ms"
+inline constexpr std::string_view kGetResource =
+    "SELECT " IDSYNC_PG_RESOURCE_COLUMNS " FROM resources "
+    "WHERE connection_id = $1::bigint AND type = $2::smallint AND id = $3";
+inline constexpr std::string_view kInsertResource =
+    "INSERT INTO resources(connection_id, type, id, body, version, created_ms, modified_ms, "
+    "unique_key) VALUES ($1::bigint, $2::smallint, $3, $4, 1, $5::bigint, $6::bigint, $7) "
+    "RETURNING pk";
+inline constexpr std::string_view kUpdateResource =
+    "UPDATE resources SET body = $2, version = version + 1, modified_ms = $3::bigint, "
+    "unique_key = $4 WHERE pk = $1::bigint";
+inline constexpr std::string_view kIndexOf =
+    "SELECT attr, value FROM resource_index WHERE resource_pk = $1::bigint";
+inline constexpr std::string_view kDeleteIndexOf =
+    "DELETE FROM resource_index WHERE resource_pk = $1::bigint";
+inline constexpr std::string_view kInsertIndex =
+    "INSERT INTO resource_index(connection_id, type, attr, value, resource_pk) "
+    "VALUES ($1::bigint, $2::smallint, $3, $4, $5::bigint) ON CONFLICT DO NOTHING";
+inline constexpr std::string_view kTouchGroupsOf =
+    "UPDATE resources SET version = version + 1, modified_ms = $3::bigint WHERE pk IN "
+    "(SELECT group_pk FROM group_members WHERE connection_id = $1::bigint AND value = $2)";
+inline constexpr std::string_view kDeleteMembershipsOf =
+    "DELETE FROM group_members WHERE connection_id = $1::bigint AND value = $2";
+// Cascades to the resource's index entries and, for a group, its own members.
+inline constexpr std::string_view kDeleteResource = "DELETE FROM resources WHERE pk = $1::bigint";
+inline constexpr std::string_view kTouchResource =
+    "UPDATE resources SET version = version + 1, modified_ms = $4::bigint "
+    "WHERE connection_id = $1::bigint AND type = $2::smallint AND id = $3";
+inline constexpr std::string_view kFindByIndex =
+    "SELECT r.pk, r.id, r.type, r.body, r.version, r.created_ms, r.modified_ms "
+    "FROM resource_index i JOIN resources r ON r.pk = i.resource_pk "
+    "WHERE i.connection_id = $1::bigint AND i.type = $2::smallint AND i.attr = $3 "
+    "AND i.value = $4 ORDER BY i.resource_pk";
+inline constexpr std::string_view kCountResources =
+    "SELECT count(*) FROM resources WHERE connection_id = $1::bigint AND type = $2::smallint";
+inline constexpr std::string_view kListResources =
+    "SELECT " IDSYNC_PG_RESOURCE_COLUMNS " FROM resources "
+    "WHERE connection_id = $1::bigint AND type = $2::smallint ORDER BY pk "
+    "LIMIT $4::bigint OFFSET $3::bigint";
+inline constexpr std::string_view kScanResources =
+    "SELECT " IDSYNC_PG_RESOURCE_COLUMNS " FROM resources "
+    "WHERE connection_id = $1::bigint AND type = $2::smallint AND pk > $3::bigint ORDER BY pk "
+    "LIMIT $4::bigint";
+inline constexpr std::string_view kResourcePk =
+    "SELECT pk FROM resources WHERE connection_id = $1::bigint AND type = $2::smallint "
+    "AND id = $3";
+
+// --- members of the mirror's groups (member_area.cpp)
+inline constexpr std::string_view kAddMember =
+    "INSERT INTO group_members(group_pk, value, member_type, display, connection_id) "
+    "VALUES ($1::bigint, $2, $3, $4, $5::bigint) ON CONFLICT DO NOTHING";
+inline constexpr std::string_view kRemoveMember =
+    "DELETE FROM group_members WHERE group_pk = $1::bigint AND value = $2";
+inline constexpr std::string_view kClearMembers =
+    "DELETE FROM group_members WHERE group_pk = $1::bigint";
+// COLLATE "C": the order SQLite's binary collation gives (byte order), whatever the database's
+// locale.
+inline constexpr std::string_view kListMembers =
+    "SELECT value, member_type, display FROM group_members WHERE group_pk = $1::bigint "
+    "ORDER BY value COLLATE \"C\"";
+inline constexpr std::string_view kCountMembers =
+    "SELECT count(*) FROM group_members WHERE group_pk = $1::bigint";
+inline constexpr std::string_view kGroupsOf =
+    "SELECT r.id, coalesce(r.body::jsonb ->> 'displayName', '') "
+    "FROM group_members m JOIN resources r ON r.pk = m.group_pk "
+    "WHERE m.connection_id = $1::bigint AND m.value = $2 ORDER BY r.pk";
+
+// --- directories and policy versions (policy_area.cpp)
+#define IDSYNC_PG_DIRECTORY_COLUMNS "name, custom_attributes, version, created_ms"
+inline constexpr std::string_view kListDirectories =
+    "SELECT " IDSYNC_PG_DIRECTORY_COLUMNS " FROM directories ORDER BY name COLLATE \"C\"";
+inline constexpr std::string_view kGetDirectory =
+    "SELECT " IDSYNC_PG_DIRECTORY_COLUMNS " FROM directories WHERE name = $1";
+inline constexpr std::string_view kInsertDirectory =
+    "INSERT INTO directories(name, custom_attributes, version, created_ms) "
+    "VALUES ($1, $2, 1, $3::bigint)";
+inline constexpr std::string_view kUpdateDirectory =
+    "UPDATE directories SET custom_attributes = $2, version = version + 1 WHERE name = $1";
+#define IDSYNC_PG_POLICY_COLUMNS "connection_id, version, body, time_ms, actor, comment"
+inline constexpr std::string_view kGetPolicy =
+    "SELECT " IDSYNC_PG_POLICY_COLUMNS " FROM policy_versions WHERE connection_id = $1::bigint "
+    "ORDER BY version DESC LIMIT 1";
+inline constexpr std::string_view kInsertPolicy =
+    "INSERT INTO policy_versions(connection_id, version, body, time_ms, actor, comment) "
+    "SELECT $1::bigint, coalesce(max(version), 0) + 1, $2, $3::bigint, $4, $5 "
+    "FROM policy_versions WHERE connection_id = $1::bigint RETURNING version";
+inline constexpr std::string_view kListPolicyVersions =
+    "SELECT " IDSYNC_PG_POLICY_COLUMNS " FROM policy_versions WHERE connection_id = $1::bigint "
+    "ORDER BY version";
+
+// --- effective users (effective_user_area.cpp)
+#define IDSYNC_PG_EUSER_COLUMNS                                                             \
+  "pk, directory, id, username, username_key, link_key, state, body, version, created_ms, " \
+  "modified_ms, mail_key"
+inline constexpr std::string_view kGetEffectiveUser =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS " FROM effective_users WHERE directory = $1 AND id = $2";
+inline constexpr std::string_view kFindEffectiveUserByUsername =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = $1 AND username_key = $2";
+inline constexpr std::string_view kFindEffectiveUsersByLinkKey =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = $1 AND link_key = $2 ORDER BY pk";
+inline constexpr std::string_view kInsertEffectiveUser =
+    "INSERT INTO effective_users(directory, id, username, username_key, link_key, state, body, "
+    "version, created_ms, modified_ms, mail_key) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, "
+    "$8::bigint, $9::bigint, $10)";
+inline constexpr std::string_view kUpdateEffectiveUser =
+    "UPDATE effective_users SET username = $2, username_key = $3, link_key = $4, state = $5, "
+    "body = $6, version = version + 1, modified_ms = $7::bigint, mail_key = $8 "
+    "WHERE pk = $1::bigint";
+inline constexpr std::string_view kEffectiveUserPk =
+    "SELECT pk FROM effective_users WHERE directory = $1 AND id = $2";
+inline constexpr std::string_view kTouchEffectiveGroupsOfUser =
+    "UPDATE effective_groups SET version = version + 1, modified_ms = $2::bigint WHERE pk IN "
+    "(SELECT group_pk FROM effective_members WHERE user_pk = $1::bigint)";
+inline constexpr std::string_view kDeleteLinksOfUser =
+    "DELETE FROM source_links WHERE directory = $1 AND effective_user_id = $2";
+// Cascades to the user's memberships.
+inline constexpr std::string_view kDeleteEffectiveUser =
+    "DELETE FROM effective_users WHERE pk = $1::bigint";
+inline constexpr std::string_view kCountEffectiveUsers =
+    "SELECT count(*) FROM effective_users WHERE directory = $1";
+inline constexpr std::string_view kListEffectiveUsers =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = $1 ORDER BY pk LIMIT $3::bigint OFFSET $2::bigint";
+inline constexpr std::string_view kScanEffectiveUsers =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = $1 AND pk > $2::bigint ORDER BY pk "
+    "LIMIT $3::bigint";
+
+// --- effective groups and memberships (effective_group_area.cpp)
+#define IDSYNC_PG_EGROUP_COLUMNS \
+  "pk, directory, id, name, name_key, body, version, created_ms, modified_ms"
+inline constexpr std::string_view kGetEffectiveGroup =
+    "SELECT " IDSYNC_PG_EGROUP_COLUMNS " FROM effective_groups WHERE directory = $1 AND id = $2";
+inline constexpr std::string_view kFindEffectiveGroupByName =
+    "SELECT " IDSYNC_PG_EGROUP_COLUMNS
+    " FROM effective_groups WHERE directory = $1 AND name_key = $2";
+inline constexpr std::string_view kInsertEffectiveGroup =
+    "INSERT INTO effective_groups(directory, id, name, name_key, body, version, created_ms, "
+    "modified_ms) VALUES ($1, $2, $3, $4, $5, 1, $6::bigint, $7::bigint)";
+inline constexpr std::string_view kUpdateEffectiveGroup =
+    "UPDATE effective_groups SET name = $2, name_key = $3, body = $4, version = version + 1, "
+    "modified_ms = $5::bigint WHERE pk = $1::bigint";
+inline constexpr std::string_view kEffectiveGroupPk =
+    "SELECT pk FROM effective_groups WHERE directory = $1 AND id = $2";
+// Cascades to the group's memberships.
+inline constexpr std::string_view kDeleteEffectiveGroup =
+    "DELETE FROM effective_groups WHERE pk = $1::bigint";
+inline constexpr std::string_view kTouchEffectiveGroup =
+    "UPDATE effective_groups SET version = version + 1, modified_ms = $3::bigint "
+    "WHERE directory = $1 AND id = $2";
+inline constexpr std::string_view kCountEffectiveGroups =
+    "SELECT count(*) FROM effective_groups WHERE directory = $1";
+inline constexpr std::string_view kListEffectiveGroups =
+    "SELECT " IDSYNC_PG_EGROUP_COLUMNS
+    " FROM effective_groups WHERE directory = $1 ORDER BY pk LIMIT $3::bigint OFFSET $2::bigint";
+inline constexpr std::string_view kScanEffectiveGroups =
+    "SELECT " IDSYNC_PG_EGROUP_COLUMNS
+    " FROM effective_groups WHERE directory = $1 AND pk > $2::bigint ORDER BY pk "
+    "LIMIT $3::bigint";
+inline constexpr std::string_view kAddEffectiveMember =
+    "INSERT INTO effective_members(group_pk, user_pk, ord) VALUES ($1::bigint, $2::bigint, "
+    "coalesce((SELECT ord FROM effective_members WHERE group_pk = $1::bigint "
+    "ORDER BY ord DESC LIMIT 1), 0) + 1) ON CONFLICT DO NOTHING";
+inline constexpr std::string_view kRemoveEffectiveMember =
+    "DELETE FROM effective_members WHERE group_pk = $1::bigint AND user_pk = $2::bigint";
+inline constexpr std::string_view kListEffectiveMembers =
+    "SELECT u.id FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = $1::bigint ORDER BY m.ord";
+inline constexpr std::string_view kCountEffectiveMembers =
+    "SELECT (SELECT count(*) FROM effective_members WHERE group_pk = g.pk) "
+    "FROM effective_groups g WHERE g.directory = $1 AND g.id = $2";
+inline constexpr std::string_view kEffectiveGroupsOf =
+    "SELECT g.id, g.name FROM effective_members m JOIN effective_groups g ON g.pk = m.group_pk "
+    "WHERE m.user_pk = (SELECT pk FROM effective_users WHERE directory = $1 AND id = $2) "
+    "ORDER BY g.name_key COLLATE \"C\", g.pk";
+
+// --- links (link_area.cpp)
+#define IDSYNC_PG_LINK_COLUMNS \
+  "connection_id, source_user_id, directory, effective_user_id, deleted, source_name"
+inline constexpr std::string_view kGetLink =
+    "SELECT " IDSYNC_PG_LINK_COLUMNS
+    " FROM source_links WHERE connection_id = $1::bigint AND source_user_id = $2";
+inline constexpr std::string_view kPutLink =
+    "INSERT INTO source_links(connection_id, source_user_id, directory, effective_user_id, "
+    "deleted, source_name) VALUES ($1::bigint, $2, $3, $4, $5::boolean, $6) "
+    "ON CONFLICT(connection_id, source_user_id) DO UPDATE SET directory = excluded.directory, "
+    "effective_user_id = excluded.effective_user_id, deleted = excluded.deleted, "
+    "source_name = excluded.source_name";
+inline constexpr std::string_view kDeleteLink =
+    "DELETE FROM source_links WHERE connection_id = $1::bigint AND source_user_id = $2";
+inline constexpr std::string_view kLinksOf =
+    "SELECT " IDSYNC_PG_LINK_COLUMNS
+    " FROM source_links WHERE directory = $1 AND effective_user_id = $2 "
+    "ORDER BY connection_id, source_user_id COLLATE \"C\"";
+inline constexpr std::string_view kLinksOfConnection =
+    "SELECT " IDSYNC_PG_LINK_COLUMNS
+    " FROM source_links WHERE connection_id = $1::bigint ORDER BY source_user_id COLLATE \"C\"";
+inline constexpr std::string_view kFindTombstones =
+    "SELECT " IDSYNC_PG_LINK_COLUMNS
+    " FROM source_links WHERE connection_id = $1::bigint AND source_name = $2 AND deleted "
+    "ORDER BY source_user_id COLLATE \"C\"";
+
+// --- conflicts (conflict_area.cpp)
+inline constexpr std::string_view kPutConflict =
+    "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms) "
+    "VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint) ON CONFLICT(connection_id, source_user_id) "
+    "DO UPDATE SET directory = excluded.directory, username = excluded.username, "
+    "detail = excluded.detail, time_ms = excluded.time_ms";
+inline constexpr std::string_view kDeleteConflict =
+    "DELETE FROM conflicts WHERE connection_id = $1::bigint AND source_user_id = $2";
+inline constexpr std::string_view kListConflicts =
+    "SELECT directory, connection_id, source_user_id, username, detail, time_ms FROM conflicts "
+    "WHERE directory = $1 ORDER BY connection_id, source_user_id COLLATE \"C\"";
+
+// --- audit (audit_area.cpp). One text: PostgreSQL plans `$n IS NULL OR ...` per execution
+// with the values bound (custom plans), unlike SQLite's one plan per text.
+inline constexpr std::string_view kInsertAudit =
+    "INSERT INTO audit(time_ms, connection_id, connection_name, request_id, actor, operation, "
+    "resource_type, resource_id, status, detail) "
+    "VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8, $9::integer, $10)";
+inline constexpr std::string_view kListAudit =
+    "SELECT seq, time_ms, connection_id, connection_name, request_id, actor, operation, "
+    "resource_type, resource_id, status, detail FROM audit WHERE seq > $1::bigint "
+    "AND ($3::bigint IS NULL OR connection_id = $3::bigint) "
+    "AND ($4::bigint IS NULL OR time_ms >= $4::bigint) "
+    "AND ($5::text IS NULL OR resource_id = $5::text) "
+    "AND ($6::bigint IS NULL OR time_ms <= $6::bigint) ORDER BY seq LIMIT $2::bigint";
+
+// --- pull sync: runs, state and lease (sync_area.cpp), sealed secrets (secret_area.cpp)
+#define IDSYNC_PG_SYNC_RUN_COLUMNS                                                           \
+  "id, connection_id, mode, run_trigger, outcome, started_ms, ended_ms, counts, progress, " \
+  "error, owner"
+inline constexpr std::string_view kInsertSyncRun =
+    "INSERT INTO sync_runs(connection_id, mode, run_trigger, outcome, started_ms, ended_ms, "
+    "counts, progress, error, owner) VALUES ($1::bigint, $2, $3, $4, $5::bigint, $6::bigint, "
+    "$7, $8, $9, $10) RETURNING id";
+inline constexpr std::string_view kUpdateSyncRun =
+    "UPDATE sync_runs SET outcome = $2, ended_ms = $3::bigint, counts = $4, progress = $5, "
+    "error = $6 WHERE id = $1::bigint";
+inline constexpr std::string_view kGetSyncRun =
+    "SELECT " IDSYNC_PG_SYNC_RUN_COLUMNS " FROM sync_runs WHERE id = $1::bigint";
+inline constexpr std::string_view kListSyncRuns =
+    "SELECT " IDSYNC_PG_SYNC_RUN_COLUMNS " FROM sync_runs WHERE connection_id = $1::bigint "
+    "ORDER BY id DESC LIMIT $2::bigint";
+inline constexpr std::string_view kAbandonSyncRuns =
+    "UPDATE sync_runs SET outcome = 'abandoned', ended_ms = $3::bigint, "
+    "error = 'the process running it stopped before the run ended' "
+    "WHERE connection_id = $1::bigint AND outcome = 'running' AND owner <> $2";
+inline constexpr std::string_view kGetSyncState =
+    "SELECT state FROM sync_state WHERE connection_id = $1::bigint";
+inline constexpr std::string_view kPutSyncState =
+    "INSERT INTO sync_state(connection_id, state) VALUES ($1::bigint, $2) "
+    "ON CONFLICT(connection_id) DO UPDATE SET state = excluded.state";
+// Serializable: two instances taking the same free lease conflict and one is rerun, then sees
+// the other's lease.
+inline constexpr std::string_view kAcquireSyncLease =
+    "INSERT INTO sync_state(connection_id, state, lease_owner, lease_expires_ms) "
+    "VALUES ($1::bigint, '{}', $2, $4::bigint) ON CONFLICT(connection_id) DO UPDATE SET "
+    "lease_owner = excluded.lease_owner, lease_expires_ms = excluded.lease_expires_ms "
+    "WHERE sync_state.lease_owner IS NULL OR sync_state.lease_owner = $2 "
+    "OR sync_state.lease_expires_ms <= $3::bigint";
+inline constexpr std::string_view kReleaseSyncLease =
+    "UPDATE sync_state SET lease_owner = NULL, lease_expires_ms = NULL "
+    "WHERE connection_id = $1::bigint AND lease_owner = $2";
+inline constexpr std::string_view kPutSecret =
+    "INSERT INTO secrets(connection_id, name, sealed) VALUES ($1::bigint, $2, $3) "
+    "ON CONFLICT(connection_id, name) DO UPDATE SET sealed = excluded.sealed";
+inline constexpr std::string_view kGetSecret =
+    "SELECT sealed FROM secrets WHERE connection_id = $1::bigint AND name = $2";
+
+#undef IDSYNC_PG_RESOURCE_COLUMNS
+#undef IDSYNC_PG_DIRECTORY_COLUMNS
+#undef IDSYNC_PG_POLICY_COLUMNS
+#undef IDSYNC_PG_EUSER_COLUMNS
+#undef IDSYNC_PG_EGROUP_COLUMNS
+#undef IDSYNC_PG_LINK_COLUMNS
+#undef IDSYNC_PG_SYNC_RUN_COLUMNS
+
 }  // namespace idsync::store::postgres::sql

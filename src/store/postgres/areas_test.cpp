@@ -1,0 +1,657 @@
+// The areas the PostgreSQL store ports from SQLite, tested against both back-ends with the same
+// assertions (a parameterised test: "sqlite" and "postgresql"), so a difference in behaviour
+// between the two fails here. The PostgreSQL runs use a database of their own on the test
+// cluster (tools/pg-test-cluster.sh).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/postgres/postgres_store.h"
+#include "store/postgres/test_database.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/test_support.h"
+
+namespace idsync::store {
+namespace {
+
+using scim::ResourceType;
+
+StoredResource MakeResource(ResourceType type, const std::string& id, const Json& body,
+                            int64_t ms) {
+  StoredResource r;
+  r.id = id;
+  r.type = type;
+  r.body = body;
+  r.created = FromUnixMillis(ms);
+  r.last_modified = FromUnixMillis(ms);
+  return r;
+}
+
+Result<StoredResource> PutUser(Transaction& tx, int64_t conn, const std::string& id,
+                               const std::string& name) {
+  return tx.PutResource(conn, MakeResource(ResourceType::kUser, id, {{"userName", name}}, 2000),
+                        name, {{"userName", name}, {"id", id}});
+}
+
+Result<StoredResource> PutGroup(Transaction& tx, int64_t conn, const std::string& id,
+                                const std::string& name) {
+  return tx.PutResource(conn,
+                        MakeResource(ResourceType::kGroup, id, {{"displayName", name}}, 3000),
+                        name, {{"displayName", name}});
+}
+
+EffectiveUserRow MakeEUser(const std::string& id, const std::string& name) {
+  EffectiveUserRow row;
+  row.directory = "users";
+  row.id = id;
+  row.username = name;
+  row.username_key = name;
+  row.state = "active";
+  row.mail_key = name + "@example.com";
+  row.body = {{"name", name}};
+  row.created = FromUnixMillis(5000);
+  row.last_modified = FromUnixMillis(5000);
+  return row;
+}
+
+template <typename T>
+Status AsStatus(const Result<T>& r) {
+  return r ? Status::Ok() : Status(r.error());
+}
+
+class StoreAreas : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      dir_ = std::make_unique<sqlite::test_support::TempDir>();
+      auto s = sqlite::SqliteStore::Open(dir_->path(), {});
+      ASSERT_TRUE(s) << s.error().detail;
+      store_ = std::move(*s);
+    } else {
+      db_ = std::make_unique<postgres::TestDatabase>();
+      store_ = OpenAnother();
+      ASSERT_TRUE(store_);
+    }
+    Connection c;
+    c.name = "okta";
+    c.directory = "users";
+    c.kind = "scim";
+    c.created = FromUnixMillis(1000);
+    MustWrite([&](Transaction& tx) -> Status {
+      auto made = tx.CreateConnection(c);
+      if (!made) return made.error();
+      conn_ = made->id;
+      return Status::Ok();
+    });
+  }
+
+  // A second instance on the same database (PostgreSQL only).
+  std::unique_ptr<Store> OpenAnother() {
+    auto s = postgres::PostgresStore::Open(db_->url());
+    EXPECT_TRUE(s) << (s ? "" : s.error().detail);
+    if (!s) return nullptr;
+    return std::move(*s);
+  }
+
+  void MustWrite(const std::function<Status(Transaction&)>& job) {
+    auto status = store_->Write(job);
+    ASSERT_TRUE(status) << status.error().detail;
+  }
+  void MustRead(const std::function<Status(Transaction&)>& job) {
+    auto status = store_->Read(job);
+    ASSERT_TRUE(status) << status.error().detail;
+  }
+
+  std::unique_ptr<sqlite::test_support::TempDir> dir_;
+  std::unique_ptr<postgres::TestDatabase> db_;
+  std::unique_ptr<Store> store_;
+  int64_t conn_ = 0;
+};
+
+TEST_P(StoreAreas, MirrorPutGetUpdateAndUniqueKey) {
+  MustWrite([&](Transaction& tx) -> Status {
+    auto a = PutUser(tx, conn_, "u1", "alice");
+    if (!a) return a.error();
+    EXPECT_EQ(a->version, 1);
+    auto taken = PutUser(tx, conn_, "u2", "alice");
+    EXPECT_FALSE(taken);
+    if (!taken) {
+      EXPECT_EQ(taken.error().code, ErrorCode::kUniqueness);
+      EXPECT_EQ(taken.error().detail, "User \"alice\" already exists");
+    }
+    // The job goes on after a refused put, and the refused one left nothing.
+    auto b = PutUser(tx, conn_, "u2", "bob");
+    return AsStatus(b);
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    auto again = tx.PutResource(
+        conn_, MakeResource(ResourceType::kUser, "u1", {{"userName", "alice"}, {"x", 1}}, 9000),
+        std::string("alice"), {{"userName", "alice"}, {"id", "u1"}});
+    if (!again) return again.error();
+    EXPECT_EQ(again->version, 2);
+    EXPECT_EQ(ToUnixMillis(again->created), 2000);
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto u = tx.GetResource(conn_, ResourceType::kUser, "u1");
+    if (!u) return u.error();
+    EXPECT_EQ(u->body["x"], 1);
+    EXPECT_EQ(u->version, 2);
+    EXPECT_EQ(ToUnixMillis(u->last_modified), 9000);
+    auto text = tx.GetResourceText(conn_, ResourceType::kUser, "u1");
+    if (!text) return text.error();
+    EXPECT_EQ(Json::parse(text->body_text), u->body);
+    EXPECT_TRUE(text->body.empty());
+    auto missing = tx.GetResource(conn_, ResourceType::kUser, "nope");
+    EXPECT_FALSE(missing);
+    if (!missing) {
+      EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+    }
+    // A group with a user's id is another resource.
+    EXPECT_FALSE(tx.GetResource(conn_, ResourceType::kGroup, "u1"));
+    auto found = tx.FindByIndex(conn_, ResourceType::kUser, "userName", "bob");
+    if (!found) return found.error();
+    EXPECT_EQ(found->size(), 1u);
+    if (!found->empty()) {
+      EXPECT_EQ(found->front().id, "u2");
+    }
+    auto none = tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice2");
+    if (!none) return none.error();
+    EXPECT_TRUE(none->empty());
+    auto count = tx.CountResources(conn_, ResourceType::kUser);
+    if (!count) return count.error();
+    EXPECT_EQ(*count, 2);
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreAreas, MirrorIndexIsReplacedWhenItChanges) {
+  MustWrite([&](Transaction& tx) { return AsStatus(PutUser(tx, conn_, "u1", "alice")); });
+  MustWrite([&](Transaction& tx) {
+    return AsStatus(tx.PutResource(
+        conn_, MakeResource(ResourceType::kUser, "u1", {{"userName", "alicia"}}, 2500),
+        std::string("alicia"), {{"userName", "alicia"}, {"id", "u1"}}));
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto old_name = tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice");
+    auto new_name = tx.FindByIndexText(conn_, ResourceType::kUser, "userName", "alicia");
+    if (!old_name) return old_name.error();
+    if (!new_name) return new_name.error();
+    EXPECT_TRUE(old_name->empty());
+    EXPECT_EQ(new_name->size(), 1u);
+    return Status::Ok();
+  });
+  // The old name is free again.
+  MustWrite([&](Transaction& tx) { return AsStatus(PutUser(tx, conn_, "u2", "alice")); });
+}
+
+TEST_P(StoreAreas, MirrorListsPagesAndScansInCreationOrder) {
+  MustWrite([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 7; ++i) {
+      // Ids in reverse so that creation order differs from id order.
+      auto put = PutUser(tx, conn_, "u" + std::to_string(9 - i), "user" + std::to_string(i));
+      if (!put) return put.error();
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto page = tx.ListResources(conn_, ResourceType::kUser, 2, 3);
+    if (!page) return page.error();
+    std::vector<std::string> ids;
+    for (const auto& r : *page) ids.push_back(r.id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"u7", "u6", "u5"}));
+    auto text = tx.ListResourcesText(conn_, ResourceType::kUser, 6, 10);
+    if (!text) return text.error();
+    EXPECT_EQ(text->size(), 1u);
+    auto past = tx.ListResources(conn_, ResourceType::kUser, 50, 10);
+    if (!past) return past.error();
+    EXPECT_TRUE(past->empty());
+    std::vector<std::string> scanned;
+    auto scan = tx.ScanResources(conn_, ResourceType::kUser, [&](const StoredResource& r) {
+      scanned.push_back(r.id);
+      return scanned.size() < 4;
+    });
+    if (!scan) return scan;
+    EXPECT_EQ(scanned, (std::vector<std::string>{"u9", "u8", "u7", "u6"}));
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreAreas, MembersAndDeletingAMemberTouchesItsGroups) {
+  MustWrite([&](Transaction& tx) -> Status {
+    for (auto s : {AsStatus(PutUser(tx, conn_, "u1", "alice")),
+                   AsStatus(PutUser(tx, conn_, "u2", "bob")),
+                   AsStatus(PutGroup(tx, conn_, "g1", "Admins")),
+                   AsStatus(PutGroup(tx, conn_, "g2", "Ops"))}) {
+      if (!s) return s;
+    }
+    auto added = tx.AddMember(conn_, "g1", {"u2", "User", "bob"});
+    if (!added) return added.error();
+    EXPECT_TRUE(*added);
+    auto again = tx.AddMember(conn_, "g1", {"u2", "User", "bob"});
+    if (!again) return again.error();
+    EXPECT_FALSE(*again);
+    if (auto a = tx.AddMember(conn_, "g1", {"u1", "User", ""}); !a) return a.error();
+    if (auto a = tx.AddMember(conn_, "g2", {"u1", "User", ""}); !a) return a.error();
+    auto no_group = tx.AddMember(conn_, "g9", {"u1", "User", ""});
+    EXPECT_FALSE(no_group);
+    if (!no_group) {
+      EXPECT_EQ(no_group.error().code, ErrorCode::kNotFound);
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto members = tx.ListMembers(conn_, "g1");
+    if (!members) return members.error();
+    EXPECT_EQ(members->size(), 2u);
+    if (members->size() == 2) {
+      EXPECT_EQ((*members)[0].value, "u1");
+      EXPECT_EQ((*members)[1].display, "bob");
+    }
+    auto count = tx.CountMembers(conn_, "g1");
+    if (!count) return count.error();
+    EXPECT_EQ(*count, 2);
+    auto groups = tx.GroupsOf(conn_, "u1");
+    if (!groups) return groups.error();
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(*groups, (Pairs{{"g1", "Admins"}, {"g2", "Ops"}}));
+    return Status::Ok();
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    auto removed = tx.RemoveMember(conn_, "g1", "u2");
+    if (!removed) return removed.error();
+    EXPECT_TRUE(*removed);
+    return tx.DeleteResource(conn_, ResourceType::kUser, "u1");
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto g1 = tx.GetResource(conn_, ResourceType::kGroup, "g1");
+    if (!g1) return g1.error();
+    EXPECT_EQ(g1->version, 2);  // the deleted member's group changed
+    auto count = tx.CountMembers(conn_, "g1");
+    if (!count) return count.error();
+    EXPECT_EQ(*count, 0);
+    EXPECT_FALSE(tx.GetResource(conn_, ResourceType::kUser, "u1"));
+    auto found = tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice");
+    if (!found) return found.error();
+    EXPECT_TRUE(found->empty());
+    return Status::Ok();
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    if (auto s = tx.ClearMembers(conn_, "g2"); !s) return s;
+    auto gone = tx.DeleteResource(conn_, ResourceType::kGroup, "g9");
+    EXPECT_FALSE(gone);
+    return tx.TouchResource(conn_, ResourceType::kGroup, "g2", FromUnixMillis(7777));
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto g2 = tx.GetResource(conn_, ResourceType::kGroup, "g2");
+    if (!g2) return g2.error();
+    EXPECT_EQ(ToUnixMillis(g2->last_modified), 7777);
+    EXPECT_EQ(g2->version, 3);  // touched when u1 was deleted, then by TouchResource
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreAreas, DirectoriesAndPolicyVersions) {
+  auto before = store_->ConfigGeneration();
+  ASSERT_TRUE(before);
+  MustWrite([&](Transaction& tx) -> Status {
+    auto dirs = tx.ListDirectories();
+    if (!dirs) return dirs.error();
+    EXPECT_EQ(dirs->size(), 2u);  // "customers" and "users", made by the schema
+    DirectoryRecord users;
+    users.name = "users";
+    users.custom_attributes = Json::array({{{"name", "badge"}}});
+    auto put = tx.PutDirectory(users);
+    if (!put) return put.error();
+    EXPECT_EQ(put->version, 2);
+    EXPECT_FALSE(tx.GetPolicy(conn_));
+    for (int i = 1; i <= 2; ++i) {
+      PolicyVersion p;
+      p.connection_id = conn_;
+      p.body = {{"n", i}};
+      p.time = FromUnixMillis(i * 1000);
+      p.actor = "cli";
+      auto stored = tx.PutPolicy(p);
+      if (!stored) return stored.error();
+      EXPECT_EQ(stored->version, i);
+    }
+    PolicyVersion orphan;
+    orphan.connection_id = conn_ + 100;
+    auto refused = tx.PutPolicy(orphan);
+    EXPECT_FALSE(refused);
+    if (!refused) {
+      EXPECT_EQ(refused.error().code, ErrorCode::kNotFound);
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto p = tx.GetPolicy(conn_);
+    if (!p) return p.error();
+    EXPECT_EQ(p->version, 2);
+    EXPECT_EQ(p->body["n"], 2);
+    auto all = tx.ListPolicyVersions(conn_);
+    if (!all) return all.error();
+    EXPECT_EQ(all->size(), 2u);
+    auto users = tx.GetDirectory("users");
+    if (!users) return users.error();
+    EXPECT_EQ(users->custom_attributes.size(), 1u);
+    EXPECT_FALSE(tx.GetDirectory("nope"));
+    return Status::Ok();
+  });
+  // Directories and policies are configuration: every instance's next request sees the change.
+  auto after = store_->ConfigGeneration();
+  ASSERT_TRUE(after);
+  EXPECT_GT(*after, *before);
+}
+
+TEST_P(StoreAreas, EffectiveUsersGroupsAndMemberships) {
+  MustWrite([&](Transaction& tx) -> Status {
+    auto alice = MakeEUser("e1", "alice");
+    alice.link_key = "emp:1";
+    if (auto s = tx.PutEffectiveUser(alice); !s) return s.error();
+    if (auto s = tx.PutEffectiveUser(MakeEUser("e2", "bob")); !s) return s.error();
+    auto dup = tx.PutEffectiveUser(MakeEUser("e3", "alice"));
+    EXPECT_FALSE(dup);
+    if (!dup) {
+      EXPECT_EQ(dup.error().code, ErrorCode::kUniqueness);
+    }
+    auto updated = tx.PutEffectiveUser(alice);
+    if (!updated) return updated.error();
+    EXPECT_EQ(updated->version, 2);
+    for (auto [id, name] : {std::pair{"g1", "Zeta"}, std::pair{"g2", "alpha"}}) {
+      EffectiveGroupRow g;
+      g.directory = "users";
+      g.id = id;
+      g.name = name;
+      g.name_key = name;
+      g.created = FromUnixMillis(6000);
+      g.last_modified = FromUnixMillis(6000);
+      if (auto s = tx.PutEffectiveGroup(g); !s) return s.error();
+    }
+    for (auto [g, u] : {std::pair{"g1", "e2"}, std::pair{"g1", "e1"}, std::pair{"g2", "e1"}}) {
+      auto added = tx.AddEffectiveMember("users", g, u);
+      if (!added) return added.error();
+      EXPECT_TRUE(*added);
+    }
+    auto again = tx.AddEffectiveMember("users", "g1", "e1");
+    if (!again) return again.error();
+    EXPECT_FALSE(*again);
+    auto not_member = tx.RemoveEffectiveMember("users", "g1", "nobody");
+    if (!not_member) return not_member.error();
+    EXPECT_FALSE(*not_member);
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto members = tx.ListEffectiveMembers("users", "g1");
+    if (!members) return members.error();
+    EXPECT_EQ(*members, (std::vector<std::string>{"e2", "e1"}));  // membership order
+    auto count = tx.CountEffectiveMembers("users", "g1");
+    if (!count) return count.error();
+    EXPECT_EQ(*count, 2);
+    EXPECT_FALSE(tx.CountEffectiveMembers("users", "g9"));
+    auto groups = tx.EffectiveGroupsOf("users", "e1");
+    if (!groups) return groups.error();
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(*groups, (Pairs{{"g1", "Zeta"}, {"g2", "alpha"}}));  // by name key, bytewise
+    auto by_link = tx.FindEffectiveUsersByLinkKey("users", "emp:1");
+    if (!by_link) return by_link.error();
+    EXPECT_EQ(by_link->size(), 1u);
+    auto by_none = tx.FindEffectiveUsersByLinkKey("users", "");
+    if (!by_none) return by_none.error();
+    EXPECT_TRUE(by_none->empty());
+    auto bob = tx.FindEffectiveUserByUsername("users", "bob");
+    if (!bob) return bob.error();
+    EXPECT_EQ(bob->id, "e2");
+    EXPECT_EQ(bob->mail_key, "bob@example.com");
+    EXPECT_EQ(bob->link_key, "");
+    auto n = tx.CountEffectiveUsers("users");
+    if (!n) return n.error();
+    EXPECT_EQ(*n, 2);
+    auto page = tx.ListEffectiveGroups("users", 1, 5);
+    if (!page) return page.error();
+    EXPECT_EQ(page->size(), 1u);
+    return Status::Ok();
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    SourceLink link{conn_, "s1", "users", "e1", false, "alice"};
+    if (auto s = tx.PutLink(link); !s) return s;
+    return tx.DeleteEffectiveUser("users", "e1");
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto g1 = tx.GetEffectiveGroup("users", "g1");
+    if (!g1) return g1.error();
+    EXPECT_EQ(g1->version, 2);  // touched when its member left
+    auto members = tx.ListEffectiveMembers("users", "g1");
+    if (!members) return members.error();
+    EXPECT_EQ(*members, (std::vector<std::string>{"e2"}));
+    EXPECT_FALSE(tx.GetLink(conn_, "s1"));  // the user's links went with it
+    std::vector<std::string> scanned;
+    auto scan = tx.ScanEffectiveUsers("users", [&](const EffectiveUserRow& u) {
+      scanned.push_back(u.id);
+      return true;
+    });
+    if (!scan) return scan;
+    EXPECT_EQ(scanned, (std::vector<std::string>{"e2"}));
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreAreas, LinksTombstonesConflictsAuditSyncAndSecrets) {
+  MustWrite([&](Transaction& tx) -> Status {
+    for (const SourceLink& l : {SourceLink{conn_, "s2", "users", "e1", true, "alice"},
+                                SourceLink{conn_, "s1", "users", "e1", true, "alice"},
+                                SourceLink{conn_, "s3", "users", "e2", false, "alice"}}) {
+      if (auto s = tx.PutLink(l); !s) return s;
+    }
+    ConflictRecord c;
+    c.directory = "users";
+    c.connection_id = conn_;
+    c.source_user_id = "s9";
+    c.username = "alice";
+    c.detail = {{"holder", "e1"}};
+    c.time = FromUnixMillis(4000);
+    if (auto s = tx.PutConflict(c); !s) return s;
+    for (int i = 0; i < 3; ++i) {
+      AuditRecord a;
+      a.time = FromUnixMillis(10'000 + i * 1000);
+      a.connection_id = i == 2 ? 0 : conn_;
+      a.actor = "scim";
+      a.operation = "create";
+      a.resource_id = i == 1 ? "u1" : "u0";
+      a.status = 201;
+      if (auto s = tx.AppendAudit(a); !s) return s;
+    }
+    SyncRun run;
+    run.connection_id = conn_;
+    run.mode = "full";
+    run.trigger = "cli";
+    run.outcome = "running";
+    run.started = FromUnixMillis(1);
+    run.owner = "a";
+    auto id = tx.InsertSyncRun(run);
+    if (!id) return id.error();
+    auto abandoned = tx.AbandonSyncRuns(conn_, "b", FromUnixMillis(2));
+    if (!abandoned) return abandoned.error();
+    EXPECT_EQ(*abandoned, 1);
+    if (auto s = tx.PutSecret(conn_, "bind_password", "sealed1"); !s) return s;
+    if (auto s = tx.PutSecret(conn_, "bind_password", "sealed2"); !s) return s;
+    if (auto s = tx.PutSyncState(conn_, {{"usn", 5}}); !s) return s;
+    auto first = tx.AcquireSyncLease(conn_, "a", FromUnixMillis(100), FromUnixMillis(200));
+    auto other = tx.AcquireSyncLease(conn_, "b", FromUnixMillis(150), FromUnixMillis(300));
+    auto expired = tx.AcquireSyncLease(conn_, "b", FromUnixMillis(200), FromUnixMillis(300));
+    if (!first || !other || !expired) return MakeError(ErrorCode::kInternal, "lease failed");
+    EXPECT_TRUE(*first);
+    EXPECT_FALSE(*other);
+    EXPECT_TRUE(*expired);
+    return tx.ReleaseSyncLease(conn_, "b");
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto tombstones = tx.FindTombstones(conn_, "alice");
+    if (!tombstones) return tombstones.error();
+    EXPECT_EQ(tombstones->size(), 2u);
+    if (tombstones->size() == 2) {
+      EXPECT_EQ((*tombstones)[0].source_user_id, "s1");
+    }
+    auto of = tx.LinksOf("users", "e1");
+    if (!of) return of.error();
+    EXPECT_EQ(of->size(), 2u);
+    auto conflicts = tx.ListConflicts("users");
+    if (!conflicts) return conflicts.error();
+    EXPECT_EQ(conflicts->size(), 1u);
+    if (!conflicts->empty()) {
+      EXPECT_EQ(conflicts->front().detail["holder"], "e1");
+    }
+    AuditQuery q;
+    auto all = tx.ListAudit(q);
+    if (!all) return all.error();
+    EXPECT_EQ(all->size(), 3u);
+    q.connection_id = conn_;
+    auto of_conn = tx.ListAudit(q);
+    if (!of_conn) return of_conn.error();
+    EXPECT_EQ(of_conn->size(), 2u);
+    q.connection_id.reset();
+    q.resource_id = "u1";
+    auto of_user = tx.ListAudit(q);
+    if (!of_user) return of_user.error();
+    EXPECT_EQ(of_user->size(), 1u);
+    AuditQuery window;
+    window.since = FromUnixMillis(11'000);
+    window.until = FromUnixMillis(11'000);
+    auto in_window = tx.ListAudit(window);
+    if (!in_window) return in_window.error();
+    EXPECT_EQ(in_window->size(), 1u);
+    auto runs = tx.ListSyncRuns(conn_, 10);
+    if (!runs) return runs.error();
+    EXPECT_EQ(runs->size(), 1u);
+    if (!runs->empty()) {
+      EXPECT_EQ(runs->front().outcome, "abandoned");
+    }
+    auto secret = tx.GetSecret(conn_, "bind_password");
+    if (!secret) return secret.error();
+    EXPECT_EQ(*secret, "sealed2");
+    EXPECT_FALSE(tx.GetSecret(conn_, "other"));
+    auto state = tx.GetSyncState(conn_);
+    if (!state) return state.error();
+    EXPECT_EQ((*state)["usn"], 5);
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreAreas, DeletingAConnectionTakesItsMirrorAlong) {
+  MustWrite([&](Transaction& tx) -> Status {
+    if (auto s = PutGroup(tx, conn_, "g1", "Admins"); !s) return s.error();
+    if (auto s = tx.AddMember(conn_, "g1", {"u1", "User", ""}); !s) return s.error();
+    return tx.DeleteConnection(conn_);
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    EXPECT_FALSE(tx.GetResource(conn_, ResourceType::kGroup, "g1"));
+    auto groups = tx.GroupsOf(conn_, "u1");
+    if (!groups) return groups.error();
+    EXPECT_TRUE(groups->empty());
+    return Status::Ok();
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(BothBackEnds, StoreAreas, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& param_info) { return param_info.param; });
+
+// Two instances on one database, PostgreSQL only.
+class TwoInstances : public StoreAreas {};
+
+TEST_P(TwoInstances, ConcurrentSameUserNameCreatesGiveExactlyOneWinner) {
+  auto other = OpenAnother();
+  ASSERT_TRUE(other);
+  for (int round = 0; round < 10; ++round) {
+    std::string name = "user" + std::to_string(round);
+    std::atomic<int> created{0}, taken{0};
+    auto create = [&](Store& store, const std::string& id) {
+      auto s = store.Write([&](Transaction& tx) { return AsStatus(PutUser(tx, conn_, id, name)); });
+      if (s) {
+        ++created;
+      } else if (s.error().code == ErrorCode::kUniqueness) {
+        ++taken;
+      }
+    };
+    std::thread a([&] { create(*store_, "a" + std::to_string(round)); });
+    std::thread b([&] { create(*other, "b" + std::to_string(round)); });
+    a.join();
+    b.join();
+    EXPECT_EQ(created.load(), 1) << name;
+    EXPECT_EQ(taken.load(), 1) << name;
+  }
+}
+
+TEST_P(TwoInstances, ConcurrentMemberAddsAndGroupTouchesLoseNothing) {
+  MustWrite([&](Transaction& tx) { return AsStatus(PutGroup(tx, conn_, "g1", "Admins")); });
+  auto other = OpenAnother();
+  ASSERT_TRUE(other);
+  constexpr int kEach = 40;
+  auto add = [&](Store& store, const std::string& prefix) {
+    for (int i = 0; i < kEach; ++i) {
+      auto s = store.Write([&](Transaction& tx) -> Status {
+        auto added = tx.AddMember(conn_, "g1", {prefix + std::to_string(i), "User", ""});
+        if (!added) return added.error();
+        return tx.TouchResource(conn_, ResourceType::kGroup, "g1", FromUnixMillis(1));
+      });
+      EXPECT_TRUE(s) << s.error().detail;
+    }
+  };
+  std::thread a([&] { add(*store_, "a"); });
+  std::thread b([&] { add(*other, "b"); });
+  a.join();
+  b.join();
+  MustRead([&](Transaction& tx) -> Status {
+    auto count = tx.CountMembers(conn_, "g1");
+    if (!count) return count.error();
+    EXPECT_EQ(*count, 2 * kEach);
+    auto g = tx.GetResource(conn_, ResourceType::kGroup, "g1");
+    if (!g) return g.error();
+    EXPECT_EQ(g->version, 1 + 2 * kEach);  // every touch counted: no lost update
+    return Status::Ok();
+  });
+}
+
+TEST_P(TwoInstances, AChangeCommittedOnOneInstanceWakesTheOther) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int wakes = 0;
+  store_->OnForeignChanges([&] {
+    std::lock_guard lock(mu);
+    ++wakes;
+    cv.notify_all();
+  });
+  auto other = OpenAnother();
+  ASSERT_TRUE(other);
+  // The listener may still be connecting: append until it has seen one (each append is
+  // notified at its commit), for at most 30 s; the assertion is that a wake comes, not when.
+  bool woken = false;
+  for (int i = 0; i < 60 && !woken; ++i) {
+    auto s = other->Write([&](Transaction& tx) -> Status {
+      ChangeRecord change;
+      change.directory = "users";
+      change.type = "User";
+      change.op = "delete";
+      change.id = "u" + std::to_string(i);
+      return AsStatus(tx.AppendChange(change));
+    });
+    ASSERT_TRUE(s) << s.error().detail;
+    std::unique_lock lock(mu);
+    woken = cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return wakes > 0; });
+  }
+  EXPECT_TRUE(woken);
+  store_->Close();  // joins the listener: no call after this
+}
+
+INSTANTIATE_TEST_SUITE_P(PostgreSQL, TwoInstances, ::testing::Values("postgresql"),
+                         [](const auto& param_info) { return param_info.param; });
+
+}  // namespace
+}  // namespace idsync::store

@@ -1,0 +1,260 @@
+// PgTransaction's share of store/mirror_area.h (mirror resources and their index entries), as
+// store/sqlite/mirror_area.cpp. Its statements are in queries.h.
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/postgres/queries.h"
+#include "store/postgres/rows.h"
+#include "store/postgres/transaction.h"
+
+namespace idsync::store::postgres {
+
+namespace {
+
+constexpr int64_t kScanChunk = 500;
+
+std::string TypeCode(scim::ResourceType type) {
+  return type == scim::ResourceType::kUser ? "0" : "1";
+}
+
+// Columns in the order of IDSYNC_PG_RESOURCE_COLUMNS (pk first). parse_body=false leaves `body`
+// empty and fills `body_text`.
+Result<StoredResource> ReadResource(const PgResult& r, int row, bool parse_body) {
+  StoredResource resource;
+  resource.id = r.Text(row, 1);
+  resource.type = r.Int(row, 2) == 0 ? scim::ResourceType::kUser : scim::ResourceType::kGroup;
+  if (parse_body) {
+    auto body = ParseStoredJson(r.Text(row, 3), "stored resource " + resource.id);
+    if (!body) return body.error();
+    resource.body = std::move(*body);
+  } else {
+    resource.body_text = r.Text(row, 3);
+  }
+  resource.version = r.Int(row, 4);
+  resource.created = FromUnixMillis(r.Int(row, 5));
+  resource.last_modified = FromUnixMillis(r.Int(row, 6));
+  return resource;
+}
+
+}  // namespace
+
+Error PgTransaction::NoResource(scim::ResourceType type, const std::string& id) {
+  return MakeError(ErrorCode::kNotFound,
+                   std::string(scim::ResourceTypeName(type)) + " " + id + " not found");
+}
+
+Result<int64_t> PgTransaction::PkOf(int64_t connection_id, scim::ResourceType type,
+                                    const std::string& id) {
+  auto r = db_.Exec(sql::kResourcePk, {Num(connection_id), TypeCode(type), id},
+                    "reading a resource");
+  if (!r) return r.error();
+  if (r->Rows() == 0) return NoResource(type, id);
+  return r->Int(0, 0);
+}
+
+Result<std::vector<StoredResource>> PgTransaction::Resources(Result<PgResult> r,
+                                                             bool parse_body) {
+  if (!r) return r.error();
+  std::vector<StoredResource> out;
+  out.reserve(r->Rows());
+  for (int i = 0; i < r->Rows(); ++i) {
+    auto resource = ReadResource(*r, i, parse_body);
+    if (!resource) return resource.error();
+    out.push_back(std::move(*resource));
+  }
+  return out;
+}
+
+Result<StoredResource> PgTransaction::GetResource(int64_t connection_id, scim::ResourceType type,
+                                                  const std::string& id) {
+  auto found = Resources(db_.Exec(sql::kGetResource, {Num(connection_id), TypeCode(type), id},
+                                  "reading a resource"),
+                         /*parse_body=*/true);
+  if (!found) return found.error();
+  if (found->empty()) return NoResource(type, id);
+  return std::move(found->front());
+}
+
+Result<StoredResource> PgTransaction::GetResourceText(int64_t connection_id,
+                                                      scim::ResourceType type,
+                                                      const std::string& id) {
+  auto found = Resources(db_.Exec(sql::kGetResource, {Num(connection_id), TypeCode(type), id},
+                                  "reading a resource"),
+                         /*parse_body=*/false);
+  if (!found) return found.error();
+  if (found->empty()) return NoResource(type, id);
+  return std::move(found->front());
+}
+
+Result<StoredResource> PgTransaction::PutResource(int64_t connection_id,
+                                                  const StoredResource& resource,
+                                                  const std::optional<std::string>& unique_key,
+                                                  const std::vector<IndexEntry>& index) {
+  if (auto w = CheckWritable(); !w) return w.error();
+  const std::string type = TypeCode(resource.type);
+  auto existing = db_.Exec(sql::kGetResource, {Num(connection_id), type, resource.id},
+                           "reading a resource");
+  if (!existing) return existing.error();
+  StoredResource stored = resource;
+  std::string body = DumpJson(resource.body);
+  PgParam key;
+  if (unique_key) key = *unique_key;
+  auto taken = [&](const Error& error) -> Error {
+    if (error.code != ErrorCode::kUniqueness) return error;
+    return MakeError(ErrorCode::kUniqueness, std::string(scim::ResourceTypeName(resource.type)) +
+                                                 " \"" + unique_key.value_or("") +
+                                                 "\" already exists");
+  };
+  int64_t pk = 0;
+  bool write_index = true;
+  // The row is written before its index entries are replaced: if the unique key is taken, the
+  // statement fails alone (in its savepoint) and nothing of this call has changed.
+  if (existing->Rows() > 0) {
+    pk = existing->Int(0, 0);
+    auto updated = db_.ExecGuarded(sql::kUpdateResource,
+                                   {Num(pk), body, Millis(resource.last_modified), key},
+                                   "updating a resource");
+    if (!updated) return taken(updated.error());
+    stored.version = existing->Int(0, 4) + 1;
+    stored.created = FromUnixMillis(existing->Int(0, 5));
+    // Most updates keep every entry: then the index is not rewritten.
+    auto current = db_.Exec(sql::kIndexOf, {Num(pk)}, "reading index entries");
+    if (!current) return current.error();
+    std::set<std::pair<std::string, std::string>> had, wanted;
+    for (int i = 0; i < current->Rows(); ++i) had.emplace(current->Text(i, 0), current->Text(i, 1));
+    for (const IndexEntry& entry : index) wanted.emplace(entry.attr, entry.value);
+    if (had == wanted) {
+      write_index = false;
+    } else if (auto cleared = db_.Exec(sql::kDeleteIndexOf, {Num(pk)}, "updating a resource");
+               !cleared) {
+      return cleared.error();
+    }
+  } else {
+    auto inserted = db_.ExecGuarded(sql::kInsertResource,
+                                    {Num(connection_id), type, resource.id, body,
+                                     Millis(resource.created), Millis(resource.last_modified),
+                                     key},
+                                    "adding a resource");
+    if (!inserted) {
+      if (inserted.error().code == ErrorCode::kNotFound) return NoConnectionError(connection_id);
+      return taken(inserted.error());
+    }
+    pk = inserted->Int(0, 0);
+    stored.version = 1;
+  }
+  for (const IndexEntry& entry : index) {
+    if (!write_index) break;
+    auto ran = db_.Exec(sql::kInsertIndex, {Num(connection_id), type, entry.attr, entry.value,
+                                            Num(pk)},
+                        "indexing a resource");
+    if (!ran) return ran.error();
+  }
+  stored.created = Stored(stored.created);
+  stored.last_modified = Stored(stored.last_modified);
+  return stored;
+}
+
+Status PgTransaction::DeleteResource(int64_t connection_id, scim::ResourceType type,
+                                     const std::string& id) {
+  if (auto w = CheckWritable(); !w) return w;
+  auto pk = PkOf(connection_id, type, id);
+  if (!pk) return pk.error();
+  // Groups that list this resource change too (RFC 7644 §3.6); bump them before their member
+  // rows go.
+  if (auto r = db_.Exec(sql::kTouchGroupsOf, {Num(connection_id), id, Millis(clock_.Now())},
+                        "deleting a resource");
+      !r) {
+    return r.error();
+  }
+  if (auto r = db_.Exec(sql::kDeleteMembershipsOf, {Num(connection_id), id},
+                        "deleting a resource");
+      !r) {
+    return r.error();
+  }
+  auto r = db_.Exec(sql::kDeleteResource, {Num(*pk)}, "deleting a resource");
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
+Status PgTransaction::TouchResource(int64_t connection_id, scim::ResourceType type,
+                                    const std::string& id, TimePoint when) {
+  if (auto w = CheckWritable(); !w) return w;
+  auto r = db_.Exec(sql::kTouchResource, {Num(connection_id), TypeCode(type), id, Millis(when)},
+                    "updating a resource");
+  if (!r) return r.error();
+  if (r->Changed() == 0) return NoResource(type, id);
+  return Status::Ok();
+}
+
+Result<std::vector<StoredResource>> PgTransaction::FindByIndex(int64_t connection_id,
+                                                               scim::ResourceType type,
+                                                               const std::string& attr,
+                                                               const std::string& folded_value) {
+  return Resources(db_.Exec(sql::kFindByIndex,
+                            {Num(connection_id), TypeCode(type), attr, folded_value},
+                            "searching resources"),
+                   /*parse_body=*/true);
+}
+
+Result<std::vector<StoredResource>> PgTransaction::FindByIndexText(
+    int64_t connection_id, scim::ResourceType type, const std::string& attr,
+    const std::string& folded_value) {
+  return Resources(db_.Exec(sql::kFindByIndex,
+                            {Num(connection_id), TypeCode(type), attr, folded_value},
+                            "searching resources"),
+                   /*parse_body=*/false);
+}
+
+Result<int64_t> PgTransaction::CountResources(int64_t connection_id, scim::ResourceType type) {
+  auto r = db_.Exec(sql::kCountResources, {Num(connection_id), TypeCode(type)},
+                    "counting resources");
+  if (!r) return r.error();
+  return r->Int(0, 0);
+}
+
+Result<std::vector<StoredResource>> PgTransaction::ListResources(int64_t connection_id,
+                                                                 scim::ResourceType type,
+                                                                 int64_t offset, int64_t limit) {
+  return Resources(db_.Exec(sql::kListResources,
+                            {Num(connection_id), TypeCode(type),
+                             Num(std::max<int64_t>(offset, 0)), Num(std::max<int64_t>(limit, 0))},
+                            "listing resources"),
+                   /*parse_body=*/true);
+}
+
+Result<std::vector<StoredResource>> PgTransaction::ListResourcesText(int64_t connection_id,
+                                                                     scim::ResourceType type,
+                                                                     int64_t offset,
+                                                                     int64_t limit) {
+  return Resources(db_.Exec(sql::kListResources,
+                            {Num(connection_id), TypeCode(type),
+                             Num(std::max<int64_t>(offset, 0)), Num(std::max<int64_t>(limit, 0))},
+                            "listing resources"),
+                   /*parse_body=*/false);
+}
+
+Status PgTransaction::ScanResources(int64_t connection_id, scim::ResourceType type,
+                                    const std::function<bool(const StoredResource&)>& visit) {
+  // Chunks by pk, each read whole before `visit` runs, so the visitor may use this transaction.
+  int64_t after = 0;
+  for (;;) {
+    auto r = db_.Exec(sql::kScanResources,
+                      {Num(connection_id), TypeCode(type), Num(after), Num(kScanChunk)},
+                      "reading resources");
+    if (!r) return r.error();
+    for (int i = 0; i < r->Rows(); ++i) {
+      auto resource = ReadResource(*r, i, /*parse_body=*/true);
+      if (!resource) return resource.error();
+      if (!visit(*resource)) return Status::Ok();
+    }
+    if (r->Rows() < kScanChunk) return Status::Ok();
+    after = r->Int(r->Rows() - 1, 0);
+  }
+}
+
+}  // namespace idsync::store::postgres

@@ -1,0 +1,32 @@
+// Helpers the PostgreSQL areas share to turn result rows into the store's types. Private to
+// store/postgres.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "base/time.h"
+#include "store/postgres/pg_connection.h"
+#include "store/store.h"
+
+namespace idsync::store::postgres {
+
+// Stored JSON text parsed; kInternal naming `what` if it is not JSON.
+Result<Json> ParseStoredJson(const std::string& text, std::string_view what);
+
+// Parameters: integers and times as text, booleans as PostgreSQL's literals.
+inline std::string Num(int64_t v) { return std::to_string(v); }
+inline std::string Millis(TimePoint t) { return std::to_string(ToUnixMillis(t)); }
+inline const char* PgBool(bool b) { return b ? "true" : "false"; }
+// A time as a later read returns it (whole milliseconds).
+inline TimePoint Stored(TimePoint t) { return FromUnixMillis(ToUnixMillis(t)); }
+
+// Columns in the order of the *_COLUMNS lists in queries.h (the pk first).
+Result<EffectiveUserRow> ReadEffectiveUser(const PgResult& r, int row);
+Result<EffectiveGroupRow> ReadEffectiveGroup(const PgResult& r, int row);
+
+Error NoConnectionError(int64_t id);
+
+}  // namespace idsync::store::postgres
