@@ -160,6 +160,14 @@ std::string ScimService::RenderMetrics() {
   out += fmt::format("idsync_store_write_seconds_sum {}\n",
                      static_cast<double>(commit_micros_.load()) / 1e6);
   out += fmt::format("idsync_store_write_seconds_count {}\n", commit_count_.load());
+  const store::Store::WriteStats writes = store_.WriteCounts();
+  out += "# HELP idsync_store_commits_total Write transactions committed (each one fsync).\n";
+  out += "# TYPE idsync_store_commits_total counter\n";
+  out += fmt::format("idsync_store_commits_total {}\n", writes.commits);
+  out += "# HELP idsync_store_committed_writes_total Writes (jobs) those commits made durable; "
+         "over idsync_store_commits_total: writes per fsync (group commit).\n";
+  out += "# TYPE idsync_store_committed_writes_total counter\n";
+  out += fmt::format("idsync_store_committed_writes_total {}\n", writes.jobs);
   out += "# HELP idsync_resources Resources in each connection's mirror.\n";
   out += "# TYPE idsync_resources gauge\n";
   (void)store_.Read([&](store::Transaction& tx) -> Status {

@@ -94,6 +94,15 @@ class Store {
 
   // Stops accepting writes, finishes queued ones, closes the database cleanly. Idempotent.
   virtual void Close() = 0;
+
+  // Write() calls and the transactions that committed them since the store was opened, for
+  // /metrics: their ratio is how many writes group commit shares one fsync among. A store
+  // that does not count them answers zeros.
+  struct WriteStats {
+    int64_t jobs = 0;
+    int64_t commits = 0;
+  };
+  virtual WriteStats WriteCounts() const { return {}; }
 };
 
 }  // namespace idsync::store

@@ -57,6 +57,28 @@ def test_metrics(server, scim):
     assert _metric_total(after) >= _metric_total(text) + 3
 
 
+def _metric_value(text, name):
+    m = re.search(rf"^{name} (\d+)$", text, re.M)
+    assert m, f"{name} missing from /metrics"
+    return int(m.group(1))
+
+
+def test_metrics_count_writes_and_commits(server, scim):
+    """Group commit is visible: writes made durable and the commits (fsyncs) that made them."""
+    text = http_request(server.url, "GET", "/metrics").body.decode()
+    assert re.search(r"^# TYPE idsync_store_commits_total counter$", text, re.M)
+    writes0 = _metric_value(text, "idsync_store_committed_writes_total")
+    commits0 = _metric_value(text, "idsync_store_commits_total")
+    for _ in range(3):
+        assert scim.post("/Users", new_user()).status == 201
+    text = http_request(server.url, "GET", "/metrics").body.decode()
+    writes = _metric_value(text, "idsync_store_committed_writes_total") - writes0
+    commits = _metric_value(text, "idsync_store_commits_total") - commits0
+    # Other tests may share the server: at least our three, each durable by some commit.
+    assert writes >= 3
+    assert 1 <= commits <= writes
+
+
 def test_metrics_do_not_leak_tokens(server, scim):
     scim.get("/Users")
     text = http_request(server.url, "GET", "/metrics").body.decode()

@@ -51,14 +51,19 @@ Result<std::vector<EffectiveUserRow>> SqliteTransaction::FindEffectiveUsersByLin
 
 Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(const EffectiveUserRow& row) {
   if (auto w = CheckWritable(); !w) return w.error();
-  std::optional<std::pair<int64_t, EffectiveUserRow>> existing;
+  struct Existing {
+    int64_t pk;
+    int64_t version;
+    int64_t created_ms;
+  };
+  std::optional<Existing> existing;
   {
-    auto select = db_.Prepare(sql::kGetEffectiveUser);
+    auto select = db_.Prepare(sql::kEffectiveUserVersion);
     if (!select) return select.error();
     select->Bind(1, row.directory).Bind(2, row.id);
-    auto found = OneRow<EffectiveUserRow>(*select, "reading an effective user", ReadEUser());
+    auto found = select->Step("reading an effective user");
     if (!found) return found.error();
-    if (*found) existing.emplace(select->Int(0), std::move(**found));
+    if (*found) existing = Existing{select->Int(0), select->Int(1), select->Int(2)};
   }
   std::optional<std::string> link_key;
   if (!row.link_key.empty()) link_key = row.link_key;
@@ -71,7 +76,7 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(const EffectiveUser
   if (existing) {
     auto update = db_.Prepare(sql::kUpdateEffectiveUser);
     if (!update) return update.error();
-    update->Bind(1, existing->first)
+    update->Bind(1, existing->pk)
         .Bind(2, row.username)
         .Bind(3, row.username_key)
         .Bind(4, link_key)
@@ -80,8 +85,8 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(const EffectiveUser
         .Bind(8, row.mail_key);
     codec_.Bind(*update, 6, BodyKind::kEffectiveUser, DumpJson(row.body));
     if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
-    stored.version = existing->second.version + 1;
-    stored.created = existing->second.created;
+    stored.version = existing->version + 1;
+    stored.created = FromUnixMillis(existing->created_ms);
   } else {
     auto insert = db_.Prepare(sql::kInsertEffectiveUser);
     if (!insert) return insert.error();

@@ -21,21 +21,24 @@ int64_t TypeCode(scim::ResourceType type) {
 }
 
 // Columns in the order of IDSYNC_RESOURCE_COLUMNS; `first` is the column of pk.
-// parse_body=false leaves `body` empty and fills `body_text` (GetResourceText).
+// parse_body=false leaves `body` empty and fills `body_text` (GetResourceText);
+// read_body=false leaves both empty and does not decode the stored body at all.
 Result<StoredResource> ReadResource(const Statement& row, int first, const Bodies& bodies,
-                                    bool parse_body = true) {
+                                    bool parse_body = true, bool read_body = true) {
   StoredResource resource;
   resource.id = row.Text(first + 1);
   resource.type = row.Int(first + 2) == 0 ? scim::ResourceType::kUser : scim::ResourceType::kGroup;
-  auto text = bodies(row, first + 3, "resource " + resource.id);
-  if (!text) return text.error();
-  if (parse_body) {
-    resource.body = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (resource.body.is_discarded()) {
-      return Internal("stored resource " + resource.id + " is not valid JSON");
+  if (read_body) {
+    auto text = bodies(row, first + 3, "resource " + resource.id);
+    if (!text) return text.error();
+    if (parse_body) {
+      resource.body = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (resource.body.is_discarded()) {
+        return Internal("stored resource " + resource.id + " is not valid JSON");
+      }
+    } else {
+      resource.body_text = std::move(*text);
     }
-  } else {
-    resource.body_text = std::move(*text);
   }
   resource.version = row.Int(first + 4);
   resource.created = FromUnixMillis(row.Int(first + 5));
@@ -48,6 +51,10 @@ Result<StoredResource> ReadResource(const Statement& row, int first, const Bodie
 Result<StoredResource> SqliteTransaction::GetResource(int64_t connection_id,
                                                       scim::ResourceType type,
                                                       const std::string& id) {
+  if (written_user_ && type == scim::ResourceType::kUser &&
+      written_user_->connection_id == connection_id && written_user_->resource.id == id) {
+    return written_user_->resource;
+  }
   auto found = Find(connection_id, type, id);
   if (!found) return found.error();
   if (!found->second) return NoResource(type, id);
@@ -57,7 +64,7 @@ Result<StoredResource> SqliteTransaction::GetResource(int64_t connection_id,
 Result<StoredResource> SqliteTransaction::GetResourceText(int64_t connection_id,
                                                           scim::ResourceType type,
                                                           const std::string& id) {
-  auto found = Find(connection_id, type, id, /*parse_body=*/false);
+  auto found = Find(connection_id, type, id, BodyRead::kText);
   if (!found) return found.error();
   if (!found->second) return NoResource(type, id);
   return std::move(*found->second);
@@ -68,8 +75,9 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
                                                       const std::optional<std::string>& unique_key,
                                                       const std::vector<IndexEntry>& index) {
   if (auto w = CheckWritable(); !w) return w.error();
-  // Only the existing row's pk, version and creation time are needed: skip parsing its body.
-  auto existing = Find(connection_id, resource.type, resource.id, /*parse_body=*/false);
+  written_user_.reset();
+  // Only the existing row's pk, version and creation time are needed: skip reading its body.
+  auto existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone);
   if (!existing) return existing.error();
   StoredResource stored = resource;
   int64_t pk = 0;
@@ -135,12 +143,17 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   // Round-trip through the stored milliseconds so the caller sees what a later Get returns.
   stored.created = FromUnixMillis(ToUnixMillis(stored.created));
   stored.last_modified = FromUnixMillis(ToUnixMillis(stored.last_modified));
+  if (resource.type == scim::ResourceType::kUser) {
+    written_user_ = WrittenUser{connection_id, stored};
+    written_user_->resource.body_text.clear();  // GetResource returns the parsed body only
+  }
   return stored;
 }
 
 Status SqliteTransaction::DeleteResource(int64_t connection_id, scim::ResourceType type,
                                          const std::string& id) {
   if (auto w = CheckWritable(); !w) return w;
+  written_user_.reset();
   auto pk = PkOf(connection_id, type, id);
   if (!pk) return pk.error();
   // Groups that list this resource change too (RFC 7644 §3.6: a deleted resource no longer
@@ -167,6 +180,7 @@ Status SqliteTransaction::DeleteResource(int64_t connection_id, scim::ResourceTy
 Status SqliteTransaction::TouchResource(int64_t connection_id, scim::ResourceType type,
                                         const std::string& id, TimePoint when) {
   if (auto w = CheckWritable(); !w) return w;
+  written_user_.reset();
   auto touch = db_.Prepare(sql::kTouchResource);
   if (!touch) return touch.error();
   touch->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id).Bind(4, ToUnixMillis(when));
@@ -304,14 +318,15 @@ Error SqliteTransaction::NoResource(scim::ResourceType type, const std::string& 
 }
 
 Result<std::pair<int64_t, std::optional<StoredResource>>> SqliteTransaction::Find(
-    int64_t connection_id, scim::ResourceType type, const std::string& id, bool parse_body) {
+    int64_t connection_id, scim::ResourceType type, const std::string& id, BodyRead body) {
   auto select = db_.Prepare(sql::kGetResource);
   if (!select) return select.error();
   select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id);
   auto row = select->Step("reading a resource");
   if (!row) return row.error();
   if (!*row) return std::pair<int64_t, std::optional<StoredResource>>{0, std::nullopt};
-  auto resource = ReadResource(*select, 0, Bodies{db_, codec_}, parse_body);
+  auto resource = ReadResource(*select, 0, Bodies{db_, codec_}, body == BodyRead::kParsed,
+                               body != BodyRead::kNone);
   if (!resource) return resource.error();
   return std::pair<int64_t, std::optional<StoredResource>>{select->Int(0), std::move(*resource)};
 }

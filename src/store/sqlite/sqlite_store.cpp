@@ -46,7 +46,7 @@ Status Configure(Database& db, const std::string& path, int busy_timeout_ms, boo
   if (writer) {
     pragmas +=
         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-        "PRAGMA journal_size_limit = 16777216;";
+        "PRAGMA journal_size_limit = 16777216; PRAGMA temp_store = MEMORY;";
   }
   if (auto set = db.Exec(pragmas, "configuring the connection"); !set) return fail(set.error());
   if (!writer) return Status::Ok();
@@ -360,6 +360,11 @@ int64_t SqliteStore::commit_count() const {
   return commits_;
 }
 
+Store::WriteStats SqliteStore::WriteCounts() const {
+  std::lock_guard lock(mutex_);
+  return {committed_jobs_, commits_};
+}
+
 void SqliteStore::WriterLoop() {
   for (;;) {
     std::vector<Job*> batch;
@@ -446,6 +451,7 @@ void SqliteStore::RunBatch(const std::vector<Job*>& batch) {
   {
     std::lock_guard lock(mutex_);
     ++commits_;
+    committed_jobs_ += static_cast<int64_t>(pending.size());
   }
   MaybeTrain();
 }

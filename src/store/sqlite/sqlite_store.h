@@ -71,6 +71,7 @@ class SqliteStore final : public Store {
   // Transactions committed by the writer since Open; with concurrent writers it grows slower
   // than the number of Write() calls (group commit). For tests and metrics.
   int64_t commit_count() const;
+  WriteStats WriteCounts() const override;
   // Path of the database file.
   const std::string& path() const { return path_; }
   // For tests: waits until no dictionary training is under way.
@@ -128,6 +129,7 @@ class SqliteStore final : public Store {
   std::deque<Job*> queue_;
   bool closing_ = false;
   int64_t commits_ = 0;
+  int64_t committed_jobs_ = 0;  // jobs acknowledged by those commits
 
   std::mutex readers_mutex_;
   std::condition_variable readers_cv_;

@@ -52,6 +52,7 @@ TEST_F(SqliteStoreTest, GroupCommitBatchesConcurrentWrites) {
   constexpr int kThreads = 16;
   constexpr int kWrites = 200;
   int64_t commits_before = store_->commit_count();
+  const store::Store::WriteStats stats_before = store_->WriteCounts();
   std::atomic<int> failures{0};
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
@@ -76,6 +77,11 @@ TEST_F(SqliteStoreTest, GroupCommitBatchesConcurrentWrites) {
             << " writes/commit)\n";
   EXPECT_EQ(failures, 0);
   EXPECT_LT(commits, kThreads * kWrites);
+  const store::Store::WriteStats stats = store_->WriteCounts();
+  EXPECT_EQ(stats.commits - stats_before.commits, commits);
+  // At least our writes (a dictionary training may store its dictionary in the same batches).
+  EXPECT_GE(stats.jobs - stats_before.jobs, kThreads * kWrites);
+  EXPECT_LE(stats.jobs - stats_before.jobs, kThreads * kWrites + 2);
   MustRead([&](Transaction& tx) -> Status {
     EXPECT_EQ(*tx.CountResources(conn_, ResourceType::kUser), kThreads * kWrites);
     return Status::Ok();

@@ -215,11 +215,12 @@ class SqliteTransaction final : public Transaction {
 
   // mirror resources and index (mirror_area.cpp)
   static Error NoResource(scim::ResourceType type, const std::string& id);
+  // What Find reads of the body: parsed, its text, or nothing (pk, version and times only).
+  enum class BodyRead { kParsed, kText, kNone };
   // (pk, resource) or (0, nullopt) when there is no such resource.
-  Result<std::pair<int64_t, std::optional<StoredResource>>> Find(int64_t connection_id,
-                                                                 scim::ResourceType type,
-                                                                 const std::string& id,
-                                                                 bool parse_body = true);
+  Result<std::pair<int64_t, std::optional<StoredResource>>> Find(
+      int64_t connection_id, scim::ResourceType type, const std::string& id,
+      BodyRead body = BodyRead::kParsed);
   Result<int64_t> PkOf(int64_t connection_id, scim::ResourceType type, const std::string& id);
   // Whether the resource at `pk` has exactly these index entries (as a set: duplicates are
   // stored once).
@@ -315,6 +316,16 @@ class SqliteTransaction final : public Transaction {
   const bool writable_;
   const Clock& clock_;
   PageBoundaries* boundaries_;
+  // The user this transaction (one write job) last stored with PutResource, as a later
+  // GetResource would read it: the derivation of the same job reads it back without
+  // decompressing and parsing the row it has just written. Cleared by anything else that
+  // changes mirror users (DeleteResource, TouchResource, DeleteConnection) and before every
+  // PutResource, so that a failed one leaves nothing behind.
+  struct WrittenUser {
+    int64_t connection_id = 0;
+    StoredResource resource;
+  };
+  std::optional<WrittenUser> written_user_;
   SqliteLdapArea ldap_;
   SqliteConsoleArea console_;
 };
