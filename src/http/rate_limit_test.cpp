@@ -21,6 +21,27 @@ TEST(RateLimiter, AllowsBurstThenRefusesWithRetryAfter) {
   EXPECT_FALSE(limiter.Allow("a", retry, t0 + 500ms));
 }
 
+TEST(RateLimiter, SetRateAppliesFromTheNextRequest) {
+  RateLimiter limiter(0, 0);  // off
+  auto t0 = RateLimiter::Clock::time_point{} + 100s;
+  int64_t retry = 0;
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(limiter.Allow("a", retry, t0)) << i;
+  limiter.SetRate(1.0, 2.0);
+  EXPECT_TRUE(limiter.enabled());
+  EXPECT_TRUE(limiter.Allow("a", retry, t0));
+  EXPECT_TRUE(limiter.Allow("a", retry, t0));
+  EXPECT_FALSE(limiter.Allow("a", retry, t0));
+  // A lower burst caps the tokens a bucket already holds.
+  RateLimiter fast(100.0, 100.0);
+  EXPECT_TRUE(fast.Allow("b", retry, t0));
+  fast.SetRate(1.0, 1.0);
+  EXPECT_TRUE(fast.Allow("b", retry, t0));
+  EXPECT_FALSE(fast.Allow("b", retry, t0));
+  fast.SetRate(0, 0);
+  EXPECT_FALSE(fast.enabled());
+  EXPECT_TRUE(fast.Allow("b", retry, t0));
+}
+
 TEST(RateLimiter, RetryAfterCoversSlowRates) {
   RateLimiter limiter(0.1, 1.0);  // one request every ten seconds
   auto t0 = RateLimiter::Clock::time_point{} + 100s;
