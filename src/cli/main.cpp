@@ -1,10 +1,12 @@
 // `idsync`: the composition root. Parses the command line (CLI11), opens the App (cli/app.h: the
 // concrete store and the services over it) and either serves or runs one administrative command.
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include <CLI/CLI.hpp>
@@ -250,6 +252,23 @@ int Serve(const std::string& data, const ServeOptions& o) {
                public_url.c_str(), data.c_str());
   NotifyReady("listening on " + url);  // systemd Type=notify: the listeners accept now
 
+  // A policy apply that a killed process left half-done is finished in the background, batch
+  // by batch, while the server serves (issue #13 item 2); a stop signal ends it between two
+  // batches and the next start resumes it.
+  std::atomic<bool> stop_resume{false};
+  std::thread resume([&directories, &stop_resume] {
+    auto resumed = directories.ResumeApplies(&stop_resume);
+    if (!resumed) {
+      std::fprintf(stderr, "idsync: resuming a policy apply: %s\n",
+                   resumed.error().detail.c_str());
+      return;
+    }
+    for (const auto& r : *resumed) {
+      std::fprintf(stderr, "idsync: resumed the policy apply on %s: %s\n",
+                   r.value("directory", "").c_str(), r["result"].value("counts", Json()).dump().c_str());
+    }
+  });
+
   // Freed memory inside glibc's arenas stays resident until the top of an arena is free,
   // which after a large response or a group fill it rarely is: hand free pages back every
   // few seconds while waiting for the stop signal (see ARCHITECTURE.md, "Resident memory").
@@ -263,6 +282,8 @@ int Serve(const std::string& data, const ServeOptions& o) {
   NotifyStopping();
   std::fprintf(stderr, "idsync: %s received, finishing in-flight requests\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
+  stop_resume = true;
+  resume.join();
   read_api.Shutdown();
   directories.WakeAll();
   if (ldap) ldap->Stop();

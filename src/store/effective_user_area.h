@@ -61,6 +61,18 @@ class EffectiveUserArea {
                                                                    int64_t limit) = 0;
   virtual Status ScanEffectiveUsers(const std::string& directory,
                                     const std::function<bool(const EffectiveUserRow&)>& visit) = 0;
+  // A keyset page in creation order (the order ScanEffectiveUsers visits): at most `limit`
+  // users created after the one at `after` (0: from the first), each with its position, which
+  // is the `after` of the next page. Positions only grow; a deleted user's is not reused.
+  // Default body: "not implemented for this store" (the directory layer then plans whole).
+  virtual Result<std::vector<std::pair<int64_t, EffectiveUserRow>>> EffectiveUsersAfter(
+      const std::string& directory, int64_t after, int64_t limit) {
+    (void)after;
+    (void)limit;
+    return MakeError(ErrorCode::kInternal,
+                     "paging effective users by key is not implemented for this store (" +
+                         directory + ")");
+  }
 };
 
 }  // namespace idsync::store

@@ -511,6 +511,16 @@ CREATE TRIGGER resources_count_delete AFTER DELETE ON resources BEGIN
 END;
 )sql";
 
+// A policy apply in progress (issue #13 item 2): its record, JSON the directory layer reads
+// (src/directory/streamed_apply.cpp), written with each batch it commits and deleted with the
+// last, so that an apply killed half-way is resumed from its last committed batch.
+constexpr std::string_view kPolicyAppliesSchema = R"sql(
+CREATE TABLE policy_applies(
+  directory TEXT PRIMARY KEY,
+  record TEXT NOT NULL
+);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -528,6 +538,7 @@ const std::vector<Migration>& Migrations() {
       {11, "admin console: local admin users and sessions", kConsoleSchema},
       {12, "admin console: audit and change feed by user", kActivityIndexes},
       {13, "deletes per connection and type, for paging by key", kResourceDeletesSchema},
+      {14, "policy applies in progress, resumed after a crash", kPolicyAppliesSchema},
   };
   return kMigrations;
 }
