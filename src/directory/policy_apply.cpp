@@ -4,6 +4,7 @@
 // `policy set`. A directory that cannot be streamed is applied in one transaction, as before.
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -161,9 +162,26 @@ Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const 
   if (!dir) return dir.error();
   // An apply that a killed process left half-done goes first: its version is older.
   if (auto resumed = RunApply(*impl_, *this, *dir); !resumed) return resumed.error();
+  // Whether the new policy's plan can be streamed, read before the write transaction: the pass
+  // over every source user must not hold the writer. (A source left pending by a SCIM write
+  // between the two stays pending, as the live rules leave it.)
+  bool streamable = false;
+  Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
+    if (!tx.KeepsPolicyApplies()) return Status::Ok();
+    auto scope = LoadScope(*impl_, tx, *dir);
+    if (!scope) return scope.error();
+    auto parsed = policy::ParsePolicy(policy, Impl::ContextOf(conn, *scope->custom));
+    if (!parsed) return parsed.error();
+    scope->overrides[conn.id] = std::make_shared<const policy::Policy>(std::move(*parsed));
+    auto can = Streamable(tx, *scope);
+    if (!can) return can.error();
+    streamable = *can;
+    return Status::Ok();
+  });
+  if (!st) return st.error();
   Json out;
   bool streamed = false;
-  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
+  st = impl_->store.Write([&](store::Transaction& tx) -> Status {
     auto d = tx.GetDirectory(*dir);
     if (!d) return d.error();
     const bool remember = impl_->SeesCommittedConfig(tx);
@@ -193,21 +211,17 @@ Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const 
                   {"request_id", actor.request_id},
                   {"actor", actor.name},
                   {"reason", "policy version " + std::to_string(stored->version) + " applied"}};
-    if (tx.KeepsPolicyApplies()) {
-      auto streamable = Streamable(tx, *scope);
-      if (!streamable) return streamable.error();
-      if (*streamable) {
-        streamed = true;
-        Json record = {{"connection", conn.name},
-                       {"connection_id", conn.id},
-                       {"version", stored->version},
-                       {"phase", 1},
-                       {"after", 0},
-                       {"cause", cause},
-                       {"actor", actor.name},
-                       {"request_id", actor.request_id}};
-        return tx.PutPolicyApply(*dir, record);
-      }
+    if (streamable) {
+      streamed = true;
+      Json record = {{"connection", conn.name},
+                     {"connection_id", conn.id},
+                     {"version", stored->version},
+                     {"phase", 1},
+                     {"after", 0},
+                     {"cause", cause},
+                     {"actor", actor.name},
+                     {"request_id", actor.request_id}};
+      return tx.PutPolicyApply(*dir, record);
     }
     auto applied = ApplyPlan(*impl_, tx, *scope, cause, 100);
     if (!applied) return applied.error();
