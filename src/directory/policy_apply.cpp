@@ -4,9 +4,11 @@
 // `policy set`. A directory that cannot be streamed is applied in one transaction, as before.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "directory/derivation.h"
@@ -136,6 +138,9 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
     if (!st) return st.error();
     service.AfterCommit();
     if (done) return out;
+    // A gap between two batches in which a writer of another process (the server, when the CLI
+    // applies) takes the database's write lock: its busy handler polls every millisecond.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
   }
 }
 
