@@ -551,7 +551,6 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"ListEffectiveUsers", kListEffectiveUsers},
       {"ScanEffectiveUsers", kScanEffectiveUsers},
       {"GetPolicyApply", kGetPolicyApply},
-      {"PutPolicyApply", kPutPolicyApply},
       {"DeletePolicyApply", kDeletePolicyApply},
       {"GetLink", kGetLink},
       {"DeleteLink", kDeleteLink},
