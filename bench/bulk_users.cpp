@@ -4,13 +4,20 @@
 // of the ~10 minutes of SCIM creates). Mirror rows and their index entries only: the
 // effective directory is not derived, so use it for reads of /Users (paging, GET, filters),
 // not for anything that reads layer 2 or LDAP. The server must not be running on the folder.
-//   bulk_users DATA_DIR CONNECTION_NAME N [BATCH]
+// With --derive, each batch is also derived into the effective directory in its own write, as
+// a SCIM create derives it (DirectoryService::OnMirrorChanged over the batch's users), for the
+// policy preview/apply benchmark (bench/policy_scale.py).
+//   bulk_users DATA_DIR CONNECTION_NAME N [BATCH] [--derive]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "base/time.h"
+#include "directory/directory_service.h"
+#include "service/mirror_observer.h"
 #include "store/sqlite/sqlite_store.h"
 
 using idsync::Status;
@@ -60,33 +67,51 @@ StoredResource User(long long n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: bulk_users DATA_DIR CONNECTION_NAME N [BATCH]\n");
+  bool derive = false;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--derive") derive = true;
+    else args.push_back(argv[i]);
+  }
+  if (args.size() < 3) {
+    std::fprintf(stderr, "usage: bulk_users DATA_DIR CONNECTION_NAME N [BATCH] [--derive]\n");
     return 2;
   }
-  const std::string dir = argv[1], name = argv[2];
-  const long long total = std::atoll(argv[3]);
-  const long long batch = argc > 4 ? std::atoll(argv[4]) : 20000;
+  const std::string dir = args[0], name = args[1];
+  const long long total = std::atoll(args[2].c_str());
+  const long long batch = args.size() > 3 ? std::atoll(args[3].c_str()) : 20000;
   auto store = idsync::store::sqlite::SqliteStore::Open(dir, {});
   if (!store) {
     std::fprintf(stderr, "bulk_users: %s\n", store.error().detail.c_str());
     return 1;
   }
   int64_t conn = 0;
+  idsync::store::Connection connection;
   auto found = (*store)->Read([&](Transaction& tx) -> Status {
     auto c = tx.GetConnectionByName(name);
     if (!c) return c.error();
     conn = c->id;
+    connection = *c;
     return Status::Ok();
   });
   if (!found) {
     std::fprintf(stderr, "bulk_users: %s\n", found.error().detail.c_str());
     return 1;
   }
+  std::unique_ptr<idsync::directory::DirectoryService> directories;
+  if (derive) {
+    directories = std::make_unique<idsync::directory::DirectoryService>(
+        **store, idsync::SystemClock::Instance());
+  }
   auto t0 = std::chrono::steady_clock::now();
   for (long long from = 0; from < total; from += batch) {
     long long to = std::min(total, from + batch);
     auto st = (*store)->Write([&](Transaction& tx) -> Status {
+      idsync::service::MirrorChange change;
+      change.connection = &connection;
+      change.request_id = "bulk_users";
+      change.actor = "cli";
+      change.operation = "create";
       for (long long n = from; n < to; ++n) {
         StoredResource r = User(n);
         // The entries the SCIM service indexes for a user (service IndexOf; the values are
@@ -97,13 +122,16 @@ int main(int argc, char** argv) {
                                          {"emails.value", user_name}};
         auto put = tx.PutResource(conn, r, user_name, index);
         if (!put) return put.error();
+        change.users.insert(r.id);
       }
+      if (directories) return directories->OnMirrorChanged(tx, change);
       return Status::Ok();
     });
     if (!st) {
       std::fprintf(stderr, "bulk_users: %s\n", st.error().detail.c_str());
       return 1;
     }
+    if (directories) directories->AfterCommit();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("{\"users\": %lld, \"seconds\": %.3f, \"users_per_s\": %.0f}\n", total, secs,

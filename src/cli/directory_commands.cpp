@@ -72,6 +72,11 @@ void DirectoryCommands::Register(CLI::App& app, std::string& data, bool& json) {
   for (auto* sub : {policy_validate_, policy_preview_, policy_set_}) {
     sub->add_option("file", file_, "Policy JSON file, or - for standard input")->required();
   }
+  policy_set_
+      ->add_option("--batch", batch_,
+                   "Users re-derived per transaction (default 200); SCIM writes are served "
+                   "between two")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
 
   explain_ = app.add_subcommand("explain", "Show where every value of an effective user came from");
   explain_->add_option("user", name_, "Username or effective user id")->required();
@@ -199,7 +204,9 @@ int DirectoryCommands::Run(App& app) {
       }
       return 0;
     }
-    auto v = dirs.ApplyPolicy(name_, *body, actor);
+    directory::ApplyOptions options;
+    options.batch = batch_;
+    auto v = dirs.ApplyPolicy(name_, *body, actor, options);
     if (!v) return Fail(v.error().detail);
     if (json) {
       print(*v);

@@ -1,5 +1,6 @@
 // `idsync`: the composition root. Parses the command line (CLI11), opens the App (cli/app.h: the
 // concrete store and the services over it) and either serves or runs one administrative command.
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include <CLI/CLI.hpp>
@@ -390,6 +392,23 @@ int Serve(const std::string& data, const ServeOptions& o,
                                       data}});
   NotifyReady("listening on " + url);  // systemd Type=notify: the listeners accept now
 
+  // A policy apply that a killed process left half-done is finished in the background, batch
+  // by batch, while the server serves (issue #13 item 2); a stop signal ends it between two
+  // batches and the next start resumes it.
+  std::atomic<bool> stop_resume{false};
+  std::thread resume([&directories, &stop_resume] {
+    auto resumed = directories.ResumeApplies(&stop_resume);
+    if (!resumed) {
+      log::Error("resuming a policy apply failed", {{"error", resumed.error().detail}});
+      return;
+    }
+    for (const auto& r : *resumed) {
+      log::Info("resumed the policy apply",
+                {{"directory", r.value("directory", "")},
+                 {"counts", r["result"].value("counts", Json()).dump()}});
+    }
+  });
+
   // Freed memory inside glibc's arenas stays resident until the top of an arena is free,
   // which after a large response or a group fill it rarely is: hand free pages back every
   // few seconds while waiting for the stop signal (see ARCHITECTURE.md, "Resident memory").
@@ -404,6 +423,8 @@ int Serve(const std::string& data, const ServeOptions& o,
   NotifyStopping();
   log::Info("stopping: finishing in-flight requests",
             {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  stop_resume = true;
+  resume.join();
   read_api.Shutdown();
   directories.WakeAll();
   if (ldap) ldap->Stop();

@@ -12,6 +12,7 @@
 #include "base/uuid.h"
 #include "directory/derivation.h"
 #include "directory/directory_service.h"
+#include "directory/streamed_plan.h"
 #include "directory/writer.h"
 #include "policy/diff.h"
 #include "scim/types.h"
@@ -332,6 +333,8 @@ policy::DirectorySnapshot SnapshotOf(DirectoryPlan& plan, int64_t* conflicts) {
   return snap;
 }
 
+}  // namespace
+
 Result<std::string> DirectoryOfConnection(store::Store& store, const std::string& name,
                                           store::Connection* out) {
   std::string dir;
@@ -351,7 +354,6 @@ Result<std::string> DirectoryOfConnection(store::Store& store, const std::string
   return dir;
 }
 
-}  // namespace
 
 Result<Json> DirectoryService::ValidatePolicy(const std::string& connection, const Json& policy) {
   store::Connection conn;
@@ -448,6 +450,16 @@ Result<Json> DirectoryService::PreviewPolicy(const std::string& connection, cons
     auto parsed = policy::ParsePolicy(policy, Impl::ContextOf(conn, *scope->custom));
     if (!parsed) return parsed.error();
     scope->overrides[conn.id] = std::make_shared<const policy::Policy>(std::move(*parsed));
+    if (tx.KeepsPolicyApplies()) {
+      auto streamable = Streamable(tx, *scope);
+      if (!streamable) return streamable.error();
+      if (*streamable) {
+        auto preview = StreamPreview(tx, *scope, options.max_items);
+        if (!preview) return preview.error();
+        out = std::move(*preview);
+        return Status::Ok();
+      }
+    }
     auto plan = PlanDirectory(tx, *scope);
     if (!plan) return plan.error();
     int64_t conflicts = 0;
@@ -482,99 +494,6 @@ Result<Json> ApplyPlan(DirectoryService::Impl& impl, store::Transaction& tx, Sco
   if (Status s = RetryPending(tx, scope, w); !s) return s.error();
   if (w.wrote_change) impl.pending_notify = true;
   out["applied"] = CountsJson(w.counts);
-  return out;
-}
-
-namespace {
-
-// Paths of the settings that differ between two full policy JSON forms ("groups.mode",
-// "attributes.email.sources"), for the version's "what changed".
-void ChangedPaths(const Json& a, const Json& b, const std::string& path,
-                  std::vector<std::string>& out) {
-  if (a.is_object() && b.is_object()) {
-    std::set<std::string> keys;
-    for (const auto& [k, v] : a.items()) keys.insert(k);
-    for (const auto& [k, v] : b.items()) keys.insert(k);
-    for (const auto& k : keys) {
-      std::string sub = path.empty() ? k : path + "." + k;
-      auto ia = a.find(k);
-      auto ib = b.find(k);
-      if (ia == a.end() || ib == b.end()) {
-        out.push_back(sub);
-      } else {
-        ChangedPaths(*ia, *ib, sub, out);
-      }
-    }
-    return;
-  }
-  if (a != b) out.push_back(path);
-}
-
-std::string DescribeChange(const Json& before, const Json& after) {
-  std::vector<std::string> paths;
-  ChangedPaths(before, after, "", paths);
-  if (paths.empty()) return "no setting changed";
-  std::string out = "changed: ";
-  for (size_t i = 0; i < paths.size() && i < 20; ++i) out += (i ? ", " : "") + paths[i];
-  if (paths.size() > 20) out += ", and " + std::to_string(paths.size() - 20) + " more";
-  return out;
-}
-
-}  // namespace
-
-Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const Json& policy,
-                                           const Actor& actor) {
-  store::Connection conn;
-  auto dir = DirectoryOfConnection(impl_->store, connection, &conn);
-  if (!dir) return dir.error();
-  Json out;
-  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
-    auto d = tx.GetDirectory(*dir);
-    if (!d) return d.error();
-    const bool remember = impl_->SeesCommittedConfig(tx);
-    auto custom = impl_->Custom(*d, remember);
-    if (!custom) return custom.error();
-    auto parsed = policy::ParsePolicy(policy, Impl::ContextOf(conn, **custom));
-    if (!parsed) return parsed.error();
-    store::PolicyVersion v;
-    v.connection_id = conn.id;
-    v.body = policy::PolicyToJson(*parsed);
-    v.time = impl_->clock.Now();
-    v.actor = actor.name;
-    // What changed, against the policy in force before (stored, or the defaults).
-    auto before = impl_->Info(tx, conn, *d, **custom, remember);
-    if (!before) return before.error();
-    v.comment = DescribeChange(policy::PolicyToJson(*before->policy), v.body) +
-                (before->policy_version == 0
-                     ? " (from the defaults)"
-                     : " (from version " + std::to_string(before->policy_version) + ")");
-    auto stored = tx.PutPolicy(v);
-    if (!stored) return stored.error();
-    auto scope = LoadScope(*impl_, tx, *dir);
-    if (!scope) return scope.error();
-    Json cause = {{"connection", conn.name},
-                  {"request_id", actor.request_id},
-                  {"actor", actor.name},
-                  {"reason", "policy version " + std::to_string(stored->version) + " applied"}};
-    auto applied = ApplyPlan(*impl_, tx, *scope, cause, 100);
-    if (!applied) return applied.error();
-    out = std::move(*applied);
-    out["version"] = stored->version;
-    store::AuditRecord a;
-    a.time = v.time;
-    a.connection_id = conn.id;
-    a.connection_name = conn.name;
-    a.request_id = actor.request_id;
-    a.actor = actor.name;
-    a.operation = "policy.apply";
-    a.resource_type = "Policy";
-    a.resource_id = std::to_string(stored->version);
-    a.status = 200;
-    a.detail = out["counts"].dump();
-    return tx.AppendAudit(a);
-  });
-  if (!st) return st.error();
-  AfterCommit();
   return out;
 }
 

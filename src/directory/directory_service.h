@@ -10,6 +10,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -32,6 +33,14 @@ namespace idsync::directory {
 struct Actor {
   std::string name = "cli";  // "cli", "admin:<token name>"
   std::string request_id;
+};
+
+// How ApplyPolicy runs its batches.
+struct ApplyOptions {
+  int64_t batch = 200;  // users per batch (per write transaction)
+  // Tests: stop after this many batches, leaving the apply recorded as a killed process leaves
+  // it (the call returns kUnavailable); < 0: run to the end.
+  int64_t stop_after_batches = -1;
 };
 
 struct PreviewOptions {
@@ -72,9 +81,17 @@ class DirectoryService final : public service::MirrorObserver {
   // "conflicts_added"/"conflicts_resolved" counts. Writes nothing.
   Result<Json> PreviewPolicy(const std::string& connection, const Json& policy,
                              const PreviewOptions& options = {});
-  // Stores the policy as a new version and re-derives the directory from the mirrors in one
-  // transaction. Returns {"version", "counts": <DiffCounts JSON>, ...} like the preview.
-  Result<Json> ApplyPolicy(const std::string& connection, const Json& policy, const Actor& actor);
+  // Stores the policy as a new version (in force from then on) and re-derives the directory
+  // from the mirrors in batches, each its own transaction, recording its progress; an apply left
+  // half-done by a killed process is finished first. A directory that cannot be streamed
+  // (streamed_plan.h) is re-derived in the transaction that stores the version.
+  // Returns {"version", "counts": <DiffCounts JSON>, ..., "applied"} like the preview.
+  Result<Json> ApplyPolicy(const std::string& connection, const Json& policy, const Actor& actor,
+                           const ApplyOptions& options = {});
+  // Finishes every apply left half-done (by a process killed during ApplyPolicy):
+  // [{"directory", "result": <ApplyPolicy's JSON>}], empty when there was none. `stop`, when
+  // set, ends it between two batches (kUnavailable; the record stays for the next start).
+  Result<Json> ResumeApplies(const std::atomic<bool>* stop = nullptr);
   // [{"version", "time", "actor", "comment", "policy"}], newest first.
   Result<Json> PolicyVersions(const std::string& connection);
   // What the draft `policy` makes of one source user of the connection (the console's live

@@ -87,6 +87,18 @@ class EffectiveUserArea {
   // kInvalidValue for a cursor this search did not produce.
   virtual Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& directory,
                                                          const EffectiveUserSearch& search) = 0;
+  // A keyset page in creation order (the order ScanEffectiveUsers visits): at most `limit`
+  // users created after the one at `after` (0: from the first), each with its position, which
+  // is the `after` of the next page. Positions only grow; a deleted user's is not reused.
+  // Default body: "not implemented for this store" (the directory layer then plans whole).
+  virtual Result<std::vector<std::pair<int64_t, EffectiveUserRow>>> EffectiveUsersAfter(
+      const std::string& directory, int64_t after, int64_t limit) {
+    (void)after;
+    (void)limit;
+    return MakeError(ErrorCode::kInternal,
+                     "paging effective users by key is not implemented for this store (" +
+                         directory + ")");
+  }
 };
 
 }  // namespace idsync::store

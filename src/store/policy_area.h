@@ -50,6 +50,32 @@ class PolicyArea {
   // Appends a version (previous + 1, or 1) and returns it as stored.
   virtual Result<PolicyVersion> PutPolicy(const PolicyVersion& policy) = 0;
   virtual Result<std::vector<PolicyVersion>> ListPolicyVersions(int64_t connection_id) = 0;
+
+  // The record of a policy apply in progress on a directory (src/directory/streamed_apply.cpp
+  // reads and writes its JSON; the store keeps it opaque): which version is being applied and
+  // the key of the last user of the last committed batch, so that an apply killed half-way is
+  // resumed. One per directory. kNotFound when none is in progress.
+  // Default bodies: a store that has not implemented them cannot run a batched apply (the
+  // directory layer then applies in one transaction, as before).
+  virtual Result<Json> GetPolicyApply(const std::string& directory) {
+    return MakeError(ErrorCode::kNotFound,
+                     "policy apply records are not implemented for this store (" + directory +
+                         ")");
+  }
+  // Inserts or replaces.
+  virtual Status PutPolicyApply(const std::string& directory, const Json& record) {
+    (void)record;
+    return MakeError(ErrorCode::kInternal,
+                     "policy apply records are not implemented for this store (" + directory +
+                         ")");
+  }
+  virtual Status DeletePolicyApply(const std::string& directory) {
+    return MakeError(ErrorCode::kInternal,
+                     "policy apply records are not implemented for this store (" + directory +
+                         ")");
+  }
+  // Whether this store keeps apply records (the three methods above).
+  virtual bool KeepsPolicyApplies() const { return false; }
 };
 
 }  // namespace idsync::store

@@ -117,8 +117,8 @@ class PgTransaction final : public UnportedAreas {
   Status ScanEffectiveUsers(const std::string& directory,
                             const std::function<bool(const EffectiveUserRow&)>& visit) override;
   // The console explorer's indexed search: not ported yet (answers kUnavailable).
-  Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& directory,
-                                                 const EffectiveUserSearch& search) override {
+  Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& /*directory*/,
+                                                 const EffectiveUserSearch& /*search*/) override {
     return NotPorted("SearchEffectiveUsers");
   }
 

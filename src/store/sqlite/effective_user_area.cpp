@@ -153,6 +153,23 @@ Result<std::vector<EffectiveUserRow>> SqliteTransaction::ListEffectiveUsers(
   return Rows<EffectiveUserRow>(*select, "listing effective users", ReadEUser());
 }
 
+Result<std::vector<std::pair<int64_t, EffectiveUserRow>>> SqliteTransaction::EffectiveUsersAfter(
+    const std::string& directory, int64_t after, int64_t limit) {
+  auto select = db_.Prepare(sql::kScanEffectiveUsers);
+  if (!select) return select.error();
+  select->Bind(1, directory).Bind(2, after).Bind(3, std::max<int64_t>(limit, 0));
+  std::vector<std::pair<int64_t, EffectiveUserRow>> out;
+  auto reader = ReadEUser();
+  auto listed = ForEachRow(*select, "reading effective users", [&](const Statement& row) -> Status {
+    auto value = reader(row);
+    if (!value) return value.error();
+    out.emplace_back(row.Int(0), std::move(*value));
+    return Status::Ok();
+  });
+  if (!listed) return listed.error();
+  return out;
+}
+
 Status SqliteTransaction::ScanEffectiveUsers(
     const std::string& directory, const std::function<bool(const EffectiveUserRow&)>& visit) {
   return ScanByPk<EffectiveUserRow>(sql::kScanEffectiveUsers, directory, "reading effective users",

@@ -524,6 +524,16 @@ constexpr std::string_view kLinksByEffectiveUser = R"sql(
 CREATE INDEX source_links_by_effective ON source_links(effective_user_id);
 )sql";
 
+// A policy apply in progress (issue #13 item 2): its record, JSON the directory layer reads
+// (src/directory/policy_apply.cpp), written with each batch it commits and deleted with the
+// last, so that an apply killed half-way is resumed from its last committed batch.
+constexpr std::string_view kPolicyAppliesSchema = R"sql(
+CREATE TABLE policy_applies(
+  directory TEXT PRIMARY KEY,
+  record TEXT NOT NULL
+);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -543,6 +553,7 @@ const std::vector<Migration>& Migrations() {
       {13, "deletes per connection and type, for paging by key", kResourceDeletesSchema},
       {14, "admin console: users by state", kSearchIndexes},
       {15, "admin console: source links by effective user", kLinksByEffectiveUser},
+      {16, "policy applies in progress, resumed after a crash", kPolicyAppliesSchema},
   };
   return kMigrations;
 }

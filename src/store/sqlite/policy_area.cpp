@@ -128,4 +128,30 @@ Result<std::vector<PolicyVersion>> SqliteTransaction::ListPolicyVersions(int64_t
   return Rows<PolicyVersion>(*select, "listing policy versions", ReadPolicy);
 }
 
+Result<Json> SqliteTransaction::GetPolicyApply(const std::string& directory) {
+  auto select = db_.Prepare(sql::kGetPolicyApply);
+  if (!select) return select.error();
+  select->Bind(1, directory);
+  auto row = select->Step("reading a policy apply record");
+  if (!row) return row.error();
+  if (!*row) {
+    return MakeError(ErrorCode::kNotFound, "no policy apply in progress on " + directory);
+  }
+  return ParseStored(select->Text(0), "policy apply record of directory " + directory);
+}
+
+Status SqliteTransaction::PutPolicyApply(const std::string& directory, const Json& record) {
+  auto put = db_.Prepare(sql::kPutPolicyApply);
+  if (!put) return put.error();
+  put->Bind(1, directory).Bind(2, record.dump());
+  return put->Run("writing a policy apply record");
+}
+
+Status SqliteTransaction::DeletePolicyApply(const std::string& directory) {
+  auto remove = db_.Prepare(sql::kDeletePolicyApply);
+  if (!remove) return remove.error();
+  remove->Bind(1, directory);
+  return remove->Run("deleting a policy apply record");
+}
+
 }  // namespace idsync::store::sqlite

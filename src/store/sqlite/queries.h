@@ -208,6 +208,14 @@ inline constexpr const char* kScanEffectiveUsers =
     "SELECT " IDSYNC_EUSER_COLUMNS
     " FROM effective_users WHERE directory = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3";
 
+// Policy applies in progress (migration 14), one per directory.
+inline constexpr const char* kGetPolicyApply =
+    "SELECT record FROM policy_applies WHERE directory = ?1";
+inline constexpr const char* kPutPolicyApply =
+    "INSERT INTO policy_applies(directory, record) VALUES(?1, ?2) "
+    "ON CONFLICT(directory) DO UPDATE SET record = excluded.record";
+inline constexpr const char* kDeletePolicyApply = "DELETE FROM policy_applies WHERE directory = ?1";
+
 #define IDSYNC_LINK_COLUMNS \
   "connection_id, source_user_id, directory, effective_user_id, deleted, source_name"
 inline constexpr const char* kGetLink =
@@ -600,6 +608,8 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"SearchUsersByGroup", kSearchUsersByGroup},
       {"SearchUsersByState", kSearchUsersByState},
       {"LinkedSourcesOf", kLinkedSourcesOf},
+      {"GetPolicyApply", kGetPolicyApply},
+      {"DeletePolicyApply", kDeletePolicyApply},
       {"GetLink", kGetLink},
       {"DeleteLink", kDeleteLink},
       {"LinksOf", kLinksOf},

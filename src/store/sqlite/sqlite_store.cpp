@@ -36,6 +36,18 @@ Status RunJob(const std::function<Status(Transaction&)>& job, Transaction& tx) {
   }
 }
 
+// The busy handler of the writer connection: polls every millisecond until the timeout.
+// SQLite's own (busy_timeout) backs off to 100 ms sleeps, so a writer waiting while another
+// process commits transaction after transaction (`idsync policy set` in batches, with a short
+// pause between two) wakes too rarely to get the lock between two of them and waits for
+// seconds; polling often takes the first gap. `arg` is the timeout in milliseconds.
+int PollWhileBusy(void* arg, int count) {
+  const auto timeout_ms = reinterpret_cast<intptr_t>(arg);
+  if (count >= timeout_ms) return 0;
+  sqlite3_sleep(1);
+  return 1;
+}
+
 Status Configure(Database& db, const std::string& path, int busy_timeout_ms, bool writer) {
   auto fail = [&](const Error& error) {
     return MakeError(ErrorCode::kUnavailable, "cannot open database " + path + ": " + error.detail);
@@ -50,6 +62,8 @@ Status Configure(Database& db, const std::string& path, int busy_timeout_ms, boo
   }
   if (auto set = db.Exec(pragmas, "configuring the connection"); !set) return fail(set.error());
   if (!writer) return Status::Ok();
+  sqlite3_busy_handler(db.handle(), PollWhileBusy,
+                       reinterpret_cast<void*>(static_cast<intptr_t>(busy_timeout_ms)));
   // WAL lets readers keep their snapshot while the writer commits; the mode is stored in the
   // file, so the CLI opening it later uses WAL too.
   auto wal = db.Prepare("PRAGMA journal_mode = WAL");

@@ -111,6 +111,10 @@ class SqliteTransaction final : public Transaction {
   Result<PolicyVersion> GetPolicy(int64_t connection_id) override;
   Result<PolicyVersion> PutPolicy(const PolicyVersion& policy) override;
   Result<std::vector<PolicyVersion>> ListPolicyVersions(int64_t connection_id) override;
+  Result<Json> GetPolicyApply(const std::string& directory) override;
+  Status PutPolicyApply(const std::string& directory, const Json& record) override;
+  Status DeletePolicyApply(const std::string& directory) override;
+  bool KeepsPolicyApplies() const override { return true; }
 
   // --- effective users (effective_user_area.cpp)
   Result<EffectiveUserRow> GetEffectiveUser(const std::string& directory,
@@ -124,6 +128,8 @@ class SqliteTransaction final : public Transaction {
   Result<int64_t> CountEffectiveUsers(const std::string& directory) override;
   Result<std::vector<EffectiveUserRow>> ListEffectiveUsers(const std::string& directory,
                                                            int64_t offset, int64_t limit) override;
+  Result<std::vector<std::pair<int64_t, EffectiveUserRow>>> EffectiveUsersAfter(
+      const std::string& directory, int64_t after, int64_t limit) override;
   Status ScanEffectiveUsers(const std::string& directory,
                             const std::function<bool(const EffectiveUserRow&)>& visit) override;
   Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& directory,

@@ -1,0 +1,262 @@
+// The streamed preview and the batched apply (issue #13 items 1-2) over a real SqliteStore: the
+// preview's counts are what the apply writes, a batched apply reaches what the whole plan
+// reaches (a re-derivation after it changes nothing), and an apply stopped half-way (as a killed
+// process leaves it: the policy stored, the record at its last batch) is finished by
+// ResumeApplies to the same end state as an uninterrupted apply of an identical directory.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "base/strings.h"
+#include "directory/directory_service.h"
+#include "directory/stored_user.h"
+#include "policy/diff.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace idsync::directory {
+namespace {
+
+using scim::ResourceType;
+
+constexpr int kUsers = 230;  // with batch 20: 12 batches per pass, the last one short
+
+std::string SourceId(int n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "aaaaaaaa-0000-4000-8000-%012d", n);
+  return buf;
+}
+
+// A policy that changes every user: displayName from userName, everyone in "everyone", users
+// of source group "old" dropped from it; the username from the e-mail (every third user has
+// one: renames, two of which collide), else the nickName (users without either, every 17th
+// but not third, are no longer mappable: deleted, and on_delete removes them).
+Json BigPolicy() {
+  return {{"attributes",
+           {{"displayName", {{"sources", {"userName"}}}},
+            {"username", {{"sources", {"emails.value", "nickName"}}}}}},
+          {"users", {{"on_delete", "delete"}}},
+          {"groups", {{"exclude", {"^old$"}}, {"default_groups_all_users", {"everyone"}}}}};
+}
+
+class StreamedApplyTest : public ::testing::Test {
+ protected:
+  struct Folder {
+    std::string path;
+    std::unique_ptr<store::sqlite::SqliteStore> store;
+    std::unique_ptr<DirectoryService> directory;
+    store::Connection connection;
+  };
+
+  void TearDown() override {
+    for (auto* f : {&a_, &b_}) {
+      f->directory.reset();
+      if (f->store) f->store->Close();
+      f->store.reset();
+      if (!f->path.empty()) std::filesystem::remove_all(f->path);
+    }
+  }
+
+  // kUsers users, derived as SCIM creates derive them; group "old" holds every fifth.
+  void Fill(Folder& f) {
+    std::string pattern =
+        std::filesystem::temp_directory_path().string() + "/idsync-streamed-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    f.path = pattern;
+    auto store = store::sqlite::SqliteStore::Open(f.path, {});
+    ASSERT_TRUE(store) << store.error().detail;
+    f.store = std::move(*store);
+    f.directory = std::make_unique<DirectoryService>(*f.store, SystemClock::Instance());
+    Status st = f.store->Write([&](store::Transaction& tx) -> Status {
+      store::Connection c;
+      c.uuid = "11111111-2222-3333-4444-555555555555";
+      c.name = "idp";
+      c.directory = "users";
+      c.kind = "scim";
+      c.created = SystemClock::Instance().Now();
+      auto created = tx.CreateConnection(c);
+      if (!created) return created.error();
+      f.connection = *created;
+      service::MirrorChange change;
+      change.connection = &f.connection;
+      change.actor = "test";
+      change.operation = "create";
+      for (int n = 0; n < kUsers; ++n) {
+        store::StoredResource r;
+        r.id = SourceId(n);
+        r.type = ResourceType::kUser;
+        std::string name = "user" + std::to_string(n);
+        // Users 3 and 6 both map to "shared@example.com" under the new policy.
+        std::string mail = (n == 3 || n == 6) ? "shared@example.com"
+                           : n % 3 == 0       ? name + "@example.com"
+                                              : "";
+        r.body = {{"schemas", {std::string(scim::kUserSchema)}}, {"userName", name}};
+        if (n % 17 != 0) r.body["nickName"] = name;
+        if (!mail.empty()) r.body["emails"] = {{{"value", mail}, {"primary", true}}};
+        r.created = r.last_modified = SystemClock::Instance().Now();
+        auto put = tx.PutResource(f.connection.id, r, name, {{"userName", name}});
+        if (!put) return put.error();
+        change.users.insert(r.id);
+      }
+      store::StoredResource g;
+      g.id = "bbbbbbbb-0000-4000-8000-000000000001";
+      g.type = ResourceType::kGroup;
+      g.body = {{"schemas", {std::string(scim::kGroupSchema)}}, {"displayName", "old"}};
+      g.created = g.last_modified = SystemClock::Instance().Now();
+      auto put = tx.PutResource(f.connection.id, g, "old", {{"displayName", "old"}});
+      if (!put) return put.error();
+      for (int n = 0; n < kUsers; n += 5) {
+        auto added = tx.AddMember(f.connection.id, g.id, {SourceId(n), "User", ""});
+        if (!added) return added.error();
+      }
+      return f.directory->OnMirrorChanged(tx, change);
+    });
+    ASSERT_TRUE(st) << st.error().detail;
+  }
+
+  // The effective directory by username: state, attributes, groups (no ids, no provenance);
+  // and the change feed's entries by (type, op), and its length.
+  static std::map<std::string, Json> State(Folder& f) {
+    std::map<std::string, Json> out;
+    Status st = f.store->Read([&](store::Transaction& tx) -> Status {
+      std::map<std::string, std::string> names;  // id -> username
+      Status s = tx.ScanEffectiveUsers("users", [&](const store::EffectiveUserRow& row) {
+        policy::UserSnapshot snap = policy::Snapshot(UserOf(row));
+        Json attrs = Json::object();
+        for (const auto& [k, v] : snap.attributes) attrs[k] = v;
+        out["user " + row.username] = {{"state", row.state},
+                                       {"attributes", attrs},
+                                       {"groups", snap.groups}};
+        names[row.id] = row.username;
+        return true;
+      });
+      if (!s) return s;
+      auto changes = tx.ListChanges("users", 0, 1000000);
+      if (!changes) return changes.error();
+      std::map<std::string, int> kinds;
+      for (const auto& c : *changes) ++kinds[c.type + " " + c.op];
+      for (const auto& [k, n] : kinds) out["feed " + k] = n;
+      auto conflicts = tx.ListConflicts("users");
+      if (!conflicts) return conflicts.error();
+      out["conflicts"] = static_cast<int64_t>(conflicts->size());
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st) << st.error().detail;
+    return out;
+  }
+
+  static bool Recorded(Folder& f) {
+    bool recorded = false;
+    Status st = f.store->Read([&](store::Transaction& tx) -> Status {
+      auto r = tx.GetPolicyApply("users");
+      recorded = static_cast<bool>(r);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st);
+    return recorded;
+  }
+
+  Folder a_, b_;
+};
+
+TEST_F(StreamedApplyTest, PreviewCountsAreWhatTheBatchedApplyWrites) {
+  Fill(a_);
+  auto preview = a_.directory->PreviewPolicy("idp", BigPolicy());
+  ASSERT_TRUE(preview) << preview.error().detail;
+  const Json& counts = (*preview)["counts"];
+  EXPECT_GT(counts["updated"].get<int>(), kUsers / 2);
+  EXPECT_GT(counts["removed"].get<int>(), 0);
+  EXPECT_GT(counts["memberships_removed"].get<int>(), 0);
+  EXPECT_EQ(counts["groups_created"], 1);  // everyone
+  EXPECT_EQ(counts["groups_emptied"], 1);  // old
+  EXPECT_EQ((*preview)["conflicts"], 1);   // user3 and user6 want shared@example.com
+  ApplyOptions options;
+  options.batch = 20;
+  auto applied = a_.directory->ApplyPolicy("idp", BigPolicy(), {}, options);
+  ASSERT_TRUE(applied) << applied.error().detail;
+  EXPECT_EQ((*applied)["counts"], counts);
+  EXPECT_EQ((*applied)["conflicts"], (*preview)["conflicts"]);
+  for (const char* k : {"created", "updated", "disabled", "enabled", "removed",
+                        "memberships_added", "memberships_removed"}) {
+    EXPECT_EQ((*applied)["applied"][k], counts[k]) << k;
+  }
+  EXPECT_FALSE(Recorded(a_));
+  // What the whole plan makes of the same mirrors: nothing left to change.
+  auto again = a_.directory->Rederive("users", {});
+  ASSERT_TRUE(again) << again.error().detail;
+  for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
+  auto second = a_.directory->PreviewPolicy("idp", BigPolicy());
+  ASSERT_TRUE(second);
+  for (const auto& [k, v] : (*second)["counts"].items()) EXPECT_EQ(v, 0) << k;
+}
+
+TEST_F(StreamedApplyTest, StoppedApplyIsResumedToTheUninterruptedEndState) {
+  Fill(a_);
+  Fill(b_);
+  ASSERT_EQ(State(a_), State(b_));
+  ApplyOptions whole;
+  whole.batch = 20;
+  auto uninterrupted = a_.directory->ApplyPolicy("idp", BigPolicy(), {}, whole);
+  ASSERT_TRUE(uninterrupted) << uninterrupted.error().detail;
+
+  for (int64_t stop_after : {3, 14}) {  // in pass 1, then in pass 2 (12 batches a pass)
+    ApplyOptions stopped = whole;
+    stopped.stop_after_batches = stop_after;
+    auto half = b_.directory->ApplyPolicy("idp", BigPolicy(), {}, stopped);
+    ASSERT_FALSE(half);
+    EXPECT_EQ(half.error().code, ErrorCode::kUnavailable);
+    ASSERT_TRUE(Recorded(b_));
+    // What a new process sees: the new policy is the stored one, and the record resumes it.
+    b_.directory = std::make_unique<DirectoryService>(*b_.store, SystemClock::Instance());
+    auto policy = b_.directory->GetPolicy("idp");
+    ASSERT_TRUE(policy);
+    EXPECT_EQ((*policy)["version"], stop_after == 3 ? 1 : 2);
+    auto resumed = b_.directory->ResumeApplies();
+    ASSERT_TRUE(resumed) << resumed.error().detail;
+    ASSERT_EQ(resumed->size(), 1u);
+    EXPECT_FALSE(Recorded(b_));
+    if (stop_after == 3) {
+      // The resumed apply reports the whole apply's counts, batches before the stop included.
+      EXPECT_EQ((*resumed)[0]["result"]["counts"], (*uninterrupted)["counts"]);
+      EXPECT_EQ(State(a_), State(b_));
+    }
+  }
+  // The second stopped apply (same policy again) changed nothing more.
+  EXPECT_EQ(State(a_), State(b_));
+}
+
+TEST_F(StreamedApplyTest, ScimWriteDuringTheApplyDerivesWithTheNewPolicy) {
+  Fill(a_);
+  ApplyOptions stopped;
+  stopped.batch = 20;
+  stopped.stop_after_batches = 1;
+  ASSERT_FALSE(a_.directory->ApplyPolicy("idp", BigPolicy(), {}, stopped));
+  // user200 is far past the first batch: a write of it now derives it with the new policy.
+  Status st = a_.store->Write([&](store::Transaction& tx) -> Status {
+    service::MirrorChange change;
+    change.connection = &a_.connection;
+    change.users = {SourceId(200)};
+    change.actor = "test";
+    change.operation = "patch";
+    return a_.directory->OnMirrorChanged(tx, change);
+  });
+  ASSERT_TRUE(st) << st.error().detail;
+  auto state = State(a_);
+  EXPECT_EQ(state["user user200"]["attributes"]["displayName"], "user200");
+  EXPECT_EQ(state["user user200"]["groups"], Json({"everyone"}));
+  EXPECT_EQ(state["user user199"]["attributes"].count("displayName"), 0u);  // not yet
+  auto resumed = a_.directory->ResumeApplies();
+  ASSERT_TRUE(resumed) << resumed.error().detail;
+  state = State(a_);
+  EXPECT_EQ(state["user user199"]["attributes"]["displayName"], "user199");
+  auto again = a_.directory->Rederive("users", {});
+  ASSERT_TRUE(again) << again.error().detail;
+  for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
+}
+
+}  // namespace
+}  // namespace idsync::directory

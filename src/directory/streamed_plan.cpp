@@ -1,0 +1,409 @@
+// The whole-directory plan, streamed: preview and batched apply (see streamed_plan.h).
+#include "directory/streamed_plan.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "base/strings.h"
+#include "directory/stored_user.h"
+#include "scim/types.h"
+
+namespace idsync::directory {
+
+using policy::UserState;
+using scim::ResourceType;
+
+Result<bool> Streamable(store::Transaction& tx, const Scope& scope) {
+  const std::string& dir = scope.directory.name;
+  for (const auto& [conn_id, info] : scope.connections) {
+    bool linked_all = true;
+    Status failed = Status::Ok();
+    Status st = tx.ScanResources(conn_id, ResourceType::kUser, [&](const store::StoredResource& r) {
+      SourceState s = SourceFromBody(scope, conn_id, r.id, r.body, {});
+      if (!s.present) return true;
+      auto link = tx.GetLink(conn_id, r.id);
+      if (!link) {
+        if (link.error().code != ErrorCode::kNotFound) failed = link.error();
+        linked_all = false;
+        return false;
+      }
+      if (link->directory != dir) {
+        linked_all = false;
+        return false;
+      }
+      auto user = tx.GetEffectiveUser(dir, link->effective_user_id);
+      if (!user) {
+        if (user.error().code != ErrorCode::kNotFound) failed = user.error();
+        linked_all = false;
+        return false;
+      }
+      return true;
+    });
+    if (!st) return st.error();
+    if (!failed) return failed.error();
+    if (!linked_all) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------- DiffTally
+
+Status DiffTally::Touch(store::Transaction& tx, const std::string& directory,
+                        const std::string& group, int64_t delta) {
+  std::string key = FoldCase(group);
+  auto it = groups_.find(key);
+  if (it == groups_.end()) {
+    GroupTally t;
+    t.name = group;
+    auto g = tx.FindEffectiveGroupByName(directory, key);
+    if (g) {
+      auto n = tx.CountEffectiveMembers(directory, g->id);
+      if (!n) return n.error();
+      t.before = *n;
+    } else if (g.error().code != ErrorCode::kNotFound) {
+      return g.error();
+    }
+    it = groups_.emplace(key, std::move(t)).first;
+  }
+  it->second.net += delta;
+  return Status::Ok();
+}
+
+Status DiffTally::Add(store::Transaction& tx, const std::string& directory, const std::string& id,
+                      const std::optional<policy::UserSnapshot>& before,
+                      const std::optional<policy::UserSnapshot>& after) {
+  policy::DirectorySnapshot b, a;
+  if (before) b[id] = *before;
+  if (after) a[id] = *after;
+  policy::DirectoryDiff d = policy::Diff(b, a);
+  auto& c = diff_.counts;
+  c.created += d.counts.created;
+  c.updated += d.counts.updated;
+  c.disabled += d.counts.disabled;
+  c.enabled += d.counts.enabled;
+  c.removed += d.counts.removed;
+  c.memberships_added += d.counts.memberships_added;
+  c.memberships_removed += d.counts.memberships_removed;
+  auto keep = [&](auto& into, auto& from) {
+    for (auto& x : from) {
+      if (into.size() > max_items_) break;
+      into.push_back(std::move(x));
+    }
+  };
+  keep(diff_.created, d.created);
+  keep(diff_.disabled, d.disabled);
+  keep(diff_.enabled, d.enabled);
+  keep(diff_.removed, d.removed);
+  keep(diff_.updated, d.updated);
+  for (const auto& m : d.memberships_added) {
+    if (Status s = Touch(tx, directory, m.group, +1); !s) return s;
+  }
+  for (const auto& m : d.memberships_removed) {
+    if (Status s = Touch(tx, directory, m.group, -1); !s) return s;
+  }
+  keep(diff_.memberships_added, d.memberships_added);
+  keep(diff_.memberships_removed, d.memberships_removed);
+  return Status::Ok();
+}
+
+Json DiffTally::ToJson() const {
+  policy::DirectoryDiff out = diff_;
+  for (const auto& [key, t] : groups_) {
+    if (t.before == 0 && t.net > 0) {
+      ++out.counts.groups_created;
+      if (out.groups_created.size() <= max_items_) out.groups_created.push_back(t.name);
+    } else if (t.before > 0 && t.before + t.net <= 0) {
+      ++out.counts.groups_emptied;
+      if (out.groups_emptied.size() <= max_items_) out.groups_emptied.push_back(t.name);
+    }
+  }
+  // Sorted as policy::Diff sorts them (by user key), within the sample.
+  std::sort(out.created.begin(), out.created.end());
+  std::sort(out.disabled.begin(), out.disabled.end());
+  std::sort(out.enabled.begin(), out.enabled.end());
+  std::sort(out.removed.begin(), out.removed.end());
+  std::sort(out.updated.begin(), out.updated.end(),
+            [](const auto& x, const auto& y) { return x.user < y.user; });
+  auto by_user = [](const policy::MembershipChange& x, const policy::MembershipChange& y) {
+    return std::tie(x.user, x.group) < std::tie(y.user, y.group);
+  };
+  std::sort(out.memberships_added.begin(), out.memberships_added.end(), by_user);
+  std::sort(out.memberships_removed.begin(), out.memberships_removed.end(), by_user);
+  Json j = policy::DiffToJson(out, max_items_);
+  j["conflicts"] = conflicts;
+  return j;
+}
+
+Json DiffTally::Save() const {
+  const auto& c = diff_.counts;
+  Json groups = Json::object();
+  for (const auto& [key, t] : groups_) groups[key] = {t.name, t.before, t.net};
+  return {{"created", c.created},
+          {"updated", c.updated},
+          {"disabled", c.disabled},
+          {"enabled", c.enabled},
+          {"removed", c.removed},
+          {"memberships_added", c.memberships_added},
+          {"memberships_removed", c.memberships_removed},
+          {"conflicts", conflicts},
+          {"groups", std::move(groups)}};
+}
+
+Status DiffTally::Load(const Json& saved) {
+  if (!saved.is_object()) return Status::Ok();  // nothing yet
+  try {
+    auto& c = diff_.counts;
+    c.created = saved.value("created", size_t{0});
+    c.updated = saved.value("updated", size_t{0});
+    c.disabled = saved.value("disabled", size_t{0});
+    c.enabled = saved.value("enabled", size_t{0});
+    c.removed = saved.value("removed", size_t{0});
+    c.memberships_added = saved.value("memberships_added", size_t{0});
+    c.memberships_removed = saved.value("memberships_removed", size_t{0});
+    conflicts = saved.value("conflicts", int64_t{0});
+    if (auto g = saved.find("groups"); g != saved.end() && g->is_object()) {
+      for (const auto& [key, t] : g->items()) {
+        groups_[key] = {t.at(0).get<std::string>(), t.at(1).get<int64_t>(),
+                        t.at(2).get<int64_t>()};
+      }
+    }
+  } catch (const Json::exception& e) {
+    return MakeError(ErrorCode::kInternal,
+                     std::string("policy apply record: bad counts: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------- one user
+
+std::optional<policy::UserSnapshot> SnapshotOfRow(const store::EffectiveUserRow& row) {
+  return policy::Snapshot(UserOf(row));
+}
+
+Result<PlannedUser> PlanStoredUser(store::Transaction& tx, const Scope& scope,
+                                   const store::EffectiveUserRow& row,
+                                   const policy::GroupExists& exists) {
+  auto links = tx.LinksOf(scope.directory.name, row.id);
+  if (!links) return links.error();
+  std::vector<SourceState> sources;
+  for (const auto& l : *links) {
+    // As PlanDirectory: the sources of the directory's connections (a removed connection's
+    // links are gone with it).
+    if (!scope.Find(l.connection_id)) continue;
+    auto s = LoadSource(tx, scope, l.connection_id, l.source_user_id, l.source_name);
+    if (!s) return s.error();
+    sources.push_back(std::move(*s));
+  }
+  std::optional<store::EffectiveUserRow> prev = row;
+  if (sources.empty()) return Merge(scope, row.id, {}, prev, row.link_key, exists);
+  return Merge(scope, row.id, std::move(sources), prev, "", exists);
+}
+
+int WriteRank(const PlannedUser& u, const store::EffectiveUserRow& row) {
+  if (u.user.state == UserState::kRemoved || u.user.state == UserState::kNotImported) return 0;
+  return row.username_key == FoldCase(UsernameOf(u.user)) ? 1 : 2;
+}
+
+Status PlannedGroups(store::Transaction& tx, const Scope& scope, std::set<std::string>* created,
+                     bool* needed) {
+  *needed = false;
+  for (const auto& [id, info] : scope.connections) {
+    const policy::Policy* pol = scope.PolicyOf(id);
+    *needed = *needed || (pol && !pol->groups.import);
+  }
+  if (!*needed) return Status::Ok();
+  // As PlanDirectory's first pass: the grants of every user the write leaves in the directory
+  // (with every stored user linked, each of them: VisitWritten visits refused renames too).
+  int64_t after = 0;
+  for (;;) {
+    auto page = tx.EffectiveUsersAfter(scope.directory.name, after, kPreviewPage);
+    if (!page) return page.error();
+    for (const auto& [pos, row] : *page) {
+      auto u = PlanStoredUser(tx, scope, row, {});
+      if (!u) return u.error();
+      if (WriteRank(*u, row) == 0) continue;
+      for (const auto& [key, m] : u->user.memberships) {
+        for (const auto& g : m.grants) {
+          if (!g.existing_only) created->insert(key);
+        }
+      }
+    }
+    if (static_cast<int64_t>(page->size()) < kPreviewPage) return Status::Ok();
+    after = page->back().first;
+  }
+}
+
+policy::GroupExists ExistsWith(store::Transaction& tx, const Scope& scope,
+                               const std::set<std::string>* created) {
+  if (!created) return {};
+  return [created, stored = StoredGroups(tx, scope.directory.name)](const std::string& name) {
+    return created->count(FoldCase(name)) > 0 || stored(name);
+  };
+}
+
+// ---------------------------------------------------------------------------- preview
+
+Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t max_items) {
+  const std::string& dir = scope.directory.name;
+  std::set<std::string> created;
+  bool needed = false;
+  if (Status s = PlannedGroups(tx, scope, &created, &needed); !s) return s.error();
+  policy::GroupExists exists = ExistsWith(tx, scope, needed ? &created : nullptr);
+  DiffTally tally(max_items);
+  // Pass 1 (WriteOrder ranks 0 and 1): counted at once. Renamed users (rank 2) are counted in
+  // pass 2, in the same order, with VisitWritten's username rule.
+  std::vector<std::string> renamed;
+  std::set<std::string> renamed_ids, leaving;
+  int64_t after = 0;
+  for (;;) {
+    auto page = tx.EffectiveUsersAfter(dir, after, kPreviewPage);
+    if (!page) return page.error();
+    for (const auto& [pos, row] : *page) {
+      auto u = PlanStoredUser(tx, scope, row, exists);
+      if (!u) return u.error();
+      const int rank = WriteRank(*u, row);
+      if (rank == 2) {
+        renamed.push_back(row.id);
+        renamed_ids.insert(row.id);
+        continue;
+      }
+      if (rank == 0) leaving.insert(row.id);
+      std::optional<policy::UserSnapshot> out;
+      if (rank == 1) out = policy::Snapshot(u->user);
+      if (Status s = tally.Add(tx, dir, row.id, SnapshotOfRow(row), out); !s) return s.error();
+    }
+    if (static_cast<int64_t>(page->size()) < kPreviewPage) break;
+    after = page->back().first;
+  }
+  // Pass 2: a renamed user is refused the name an earlier one of this pass holds (took, or kept
+  // when refused), or a stored user keeps; a name held by a user leaving or renamed later is free.
+  std::map<std::string, std::string> claimed;  // FoldCase(username) -> id
+  for (const auto& id : renamed) {
+    auto row = tx.GetEffectiveUser(dir, id);
+    if (!row) return row.error();
+    auto u = PlanStoredUser(tx, scope, *row, exists);
+    if (!u) return u.error();
+    const std::string key = FoldCase(UsernameOf(u->user));
+    bool refused = false;
+    if (auto c = claimed.find(key); c != claimed.end()) {
+      refused = c->second != id;
+    } else {
+      auto holder = tx.FindEffectiveUserByUsername(dir, key);
+      if (holder) {
+        refused = holder->id != id && !renamed_ids.count(holder->id) && !leaving.count(holder->id);
+      } else if (holder.error().code != ErrorCode::kNotFound) {
+        return holder.error();
+      }
+    }
+    policy::EffectiveUser out = u->user;
+    if (refused) {
+      ++tally.conflicts;
+      claimed[row->username_key] = id;
+      out.attributes["username"].value = row->username;
+    } else {
+      claimed[key] = id;
+    }
+    if (Status s = tally.Add(tx, dir, id, SnapshotOfRow(*row), policy::Snapshot(out)); !s) {
+      return s.error();
+    }
+  }
+  return tally.ToJson();
+}
+
+// ---------------------------------------------------------------------------- apply
+
+WriteCounts CountsFromJson(const Json& j) {
+  WriteCounts c;
+  if (!j.is_object()) return c;
+  c.created = j.value("created", int64_t{0});
+  c.updated = j.value("updated", int64_t{0});
+  c.disabled = j.value("disabled", int64_t{0});
+  c.enabled = j.value("enabled", int64_t{0});
+  c.removed = j.value("removed", int64_t{0});
+  c.memberships_added = j.value("memberships_added", int64_t{0});
+  c.memberships_removed = j.value("memberships_removed", int64_t{0});
+  c.conflicts = j.value("conflicts", int64_t{0});
+  return c;
+}
+
+void AddCounts(WriteCounts& into, const WriteCounts& c) {
+  into.created += c.created;
+  into.updated += c.updated;
+  into.disabled += c.disabled;
+  into.enabled += c.enabled;
+  into.removed += c.removed;
+  into.memberships_added += c.memberships_added;
+  into.memberships_removed += c.memberships_removed;
+  into.conflicts += c.conflicts;
+}
+
+Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Scope& scope,
+                  const std::set<std::string>* created, Json& record, DiffTally& tally,
+                  WriteCounts& applied, int64_t batch) {
+  const std::string& dir = scope.directory.name;
+  const int phase = record.value("phase", 1);
+  const int64_t after = record.value("after", int64_t{0});
+  auto page = tx.EffectiveUsersAfter(dir, after, batch);
+  if (!page) return page.error();
+  policy::GroupExists exists = ExistsWith(tx, scope, created);
+  Writer w(impl, tx, scope, record.value("cause", Json::object()), impl.clock.Now());
+  // This batch's users of the phase's ranks, leaving ones first (WriteOrder).
+  std::vector<std::pair<int, std::pair<PlannedUser, const store::EffectiveUserRow*>>> todo;
+  for (const auto& [pos, row] : *page) {
+    auto u = PlanStoredUser(tx, scope, row, exists);
+    if (!u) return u.error();
+    const int rank = WriteRank(*u, row);
+    if ((phase == 1 && rank == 2) || (phase == 2 && rank != 2)) continue;
+    todo.push_back({rank, {std::move(*u), &row}});
+  }
+  std::stable_sort(todo.begin(), todo.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Member counts before this batch writes: a group's "before" is read at its first change.
+  for (const auto& [rank, item] : todo) {
+    const auto& [u, row] = item;
+    std::set<std::string> was, will;
+    if (auto b = SnapshotOfRow(*row)) was = b->groups;
+    if (rank != 0) will = policy::Snapshot(u.user).groups;
+    for (const auto& g : was) {
+      if (!will.count(g)) {
+        if (Status s = tally.Prime(tx, dir, g); !s) return s;
+      }
+    }
+    for (const auto& g : will) {
+      if (!was.count(g)) {
+        if (Status s = tally.Prime(tx, dir, g); !s) return s;
+      }
+    }
+  }
+  const int64_t conflicts_before = w.counts.conflicts;
+  for (auto& [rank, item] : todo) {
+    auto& [u, row] = item;
+    std::optional<store::EffectiveUserRow> prev = *row;
+    if (Status s = w.WriteUser(u, prev); !s) return s;
+    std::optional<policy::UserSnapshot> out;
+    auto now = tx.GetEffectiveUser(dir, row->id);
+    if (now) {
+      out = SnapshotOfRow(*now);
+    } else if (now.error().code != ErrorCode::kNotFound) {
+      return now.error();
+    }
+    if (Status s = tally.Add(tx, dir, row->id, SnapshotOfRow(*row), out); !s) return s;
+  }
+  tally.conflicts += w.counts.conflicts - conflicts_before;
+  // What these writes made possible for pending source users, as every live write does.
+  if (Status s = RetryPending(tx, scope, w); !s) return s;
+  if (w.wrote_change) impl.pending_notify = true;
+  AddCounts(applied, w.counts);
+  if (static_cast<int64_t>(page->size()) < batch) {
+    record["phase"] = phase + 1;
+    record["after"] = 0;
+  } else {
+    record["after"] = page->back().first;
+  }
+  record["tally"] = tally.Save();
+  record["applied"] = CountsJson(applied);
+  return Status::Ok();
+}
+
+}  // namespace idsync::directory
