@@ -190,7 +190,10 @@ try {
   assert.match(summary, /1 users and 0 groups/);
   assert.match(summary, /In directory users,/); // the staff directory by default
   assert.match(summary, /cannot be undone/);
-  // Focus starts on Cancel; Escape closes without removing.
+  // Focus starts on Cancel (moved there once the dialog has rendered: wait for it, bounded, as
+  // the dialog can be visible a frame before the focus moves); Escape closes without removing.
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Cancel', null, { timeout: 5000 })
+    .catch(() => {});
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
   await shot(page, 'remove-connection');
   // Tab stays inside the dialog.
