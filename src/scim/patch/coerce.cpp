@@ -39,12 +39,6 @@ bool IsEmptyValue(const Json& v) {
 
 namespace {
 
-// The same rules as a POST or PUT body (validate.h), so that a value is accepted or refused
-// alike whichever verb sends it.
-Result<Json> CoerceSimple(const Attribute& attr, const Json& v, const std::string& where) {
-  return resource::NormalizeSimpleValue(attr, v, where);
-}
-
 Result<Json> CoerceComplex(const Attribute& attr, const Json& v, const std::string& where) {
   if (!attr.multi_valued) {
     // Entra ID (E-10) sends the manager as [{"$ref": ..., "value": id}] and some clients as a
@@ -81,7 +75,7 @@ Result<Json> CoerceComplex(const Attribute& attr, const Json& v, const std::stri
   }
   if (manager_id != nullptr && attr.FindSub("value") != nullptr &&
       !out.contains(attr.FindSub("value")->name)) {
-    auto coerced = CoerceSimple(*attr.FindSub("value"), *manager_id, where + ".managerId");
+    auto coerced = resource::NormalizeSimpleValue(*attr.FindSub("value"), *manager_id, where + ".managerId");
     if (!coerced) return coerced.error();
     out[attr.FindSub("value")->name] = std::move(*coerced);
   }
@@ -95,8 +89,12 @@ Result<Json> CoerceComplex(const Attribute& attr, const Json& v, const std::stri
 Result<Json> CoerceOne(const Attribute& attr, const Json& v, const std::string& where) {
   if (v.is_null()) return Json();
   if (attr.type == Type::kComplex) return CoerceComplex(attr, v, where);
-  if (!attr.multi_valued && v.is_array() && v.size() == 1) return CoerceSimple(attr, v[0], where);
-  return CoerceSimple(attr, v, where);
+  // A simple value: the same rules as a POST or PUT body (validate.h), so that a value is
+  // accepted or refused alike whichever verb sends it.
+  if (!attr.multi_valued && v.is_array() && v.size() == 1) {
+    return resource::NormalizeSimpleValue(attr, v[0], where);
+  }
+  return resource::NormalizeSimpleValue(attr, v, where);
 }
 
 // The whole value of a multi-valued attribute: an array, or one element standing for itself.
