@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "base/crypto.h"
+#include "base/log.h"
 
 namespace idsync::service {
 namespace {
@@ -74,7 +75,12 @@ void ConsoleSessions::SignInFailed(const std::string& name, const std::string& a
   r.status = status;
   r.detail =
       (status == 429 ? "sign-in refused (throttled) from " : "failed sign-in from ") + address;
-  (void)store_.Write([&](store::Transaction& tx) { return tx.AppendAudit(r); });
+  // A lost audit record is never silent: the server log names it.
+  if (Status saved = store_.Write([&](store::Transaction& tx) { return tx.AppendAudit(r); });
+      !saved) {
+    log::Error("audit record not saved",
+               {{"operation", r.operation}, {"actor", r.actor}, {"error", saved.error().detail}});
+  }
 }
 
 Result<ActiveSession> ConsoleSessions::Check(std::string_view id) {

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "base/time.h"
 #include "ldap/config/settings.h"
@@ -199,7 +200,13 @@ void DirectoryHandler::Audit(const Session& session, const std::string& dn, cons
   a.status = AuditStatus(code);
   a.detail = "LDAP bind as \"" + dn + "\" from " + session.remote_address + ": " + outcome +
              " (result " + std::to_string(code) + ")";
-  (void)store_.Write([&](store::Transaction& tx) { return tx.AppendAudit(a); });
+  // The bind is answered either way (the store may be busy or full); a lost audit record is
+  // never silent: the server log names it, without the password (never in the record).
+  if (Status saved = store_.Write([&](store::Transaction& tx) { return tx.AppendAudit(a); });
+      !saved) {
+    log::Error("audit record not saved",
+               {{"operation", a.operation}, {"actor", a.actor}, {"error", saved.error().detail}});
+  }
 }
 
 void DirectoryHandler::Bind(Session& session, const Request& request, const BindRequest& bind,
