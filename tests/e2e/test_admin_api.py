@@ -778,6 +778,12 @@ def test_every_response_matches_openapi(request):
             seen.add((method.lower(), template))
     assert not problems, f"{len(problems)} responses differ from the OpenAPI document:\n" + \
         "\n".join(problems[:50])
+    # Every answer, success or error, is JSON a browser must neither sniff nor frame.
+    unguarded = [f"{method} {path} -> {resp.status}" for method, path, _, resp in RECORDED
+                 if resp.headers.get("x-content-type-options") != "nosniff"
+                 or "default-src 'none'" not in resp.headers.get("content-security-policy", "")
+                 or "frame-ancestors 'none'" not in resp.headers.get("content-security-policy", "")]
+    assert not unguarded, f"responses without nosniff and CSP: {unguarded[:20]}"
 
     # Every documented operation was exercised with success when the whole module ran.
     module_tests = {item.name for item in request.session.items

@@ -105,6 +105,10 @@ Response AdminApi::Handle(const Request& req) {
     r = ErrorResponse(500, "internal", "internal error", "admin.error");
   }
   r.SetHeader("X-Request-Id", request_id);
+  // JSON only, never a page: a browser that is sent here must not sniff a body into HTML or
+  // frame it (the console's own pages carry the full policy, console/browser_rules).
+  r.SetHeader("X-Content-Type-Options", "nosniff");
+  r.SetHeader("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   return r;
 }
 
