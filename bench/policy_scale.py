@@ -68,6 +68,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=7200, help="per CLI step, seconds")
     ap.add_argument("--out", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="users per apply batch (policy set --batch; default: the CLI's)")
     a = ap.parse_args()
     binary = bench.find_binary(a.bin)
     bulk = a.bulk or os.path.join(os.path.dirname(binary), "bench", "bulk_users")
@@ -94,6 +96,9 @@ def main():
         R["server_rss_start_kib"] = bench.vm_rss_kib(server.proc.pid)
         preview_cmd = [binary, "policy", "preview", "bench", policy_path, "--data", data, "--json"]
         set_cmd = [binary, "policy", "set", "bench", policy_path, "--data", data, "--json"]
+        if a.batch:
+            set_cmd += ["--batch", str(a.batch)]
+        R["batch"] = a.batch
 
         def step(tag, cmd):
             r = bench.run_cli(cmd, a.timeout, work, tag, watch_pid=server.proc.pid)
