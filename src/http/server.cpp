@@ -93,6 +93,8 @@ using Clock = std::chrono::steady_clock;
 // our final response (RFC 9112 §9.6, "lingering close").
 constexpr std::chrono::milliseconds kLingerTime{500};
 constexpr size_t kReadChunk = 16 * 1024;
+// Retry-After of a 503 whose handler gave none (a store that is briefly unreachable), seconds.
+constexpr const char* kRetryAfterUnavailable = "2";
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -632,6 +634,7 @@ class Session final : public SessionBase {
       res_.version(version_);
       res_.result(static_cast<unsigned>(status));
       bool has_date = false;
+      bool has_retry_after = false;
       for (auto& [name, value] : response.headers) {
         if (!ValidHeaderName(name) || !ValidHeaderValue(value)) continue;
         if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding")) {
@@ -642,9 +645,13 @@ class Session final : public SessionBase {
           continue;
         }
         if (beast::iequals(name, "date")) has_date = true;
+        if (beast::iequals(name, "retry-after")) has_retry_after = true;
         res_.insert(name, value);
       }
       if (!has_date) res_.set(bhttp::field::date, HttpDate());
+      // Every 503 says when to come back (RFC 9110 §10.2.3): identity providers retry on it, and
+      // a store that is briefly unreachable (a PostgreSQL restart, a failover) is the usual cause.
+      if (status == 503 && !has_retry_after) res_.set(bhttp::field::retry_after, kRetryAfterUnavailable);
       // RFC 9110 §8.6: no Content-Length in 1xx and 204; HEAD gets the length it would have had.
       if (status == 204 || status < 200) {
         response.body.clear();

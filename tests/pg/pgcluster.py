@@ -70,6 +70,13 @@ class PgCluster:
                                   "--no-instructions"]),
                        check=True, stdout=subprocess.DEVNULL)
         self.port = _free_port()
+        self.start_server()
+        with open(self.port_file, "w") as f:
+            f.write(str(self.port))
+        return self
+
+    def start_server(self):
+        """Starts the cluster's server (again, after stop_server) on its port."""
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                 f"-c unix_socket_directories='{self.root}' -c max_connections=300 "
                 f"-c max_wal_size=256MB -c shared_buffers=64MB")
@@ -77,9 +84,12 @@ class PgCluster:
         subprocess.run(_as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D", self.pgdata, "-l", log,
                                   "-o", opts, "-w", "-t", "60", "start"]),
                        check=True, stdout=subprocess.DEVNULL)
-        with open(self.port_file, "w") as f:
-            f.write(str(self.port))
-        return self
+
+    def stop_server(self, mode="fast"):
+        """Stops the server and keeps the cluster (an outage: start_server brings it back)."""
+        subprocess.run(_as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D", self.pgdata, "-m", mode,
+                                  "-w", "-t", "60", "stop"]),
+                       check=True, stdout=subprocess.DEVNULL)
 
     def load(self):
         with open(self.port_file) as f:

@@ -5,7 +5,10 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <string>
 #include <utility>
+
+#include "base/log.h"
 
 namespace idsync::store::postgres {
 
@@ -46,6 +49,17 @@ void ChangeListener::Run() {
     PGconn* conn = PQconnectdb(url_.c_str());
     bool listening = false;
     if (conn != nullptr && PQstatus(conn) == CONNECTION_OK) {
+      // What the server says on this long-lived connection ("terminating connection due to
+      // administrator command" when PostgreSQL stops) goes to the server log as one line,
+      // never raw to stderr (libpq's default), which would break the JSON log.
+      PQsetNoticeProcessor(
+          conn,
+          [](void*, const char* message) {
+            std::string text = message;
+            while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+            log::Warn("database notice", {{"component", "change-listener"}, {"notice", text}});
+          },
+          nullptr);
       PGresult* r = PQexec(conn, kListen);
       listening = PQresultStatus(r) == PGRES_COMMAND_OK;
       PQclear(r);
