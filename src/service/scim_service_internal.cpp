@@ -64,10 +64,16 @@ Json BodyOf(Json resource) {
   return resource;
 }
 
-std::string MemberTypeOf(store::Transaction& tx, int64_t conn, const std::string& value) {
-  if (tx.GetResourceText(conn, ResourceType::kUser, value)) return "User";
-  if (tx.GetResourceText(conn, ResourceType::kGroup, value)) return "Group";
-  return "";
+Result<std::string> MemberTypeOf(store::Transaction& tx, int64_t conn, const std::string& value) {
+  for (auto [type, name] : {std::pair{ResourceType::kUser, "User"},
+                            std::pair{ResourceType::kGroup, "Group"}}) {
+    auto found = tx.GetResourceText(conn, type, value);
+    if (found) return std::string(name);
+    // Only "not there" means not a member; any other failure (on PostgreSQL a serialization
+    // conflict, which the store retries) is the store's and must not become a client's 400.
+    if (found.error().code != ErrorCode::kNotFound) return found.error();
+  }
+  return std::string();
 }
 
 Result<bool> AddMemberJson(store::Transaction& tx, int64_t conn, const std::string& group_id,
@@ -80,7 +86,9 @@ Result<bool> AddMemberJson(store::Transaction& tx, int64_t conn, const std::stri
   if (*value == group_id) {
     return MakeError(ErrorCode::kInvalidValue, "a group cannot be a member of itself");
   }
-  std::string type = MemberTypeOf(tx, conn, *value);
+  auto found = MemberTypeOf(tx, conn, *value);
+  if (!found) return found.error();
+  std::string type = std::move(*found);
   if (type.empty()) {
     return MakeError(ErrorCode::kInvalidValue,
                      "member \"" + *value + "\" is not a user or group of this connection");

@@ -39,8 +39,9 @@ void IndexOf(ResourceType type, const Json& body, std::optional<std::string>& un
 // authentication source and keeps no credentials of provisioned users.
 Json BodyOf(Json resource);
 
-// Existence is all that is needed, so the body is not parsed (GetResourceText).
-std::string MemberTypeOf(store::Transaction& tx, int64_t conn, const std::string& value);
+// "User", "Group", or empty when `value` names neither in this connection; a store failure
+// other than not-found is an error. Existence is all that is needed (GetResourceText).
+Result<std::string> MemberTypeOf(store::Transaction& tx, int64_t conn, const std::string& value);
 
 // Adds one member given as SCIM JSON; checks that it names a resource of this connection.
 Result<bool> AddMemberJson(store::Transaction& tx, int64_t conn, const std::string& group_id,

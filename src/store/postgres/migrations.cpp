@@ -331,7 +331,7 @@ Status Migrate(PgConnection& db, size_t count) {
                                 what);
         if (!recorded) applied = recorded.error();
       }
-      if (applied) applied = db.ExecScript("COMMIT", what);
+      if (applied) applied = db.Commit(what);
       if (!applied) {
         (void)db.ExecScript("ROLLBACK", what);
         return MakeError(ErrorCode::kUnavailable, applied.error().detail);

@@ -73,6 +73,7 @@ Error PgConnection::ErrorOf(PGresult* r, std::string_view what) {
   if (message.empty()) message = FirstLine(PQerrorMessage(conn_));
   std::string detail = std::string(what) + ": " + message;
   retryable_ = code == "40001" || code == "40P01";
+  conflicted_ = conflicted_ || retryable_;
   if (code == "23505") return MakeError(ErrorCode::kUniqueness, detail);
   if (code == "23503") return MakeError(ErrorCode::kNotFound, detail);
   if (retryable_ || code.rfind("08", 0) == 0 || code.rfind("57P", 0) == 0 ||
@@ -129,6 +130,26 @@ Status PgConnection::ExecScript(std::string_view sql, std::string_view what) {
   PQclear(r);
   retryable_ = false;
   return Status::Ok();
+}
+
+Status PgConnection::Commit(std::string_view what) {
+  PGresult* r = PQexec(conn_, "COMMIT");
+  ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK) {
+    Error e = ErrorOf(r, what);
+    if (r) PQclear(r);
+    return e;
+  }
+  const bool committed = std::string_view(PQcmdStatus(r)) == "COMMIT";
+  PQclear(r);
+  if (committed) {
+    retryable_ = false;
+    return Status::Ok();
+  }
+  retryable_ = conflicted_;
+  return MakeError(conflicted_ ? ErrorCode::kUnavailable : ErrorCode::kInternal,
+                   std::string(what) + ": the transaction was rolled back by an earlier failed "
+                   "statement (" + where_ + ")");
 }
 
 }  // namespace idsync::store::postgres

@@ -59,9 +59,20 @@ class PgConnection {
   // Runs one or more statements without parameters (migrations, BEGIN/COMMIT).
   Status ExecScript(std::string_view sql, std::string_view what);
 
+  // Ends the open transaction with COMMIT and checks that PostgreSQL really committed: in a
+  // transaction an earlier failed statement aborted, COMMIT "succeeds" with the tag ROLLBACK.
+  // That answers kUnavailable (Conflicted() tells whether a conflict caused it: retry) or
+  // kInternal, never Ok.
+  Status Commit(std::string_view what);
+
   // True if the last failed Exec was a serialization failure or deadlock (retry the
   // transaction) and false otherwise.
   bool Retryable() const { return retryable_; }
+  // True if any statement since ResetConflict() lost a serialization conflict or deadlock,
+  // even one whose error a caller did not pass on: the transaction was aborted there, so
+  // whatever the job concluded afterwards rests on a failed read and the job must be rerun.
+  bool Conflicted() const { return conflicted_; }
+  void ResetConflict() { conflicted_ = false; }
   // False once the server is gone: the pool drops such a connection.
   bool Healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
   // The URL without its password, for messages.
@@ -74,6 +85,7 @@ class PgConnection {
   PGconn* conn_;
   std::string where_;
   bool retryable_ = false;
+  bool conflicted_ = false;
 };
 
 // `url` with any password replaced by "***", for logs and errors.

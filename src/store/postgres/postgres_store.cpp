@@ -109,16 +109,20 @@ Status PostgresStore::Write(const std::function<Status(Transaction&)>& job) {
   Status result;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     if (attempt > 1) BackOff(attempt);
+    db.ResetConflict();
     result = db.ExecScript(sql::kBeginWrite, "starting a write");
     if (!result) break;
     PgTransaction tx(db, /*writable=*/true, clock_);
     result = job(tx);
     if (result) {
-      result = db.ExecScript("COMMIT", "committing");
-      if (result || !db.Retryable()) break;
+      result = db.Commit("committing");
+      if (result || !(db.Retryable() || db.Conflicted())) break;
       continue;  // the commit lost a serialization conflict: nothing was written; run again
     }
-    bool retry = db.Retryable();
+    // A job that failed after any of its statements lost a conflict failed because of it (a
+    // read that answered an error it took for "absent", say): run it again, as a conflict at
+    // COMMIT is.
+    bool retry = db.Retryable() || db.Conflicted();
     (void)db.ExecScript("ROLLBACK", "rolling back");
     if (!retry) break;
   }
