@@ -465,6 +465,26 @@ void SlapdFixture::Pause() {
   if (pid_ > 0 && !paused_) {
     kill(pid_, SIGSTOP);
     paused_ = true;
+    // kill() only queues the stop: on a loaded machine a slapd thread already running could
+    // still answer the next request. Wait (bounded) until the kernel reports every thread
+    // stopped (state T in /proc/PID/task/TID/stat).
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid_) + "/task";
+    for (int i = 0; i < 2000; ++i) {
+      bool all_stopped = true;
+      std::error_code ec;
+      for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+        std::ifstream stat(task.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        const size_t close = line.rfind(')');
+        if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T') {
+          all_stopped = false;
+          break;
+        }
+      }
+      if (all_stopped && !ec) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 }
 
