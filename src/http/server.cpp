@@ -651,7 +651,9 @@ class Session final : public SessionBase {
       if (!has_date) res_.set(bhttp::field::date, HttpDate());
       // Every 503 says when to come back (RFC 9110 §10.2.3): identity providers retry on it, and
       // a store that is briefly unreachable (a PostgreSQL restart, a failover) is the usual cause.
-      if (status == 503 && !has_retry_after) res_.set(bhttp::field::retry_after, kRetryAfterUnavailable);
+      if (status == 503 && !has_retry_after) {
+        res_.set(bhttp::field::retry_after, kRetryAfterUnavailable);
+      }
       // RFC 9110 §8.6: no Content-Length in 1xx and 204; HEAD gets the length it would have had.
       if (status == 204 || status < 200) {
         response.body.clear();
