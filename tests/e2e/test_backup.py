@@ -14,9 +14,14 @@ import urllib.parse
 
 import pytest
 
-from conftest import (NO_RATE_LIMITS, Scim, add_connection, cli_json, new_user, run_cli,
-                      start_server, uniq)
+from conftest import (NO_RATE_LIMITS, TEST_STORE, Scim, add_connection, cli_json, new_user,
+                      run_cli, start_server, uniq)
 from ldap_fixture import add_cli, start_slapd
+
+pytestmark = pytest.mark.skipif(
+    TEST_STORE == "postgresql",
+    reason="backup/restore copy the SQLite data folder and refuse a PostgreSQL store; "
+    "PostgreSQL is backed up with pg_dump or base backups")
 
 LOAD_CLIENTS = 16
 LOAD_BEFORE_BACKUP = 3.0  # seconds of writes before the backup starts

@@ -560,6 +560,128 @@ TEST_P(StoreAreas, DeletingAConnectionTakesItsMirrorAlong) {
   });
 }
 
+TEST_P(StoreAreas, ConsoleAdminUsersSessionsAndActivity) {
+  constexpr int64_t kHour = 3'600'000;
+  int64_t alice_id = 0;
+  MustWrite([&](Transaction& tx) -> Status {
+    ConsoleArea& console = tx.Console();
+    AdminUser alice{0, "alice", "admin", "$argon2id$a", true, FromUnixMillis(100),
+                    FromUnixMillis(100)};
+    auto made = console.CreateAdminUser(alice);
+    if (!made) return made.error();
+    alice_id = made->id;
+    EXPECT_GT(alice_id, 0);
+    auto again = console.CreateAdminUser(alice);
+    EXPECT_FALSE(again);
+    EXPECT_EQ(again ? ErrorCode::kInternal : again.error().code, ErrorCode::kUniqueness);
+    // The refused insert leaves the transaction usable.
+    auto bob = console.CreateAdminUser(
+        {0, "bob", "viewer", "$argon2id$b", false, FromUnixMillis(200), FromUnixMillis(200)});
+    if (!bob) return bob.error();
+    if (auto s = console.SetAdminPassword("alice", "$argon2id$a2", false, FromUnixMillis(300));
+        !s) {
+      return s;
+    }
+    auto missing = console.SetAdminPassword("carol", "x", false, FromUnixMillis(300));
+    EXPECT_EQ(missing ? ErrorCode::kInternal : missing.error().code, ErrorCode::kNotFound);
+    for (const ConsoleSession& session :
+         {ConsoleSession{"h1", alice_id, FromUnixMillis(1000), FromUnixMillis(1000)},
+          ConsoleSession{"h2", alice_id, FromUnixMillis(1000), FromUnixMillis(1000)},
+          ConsoleSession{"h3", alice_id, FromUnixMillis(1000), FromUnixMillis(1000)},
+          ConsoleSession{"h4", bob->id, FromUnixMillis(10), FromUnixMillis(5000)}}) {
+      if (auto s = console.CreateSession(session); !s) return s;
+    }
+    if (auto s = console.TouchSession("h1", FromUnixMillis(4000)); !s) return s;
+    if (auto s = console.DeleteSessionsOf(alice_id, "h1"); !s) return s;
+    // h4 was created too long ago; h1 was touched after the idle bound.
+    auto expired = console.DeleteExpiredSessions(FromUnixMillis(2000), FromUnixMillis(100));
+    if (!expired) return expired.error();
+    EXPECT_EQ(*expired, 1);
+    // Activity: three SCIM requests (one refused) and an administration record in hour 10,
+    // one LDAP run in hour 11, one record before the window; two changes in hour 11.
+    struct Rec { int64_t ms; const char* op; int status; };
+    for (const Rec& rec : {Rec{9 * kHour, "create", 201}, Rec{10 * kHour, "create", 201},
+                           Rec{10 * kHour + 5, "patch", 400}, Rec{10 * kHour + 9, "delete", 204},
+                           Rec{10 * kHour + 7, "policy.set", 200},
+                           Rec{11 * kHour + 1, "sync.run", 200}}) {
+      AuditRecord a;
+      a.time = FromUnixMillis(rec.ms);
+      a.connection_id = conn_;
+      a.operation = rec.op;
+      a.status = rec.status;
+      if (auto s = tx.AppendAudit(a); !s) return s;
+    }
+    for (int64_t ms : {9 * kHour, 11 * kHour, 11 * kHour + 2}) {
+      ChangeRecord change;
+      change.time = FromUnixMillis(ms);
+      change.directory = "users";
+      change.type = "User";
+      change.op = "upsert";
+      change.id = "u" + std::to_string(ms);
+      if (auto seq = tx.AppendChange(change); !seq) return seq.error();
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    ConsoleArea& console = tx.Console();
+    auto all = console.ListAdminUsers();
+    if (!all) return all.error();
+    EXPECT_EQ(all->size(), 2u);
+    if (all->size() == 2) {
+      EXPECT_EQ((*all)[0].name, "alice");
+      EXPECT_EQ((*all)[1].role, "viewer");
+      EXPECT_FALSE((*all)[1].must_change_password);
+    }
+    auto alice = console.GetAdminUserById(alice_id);
+    if (!alice) return alice.error();
+    EXPECT_EQ(alice->hash, "$argon2id$a2");
+    EXPECT_FALSE(alice->must_change_password);
+    EXPECT_EQ(ToUnixMillis(alice->password_changed), 300);
+    EXPECT_EQ(ToUnixMillis(alice->created), 100);
+    auto h1 = console.GetSession("h1");
+    if (!h1) return h1.error();
+    EXPECT_EQ(h1->user_id, alice_id);
+    EXPECT_EQ(ToUnixMillis(h1->last_seen), 4000);
+    for (const char* gone : {"h2", "h3", "h4"}) {
+      auto s = console.GetSession(gone);
+      EXPECT_EQ(s ? ErrorCode::kInternal : s.error().code, ErrorCode::kNotFound) << gone;
+    }
+    auto hours = console.ActivityByHour(conn_, "users", FromUnixMillis(10 * kHour));
+    if (!hours) return hours.error();
+    EXPECT_EQ(hours->size(), 2u);
+    if (hours->size() == 2) {
+      EXPECT_EQ((*hours)[0].hour, 10 * kHour);
+      EXPECT_EQ((*hours)[0].requests, 3);
+      EXPECT_EQ((*hours)[0].errors, 1);
+      EXPECT_EQ((*hours)[0].changes, 0);
+      EXPECT_EQ((*hours)[1].hour, 11 * kHour);
+      EXPECT_EQ((*hours)[1].requests, 1);
+      EXPECT_EQ((*hours)[1].changes, 2);
+    }
+    auto last = console.LastAuditTime(conn_);
+    if (!last) return last.error();
+    EXPECT_TRUE(last->has_value());
+    if (last->has_value()) {
+      EXPECT_EQ(ToUnixMillis(**last), 11 * kHour + 1);
+    }
+    auto none = console.LastAuditTime(conn_ + 100);
+    if (!none) return none.error();
+    EXPECT_FALSE(none->has_value());
+    // Writes through a read transaction are refused.
+    EXPECT_FALSE(console.DeleteSession("h1"));
+    return Status::Ok();
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    // Removing a user ends its sessions.
+    if (auto s = tx.Console().DeleteAdminUser("alice"); !s) return s;
+    auto again = tx.Console().DeleteAdminUser("alice");
+    EXPECT_EQ(again ? ErrorCode::kInternal : again.error().code, ErrorCode::kNotFound);
+    auto h1 = tx.Console().GetSession("h1");
+    EXPECT_EQ(h1 ? ErrorCode::kInternal : h1.error().code, ErrorCode::kNotFound);
+    return Status::Ok();
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(BothBackEnds, StoreAreas, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& param_info) { return param_info.param; });
 

@@ -281,6 +281,32 @@ CREATE TABLE secrets(
 );
 )sql";
 
+// The admin console (as SQLite's migration 11): admin users and their sessions, keyed by the
+// SHA-256 hex of the session id; ON DELETE CASCADE from the user, so removing a user ends its
+// sessions on every instance. No config_generation trigger: sessions are read on every console
+// request, and bumping the generation would drop the policy and token caches on every sign-in.
+// changes_by_directory_time serves the Overview's changes per hour as one index range (SQLite
+// binary-searches the seq instead, to keep its feed to the indexes it has).
+constexpr std::string_view kConsole = R"sql(
+CREATE TABLE admin_users(
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  role text NOT NULL CHECK (role IN ('admin', 'viewer')),
+  hash text NOT NULL,
+  must_change_password boolean NOT NULL,
+  created_ms bigint NOT NULL,
+  password_changed_ms bigint NOT NULL
+);
+CREATE TABLE console_sessions(
+  id_hash text PRIMARY KEY,
+  user_id bigint NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
+  created_ms bigint NOT NULL,
+  last_seen_ms bigint NOT NULL
+);
+CREATE INDEX console_sessions_by_user ON console_sessions(user_id);
+CREATE INDEX changes_by_directory_time ON changes(directory, time_ms);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -290,6 +316,7 @@ const std::vector<Migration>& Migrations() {
       {3, "admin and read API tokens", kApiTokens},
       {4, "mirror, directories, policies, effective directory, links, audit, pull sync",
        kDirectory},
+      {5, "admin console: admin users and sessions", kConsole},
   };
   return migrations;
 }

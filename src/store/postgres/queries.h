@@ -356,6 +356,54 @@ inline constexpr std::string_view kPutSecret =
 inline constexpr std::string_view kGetSecret =
     "SELECT sealed FROM secrets WHERE connection_id = $1::bigint AND name = $2";
 
+// --- the admin console's area (console_area.cpp, migration 5)
+#define IDSYNC_PG_ADMIN_USER_COLUMNS \
+  "id, name, role, hash, must_change_password, created_ms, password_changed_ms"
+inline constexpr std::string_view kInsertAdminUser =
+    "INSERT INTO admin_users(name, role, hash, must_change_password, created_ms, "
+    "password_changed_ms) VALUES ($1, $2, $3, $4::boolean, $5::bigint, $6::bigint) RETURNING id";
+inline constexpr std::string_view kGetAdminUser =
+    "SELECT " IDSYNC_PG_ADMIN_USER_COLUMNS " FROM admin_users WHERE name = $1";
+inline constexpr std::string_view kGetAdminUserById =
+    "SELECT " IDSYNC_PG_ADMIN_USER_COLUMNS " FROM admin_users WHERE id = $1::bigint";
+// Every admin user (a handful): a scan by design.
+inline constexpr std::string_view kListAdminUsers =
+    "SELECT " IDSYNC_PG_ADMIN_USER_COLUMNS " FROM admin_users ORDER BY name";
+inline constexpr std::string_view kSetAdminPassword =
+    "UPDATE admin_users SET hash = $2, must_change_password = $3::boolean, "
+    "password_changed_ms = $4::bigint WHERE name = $1";
+inline constexpr std::string_view kDeleteAdminUser = "DELETE FROM admin_users WHERE name = $1";
+inline constexpr std::string_view kInsertSession =
+    "INSERT INTO console_sessions(id_hash, user_id, created_ms, last_seen_ms) "
+    "VALUES ($1, $2::bigint, $3::bigint, $4::bigint)";
+inline constexpr std::string_view kGetSession =
+    "SELECT id_hash, user_id, created_ms, last_seen_ms FROM console_sessions WHERE id_hash = $1";
+inline constexpr std::string_view kTouchSession =
+    "UPDATE console_sessions SET last_seen_ms = $2::bigint WHERE id_hash = $1";
+inline constexpr std::string_view kDeleteSession =
+    "DELETE FROM console_sessions WHERE id_hash = $1";
+inline constexpr std::string_view kDeleteSessionsOf =
+    "DELETE FROM console_sessions WHERE user_id = $1::bigint AND id_hash <> $2";
+// Housekeeping over a few rows per admin user: a scan by design.
+inline constexpr std::string_view kDeleteExpiredSessions =
+    "DELETE FROM console_sessions WHERE last_seen_ms < $1::bigint OR created_ms < $2::bigint";
+// The Overview's activity per hour. Provisioning requests are SCIM operations (no dot in the
+// name, done or refused) and LDAP runs and logins (sync.*), as in SQLite's queries.h.
+#define IDSYNC_PG_PROVISIONING_OPERATION "(strpos(operation, '.') = 0 OR operation LIKE 'sync.%')"
+inline constexpr std::string_view kAuditByHour =
+    "SELECT time_ms / 3600000, count(*), count(*) FILTER (WHERE status >= 400) FROM audit "
+    "WHERE connection_id = $2::bigint AND time_ms >= $1::bigint AND "
+    IDSYNC_PG_PROVISIONING_OPERATION " GROUP BY 1";
+// changes_by_directory_time(directory, time_ms) is the range.
+inline constexpr std::string_view kChangesByHour =
+    "SELECT time_ms / 3600000, count(*) FROM changes "
+    "WHERE directory = $1 AND time_ms >= $2::bigint GROUP BY 1";
+inline constexpr std::string_view kLastAudit =
+    "SELECT time_ms FROM audit WHERE connection_id = $1::bigint AND "
+    IDSYNC_PG_PROVISIONING_OPERATION " ORDER BY seq DESC LIMIT 1";
+#undef IDSYNC_PG_PROVISIONING_OPERATION
+#undef IDSYNC_PG_ADMIN_USER_COLUMNS
+
 #undef IDSYNC_PG_RESOURCE_COLUMNS
 #undef IDSYNC_PG_DIRECTORY_COLUMNS
 #undef IDSYNC_PG_POLICY_COLUMNS

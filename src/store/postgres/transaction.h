@@ -1,7 +1,8 @@
 // PgTransaction: the store's Transaction (store.h) over one PostgreSQL connection inside one
 // transaction (serializable for writes, repeatable read for reads). Private to store/postgres.
-// Its members are defined one file per area, as in store/sqlite; the LDAP server's and the
-// console's areas still come from UnportedAreas (unported.h) and answer kUnavailable.
+// Its members are defined one file per area, as in store/sqlite; the console's area is
+// PgConsoleArea (console_area.h); the LDAP server's still comes from UnportedAreas (unported.h)
+// and answers kUnavailable.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "base/result.h"
 #include "base/time.h"
+#include "store/postgres/console_area.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/unported.h"
 #include "store/store.h"
@@ -22,7 +24,10 @@ namespace idsync::store::postgres {
 class PgTransaction final : public UnportedAreas {
  public:
   PgTransaction(PgConnection& db, bool writable, const Clock& clock)
-      : db_(db), writable_(writable), clock_(clock) {}
+      : db_(db), writable_(writable), clock_(clock), console_(db, writable) {}
+
+  // --- the admin console's area (console_area.cpp)
+  ConsoleArea& Console() override { return console_; }
 
   // --- connections and tokens (connection_area.cpp)
   Result<Connection> CreateConnection(Connection connection) override;
@@ -198,6 +203,7 @@ class PgTransaction final : public UnportedAreas {
   PgConnection& db_;
   bool writable_;
   const Clock& clock_;
+  PgConsoleArea console_;
 };
 
 }  // namespace idsync::store::postgres

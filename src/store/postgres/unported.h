@@ -48,33 +48,14 @@ class UnportedLdapArea final : public LdapArea {
   Result<Json> LastResourceOf(const std::string& directory, const std::string& id) override { return NotPorted("LastResourceOf"); }
 };
 
-class UnportedConsoleArea final : public ConsoleArea {
- public:
-  Result<AdminUser> CreateAdminUser(const AdminUser& user) override { return NotPorted("CreateAdminUser"); }
-  Result<AdminUser> GetAdminUser(const std::string& name) override { return NotPorted("GetAdminUser"); }
-  Result<AdminUser> GetAdminUserById(int64_t id) override { return NotPorted("GetAdminUserById"); }
-  Result<std::vector<AdminUser>> ListAdminUsers() override { return NotPorted("ListAdminUsers"); }
-  Status SetAdminPassword(const std::string& name, const std::string& hash, bool must_change, TimePoint changed) override { return NotPorted("SetAdminPassword"); }
-  Status DeleteAdminUser(const std::string& name) override { return NotPorted("DeleteAdminUser"); }
-  Status CreateSession(const ConsoleSession& session) override { return NotPorted("CreateSession"); }
-  Result<ConsoleSession> GetSession(const std::string& id_hash) override { return NotPorted("GetSession"); }
-  Status TouchSession(const std::string& id_hash, TimePoint last_seen) override { return NotPorted("TouchSession"); }
-  Status DeleteSession(const std::string& id_hash) override { return NotPorted("DeleteSession"); }
-  Status DeleteSessionsOf(int64_t user_id, const std::string& except_hash) override { return NotPorted("DeleteSessionsOf"); }
-  Result<int64_t> DeleteExpiredSessions(TimePoint idle_before, TimePoint created_before) override { return NotPorted("DeleteExpiredSessions"); }
-  Result<std::vector<HourlyActivity>> ActivityByHour(int64_t connection_id, const std::string& directory, TimePoint since) override { return NotPorted("ActivityByHour"); }
-  Result<std::optional<TimePoint>> LastAuditTime(int64_t connection_id) override { return NotPorted("LastAuditTime"); }
-};
-
-// The base of PgTransaction: the Transaction areas not ported yet.
+// The base of PgTransaction: the Transaction areas not ported yet (the console's is
+// PgConsoleArea, console_area.h).
 class UnportedAreas : public Transaction {
  public:
   LdapArea& Ldap() override { return ldap_; }
-  ConsoleArea& Console() override { return console_; }
 
  private:
   UnportedLdapArea ldap_;
-  UnportedConsoleArea console_;
 };
 
 }  // namespace idsync::store::postgres
