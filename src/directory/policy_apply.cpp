@@ -86,6 +86,10 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
   if (!st) return st.error();
   if (!pending) return Json(nullptr);
   DiffTally tally(100);
+  // Users in the next batch: with a time bound, start small and follow the measured time of
+  // each batch's work (halving at most, doubling at most, between 1 and options.batch).
+  const int64_t most = std::max<int64_t>(options.batch, 1);
+  int64_t size = options.batch_ms > 0 ? std::min<int64_t>(most, 20) : most;
   for (int64_t batches = 0;; ++batches) {
     if (options.stop_after_batches >= 0 && batches >= options.stop_after_batches) {
       return MakeError(ErrorCode::kUnavailable, "the policy apply on " + directory +
@@ -99,7 +103,9 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
     }
     bool done = false;
     Json out;
+    std::chrono::steady_clock::duration worked{};
     st = impl.store.Write([&](store::Transaction& tx) -> Status {
+      const auto began = std::chrono::steady_clock::now();
       auto record = tx.GetPolicyApply(directory);
       if (!record) {
         if (record.error().code != ErrorCode::kNotFound) return record.error();
@@ -112,10 +118,11 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
       auto scope = LoadScope(impl, tx, directory);
       if (!scope) return scope.error();
       if (Status s = ApplyBatch(impl, tx, *scope, needed ? &created : nullptr, *record, tally,
-                                applied, std::max<int64_t>(options.batch, 1));
+                                applied, size);
           !s) {
         return s;
       }
+      worked = std::chrono::steady_clock::now() - began;
       if (record->value("phase", 1) <= 2) return tx.PutPolicyApply(directory, *record);
       done = true;
       out = tally.ToJson();
@@ -138,6 +145,13 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
     if (!st) return st.error();
     service.AfterCommit();
     if (done) return out;
+    if (options.batch_ms > 0) {
+      const double ms =
+          std::max(0.1, std::chrono::duration<double, std::milli>(worked).count());
+      const double scaled = static_cast<double>(size) * static_cast<double>(options.batch_ms) / ms;
+      size = std::clamp<int64_t>(static_cast<int64_t>(scaled), std::max<int64_t>(size / 2, 1),
+                                 std::min(size * 2, most));
+    }
     // A gap between two batches in which a writer of another process (the server, when the CLI
     // applies) takes the database's write lock: its busy handler polls every millisecond.
     std::this_thread::sleep_for(std::chrono::milliseconds(3));

@@ -194,12 +194,34 @@ TEST_F(StreamedApplyTest, PreviewCountsAreWhatTheBatchedApplyWrites) {
   for (const auto& [k, v] : (*second)["counts"].items()) EXPECT_EQ(v, 0) << k;
 }
 
+// Batches sized by time (ApplyOptions::batch_ms; 1 ms makes them shrink and grow from one batch
+// to the next) write what fixed batches write: the counts and the end state are the same.
+TEST_F(StreamedApplyTest, TimeBoundedBatchesReachTheFixedBatchEndState) {
+  Fill(a_);
+  Fill(b_);
+  ApplyOptions fixed;
+  fixed.batch = 20;
+  fixed.batch_ms = 0;
+  auto by_count = a_.directory->ApplyPolicy("idp", BigPolicy(), {}, fixed);
+  ASSERT_TRUE(by_count) << by_count.error().detail;
+  ApplyOptions timed;
+  timed.batch = 50;
+  timed.batch_ms = 1;
+  auto by_time = b_.directory->ApplyPolicy("idp", BigPolicy(), {}, timed);
+  ASSERT_TRUE(by_time) << by_time.error().detail;
+  EXPECT_EQ((*by_time)["counts"], (*by_count)["counts"]);
+  EXPECT_EQ((*by_time)["applied"], (*by_count)["applied"]);
+  EXPECT_FALSE(Recorded(b_));
+  EXPECT_EQ(State(a_), State(b_));
+}
+
 TEST_F(StreamedApplyTest, StoppedApplyIsResumedToTheUninterruptedEndState) {
   Fill(a_);
   Fill(b_);
   ASSERT_EQ(State(a_), State(b_));
   ApplyOptions whole;
   whole.batch = 20;
+  whole.batch_ms = 0;  // fixed batches, so that the stops below fall in pass 1 and pass 2
   auto uninterrupted = a_.directory->ApplyPolicy("idp", BigPolicy(), {}, whole);
   ASSERT_TRUE(uninterrupted) << uninterrupted.error().detail;
 
@@ -233,6 +255,7 @@ TEST_F(StreamedApplyTest, ScimWriteDuringTheApplyDerivesWithTheNewPolicy) {
   Fill(a_);
   ApplyOptions stopped;
   stopped.batch = 20;
+  stopped.batch_ms = 0;
   stopped.stop_after_batches = 1;
   ASSERT_FALSE(a_.directory->ApplyPolicy("idp", BigPolicy(), {}, stopped));
   // user200 is far past the first batch: a write of it now derives it with the new policy.
