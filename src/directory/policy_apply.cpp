@@ -139,7 +139,10 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
       a.resource_id = std::to_string(record->value("version", int64_t{0}));
       a.status = 200;
       a.detail = out["counts"].dump();
-      if (Status s = tx.AppendAudit(a); !s) return s;
+      // A re-derivation (version 0: no policy stored) is not audited, streamed or whole.
+      if (record->value("version", int64_t{0}) > 0) {
+        if (Status s = tx.AppendAudit(a); !s) return s;
+      }
       return tx.DeletePolicyApply(directory);
     });
     if (!st) return st.error();
@@ -172,6 +175,53 @@ Result<Json> DirectoryService::ResumeApplies(const std::atomic<bool>* stop) {
     out.push_back(std::move(entry));
   }
   return out;
+}
+
+Result<Json> DirectoryService::Rederive(const std::string& directory, const Actor& actor) {
+  // An apply a killed process left half-done goes first (it may have stored a policy).
+  if (auto resumed = RunApply(*impl_, *this, directory); !resumed) return resumed.error();
+  Json cause = {{"connection", ""},
+                {"request_id", actor.request_id},
+                {"actor", actor.name},
+                {"reason", "directory re-derived"}};
+  // In the steady state (every present source user linked) the re-derivation is the batched
+  // apply of the policies in force (a record with version 0): bounded memory, and SCIM writes
+  // served between its batches. Otherwise the whole plan, in one transaction.
+  bool streamable = false;
+  Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
+    if (!tx.KeepsPolicyApplies()) return Status::Ok();
+    auto scope = LoadScope(*impl_, tx, directory);
+    if (!scope) return scope.error();
+    auto can = Streamable(tx, *scope);
+    if (!can) return can.error();
+    streamable = *can;
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  Json out;
+  bool streamed = false;
+  st = impl_->store.Write([&](store::Transaction& tx) -> Status {
+    auto scope = LoadScope(*impl_, tx, directory);
+    if (!scope) return scope.error();
+    if (streamable) {
+      streamed = true;
+      Json record = {{"connection", ""},  {"connection_id", 0}, {"version", 0},
+                     {"phase", 1},        {"after", 0},         {"cause", cause},
+                     {"actor", actor.name}, {"request_id", actor.request_id}};
+      return tx.PutPolicyApply(directory, record);
+    }
+    auto applied = ApplyPlan(*impl_, tx, *scope, cause, 100);
+    if (!applied) return applied.error();
+    out = std::move(*applied);
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  AfterCommit();
+  if (!streamed) return out;
+  auto applied = RunApply(*impl_, *this, directory);
+  if (!applied) return applied.error();
+  if (applied->is_object()) applied->erase("version");
+  return applied;
 }
 
 Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const Json& policy,
