@@ -280,6 +280,32 @@ TEST_F(StreamedApplyTest, RederiveStreamsAndFinishesAStoppedApply) {
   EXPECT_EQ(users(State(a_)), users(State(b_)));
 }
 
+// A custom-attribute change in the steady state re-derives in batches too (recorded with the
+// change, so a kill leaves it resumable): it finishes an apply a killed process left, and the
+// directory ends as an uninterrupted apply plus the same change leave it; no record is left.
+TEST_F(StreamedApplyTest, CustomAttributeChangeStreamsAndFinishesAStoppedApply) {
+  Fill(a_);
+  Fill(b_);
+  ApplyOptions fixed;
+  fixed.batch = 20;
+  fixed.batch_ms = 0;
+  const Json defs = Json::array({{{"name", "costCenter"}, {"type", "string"}}});
+  ASSERT_TRUE(a_.directory->ApplyPolicy("idp", BigPolicy(), {}, fixed));
+  ASSERT_TRUE(a_.directory->SetCustomAttributes("users", defs, {}));
+  ApplyOptions stopped = fixed;
+  stopped.stop_after_batches = 14;  // in pass 2
+  ASSERT_FALSE(b_.directory->ApplyPolicy("idp", BigPolicy(), {}, stopped));
+  ASSERT_TRUE(Recorded(b_));
+  auto changed = b_.directory->SetCustomAttributes("users", defs, {});
+  ASSERT_TRUE(changed) << changed.error().detail;
+  EXPECT_EQ(changed->custom_attributes.size(), 1u);
+  EXPECT_FALSE(Recorded(b_));
+  EXPECT_EQ(State(a_), State(b_));
+  auto again = b_.directory->Rederive("users", {});
+  ASSERT_TRUE(again) << again.error().detail;
+  for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
+}
+
 TEST_F(StreamedApplyTest, StoppedApplyIsResumedToTheUninterruptedEndState) {
   Fill(a_);
   Fill(b_);
