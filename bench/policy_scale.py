@@ -69,7 +69,9 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--batch", type=int, default=None,
-                    help="users per apply batch (policy set --batch; default: the CLI's)")
+                    help="most users per apply batch (policy set --batch; default: the CLI's)")
+    ap.add_argument("--batch-ms", type=int, default=None,
+                    help="passed to policy set (default: the CLI's, 40 ms of work per batch)")
     a = ap.parse_args()
     binary = bench.find_binary(a.bin)
     bulk = a.bulk or os.path.join(os.path.dirname(binary), "bench", "bulk_users")
@@ -99,6 +101,9 @@ def main():
         if a.batch:
             set_cmd += ["--batch", str(a.batch)]
         R["batch"] = a.batch
+        if a.batch_ms is not None:
+            set_cmd += ["--batch-ms", str(a.batch_ms)]
+        R["batch_ms"] = a.batch_ms
 
         def step(tag, cmd):
             r = bench.run_cli(cmd, a.timeout, work, tag, watch_pid=server.proc.pid)
@@ -148,7 +153,12 @@ def main():
                 statuses[str(s)] = statuses.get(str(s), 0) + 1
             if not xs:
                 return {"n": 0}
-            return {"n": len(xs), "statuses": statuses,
+            # Where the waits fall: requests per latency bucket (upper bounds in ms).
+            bounds = (5, 10, 25, 50, 100, 250, 1000)
+            hist = {f"<{b}": sum(1 for x in xs if lo <= x < b)
+                    for lo, b in zip((0,) + bounds, bounds)}
+            hist[f">={bounds[-1]}"] = sum(1 for x in xs if x >= bounds[-1])
+            return {"n": len(xs), "statuses": statuses, "histogram_ms": hist,
                     "median_ms": round(bench.percentile(xs, 50), 2),
                     "p99_ms": round(bench.percentile(xs, 99), 2), "max_ms": round(max(xs), 2)}
 
@@ -180,6 +190,7 @@ def main():
               f"median {d.get('median_ms')} ms, p99 {d.get('p99_ms')} ms, max {d.get('max_ms')} ms"
               f" (idle before: median {R['patch_idle'].get('median_ms')} ms, p99 "
               f"{R['patch_idle'].get('p99_ms')} ms)")
+        print(f"histogram during the apply (ms: requests): {d.get('histogram_ms')}")
         print(f"preview counts = apply counts: {R['apply_counts_equal_preview']}; = applied: "
               f"{R['applied_equal_preview']}; preview - apply updated: "
               f"{R['preview_minus_apply_updated']} (distinct users PATCHed during the apply, "

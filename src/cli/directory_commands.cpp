@@ -74,9 +74,15 @@ void DirectoryCommands::Register(CLI::App& app, std::string& data, bool& json) {
   }
   policy_set_
       ->add_option("--batch", batch_,
-                   "Users re-derived per transaction (default 200); SCIM writes are served "
-                   "between two")
+                   "At most this many users re-derived per transaction (default 200); SCIM "
+                   "writes are served between two")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  policy_set_
+      ->add_option("--batch-ms", batch_ms_,
+                   "Milliseconds of work per transaction (default 40): each batch is sized "
+                   "from the last one's time, so a SCIM write waits about this long at most; "
+                   "0: always --batch users")
+      ->check(CLI::Range(int64_t{0}, int64_t{60000}));
 
   explain_ = app.add_subcommand("explain", "Show where every value of an effective user came from");
   explain_->add_option("user", name_, "Username or effective user id")->required();
@@ -206,6 +212,7 @@ int DirectoryCommands::Run(App& app) {
     }
     directory::ApplyOptions options;
     options.batch = batch_;
+    options.batch_ms = batch_ms_;
     auto v = dirs.ApplyPolicy(name_, *body, actor, options);
     if (!v) return Fail(v.error().detail);
     if (json) {

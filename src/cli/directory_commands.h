@@ -22,7 +22,7 @@ class DirectoryCommands {
  private:
   bool* json_ = nullptr;
   std::string name_, file_, directory_ = "users", kind_, group_;
-  int64_t since_ = 0, limit_ = 1000, batch_ = 200;
+  int64_t since_ = 0, limit_ = 1000, batch_ = 200, batch_ms_ = 40;
   double wait_ = 0;
   CLI::App* policy_ = nullptr;
   CLI::App *policy_get_ = nullptr, *policy_set_ = nullptr, *policy_preview_ = nullptr,

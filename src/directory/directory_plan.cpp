@@ -497,23 +497,4 @@ Result<Json> ApplyPlan(DirectoryService::Impl& impl, store::Transaction& tx, Sco
   return out;
 }
 
-Result<Json> DirectoryService::Rederive(const std::string& directory, const Actor& actor) {
-  Json out;
-  Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
-    auto scope = LoadScope(*impl_, tx, directory);
-    if (!scope) return scope.error();
-    Json cause = {{"connection", ""},
-                  {"request_id", actor.request_id},
-                  {"actor", actor.name},
-                  {"reason", "directory re-derived"}};
-    auto applied = ApplyPlan(*impl_, tx, *scope, cause, 100);
-    if (!applied) return applied.error();
-    out = std::move(*applied);
-    return Status::Ok();
-  });
-  if (!st) return st.error();
-  AfterCommit();
-  return out;
-}
-
 }  // namespace idsync::directory

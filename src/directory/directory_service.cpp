@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "directory/derivation.h"
 #include "directory/scope.h"
+#include "directory/streamed_plan.h"
 #include "directory/writer.h"
 
 namespace idsync::directory {
@@ -185,6 +186,28 @@ Result<store::DirectoryRecord> DirectoryService::SetCustomAttributes(const std::
                                                                      const Actor& actor) {
   auto parsed = policy::ParseCustomAttributeDefs(defs);
   if (!parsed) return parsed.error();
+  // An apply a killed process left half-done goes first.
+  if (auto resumed = ResumeApplies(); !resumed) return resumed.error();
+  // In the steady state (every present source user linked) the re-derivation the change needs
+  // is the batched apply (streamed_plan.h), recorded in the same transaction as the change. A
+  // change of definitions does not change which source users are present or linked (a policy
+  // cannot use an attribute before it is defined, and removing one a policy uses is refused),
+  // so the check is made before, outside the writer.
+  bool streamable = false;
+  Status checked = impl_->store.Read([&](store::Transaction& tx) -> Status {
+    if (!tx.KeepsPolicyApplies()) return Status::Ok();
+    if (auto d = tx.GetDirectory(directory); !d) {
+      return d.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(d.error());
+    }
+    auto scope = LoadScope(*impl_, tx, directory);
+    if (!scope) return scope.error();
+    auto can = Streamable(tx, *scope);
+    if (!can) return can.error();
+    streamable = *can;
+    return Status::Ok();
+  });
+  if (!checked) return checked.error();
+  bool streamed = false;
   store::DirectoryRecord out;
   Status st = impl_->store.Write([&](store::Transaction& tx) -> Status {
     auto d = tx.GetDirectory(directory);
@@ -222,8 +245,16 @@ Result<store::DirectoryRecord> DirectoryService::SetCustomAttributes(const std::
                   {"request_id", actor.request_id},
                   {"actor", actor.name},
                   {"reason", "custom attributes changed"}};
-    auto applied = ApplyPlan(*impl_, tx, *scope, cause, 0);
-    if (!applied) return applied.error();
+    if (streamable) {
+      streamed = true;
+      Json record = {{"connection", ""},  {"connection_id", 0}, {"version", 0},
+                     {"phase", 1},        {"after", 0},         {"cause", cause},
+                     {"actor", actor.name}, {"request_id", actor.request_id}};
+      if (Status s = tx.PutPolicyApply(directory, record); !s) return s;
+    } else {
+      auto applied = ApplyPlan(*impl_, tx, *scope, cause, 0);
+      if (!applied) return applied.error();
+    }
     store::AuditRecord a;
     a.time = impl_->clock.Now();
     a.request_id = actor.request_id;
@@ -237,6 +268,9 @@ Result<store::DirectoryRecord> DirectoryService::SetCustomAttributes(const std::
   });
   if (!st) return st.error();
   AfterCommit();
+  if (streamed) {
+    if (auto applied = ResumeApplies(); !applied) return applied.error();
+  }
   return out;
 }
 

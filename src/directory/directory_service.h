@@ -37,7 +37,10 @@ struct Actor {
 
 // How ApplyPolicy runs its batches.
 struct ApplyOptions {
-  int64_t batch = 200;  // users per batch (per write transaction)
+  int64_t batch = 200;  // at most this many users per batch (per write transaction)
+  // Time bound: each batch's size is adapted so that its work takes about this long (a SCIM
+  // write waits for at most about one batch); 0: every batch takes `batch` users (tests).
+  int64_t batch_ms = 40;
   // Tests: stop after this many batches, leaving the apply recorded as a killed process leaves
   // it (the call returns kUnavailable); < 0: run to the end.
   int64_t stop_after_batches = -1;

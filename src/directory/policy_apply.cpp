@@ -86,6 +86,10 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
   if (!st) return st.error();
   if (!pending) return Json(nullptr);
   DiffTally tally(100);
+  // Users in the next batch: with a time bound, start small and follow the measured time of
+  // each batch's work (halving at most, doubling at most, between 1 and options.batch).
+  const int64_t most = std::max<int64_t>(options.batch, 1);
+  int64_t size = options.batch_ms > 0 ? std::min<int64_t>(most, 20) : most;
   for (int64_t batches = 0;; ++batches) {
     if (options.stop_after_batches >= 0 && batches >= options.stop_after_batches) {
       return MakeError(ErrorCode::kUnavailable, "the policy apply on " + directory +
@@ -99,7 +103,9 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
     }
     bool done = false;
     Json out;
+    std::chrono::steady_clock::duration worked{};
     st = impl.store.Write([&](store::Transaction& tx) -> Status {
+      const auto began = std::chrono::steady_clock::now();
       auto record = tx.GetPolicyApply(directory);
       if (!record) {
         if (record.error().code != ErrorCode::kNotFound) return record.error();
@@ -112,10 +118,11 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
       auto scope = LoadScope(impl, tx, directory);
       if (!scope) return scope.error();
       if (Status s = ApplyBatch(impl, tx, *scope, needed ? &created : nullptr, *record, tally,
-                                applied, std::max<int64_t>(options.batch, 1));
+                                applied, size);
           !s) {
         return s;
       }
+      worked = std::chrono::steady_clock::now() - began;
       if (record->value("phase", 1) <= 2) return tx.PutPolicyApply(directory, *record);
       done = true;
       out = tally.ToJson();
@@ -132,12 +139,22 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
       a.resource_id = std::to_string(record->value("version", int64_t{0}));
       a.status = 200;
       a.detail = out["counts"].dump();
-      if (Status s = tx.AppendAudit(a); !s) return s;
+      // A re-derivation (version 0: no policy stored) is not audited, streamed or whole.
+      if (record->value("version", int64_t{0}) > 0) {
+        if (Status s = tx.AppendAudit(a); !s) return s;
+      }
       return tx.DeletePolicyApply(directory);
     });
     if (!st) return st.error();
     service.AfterCommit();
     if (done) return out;
+    if (options.batch_ms > 0) {
+      const double ms =
+          std::max(0.1, std::chrono::duration<double, std::milli>(worked).count());
+      const double scaled = static_cast<double>(size) * static_cast<double>(options.batch_ms) / ms;
+      size = std::clamp<int64_t>(static_cast<int64_t>(scaled), std::max<int64_t>(size / 2, 1),
+                                 std::min(size * 2, most));
+    }
     // A gap between two batches in which a writer of another process (the server, when the CLI
     // applies) takes the database's write lock: its busy handler polls every millisecond.
     std::this_thread::sleep_for(std::chrono::milliseconds(3));
@@ -158,6 +175,53 @@ Result<Json> DirectoryService::ResumeApplies(const std::atomic<bool>* stop) {
     out.push_back(std::move(entry));
   }
   return out;
+}
+
+Result<Json> DirectoryService::Rederive(const std::string& directory, const Actor& actor) {
+  // An apply a killed process left half-done goes first (it may have stored a policy).
+  if (auto resumed = RunApply(*impl_, *this, directory); !resumed) return resumed.error();
+  Json cause = {{"connection", ""},
+                {"request_id", actor.request_id},
+                {"actor", actor.name},
+                {"reason", "directory re-derived"}};
+  // In the steady state (every present source user linked) the re-derivation is the batched
+  // apply of the policies in force (a record with version 0): bounded memory, and SCIM writes
+  // served between its batches. Otherwise the whole plan, in one transaction.
+  bool streamable = false;
+  Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
+    if (!tx.KeepsPolicyApplies()) return Status::Ok();
+    auto scope = LoadScope(*impl_, tx, directory);
+    if (!scope) return scope.error();
+    auto can = Streamable(tx, *scope);
+    if (!can) return can.error();
+    streamable = *can;
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  Json out;
+  bool streamed = false;
+  st = impl_->store.Write([&](store::Transaction& tx) -> Status {
+    auto scope = LoadScope(*impl_, tx, directory);
+    if (!scope) return scope.error();
+    if (streamable) {
+      streamed = true;
+      Json record = {{"connection", ""},  {"connection_id", 0}, {"version", 0},
+                     {"phase", 1},        {"after", 0},         {"cause", cause},
+                     {"actor", actor.name}, {"request_id", actor.request_id}};
+      return tx.PutPolicyApply(directory, record);
+    }
+    auto applied = ApplyPlan(*impl_, tx, *scope, cause, 100);
+    if (!applied) return applied.error();
+    out = std::move(*applied);
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  AfterCommit();
+  if (!streamed) return out;
+  auto applied = RunApply(*impl_, *this, directory);
+  if (!applied) return applied.error();
+  if (applied->is_object()) applied->erase("version");
+  return applied;
 }
 
 Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const Json& policy,

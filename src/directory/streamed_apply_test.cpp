@@ -149,6 +149,18 @@ class StreamedApplyTest : public ::testing::Test {
     return out;
   }
 
+  static size_t ChangeCount(Folder& f) {
+    size_t n = 0;
+    Status st = f.store->Read([&](store::Transaction& tx) -> Status {
+      auto changes = tx.ListChanges("users", 0, 1000000);
+      if (!changes) return changes.error();
+      n = changes->size();
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st);
+    return n;
+  }
+
   static bool Recorded(Folder& f) {
     bool recorded = false;
     Status st = f.store->Read([&](store::Transaction& tx) -> Status {
@@ -194,12 +206,113 @@ TEST_F(StreamedApplyTest, PreviewCountsAreWhatTheBatchedApplyWrites) {
   for (const auto& [k, v] : (*second)["counts"].items()) EXPECT_EQ(v, 0) << k;
 }
 
+// Batches sized by time (ApplyOptions::batch_ms; 1 ms makes them shrink and grow from one batch
+// to the next) write what fixed batches write: the counts and the end state are the same.
+TEST_F(StreamedApplyTest, TimeBoundedBatchesReachTheFixedBatchEndState) {
+  Fill(a_);
+  Fill(b_);
+  ApplyOptions fixed;
+  fixed.batch = 20;
+  fixed.batch_ms = 0;
+  auto by_count = a_.directory->ApplyPolicy("idp", BigPolicy(), {}, fixed);
+  ASSERT_TRUE(by_count) << by_count.error().detail;
+  ApplyOptions timed;
+  timed.batch = 50;
+  timed.batch_ms = 1;
+  auto by_time = b_.directory->ApplyPolicy("idp", BigPolicy(), {}, timed);
+  ASSERT_TRUE(by_time) << by_time.error().detail;
+  EXPECT_EQ((*by_time)["counts"], (*by_count)["counts"]);
+  EXPECT_EQ((*by_time)["applied"], (*by_count)["applied"]);
+  EXPECT_FALSE(Recorded(b_));
+  EXPECT_EQ(State(a_), State(b_));
+}
+
+// A re-derivation in the steady state runs as a batched apply of the policies in force: it
+// finishes an apply a killed process left (reaching the uninterrupted end state), reports no
+// change when there is none, and leaves no record.
+TEST_F(StreamedApplyTest, RederiveStreamsAndFinishesAStoppedApply) {
+  Fill(a_);
+  Fill(b_);
+  ApplyOptions fixed;
+  fixed.batch = 20;
+  fixed.batch_ms = 0;
+  ASSERT_TRUE(a_.directory->ApplyPolicy("idp", BigPolicy(), {}, fixed));
+  ApplyOptions stopped = fixed;
+  stopped.stop_after_batches = 3;
+  ASSERT_FALSE(b_.directory->ApplyPolicy("idp", BigPolicy(), {}, stopped));
+  ASSERT_TRUE(Recorded(b_));
+  auto rederived = b_.directory->Rederive("users", {});
+  ASSERT_TRUE(rederived) << rederived.error().detail;
+  EXPECT_FALSE(Recorded(b_));
+  EXPECT_EQ(State(a_), State(b_));
+  for (const auto& [k, v] : (*rederived)["counts"].items()) EXPECT_EQ(v, 0) << k;
+  EXPECT_FALSE(rederived->contains("version"));
+  // A re-derived user whose stored row was altered behind the plan's back is put right, and
+  // counted: the streamed re-derivation writes and reports it as the whole plan does.
+  auto users = [](const std::map<std::string, Json>& state) {
+    std::map<std::string, Json> out;
+    for (const auto& [k, v] : state) {
+      if (k.rfind("user ", 0) == 0) out[k] = v;
+    }
+    return out;
+  };
+  const size_t feed_before = ChangeCount(b_);
+  Status st = b_.store->Write([&](store::Transaction& tx) -> Status {
+    auto page = tx.EffectiveUsersAfter("users", 0, 1);
+    if (!page) return page.error();
+    store::EffectiveUserRow row = page->front().second;
+    row.state = row.state == "active" ? "disabled" : "active";
+    auto put = tx.PutEffectiveUser(row);
+    if (!put) return put.error();
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st) << st.error().detail;
+  ASSERT_NE(users(State(a_)), users(State(b_)));
+  auto repaired = b_.directory->Rederive("users", {});
+  ASSERT_TRUE(repaired) << repaired.error().detail;
+  int64_t changed = 0;
+  for (const auto& [k, v] : (*repaired)["counts"].items()) changed += v.get<int64_t>();
+  EXPECT_GE(changed, 1);
+  for (const char* k : {"created", "updated", "disabled", "enabled", "removed"}) {
+    EXPECT_EQ((*repaired)["applied"][k], (*repaired)["counts"][k]) << k;
+  }
+  EXPECT_GT(ChangeCount(b_), feed_before);  // the repair is in the change feed
+  EXPECT_EQ(users(State(a_)), users(State(b_)));
+}
+
+// A custom-attribute change in the steady state re-derives in batches too (recorded with the
+// change, so a kill leaves it resumable): it finishes an apply a killed process left, and the
+// directory ends as an uninterrupted apply plus the same change leave it; no record is left.
+TEST_F(StreamedApplyTest, CustomAttributeChangeStreamsAndFinishesAStoppedApply) {
+  Fill(a_);
+  Fill(b_);
+  ApplyOptions fixed;
+  fixed.batch = 20;
+  fixed.batch_ms = 0;
+  const Json defs = Json::array({{{"name", "costCenter"}, {"type", "string"}}});
+  ASSERT_TRUE(a_.directory->ApplyPolicy("idp", BigPolicy(), {}, fixed));
+  ASSERT_TRUE(a_.directory->SetCustomAttributes("users", defs, {}));
+  ApplyOptions stopped = fixed;
+  stopped.stop_after_batches = 14;  // in pass 2
+  ASSERT_FALSE(b_.directory->ApplyPolicy("idp", BigPolicy(), {}, stopped));
+  ASSERT_TRUE(Recorded(b_));
+  auto changed = b_.directory->SetCustomAttributes("users", defs, {});
+  ASSERT_TRUE(changed) << changed.error().detail;
+  EXPECT_EQ(changed->custom_attributes.size(), 1u);
+  EXPECT_FALSE(Recorded(b_));
+  EXPECT_EQ(State(a_), State(b_));
+  auto again = b_.directory->Rederive("users", {});
+  ASSERT_TRUE(again) << again.error().detail;
+  for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
+}
+
 TEST_F(StreamedApplyTest, StoppedApplyIsResumedToTheUninterruptedEndState) {
   Fill(a_);
   Fill(b_);
   ASSERT_EQ(State(a_), State(b_));
   ApplyOptions whole;
   whole.batch = 20;
+  whole.batch_ms = 0;  // fixed batches, so that the stops below fall in pass 1 and pass 2
   auto uninterrupted = a_.directory->ApplyPolicy("idp", BigPolicy(), {}, whole);
   ASSERT_TRUE(uninterrupted) << uninterrupted.error().detail;
 
@@ -233,6 +346,7 @@ TEST_F(StreamedApplyTest, ScimWriteDuringTheApplyDerivesWithTheNewPolicy) {
   Fill(a_);
   ApplyOptions stopped;
   stopped.batch = 20;
+  stopped.batch_ms = 0;
   stopped.stop_after_batches = 1;
   ASSERT_FALSE(a_.directory->ApplyPolicy("idp", BigPolicy(), {}, stopped));
   // user200 is far past the first batch: a write of it now derives it with the new policy.
