@@ -108,6 +108,10 @@ void DirectoryCommands::Register(CLI::App& app, std::string& data, bool& json) {
 
   rederive_ = app.add_subcommand("rederive", "Re-derive a directory from the mirrors (repair)");
   rederive_->add_option("--directory", directory_, "Directory (default users)");
+  rederive_->add_flag("--whole", whole_,
+                      "Plan the whole directory in one transaction, re-deciding every link "
+                      "(SCIM writes wait; ~20 KiB of memory per user) instead of batches that "
+                      "keep the stored links");
   common(rederive_);
 
   changes_ = app.add_subcommand("changes", "Print the change feed of a directory");
@@ -312,7 +316,7 @@ int DirectoryCommands::Run(App& app) {
     return 0;
   }
   if (rederive_->parsed()) {
-    auto r = dirs.Rederive(directory_, actor);
+    auto r = dirs.Rederive(directory_, actor, whole_);
     if (!r) return Fail(r.error().detail);
     if (json) {
       print(*r);

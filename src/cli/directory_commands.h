@@ -21,6 +21,7 @@ class DirectoryCommands {
 
  private:
   bool* json_ = nullptr;
+  bool whole_ = false;
   std::string name_, file_, directory_ = "users", kind_, group_;
   int64_t since_ = 0, limit_ = 1000, batch_ = 200, batch_ms_ = 40;
   double wait_ = 0;

@@ -126,8 +126,10 @@ class DirectoryService final : public service::MirrorObserver {
                                 const std::string& group, const Actor& actor);
 
   // Re-derives every user of the directory from the mirrors under the stored policies (repair;
-  // what ApplyPolicy does after storing). Returns the counts.
-  Result<Json> Rederive(const std::string& directory, const Actor& actor);
+  // what ApplyPolicy does after storing). Returns the counts. In the steady state it runs in
+  // batches and keeps every stored link (streamed_plan.h); `whole` plans the whole directory in
+  // one transaction instead, re-deciding every link (the reference: ~20 KiB per user).
+  Result<Json> Rederive(const std::string& directory, const Actor& actor, bool whole = false);
 
   // ---- change feed
   // Entries with seq > after, at most `limit`; when there are none, waits up to `wait` for one

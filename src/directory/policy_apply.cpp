@@ -177,7 +177,8 @@ Result<Json> DirectoryService::ResumeApplies(const std::atomic<bool>* stop) {
   return out;
 }
 
-Result<Json> DirectoryService::Rederive(const std::string& directory, const Actor& actor) {
+Result<Json> DirectoryService::Rederive(const std::string& directory, const Actor& actor,
+                                        bool whole) {
   // An apply a killed process left half-done goes first (it may have stored a policy).
   if (auto resumed = RunApply(*impl_, *this, directory); !resumed) return resumed.error();
   Json cause = {{"connection", ""},
@@ -189,7 +190,7 @@ Result<Json> DirectoryService::Rederive(const std::string& directory, const Acto
   // served between its batches. Otherwise the whole plan, in one transaction.
   bool streamable = false;
   Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
-    if (!tx.KeepsPolicyApplies()) return Status::Ok();
+    if (whole || !tx.KeepsPolicyApplies()) return Status::Ok();
     auto scope = LoadScope(*impl_, tx, directory);
     if (!scope) return scope.error();
     auto can = Streamable(tx, *scope);

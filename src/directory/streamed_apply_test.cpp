@@ -198,7 +198,7 @@ TEST_F(StreamedApplyTest, PreviewCountsAreWhatTheBatchedApplyWrites) {
   }
   EXPECT_FALSE(Recorded(a_));
   // What the whole plan makes of the same mirrors: nothing left to change.
-  auto again = a_.directory->Rederive("users", {});
+  auto again = a_.directory->Rederive("users", {}, /*whole=*/true);
   ASSERT_TRUE(again) << again.error().detail;
   for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
   auto second = a_.directory->PreviewPolicy("idp", BigPolicy());
@@ -301,7 +301,7 @@ TEST_F(StreamedApplyTest, CustomAttributeChangeStreamsAndFinishesAStoppedApply) 
   EXPECT_EQ(changed->custom_attributes.size(), 1u);
   EXPECT_FALSE(Recorded(b_));
   EXPECT_EQ(State(a_), State(b_));
-  auto again = b_.directory->Rederive("users", {});
+  auto again = b_.directory->Rederive("users", {}, /*whole=*/true);
   ASSERT_TRUE(again) << again.error().detail;
   for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
 }
@@ -367,7 +367,7 @@ TEST_F(StreamedApplyTest, ScimWriteDuringTheApplyDerivesWithTheNewPolicy) {
   ASSERT_TRUE(resumed) << resumed.error().detail;
   state = State(a_);
   EXPECT_EQ(state["user user199"]["attributes"]["displayName"], "user199");
-  auto again = a_.directory->Rederive("users", {});
+  auto again = a_.directory->Rederive("users", {}, /*whole=*/true);
   ASSERT_TRUE(again) << again.error().detail;
   for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
 }
