@@ -168,6 +168,10 @@ std::string ScimService::RenderMetrics() {
          "over idsync_store_commits_total: writes per fsync (group commit).\n";
   out += "# TYPE idsync_store_committed_writes_total counter\n";
   out += fmt::format("idsync_store_committed_writes_total {}\n", writes.jobs);
+  out += "# HELP idsync_store_write_reruns_total Write transactions run again after losing a "
+         "serialization conflict to another writer (PostgreSQL; always 0 on SQLite).\n";
+  out += "# TYPE idsync_store_write_reruns_total counter\n";
+  out += fmt::format("idsync_store_write_reruns_total {}\n", writes.reruns);
   out += "# HELP idsync_resources Resources in each connection's mirror.\n";
   out += "# TYPE idsync_resources gauge\n";
   (void)store_.Read([&](store::Transaction& tx) -> Status {

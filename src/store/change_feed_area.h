@@ -37,7 +37,8 @@ class ChangeFeedArea {
  public:
   virtual ~ChangeFeedArea() = default;
 
-  // Appends and returns the assigned seq.
+  // Appends and returns the assigned seq; 0 on PostgreSQL, which numbers a change after its
+  // transaction commits (store/postgres/migrations.cpp, kFeedSequencer).
   virtual Result<int64_t> AppendChange(const ChangeRecord& change) = 0;
   // Entries of the directory with seq > after_seq, in seq order, at most `limit`.
   virtual Result<std::vector<ChangeRecord>> ListChanges(const std::string& directory,

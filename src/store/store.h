@@ -103,10 +103,13 @@ class Store {
 
   // Write() calls and the transactions that committed them since the store was opened, for
   // /metrics: their ratio is how many writes group commit shares one fsync among. A store
-  // that does not count them answers zeros.
+  // that does not count them answers zeros. `reruns`: transactions run again because they
+  // lost a serialization conflict to another writer (PostgreSQL; SQLite's one writer never
+  // conflicts).
   struct WriteStats {
     int64_t jobs = 0;
     int64_t commits = 0;
+    int64_t reruns = 0;
   };
   virtual WriteStats WriteCounts() const { return {}; }
 };

@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -77,6 +78,11 @@ def test_metrics_count_writes_and_commits(server, scim):
     # Other tests may share the server: at least our three, each durable by some commit.
     assert writes >= 3
     assert 1 <= commits <= writes
+    # Serialization reruns (PostgreSQL; SQLite's single writer has none).
+    assert re.search(r"^# TYPE idsync_store_write_reruns_total counter$", text, re.M)
+    reruns = _metric_value(text, "idsync_store_write_reruns_total")
+    if os.environ.get("IDSYNC_TEST_STORE", "sqlite") == "sqlite":
+        assert reruns == 0
 
 
 def test_metrics_do_not_leak_tokens(server, scim):

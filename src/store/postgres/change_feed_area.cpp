@@ -48,22 +48,20 @@ Result<std::vector<ChangeRecord>> ReadChanges(Result<PgResult> r) {
 
 }  // namespace
 
+// The change is numbered after this transaction commits (PostgresStore::Write runs the
+// sequencer; migrations.cpp, kFeedSequencer), so its seq is not known here: 0.
 Result<int64_t> PgTransaction::AppendChange(const ChangeRecord& change) {
   if (auto w = CheckWritable(); !w) return w.error();
-  auto next = db_.Exec(sql::kNextChangeSeq, {}, "numbering a change");
-  if (!next) return next.error();
-  int64_t seq = next->Int(0, 0);
   PgParam resource;
   if (!change.resource.is_null()) resource = DumpJson(change.resource);
   auto inserted = db_.Exec(sql::kInsertChange,
-                           {std::to_string(seq), change.directory,
-                            std::to_string(ToUnixMillis(change.time)), change.type, change.op,
-                            change.id, change.member_id, resource, DumpJson(change.cause)},
+                           {change.directory, std::to_string(ToUnixMillis(change.time)),
+                            change.type, change.op, change.id, change.member_id, resource,
+                            DumpJson(change.cause)},
                            "appending to the change feed");
   if (!inserted) return inserted.error();
-  auto notified = db_.Exec(sql::kNotifyChange, {change.directory}, "announcing a change");
-  if (!notified) return notified.error();
-  return seq;
+  appended_changes_ = true;
+  return int64_t{0};
 }
 
 Result<std::vector<ChangeRecord>> PgTransaction::ListChanges(const std::string& directory,

@@ -18,8 +18,9 @@ constexpr const char* kListen = "LISTEN idsync_changes";
 
 }  // namespace
 
-ChangeListener::ChangeListener(std::string url, std::function<void()> wake)
-    : url_(std::move(url)), wake_(std::move(wake)) {
+ChangeListener::ChangeListener(std::string url, std::function<void()> wake,
+                               std::function<void()> idle)
+    : url_(std::move(url)), wake_(std::move(wake)), idle_(std::move(idle)) {
   if (::pipe(stop_pipe_) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
   thread_ = std::thread([this] { Run(); });
 }
@@ -76,6 +77,7 @@ void ChangeListener::Run() {
       pollfd fds[2] = {{PQsocket(conn), POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
       int n = ::poll(fds, stop_pipe_[0] >= 0 ? 2 : 1, 1000);
       if (stop_) break;
+      if (n == 0 && idle_) idle_();
       if (n <= 0) continue;
       if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) break;  // dropped
       bool any = false;

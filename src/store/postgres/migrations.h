@@ -30,5 +30,8 @@ Status Migrate(PgConnection& db, size_t count);
 
 // The advisory lock key under which migrations run ("idsync" + 1 in ASCII, arbitrary but fixed).
 inline constexpr long long kMigrationLock = 0x6964'7379'6e63'0001LL;
+// The transaction-scoped advisory lock the change-feed sequencer holds (see migrations.cpp,
+// "The change feed, numbered after commit").
+inline constexpr long long kSequencerLock = 0x6964'7379'6e63'0002LL;
 
 }  // namespace idsync::store::postgres

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "base/log.h"
+
 namespace idsync::store::postgres {
 
 namespace {
@@ -74,6 +76,13 @@ Error PgConnection::ErrorOf(PGresult* r, std::string_view what) {
   std::string detail = std::string(what) + ": " + message;
   retryable_ = code == "40001" || code == "40P01";
   conflicted_ = conflicted_ || retryable_;
+  if (retryable_) {
+    // Which statement lost, and PostgreSQL's reason: what to look at when
+    // idsync_store_write_reruns_total climbs (the write is rerun; nothing is lost).
+    const char* reason = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : nullptr;
+    log::Debug("write lost a serialization conflict",
+               {{"statement", std::string(what)}, {"reason", reason ? reason : message}});
+  }
   if (code == "23505") return MakeError(ErrorCode::kUniqueness, detail);
   if (code == "23503") return MakeError(ErrorCode::kNotFound, detail);
   if (retryable_ || code.rfind("08", 0) == 0 || code.rfind("57P", 0) == 0 ||

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/log.h"
 #include "store/postgres/migrations.h"
 #include "store/postgres/queries.h"
 #include "store/postgres/transaction.h"
@@ -51,6 +52,9 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   if (!conn) return conn.error();
   size_t count = options.migrate_to ? options.migrate_to : Migrations().size();
   Status migrated = Migrate(**conn, count);
+  // Changes a writer committed but did not live to number (tests that build an older schema
+  // have no sequencer).
+  if (migrated && count >= 6) migrated = Sequence(**conn, /*only_if_pending=*/true);
   store->Release(std::move(*conn));
   if (!migrated) return migrated.error();
   return store;
@@ -108,7 +112,10 @@ Status PostgresStore::Write(const std::function<Status(Transaction&)>& job) {
   PgConnection& db = **conn;
   Status result;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-    if (attempt > 1) BackOff(attempt);
+    if (attempt > 1) {
+      reruns_.fetch_add(1, std::memory_order_relaxed);
+      BackOff(attempt);
+    }
     db.ResetConflict();
     result = db.ExecScript(sql::kBeginWrite, "starting a write");
     if (!result) break;
@@ -116,6 +123,16 @@ Status PostgresStore::Write(const std::function<Status(Transaction&)>& job) {
     result = job(tx);
     if (result) {
       result = db.Commit("committing");
+      if (result) committed_.fetch_add(1, std::memory_order_relaxed);
+      if (result && tx.AppendedChanges()) {
+        // Committed and durable: the write stands whatever happens next. Its changes are
+        // numbered now, before the caller answers, so that a reader of the feed that follows
+        // the response sees them; if this fails, the next sequencer anywhere numbers them.
+        if (Status numbered = Sequence(db, /*only_if_pending=*/false); !numbered) {
+          log::Warn("change feed: committed changes not numbered yet",
+                    {{"error", numbered.error().detail}});
+        }
+      }
       if (result || !(db.Retryable() || db.Conflicted())) break;
       continue;  // the commit lost a serialization conflict: nothing was written; run again
     }
@@ -126,6 +143,49 @@ Status PostgresStore::Write(const std::function<Status(Transaction&)>& job) {
     (void)db.ExecScript("ROLLBACK", "rolling back");
     if (!retry) break;
   }
+  Release(std::move(*conn));
+  return result;
+}
+
+Status PostgresStore::Sequence(PgConnection& db, bool only_if_pending) {
+  if (only_if_pending) {
+    auto pending = db.Exec(sql::kUnsequencedChanges, {}, "looking for changes to number");
+    if (!pending) return pending.error();
+    if (pending->Text(0, 0) != "t") return Status::Ok();
+  }
+  const std::string what = "numbering the change feed";
+  // READ COMMITTED (the session default): each statement after the lock sees every sequencer
+  // that committed before it took the lock.
+  if (Status begun = db.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", what); !begun) {
+    return begun;
+  }
+  auto run = [&]() -> Status {
+    auto locked = db.Exec(sql::kSequencerLock, {std::to_string(kSequencerLock)}, what);
+    if (!locked) return locked.error();
+    auto directories = db.Exec(sql::kSequenceChanges, {}, what);
+    if (!directories) return directories.error();
+    for (int i = 0; i < directories->Rows(); ++i) {
+      auto notified = db.Exec(sql::kNotifyChange, {directories->Text(i, 0)}, what);
+      if (!notified) return notified.error();
+    }
+    return db.Commit(what);
+  };
+  Status result = run();
+  if (!result) (void)db.ExecScript("ROLLBACK", what);
+  return result;
+}
+
+Store::WriteStats PostgresStore::WriteCounts() const {
+  WriteStats s;
+  s.jobs = s.commits = committed_.load(std::memory_order_relaxed);
+  s.reruns = reruns_.load(std::memory_order_relaxed);
+  return s;
+}
+
+Status PostgresStore::SequenceChanges() {
+  auto conn = Acquire();
+  if (!conn) return conn.error();
+  Status result = Sequence(**conn, /*only_if_pending=*/true);
   Release(std::move(*conn));
   return result;
 }
@@ -141,7 +201,8 @@ Result<int64_t> PostgresStore::ConfigGeneration() {
 }
 
 void PostgresStore::OnForeignChanges(std::function<void()> wake) {
-  auto listener = std::make_unique<ChangeListener>(url_, std::move(wake));
+  auto listener = std::make_unique<ChangeListener>(url_, std::move(wake),
+                                                   [this] { (void)SequenceChanges(); });
   std::unique_ptr<ChangeListener> old;
   {
     std::lock_guard lock(mu_);

@@ -4,6 +4,7 @@
 // in one file each (transaction.h). See docs/ARCHITECTURE.md, "PostgreSQL store".
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <memory>
@@ -44,14 +45,24 @@ class PostgresStore final : public Store {
   // start in a new transaction, so a job must not act outside the transaction before it ends.
   Status Write(const std::function<Status(Transaction&)>& job) override;
   Result<int64_t> ConfigGeneration() override;
+  // Each committed Write is its own transaction (jobs == commits); reruns after conflicts.
+  WriteStats WriteCounts() const override;
   // A ChangeListener (change_listener.h): one more connection, LISTENing. A second call
   // replaces the first callback.
   void OnForeignChanges(std::function<void()> wake) override;
   void Close() override;
 
+  // Numbers every committed change that has no seq yet (migrations.cpp, kFeedSequencer). Write
+  // runs it after committing a transaction that appended changes; Open and the change
+  // listener's idle second run it too, for changes whose writer died before numbering them.
+  Status SequenceChanges();
+
  private:
   PostgresStore(std::string url, PostgresStoreOptions options);
   Result<std::unique_ptr<PgConnection>> Acquire();
+  // The sequencer on `db` (no transaction open on it). `only_if_pending`: first ask whether
+  // anything waits, without taking the lock.
+  static Status Sequence(PgConnection& db, bool only_if_pending);
   void Release(std::unique_ptr<PgConnection> conn);
 
   const std::string url_;
@@ -63,6 +74,8 @@ class PostgresStore final : public Store {
   size_t open_ = 0;
   bool closed_ = false;
   std::unique_ptr<ChangeListener> listener_;  // guarded by mu_; stopped outside it
+  std::atomic<int64_t> committed_{0};
+  std::atomic<int64_t> reruns_{0};
 };
 
 }  // namespace idsync::store::postgres

@@ -51,14 +51,34 @@ inline constexpr std::string_view kListTokens =
 inline constexpr std::string_view kConfigGeneration =
     "SELECT value FROM config_generation WHERE id = 1";
 
-// --- change feed (migrations.cpp explains why seq comes from feed_counter, not a sequence)
-inline constexpr std::string_view kNextChangeSeq =
-    "UPDATE feed_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq";
+// --- change feed (migrations.cpp explains why a change is numbered after its commit, by one
+// sequencer at a time, and not in the writing transaction)
 inline constexpr std::string_view kInsertChange =
-    "INSERT INTO changes(seq, directory, time_ms, type, op, id, member_id, resource, cause) "
-    "VALUES ($1::bigint, $2, $3::bigint, $4, $5, $6, $7, $8, $9)";
-// Delivered at commit, to every instance LISTENing (long polls wake on any instance's write);
-// the payload is the directory.
+    "INSERT INTO changes(directory, time_ms, type, op, id, member_id, resource, cause) "
+    "VALUES ($1, $2::bigint, $3, $4, $5, $6, $7, $8)";
+inline constexpr std::string_view kUnsequencedChanges =
+    "SELECT EXISTS (SELECT 1 FROM changes WHERE seq IS NULL)";
+// The sequencer's transaction (READ COMMITTED): this lock first, so that each statement after
+// it sees every sequencer that ran before.
+inline constexpr std::string_view kSequencerLock = "SELECT pg_advisory_xact_lock($1::bigint)";
+// Numbers every committed change that has none, after the last number given, each writing
+// transaction's changes together and in their order, transactions in the order of their first
+// change; moves feed_counter on (only when there was something to number: an idle run writes
+// nothing and so waits for no flush). Answers the directories that gained changes.
+inline constexpr std::string_view kSequenceChanges =
+    "WITH pending AS ("
+    "  SELECT pos, min(pos) OVER (PARTITION BY xact) AS first FROM changes WHERE seq IS NULL), "
+    "numbered AS (SELECT pos, row_number() OVER (ORDER BY first, pos) AS n FROM pending), "
+    "base AS (SELECT seq FROM feed_counter WHERE id = 1), "
+    "assigned AS ("
+    "  UPDATE changes c SET seq = base.seq + numbered.n FROM numbered, base "
+    "  WHERE c.pos = numbered.pos RETURNING c.directory), "
+    "counted AS ("
+    "  UPDATE feed_counter SET seq = seq + (SELECT count(*) FROM assigned) "
+    "  WHERE id = 1 AND EXISTS (SELECT 1 FROM assigned) RETURNING seq) "
+    "SELECT DISTINCT directory FROM assigned";
+// Sent by the sequencer, delivered at its commit to every instance LISTENing (long polls wake
+// on any instance's write); the payload is the directory.
 inline constexpr std::string_view kNotifyChange = "SELECT pg_notify('idsync_changes', $1)";
 inline constexpr std::string_view kListChanges =
     "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
@@ -71,7 +91,7 @@ inline constexpr std::string_view kListChangesOf =
     "WHERE directory = $1 AND member_id = $4 AND id <> $4 AND seq > $2::bigint "
     "ORDER BY seq LIMIT $3::bigint";
 inline constexpr std::string_view kLastChangeSeq =
-    "SELECT seq FROM changes WHERE directory = $1 ORDER BY seq DESC LIMIT 1";
+    "SELECT seq FROM changes WHERE directory = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
 
 // --- API tokens
 inline constexpr std::string_view kInsertApiToken =

@@ -29,6 +29,10 @@ class PgTransaction final : public UnportedAreas {
   // --- the admin console's area (console_area.cpp)
   ConsoleArea& Console() override { return console_; }
 
+  // Whether this transaction appended to the change feed: its changes get their seq from the
+  // sequencer after the commit (PostgresStore::Write).
+  bool AppendedChanges() const { return appended_changes_; }
+
   // --- connections and tokens (connection_area.cpp)
   Result<Connection> CreateConnection(Connection connection) override;
   Result<Connection> GetConnection(int64_t id) override;
@@ -204,6 +208,7 @@ class PgTransaction final : public UnportedAreas {
   bool writable_;
   const Clock& clock_;
   PgConsoleArea console_;
+  bool appended_changes_ = false;
 };
 
 }  // namespace idsync::store::postgres
