@@ -107,44 +107,118 @@ Status PostgresStore::Read(const std::function<Status(Transaction&)>& job) {
 }
 
 Status PostgresStore::Write(const std::function<Status(Transaction&)>& job) {
+  // Group commit within the instance (as SQLite's writer thread): the first writer to find no
+  // batch running takes every queued job and runs them in one transaction; the others wait for
+  // their result. Concurrent writes of one instance therefore never conflict with each other,
+  // only with other instances' (docs/ARCHITECTURE.md, "PostgreSQL store").
+  QueuedWrite me{&job, Status::Ok(), false};
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&me);
+  while (!me.done) {
+    if (writing_ >= options_.writers || queue_.empty()) {
+      queue_cv_.wait(lock);
+      continue;
+    }
+    ++writing_;
+    std::vector<QueuedWrite*> batch;
+    while (!queue_.empty() && batch.size() < options_.max_batch) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    RunBatch(batch);
+    lock.lock();
+    for (QueuedWrite* w : batch) w->done = true;
+    --writing_;
+    queue_cv_.notify_all();
+  }
+  return me.result;
+}
+
+void PostgresStore::RunBatch(const std::vector<QueuedWrite*>& batch) {
   auto conn = Acquire();
-  if (!conn) return conn.error();
+  if (!conn) {
+    for (QueuedWrite* w : batch) w->result = conn.error();
+    return;
+  }
   PgConnection& db = **conn;
-  Status result;
+  const bool several = batch.size() > 1;
+  Status failed;  // what ends every job of the batch, if the batch itself fails
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     if (attempt > 1) {
-      reruns_.fetch_add(1, std::memory_order_relaxed);
+      reruns_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
       BackOff(attempt);
     }
     db.ResetConflict();
-    result = db.ExecScript(sql::kBeginWrite, "starting a write");
-    if (!result) break;
-    PgTransaction tx(db, /*writable=*/true, clock_);
-    result = job(tx);
-    if (result) {
-      result = db.Commit("committing");
-      if (result) committed_.fetch_add(1, std::memory_order_relaxed);
-      if (result && tx.AppendedChanges()) {
-        // Committed and durable: the write stands whatever happens next. Its changes are
-        // numbered now, before the caller answers, so that a reader of the feed that follows
-        // the response sees them; if this fails, the next sequencer anywhere numbers them.
-        if (Status numbered = Sequence(db, /*only_if_pending=*/false); !numbered) {
-          log::Warn("change feed: committed changes not numbered yet",
-                    {{"error", numbered.error().detail}});
-        }
+    for (QueuedWrite* w : batch) w->result = Status::Ok();
+    failed = db.ExecScript(sql::kBeginWrite, "starting a write");
+    if (!failed) break;
+    bool appended = false, conflict = false;
+    size_t succeeded = 0;
+    for (QueuedWrite* w : batch) {
+      // Each job of several in its own savepoint: a job that fails leaves nothing behind and
+      // the others commit (a job alone is rolled back whole instead: two round trips fewer).
+      if (several) {
+        failed = db.ExecScript("SAVEPOINT idsync_job", "starting a write");
+        if (!failed) break;
       }
-      if (result || !(db.Retryable() || db.Conflicted())) break;
-      continue;  // the commit lost a serialization conflict: nothing was written; run again
+      PgTransaction tx(db, /*writable=*/true, clock_);
+      w->result = (*w->job)(tx);
+      // A job that lost a conflict in any statement (even one whose error it took for
+      // "absent") reruns, with the whole batch, as a conflict at COMMIT does.
+      if (db.Retryable() || db.Conflicted()) {
+        conflict = true;
+        break;
+      }
+      if (w->result) {
+        ++succeeded;
+        appended = appended || tx.AppendedChanges();
+        if (several) failed = db.ExecScript("RELEASE SAVEPOINT idsync_job", "ending a write");
+      } else if (several) {
+        failed = db.ExecScript("ROLLBACK TO SAVEPOINT idsync_job", "rolling back a write");
+        if (failed) failed = db.ExecScript("RELEASE SAVEPOINT idsync_job", "rolling back a write");
+      }
+      if (!failed) break;
     }
-    // A job that failed after any of its statements lost a conflict failed because of it (a
-    // read that answered an error it took for "absent", say): run it again, as a conflict at
-    // COMMIT is.
-    bool retry = db.Retryable() || db.Conflicted();
-    (void)db.ExecScript("ROLLBACK", "rolling back");
-    if (!retry) break;
+    if (conflict || !failed) {
+      (void)db.ExecScript("ROLLBACK", "rolling back");
+      if (conflict || db.Retryable() || db.Conflicted()) {
+        failed = MakeError(ErrorCode::kUnavailable,
+                           "the write kept losing serialization conflicts to other writers");
+        continue;
+      }
+      break;
+    }
+    if (succeeded == 0) {
+      (void)db.ExecScript("ROLLBACK", "rolling back");
+      failed = Status::Ok();
+      break;
+    }
+    failed = db.Commit("committing");
+    if (!failed) {
+      if (db.Retryable() || db.Conflicted()) continue;  // nothing was written; run again
+      break;
+    }
+    committed_.fetch_add(static_cast<int64_t>(succeeded), std::memory_order_relaxed);
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    if (appended) {
+      // Committed and durable: the writes stand whatever happens next. Their changes are
+      // numbered now, before the callers answer, so that a reader of the feed that follows a
+      // response sees them; if this fails, the next sequencer anywhere numbers them.
+      if (Status numbered = Sequence(db, /*only_if_pending=*/false); !numbered) {
+        log::Warn("change feed: committed changes not numbered yet",
+                  {{"error", numbered.error().detail}});
+      }
+    }
+    break;
+  }
+  // A batch that could not commit fails every job that had not failed on its own.
+  if (!failed) {
+    for (QueuedWrite* w : batch) {
+      if (w->result) w->result = failed;
+    }
   }
   Release(std::move(*conn));
-  return result;
 }
 
 Status PostgresStore::Sequence(PgConnection& db, bool only_if_pending) {
@@ -177,7 +251,8 @@ Status PostgresStore::Sequence(PgConnection& db, bool only_if_pending) {
 
 Store::WriteStats PostgresStore::WriteCounts() const {
   WriteStats s;
-  s.jobs = s.commits = committed_.load(std::memory_order_relaxed);
+  s.jobs = committed_.load(std::memory_order_relaxed);
+  s.commits = commits_.load(std::memory_order_relaxed);
   s.reruns = reruns_.load(std::memory_order_relaxed);
   return s;
 }

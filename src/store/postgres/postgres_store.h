@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,8 @@ namespace idsync::store::postgres {
 struct PostgresStoreOptions {
   size_t max_connections = 16;  // per instance; PostgreSQL's default max_connections is 100
   int max_attempts = 50;        // a write that keeps hitting serialization failures gives up
+  size_t max_batch = 64;        // writes of this instance committed in one transaction
+  size_t writers = 1;           // batches of this instance running at once
   const Clock* clock = nullptr;  // SystemClock when null
   // Migrations 1..migrate_to; 0 means all (tests build older schemas).
   size_t migrate_to = 0;
@@ -40,12 +43,15 @@ class PostgresStore final : public Store {
   ~PostgresStore() override;
 
   Status Read(const std::function<Status(Transaction&)>& job) override;
-  // One serializable transaction per job, committed (synchronous_commit: durable on the
-  // server) before this returns. A serialization failure or deadlock reruns the job from the
-  // start in a new transaction, so a job must not act outside the transaction before it ends.
+  // The job in a serializable transaction, committed (synchronous_commit: durable on the
+  // server) before this returns. Group commit: the jobs of concurrent callers on this instance
+  // run one after another in one transaction, each in a savepoint (a failed job leaves nothing
+  // and does not fail the others), with one COMMIT. A serialization failure or deadlock reruns
+  // the batch from the start in a new transaction, so a job must not act outside the
+  // transaction before it ends, and must not call Write itself.
   Status Write(const std::function<Status(Transaction&)>& job) override;
   Result<int64_t> ConfigGeneration() override;
-  // Each committed Write is its own transaction (jobs == commits); reruns after conflicts.
+  // Jobs committed, the transactions (group commits) that committed them, and job reruns.
   WriteStats WriteCounts() const override;
   // A ChangeListener (change_listener.h): one more connection, LISTENing. A second call
   // replaces the first callback.
@@ -59,6 +65,13 @@ class PostgresStore final : public Store {
 
  private:
   PostgresStore(std::string url, PostgresStoreOptions options);
+  struct QueuedWrite {
+    const std::function<Status(Transaction&)>* job;
+    Status result;
+    bool done = false;
+  };
+  // Runs `batch` in one transaction (see Write) and sets each one's result.
+  void RunBatch(const std::vector<QueuedWrite*>& batch);
   Result<std::unique_ptr<PgConnection>> Acquire();
   // The sequencer on `db` (no transaction open on it). `only_if_pending`: first ask whether
   // anything waits, without taking the lock.
@@ -74,7 +87,12 @@ class PostgresStore final : public Store {
   size_t open_ = 0;
   bool closed_ = false;
   std::unique_ptr<ChangeListener> listener_;  // guarded by mu_; stopped outside it
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<QueuedWrite*> queue_;  // guarded by queue_mu_
+  size_t writing_ = 0;              // batches running; guarded by queue_mu_
   std::atomic<int64_t> committed_{0};
+  std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> reruns_{0};
 };
 
