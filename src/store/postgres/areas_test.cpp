@@ -964,6 +964,48 @@ TEST_P(StoreAreas, ExplorerSearchPagesThroughEachIndex) {
   });
 }
 
+// The Activity page's user filter: records naming the effective user and those naming the
+// source resources linked to it, in their own connection, merged in seq order.
+TEST_P(StoreAreas, AuditOfAUserIncludesItsLinkedSourceResources) {
+  MustWrite([&](Transaction& tx) -> Status {
+    if (auto u = tx.PutEffectiveUser(MakeEUser("e1", "alice")); !u) return u.error();
+    if (auto s = tx.PutLink({conn_, "s1", "users", "e1", false, "alice"}); !s) return s;
+    int n = 0;
+    for (auto [connection, resource] :
+         {std::pair{conn_, "s1"}, std::pair{conn_, "e1"}, std::pair{conn_ + 1, "s1"},
+          std::pair{conn_, "s2"}, std::pair{conn_, "s1"}}) {
+      AuditRecord a;
+      a.time = FromUnixMillis(10000 + n);
+      a.connection_id = connection;
+      a.request_id = "r" + std::to_string(++n);
+      a.operation = "patch";
+      a.resource_id = resource;
+      a.status = 200;
+      if (auto s = tx.AppendAudit(a); !s) return s;
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    AuditQuery q;
+    q.resource_id = "e1";
+    auto records = tx.ListAudit(q);
+    if (!records) return records.error();
+    std::vector<std::string> ids;
+    for (const auto& r : *records) ids.push_back(r.request_id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"r1", "r2", "r5"}));
+    q.limit = 2;
+    records = tx.ListAudit(q);
+    if (!records) return records.error();
+    EXPECT_EQ(records->size(), 2u);
+    q.limit = 100;
+    q.connection_id = conn_ + 1;  // the link is in conn_: only records naming e1 there (none)
+    records = tx.ListAudit(q);
+    if (!records) return records.error();
+    EXPECT_TRUE(records->empty());
+    return Status::Ok();
+  });
+}
+
 TEST_P(StoreAreas, PolicyApplyRecords) {
   MustRead([&](Transaction& tx) -> Status {
     EXPECT_TRUE(tx.KeepsPolicyApplies());

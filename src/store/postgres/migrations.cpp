@@ -335,7 +335,9 @@ CREATE INDEX changes_by_directory_time ON changes(directory, time_ms);
 )sql";
 
 // The LDAP server (as SQLite's migration 8 and 9), the explorer's search indexes (as SQLite's
-// migration 14) and the record of a policy apply in progress (SQLite's policy_applies).
+// migration 14), the record of a policy apply in progress (SQLite's policy_applies), and the
+// Activity page's user filter: source_links_by_effective finds the source resources linked to
+// an effective user without knowing its directory (SQLite's migration 15).
 // - ldap_accounts and ldap_settings bump the configuration generation (statement triggers), so
 //   every instance drops bind results and settings cached against it on its next request.
 // - posix_uids / posix_gids: a number per effective user / group id, given by a row trigger when
@@ -407,6 +409,8 @@ CREATE INDEX effective_users_by_name_c ON effective_users(directory, username_ke
 CREATE INDEX effective_users_by_mail_c ON effective_users(directory, mail_key COLLATE "C", pk);
 CREATE INDEX effective_users_by_state ON effective_users(directory, state,
   username_key COLLATE "C");
+
+CREATE INDEX source_links_by_effective ON source_links(effective_user_id);
 
 CREATE TABLE policy_applies(
   directory text PRIMARY KEY,

@@ -333,6 +333,10 @@ inline constexpr std::string_view kListAudit =
     "AND ($4::bigint IS NULL OR time_ms >= $4::bigint) "
     "AND ($5::text IS NULL OR resource_id = $5::text) "
     "AND ($6::bigint IS NULL OR time_ms <= $6::bigint) ORDER BY seq LIMIT $2::bigint";
+// The source resources linked to an effective user, in any directory (the Activity page's user
+// filter: SCIM audit records name these). source_links_by_effective (migration 7).
+inline constexpr std::string_view kLinkedSourcesOf =
+    "SELECT connection_id, source_user_id FROM source_links WHERE effective_user_id = $1";
 
 // --- pull sync: runs, state and lease (sync_area.cpp), sealed secrets (secret_area.cpp)
 #define IDSYNC_PG_SYNC_RUN_COLUMNS                                                           \
