@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -97,6 +98,43 @@ def store_args(args):
         out.append(a)
         if i > 0 and args[i - 1] == "--data":
             out += ["--store", store_url_for(a)]
+    return out
+
+
+def pg_query(data_dir, sql):
+    """`sql` run by psql in the PostgreSQL database of the installation in `data_dir` (text,
+    one row a line, columns separated by |)."""
+    return pg_cluster().psql(sql, db=store_url_for(data_dir).rsplit("/", 1)[1])
+
+
+def copy_installation(src, dst):
+    """A copy of the (stopped) installation in `src` at `dst`: the data folder and, on
+    PostgreSQL, its database (CREATE DATABASE ... TEMPLATE, which needs no one connected)."""
+    shutil.copytree(src, dst)
+    if TEST_STORE == "postgresql":
+        cluster = pg_cluster()
+        source = store_url_for(src).rsplit("/", 1)[1]
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        cluster.psql(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        _pg_databases[os.path.abspath(str(dst))] = cluster.url(name)
+
+
+def stored_bytes(data_dir):
+    """Everything the installation in `data_dir` keeps: every file of the data folder (the
+    SQLite database and its WAL among them) and, on PostgreSQL, a plain pg_dump of its database.
+    At-rest checks (no password anywhere) read this on either store."""
+    out = b""
+    for name in sorted(os.listdir(data_dir)):
+        path = os.path.join(data_dir, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                out += f.read()
+    if TEST_STORE == "postgresql":
+        url = store_url_for(data_dir)  # starts the cluster, whose module knows where pg_dump is
+        pg_dump = os.path.join(sys.modules["pgcluster"].PG_BIN, "pg_dump")
+        r = subprocess.run([pg_dump, "-d", url], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out += r.stdout
     return out
 
 
