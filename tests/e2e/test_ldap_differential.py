@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import ldaputil as lu
-from conftest import BULK_REQ_URN, GROUP_URN, PATCH_URN, USER_URN, Scim, add_connection, \
-    run_cli
+from conftest import GROUP_URN, PATCH_URN, USER_URN, Scim, add_connection, \
+    bulk_post, run_cli
 
 N_USERS = 2100
 BULK_CHUNK = 100
@@ -66,9 +66,7 @@ ALIASES = {"commonname": "cn", "surname": "sn", "userid": "uid", "rfc822mailbox"
 
 
 def _bulk(scim, ops):
-    r = scim.post("/Bulk", {"schemas": [BULK_REQ_URN], "Operations": ops})
-    assert r.status == 200, r
-    out = r.json["Operations"]
+    out = bulk_post(scim, ops)
     bad = [o for o in out if not str(o.get("status", "")).startswith("2")]
     assert not bad, bad[:5]
     return out

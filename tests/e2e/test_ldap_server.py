@@ -23,7 +23,7 @@ import pytest
 from ldap3.core.exceptions import LDAPException
 
 import ldaputil as lu
-from conftest import BULK_REQ_URN, GROUP_URN, USER_URN, Scim, add_connection
+from conftest import GROUP_URN, USER_URN, Scim, add_connection, bulk_post
 
 N_USERS = 10_000
 SIZE_LIMIT = 1000  # the server's --ldap-size-limit here
@@ -58,11 +58,10 @@ def _bulk_users(scim, bodies, chunk=100):
     def post(start):
         ops = [{"method": "POST", "path": "/Users", "bulkId": f"u{start + k}", "data": b}
                for k, b in enumerate(bodies[start:start + chunk])]
-        r = scim.post("/Bulk", {"schemas": [BULK_REQ_URN], "Operations": ops})
-        assert r.status == 200, r
-        bad = [o for o in r.json["Operations"] if o.get("status") != "201"]
+        out = bulk_post(scim, ops)
+        bad = [o for o in out if o.get("status") != "201"]
         assert not bad, bad[:3]
-        return [o["location"].rsplit("/", 1)[1] for o in r.json["Operations"]]
+        return [o["location"].rsplit("/", 1)[1] for o in out]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return [i for ids in pool.map(post, range(0, len(bodies), chunk)) for i in ids]
