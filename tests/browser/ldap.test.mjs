@@ -130,6 +130,9 @@ try {
     null, { timeout: 10000 });
   const counts = (await page.locator('#ldap-detail-counts').textContent()).match(/^(\d+) users, (\d+) groups$/);
   assert.ok(counts && Number(counts[1]) >= 40 && Number(counts[2]) >= 1, 'detail counts: ' + counts);
+  // The table refreshes on its own request, which may answer after the detail's.
+  await page.waitForFunction((n) => document.querySelector('#ldap-table tr[data-connection="corp"] td.num')?.textContent === n,
+    counts[1], { timeout: 10000 }).catch(() => {});
   assert.equal(await page.locator('#ldap-table tr[data-connection="corp"] td.num').first().textContent(), counts[1]);
   await shot(page, 'ldap-sync');
   ok();

@@ -8,14 +8,13 @@ every operation tagged "ldap_server" must have answered 2xx (test_every_response
 One server for the whole module.
 """
 
-import glob
 import json
 import os
 
 import pytest
 
 import test_admin_api as adm
-from conftest import cli_json, http_request, run_cli, uniq
+from conftest import cli_json, http_request, run_cli, stored_bytes, uniq
 
 RECORDED = []
 
@@ -70,13 +69,9 @@ def error_of(resp, status, code=None):
 
 
 def data_bytes(server):
-    """Every file of the data folder (database, WAL, server.json), concatenated."""
-    out = b""
-    for path in glob.glob(os.path.join(server.data_dir, "*")):
-        if os.path.isfile(path):
-            with open(path, "rb") as f:
-                out += f.read()
-    return out
+    """Everything the installation keeps: the data folder's files (database, WAL, server.json)
+    and, on PostgreSQL, a pg_dump of its database (conftest.stored_bytes)."""
+    return stored_bytes(server.data_dir)
 
 
 # --------------------------------------------------------------------------- CLI

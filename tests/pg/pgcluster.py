@@ -109,9 +109,10 @@ class PgCluster:
             raise RuntimeError(f"psql failed: {r.stderr}")
         return r.stdout
 
-    def create_database(self, prefix="t"):
+    def create_database(self, prefix="t", template="template1"):
+        """A new database, a copy of `template` (which must have no open connections)."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        self.psql(f'CREATE DATABASE "{name}" TEMPLATE template1')
+        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return name
 
     def drop_database(self, name):

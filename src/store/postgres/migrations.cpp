@@ -334,6 +334,90 @@ CREATE INDEX console_sessions_by_user ON console_sessions(user_id);
 CREATE INDEX changes_by_directory_time ON changes(directory, time_ms);
 )sql";
 
+// The LDAP server (as SQLite's migration 8 and 9), the explorer's search indexes (as SQLite's
+// migration 14), the record of a policy apply in progress (SQLite's policy_applies), and the
+// Activity page's user filter: source_links_by_effective finds the source resources linked to
+// an effective user without knowing its directory (SQLite's migration 15).
+// - ldap_accounts and ldap_settings bump the configuration generation (statement triggers), so
+//   every instance drops bind results and settings cached against it on its next request.
+// - posix_uids / posix_gids: a number per effective user / group id, given by a row trigger when
+//   the row is first inserted (ON CONFLICT DO NOTHING keeps a re-created id's number) and
+//   backfilled here in creation order. Rows are never deleted; the numbers are identities, so a
+//   number is never handed out twice (a rolled-back insert skips one, which is harmless: only
+//   "never reused" is promised). Under serializable writes two creates in one directory do not
+//   conflict on it: an identity is not a row they both update.
+// - effective_*_by_ldap_name: LDAP compares uid and cn ignoring case and leading, trailing and
+//   repeated spaces (RFC 4518); the folded key with its spaces squeezed, indexed on exactly the
+//   expression the lookups use, so each is one index range. (SQLite squeezes runs of up to 64
+//   spaces with nested replace(); regexp_replace squeezes any run.)
+// - The explorer's prefix searches are ranges [prefix, prefix || U+10FFFF) in byte order: the
+//   indexes are COLLATE "C", whatever the database's collation, so a range on them is an index
+//   range and their order is SQLite's binary order (a cursor means the same on both stores).
+constexpr std::string_view kLdapSearchApplies = R"sql(
+CREATE TABLE ldap_accounts(
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  directory text NOT NULL,
+  hash text NOT NULL,
+  created_ms bigint NOT NULL,
+  rotated_ms bigint NOT NULL
+);
+CREATE TRIGGER ldap_accounts_generation AFTER INSERT OR UPDATE OR DELETE ON ldap_accounts
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
+CREATE TABLE ldap_settings(
+  directory text PRIMARY KEY,
+  settings text NOT NULL
+);
+CREATE TRIGGER ldap_settings_generation AFTER INSERT OR UPDATE OR DELETE ON ldap_settings
+  FOR EACH STATEMENT EXECUTE FUNCTION bump_config_generation();
+
+CREATE TABLE posix_uids(
+  number bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  directory text NOT NULL,
+  id text NOT NULL,
+  UNIQUE(directory, id)
+);
+CREATE TABLE posix_gids(
+  number bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  directory text NOT NULL,
+  id text NOT NULL,
+  UNIQUE(directory, id)
+);
+INSERT INTO posix_uids(directory, id) SELECT directory, id FROM effective_users ORDER BY pk;
+INSERT INTO posix_gids(directory, id) SELECT directory, id FROM effective_groups ORDER BY pk;
+CREATE FUNCTION give_posix_uid() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO posix_uids(directory, id) VALUES (NEW.directory, NEW.id) ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION give_posix_gid() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO posix_gids(directory, id) VALUES (NEW.directory, NEW.id) ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER effective_users_posix AFTER INSERT ON effective_users
+  FOR EACH ROW EXECUTE FUNCTION give_posix_uid();
+CREATE TRIGGER effective_groups_posix AFTER INSERT ON effective_groups
+  FOR EACH ROW EXECUTE FUNCTION give_posix_gid();
+
+CREATE INDEX effective_users_by_ldap_name ON effective_users(directory,
+  btrim(regexp_replace(username_key, ' {2,}', ' ', 'g'), ' '));
+CREATE INDEX effective_groups_by_ldap_name ON effective_groups(directory,
+  btrim(regexp_replace(name_key, ' {2,}', ' ', 'g'), ' '));
+
+CREATE INDEX effective_users_by_name_c ON effective_users(directory, username_key COLLATE "C");
+CREATE INDEX effective_users_by_mail_c ON effective_users(directory, mail_key COLLATE "C", pk);
+CREATE INDEX effective_users_by_state ON effective_users(directory, state,
+  username_key COLLATE "C");
+
+CREATE INDEX source_links_by_effective ON source_links(effective_user_id);
+
+CREATE TABLE policy_applies(
+  directory text PRIMARY KEY,
+  record text NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -345,6 +429,7 @@ const std::vector<Migration>& Migrations() {
        kDirectory},
       {5, "admin console: admin users and sessions", kConsole},
       {6, "change feed numbered after commit by one sequencer at a time", kFeedSequencer},
+      {7, "LDAP server, explorer search indexes, policy apply records", kLdapSearchApplies},
   };
   return migrations;
 }

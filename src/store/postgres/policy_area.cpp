@@ -118,4 +118,28 @@ Result<std::vector<PolicyVersion>> PgTransaction::ListPolicyVersions(int64_t con
       ReadPolicy);
 }
 
+Result<Json> PgTransaction::GetPolicyApply(const std::string& directory) {
+  auto r = db_.Exec(sql::kGetPolicyApply, {directory}, "reading a policy apply record");
+  if (!r) return r.error();
+  if (r->Rows() == 0) {
+    return MakeError(ErrorCode::kNotFound, "no policy apply in progress on " + directory);
+  }
+  return ParseStoredJson(r->Text(0, 0), "policy apply record of directory " + directory);
+}
+
+Status PgTransaction::PutPolicyApply(const std::string& directory, const Json& record) {
+  if (auto w = CheckWritable(); !w) return w;
+  auto r = db_.Exec(sql::kPutPolicyApply, {directory, record.dump()},
+                    "writing a policy apply record");
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
+Status PgTransaction::DeletePolicyApply(const std::string& directory) {
+  if (auto w = CheckWritable(); !w) return w;
+  auto r = db_.Exec(sql::kDeletePolicyApply, {directory}, "deleting a policy apply record");
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
 }  // namespace idsync::store::postgres

@@ -359,18 +359,5 @@ TEST(PostgresStore, ApiTokensRoundTripAndBumpTheConfigurationGeneration) {
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
 }
 
-TEST(PostgresStore, AreasNotPortedYetSayWhich) {
-  TestDatabase db;
-  auto store = OpenStore(db);
-  ASSERT_TRUE(store);
-  Status st = store->Read([&](Transaction& tx) -> Status {
-    auto r = tx.Ldap().ListLdapAccounts();
-    return r ? Status::Ok() : Status(r.error());
-  });
-  ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().code, ErrorCode::kUnavailable);
-  EXPECT_NE(st.error().detail.find("does not implement ListLdapAccounts"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace idsync::store::postgres

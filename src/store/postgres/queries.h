@@ -333,6 +333,10 @@ inline constexpr std::string_view kListAudit =
     "AND ($4::bigint IS NULL OR time_ms >= $4::bigint) "
     "AND ($5::text IS NULL OR resource_id = $5::text) "
     "AND ($6::bigint IS NULL OR time_ms <= $6::bigint) ORDER BY seq LIMIT $2::bigint";
+// The source resources linked to an effective user, in any directory (the Activity page's user
+// filter: SCIM audit records name these). source_links_by_effective (migration 7).
+inline constexpr std::string_view kLinkedSourcesOf =
+    "SELECT connection_id, source_user_id FROM source_links WHERE effective_user_id = $1";
 
 // --- pull sync: runs, state and lease (sync_area.cpp), sealed secrets (secret_area.cpp)
 #define IDSYNC_PG_SYNC_RUN_COLUMNS                                                           \
@@ -423,6 +427,140 @@ inline constexpr std::string_view kLastAudit =
     IDSYNC_PG_PROVISIONING_OPERATION " ORDER BY seq DESC LIMIT 1";
 #undef IDSYNC_PG_PROVISIONING_OPERATION
 #undef IDSYNC_PG_ADMIN_USER_COLUMNS
+
+// --- the LDAP server's area (ldap_area.cpp, migration 7)
+#define IDSYNC_PG_LDAP_ACCOUNT_COLUMNS "id, name, directory, hash, created_ms, rotated_ms"
+inline constexpr std::string_view kInsertLdapAccount =
+    "INSERT INTO ldap_accounts(name, directory, hash, created_ms, rotated_ms) "
+    "VALUES ($1, $2, $3, $4::bigint, $5::bigint) RETURNING id";
+inline constexpr std::string_view kGetLdapAccount =
+    "SELECT " IDSYNC_PG_LDAP_ACCOUNT_COLUMNS " FROM ldap_accounts WHERE name = $1";
+// Every account (a handful): a scan by design.
+inline constexpr std::string_view kListLdapAccounts =
+    "SELECT " IDSYNC_PG_LDAP_ACCOUNT_COLUMNS " FROM ldap_accounts ORDER BY name COLLATE \"C\"";
+inline constexpr std::string_view kSetLdapAccountHash =
+    "UPDATE ldap_accounts SET hash = $2, rotated_ms = $3::bigint WHERE name = $1";
+inline constexpr std::string_view kDeleteLdapAccount = "DELETE FROM ldap_accounts WHERE name = $1";
+inline constexpr std::string_view kGetLdapSettings =
+    "SELECT settings FROM ldap_settings WHERE directory = $1";
+inline constexpr std::string_view kPutLdapSettings =
+    "INSERT INTO ldap_settings(directory, settings) VALUES ($1, $2) "
+    "ON CONFLICT(directory) DO UPDATE SET settings = excluded.settings";
+// Keyset pages of users and groups use kScanEffectiveUsers / kScanEffectiveGroups. Members in
+// user pk order: the primary key (group_pk, user_pk) is that order.
+#define IDSYNC_PG_EUSER_COLUMNS_U                                                      \
+  "u.pk, u.directory, u.id, u.username, u.username_key, u.link_key, u.state, u.body, " \
+  "u.version, u.created_ms, u.modified_ms, u.mail_key"
+inline constexpr std::string_view kMembersAfter =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U
+    " FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = $1::bigint AND m.user_pk > $2::bigint ORDER BY m.user_pk "
+    "LIMIT $3::bigint";
+inline constexpr std::string_view kMemberNames =
+    "SELECT u.pk, u.id, u.username, u.state "
+    "FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = $1::bigint AND m.user_pk > $2::bigint ORDER BY m.user_pk "
+    "LIMIT $3::bigint";
+// Two statements rather than `mail_key = $2 OR mail_key IS NULL`: each is one range of
+// (directory, mail_key). This store writes every mail_key; NULL ones come from an SQLite
+// installation copied by `store migrate` (rows written before SQLite's migration 8).
+inline constexpr std::string_view kUsersByMail =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = $1 AND mail_key = $2 ORDER BY pk";
+inline constexpr std::string_view kUsersWithoutMailKey =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = $1 AND mail_key IS NULL ORDER BY pk";
+// The expression of effective_*_by_ldap_name (migration 7), so the lookup is one index range.
+#define IDSYNC_PG_SQUEEZED(key) "btrim(regexp_replace(" key ", ' {2,}', ' ', 'g'), ' ')"
+inline constexpr std::string_view kUsersByLdapName =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS " FROM effective_users WHERE directory = $1 AND "
+    IDSYNC_PG_SQUEEZED("username_key") " = $2 ORDER BY pk";
+inline constexpr std::string_view kGroupsByLdapName =
+    "SELECT " IDSYNC_PG_EGROUP_COLUMNS " FROM effective_groups WHERE directory = $1 AND "
+    IDSYNC_PG_SQUEEZED("name_key") " = $2 ORDER BY pk";
+#undef IDSYNC_PG_SQUEEZED
+inline constexpr std::string_view kPosixUid =
+    "SELECT number FROM posix_uids WHERE directory = $1 AND id = $2";
+inline constexpr std::string_view kPosixGid =
+    "SELECT number FROM posix_gids WHERE directory = $1 AND id = $2";
+// One descent of changes_by_entry (directory, id, seq) each. Unnumbered changes (seq NULL,
+// waiting for the sequencer) are not in the feed yet, as for every other feed reader.
+inline constexpr std::string_view kFirstChangeOf =
+    "SELECT seq FROM changes WHERE directory = $1 AND id = $2 AND seq IS NOT NULL "
+    "ORDER BY seq LIMIT 1";
+inline constexpr std::string_view kLastChangeOf =
+    "SELECT seq FROM changes WHERE directory = $1 AND id = $2 AND seq IS NOT NULL "
+    "ORDER BY seq DESC LIMIT 1";
+inline constexpr std::string_view kChangeKeysAfter =
+    "SELECT seq, time_ms, type, op, id, member_id FROM changes "
+    "WHERE directory = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint";
+inline constexpr std::string_view kLastResourceOf =
+    "SELECT resource FROM changes WHERE directory = $1 AND id = $2 AND op = 'upsert' "
+    "AND resource IS NOT NULL AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
+
+// --- the explorer's user search (user_search.cpp, migration 7): one statement per driving
+// index, all with the same parameters so that any criterion can be the residual one:
+//   $1 directory, $2/$3 username_key range [prefix, prefix || U+10FFFF), $4/$5 mail_key range,
+//   $6 state ('' any), $7 group pk (0 none), $8/$9 cursor (key text, pk), $10 limit.
+// Ranges and order are COLLATE "C" (byte order, as SQLite's), the collation of the migration 7
+// indexes, so the driving range is an index range whatever the database's collation. The
+// residual terms are `$x = '' OR ...`, which no index can serve, so the planner keeps the
+// driving range (the EXPLAIN test in areas_test.cpp checks it).
+#define IDSYNC_PG_C(column) column " COLLATE \"C\""
+#define IDSYNC_PG_SEARCH_NAME_RESIDUAL                                                      \
+  "($2 = '' OR (" IDSYNC_PG_C("u.username_key") " >= $2 AND " IDSYNC_PG_C("u.username_key") \
+  " < $3))"
+#define IDSYNC_PG_SEARCH_MAIL_RESIDUAL                                                         \
+  "($4 = '' OR (" IDSYNC_PG_C("u.mail_key") " >= $4 AND " IDSYNC_PG_C("u.mail_key") " < $5))"
+#define IDSYNC_PG_SEARCH_STATE_RESIDUAL "($6 = '' OR u.state = $6)"
+#define IDSYNC_PG_SEARCH_GROUP_RESIDUAL                                   \
+  "($7::bigint = 0 OR EXISTS (SELECT 1 FROM effective_members g "         \
+  "WHERE g.group_pk = $7::bigint AND g.user_pk = u.pk))"
+// Username order; with no criterion at all the range is every username.
+inline constexpr std::string_view kSearchUsersByName =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = $1 AND "
+    IDSYNC_PG_C("u.username_key") " >= $2 AND " IDSYNC_PG_C("u.username_key") " < $3 AND "
+    IDSYNC_PG_C("u.username_key") " > $8 AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL " AND "
+    IDSYNC_PG_SEARCH_STATE_RESIDUAL " AND " IDSYNC_PG_SEARCH_GROUP_RESIDUAL
+    " AND $9::bigint >= 0 ORDER BY " IDSYNC_PG_C("u.username_key") " LIMIT $10::bigint";
+// E-mails repeat, so the cursor is the pair (mail_key, pk): effective_users_by_mail_c.
+inline constexpr std::string_view kSearchUsersByMail =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = $1 AND "
+    IDSYNC_PG_C("u.mail_key") " >= $4 AND " IDSYNC_PG_C("u.mail_key") " < $5 AND ("
+    IDSYNC_PG_C("u.mail_key") ", u.pk) > ($8 COLLATE \"C\", $9::bigint) AND "
+    IDSYNC_PG_SEARCH_NAME_RESIDUAL " AND " IDSYNC_PG_SEARCH_STATE_RESIDUAL " AND "
+    IDSYNC_PG_SEARCH_GROUP_RESIDUAL " ORDER BY " IDSYNC_PG_C("u.mail_key") ", u.pk "
+    "LIMIT $10::bigint";
+// A group's members in user pk order (the primary key of effective_members).
+inline constexpr std::string_view kSearchUsersByGroup =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U
+    " FROM effective_members m JOIN effective_users u ON u.pk = m.user_pk "
+    "WHERE m.group_pk = $7::bigint AND m.user_pk > $9::bigint AND u.directory = $1 AND "
+    IDSYNC_PG_SEARCH_NAME_RESIDUAL " AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL " AND "
+    IDSYNC_PG_SEARCH_STATE_RESIDUAL " AND $8::text IS NOT NULL ORDER BY m.user_pk LIMIT $10::bigint";
+// effective_users_by_state: (directory, state, username_key COLLATE "C").
+inline constexpr std::string_view kSearchUsersByState =
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = $1 AND "
+    "u.state = $6 AND " IDSYNC_PG_C("u.username_key") " > $8 AND "
+    IDSYNC_PG_SEARCH_NAME_RESIDUAL " AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL " AND "
+    IDSYNC_PG_SEARCH_GROUP_RESIDUAL " AND $9::bigint >= 0 ORDER BY "
+    IDSYNC_PG_C("u.username_key") " LIMIT $10::bigint";
+#undef IDSYNC_PG_SEARCH_NAME_RESIDUAL
+#undef IDSYNC_PG_SEARCH_MAIL_RESIDUAL
+#undef IDSYNC_PG_SEARCH_STATE_RESIDUAL
+#undef IDSYNC_PG_SEARCH_GROUP_RESIDUAL
+#undef IDSYNC_PG_C
+#undef IDSYNC_PG_EUSER_COLUMNS_U
+#undef IDSYNC_PG_LDAP_ACCOUNT_COLUMNS
+
+// --- policy applies in progress (policy_area.cpp, migration 7), one per directory
+inline constexpr std::string_view kGetPolicyApply =
+    "SELECT record FROM policy_applies WHERE directory = $1";
+inline constexpr std::string_view kPutPolicyApply =
+    "INSERT INTO policy_applies(directory, record) VALUES ($1, $2) "
+    "ON CONFLICT(directory) DO UPDATE SET record = excluded.record";
+inline constexpr std::string_view kDeletePolicyApply =
+    "DELETE FROM policy_applies WHERE directory = $1";
 
 #undef IDSYNC_PG_RESOURCE_COLUMNS
 #undef IDSYNC_PG_DIRECTORY_COLUMNS

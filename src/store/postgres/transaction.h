@@ -1,8 +1,7 @@
 // PgTransaction: the store's Transaction (store.h) over one PostgreSQL connection inside one
 // transaction (serializable for writes, repeatable read for reads). Private to store/postgres.
 // Its members are defined one file per area, as in store/sqlite; the console's area is
-// PgConsoleArea (console_area.h); the LDAP server's still comes from UnportedAreas (unported.h)
-// and answers kUnavailable.
+// PgConsoleArea (console_area.h) and the LDAP server's PgLdapArea (ldap_area.h).
 #pragma once
 
 #include <cstdint>
@@ -15,19 +14,21 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "store/postgres/console_area.h"
+#include "store/postgres/ldap_area.h"
 #include "store/postgres/pg_connection.h"
-#include "store/postgres/unported.h"
 #include "store/store.h"
 
 namespace idsync::store::postgres {
 
-class PgTransaction final : public UnportedAreas {
+class PgTransaction final : public Transaction {
  public:
   PgTransaction(PgConnection& db, bool writable, const Clock& clock)
-      : db_(db), writable_(writable), clock_(clock), console_(db, writable) {}
+      : db_(db), writable_(writable), clock_(clock), console_(db, writable), ldap_(db, writable) {}
 
   // --- the admin console's area (console_area.cpp)
   ConsoleArea& Console() override { return console_; }
+  // --- the LDAP server's area (ldap_area.cpp)
+  LdapArea& Ldap() override { return ldap_; }
 
   // Whether this transaction appended to the change feed: its changes get their seq from the
   // sequencer after the commit (PostgresStore::Write).
@@ -109,6 +110,11 @@ class PgTransaction final : public UnportedAreas {
   Result<PolicyVersion> GetPolicy(int64_t connection_id) override;
   Result<PolicyVersion> PutPolicy(const PolicyVersion& policy) override;
   Result<std::vector<PolicyVersion>> ListPolicyVersions(int64_t connection_id) override;
+  // Records of policy applies in progress: the batched, resumable apply runs here as on SQLite.
+  Result<Json> GetPolicyApply(const std::string& directory) override;
+  Status PutPolicyApply(const std::string& directory, const Json& record) override;
+  Status DeletePolicyApply(const std::string& directory) override;
+  bool KeepsPolicyApplies() const override { return true; }
 
   // --- effective users (effective_user_area.cpp)
   Result<EffectiveUserRow> GetEffectiveUser(const std::string& directory,
@@ -125,11 +131,11 @@ class PgTransaction final : public UnportedAreas {
                                                            int64_t limit) override;
   Status ScanEffectiveUsers(const std::string& directory,
                             const std::function<bool(const EffectiveUserRow&)>& visit) override;
-  // The console explorer's indexed search: not ported yet (answers kUnavailable).
-  Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& /*directory*/,
-                                                 const EffectiveUserSearch& /*search*/) override {
-    return NotPorted("SearchEffectiveUsers");
-  }
+  // --- the explorer's search and keyset pages in creation order (user_search.cpp)
+  Result<EffectiveUserPage> SearchEffectiveUsers(const std::string& directory,
+                                                 const EffectiveUserSearch& search) override;
+  Result<std::vector<std::pair<int64_t, EffectiveUserRow>>> EffectiveUsersAfter(
+      const std::string& directory, int64_t after, int64_t limit) override;
 
   // --- effective groups and memberships (effective_group_area.cpp)
   Result<EffectiveGroupRow> GetEffectiveGroup(const std::string& directory,
@@ -208,6 +214,7 @@ class PgTransaction final : public UnportedAreas {
   bool writable_;
   const Clock& clock_;
   PgConsoleArea console_;
+  PgLdapArea ldap_;
   bool appended_changes_ = false;
 };
 
