@@ -451,14 +451,13 @@ Result<Json> DirectoryService::PreviewPolicy(const std::string& connection, cons
     if (!parsed) return parsed.error();
     scope->overrides[conn.id] = std::make_shared<const policy::Policy>(std::move(*parsed));
     if (tx.KeepsPolicyApplies()) {
-      auto streamable = Streamable(tx, *scope);
-      if (!streamable) return streamable.error();
-      if (*streamable) {
-        auto preview = StreamPreview(tx, *scope, options.max_items);
-        if (!preview) return preview.error();
-        out = std::move(*preview);
-        return Status::Ok();
-      }
+      // Streamed: the linking decision over a compact model, then the users page by page.
+      auto linking = PlanLinking(tx, *scope);
+      if (!linking) return linking.error();
+      auto preview = StreamPreview(tx, *scope, options.max_items, &*linking);
+      if (!preview) return preview.error();
+      out = std::move(*preview);
+      return Status::Ok();
     }
     auto plan = PlanDirectory(tx, *scope);
     if (!plan) return plan.error();
