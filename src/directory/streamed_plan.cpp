@@ -521,7 +521,7 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
                   DiffTally& tally, WriteCounts& applied, int64_t batch) {
   const std::string& dir = scope.directory.name;
   const int phase = record.value("phase", kPhaseStored);
-  const bool with_linking = record.value("linking", false);
+  const bool with_linking = record.value("linking", false);  // phase 3 follows phase 2
   if ((phase == kPhaseLink || phase == kPhaseNew) && !linking) {
     return MakeError(ErrorCode::kInternal, "policy apply record: phase " +
                                                std::to_string(phase) +
@@ -542,7 +542,11 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
     if (Status s = NewUsersBatch(impl, tx, scope, exists, *linking, record, tally, w, batch); !s) {
       return s;
     }
-    if (Status s = RetryPending(tx, scope, w); !s) return s;
+    // After the last write, as the whole plan: what all the writes made possible for the
+    // sources still pending (the batches before did not retry).
+    if (record.value("phase", kPhaseNew) == kPhaseDone) {
+      if (Status s = RetryAllPending(tx, scope, w); !s) return s;
+    }
     if (w.wrote_change) impl.pending_notify = true;
     AddCounts(applied, w.counts);
     record["tally"] = tally.Save();
@@ -581,10 +585,6 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
     if (Status s = tally.Add(tx, dir, row->id, SnapshotOfRow(*row), out); !s) return s;
   }
   tally.conflicts += w.counts.conflicts - conflicts_before;
-  // What these writes made possible for pending source users, as every live write does.
-  if (Status s = RetryPending(tx, scope, w); !s) return s;
-  if (w.wrote_change) impl.pending_notify = true;
-  AddCounts(applied, w.counts);
   if (static_cast<int64_t>(page->size()) < batch) {
     int next = phase + 1;
     if (next == kPhaseNew && !with_linking) next = kPhaseDone;
@@ -593,6 +593,14 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
   } else {
     record["after"] = page->back().first;
   }
+  // What the writes made possible for pending source users: once, after the last write, as
+  // the whole plan retries (a pending source retried after an early batch would take a name
+  // before a renamed user of a later batch asks for it, which the preview cannot count).
+  if (record.value("phase", phase) == kPhaseDone) {
+    if (Status s = RetryAllPending(tx, scope, w); !s) return s;
+  }
+  if (w.wrote_change) impl.pending_notify = true;
+  AddCounts(applied, w.counts);
   record["tally"] = tally.Save();
   record["applied"] = CountsJson(applied);
   return Status::Ok();
