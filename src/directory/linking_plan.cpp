@@ -190,12 +190,13 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
         }
       }
     }
-    plan.unlinked.emplace_back(conn, s.source_user_id);
     if (target < 0) {
       // A new user holds no key for the sources after it (see PlanDirectory).
-      plan.fresh.emplace_back(conn, s.source_user_id);
+      plan.fresh.push_back(static_cast<uint32_t>(plan.unlinked.size()));
+      plan.unlinked.emplace_back(conn, std::move(s.source_user_id));
       continue;
     }
+    plan.unlinked.emplace_back(conn, s.source_user_id);
     UserModel& u = users[static_cast<size_t>(target)];
     u.present[s.ordinal] = true;
     if (!s.key.empty() && Earlier(s.ordinal, s.source_user_id, u) && u.key != s.key) {

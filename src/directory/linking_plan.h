@@ -28,8 +28,8 @@ struct LinkingPlan {
     std::string replaced;  // source user id of the tombstone it replaces, "" for none
   };
   std::vector<Join> joins;         // in SourceBefore order
-  std::vector<SourceKey> fresh;    // sources of new users, in SourceBefore order
   std::vector<SourceKey> unlinked;  // every unlinked present source, in SourceBefore order
+  std::vector<uint32_t> fresh;      // those that become new users: indexes into `unlinked`
   std::unordered_map<std::string, std::vector<size_t>> joins_of;  // user id -> joins
   std::set<SourceKey> dropped;     // tombstones replaced
   std::unordered_map<int64_t, int> ordinal;  // connection -> rank in SourceBefore order

@@ -234,7 +234,8 @@ class RederiveProperty {
       auto r = directory_->ApplyPolicy(s.connection.name, policy, actor_, options);
       EXPECT_TRUE(r) << policy.dump() << ": " << r.error().detail;
       if (r && preview) {
-        EXPECT_EQ((*r)["counts"], (*preview)["counts"]) << policy.dump();
+        EXPECT_EQ((*r)["counts"], (*preview)["counts"])
+            << policy.dump() << "\npreview " << preview->dump() << "\napply " << r->dump();
         EXPECT_EQ((*r)["conflicts"], (*preview)["conflicts"]) << policy.dump();
       }
       return s.connection.name + " policy " + policy.dump();

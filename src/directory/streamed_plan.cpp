@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -233,10 +234,13 @@ bool Gone(const PlannedUser& u) {
   return u.user.state == UserState::kRemoved || u.user.state == UserState::kNotImported;
 }
 
-// VisitWritten's username rule over WriteOrder's last rank: the renamed stored users (`renamed`,
-// in creation order), then the new users (`fresh`, in SourceBefore order). A renamed user is
-// refused the name an earlier one of this rank holds (took, or kept when refused), or a stored
-// user keeps; a name held by a user leaving or renamed later is free. `visit(user, row, refused)`:
+// WriteUser's username rule over WriteOrder's last rank, in the order the batches write it: the
+// renamed stored users (`renamed`, in creation order), then the new users (in SourceBefore
+// order). A user is refused the name an earlier one of this rank holds (took, or kept when
+// refused), a stored user keeps, or a renamed user not written yet still holds (WriteUser finds
+// it in the store; the last batch's RetryAllPending then gives it the name, as the whole plan's
+// RetryPending does, and that write is in "applied", not in the counts); a name held by a user
+// leaving, or renamed earlier to another name, is free. `visit(user, row, refused)`:
 // row null for a new user; a refused new user is not imported, a new user that is Gone is
 // visited with refused false (its caller decides).
 using RankVisit =
@@ -244,14 +248,19 @@ using RankVisit =
 Status WalkLastRank(store::Transaction& tx, const Scope& scope, const policy::GroupExists& exists,
                     const LinkingPlan* linking, const std::vector<std::string>& renamed,
                     const std::set<std::string>& renamed_ids, const std::set<std::string>& leaving,
-                    const std::vector<LinkingPlan::SourceKey>* fresh, const RankVisit& visit) {
+                    const LinkingPlan* sources, bool every_unlinked, const RankVisit& visit) {
   const std::string& dir = scope.directory.name;
-  std::map<std::string, std::string> claimed;  // FoldCase(username) -> id
+  // FoldCase(username) claimed by a user of this rank. Each user asks once, before it claims, so
+  // a claim found is another user's.
+  std::unordered_set<std::string> claimed;
+  std::unordered_set<std::string> written;  // renamed users visited
   auto refused_name = [&](const std::string& id, const std::string& key) -> Result<bool> {
-    if (auto c = claimed.find(key); c != claimed.end()) return c->second != id;
+    if (claimed.count(key)) return true;
     auto holder = tx.FindEffectiveUserByUsername(dir, key);
     if (holder) {
-      return holder->id != id && !renamed_ids.count(holder->id) && !leaving.count(holder->id);
+      if (holder->id == id || leaving.count(holder->id)) return false;
+      // A renamed holder written already gave the name up (or kept it: claimed, above).
+      return !(renamed_ids.count(holder->id) && written.count(holder->id));
     }
     if (holder.error().code != ErrorCode::kNotFound) return holder.error();
     return false;
@@ -264,11 +273,14 @@ Status WalkLastRank(store::Transaction& tx, const Scope& scope, const policy::Gr
     const std::string key = FoldCase(UsernameOf(u->user));
     auto refused = refused_name(id, key);
     if (!refused) return refused.error();
-    claimed[*refused ? row->username_key : key] = id;
+    claimed.insert(*refused ? row->username_key : key);
+    written.insert(id);
     if (Status s = visit(*u, &*row, *refused); !s) return s;
   }
-  if (!fresh) return Status::Ok();
-  for (const auto& [conn, sid] : *fresh) {
+  if (!sources) return Status::Ok();
+  const size_t n = every_unlinked ? sources->unlinked.size() : sources->fresh.size();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [conn, sid] = sources->unlinked[every_unlinked ? i : sources->fresh[i]];
     auto u = PlanNewUser(tx, scope, conn, sid, exists);
     if (!u) return u.error();
     if (!*u) continue;
@@ -279,7 +291,7 @@ Status WalkLastRank(store::Transaction& tx, const Scope& scope, const policy::Gr
       auto r = refused_name(nu.id, key);
       if (!r) return r.error();
       refused = *r;
-      if (!refused) claimed[key] = nu.id;
+      if (!refused) claimed.insert(key);
     }
     if (Status s = visit(nu, nullptr, refused); !s) return s;
   }
@@ -302,8 +314,7 @@ Status PlannedGroups(store::Transaction& tx, const Scope& scope, std::set<std::s
   }
   if (!*needed) return Status::Ok();
   const LinkingPlan* overlay = linking && !joins_written ? linking : nullptr;
-  const std::vector<LinkingPlan::SourceKey>* fresh = nullptr;
-  if (linking) fresh = joins_written ? &linking->unlinked : &linking->fresh;
+  const bool fresh = linking && !linking->unlinked.empty();
   auto grants = [&](const PlannedUser& u) {
     for (const auto& [key, m] : u.user.memberships) {
       for (const auto& g : m.grants) {
@@ -337,8 +348,8 @@ Status PlannedGroups(store::Transaction& tx, const Scope& scope, std::set<std::s
     if (static_cast<int64_t>(page->size()) < kPreviewPage) break;
     after = page->back().first;
   }
-  if (!fresh || fresh->empty()) return Status::Ok();
-  return WalkLastRank(tx, scope, {}, overlay, renamed, renamed_ids, leaving, fresh,
+  if (!fresh) return Status::Ok();
+  return WalkLastRank(tx, scope, {}, overlay, renamed, renamed_ids, leaving, linking, joins_written,
                       [&](PlannedUser& u, const store::EffectiveUserRow* row, bool refused) {
                         if (!row && !refused && !Gone(u)) grants(u);
                         return Status::Ok();
@@ -391,7 +402,7 @@ Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t ma
   }
   Status st = WalkLastRank(
       tx, scope, exists, linking, renamed, renamed_ids, leaving,
-      linking ? &linking->fresh : nullptr,
+      linking, /*every_unlinked=*/false,
       [&](PlannedUser& u, const store::EffectiveUserRow* row, bool refused) -> Status {
         if (!row) {
           // A new user: WriteUser records a conflict for its source when it is not imported,
