@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <deque>
 #include <map>
+#include <string_view>
 
 #include "directory/derivation.h"
 #include "scim/types.h"
@@ -40,12 +42,11 @@ namespace {
 
 // A stored user as the decision sees it: the link key it will hold (its first present source's
 // in SourceBefore order that has one, else its stored key) and its present connections.
+// About 200 bytes a user (id, key, its entry in the id index, the connection bits).
 struct UserModel {
   std::string id;
   std::string key;
-  int best_ordinal = INT_MAX;  // the source the key comes from
-  std::string best_source;
-  std::vector<bool> present;  // by connection ordinal
+  int best_ordinal = INT_MAX;  // the connection of the source the key comes from
 };
 
 struct Unlinked {
@@ -55,9 +56,20 @@ struct Unlinked {
   std::string key;
 };
 
-bool Earlier(int ordinal, const std::string& sid, const UserModel& u) {
-  return ordinal != u.best_ordinal ? ordinal < u.best_ordinal : sid < u.best_source;
-}
+// Present connections of each user, a bit per connection ordinal.
+class Bits {
+ public:
+  explicit Bits(size_t connections) : words_((connections + 63) / 64) {}
+  void Add() { bits_.resize(bits_.size() + words_, 0); }
+  bool Get(size_t user, size_t ord) const {
+    return (bits_[user * words_ + ord / 64] >> (ord % 64)) & 1U;
+  }
+  void Set(size_t user, size_t ord) { bits_[user * words_ + ord / 64] |= uint64_t{1} << (ord % 64); }
+
+ private:
+  size_t words_;
+  std::vector<uint64_t> bits_;
+};
 
 }  // namespace
 
@@ -77,22 +89,45 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
   });
   for (size_t i = 0; i < conns.size(); ++i) plan.ordinal[conns[i]] = static_cast<int>(i);
 
-  // Stored users in store order (pk), the order link-key lookups return them.
-  std::vector<UserModel> users;
-  std::unordered_map<std::string, uint32_t> rank;
+  // Stored users in store order (pk), the order link-key lookups return them. A deque, so that
+  // the index's keys (views of the ids) stay valid as it grows.
+  std::deque<UserModel> users;
+  std::unordered_map<std::string_view, uint32_t> rank;
+  Bits present(conns.size());
   Status st = tx.ScanEffectiveUsers(dir, [&](const store::EffectiveUserRow& row) {
-    rank.emplace(row.id, static_cast<uint32_t>(users.size()));
     UserModel u;
     u.id = row.id;
     u.key = row.link_key;
-    u.present.assign(conns.size(), false);
     users.push_back(std::move(u));
+    present.Add();
+    rank.emplace(users.back().id, static_cast<uint32_t>(users.size() - 1));
     return true;
   });
   if (!st) return st.error();
 
-  // Every source user in the mirrors: linked ones shape their user's model, unlinked present
-  // ones are to be decided. Tombstones in the mirror (linked, not mappable) by name.
+  // The key a user takes from its sources of connection `ord`, when it has two present ones
+  // there (rare: linking never joins a second one; a source made mappable again can be): the
+  // first by source id, read again from the links.
+  auto key_within = [&](uint32_t user, int64_t conn) -> Result<std::string> {
+    auto links = tx.LinksOf(dir, users[user].id);
+    if (!links) return links.error();
+    std::string best_sid, key;
+    for (const auto& l : *links) {
+      if (l.connection_id != conn) continue;
+      auto s = LoadSource(tx, scope, conn, l.source_user_id, l.source_name);
+      if (!s) return s.error();
+      if (!s->present || s->link_key.empty()) continue;
+      if (best_sid.empty() || l.source_user_id < best_sid) {
+        best_sid = l.source_user_id;
+        key = s->link_key;
+      }
+    }
+    return key;
+  };
+
+  // Every source user in the mirrors, connection by connection in SourceBefore order: linked
+  // ones shape their user's model, unlinked present ones are to be decided. Tombstones in the
+  // mirror (linked, not mappable) by name.
   std::vector<Unlinked> unlinked;
   std::map<std::pair<int64_t, std::string>, std::vector<std::pair<std::string, uint32_t>>>
       tombstones;
@@ -113,13 +148,24 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
         if (auto it = rank.find(link->effective_user_id); it != rank.end()) user = it->second;
       }
       if (user >= 0) {
-        UserModel& u = users[static_cast<size_t>(user)];
+        const auto i = static_cast<uint32_t>(user);
+        UserModel& u = users[i];
         if (s.present) {
-          u.present[ord] = true;
-          if (!s.link_key.empty() && Earlier(static_cast<int>(ord), r.id, u)) {
-            u.key = s.link_key;
-            u.best_ordinal = static_cast<int>(ord);
-            u.best_source = r.id;
+          const bool second = present.Get(i, ord);
+          present.Set(i, ord);
+          if (!s.link_key.empty()) {
+            // Connections come in SourceBefore order: an earlier one's key stays.
+            if (u.best_ordinal > static_cast<int>(ord)) {
+              u.key = s.link_key;
+              u.best_ordinal = static_cast<int>(ord);
+            } else if (second && u.best_ordinal == static_cast<int>(ord)) {
+              auto key = key_within(i, conn);
+              if (!key) {
+                failed = key.error();
+                return false;
+              }
+              u.key = std::move(*key);
+            }
           }
         } else if (!name.empty()) {
           tombstones[{conn, name}].emplace_back(r.id, static_cast<uint32_t>(user));
@@ -136,10 +182,19 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
     return a.ordinal != b.ordinal ? a.ordinal < b.ordinal : a.source_user_id < b.source_user_id;
   });
 
-  // Holders of each link key, in store order.
+  // Holders of each link key an unlinked source carries, in store order: a join moves its user
+  // to the joining source's key, so no other key is ever looked up.
   std::unordered_map<std::string, std::vector<uint32_t>> holders;
+  for (const auto& s : unlinked) {
+    if (!s.key.empty()) holders.emplace(s.key, std::vector<uint32_t>());
+  }
   for (uint32_t i = 0; i < users.size(); ++i) {
-    if (!users[i].key.empty()) holders[users[i].key].push_back(i);
+    auto h = holders.find(users[i].key);
+    if (h != holders.end()) {
+      h->second.push_back(i);
+    } else {
+      std::string().swap(users[i].key);  // never looked up
+    }
   }
   // Tombstones of (connection, name): those in the mirror (above) and the links of sources no
   // longer in it, by source user id.
@@ -173,7 +228,7 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
       auto list = tombstones_of(conn, s.name);
       if (!list) return list.error();
       for (const auto& [sid, u] : **list) {
-        if (plan.dropped.count({conn, sid}) || users[u].present[s.ordinal]) continue;
+        if (plan.dropped.count({conn, sid}) || present.Get(u, s.ordinal)) continue;
         target = u;
         replaced = sid;
         plan.dropped.insert({conn, sid});
@@ -183,7 +238,7 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
     if (target < 0 && !s.key.empty()) {
       if (auto h = holders.find(s.key); h != holders.end()) {
         for (uint32_t u : h->second) {
-          if (!users[u].present[s.ordinal]) {
+          if (!present.Get(u, s.ordinal)) {
             target = u;
             break;
           }
@@ -198,8 +253,10 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
     }
     plan.unlinked.emplace_back(conn, s.source_user_id);
     UserModel& u = users[static_cast<size_t>(target)];
-    u.present[s.ordinal] = true;
-    if (!s.key.empty() && Earlier(s.ordinal, s.source_user_id, u) && u.key != s.key) {
+    present.Set(static_cast<size_t>(target), static_cast<size_t>(s.ordinal));
+    // The joining source comes from a connection the user holds no present source of, so its
+    // order against the user's key source is by connection alone.
+    if (!s.key.empty() && s.ordinal < u.best_ordinal) {
       if (!u.key.empty()) {
         auto& old = holders[u.key];
         old.erase(std::remove(old.begin(), old.end(), static_cast<uint32_t>(target)), old.end());
@@ -208,10 +265,7 @@ Result<LinkingPlan> PlanLinking(store::Transaction& tx, const Scope& scope) {
       now.insert(std::lower_bound(now.begin(), now.end(), static_cast<uint32_t>(target)),
                  static_cast<uint32_t>(target));
       u.key = s.key;
-    }
-    if (!s.key.empty() && Earlier(s.ordinal, s.source_user_id, u)) {
       u.best_ordinal = s.ordinal;
-      u.best_source = s.source_user_id;
     }
     plan.joins_of[u.id].push_back(plan.joins.size());
     plan.joins.push_back({conn, s.source_user_id, s.name, u.id, replaced});
