@@ -111,9 +111,9 @@ def main():
         if a.unlink:
             import sqlite3
             db = sqlite3.connect(os.path.join(data, "idsync.db"))
-            n = db.execute("DELETE FROM source_links WHERE rowid IN "
-                           "(SELECT rowid FROM source_links ORDER BY rowid LIMIT ?)",
-                           (a.unlink,)).rowcount
+            n = db.execute("DELETE FROM source_links WHERE (connection_id, source_user_id) IN "
+                           "(SELECT connection_id, source_user_id FROM source_links "
+                           "ORDER BY source_user_id LIMIT ?)", (a.unlink,)).rowcount
             db.commit()
             db.close()
             R["unlinked"] = n

@@ -476,9 +476,9 @@ Status PrimeGroups(store::Transaction& tx, const std::string& dir, DiffTally& ta
 }
 
 // Phase 3: the next `batch` unlinked sources after the record's cursor, each a new user.
-Status NewUsersBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Scope& scope,
-                     const policy::GroupExists& exists, const LinkingPlan& linking, Json& record,
-                     DiffTally& tally, Writer& w, int64_t batch) {
+Status NewUsersBatch(store::Transaction& tx, const Scope& scope, const policy::GroupExists& exists,
+                     const LinkingPlan& linking, Json& record, DiffTally& tally, Writer& w,
+                     int64_t batch) {
   const std::string& dir = scope.directory.name;
   const auto& all = linking.unlinked;
   auto it = all.begin();
@@ -521,7 +521,6 @@ Status NewUsersBatch(DirectoryService::Impl& impl, store::Transaction& tx, const
     const auto& last = *(it - 1);
     record["source"] = Json::array({last.first, last.second});
   }
-  (void)impl;
   return Status::Ok();
 }
 
@@ -550,7 +549,7 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
   policy::GroupExists exists = ExistsWith(tx, scope, created);
   Writer w(impl, tx, scope, record.value("cause", Json::object()), impl.clock.Now());
   if (phase == kPhaseNew) {
-    if (Status s = NewUsersBatch(impl, tx, scope, exists, *linking, record, tally, w, batch); !s) {
+    if (Status s = NewUsersBatch(tx, scope, exists, *linking, record, tally, w, batch); !s) {
       return s;
     }
     // After the last write, as the whole plan: what all the writes made possible for the
