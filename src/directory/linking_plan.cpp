@@ -64,7 +64,9 @@ class Bits {
   bool Get(size_t user, size_t ord) const {
     return (bits_[user * words_ + ord / 64] >> (ord % 64)) & 1U;
   }
-  void Set(size_t user, size_t ord) { bits_[user * words_ + ord / 64] |= uint64_t{1} << (ord % 64); }
+  void Set(size_t user, size_t ord) {
+    bits_[user * words_ + ord / 64] |= uint64_t{1} << (ord % 64);
+  }
 
  private:
   size_t words_;

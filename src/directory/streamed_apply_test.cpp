@@ -533,8 +533,9 @@ TEST_F(StreamedApplyTest, LinkKeysChangedByThePolicyReachTheWholePlan) {
     store::Connection hr = AddConnection(f, "hr", "22222222-2222-3333-4444-555555555555");
     ASSERT_TRUE(f.directory->ApplyPolicy("hr", {{"users", {{"import_new", false}}}}, {}));
     for (int n = 0; n < 40; ++n) {
-      std::string mail = (n == 3 || n == 6 || n == 7) ? "shared@example.com"
-                                                       : "user" + std::to_string(n) + "@example.com";
+      std::string mail = (n == 3 || n == 6 || n == 7)
+                             ? "shared@example.com"
+                             : "user" + std::to_string(n) + "@example.com";
       Source(f, hr, "dddddddd-0000-4000-8000-" + std::to_string(100000000000 + n),
              {{"schemas", {std::string(scim::kUserSchema)}},
               {"userName", "hr" + std::to_string(n)},
