@@ -6,6 +6,8 @@ SCIM client PATCHing one user at a time while the apply runs.
     python3 bench/policy_scale.py                     # 100,000 users
     python3 bench/policy_scale.py --users 1000000
     python3 bench/policy_scale.py --users 20000       # quick run
+    python3 bench/policy_scale.py --underived         # no user linked yet (see below)
+    python3 bench/policy_scale.py --unlink 100        # 100 sources pending (see below)
 
 Loads the users with `bench/bulk_users --derive` (through the store, each batch derived into
 the effective directory as a SCIM create derives it; build it with -DIDSYNC_BUILD_BENCH=ON or
@@ -17,6 +19,14 @@ an administrator runs it, while the server serves):
             random user, one request at a time, on one keep-alive connection: the apply's wall
             time, CPU and peak RSS; the PATCHes' count, statuses, median, p99 and max
   after     a second preview, which must show no change
+With --underived the users are loaded into the mirror only (bulk_users without --derive): no
+source user is linked, the non-steady case at its largest. The preview and the apply then make
+the linking decision for every source (linking_plan.cpp) and create every effective user (the
+apply's phase 3); a PATCH during the apply derives its user live, so the apply creates fewer.
+With --unlink K, K links of derived users are deleted from the database before the server
+starts (as if K sources were pending): every stored user then enters the linking decision's
+model (the non-steady case with a few unlinked sources on a large directory), and each of the K
+sources joins back the user holding its link key.
 The preview's counts equal the apply's, less the users the client PATCHed before the apply's
 batch reached them (those writes derived them with the new policy: the apply finds them done);
 the report gives both numbers. Without concurrent writes they are equal (unit test
@@ -72,6 +82,10 @@ def main():
                     help="most users per apply batch (policy set --batch; default: the CLI's)")
     ap.add_argument("--batch-ms", type=int, default=None,
                     help="passed to policy set (default: the CLI's, 40 ms of work per batch)")
+    ap.add_argument("--underived", action="store_true",
+                    help="load the mirror only: every source user unlinked (the linking decision)")
+    ap.add_argument("--unlink", type=int, default=0,
+                    help="delete this many links before serving: sources pending")
     a = ap.parse_args()
     binary = bench.find_binary(a.bin)
     bulk = a.bulk or os.path.join(os.path.dirname(binary), "bench", "bulk_users")
@@ -83,16 +97,27 @@ def main():
     policy_path = os.path.join(work, "policy.json")
     with open(policy_path, "w") as fh:
         json.dump(POLICY, fh)
-    R = {"users": a.users, "policy": POLICY, "binary": binary, "loadavg_start": bench.loadavg()}
+    R = {"users": a.users, "underived": a.underived, "unlink": a.unlink, "policy": POLICY, "binary": binary, "loadavg_start": bench.loadavg()}
     server = None
     try:
         token, prefix = bench.new_connection(binary, data)
         t0 = time.monotonic()
-        load = subprocess.run([bulk, data, "bench", str(a.users), "5000", "--derive"],
+        load = subprocess.run([bulk, data, "bench", str(a.users), "5000"] +
+                              ([] if a.underived else ["--derive"]),
                               capture_output=True, text=True, check=True)
         R["load"] = json.loads(load.stdout)
         R["load"]["wall_s"] = round(time.monotonic() - t0, 1)
         bench.log(f"loaded and derived {a.users} users in {R['load']['wall_s']} s")
+        if a.unlink:
+            import sqlite3
+            db = sqlite3.connect(os.path.join(data, "idsync.db"))
+            n = db.execute("DELETE FROM source_links WHERE (connection_id, source_user_id) IN "
+                           "(SELECT connection_id, source_user_id FROM source_links "
+                           "ORDER BY source_user_id LIMIT ?)", (a.unlink,)).rowcount
+            db.commit()
+            db.close()
+            R["unlinked"] = n
+            bench.log(f"deleted {n} links: those sources are unlinked")
         server = bench.Server(binary, data, work)
         server.start()
         R["server_rss_start_kib"] = bench.vm_rss_kib(server.proc.pid)
@@ -173,12 +198,14 @@ def main():
         # under the new policy: the apply then finds it done and does not count it.
         R["users_patched_during_apply"] = len({n for _, _, n in during})
         R["preview_minus_apply_updated"] = pc["updated"] - ac["updated"]
+        R["preview_minus_apply_created"] = pc["created"] - ac["created"]
         R["apply_counts_equal_preview"] = pc == ac
         R["applied_equal_preview"] = all(applied.get(k) == pc.get(k) for k in bench.USER_COUNTS)
         R["after_changes"] = sum(int(v or 0) for v in R["after"]["counts"].values())
         R["loadavg_end"] = bench.loadavg()
         p, s, d = R["preview"], R["apply"], R["patch_during_apply"]
-        print(f"\n{a.users:,} users, load {R['loadavg_start']} -> {R['loadavg_end']}, "
+        print(f"\n{a.users:,} users{' (underived: none linked)' if a.underived else ''}"
+              f"{f' ({a.unlink} links deleted)' if a.unlink else ''}, load {R['loadavg_start']} -> {R['loadavg_end']}, "
               f"loaded and derived in {R['load']['wall_s']} s\n")
         print("| step | wall s | CPU s | peak RSS MiB | counts |")
         print("|---|---:|---:|---:|---|")
@@ -193,7 +220,8 @@ def main():
         print(f"histogram during the apply (ms: requests): {d.get('histogram_ms')}")
         print(f"preview counts = apply counts: {R['apply_counts_equal_preview']}; = applied: "
               f"{R['applied_equal_preview']}; preview - apply updated: "
-              f"{R['preview_minus_apply_updated']} (distinct users PATCHed during the apply, "
+              f"{R['preview_minus_apply_updated']}, created: {R['preview_minus_apply_created']} "
+              f"(distinct users PATCHed during the apply, "
               f"derived by those writes: {R['users_patched_during_apply']}); changes left after: "
               f"{R['after_changes']}")
         if a.out:

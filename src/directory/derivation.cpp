@@ -394,6 +394,21 @@ Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transacti
   return w.counts;
 }
 
+Status RetryAllPending(store::Transaction& tx, const Scope& scope, Writer& w) {
+  auto conflicts = tx.ListConflicts(scope.directory.name);
+  if (!conflicts) return conflicts.error();
+  std::vector<std::pair<int64_t, std::string>> sources;
+  for (const auto& c : *conflicts) {
+    if (scope.Find(c.connection_id)) sources.emplace_back(c.connection_id, c.source_user_id);
+  }
+  std::sort(sources.begin(), sources.end());
+  sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+  if (!sources.empty()) {
+    if (Status s = DeriveRound(tx, scope, w, sources); !s) return s;
+  }
+  return RetryPending(tx, scope, w);
+}
+
 Status RetryPending(store::Transaction& tx, const Scope& scope, Writer& w) {
   // Each round lets in what the previous one made possible; a source is retried once per
   // write, so this ends.

@@ -72,6 +72,12 @@ struct Writer;  // writer.h
 // re-derivation of the whole directory makes of the same mirrors.
 Status RetryPending(store::Transaction& tx, const Scope& scope, Writer& w);
 
+// Re-derives every pending source user of the directory, then RetryPending: the end of a
+// streamed apply outside the steady state, whose batches do not retry (the whole plan retries
+// once, after its last write, with what all its writes made possible; a batch knows only its own
+// writes).
+Status RetryAllPending(store::Transaction& tx, const Scope& scope, Writer& w);
+
 // Plans every effective user of the scope's directory and writes the plan (directory_plan.cpp):
 // the preview JSON of what it did (at most `max_items` per list) plus "applied" counts.
 Result<Json> ApplyPlan(DirectoryService::Impl& impl, store::Transaction& tx, Scope& scope,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -451,14 +452,20 @@ Result<Json> DirectoryService::PreviewPolicy(const std::string& connection, cons
     if (!parsed) return parsed.error();
     scope->overrides[conn.id] = std::make_shared<const policy::Policy>(std::move(*parsed));
     if (tx.KeepsPolicyApplies()) {
+      // Streamed: in the steady state the users page by page; otherwise the linking decision
+      // over a compact model first (its model costs memory per stored user: only when needed).
       auto streamable = Streamable(tx, *scope);
       if (!streamable) return streamable.error();
-      if (*streamable) {
-        auto preview = StreamPreview(tx, *scope, options.max_items);
-        if (!preview) return preview.error();
-        out = std::move(*preview);
-        return Status::Ok();
+      std::optional<LinkingPlan> linking;
+      if (!*streamable) {
+        auto plan = PlanLinking(tx, *scope);
+        if (!plan) return plan.error();
+        linking = std::move(*plan);
       }
+      auto preview = StreamPreview(tx, *scope, options.max_items, linking ? &*linking : nullptr);
+      if (!preview) return preview.error();
+      out = std::move(*preview);
+      return Status::Ok();
     }
     auto plan = PlanDirectory(tx, *scope);
     if (!plan) return plan.error();

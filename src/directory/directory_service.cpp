@@ -188,14 +188,17 @@ Result<store::DirectoryRecord> DirectoryService::SetCustomAttributes(const std::
   if (!parsed) return parsed.error();
   // An apply a killed process left half-done goes first.
   if (auto resumed = ResumeApplies(); !resumed) return resumed.error();
-  // In the steady state (every present source user linked) the re-derivation the change needs
-  // is the batched apply (streamed_plan.h), recorded in the same transaction as the change. A
+  // The re-derivation the change needs is the batched apply (streamed_plan.h), recorded in the
+  // same transaction as the change; outside the steady state (a present source not linked) it
+  // starts with the linking decision (phase 0). A
   // change of definitions does not change which source users are present or linked (a policy
   // cannot use an attribute before it is defined, and removing one a policy uses is refused),
   // so the check is made before, outside the writer.
   bool streamable = false;
+  bool batched = false;
   Status checked = impl_->store.Read([&](store::Transaction& tx) -> Status {
     if (!tx.KeepsPolicyApplies()) return Status::Ok();
+    batched = true;
     if (auto d = tx.GetDirectory(directory); !d) {
       return d.error().code == ErrorCode::kNotFound ? Status::Ok() : Status(d.error());
     }
@@ -245,11 +248,17 @@ Result<store::DirectoryRecord> DirectoryService::SetCustomAttributes(const std::
                   {"request_id", actor.request_id},
                   {"actor", actor.name},
                   {"reason", "custom attributes changed"}};
-    if (streamable) {
+    if (batched) {
       streamed = true;
-      Json record = {{"connection", ""},  {"connection_id", 0}, {"version", 0},
-                     {"phase", 1},        {"after", 0},         {"cause", cause},
-                     {"actor", actor.name}, {"request_id", actor.request_id}};
+      Json record = {{"connection", ""},
+                     {"connection_id", 0},
+                     {"version", 0},
+                     {"phase", streamable ? kPhaseStored : kPhaseLink},
+                     {"linking", !streamable},
+                     {"after", 0},
+                     {"cause", cause},
+                     {"actor", actor.name},
+                     {"request_id", actor.request_id}};
       if (Status s = tx.PutPolicyApply(directory, record); !s) return s;
     } else {
       auto applied = ApplyPlan(*impl_, tx, *scope, cause, 0);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include "directory/derivation.h"
 #include "directory/directory_service.h"
+#include "directory/linking_plan.h"
 #include "directory/scope.h"
 #include "directory/streamed_plan.h"
 #include "directory/writer.h"
@@ -71,6 +73,10 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
   std::set<std::string> created;
   bool needed = false;
   bool pending = false;
+  // Outside the steady state: the linking decision (phase 0 writes it) and the unlinked sources
+  // (phase 3 makes them new users), once per run. A run resumed past phase 0 decides again but
+  // uses only the unlinked sources: its joins are stored links already.
+  std::optional<LinkingPlan> linking;
   Status st = impl.store.Read([&](store::Transaction& tx) -> Status {
     if (!tx.KeepsPolicyApplies()) return Status::Ok();
     auto record = tx.GetPolicyApply(directory);
@@ -81,7 +87,14 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
     pending = true;
     auto scope = LoadScope(impl, tx, directory);
     if (!scope) return scope.error();
-    return PlannedGroups(tx, *scope, &created, &needed);
+    const int phase = record->value("phase", kPhaseStored);
+    if (record->value("linking", false) && phase < kPhaseDone) {
+      auto plan = PlanLinking(tx, *scope);
+      if (!plan) return plan.error();
+      linking = std::move(*plan);
+    }
+    return PlannedGroups(tx, *scope, &created, &needed, linking ? &*linking : nullptr,
+                         phase != kPhaseLink);
   });
   if (!st) return st.error();
   if (!pending) return Json(nullptr);
@@ -117,13 +130,15 @@ Result<Json> RunApply(DirectoryService::Impl& impl, DirectoryService& service,
       WriteCounts applied = CountsFromJson(record->value("applied", Json()));
       auto scope = LoadScope(impl, tx, directory);
       if (!scope) return scope.error();
-      if (Status s = ApplyBatch(impl, tx, *scope, needed ? &created : nullptr, *record, tally,
-                                applied, size);
+      if (Status s = ApplyBatch(impl, tx, *scope, needed ? &created : nullptr,
+                                linking ? &*linking : nullptr, *record, tally, applied, size);
           !s) {
         return s;
       }
       worked = std::chrono::steady_clock::now() - began;
-      if (record->value("phase", 1) <= 2) return tx.PutPolicyApply(directory, *record);
+      if (record->value("phase", kPhaseStored) < kPhaseDone) {
+        return tx.PutPolicyApply(directory, *record);
+      }
       done = true;
       out = tally.ToJson();
       out["applied"] = CountsJson(applied);
@@ -185,12 +200,15 @@ Result<Json> DirectoryService::Rederive(const std::string& directory, const Acto
                 {"request_id", actor.request_id},
                 {"actor", actor.name},
                 {"reason", "directory re-derived"}};
-  // In the steady state (every present source user linked) the re-derivation is the batched
-  // apply of the policies in force (a record with version 0): bounded memory, and SCIM writes
-  // served between its batches. Otherwise the whole plan, in one transaction.
+  // The re-derivation is the batched apply of the policies in force (a record with version 0):
+  // bounded memory, and SCIM writes served between its batches; outside the steady state (a
+  // source not linked) it starts with the linking decision (phase 0). `whole`: the whole plan
+  // in one transaction (the reference the streamed form is tested against).
   bool streamable = false;
+  bool batched = false;
   Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
     if (whole || !tx.KeepsPolicyApplies()) return Status::Ok();
+    batched = true;
     auto scope = LoadScope(*impl_, tx, directory);
     if (!scope) return scope.error();
     auto can = Streamable(tx, *scope);
@@ -204,11 +222,17 @@ Result<Json> DirectoryService::Rederive(const std::string& directory, const Acto
   st = impl_->store.Write([&](store::Transaction& tx) -> Status {
     auto scope = LoadScope(*impl_, tx, directory);
     if (!scope) return scope.error();
-    if (streamable) {
+    if (batched) {
       streamed = true;
-      Json record = {{"connection", ""},  {"connection_id", 0}, {"version", 0},
-                     {"phase", 1},        {"after", 0},         {"cause", cause},
-                     {"actor", actor.name}, {"request_id", actor.request_id}};
+      Json record = {{"connection", ""},
+                     {"connection_id", 0},
+                     {"version", 0},
+                     {"phase", streamable ? kPhaseStored : kPhaseLink},
+                     {"linking", !streamable},
+                     {"after", 0},
+                     {"cause", cause},
+                     {"actor", actor.name},
+                     {"request_id", actor.request_id}};
       return tx.PutPolicyApply(directory, record);
     }
     auto applied = ApplyPlan(*impl_, tx, *scope, cause, 100);
@@ -236,8 +260,10 @@ Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const 
   // over every source user must not hold the writer. (A source left pending by a SCIM write
   // between the two stays pending, as the live rules leave it.)
   bool streamable = false;
+  bool batched = false;
   Status st = impl_->store.Read([&](store::Transaction& tx) -> Status {
     if (!tx.KeepsPolicyApplies()) return Status::Ok();
+    batched = true;
     auto scope = LoadScope(*impl_, tx, *dir);
     if (!scope) return scope.error();
     auto parsed = policy::ParsePolicy(policy, Impl::ContextOf(conn, *scope->custom));
@@ -281,12 +307,13 @@ Result<Json> DirectoryService::ApplyPolicy(const std::string& connection, const 
                   {"request_id", actor.request_id},
                   {"actor", actor.name},
                   {"reason", "policy version " + std::to_string(stored->version) + " applied"}};
-    if (streamable) {
+    if (batched) {
       streamed = true;
       Json record = {{"connection", conn.name},
                      {"connection_id", conn.id},
                      {"version", stored->version},
-                     {"phase", 1},
+                     {"phase", streamable ? kPhaseStored : kPhaseLink},
+                     {"linking", !streamable},
                      {"after", 0},
                      {"cause", cause},
                      {"actor", actor.name},

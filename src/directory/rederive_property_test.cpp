@@ -224,8 +224,20 @@ class RederiveProperty {
     }
     if (op < 93) {
       Json policy = RandomPolicy();
-      auto r = directory_->ApplyPolicy(s.connection.name, policy, actor_);
+      // The preview counts what the apply writes, in the steady state or not (a pending source,
+      // one the policy makes mappable, link keys it changes): batches of 1 to 5 users.
+      auto preview = directory_->PreviewPolicy(s.connection.name, policy);
+      EXPECT_TRUE(preview) << policy.dump() << ": " << preview.error().detail;
+      ApplyOptions options;
+      options.batch = 1 + Pick(5);
+      options.batch_ms = 0;
+      auto r = directory_->ApplyPolicy(s.connection.name, policy, actor_, options);
       EXPECT_TRUE(r) << policy.dump() << ": " << r.error().detail;
+      if (r && preview) {
+        EXPECT_EQ((*r)["counts"], (*preview)["counts"])
+            << policy.dump() << "\npreview " << preview->dump() << "\napply " << r->dump();
+        EXPECT_EQ((*r)["conflicts"], (*preview)["conflicts"]) << policy.dump();
+      }
       return s.connection.name + " policy " + policy.dump();
     }
     // Hand grants and revokes, by username.

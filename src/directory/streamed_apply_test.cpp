@@ -53,7 +53,7 @@ class StreamedApplyTest : public ::testing::Test {
   };
 
   void TearDown() override {
-    for (auto* f : {&a_, &b_}) {
+    for (auto* f : {&a_, &b_, &c_}) {
       f->directory.reset();
       if (f->store) f->store->Close();
       f->store.reset();
@@ -172,7 +172,129 @@ class StreamedApplyTest : public ::testing::Test {
     return recorded;
   }
 
-  Folder a_, b_;
+  // A second connection of the directory, its sources added with AddSource.
+  static store::Connection AddConnection(Folder& f, const std::string& name,
+                                         const std::string& uuid) {
+    store::Connection out;
+    Status st = f.store->Write([&](store::Transaction& tx) -> Status {
+      store::Connection c;
+      c.uuid = uuid;
+      c.name = name;
+      c.directory = "users";
+      c.kind = "scim";
+      c.created = SystemClock::Instance().Now();
+      auto created = tx.CreateConnection(c);
+      if (!created) return created.error();
+      out = *created;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st) << st.error().detail;
+    return out;
+  }
+
+  // A source user created (or, `body` null, deleted) in the mirror, derived as a SCIM write.
+  static void Source(Folder& f, const store::Connection& conn, const std::string& id,
+                     const Json& body) {
+    Status st = f.store->Write([&](store::Transaction& tx) -> Status {
+      service::MirrorChange change;
+      change.connection = &conn;
+      change.actor = "test";
+      change.users.insert(id);
+      if (body.is_null()) {
+        change.operation = "delete";
+        if (Status s = tx.DeleteResource(conn.id, ResourceType::kUser, id); !s) return s;
+      } else {
+        change.operation = "create";
+        store::StoredResource r;
+        r.id = id;
+        r.type = ResourceType::kUser;
+        r.body = body;
+        r.created = r.last_modified = SystemClock::Instance().Now();
+        std::string name = body.value("userName", "");
+        auto put = tx.PutResource(conn.id, r, FoldCase(name), {{"userName", FoldCase(name)}});
+        if (!put) return put.error();
+      }
+      return f.directory->OnMirrorChanged(tx, change);
+    });
+    ASSERT_TRUE(st) << st.error().detail;
+  }
+
+  // Whether every source user of the directory is linked (the steady state).
+  static bool Steady(Folder& f) {
+    bool unlinked = false;
+    Status st = f.store->Read([&](store::Transaction& tx) -> Status {
+      auto conns = tx.ListConnections();
+      if (!conns) return conns.error();
+      for (const auto& c : *conns) {
+        Status s = tx.ScanResources(c.id, ResourceType::kUser, [&](const store::StoredResource& r) {
+          if (!tx.GetLink(c.id, r.id)) unlinked = true;
+          return true;
+        });
+        if (!s) return s;
+      }
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st);
+    return !unlinked;
+  }
+
+  // `policy` applied to `connection` on a_ streamed (batches of 7: phase 0, then each pass in
+  // several batches) and on b_ by the whole plan (the policy stored, its apply record dropped,
+  // then `rederive --whole`): the same end state (users by username, the change feed's entries
+  // by kind, the conflicts), the preview's counts equal to what the streamed apply wrote and to
+  // the whole plan's counts. Then on c_, stopped after `stop` batches (as a killed process
+  // leaves it) and resumed by a new process: the same end state again.
+  void ExpectStreamedIsWhole(const std::string& connection, const Json& policy, int64_t stop) {
+    auto preview = a_.directory->PreviewPolicy(connection, policy);
+    ASSERT_TRUE(preview) << preview.error().detail;
+    const Json& counts = (*preview)["counts"];
+    ApplyOptions options;
+    options.batch = 7;
+    options.batch_ms = 0;
+    auto applied = a_.directory->ApplyPolicy(connection, policy, {}, options);
+    ASSERT_TRUE(applied) << applied.error().detail;
+    EXPECT_EQ((*applied)["counts"], counts) << (*applied)["counts"].dump() << " vs preview "
+                                            << counts.dump();
+    EXPECT_EQ((*applied)["conflicts"], (*preview)["conflicts"]);
+    for (const char* k : {"created", "updated", "disabled", "enabled", "removed",
+                          "memberships_added", "memberships_removed"}) {
+      EXPECT_EQ((*applied)["applied"][k], counts[k]) << k;
+    }
+    EXPECT_FALSE(Recorded(a_));
+
+    ApplyOptions none;
+    none.stop_after_batches = 0;
+    ASSERT_FALSE(b_.directory->ApplyPolicy(connection, policy, {}, none));
+    Status st = b_.store->Write(
+        [&](store::Transaction& tx) -> Status { return tx.DeletePolicyApply("users"); });
+    ASSERT_TRUE(st) << st.error().detail;
+    auto whole = b_.directory->Rederive("users", {}, /*whole=*/true);
+    ASSERT_TRUE(whole) << whole.error().detail;
+    EXPECT_EQ((*whole)["counts"], counts) << (*whole)["counts"].dump();
+    EXPECT_EQ(State(a_), State(b_));
+
+    ApplyOptions stopped = options;
+    stopped.stop_after_batches = stop;
+    ASSERT_FALSE(c_.directory->ApplyPolicy(connection, policy, {}, stopped));
+    ASSERT_TRUE(Recorded(c_));
+    c_.directory = std::make_unique<DirectoryService>(*c_.store, SystemClock::Instance());
+    auto resumed = c_.directory->ResumeApplies();
+    ASSERT_TRUE(resumed) << resumed.error().detail;
+    ASSERT_EQ(resumed->size(), 1u);
+    EXPECT_EQ((*resumed)[0]["result"]["counts"], counts);
+    EXPECT_FALSE(Recorded(c_));
+    EXPECT_EQ(State(a_), State(c_)) << "stopped after " << stop << " batches";
+  }
+
+  // The same steps on every folder in use.
+  template <typename F>
+  void Each(F&& step) {
+    for (auto* f : {&a_, &b_, &c_}) {
+      if (f->store) step(*f);
+    }
+  }
+
+  Folder a_, b_, c_;
 };
 
 TEST_F(StreamedApplyTest, PreviewCountsAreWhatTheBatchedApplyWrites) {
@@ -370,6 +492,105 @@ TEST_F(StreamedApplyTest, ScimWriteDuringTheApplyDerivesWithTheNewPolicy) {
   auto again = a_.directory->Rederive("users", {}, /*whole=*/true);
   ASSERT_TRUE(again) << again.error().detail;
   for (const auto& [k, v] : (*again)["counts"].items()) EXPECT_EQ(v, 0) << k;
+}
+
+// Outside the steady state (issue #13 items 1-2): sources that no stored user links are decided
+// first (the linking decision, phase 0), the stored users merged in batches, the new users
+// written last; the end state is the whole plan's.
+
+// A source pending (its name held) whose conflict the new policy resolves, and sources the new
+// policy makes mappable again (removed under the previous one): new users.
+TEST_F(StreamedApplyTest, PendingAndNewlyMappableSourcesReachTheWholePlan) {
+  Fill(a_);
+  Fill(b_);
+  Fill(c_);
+  const Json by_nick = {{"attributes", {{"username", {{"sources", {"nickName"}}}}}},
+                        {"users", {{"on_delete", "delete"}}}};
+  Each([&](Folder& f) {
+    ASSERT_TRUE(f.directory->ApplyPolicy("idp", by_nick, {}));
+    // "user1" is held: pending.
+    Source(f, f.connection, SourceId(900),
+           {{"schemas", {std::string(scim::kUserSchema)}}, {"userName", "dup"},
+            {"nickName", "user1"}});
+  });
+  ASSERT_FALSE(Steady(a_));
+  const Json by_name = {{"users", {{"on_delete", "delete"}}}};
+  ExpectStreamedIsWhole("idp", by_name, 64);  // in phase 3 (1 + 31 + 31 before it)
+  auto state = State(a_);
+  EXPECT_EQ(state.count("user dup"), 1u);
+  EXPECT_EQ(state.count("user user17"), 1u);  // mappable again (no nickName)
+  EXPECT_EQ(state["conflicts"], 0);
+}
+
+// A policy that changes every stored user's link key while sources of a second connection are
+// pending, then a policy that lets those in: they join the holders of their new keys (two of
+// them the two holders of one key, in store order), the others become new users.
+TEST_F(StreamedApplyTest, LinkKeysChangedByThePolicyReachTheWholePlan) {
+  Fill(a_);
+  Fill(b_);
+  Fill(c_);
+  Each([&](Folder& f) {
+    store::Connection hr = AddConnection(f, "hr", "22222222-2222-3333-4444-555555555555");
+    ASSERT_TRUE(f.directory->ApplyPolicy("hr", {{"users", {{"import_new", false}}}}, {}));
+    for (int n = 0; n < 40; ++n) {
+      std::string mail = (n == 3 || n == 6 || n == 7)
+                             ? "shared@example.com"
+                             : "user" + std::to_string(n) + "@example.com";
+      Source(f, hr, "dddddddd-0000-4000-8000-" + std::to_string(100000000000 + n),
+             {{"schemas", {std::string(scim::kUserSchema)}},
+              {"userName", "hr" + std::to_string(n)},
+              {"emails", {{{"value", mail}, {"primary", true}}}}});
+    }
+  });
+  ASSERT_FALSE(Steady(a_));
+  const Json by_mail = {{"linking", {{"key", "email"}}}};
+  ExpectStreamedIsWhole("idp", by_mail, 1);  // after phase 0
+  ExpectStreamedIsWhole("hr", {{"linking", {{"key", "email"}}}}, 36);  // in phase 2
+  auto state = State(a_);
+  // hr9 joined user9 (idp decides the username: the lower connection id at equal priority);
+  // hr3 and hr6 the two holders of shared@example.com, in store order; hr7 found no holder
+  // without an hr source: a new user, as hr1 (no holder).
+  for (const char* joined : {"user hr9", "user hr3", "user hr6", "user hr0"}) {
+    EXPECT_EQ(state.count(joined), 0u) << joined;
+  }
+  for (const char* fresh : {"user hr7", "user hr1", "user user3", "user user6"}) {
+    EXPECT_EQ(state.count(fresh), 1u) << fresh;
+  }
+  EXPECT_EQ(state["conflicts"], 0);
+  EXPECT_TRUE(Steady(a_));
+}
+
+// A source created again under the name of a deleted one (a re-hire) while unmappable, then
+// made mappable: it re-provisions the deleted source's user (its tombstone), and users whose
+// sources were unmappable (tombstones in the mirror) come back.
+TEST_F(StreamedApplyTest, TombstoneReprovisioningReachesTheWholePlan) {
+  Fill(a_);
+  Fill(b_);
+  Fill(c_);
+  const Json by_nick = {{"attributes", {{"username", {{"sources", {"nickName"}}}}}},
+                        {"users", {{"on_delete", "disable"}}}};
+  Each([&](Folder& f) {
+    ASSERT_TRUE(f.directory->ApplyPolicy("idp", by_nick, {}));
+    Source(f, f.connection, SourceId(10), Json());  // deleted: user10 disabled, a tombstone
+    Source(f, f.connection, SourceId(901),
+           {{"schemas", {std::string(scim::kUserSchema)}}, {"userName", "user10"}});
+  });
+  ASSERT_FALSE(Steady(a_));
+  const Json by_name = {{"users", {{"on_delete", "disable"}}}};
+  ExpectStreamedIsWhole("idp", by_name, 2);  // in phase 1
+  auto state = State(a_);
+  EXPECT_EQ(state["user user10"]["state"], "active");
+  EXPECT_EQ(state["user user17"]["state"], "active");
+  Status st = a_.store->Read([&](store::Transaction& tx) -> Status {
+    auto link = tx.GetLink(a_.connection.id, SourceId(901));
+    if (!link) return link.error();
+    auto user = tx.GetEffectiveUser("users", link->effective_user_id);
+    if (!user) return user.error();
+    EXPECT_EQ(user->username, "user10");
+    EXPECT_TRUE(tx.GetLink(a_.connection.id, SourceId(10)).error().code == ErrorCode::kNotFound);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st) << st.error().detail;
 }
 
 }  // namespace

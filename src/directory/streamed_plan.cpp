@@ -2,10 +2,14 @@
 #include "directory/streamed_plan.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "base/strings.h"
+#include "base/uuid.h"
 #include "directory/stored_user.h"
 #include "scim/types.h"
 
@@ -183,7 +187,8 @@ std::optional<policy::UserSnapshot> SnapshotOfRow(const store::EffectiveUserRow&
 
 Result<PlannedUser> PlanStoredUser(store::Transaction& tx, const Scope& scope,
                                    const store::EffectiveUserRow& row,
-                                   const policy::GroupExists& exists) {
+                                   const policy::GroupExists& exists,
+                                   const LinkingPlan* linking) {
   auto links = tx.LinksOf(scope.directory.name, row.id);
   if (!links) return links.error();
   std::vector<SourceState> sources;
@@ -191,14 +196,109 @@ Result<PlannedUser> PlanStoredUser(store::Transaction& tx, const Scope& scope,
     // As PlanDirectory: the sources of the directory's connections (a removed connection's
     // links are gone with it).
     if (!scope.Find(l.connection_id)) continue;
+    if (linking && linking->dropped.count({l.connection_id, l.source_user_id})) continue;
     auto s = LoadSource(tx, scope, l.connection_id, l.source_user_id, l.source_name);
     if (!s) return s.error();
     sources.push_back(std::move(*s));
+  }
+  if (linking) {
+    if (auto j = linking->joins_of.find(row.id); j != linking->joins_of.end()) {
+      for (size_t i : j->second) {
+        const auto& join = linking->joins[i];
+        auto s = LoadSource(tx, scope, join.connection, join.source_user_id, join.source_name);
+        if (!s) return s.error();
+        sources.push_back(std::move(*s));
+      }
+    }
   }
   std::optional<store::EffectiveUserRow> prev = row;
   if (sources.empty()) return Merge(scope, row.id, {}, prev, row.link_key, exists);
   return Merge(scope, row.id, std::move(sources), prev, "", exists);
 }
+
+Result<std::optional<PlannedUser>> PlanNewUser(store::Transaction& tx, const Scope& scope,
+                                               int64_t connection, const std::string& source,
+                                               const policy::GroupExists& exists) {
+  auto s = LoadSource(tx, scope, connection, source, "");
+  if (!s) return s.error();
+  if (!s->present) return std::optional<PlannedUser>();
+  std::vector<SourceState> sources;
+  sources.push_back(std::move(*s));
+  return std::optional<PlannedUser>(
+      Merge(scope, NewUuid(), std::move(sources), std::nullopt, "", exists));
+}
+
+namespace {
+
+bool Gone(const PlannedUser& u) {
+  return u.user.state == UserState::kRemoved || u.user.state == UserState::kNotImported;
+}
+
+// WriteUser's username rule over WriteOrder's last rank, in the order the batches write it: the
+// renamed stored users (`renamed`, in creation order), then the new users (in SourceBefore
+// order). A user is refused the name an earlier one of this rank holds (took, or kept when
+// refused), a stored user keeps, or a renamed user not written yet still holds (WriteUser finds
+// it in the store; the last batch's RetryAllPending then gives it the name, as the whole plan's
+// RetryPending does, and that write is in "applied", not in the counts); a name held by a user
+// leaving, or renamed earlier to another name, is free. `visit(user, row, refused)`:
+// row null for a new user; a refused new user is not imported, a new user that is Gone is
+// visited with refused false (its caller decides).
+using RankVisit =
+    std::function<Status(PlannedUser&, const store::EffectiveUserRow*, bool refused)>;
+Status WalkLastRank(store::Transaction& tx, const Scope& scope, const policy::GroupExists& exists,
+                    const LinkingPlan* linking, const std::vector<std::string>& renamed,
+                    const std::set<std::string>& renamed_ids, const std::set<std::string>& leaving,
+                    const LinkingPlan* sources, bool every_unlinked, const RankVisit& visit) {
+  const std::string& dir = scope.directory.name;
+  // FoldCase(username) claimed by a user of this rank. Each user asks once, before it claims, so
+  // a claim found is another user's.
+  std::unordered_set<std::string> claimed;
+  std::unordered_set<std::string> written;  // renamed users visited
+  auto refused_name = [&](const std::string& id, const std::string& key) -> Result<bool> {
+    if (claimed.count(key)) return true;
+    auto holder = tx.FindEffectiveUserByUsername(dir, key);
+    if (holder) {
+      if (holder->id == id || leaving.count(holder->id)) return false;
+      // A renamed holder written already gave the name up (or kept it: claimed, above).
+      return !(renamed_ids.count(holder->id) && written.count(holder->id));
+    }
+    if (holder.error().code != ErrorCode::kNotFound) return holder.error();
+    return false;
+  };
+  for (const auto& id : renamed) {
+    auto row = tx.GetEffectiveUser(dir, id);
+    if (!row) return row.error();
+    auto u = PlanStoredUser(tx, scope, *row, exists, linking);
+    if (!u) return u.error();
+    const std::string key = FoldCase(UsernameOf(u->user));
+    auto refused = refused_name(id, key);
+    if (!refused) return refused.error();
+    claimed.insert(*refused ? row->username_key : key);
+    written.insert(id);
+    if (Status s = visit(*u, &*row, *refused); !s) return s;
+  }
+  if (!sources) return Status::Ok();
+  const size_t n = every_unlinked ? sources->unlinked.size() : sources->fresh.size();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [conn, sid] = sources->unlinked[every_unlinked ? i : sources->fresh[i]];
+    auto u = PlanNewUser(tx, scope, conn, sid, exists);
+    if (!u) return u.error();
+    if (!*u) continue;
+    PlannedUser& nu = **u;
+    bool refused = false;
+    if (!Gone(nu)) {
+      const std::string key = FoldCase(UsernameOf(nu.user));
+      auto r = refused_name(nu.id, key);
+      if (!r) return r.error();
+      refused = *r;
+      if (!refused) claimed.insert(key);
+    }
+    if (Status s = visit(nu, nullptr, refused); !s) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 int WriteRank(const PlannedUser& u, const store::EffectiveUserRow& row) {
   if (u.user.state == UserState::kRemoved || u.user.state == UserState::kNotImported) return 0;
@@ -206,32 +306,54 @@ int WriteRank(const PlannedUser& u, const store::EffectiveUserRow& row) {
 }
 
 Status PlannedGroups(store::Transaction& tx, const Scope& scope, std::set<std::string>* created,
-                     bool* needed) {
+                     bool* needed, const LinkingPlan* linking, bool joins_written) {
   *needed = false;
   for (const auto& [id, info] : scope.connections) {
     const policy::Policy* pol = scope.PolicyOf(id);
     *needed = *needed || (pol && !pol->groups.import);
   }
   if (!*needed) return Status::Ok();
+  const LinkingPlan* overlay = linking && !joins_written ? linking : nullptr;
+  const bool fresh = linking && !linking->unlinked.empty();
+  auto grants = [&](const PlannedUser& u) {
+    for (const auto& [key, m] : u.user.memberships) {
+      for (const auto& g : m.grants) {
+        if (!g.existing_only) created->insert(key);
+      }
+    }
+  };
   // As PlanDirectory's first pass: the grants of every user the write leaves in the directory
-  // (with every stored user linked, each of them: VisitWritten visits refused renames too).
+  // (every stored user not leaving: VisitWritten visits refused renames too; the new users
+  // admitted by the username rule).
+  std::vector<std::string> renamed;
+  std::set<std::string> renamed_ids, leaving;
   int64_t after = 0;
   for (;;) {
     auto page = tx.EffectiveUsersAfter(scope.directory.name, after, kPreviewPage);
     if (!page) return page.error();
     for (const auto& [pos, row] : *page) {
-      auto u = PlanStoredUser(tx, scope, row, {});
+      auto u = PlanStoredUser(tx, scope, row, {}, overlay);
       if (!u) return u.error();
-      if (WriteRank(*u, row) == 0) continue;
-      for (const auto& [key, m] : u->user.memberships) {
-        for (const auto& g : m.grants) {
-          if (!g.existing_only) created->insert(key);
-        }
+      const int rank = WriteRank(*u, row);
+      if (rank == 0) {
+        if (fresh) leaving.insert(row.id);
+        continue;
+      }
+      grants(*u);
+      if (rank == 2 && fresh) {
+        renamed.push_back(row.id);
+        renamed_ids.insert(row.id);
       }
     }
-    if (static_cast<int64_t>(page->size()) < kPreviewPage) return Status::Ok();
+    if (static_cast<int64_t>(page->size()) < kPreviewPage) break;
     after = page->back().first;
   }
+  if (!fresh) return Status::Ok();
+  return WalkLastRank(tx, scope, {}, overlay, renamed, renamed_ids, leaving, linking, joins_written,
+                      [&](PlannedUser& u, const store::EffectiveUserRow* row, bool refused) {
+                        if (!row && !refused && !Gone(u)) grants(u);
+                        return Status::Ok();
+                      });
 }
 
 policy::GroupExists ExistsWith(store::Transaction& tx, const Scope& scope,
@@ -244,15 +366,17 @@ policy::GroupExists ExistsWith(store::Transaction& tx, const Scope& scope,
 
 // ---------------------------------------------------------------------------- preview
 
-Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t max_items) {
+Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t max_items,
+                           const LinkingPlan* linking) {
   const std::string& dir = scope.directory.name;
+  if (linking && linking->Empty()) linking = nullptr;
   std::set<std::string> created;
   bool needed = false;
-  if (Status s = PlannedGroups(tx, scope, &created, &needed); !s) return s.error();
+  if (Status s = PlannedGroups(tx, scope, &created, &needed, linking); !s) return s.error();
   policy::GroupExists exists = ExistsWith(tx, scope, needed ? &created : nullptr);
   DiffTally tally(max_items);
   // Pass 1 (WriteOrder ranks 0 and 1): counted at once. Renamed users (rank 2) are counted in
-  // pass 2, in the same order, with VisitWritten's username rule.
+  // pass 2, in the same order, with VisitWritten's username rule, then the new users.
   std::vector<std::string> renamed;
   std::set<std::string> renamed_ids, leaving;
   int64_t after = 0;
@@ -260,7 +384,7 @@ Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t ma
     auto page = tx.EffectiveUsersAfter(dir, after, kPreviewPage);
     if (!page) return page.error();
     for (const auto& [pos, row] : *page) {
-      auto u = PlanStoredUser(tx, scope, row, exists);
+      auto u = PlanStoredUser(tx, scope, row, exists, linking);
       if (!u) return u.error();
       const int rank = WriteRank(*u, row);
       if (rank == 2) {
@@ -276,38 +400,27 @@ Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t ma
     if (static_cast<int64_t>(page->size()) < kPreviewPage) break;
     after = page->back().first;
   }
-  // Pass 2: a renamed user is refused the name an earlier one of this pass holds (took, or kept
-  // when refused), or a stored user keeps; a name held by a user leaving or renamed later is free.
-  std::map<std::string, std::string> claimed;  // FoldCase(username) -> id
-  for (const auto& id : renamed) {
-    auto row = tx.GetEffectiveUser(dir, id);
-    if (!row) return row.error();
-    auto u = PlanStoredUser(tx, scope, *row, exists);
-    if (!u) return u.error();
-    const std::string key = FoldCase(UsernameOf(u->user));
-    bool refused = false;
-    if (auto c = claimed.find(key); c != claimed.end()) {
-      refused = c->second != id;
-    } else {
-      auto holder = tx.FindEffectiveUserByUsername(dir, key);
-      if (holder) {
-        refused = holder->id != id && !renamed_ids.count(holder->id) && !leaving.count(holder->id);
-      } else if (holder.error().code != ErrorCode::kNotFound) {
-        return holder.error();
-      }
-    }
-    policy::EffectiveUser out = u->user;
-    if (refused) {
-      ++tally.conflicts;
-      claimed[row->username_key] = id;
-      out.attributes["username"].value = row->username;
-    } else {
-      claimed[key] = id;
-    }
-    if (Status s = tally.Add(tx, dir, id, SnapshotOfRow(*row), policy::Snapshot(out)); !s) {
-      return s.error();
-    }
-  }
+  Status st = WalkLastRank(
+      tx, scope, exists, linking, renamed, renamed_ids, leaving,
+      linking, /*every_unlinked=*/false,
+      [&](PlannedUser& u, const store::EffectiveUserRow* row, bool refused) -> Status {
+        if (!row) {
+          // A new user: WriteUser records a conflict for its source when it is not imported,
+          // by the username rule or by the policy.
+          if (refused || Gone(u)) {
+            ++tally.conflicts;
+            return Status::Ok();
+          }
+          return tally.Add(tx, dir, u.id, std::nullopt, policy::Snapshot(u.user));
+        }
+        policy::EffectiveUser out = u.user;
+        if (refused) {
+          ++tally.conflicts;
+          out.attributes["username"].value = row->username;
+        }
+        return tally.Add(tx, dir, row->id, SnapshotOfRow(*row), policy::Snapshot(out));
+      });
+  if (!st) return st.error();
   return tally.ToJson();
 }
 
@@ -338,43 +451,134 @@ void AddCounts(WriteCounts& into, const WriteCounts& c) {
   into.conflicts += c.conflicts;
 }
 
-Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Scope& scope,
-                  const std::set<std::string>* created, Json& record, DiffTally& tally,
-                  WriteCounts& applied, int64_t batch) {
+namespace {
+
+// Reads the member count of each group a write of `u` over `row` (null: a new user) changes,
+// before the write (DiffTally: a group's "before" is read at its first change).
+Status PrimeGroups(store::Transaction& tx, const std::string& dir, DiffTally& tally,
+                   const PlannedUser& u, const store::EffectiveUserRow* row) {
+  std::set<std::string> was, will;
+  if (row) {
+    if (auto b = SnapshotOfRow(*row)) was = b->groups;
+  }
+  if (!Gone(u)) will = policy::Snapshot(u.user).groups;
+  for (const auto& g : was) {
+    if (!will.count(g)) {
+      if (Status s = tally.Prime(tx, dir, g); !s) return s;
+    }
+  }
+  for (const auto& g : will) {
+    if (!was.count(g)) {
+      if (Status s = tally.Prime(tx, dir, g); !s) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// Phase 3: the next `batch` unlinked sources after the record's cursor, each a new user.
+Status NewUsersBatch(store::Transaction& tx, const Scope& scope, const policy::GroupExists& exists,
+                     const LinkingPlan& linking, Json& record, DiffTally& tally, Writer& w,
+                     int64_t batch) {
   const std::string& dir = scope.directory.name;
-  const int phase = record.value("phase", 1);
+  const auto& all = linking.unlinked;
+  auto it = all.begin();
+  if (auto c = record.find("source"); c != record.end() && c->is_array() && c->size() == 2) {
+    LinkingPlan::SourceKey cursor{c->at(0).get<int64_t>(), c->at(1).get<std::string>()};
+    it = std::upper_bound(all.begin(), all.end(), cursor,
+                          [&](const auto& a, const auto& b) { return linking.Before(a, b); });
+  }
+  std::vector<PlannedUser> todo;
+  int64_t taken = 0;
+  for (; it != all.end() && taken < batch; ++it, ++taken) {
+    // Linked since the decision (a SCIM write, RetryPending): the live rules placed it.
+    auto linked = IsLinked(tx, scope, it->first, it->second);
+    if (!linked) return linked.error();
+    if (*linked) continue;
+    auto u = PlanNewUser(tx, scope, it->first, it->second, exists);
+    if (!u) return u.error();
+    if (*u) todo.push_back(std::move(**u));
+  }
+  for (const auto& u : todo) {
+    if (Status s = PrimeGroups(tx, dir, tally, u, nullptr); !s) return s;
+  }
+  const int64_t conflicts_before = w.counts.conflicts;
+  for (auto& u : todo) {
+    if (Status s = w.WriteUser(u, std::nullopt); !s) return s;
+    std::optional<policy::UserSnapshot> out;
+    auto now = tx.GetEffectiveUser(dir, u.id);
+    if (now) {
+      out = SnapshotOfRow(*now);
+    } else if (now.error().code != ErrorCode::kNotFound) {
+      return now.error();
+    }
+    if (Status s = tally.Add(tx, dir, u.id, std::nullopt, out); !s) return s;
+  }
+  tally.conflicts += w.counts.conflicts - conflicts_before;
+  if (it == all.end()) {
+    record["phase"] = kPhaseDone;
+    record.erase("source");
+  } else {
+    const auto& last = *(it - 1);
+    record["source"] = Json::array({last.first, last.second});
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Scope& scope,
+                  const std::set<std::string>* created, const LinkingPlan* linking, Json& record,
+                  DiffTally& tally, WriteCounts& applied, int64_t batch) {
+  const std::string& dir = scope.directory.name;
+  const int phase = record.value("phase", kPhaseStored);
+  const bool with_linking = record.value("linking", false);  // phase 3 follows phase 2
+  if ((phase == kPhaseLink || phase == kPhaseNew) && !linking) {
+    return MakeError(ErrorCode::kInternal, "policy apply record: phase " +
+                                               std::to_string(phase) +
+                                               " without its linking decision");
+  }
+  if (phase == kPhaseLink) {
+    // The decision, all of it in one transaction: links only, no merge (see ARCHITECTURE).
+    if (Status s = WriteLinking(tx, scope, *linking); !s) return s;
+    record["phase"] = kPhaseStored;
+    record["after"] = 0;
+    record["tally"] = tally.Save();
+    record["applied"] = CountsJson(applied);
+    return Status::Ok();
+  }
+  policy::GroupExists exists = ExistsWith(tx, scope, created);
+  Writer w(impl, tx, scope, record.value("cause", Json::object()), impl.clock.Now());
+  if (phase == kPhaseNew) {
+    if (Status s = NewUsersBatch(tx, scope, exists, *linking, record, tally, w, batch); !s) {
+      return s;
+    }
+    // After the last write, as the whole plan: what all the writes made possible for the
+    // sources still pending (the batches before did not retry).
+    if (record.value("phase", kPhaseNew) == kPhaseDone) {
+      if (Status s = RetryAllPending(tx, scope, w); !s) return s;
+    }
+    if (w.wrote_change) impl.pending_notify = true;
+    AddCounts(applied, w.counts);
+    record["tally"] = tally.Save();
+    record["applied"] = CountsJson(applied);
+    return Status::Ok();
+  }
   const int64_t after = record.value("after", int64_t{0});
   auto page = tx.EffectiveUsersAfter(dir, after, batch);
   if (!page) return page.error();
-  policy::GroupExists exists = ExistsWith(tx, scope, created);
-  Writer w(impl, tx, scope, record.value("cause", Json::object()), impl.clock.Now());
   // This batch's users of the phase's ranks, leaving ones first (WriteOrder).
   std::vector<std::pair<int, std::pair<PlannedUser, const store::EffectiveUserRow*>>> todo;
   for (const auto& [pos, row] : *page) {
     auto u = PlanStoredUser(tx, scope, row, exists);
     if (!u) return u.error();
     const int rank = WriteRank(*u, row);
-    if ((phase == 1 && rank == 2) || (phase == 2 && rank != 2)) continue;
+    if ((phase == kPhaseStored && rank == 2) || (phase == kPhaseRenamed && rank != 2)) continue;
     todo.push_back({rank, {std::move(*u), &row}});
   }
   std::stable_sort(todo.begin(), todo.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  // Member counts before this batch writes: a group's "before" is read at its first change.
   for (const auto& [rank, item] : todo) {
-    const auto& [u, row] = item;
-    std::set<std::string> was, will;
-    if (auto b = SnapshotOfRow(*row)) was = b->groups;
-    if (rank != 0) will = policy::Snapshot(u.user).groups;
-    for (const auto& g : was) {
-      if (!will.count(g)) {
-        if (Status s = tally.Prime(tx, dir, g); !s) return s;
-      }
-    }
-    for (const auto& g : will) {
-      if (!was.count(g)) {
-        if (Status s = tally.Prime(tx, dir, g); !s) return s;
-      }
-    }
+    if (Status s = PrimeGroups(tx, dir, tally, item.first, item.second); !s) return s;
   }
   const int64_t conflicts_before = w.counts.conflicts;
   for (auto& [rank, item] : todo) {
@@ -391,16 +595,22 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
     if (Status s = tally.Add(tx, dir, row->id, SnapshotOfRow(*row), out); !s) return s;
   }
   tally.conflicts += w.counts.conflicts - conflicts_before;
-  // What these writes made possible for pending source users, as every live write does.
-  if (Status s = RetryPending(tx, scope, w); !s) return s;
-  if (w.wrote_change) impl.pending_notify = true;
-  AddCounts(applied, w.counts);
   if (static_cast<int64_t>(page->size()) < batch) {
-    record["phase"] = phase + 1;
+    int next = phase + 1;
+    if (next == kPhaseNew && !with_linking) next = kPhaseDone;
+    record["phase"] = next;
     record["after"] = 0;
   } else {
     record["after"] = page->back().first;
   }
+  // What the writes made possible for pending source users: once, after the last write, as
+  // the whole plan retries (a pending source retried after an early batch would take a name
+  // before a renamed user of a later batch asks for it, which the preview cannot count).
+  if (record.value("phase", phase) == kPhaseDone) {
+    if (Status s = RetryAllPending(tx, scope, w); !s) return s;
+  }
+  if (w.wrote_change) impl.pending_notify = true;
+  AddCounts(applied, w.counts);
   record["tally"] = tally.Save();
   record["applied"] = CountsJson(applied);
   return Status::Ok();

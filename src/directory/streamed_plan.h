@@ -3,14 +3,16 @@
 // the apply writes it in batches, each its own transaction, with a durable record of its
 // progress (store::PolicyArea::PutPolicyApply) so that an apply killed half-way is resumed.
 //
-// Streaming needs no global linking decision: it is used when every present source user of
-// the directory is linked to a stored effective user (the steady state: every mirror write
-// links its source at once). Otherwise (a source pending, or one the new policy makes
-// mappable) the whole plan of directory_plan.cpp runs, in one transaction, as before.
+// In the steady state (every present source user of the directory linked to a stored effective
+// user: every mirror write links its source at once) there is no global linking decision left.
+// Otherwise (a source pending, one the new policy makes mappable, link keys the policy changes)
+// the decision is made first over a compact model (linking_plan.h): the preview overlays it on
+// the stored links, the apply writes it as its phase 0.
 //
 // The order is directory_plan.cpp's WriteOrder, pass by pass: users leaving and users keeping
 // their username in one pass over the directory in creation order, then the users whose
-// username changes, in creation order. See docs/ARCHITECTURE.md, "Policy changes at scale".
+// username changes, in creation order, then the new users (phase 3) in SourceBefore order.
+// See docs/ARCHITECTURE.md, "Policy changes at scale".
 // Internal to the directory layer.
 #pragma once
 
@@ -21,6 +23,7 @@
 #include <string>
 
 #include "directory/derivation.h"
+#include "directory/linking_plan.h"
 #include "directory/writer.h"
 #include "policy/diff.h"
 
@@ -75,32 +78,54 @@ class DiffTally {
 std::optional<policy::UserSnapshot> SnapshotOfRow(const store::EffectiveUserRow& row);
 
 // The plan of one stored user from the sources linked to it (nothing written). `exists`: as
-// for Merge.
+// for Merge. `linking`: a decision not written yet, overlaid on the stored links.
 Result<PlannedUser> PlanStoredUser(store::Transaction& tx, const Scope& scope,
                                    const store::EffectiveUserRow& row,
-                                   const policy::GroupExists& exists);
+                                   const policy::GroupExists& exists,
+                                   const LinkingPlan* linking = nullptr);
+
+// The plan of a new user from one unlinked source (nothing written); nullopt when the source is
+// not present.
+Result<std::optional<PlannedUser>> PlanNewUser(store::Transaction& tx, const Scope& scope,
+                                               int64_t connection, const std::string& source,
+                                               const policy::GroupExists& exists);
 
 // WriteOrder's rank of a planned stored user: 0 leaving, 1 keeping its username, 2 renamed.
 int WriteRank(const PlannedUser& u, const store::EffectiveUserRow& row);
 
 // Local groups that the plan's grants create, for groups.import off (directory_plan.cpp does
 // the same over its whole plan); `exists` is set to "created here, or stored". Reads every user.
+// `linking`: a decision not written yet (null: none, or written already), whose new users are
+// counted too.
+// `joins_written`: the decision's joins are stored links already (a resumed apply past phase 0),
+// and every unlinked source is a new user.
 Status PlannedGroups(store::Transaction& tx, const Scope& scope, std::set<std::string>* created,
-                     bool* needed);
+                     bool* needed, const LinkingPlan* linking = nullptr,
+                     bool joins_written = false);
 policy::GroupExists ExistsWith(store::Transaction& tx, const Scope& scope,
                                const std::set<std::string>* created);
 
 // The preview of the scope's directory (overrides included), streamed: DiffToJson's shape plus
-// "conflicts". Only when Streamable.
-Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t max_items);
+// "conflicts". `linking`: the decision (null or empty in the steady state).
+Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t max_items,
+                           const LinkingPlan* linking = nullptr);
 
-// One batch of a streamed apply, in `tx`: reads the record's cursor ({"phase": 1|2, "after":
-// position}), writes the batch's users (phase 1: leaving then keeping their name; phase 2:
-// renamed, then RetryPending), and moves the cursor on; "phase": 3 when the last batch is done.
-// `tally` and `applied` accumulate what was written.
+// Phases of a streamed apply's record.
+inline constexpr int kPhaseLink = 0;     // write the linking decision
+inline constexpr int kPhaseStored = 1;   // stored users leaving or keeping their username
+inline constexpr int kPhaseRenamed = 2;  // stored users whose username changes
+inline constexpr int kPhaseNew = 3;      // new users (only with "linking")
+inline constexpr int kPhaseDone = 4;
+
+// One batch of a streamed apply, in `tx`: reads the record's cursor ({"phase": 0..3, "after":
+// position, "source": [connection, source user id] in phase 3}), writes the batch (phase 0: the
+// linking decision, all of it; phase 1: leaving then keeping their name; phase 2: renamed;
+// phase 3: new users), then RetryPending, and moves the cursor on; "phase": kPhaseDone when the
+// last batch is done. `linking`: the decision (phase 0) or the unlinked sources (phase 3),
+// needed when the record says "linking". `tally` and `applied` accumulate what was written.
 Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Scope& scope,
-                  const std::set<std::string>* created, Json& record, DiffTally& tally,
-                  WriteCounts& applied, int64_t batch);
+                  const std::set<std::string>* created, const LinkingPlan* linking, Json& record,
+                  DiffTally& tally, WriteCounts& applied, int64_t batch);
 
 // The directory of the connection named `name` (kNotFound naming it), and the connection.
 Result<std::string> DirectoryOfConnection(store::Store& store, const std::string& name,
