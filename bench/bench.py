@@ -121,6 +121,43 @@ def write_counts(port):
             found.get("idsync_store_commits_total"))
 
 
+def thread_cpu(pid):
+    """CPU seconds (user + system) of each named thread group of process `pid`: the store's
+    writer is "store-writer", the SCIM handlers "http-worker" (base/thread_name); "all" sums
+    every thread. Empty when the process is gone."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"all": 0.0}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        out[name] = out.get(name, 0.0) + cpu
+        out["all"] += cpu
+    return out
+
+
+def cpu_per_write(before, after, writes):
+    """Milliseconds of CPU per write between two thread_cpu() samples: the whole process, the
+    store's writer thread, and the HTTP handler threads. The writer's share bounds throughput:
+    one thread runs every write (group commit), so 1000 / writer_ms is the most writes per
+    second this server can commit however fast the disk is."""
+    if not before or not after or not writes:
+        return None
+    def d(name):
+        return round((after.get(name, 0.0) - before.get(name, 0.0)) * 1000.0 / writes, 3)
+    return {"process_ms": d("all"), "writer_ms": d("store-writer"),
+            "http_worker_ms": d("http-worker"), "http_io_ms": d("http-io")}
+
+
 def writes_per_commit(before, after):
     """Group commit: writes made durable per commit between two write_counts() samples."""
     if None in before or None in after or after[1] <= before[1]:
@@ -912,6 +949,12 @@ def fmt(v, unit=""):
     return s + unit
 
 
+def cpu_row(c):
+    if not c:
+        return None
+    return f"{fmt(c.get('process_ms'))} / {fmt(c.get('writer_ms'))}"
+
+
 def build_table(R):
     """Rows of (metric, value, baseline, ratio, target, verdict)."""
     rows = []
@@ -941,6 +984,7 @@ def build_table(R):
         row("creates p50 / p99 ms", f"{fmt(c.get('p50_ms'))} / {fmt(c.get('p99_ms'))}")
         row("creates 201 / errors", f"{c.get('created')} / {c.get('failed')}")
         row("creates per commit (group commit)", c.get("writes_per_commit"))
+        row("CPU ms per create: process / writer thread", cpu_row(c.get("cpu_per_write")))
 
     g = P.get("get_by_id", {})
     if g:
@@ -965,6 +1009,7 @@ def build_table(R):
         row("PATCH /Users/{id} p50 / p99 ms",
             f"{fmt(pu.get('p50_ms'))} / {fmt(pu.get('p99_ms'))}")
         row("PATCHes per commit (group commit)", pu.get("writes_per_commit"))
+        row("CPU ms per PATCH: process / writer thread", cpu_row(pu.get("cpu_per_write")))
 
     pg = P.get("paging", {})
     if pg:
@@ -1218,8 +1263,10 @@ def main():
 
             log(f"c. creates: POST /Users until {args.users} users exist")
             counts = write_counts(server.port)
+            cpu = thread_cpu(server.proc.pid)
             r = create_phase(url, lua_env, args.users, workdir, "main", args.create_timeout)
             r["writes_per_commit"] = writes_per_commit(counts, write_counts(server.port))
+            r["cpu_per_write"] = cpu_per_write(cpu, thread_cpu(server.proc.pid), r.get("created"))
             P["create"] = r
             server.check("POST /Users", rss_log)
             if r.get("created", 0) < args.users:
@@ -1266,10 +1313,13 @@ def main():
 
                 log("g. PATCH /Users/{id}")
                 counts = write_counts(server.port)
+                cpu = thread_cpu(server.proc.pid)
                 P["patch_user"] = run_wrk("patch_user.lua", "patch_user", url,
                                           dict(lua_env, BENCH_IDS_FILE=ids_file), secs)
                 P["patch_user"]["writes_per_commit"] = writes_per_commit(
                     counts, write_counts(server.port))
+                P["patch_user"]["cpu_per_write"] = cpu_per_write(
+                    cpu, thread_cpu(server.proc.pid), P["patch_user"].get("requests"))
                 server.check("PATCH /Users/{id}", rss_log)
 
             log(f"h. groups: fill 'big' with {len(ids)} members, 100 per PATCH")

@@ -1,28 +1,51 @@
 #!/usr/bin/env bash
-# Runs every built fuzz target for SECONDS each over its seed corpus and regression inputs.
-# Usage: tools/fuzz.sh BUILD_DIR [SECONDS]     e.g. tools/fuzz.sh build-fuzz 3600 for a long run
+# Runs every built fuzz target for SECONDS each over its seed corpus and regression inputs,
+# JOBS targets at a time (default: one per core; each target is one process on one core).
+# Usage: tools/fuzz.sh BUILD_DIR [SECONDS] [JOBS]   e.g. tools/fuzz.sh build-fuzz 3600 for a long run
 # New corpus entries go to a scratch directory, so the checked-in corpus only grows by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:?usage: tools/fuzz.sh BUILD_DIR [SECONDS]}
+build=${1:?usage: tools/fuzz.sh BUILD_DIR [SECONDS] [JOBS]}
 seconds=${2:-20}
-status=0
-for bin in "$build"/fuzz/*_fuzz; do
-  [ -x "$bin" ] || continue
-  name=$(basename "$bin" _fuzz)
+jobs=${3:-$(nproc)}
+results=$(mktemp -d)
+
+run_one() {  # name bin: writes results/name.ok or results/name.failed (with the log's tail)
+  local name=$1 bin=$2 scratch
   scratch=$(mktemp -d)
-  dirs=("$scratch")
+  local dirs=("$scratch")
   [ -d "fuzz/corpus/$name" ] && dirs+=("fuzz/corpus/$name")
   [ -d "fuzz/regressions/$name" ] && dirs+=("fuzz/regressions/$name")
-  echo "-- $name: ${seconds}s"
-  if ! "$bin" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+  if "$bin" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$scratch/" "${dirs[@]}" 2>"$scratch/log"; then
-    tail -40 "$scratch/log"
-    echo "fuzz target $name found a problem; the input is in $scratch" >&2
-    status=1
-  else
-    grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" "$scratch/log" | tail -1 || true
+    { echo "-- $name: ${seconds}s"
+      grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" "$scratch/log" | tail -1 || true; } \
+      >"$results/$name.ok"
     rm -rf "$scratch"
+  else
+    { echo "-- $name: ${seconds}s"
+      tail -40 "$scratch/log"
+      echo "fuzz target $name found a problem; the input is in $scratch"; } >"$results/$name.failed"
   fi
+}
+
+running=0
+for bin in "$build"/fuzz/*_fuzz; do
+  [ -x "$bin" ] || continue
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_one "$(basename "$bin" _fuzz)" "$bin" &
+  running=$((running + 1))
 done
+wait || true
+
+status=0
+for f in "$results"/*; do
+  [ -e "$f" ] || continue
+  cat "$f"
+  case "$f" in *.failed) status=1 ;; esac
+done
+rm -rf "$results"
 exit $status

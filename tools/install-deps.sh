@@ -10,7 +10,7 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libfmt-dev libspdlog-dev libcli11-dev libre2-dev libicu-dev libldap2-dev libzstd-dev libargon2-dev
   libarchive-dev libsystemd-dev libtomlplusplus-dev libpq-dev help2man dpkg-dev file
   openssl nodejs npm)
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang lld
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema
   python3-pytest-xdist openjdk-17-jdk-headless apache2-bin python3-ldap3 chromium chromium-driver
   samba samba-ad-dc samba-ad-provision samba-dsdb-modules ldb-tools postgresql-15

@@ -18,39 +18,48 @@ quick=0
 tools/install-deps.sh test
 jobs=$(nproc)
 py=/usr/bin/python3
+# Each stage's start, in seconds since the script began (the CI time budget is per stage).
+stage() { echo "== $1 (at ${SECONDS}s)"; }
+# LLVM's linker (Debian lld): links each test binary ~5x faster than GNU ld (2.2 vs 11 s for
+# idsync_sync_test, measured), which is minutes over the three builds' ~70 executables.
+link=()
+if command -v ld.lld >/dev/null; then
+  link=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld)
+fi
 
-echo "== release build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIDSYNC_WERROR=ON -DIDSYNC_BUILD_TESTS=ON >/dev/null
+stage "release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIDSYNC_WERROR=ON -DIDSYNC_BUILD_TESTS=ON \
+  "${link[@]}" >/dev/null
 cmake --build build -j"$jobs"
-echo "== unit tests"
+stage "unit tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
-echo "== black-box tests"
+stage "black-box tests"
 IDSYNC_BIN="$PWD/build/idsync" $py -m pytest -q -p no:cacheprovider -n "$jobs" --dist loadfile tests/e2e
-echo "== black-box tests (PostgreSQL store)"
+stage "black-box tests (PostgreSQL store)"
 IDSYNC_BIN="$PWD/build/idsync" IDSYNC_TEST_STORE=postgresql $py -m pytest -q -p no:cacheprovider \
   -n "$jobs" --dist loadfile tests/e2e
 
 if [ $quick = 1 ]; then exit 0; fi
 
-echo "== ASan+UBSan build"
+stage "ASan+UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIDSYNC_SANITIZE=address,undefined \
-  -DIDSYNC_WERROR=ON -DIDSYNC_BUILD_TESTS=ON >/dev/null
+  -DIDSYNC_WERROR=ON -DIDSYNC_BUILD_TESTS=ON "${link[@]}" >/dev/null
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The randomised re-derivation test runs its 2,000 steps in the release build above.
 export IDSYNC_PROPERTY_STEPS=300
-echo "== unit tests (ASan+UBSan)"
+stage "unit tests (ASan+UBSan)"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
-echo "== black-box tests (ASan+UBSan)"
+stage "black-box tests (ASan+UBSan)"
 IDSYNC_BIN="$PWD/build-asan/idsync" IDSYNC_SANITIZED=1 $py -m pytest -q -p no:cacheprovider \
   -n "$jobs" --dist loadfile tests/e2e
 
 if [ -f fuzz/CMakeLists.txt ]; then
-  echo "== fuzz targets (short runs)"
+  stage "fuzz targets (short runs)"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DIDSYNC_BUILD_FUZZ=ON -DIDSYNC_BUILD_TESTS=OFF >/dev/null
+    -DIDSYNC_BUILD_FUZZ=ON -DIDSYNC_BUILD_TESTS=OFF "${link[@]}" >/dev/null
   cmake --build build-fuzz -j"$jobs" --target fuzz_all
   tools/fuzz.sh build-fuzz "${IDSYNC_FUZZ_SECONDS:-20}"
 fi
-echo "== all tests passed"
+stage "all tests passed"

@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+#include <thread>
+
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/strings.h"
+#include "base/thread_name.h"
 #include "base/time.h"
 #include "base/uuid.h"
 
@@ -99,3 +104,24 @@ TEST(Base64, MatchesRfc4648AndRoundTripsUrlSafe) {
 
 }  // namespace
 }  // namespace idsync
+
+namespace {
+std::string ThisThreadsName() {
+  std::ifstream comm("/proc/thread-self/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+}  // namespace
+
+TEST(NameThisThread, NamesOnlyTheCallingThreadAndCutsAtFifteenCharacters) {
+  const std::string before = ThisThreadsName();
+  std::string inside;
+  std::thread t([&] {
+    idsync::NameThisThread("store-writer-with-a-long-name");
+    inside = ThisThreadsName();
+  });
+  t.join();
+  EXPECT_EQ(inside, "store-writer-wi");
+  EXPECT_EQ(ThisThreadsName(), before);
+}

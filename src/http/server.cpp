@@ -7,6 +7,7 @@
 // response is written, which keeps responses in request order without any reordering queue.
 #include "http/server.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "tls/server_context.h"
 
 #include <algorithm>
@@ -267,7 +268,15 @@ class ServerImpl final : public Server {
 
   template <class Job>
   void Submit(Job&& job) {
-    net::post(pool_, std::forward<Job>(job));
+    net::post(pool_, [job = std::forward<Job>(job)]() mutable {
+      // The pool's threads are Asio's own: each is named by the first job it runs.
+      thread_local bool named = false;
+      if (!named) {
+        NameThisThread("http-worker");
+        named = true;
+      }
+      job();
+    });
   }
 
   // Runs the handler; never throws.
@@ -827,7 +836,10 @@ void ServerImpl::Launch() {
   net::dispatch(accept_strand_, [this] { DoAccept(); });
   int n = std::max(1, options_.io_threads);
   io_threads_.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) io_threads_.emplace_back([this] { RunIo(); });
+  for (int i = 0; i < n; ++i) io_threads_.emplace_back([this] {
+    NameThisThread("http-io");
+    RunIo();
+  });
 }
 
 void ServerImpl::RunIo() {

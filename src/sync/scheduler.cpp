@@ -1,5 +1,6 @@
 #include "sync/scheduler.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 
 #include <cstdio>
 #include <future>
@@ -18,7 +19,10 @@ void SyncScheduler::Start() {
   std::lock_guard lock(mu_);
   if (started_) return;
   started_ = true;
-  loop_ = std::thread([this] { Loop(); });
+  loop_ = std::thread([this] {
+    NameThisThread("sync-scheduler");
+    Loop();
+  });
 }
 
 void SyncScheduler::Stop() {

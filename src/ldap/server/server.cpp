@@ -3,6 +3,7 @@
 // `worker_threads`, one request at a time per connection (connection.h).
 #include "ldap/server/server.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -209,7 +210,10 @@ void ServerImpl::Launch() {
   });
   int n = std::max(1, shared_.options.io_threads);
   io_threads_.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) io_threads_.emplace_back([this] { RunIo(); });
+  for (int i = 0; i < n; ++i) io_threads_.emplace_back([this] {
+    NameThisThread("ldap-io");
+    RunIo();
+  });
 }
 
 void ServerImpl::RunIo() {

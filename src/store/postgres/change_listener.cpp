@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/thread_name.h"
 
 namespace idsync::store::postgres {
 
@@ -22,7 +23,10 @@ ChangeListener::ChangeListener(std::string url, std::function<void()> wake,
                                std::function<void()> idle)
     : url_(std::move(url)), wake_(std::move(wake)), idle_(std::move(idle)) {
   if (::pipe(stop_pipe_) != 0) stop_pipe_[0] = stop_pipe_[1] = -1;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("pg-listener");
+    Run();
+  });
 }
 
 ChangeListener::~ChangeListener() {

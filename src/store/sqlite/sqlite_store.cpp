@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/thread_name.h"
 #include "store/sqlite/body_codec.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/migrations.h"
@@ -164,7 +165,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
     if (auto row = mode->Step("reading the journal mode"); !row) return row.error();
   }
   try {
-    store->checkpointer_ = std::thread([s = store.get()] { s->CheckpointLoop(); });
+    store->checkpointer_ = std::thread([s = store.get()] {
+      NameThisThread("store-checkpt");
+      s->CheckpointLoop();
+    });
   } catch (const std::system_error& e) {
     return MakeError(ErrorCode::kUnavailable,
                      std::string("cannot start the checkpoint thread: ") + e.what());
@@ -172,7 +176,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
   // Replaces SQLite's auto-checkpoint on the writer connection (sqlite3_wal_hook docs).
   sqlite3_wal_hook(store->writer_db_->handle(), &SqliteStore::OnWalCommit, store.get());
   try {
-    store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+    store->writer_ = std::thread([s = store.get()] {
+      NameThisThread("store-writer");
+      s->WriterLoop();
+    });
   } catch (const std::system_error& e) {
     return MakeError(ErrorCode::kUnavailable,
                      std::string("cannot start the database writer thread: ") + e.what());
@@ -362,7 +369,10 @@ void SqliteStore::MaybeTrain() {
     trainer_cv_.notify_all();
   };
   try {
-    trainer_ = std::thread(std::move(train));
+    trainer_ = std::thread([train = std::move(train)]() mutable {
+      NameThisThread("store-trainer");
+      train();
+    });
     training_ = true;
   } catch (const std::system_error&) {
     codec_->TrainingFailed(kind);

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Durable SCIM writes against SQLite's own ceiling, A/B between builds (issue #13 item 3).
+
+For each round and each binary in turn (alternating, so that a change in the machine's load
+hits both alike): a fresh server on a fresh data folder, N creates (POST /Users, 16 wrk
+connections), then S seconds of PATCH on them; and, in the same round, the store ceiling
+(durable one-row transactions, bench/store_ceiling.cpp). Besides the rates it reports where the
+CPU went per write, from /proc per thread (base/thread_name names them): the whole process,
+the store's writer thread, and the HTTP handler threads. One thread runs every write, so
+1000 / writer_ms is what this server can commit whatever the disk; 1000 * cores /
+process_ms is what the machine's CPU allows.
+
+  python3 bench/write_path.py --bin build/idsync [--bin OTHER/idsync] [--users 20000]
+      [--seconds 5] [--rounds 2] [--out FILE]
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the shared phases: server, wrk, ceiling, /proc readings)
+
+
+def one(binary, users, seconds, workdir, tag):
+    data = os.path.join(workdir, f"data-{tag}")
+    os.mkdir(data)
+    server = bench.Server(binary, data, workdir)
+    server.start()
+    out = {"binary": binary}
+    try:
+        token, prefix = bench.new_connection(binary, data)
+        url = f"http://127.0.0.1:{server.port}"
+        lua_env = {"BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
+        time.sleep(0.5)
+        counts = bench.write_counts(server.port)
+        cpu = bench.thread_cpu(server.proc.pid)
+        load = bench.loadavg()
+        c = bench.create_phase(url, lua_env, users, workdir, tag, 600)
+        c["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
+        c["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
+                                                 c.get("created"))
+        c["loadavg_start"] = load
+        out["create"] = c
+        errors = []
+        client = bench.Client(server.port, token, prefix, errors)
+        f = bench.fetch_ids(client, users, time.monotonic() + 300)
+        ids_file = os.path.join(workdir, f"ids-{tag}.txt")
+        bench.write_lines(ids_file, f["ids"][:bench.PICK_SAMPLE])
+        counts = bench.write_counts(server.port)
+        cpu = bench.thread_cpu(server.proc.pid)
+        p = bench.run_wrk("patch_user.lua", f"patch-{tag}", url,
+                          dict(lua_env, BENCH_IDS_FILE=ids_file), seconds)
+        p["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
+        p["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
+                                                 p.get("requests"))
+        out["patch"] = p
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", action="append", required=True)
+    ap.add_argument("--users", type=int, default=20000)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="idsync-write-path-")
+    rounds = []
+    try:
+        for r in range(args.rounds):
+            row = {"ceiling": bench.store_ceiling(workdir, 5), "runs": []}
+            for i, b in enumerate(args.bin):
+                row["runs"].append(one(os.path.abspath(b), args.users, args.seconds, workdir,
+                                       f"{r}-{i}"))
+            rounds.append(row)
+            print_round(r, row)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"users": args.users, "seconds": args.seconds, "rounds": rounds}, fh,
+                      indent=2)
+    return 0
+
+
+def print_round(r, row):
+    ceil = row["ceiling"].get("inserts_per_s")
+    print(f"round {r + 1}: store ceiling {ceil:.0f} durable one-row transactions/s")
+    for run in row["runs"]:
+        for kind, rate_key, n_key in (("create", "creates_per_s", "created"),
+                                      ("patch", "rps", "requests")):
+            x = run.get(kind, {})
+            rate = x.get(rate_key) or 0
+            cpu = x.get("cpu_per_write") or {}
+            print(f"  {run['binary']}: {kind} {rate:.0f}/s ({rate / ceil:.2f}x), "
+                  f"p50 {x.get('p50_ms', 0):.1f} p99 {x.get('p99_ms', 0):.1f} ms, "
+                  f"{x.get(n_key)} writes, {x.get('writes_per_commit') or 0:.1f} per commit, "
+                  f"CPU ms/write: process {cpu.get('process_ms')} writer {cpu.get('writer_ms')} "
+                  f"http-worker {cpu.get('http_worker_ms')}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
