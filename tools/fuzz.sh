@@ -30,6 +30,7 @@ run_one() {  # name bin: writes results/name.ok or results/name.failed (with the
 }
 
 running=0
+started=0
 for bin in "$build"/fuzz/*_fuzz; do
   [ -x "$bin" ] || continue
   if [ "$running" -ge "$jobs" ]; then
@@ -38,6 +39,7 @@ for bin in "$build"/fuzz/*_fuzz; do
   fi
   run_one "$(basename "$bin" _fuzz)" "$bin" &
   running=$((running + 1))
+  started=$((started + 1))
 done
 wait || true
 
@@ -47,5 +49,10 @@ for f in "$results"/*; do
   cat "$f"
   case "$f" in *.failed) status=1 ;; esac
 done
+finished=$(find "$results" -type f | wc -l)
+if [ "$finished" -ne "$started" ]; then
+  echo "only $finished of $started fuzz targets reported a result" >&2
+  status=1
+fi
 rm -rf "$results"
 exit $status
