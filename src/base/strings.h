@@ -20,4 +20,16 @@ bool StartsWithIgnoreAsciiCase(std::string_view text, std::string_view prefix);
 // Unicode-aware case-insensitive equality (compares FoldCase of both).
 bool EqualsFolded(std::string_view a, std::string_view b);
 
+// The value of one hexadecimal digit (either case), or -1 if `c` is not one; for the %XX and
+// \XX escapes of URLs, LDAP DNs and LDAP filters.
+constexpr int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// `text` between double quotes, as error messages name a value; nothing is escaped.
+inline std::string DoubleQuoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
 }  // namespace idsync

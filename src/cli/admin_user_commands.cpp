@@ -7,15 +7,11 @@
 
 #include "base/json.h"
 #include "base/time.h"
+#include "cli/fail.h"
 #include "service/admin_users.h"
 
 namespace idsync::cli {
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "idsync: %s\n", message.c_str());
-  return 1;
-}
 
 // The console URL of the server that last ran on this data folder (server.json), for the
 // sign-in hint.

@@ -33,7 +33,7 @@ constexpr const char* kSums = "SHA256SUMS";
 constexpr std::array<const char*, 2> kOptionalFiles = {"secret.key", "server.json"};
 constexpr int kFormat = 1;
 
-Error Fail(const std::string& detail) {
+Error BackupError(const std::string& detail) {
   return MakeError(ErrorCode::kUnavailable, detail);
 }
 
@@ -80,10 +80,10 @@ class Sha256 {
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail("cannot read " + path + ": " + Errno());
+  if (!in) return BackupError("cannot read " + path + ": " + Errno());
   std::ostringstream out;
   out << in.rdbuf();
-  if (in.bad()) return Fail("cannot read " + path);
+  if (in.bad()) return BackupError("cannot read " + path);
   return out.str();
 }
 
@@ -94,10 +94,10 @@ bool Exists(const std::string& path) {
 
 Status SyncPath(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Fail("cannot open " + path + ": " + Errno());
+  if (fd < 0) return BackupError("cannot open " + path + ": " + Errno());
   bool ok = ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) return Fail("cannot sync " + path + ": " + Errno());
+  if (!ok) return BackupError("cannot sync " + path + ": " + Errno());
   return Status::Ok();
 }
 
@@ -114,14 +114,14 @@ Status SnapshotDatabase(const std::string& source, const std::string& target) {
   if (sqlite3_open_v2(source.c_str(), &src, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     std::string e = src ? sqlite3_errmsg(src) : "out of memory";
     close_both();
-    return Fail("cannot open database " + source + ": " + e);
+    return BackupError("cannot open database " + source + ": " + e);
   }
   sqlite3_busy_timeout(src, 10000);
   if (sqlite3_open_v2(target.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
     std::string e = dst ? sqlite3_errmsg(dst) : "out of memory";
     close_both();
-    return Fail("cannot create " + target + ": " + e);
+    return BackupError("cannot create " + target + ": " + e);
   }
   // The server's checkpointer may hold a lock for a moment; retry for up to ~10 s.
   for (int attempt = 0;; ++attempt) {
@@ -129,7 +129,7 @@ Status SnapshotDatabase(const std::string& source, const std::string& target) {
     if (!backup) {
       std::string e = sqlite3_errmsg(dst);
       close_both();
-      return Fail("cannot start the database copy: " + e);
+      return BackupError("cannot start the database copy: " + e);
     }
     int rc = sqlite3_backup_step(backup, -1);
     sqlite3_backup_finish(backup);
@@ -140,7 +140,7 @@ Status SnapshotDatabase(const std::string& source, const std::string& target) {
     }
     std::string e = sqlite3_errstr(rc);
     close_both();
-    return Fail("cannot copy database " + source + ": " + e);
+    return BackupError("cannot copy database " + source + ": " + e);
   }
   close_both();
   return Status::Ok();
@@ -151,7 +151,7 @@ Result<std::string> IntegrityCheck(const std::string& path) {
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     std::string e = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);
-    return Fail(e);
+    return BackupError(e);
   }
   sqlite3_stmt* stmt = nullptr;
   std::string result;
@@ -179,13 +179,13 @@ struct Member {
 
 Result<std::string> HashFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Fail("cannot read " + path + ": " + Errno());
+  if (fd < 0) return BackupError("cannot read " + path + ": " + Errno());
   Sha256 sha;
   char buffer[65536];
   ssize_t n = 0;
   while ((n = ::read(fd, buffer, sizeof buffer)) > 0) sha.Update(buffer, static_cast<size_t>(n));
   ::close(fd);
-  if (n < 0) return Fail("cannot read " + path + ": " + Errno());
+  if (n < 0) return BackupError("cannot read " + path + ": " + Errno());
   return sha.Hex();
 }
 
@@ -212,7 +212,7 @@ Status AddMember(struct archive* a, const Member& m, time_t mtime) {
     int fd = ::open(m.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       archive_entry_free(entry);
-      return Fail("cannot read " + m.path + ": " + Errno());
+      return BackupError("cannot read " + m.path + ": " + Errno());
     }
     char buffer[65536];
     ssize_t n = 0;
@@ -224,18 +224,18 @@ Status AddMember(struct archive* a, const Member& m, time_t mtime) {
     ::close(fd);
     if (n < 0 || total != m.size) {
       archive_entry_free(entry);
-      return Fail("cannot read " + m.path + " (it changed while being archived)");
+      return BackupError("cannot read " + m.path + " (it changed while being archived)");
     }
   }
   archive_entry_free(entry);
-  if (!ok) return Fail(std::string("cannot write the archive: ") + archive_error_string(a));
+  if (!ok) return BackupError(std::string("cannot write the archive: ") + archive_error_string(a));
   return Status::Ok();
 }
 
 Status WriteArchive(const std::string& path, const std::vector<Member>& members) {
   // Mode 0600 whatever the umask: the archive holds the sealing key.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail("cannot create " + path + ": " + Errno());
+  if (fd < 0) return BackupError("cannot create " + path + ": " + Errno());
   struct archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   archive_write_add_filter_zstd(a);
@@ -243,7 +243,7 @@ Status WriteArchive(const std::string& path, const std::vector<Member>& members)
     std::string e = archive_error_string(a) ? archive_error_string(a) : Errno();
     archive_write_free(a);
     ::close(fd);
-    return Fail(what + " " + path + ": " + e);
+    return BackupError(what + " " + path + ": " + e);
   };
   if (archive_write_open_fd(a, fd) != ARCHIVE_OK) return fail("cannot write");
   time_t now = ::time(nullptr);
@@ -258,7 +258,7 @@ Status WriteArchive(const std::string& path, const std::vector<Member>& members)
   archive_write_free(a);
   bool synced = ::fsync(fd) == 0;
   bool closed = ::close(fd) == 0;
-  if (!synced || !closed) return Fail("cannot write " + path + ": " + Errno());
+  if (!synced || !closed) return BackupError("cannot write " + path + ": " + Errno());
   return Status::Ok();
 }
 
@@ -276,7 +276,7 @@ void RemoveFolder(const std::string& dir) {
 
 Result<bool> IsEmptyFolder(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
-  if (!d) return Fail("cannot read " + dir + ": " + Errno());
+  if (!d) return BackupError("cannot read " + dir + ": " + Errno());
   bool empty = true;
   while (struct dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
@@ -293,7 +293,7 @@ Result<std::map<std::string, std::string>> ParseSums(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.size() < 67 || line.substr(64, 2) != "  ") {
-      return Fail("its SHA256SUMS has a malformed line");
+      return BackupError("its SHA256SUMS has a malformed line");
     }
     sums[line.substr(66)] = line.substr(0, 64);
   }
@@ -308,11 +308,11 @@ Result<Json> Unpack(const std::string& from, const std::string& staging) {
   if (archive_read_open_filename(a, from.c_str(), 65536) != ARCHIVE_OK) {
     std::string e = archive_error_string(a) ? archive_error_string(a) : Errno();
     archive_read_free(a);
-    return Fail(from + " is not a readable idsync backup: " + e);
+    return BackupError(from + " is not a readable idsync backup: " + e);
   }
   auto broken = [&](const std::string& why) {
     archive_read_free(a);
-    return Fail(from + " is not a readable idsync backup (" + why + "); nothing was restored");
+    return BackupError(from + " is not a readable idsync backup (" + why + "); nothing was restored");
   };
   std::map<std::string, std::string> digests;  // member -> sha256 of its content
   std::string sums_text, description_text;
@@ -336,7 +336,7 @@ Result<Json> Unpack(const std::string& from, const std::string& staging) {
       fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (fd < 0) {
         archive_read_free(a);
-        return Fail("cannot write " + path + ": " + Errno());
+        return BackupError("cannot write " + path + ": " + Errno());
       }
     }
     Sha256 sha;
@@ -350,7 +350,7 @@ Result<Json> Unpack(const std::string& from, const std::string& staging) {
       } else if (::write(fd, buffer, static_cast<size_t>(n)) != n) {
         ::close(fd);
         archive_read_free(a);
-        return Fail("cannot write into " + staging + ": " + Errno());
+        return BackupError("cannot write into " + staging + ": " + Errno());
       }
     }
     if (fd >= 0) {
@@ -358,7 +358,7 @@ Result<Json> Unpack(const std::string& from, const std::string& staging) {
       ::close(fd);
       if (n == 0 && !synced) {
         archive_read_free(a);
-        return Fail("cannot sync " + staging + "/" + name + ": " + Errno());
+        return BackupError("cannot sync " + staging + "/" + name + ": " + Errno());
       }
     }
     if (n < 0) return broken(archive_error_string(a) ? archive_error_string(a) : "read error");
@@ -375,7 +375,7 @@ Result<Json> Unpack(const std::string& from, const std::string& staging) {
   }
   archive_read_free(a);
   auto fail = [&](const std::string& why) {
-    return Fail(from + " is not a valid idsync backup (" + why + "); nothing was restored");
+    return BackupError(from + " is not a valid idsync backup (" + why + "); nothing was restored");
   };
   if (sums_text.empty()) return fail("it has no SHA256SUMS: truncated, or not an idsync backup");
   auto sums = ParseSums(sums_text);
@@ -409,11 +409,11 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   const std::string db = dir + "/" + kDatabase;
   if (!Exists(db)) {
-    return Fail("no database in " + dir + " (" + db +
+    return BackupError("no database in " + dir + " (" + db +
                 " does not exist); pass the --data folder "
                 "idsync serve uses");
   }
-  if (Exists(to)) return Fail(to + " already exists; choose a new file name");
+  if (Exists(to)) return BackupError(to + " already exists; choose a new file name");
   const std::string partial = to + ".partial";
   const std::string snapshot = to + ".db-snapshot";
   ::unlink(partial.c_str());
@@ -426,7 +426,7 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
   };
   // Created empty with mode 0600 first: SQLite would give the copy the umask's mode.
   int fd = ::open(snapshot.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail("cannot create " + snapshot + ": " + Errno());
+  if (fd < 0) return BackupError("cannot create " + snapshot + ": " + Errno());
   ::close(fd);
   if (Status s = SnapshotDatabase(db, snapshot); !s) {
     cleanup();
@@ -436,7 +436,7 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
   // file and removed it. A WAL left behind would hold pages the archive would miss.
   if (Exists(snapshot + "-wal")) {
     cleanup();
-    return Fail("the database copy " + snapshot + " kept a write-ahead log; try again");
+    return BackupError("the database copy " + snapshot + " kept a write-ahead log; try again");
   }
   std::vector<Member> members;
   std::map<std::string, std::string> digests;
@@ -445,7 +445,7 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
     auto digest = HashFile(snapshot);
     if (!digest || ::stat(snapshot.c_str(), &st) != 0) {
       cleanup();
-      return digest ? Fail("cannot read " + snapshot + ": " + Errno()) : digest.error();
+      return digest ? BackupError("cannot read " + snapshot + ": " + Errno()) : digest.error();
     }
     digests[kDatabase] = *digest;
     members.push_back({kDatabase, "", snapshot, st.st_size});
@@ -489,7 +489,7 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
   if (::rename(partial.c_str(), to.c_str()) != 0) {
     std::string e = Errno();
     cleanup();
-    return Fail("cannot rename " + partial + " to " + to + ": " + e);
+    return BackupError("cannot rename " + partial + " to " + to + ": " + e);
   }
   if (Status s = SyncPath(Parent(to), O_RDONLY | O_DIRECTORY); !s) return s.error();
   return description;
@@ -500,23 +500,23 @@ Result<Json> RestoreDataFolder(const std::string& from, const std::string& data)
   while (target.size() > 1 && target.back() == '/') target.pop_back();
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return Fail(target + " exists and is not a folder");
+    if (!S_ISDIR(st.st_mode)) return BackupError(target + " exists and is not a folder");
     auto empty = IsEmptyFolder(target);
     if (!empty) return empty.error();
     if (!*empty) {
-      return Fail("refusing to restore into " + target +
+      return BackupError("refusing to restore into " + target +
                   ": the folder is not empty (restore into a new folder, then point --data at "
                   "it)");
     }
   } else if (errno != ENOENT) {
-    return Fail("cannot read " + target + ": " + Errno());
+    return BackupError("cannot read " + target + ": " + Errno());
   }
-  if (!Exists(from)) return Fail("backup file " + from + " does not exist");
+  if (!Exists(from)) return BackupError("backup file " + from + " does not exist");
   std::string staging_template = Parent(target) + "/." + BaseName(target) + ".restore-XXXXXX";
   std::vector<char> buffer(staging_template.begin(), staging_template.end());
   buffer.push_back('\0');
   if (!::mkdtemp(buffer.data())) {
-    return Fail("cannot create a staging folder beside " + target + ": " + Errno());
+    return BackupError("cannot create a staging folder beside " + target + ": " + Errno());
   }
   const std::string staging = buffer.data();  // mode 0700, like a data folder should be
   auto description = Unpack(from, staging);
@@ -527,7 +527,7 @@ Result<Json> RestoreDataFolder(const std::string& from, const std::string& data)
   auto check = IntegrityCheck(staging + "/" + kDatabase);
   if (!check || *check != "ok") {
     RemoveFolder(staging);
-    return Fail("the database in " + from + " fails PRAGMA integrity_check (" +
+    return BackupError("the database in " + from + " fails PRAGMA integrity_check (" +
                 (check ? *check : check.error().detail) + "); nothing was restored");
   }
   Status synced = SyncPath(staging, O_RDONLY | O_DIRECTORY);
@@ -535,7 +535,7 @@ Result<Json> RestoreDataFolder(const std::string& from, const std::string& data)
   if (!synced || ::rename(staging.c_str(), target.c_str()) != 0) {
     std::string e = synced ? Errno() : synced.error().detail;
     RemoveFolder(staging);
-    return Fail("cannot move the restored folder into place at " + target + ": " + e);
+    return BackupError("cannot move the restored folder into place at " + target + ": " + e);
   }
   if (Status s = SyncPath(Parent(target), O_RDONLY | O_DIRECTORY); !s) return s.error();
   return description;

@@ -8,16 +8,12 @@
 
 #include "base/json.h"
 #include "base/time.h"
+#include "cli/fail.h"
 #include "directory/directory_service.h"
 #include "service/api_tokens.h"
 
 namespace idsync::cli {
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "idsync: %s\n", message.c_str());
-  return 1;
-}
 
 // Reads JSON from a file, or from standard input for "-".
 Result<Json> ReadJsonFile(const std::string& path) {

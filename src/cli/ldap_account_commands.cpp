@@ -8,16 +8,12 @@
 
 #include "base/json.h"
 #include "base/time.h"
+#include "cli/fail.h"
 #include "service/ldap_accounts.h"
 #include "service/ldap_settings.h"
 
 namespace idsync::cli {
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "idsync: %s\n", message.c_str());
-  return 1;
-}
 
 // The LDAP suffix of the server that last ran on this data folder (`serve` writes
 // "ldap_suffix" into <data>/server.json), so that printed bind DNs are the ones it accepts.

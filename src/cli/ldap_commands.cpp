@@ -9,6 +9,7 @@
 
 #include "base/json.h"
 #include "base/time.h"
+#include "cli/fail.h"
 #include "http/admin/admin_api.h"
 #include "sync/ldap_sync.h"
 #include "sync/scheduler.h"
@@ -16,11 +17,6 @@
 namespace idsync::cli {
 
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "idsync: %s\n", message.c_str());
-  return 1;
-}
 
 // The bind password: from a file (first line), from standard input, or typed at a prompt
 // without echo. Never from the command line, where ps and shell history would show it.

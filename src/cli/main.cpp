@@ -30,6 +30,7 @@
 #include "cli/serve_config.h"
 #include "cli/service_notify.h"
 #include "cli/version.h"
+#include "cli/fail.h"
 #include "tls/server_context.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
@@ -52,12 +53,6 @@ namespace idsync::cli {
 namespace {
 
 constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "idsync: %s\n", message.c_str());
-  return kExitFailure;
-}
 
 // A running server's failure goes to the server log (JSON lines for a log collector), not
 // free text; a command's failure stays a plain line for the person who typed it.

@@ -97,13 +97,6 @@ constexpr size_t kReadChunk = 16 * 1024;
 // Retry-After of a 503 whose handler gave none (a store that is briefly unreachable), seconds.
 constexpr const char* kRetryAfterUnavailable = "2";
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Invalid escapes ("%zz", a trailing "%") are kept literally: rejecting them would break
 // clients for no gain, and the SCIM layer validates what it uses.
 std::string PercentDecode(std::string_view in, bool plus_is_space) {
@@ -112,8 +105,8 @@ std::string PercentDecode(std::string_view in, bool plus_is_space) {
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '%' && i + 2 < in.size()) {
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
+      int hi = HexDigitValue(in[i + 1]);
+      int lo = HexDigitValue(in[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out += static_cast<char>(hi * 16 + lo);
         i += 2;

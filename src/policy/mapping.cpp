@@ -13,10 +13,6 @@
 namespace idsync::policy {
 namespace {
 
-std::string Quote(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
-}
-
 std::string SourceText(const Source& source) {
   if (const auto* p = std::get_if<SourcePath>(&source)) return p->text();
   return std::get<Template>(source).text();
@@ -173,7 +169,7 @@ Result<EffectiveUserValues> MapUser(const Policy& policy, const Json& source_use
     } else if (!IsBuiltinAttribute(name)) {
       const CustomAttributeDef* def = FindCustom(custom, name);
       if (!def) {
-        out.warnings.push_back(field + ": no custom attribute " + Quote(name) +
+        out.warnings.push_back(field + ": no custom attribute " + DoubleQuoted(name) +
                                " is defined in this directory; not mapped");
         continue;
       }
@@ -255,7 +251,7 @@ MappedGroups MapGroups(const Policy& policy, const std::vector<SourceGroup>& sou
   // groups that exist are kept, no group is created (MergeUser's group_exists).
   {
     for (const SourceGroup& group : source_groups) {
-      const std::string label = Quote(group.name.empty() ? group.id : group.name);
+      const std::string label = DoubleQuoted(group.name.empty() ? group.id : group.name);
       if (rules.mode == GroupMode::kOnTheFly) {
         TakeOnTheFly(policy, group, label, "groups.mode", &out);
         continue;

@@ -4,12 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/test_support.h"
+
 namespace idsync::policy {
 namespace {
 
-Json J(const char* text) {
-  return Json::parse(text);
-}
+using test_support::J;
+using test_support::Parse;
 
 // Entra ID POST /Users body (IDP-QUIRKS E-11, learn.microsoft.com sample) in stored form: no
 // meta, extension under its URN, plus the server-assigned id.
@@ -40,12 +41,6 @@ Json OktaUser() {
     "displayName": "Test User", "locale": "en-US", "externalId": "00ujl29u0le5T6Aj10h7",
     "active": true
   })");
-}
-
-Policy Parse(const char* json, const PolicyContext& ctx = {}) {
-  auto p = ParsePolicy(J(json), ctx);
-  EXPECT_TRUE(p) << p.error().detail;
-  return p ? *p : DefaultPolicy(ctx);
 }
 
 EffectiveUserValues Map(const Policy& p, const Json& user, const CustomAttributeDefs& c = {}) {

@@ -26,10 +26,6 @@ void Grant(EffectiveUser* user, const std::string& group, MembershipGrant grant)
   }
 }
 
-std::string Quote(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
-}
-
 }  // namespace
 
 std::string_view UserStateName(UserState state) {
@@ -258,7 +254,7 @@ std::optional<Conflict> FindUsernameConflict(const std::string& username,
   c.connection_id = connection_id;
   c.source_user_id = source_user_id;
   c.existing = owner;
-  c.reason = "username " + Quote(username) + " is already held by connection " +
+  c.reason = "username " + DoubleQuoted(username) + " is already held by connection " +
              owner.connection_id + " (source user " + owner.source_user_id +
              "); the source user of connection " + connection_id + " is not imported";
   return c;

@@ -4,18 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/test_support.h"
+
 namespace idsync::policy {
 namespace {
 
-Json J(const char* text) {
-  return Json::parse(text);
-}
-
-Policy Parse(const char* json) {
-  auto p = ParsePolicy(J(json));
-  EXPECT_TRUE(p) << p.error().detail;
-  return p ? *p : DefaultPolicy();
-}
+using test_support::J;
+using test_support::Parse;
 
 // A linked source built the way the service will: map the stored source user, list its groups.
 LinkedSource Source(const std::string& connection, const Policy& policy, const Json& user,

@@ -25,10 +25,6 @@ std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
-std::string Quote(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
-}
-
 std::string List(std::initializer_list<std::string_view> names) {
   std::string out;
   for (std::string_view n : names) {
@@ -114,7 +110,7 @@ Result<Transform> ParseTransform(const Json& json, const std::string& path, Sour
     if (name == "lower") return Transform{Lower{}};
     if (name == "strip_domain") return Transform{StripDomain{}};
     if (name == "account_enabled") return Transform{AccountEnabled{}};
-    return At(path, "unknown transform " + Quote(name) + " (" + std::string(kExpected) + ")");
+    return At(path, "unknown transform " + DoubleQuoted(name) + " (" + std::string(kExpected) + ")");
   }
   if (!json.is_object() || json.size() != 1) return At(path, std::string(kExpected));
   const std::string key = json.begin().key();
@@ -141,9 +137,9 @@ Result<Transform> ParseTransform(const Json& json, const std::string& path, Sour
     return Transform{std::move(*tmpl)};
   }
   if (key == "lower" || key == "strip_domain" || key == "account_enabled") {
-    return At(path, "write " + Quote(key) + " as a plain string");
+    return At(path, "write " + DoubleQuoted(key) + " as a plain string");
   }
-  return At(path, "unknown transform " + Quote(key) + " (" + std::string(kExpected) + ")");
+  return At(path, "unknown transform " + DoubleQuoted(key) + " (" + std::string(kExpected) + ")");
 }
 
 Status ReadTransforms(const Json& object, std::string_view key, const std::string& path,
@@ -315,13 +311,13 @@ Result<CustomAttributeDefs> ParseCustomAttributeDefs(const Json& json) {
     def.name = name->get<std::string>();
     if (!IsCustomName(def.name)) {
       return At(Join(path, "name"),
-                Quote(def.name) + " is not a valid name ([A-Za-z][A-Za-z0-9_]*, at most 64)");
+                DoubleQuoted(def.name) + " is not a valid name ([A-Za-z][A-Za-z0-9_]*, at most 64)");
     }
     if (IsBuiltinAttribute(def.name)) {
-      return At(Join(path, "name"), Quote(def.name) + " is a built-in attribute");
+      return At(Join(path, "name"), DoubleQuoted(def.name) + " is a built-in attribute");
     }
     if (FindCustom(out, def.name)) {
-      return At(Join(path, "name"), Quote(def.name) + " is defined twice");
+      return At(Join(path, "name"), DoubleQuoted(def.name) + " is defined twice");
     }
     if (auto type = entry.find("type"); type != entry.end()) {
       auto t = ParseAttributeType(*type, Join(path, "type"));

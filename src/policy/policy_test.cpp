@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/test_support.h"
+
 namespace idsync::policy {
 namespace {
 
-Json J(const char* text) {
-  return Json::parse(text);
-}
+using test_support::J;
 
 PolicyContext WithCustom() {
   PolicyContext ctx;

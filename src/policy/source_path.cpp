@@ -30,10 +30,6 @@ Error Invalid(std::string detail) {
   return Error{ErrorCode::kInvalidValue, std::move(detail)};
 }
 
-std::string Quote(std::string_view s) {
-  return "\"" + std::string(s) + "\"";
-}
-
 const Json* Find(const Json& object, const std::string& key) {
   if (!object.is_object()) return nullptr;
   auto it = object.find(key);
@@ -92,7 +88,7 @@ bool IsLdapAttributeDescription(std::string_view s) {
 Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
   const auto& registry = scim::schema::Registry::Default();
   auto parsed = scim::filter::ParsePatchPath(text);
-  if (!parsed) return Invalid("invalid source path " + Quote(text) + ": " + parsed.error().detail);
+  if (!parsed) return Invalid("invalid source path " + DoubleQuoted(text) + ": " + parsed.error().detail);
   scim::filter::PatchPath& path = *parsed;
   auto out = std::make_shared<CompiledSourcePath>();
   out->kind = SourceKind::kScim;
@@ -100,12 +96,12 @@ Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
   auto resolved =
       registry.Resolve(scim::ResourceType::kUser, path.attr.urn, path.attr.attr, path.attr.sub);
   if (!resolved) {
-    return Invalid("unknown attribute " + Quote(scim::filter::Print(path.attr)));
+    return Invalid("unknown attribute " + DoubleQuoted(scim::filter::Print(path.attr)));
   }
   const scim::schema::Attribute& attr = *resolved->attr;
   if (attr.returned == scim::schema::Returned::kNever ||
       attr.mutability == scim::schema::Mutability::kWriteOnly) {
-    return Invalid("attribute " + Quote(attr.name) + " is never stored and cannot be mapped");
+    return Invalid("attribute " + DoubleQuoted(attr.name) + " is never stored and cannot be mapped");
   }
   if (resolved->in_extension) out->ext_urn = resolved->schema->id;
   out->attr = attr.name;
@@ -115,7 +111,7 @@ Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
   if (path.filter) {
     if (attr.type != scim::schema::Type::kComplex || !attr.multi_valued) {
       return Invalid("a value filter [...] needs a multi-valued complex attribute; " +
-                     Quote(attr.name) + " is not one");
+                     DoubleQuoted(attr.name) + " is not one");
     }
     // Validate the inner filter the way a filter `attr[...]` is validated, so that it is
     // resolved and its literals folded once, here, rather than on every source user.
@@ -124,7 +120,7 @@ Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
     wrapper.path = path.attr;
     wrapper.left = std::move(path.filter);
     Status valid = scim::filter::Validate(wrapper, scim::ResourceType::kUser, registry);
-    if (!valid) return Invalid("invalid filter in " + Quote(text) + ": " + valid.error().detail);
+    if (!valid) return Invalid("invalid filter in " + DoubleQuoted(text) + ": " + valid.error().detail);
     out->filter = std::move(wrapper.left);
     sub = path.sub_after_filter;
   } else {
@@ -134,15 +130,15 @@ Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
     if (sub.empty()) {
       // RFC 7644 §3.4.2.2 reads a complex multi-valued attribute through its "value".
       if (!attr.multi_valued || !attr.FindSub("value")) {
-        return Invalid(Quote(attr.name) + " is complex: name a sub-attribute, e.g. " +
-                       Quote(attr.name + "." +
+        return Invalid(DoubleQuoted(attr.name) + " is complex: name a sub-attribute, e.g. " +
+                       DoubleQuoted(attr.name + "." +
                              (attr.sub_attributes.empty() ? std::string("value")
                                                           : attr.sub_attributes.front().name)));
       }
       sub = "value";
     }
     const scim::schema::Attribute* sub_def = attr.FindSub(sub);
-    if (!sub_def) return Invalid("unknown sub-attribute " + Quote(sub) + " of " + Quote(attr.name));
+    if (!sub_def) return Invalid("unknown sub-attribute " + DoubleQuoted(sub) + " of " + DoubleQuoted(attr.name));
     out->sub = sub_def->name;
   }
   return out;
@@ -155,7 +151,7 @@ Result<SourcePath> SourcePath::Compile(std::string_view text, SourceKind kind) {
   out.text_ = std::string(text);
   if (kind == SourceKind::kLdap) {
     if (!IsLdapAttributeDescription(text)) {
-      return Invalid("invalid LDAP attribute name " + Quote(text));
+      return Invalid("invalid LDAP attribute name " + DoubleQuoted(text));
     }
     auto compiled = std::make_shared<CompiledSourcePath>();
     compiled->kind = kind;

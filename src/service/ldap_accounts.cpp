@@ -9,9 +9,9 @@
 namespace idsync::service {
 namespace {
 
-constexpr size_t kMaxName = 64;
+constexpr size_t kMaxAccountName = 64;
 // Generated passwords are 55 characters; anything much longer is not ours and not hashed.
-constexpr size_t kMaxPassword = 256;
+constexpr size_t kMaxAccountPassword = 256;
 constexpr size_t kMaxCached = 10000;
 
 std::string Lower(std::string_view s) {
@@ -60,7 +60,7 @@ Error NoAccount(const std::string& name) {
                    "no LDAP account named \"" + name + "\" (see `idsync ldap-account list`)");
 }
 
-const Error& Denied() {
+const Error& AccountDenied() {
   static const Error kDenied{ErrorCode::kUnauthorized, "invalid LDAP account name or password"};
   return kDenied;
 }
@@ -68,7 +68,7 @@ const Error& Denied() {
 }  // namespace
 
 bool LdapAccounts::ValidName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxName) return false;
+  if (name.empty() || name.size() > kMaxAccountName) return false;
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
       return false;
@@ -235,7 +235,9 @@ Result<store::LdapAccount> LdapAccounts::Lookup(std::string_view name) {
 Result<store::LdapAccount> LdapAccounts::Authenticate(std::string_view name,
                                                       std::string_view password) {
   // Malformed names cannot exist, and the rule is public: refusing them early reveals nothing.
-  if (!ValidName(name) || password.empty() || password.size() > kMaxPassword) return Denied();
+  if (!ValidName(name) || password.empty() || password.size() > kMaxAccountPassword) {
+    return AccountDenied();
+  }
   const std::string key = Lower(name) + "\n" + Sha256Hex(password);
   auto generation = store_.ConfigGeneration();
   if (!generation) return generation.error();
@@ -251,9 +253,9 @@ Result<store::LdapAccount> LdapAccounts::Authenticate(std::string_view name,
   if (!account) {
     if (account.error().code != ErrorCode::kNotFound) return account.error();
     Verify(DummyHash(), password);  // same cost as a wrong password
-    return Denied();
+    return AccountDenied();
   }
-  if (!Verify(account->hash, password)) return Denied();
+  if (!Verify(account->hash, password)) return AccountDenied();
   std::lock_guard lock(mutex_);
   // Cached only under the generation read before the lookup: if the account changed since,
   // the generation moved on and this entry must not outlive it.

@@ -5,21 +5,11 @@
 #include "base/strings.h"
 #include "ldap/protocol/filter.h"
 #include "service/connections.h"
+#include "sync/common.h"
 
 namespace idsync::sync {
 
 namespace {
-
-Error Invalid(std::string detail) {
-  return MakeError(ErrorCode::kInvalidValue, std::move(detail));
-}
-
-template <typename T>
-Json StringList(const T& values) {
-  Json out = Json::array();
-  for (const auto& v : values) out.push_back(v);
-  return out;
-}
 
 Result<std::chrono::seconds> DurationField(const Json& j, const std::string& key) {
   const Json& v = j.at(key);

@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "sync/common.h"
 #include "sync/ldap/client.h"
 #include "sync/ldap/entry.h"
 #include "sync/ldap_sync.h"
@@ -32,10 +33,6 @@ inline constexpr std::string_view kPasswordSecret = "bind_password";
 inline constexpr std::chrono::minutes kLeaseTtl{10};
 inline constexpr std::chrono::milliseconds kLeasePoll{250};
 
-inline Error Invalid(std::string detail) {
-  return MakeError(ErrorCode::kInvalidValue, std::move(detail));
-}
-
 // The sealing context of a connection's bind password.
 std::string SecretContext(const store::Connection& c);
 
@@ -43,13 +40,6 @@ std::string SecretContext(const store::Connection& c);
 Json ZeroCounts();
 inline void Bump(Json& counts, const char* key, int64_t n = 1) {
   counts[key] = counts.value(key, int64_t{0}) + n;
-}
-
-template <typename T>
-Json StringList(const T& values) {
-  Json out = Json::array();
-  for (const auto& v : values) out.push_back(v);
-  return out;
 }
 
 // The client's failure kind and the error's words ("timeout: ...").

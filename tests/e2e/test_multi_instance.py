@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import (
+    TEST_STORE,
     Scim,
     cli_json,
     new_user,
@@ -22,6 +23,12 @@ from conftest import (
     start_server,
     uniq,
 )
+
+
+# It brings its own PostgreSQL database, so the PostgreSQL run of the suite (IDSYNC_TEST_STORE)
+# would repeat exactly what the SQLite run did; tools/test.sh runs it once per build.
+pytestmark = pytest.mark.skipif(TEST_STORE == "postgresql",
+                                reason="runs against PostgreSQL in the SQLite suite already")
 
 
 @pytest.fixture

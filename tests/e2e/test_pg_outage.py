@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from conftest import (
+    TEST_STORE,
     REPO_ROOT,
     Scim,
     assert_error,
@@ -25,6 +26,12 @@ from conftest import (
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "pg"))
 import pgcluster  # noqa: E402
+
+
+# It brings its own PostgreSQL database, so the PostgreSQL run of the suite (IDSYNC_TEST_STORE)
+# would repeat exactly what the SQLite run did; tools/test.sh runs it once per build.
+pytestmark = pytest.mark.skipif(TEST_STORE == "postgresql",
+                                reason="runs against PostgreSQL in the SQLite suite already")
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,6 @@ namespace idsync::ldap {
 
 namespace {
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool IsAlpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -94,9 +87,9 @@ class DnParser {
   Status ParseHexValue(std::string* out) {
     ++pos_;
     size_t start = pos_;
-    while (pos_ + 1 < text_.size() && HexDigit(text_[pos_]) >= 0 &&
-           HexDigit(text_[pos_ + 1]) >= 0) {
-      out->push_back(static_cast<char>(HexDigit(text_[pos_]) * 16 + HexDigit(text_[pos_ + 1])));
+    while (pos_ + 1 < text_.size() && HexDigitValue(text_[pos_]) >= 0 &&
+           HexDigitValue(text_[pos_ + 1]) >= 0) {
+      out->push_back(static_cast<char>(HexDigitValue(text_[pos_]) * 16 + HexDigitValue(text_[pos_ + 1])));
       pos_ += 2;
     }
     if (pos_ == start) return Fail("'#' must be followed by hex pairs");
@@ -117,8 +110,8 @@ class DnParser {
       if (c == '\\') {
         if (pos_ + 1 >= text_.size()) return Fail("dangling '\\'");
         char next = text_[pos_ + 1];
-        int high = HexDigit(next);
-        int low = pos_ + 2 < text_.size() ? HexDigit(text_[pos_ + 2]) : -1;
+        int high = HexDigitValue(next);
+        int low = pos_ + 2 < text_.size() ? HexDigitValue(text_[pos_ + 2]) : -1;
         if (high >= 0 && low >= 0) {
           out->push_back(static_cast<char>(high * 16 + low));
           pos_ += 3;

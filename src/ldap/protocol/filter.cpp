@@ -89,13 +89,6 @@ void Append(const Filter& filter, std::string* out) {
   out->push_back(')');
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool IsDescriptionChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == ';' || c == '_';
@@ -241,8 +234,8 @@ class Parser {
       }
       if (c == '(' || c == '\0') return Fail("unescaped '(' or NUL in a value");
       if (c == '\\') {
-        int high = pos_ + 1 < text_.size() ? HexDigit(text_[pos_ + 1]) : -1;
-        int low = pos_ + 2 < text_.size() ? HexDigit(text_[pos_ + 2]) : -1;
+        int high = pos_ + 1 < text_.size() ? HexDigitValue(text_[pos_ + 1]) : -1;
+        int low = pos_ + 2 < text_.size() ? HexDigitValue(text_[pos_ + 2]) : -1;
         if (high < 0 || low < 0) return Fail("'\\' must be followed by two hex digits");
         out->push_back(static_cast<char>(high * 16 + low));
         pos_ += 3;

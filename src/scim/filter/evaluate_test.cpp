@@ -41,14 +41,14 @@ Json Alice() {
   })");
 }
 
-struct Case {
+struct EvalCase {
   const char* filter;
   bool expected;
 };
 
-void Check(const Case* cases, size_t n, const Json& resource, ResourceType type) {
+void Check(const EvalCase* cases, size_t n, const Json& resource, ResourceType type) {
   for (size_t i = 0; i < n; ++i) {
-    const Case& c = cases[i];
+    const EvalCase& c = cases[i];
     auto ast = Parse(c.filter);
     ASSERT_TRUE(ast) << c.filter << ": " << ast.error().detail;
     // Unvalidated (resolved per call) and validated (compiled once) must agree.
@@ -60,7 +60,7 @@ void Check(const Case* cases, size_t n, const Json& resource, ResourceType type)
 }
 
 TEST(FilterEvaluate, UserSemantics) {
-  const Case cases[] = {
+  const EvalCase cases[] = {
       // Strings, caseExact=false: Unicode case folding.
       {R"(userName eq "änne.müller@example.com")", true},
       {R"(USERNAME EQ "ÄNNE.MÜLLER@EXAMPLE.COM")", true},
@@ -166,7 +166,7 @@ TEST(FilterEvaluate, GroupSemantics) {
                 {"value": "902c246b", "display": "Mandy"}],
     "meta": {"resourceType": "Group", "created": "2010-01-23T04:56:22Z"}
   })");
-  const Case cases[] = {
+  const EvalCase cases[] = {
       {R"(displayName eq "tour guides")", true},
       {R"(members[value eq "902c246b"])", true},
       {R"(members[value eq "902C246B"])", true},  // members.value is caseExact=false in RFC 7643
@@ -194,12 +194,12 @@ TEST(FilterEvaluate, NumbersCompareNumerically) {
   d.type = schema::Type::kDecimal;
   attr.sub_attributes = {n, d};
   Json element = {{"n", 10}, {"d", 2.5}};
-  const Case cases[] = {
+  const EvalCase cases[] = {
       {"n eq 10", true},   {"n gt 9", true},    {"n gt 10", false}, {"n ge 10", true},
       {"n lt 10.5", true}, {"n eq 10.0", true}, {"d gt 2", true},   {"d le 2.5", true},
       {"d lt 2.5", false}, {"N EQ 10", true},   {"n ne 10", false}, {"n eq \"10\"", false},
   };
-  for (const Case& c : cases) {
+  for (const EvalCase& c : cases) {
     auto ast = Parse(c.filter);
     ASSERT_TRUE(ast) << c.filter;
     EXPECT_EQ(MatchesElement(**ast, element, attr), c.expected) << c.filter;

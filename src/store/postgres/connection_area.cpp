@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/uuid.h"
 #include "store/postgres/queries.h"
+#include "store/postgres/rows.h"
 #include "store/postgres/transaction.h"
 
 namespace idsync::store::postgres {
@@ -41,13 +42,6 @@ Token ReadToken(const PgResult& r, int row) {
   return token;
 }
 
-std::string Millis(TimePoint t) { return std::to_string(ToUnixMillis(t)); }
-const char* Bool(bool b) { return b ? "true" : "false"; }
-
-Error NoConnection(int64_t id) {
-  return MakeError(ErrorCode::kNotFound, "connection " + std::to_string(id) + " not found");
-}
-
 Result<Connection> OneConnection(Result<PgResult> r, const std::string& name) {
   if (!r) return r.error();
   if (r->Rows() == 0) return MakeError(ErrorCode::kNotFound, name + " not found");
@@ -66,7 +60,7 @@ Result<Connection> PgTransaction::CreateConnection(Connection connection) {
   if (connection.uuid.empty()) connection.uuid = NewUuid();
   auto inserted = db_.ExecGuarded(sql::kInsertConnection,
                            {connection.uuid, connection.name, connection.directory,
-                            connection.kind, Bool(connection.enabled),
+                            connection.kind, PgBool(connection.enabled),
                             Millis(connection.created), DumpJson(connection.settings)},
                            "adding a connection");
   if (!inserted) {
@@ -105,11 +99,11 @@ Result<std::vector<Connection>> PgTransaction::ListConnections() {
 Status PgTransaction::UpdateConnection(const Connection& connection) {
   if (auto w = CheckWritable(); !w) return w;
   auto r = db_.Exec(sql::kUpdateConnection,
-                    {std::to_string(connection.id), Bool(connection.enabled),
+                    {std::to_string(connection.id), PgBool(connection.enabled),
                      DumpJson(connection.settings)},
                     "updating a connection");
   if (!r) return r.error();
-  if (r->Changed() == 0) return NoConnection(connection.id);
+  if (r->Changed() == 0) return NoConnectionError(connection.id);
   return Status::Ok();
 }
 
@@ -119,7 +113,7 @@ Status PgTransaction::DeleteConnection(int64_t id) {
   // statement, as in the SQLite store.
   auto r = db_.Exec(sql::kDeleteConnection, {std::to_string(id)}, "deleting a connection");
   if (!r) return r.error();
-  if (r->Changed() == 0) return NoConnection(id);
+  if (r->Changed() == 0) return NoConnectionError(id);
   return Status::Ok();
 }
 
@@ -131,7 +125,7 @@ Status PgTransaction::AddToken(const Token& token) {
                     {std::to_string(token.connection_id), token.hash, Millis(token.created),
                      expires},
                     "adding a token");
-  if (!r && r.error().code == ErrorCode::kNotFound) return NoConnection(token.connection_id);
+  if (!r && r.error().code == ErrorCode::kNotFound) return NoConnectionError(token.connection_id);
   if (!r && r.error().code == ErrorCode::kUniqueness) {
     return MakeError(ErrorCode::kUniqueness, "a token with this hash already exists");
   }

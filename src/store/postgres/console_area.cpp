@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "store/postgres/queries.h"
+#include "store/postgres/rows.h"
 
 namespace idsync::store::postgres {
 namespace {
@@ -30,9 +31,6 @@ Error NoUser(const std::string& name) {
   return MakeError(ErrorCode::kNotFound, "no admin user named \"" + name + "\"");
 }
 
-std::string Ms(TimePoint t) { return std::to_string(ToUnixMillis(t)); }
-std::string Bool(bool b) { return b ? "true" : "false"; }
-
 }  // namespace
 
 Status PgConsoleArea::CheckWritable() const {
@@ -45,8 +43,8 @@ Status PgConsoleArea::CheckWritable() const {
 Result<AdminUser> PgConsoleArea::CreateAdminUser(const AdminUser& user) {
   if (auto w = CheckWritable(); !w) return w.error();
   auto r = db_.ExecGuarded(sql::kInsertAdminUser,
-                           {user.name, user.role, user.hash, Bool(user.must_change_password),
-                            Ms(user.created), Ms(user.password_changed)},
+                           {user.name, user.role, user.hash, PgBool(user.must_change_password),
+                            Millis(user.created), Millis(user.password_changed)},
                            "adding an admin user");
   if (!r) {
     if (r.error().code == ErrorCode::kUniqueness) {
@@ -87,7 +85,7 @@ Result<std::vector<AdminUser>> PgConsoleArea::ListAdminUsers() {
 Status PgConsoleArea::SetAdminPassword(const std::string& name, const std::string& hash,
                                        bool must_change, TimePoint changed) {
   if (auto w = CheckWritable(); !w) return w;
-  auto r = db_.Exec(sql::kSetAdminPassword, {name, hash, Bool(must_change), Ms(changed)},
+  auto r = db_.Exec(sql::kSetAdminPassword, {name, hash, PgBool(must_change), Millis(changed)},
                     "setting an admin user's password");
   if (!r) return r.error();
   if (r->Changed() == 0) return NoUser(name);
@@ -107,8 +105,8 @@ Status PgConsoleArea::DeleteAdminUser(const std::string& name) {
 Status PgConsoleArea::CreateSession(const ConsoleSession& session) {
   if (auto w = CheckWritable(); !w) return w;
   auto r = db_.Exec(sql::kInsertSession,
-                    {session.id_hash, std::to_string(session.user_id), Ms(session.created),
-                     Ms(session.last_seen)},
+                    {session.id_hash, std::to_string(session.user_id), Millis(session.created),
+                     Millis(session.last_seen)},
                     "starting a console session");
   if (!r) return r.error();
   return Status::Ok();
@@ -128,7 +126,7 @@ Result<ConsoleSession> PgConsoleArea::GetSession(const std::string& id_hash) {
 
 Status PgConsoleArea::TouchSession(const std::string& id_hash, TimePoint last_seen) {
   if (auto w = CheckWritable(); !w) return w;
-  auto r = db_.Exec(sql::kTouchSession, {id_hash, Ms(last_seen)}, "touching a console session");
+  auto r = db_.Exec(sql::kTouchSession, {id_hash, Millis(last_seen)}, "touching a console session");
   if (!r) return r.error();
   return Status::Ok();
 }
@@ -151,7 +149,7 @@ Status PgConsoleArea::DeleteSessionsOf(int64_t user_id, const std::string& excep
 Result<int64_t> PgConsoleArea::DeleteExpiredSessions(TimePoint idle_before,
                                                      TimePoint created_before) {
   if (auto w = CheckWritable(); !w) return w.error();
-  auto r = db_.Exec(sql::kDeleteExpiredSessions, {Ms(idle_before), Ms(created_before)},
+  auto r = db_.Exec(sql::kDeleteExpiredSessions, {Millis(idle_before), Millis(created_before)},
                     "removing expired console sessions");
   if (!r) return r.error();
   return r->Changed();
@@ -164,7 +162,7 @@ Result<int64_t> PgConsoleArea::DeleteExpiredSessions(TimePoint idle_before,
 Result<std::vector<HourlyActivity>> PgConsoleArea::ActivityByHour(int64_t connection_id,
                                                                   const std::string& directory,
                                                                   TimePoint since) {
-  const std::string since_ms = Ms(since);
+  const std::string since_ms = Millis(since);
   std::map<int64_t, HourlyActivity> hours;
   auto audit = db_.Exec(sql::kAuditByHour, {since_ms, std::to_string(connection_id)},
                         "counting audit records per hour");

@@ -14,8 +14,6 @@ namespace idsync::store::postgres {
 
 namespace {
 
-constexpr int64_t kScanChunk = 500;
-
 Result<std::vector<EffectiveGroupRow>> Groups(Result<PgResult> r) {
   if (!r) return r.error();
   std::vector<EffectiveGroupRow> out;

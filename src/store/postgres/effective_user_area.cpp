@@ -14,19 +14,6 @@ namespace idsync::store::postgres {
 
 namespace {
 
-constexpr int64_t kScanChunk = 500;
-
-Result<std::vector<EffectiveUserRow>> Users(Result<PgResult> r) {
-  if (!r) return r.error();
-  std::vector<EffectiveUserRow> out;
-  out.reserve(r->Rows());
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto user = ReadEffectiveUser(*r, i);
-    if (!user) return user.error();
-    out.push_back(std::move(*user));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -47,7 +34,7 @@ Result<int64_t> PgTransaction::EffectiveUserPk(const std::string& directory,
 Result<EffectiveUserRow> PgTransaction::GetEffectiveUser(const std::string& directory,
                                                          const std::string& id) {
   auto found =
-      Users(db_.Exec(sql::kGetEffectiveUser, {directory, id}, "reading an effective user"));
+      ReadEffectiveUsers(db_.Exec(sql::kGetEffectiveUser, {directory, id}, "reading an effective user"));
   if (!found) return found.error();
   if (found->empty()) return NoEffective("user", directory, id);
   return std::move(found->front());
@@ -55,7 +42,7 @@ Result<EffectiveUserRow> PgTransaction::GetEffectiveUser(const std::string& dire
 
 Result<EffectiveUserRow> PgTransaction::FindEffectiveUserByUsername(
     const std::string& directory, const std::string& username_key) {
-  auto found = Users(db_.Exec(sql::kFindEffectiveUserByUsername, {directory, username_key},
+  auto found = ReadEffectiveUsers(db_.Exec(sql::kFindEffectiveUserByUsername, {directory, username_key},
                               "reading an effective user"));
   if (!found) return found.error();
   if (found->empty()) {
@@ -68,7 +55,7 @@ Result<EffectiveUserRow> PgTransaction::FindEffectiveUserByUsername(
 Result<std::vector<EffectiveUserRow>> PgTransaction::FindEffectiveUsersByLinkKey(
     const std::string& directory, const std::string& link_key) {
   if (link_key.empty()) return std::vector<EffectiveUserRow>{};  // "" is no link key
-  return Users(db_.Exec(sql::kFindEffectiveUsersByLinkKey, {directory, link_key},
+  return ReadEffectiveUsers(db_.Exec(sql::kFindEffectiveUsersByLinkKey, {directory, link_key},
                         "searching effective users"));
 }
 
@@ -136,7 +123,7 @@ Result<int64_t> PgTransaction::CountEffectiveUsers(const std::string& directory)
 
 Result<std::vector<EffectiveUserRow>> PgTransaction::ListEffectiveUsers(
     const std::string& directory, int64_t offset, int64_t limit) {
-  return Users(db_.Exec(sql::kListEffectiveUsers,
+  return ReadEffectiveUsers(db_.Exec(sql::kListEffectiveUsers,
                         {directory, Num(std::max<int64_t>(offset, 0)),
                          Num(std::max<int64_t>(limit, 0))},
                         "listing effective users"));

@@ -59,17 +59,6 @@ Error NoAccount(const std::string& name) {
   return MakeError(ErrorCode::kNotFound, "no LDAP account named \"" + name + "\"");
 }
 
-Result<std::vector<EffectiveUserRow>> Users(Result<PgResult> r) {
-  if (!r) return r.error();
-  std::vector<EffectiveUserRow> out;
-  out.reserve(r->Rows());
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto user = ReadEffectiveUser(*r, i);
-    if (!user) return user.error();
-    out.push_back(std::move(*user));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -238,7 +227,7 @@ Result<std::vector<EffectiveUserRow>> PgLdapArea::FindUsersByMail(const std::str
 
 Result<std::vector<EffectiveUserRow>> PgLdapArea::FindUsersByLdapName(const std::string& directory,
                                                                       const std::string& name_key) {
-  return Users(db_.Exec(sql::kUsersByLdapName, {directory, name_key}, "searching users by name"));
+  return ReadEffectiveUsers(db_.Exec(sql::kUsersByLdapName, {directory, name_key}, "searching users by name"));
 }
 
 Result<std::vector<EffectiveGroupRow>> PgLdapArea::FindGroupsByLdapName(

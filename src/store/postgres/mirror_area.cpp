@@ -16,8 +16,6 @@ namespace idsync::store::postgres {
 
 namespace {
 
-constexpr int64_t kScanChunk = 500;
-
 std::string TypeCode(scim::ResourceType type) {
   return type == scim::ResourceType::kUser ? "0" : "1";
 }

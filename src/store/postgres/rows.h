@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/json.h"
 #include "base/result.h"
@@ -23,9 +24,14 @@ inline const char* PgBool(bool b) { return b ? "true" : "false"; }
 // A time as a later read returns it (whole milliseconds).
 inline TimePoint Stored(TimePoint t) { return FromUnixMillis(ToUnixMillis(t)); }
 
+// Rows a scan (ScanResources, ScanEffectiveUsers, ScanEffectiveGroups) reads per statement.
+inline constexpr int64_t kScanChunk = 500;
+
 // Columns in the order of the *_COLUMNS lists in queries.h (the pk first).
 Result<EffectiveUserRow> ReadEffectiveUser(const PgResult& r, int row);
 Result<EffectiveGroupRow> ReadEffectiveGroup(const PgResult& r, int row);
+// Every row of `r` as an effective user; the first row that does not read is the error.
+Result<std::vector<EffectiveUserRow>> ReadEffectiveUsers(Result<PgResult> r);
 
 Error NoConnectionError(int64_t id);
 
