@@ -38,7 +38,8 @@ Json SyncRunToJson(const store::SyncRun& run, const std::string& connection_name
               {"ended", run.ended ? Json(FormatRfc3339(*run.ended)) : Json(nullptr)},
               {"counts", run.counts},
               {"progress", run.progress},
-              {"error", run.error.empty() ? Json(nullptr) : Json(run.error)}};
+              {"error", run.error.empty() ? Json(nullptr) : Json(run.error)},
+              {"instance", run.owner.empty() ? Json(nullptr) : Json(run.owner)}};
 }
 
 Status LdapSync::Impl::RenewLease(store::Transaction& tx, RunContext& rc) {
