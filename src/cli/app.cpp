@@ -69,7 +69,8 @@ Result<sync::SyncScheduler*> App::StartScheduler() {
   if (!scheduler_) {
     auto engine = ldap_sync();
     if (!engine) return engine.error();
-    scheduler_ = std::make_unique<sync::SyncScheduler>(**engine, clock_);
+    scheduler_ = std::make_unique<sync::SyncScheduler>(**engine, clock_, std::chrono::seconds(1),
+                                                        store_.get());
     scheduler_->Start();
   }
   return scheduler_.get();

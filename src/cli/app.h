@@ -67,6 +67,8 @@ class App {
   Result<sync::SyncScheduler*> StartScheduler();
   // Stops the scheduler (waiting for runs in progress); idempotent.
   void StopScheduler();
+  // The scheduler once started, else null (for /metrics).
+  sync::SyncScheduler* scheduler() { return scheduler_.get(); }
 
   // Stops the scheduler and closes the store; idempotent. The services must not be used after.
   void Close();

@@ -48,6 +48,7 @@
 #include "service/console_sessions.h"
 #include "service/scim_service.h"
 #include "store/postgres/postgres_store.h"
+#include "sync/scheduler.h"
 
 namespace idsync::cli {
 namespace {
@@ -346,9 +347,10 @@ int Serve(const std::string& data, const ServeOptions& o,
     return ServeFail(ldap_face.error().detail);
   }
   LdapFace* ldap = ldap_face->get();
-  ops.SetMetrics([srv, ldap, &scim] {
+  sync::SyncScheduler* scheduler = app.scheduler();
+  ops.SetMetrics([srv, ldap, &scim, scheduler] {
     return BuildInfoMetric() + srv->metrics().Render() + (ldap ? ldap->Metrics() : std::string()) +
-           scim.RenderMetrics();
+           scim.RenderMetrics() + (scheduler ? scheduler->RenderMetrics() : std::string());
   });
   std::string scheme = so.tls_cert_file ? "https" : "http";
   std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;

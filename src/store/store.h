@@ -101,6 +101,16 @@ class Store {
   // Stops accepting writes, finishes queued ones, closes the database cleanly. Idempotent.
   virtual void Close() = 0;
 
+  // The scheduler lease (issue #15): true while this instance is the one of those sharing the
+  // database that fires scheduled LDAP syncs. Each call takes the lease if it is free and
+  // otherwise checks that it is still held (PostgreSQL: a session advisory lock on a connection
+  // of its own, one cheap statement; when the holder dies its session ends and the lock frees
+  // at once). kUnavailable if the database cannot be reached: the lease is then not held.
+  // Default: always held (SQLite: one serving process per database).
+  virtual Result<bool> HoldSchedulerLease() { return true; }
+  // Gives the lease up, so that another instance takes it on its next try. Idempotent.
+  virtual void ReleaseSchedulerLease() {}
+
   // Write() calls and the transactions that committed them since the store was opened, for
   // /metrics: their ratio is how many writes group commit shares one fsync among. A store
   // that does not count them answers zeros. `reruns`: transactions run again because they

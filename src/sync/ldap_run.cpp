@@ -2,9 +2,13 @@
 // docs/ARCHITECTURE.md, "LDAP sync"). A run's scans are in ldap_run_scan.cpp, its groups and
 // deletions in ldap_run_groups.cpp.
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <string>
 #include <thread>
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "sync/ldap_change_marks.h"
 #include "sync/ldap_entries.h"
@@ -34,7 +38,8 @@ Json SyncRunToJson(const store::SyncRun& run, const std::string& connection_name
               {"ended", run.ended ? Json(FormatRfc3339(*run.ended)) : Json(nullptr)},
               {"counts", run.counts},
               {"progress", run.progress},
-              {"error", run.error.empty() ? Json(nullptr) : Json(run.error)}};
+              {"error", run.error.empty() ? Json(nullptr) : Json(run.error)},
+              {"instance", run.owner.empty() ? Json(nullptr) : Json(run.owner)}};
 }
 
 Status LdapSync::Impl::RenewLease(store::Transaction& tx, RunContext& rc) {
@@ -43,8 +48,8 @@ Status LdapSync::Impl::RenewLease(store::Transaction& tx, RunContext& rc) {
   if (!held) return held.error();
   if (!*held) {
     return MakeError(ErrorCode::kUnavailable,
-                     "the run lost its lease to another process (a store write stalled for "
-                     "more than 10 minutes)");
+                     "the run lost its lease to another process (its renewal stalled for "
+                     "more than " + std::to_string(kLeaseTtl.count()) + " seconds)");
   }
   return Status::Ok();
 }
@@ -271,6 +276,59 @@ Json LdapSync::Impl::NextState(const RunContext& rc, bool full) {
 
 namespace {
 
+// Renews a run's lease every kLeaseRenew from a thread of its own while the run lasts (its
+// scans can go long without a store write), so that the lease can be short: a run killed with
+// its instance blocks the connection for at most kLeaseTtl. A renewal that finds the lease
+// taken does nothing more; the run's next write step (RenewLease) fails the run.
+class LeaseHeartbeat {
+ public:
+  LeaseHeartbeat(store::Store& store, const Clock& clock, int64_t connection_id,
+                 std::string owner)
+      : store_(store), clock_(clock), cid_(connection_id), owner_(std::move(owner)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~LeaseHeartbeat() { Stop(); }
+  LeaseHeartbeat(const LeaseHeartbeat&) = delete;
+  LeaseHeartbeat& operator=(const LeaseHeartbeat&) = delete;
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, kLeaseRenew, [this] { return stopping_; })) {
+      lock.unlock();
+      Status st = store_.Write([&](store::Transaction& tx) -> Status {
+        const TimePoint now = clock_.Now();
+        auto held = tx.AcquireSyncLease(cid_, owner_, now, now + kLeaseTtl);
+        if (!held) return held.error();
+        return Status::Ok();
+      });
+      if (!st) {
+        log::Warn("sync lease renewal failed",
+                  {{"component", "ldap-sync"}, {"detail", st.error().detail}});
+      }
+      lock.lock();
+    }
+  }
+
+  store::Store& store_;
+  const Clock& clock_;
+  const int64_t cid_;
+  const std::string owner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // A run that succeeded, changed nothing and skipped nothing.
 bool IsIdle(const store::SyncRun& run) {
   if (run.outcome != "succeeded" || !run.error.empty()) return false;
@@ -314,6 +372,7 @@ Result<store::SyncRun> LdapSync::Run(const std::string& name, const RunOptions& 
     std::this_thread::sleep_for(kLeasePoll);
   }
 
+  LeaseHeartbeat heartbeat(m.store, m.clock, cid, m.owner);
   RunContext rc;
   rc.loaded = std::move(*loaded);
   rc.options = options;
@@ -341,6 +400,7 @@ Result<store::SyncRun> LdapSync::Run(const std::string& name, const RunOptions& 
     return Status::Ok();
   });
   if (!setup) {
+    heartbeat.Stop();
     (void)m.store.Write([&](store::Transaction& tx) { return tx.ReleaseSyncLease(cid, m.owner); });
     return setup.error();
   }
@@ -360,6 +420,7 @@ Result<store::SyncRun> LdapSync::Run(const std::string& name, const RunOptions& 
     result = MakeError(ErrorCode::kInternal, std::string("unexpected failure: ") + e.what());
   }
   rc.client.reset();
+  heartbeat.Stop();  // the write below releases the lease
 
   rc.run.ended = m.clock.Now();
   if (!result) {

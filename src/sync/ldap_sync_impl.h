@@ -30,7 +30,11 @@
 namespace idsync::sync {
 
 inline constexpr std::string_view kPasswordSecret = "bind_password";
-inline constexpr std::chrono::minutes kLeaseTtl{10};
+// A run's lease on its connection (sync_state.lease_owner) expires kLeaseTtl after its last
+// renewal; a heartbeat (LeaseHeartbeat, ldap_run.cpp) renews it every kLeaseRenew while the run
+// lasts, so a run whose instance died blocks the next run for at most kLeaseTtl (issue #15).
+inline constexpr std::chrono::seconds kLeaseTtl{20};
+inline constexpr std::chrono::seconds kLeaseRenew{5};
 inline constexpr std::chrono::milliseconds kLeasePoll{250};
 
 // The sealing context of a connection's bind password.

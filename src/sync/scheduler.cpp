@@ -3,13 +3,15 @@
 #include "base/thread_name.h"
 
 #include <cstdio>
+#include <string>
 #include <future>
 #include <memory>
 
 namespace idsync::sync {
 
-SyncScheduler::SyncScheduler(LdapSync& sync, const Clock& clock, std::chrono::milliseconds tick)
-    : sync_(sync), clock_(clock), tick_(tick) {}
+SyncScheduler::SyncScheduler(LdapSync& sync, const Clock& clock, std::chrono::milliseconds tick,
+                             store::Store* lease)
+    : sync_(sync), clock_(clock), tick_(tick), lease_(lease) {}
 
 SyncScheduler::~SyncScheduler() {
   Stop();
@@ -35,6 +37,36 @@ void SyncScheduler::Stop() {
   cv_.notify_all();
   if (loop_.joinable()) loop_.join();
   for (auto& t : threads) t.thread.join();
+  if (lease_ != nullptr && leader_.exchange(false)) {
+    lease_->ReleaseSchedulerLease();
+    log::Info("no longer the scheduler", {{"component", "scheduler"}, {"reason", "stopping"}});
+  }
+}
+
+std::string SyncScheduler::RenderMetrics() const {
+  return "# HELP idsync_scheduler_leader 1 while this instance fires scheduled LDAP syncs (holds "
+         "the scheduler lease), 0 otherwise.\n"
+         "# TYPE idsync_scheduler_leader gauge\n"
+         "idsync_scheduler_leader " +
+         std::string(leader_.load() ? "1" : "0") + "\n";
+}
+
+bool SyncScheduler::HoldLease() {
+  if (lease_ == nullptr) {
+    leader_ = true;
+    return true;
+  }
+  auto held = lease_->HoldSchedulerLease();
+  const bool now = held && *held;
+  const bool was = leader_.exchange(now);
+  if (now && !was) {
+    log::Info("this instance is now the scheduler", {{"component", "scheduler"}});
+  } else if (!now && was) {
+    log::Warn("no longer the scheduler",
+              {{"component", "scheduler"},
+               {"reason", held ? "lease taken over" : held.error().detail}});
+  }
+  return now;
 }
 
 int64_t SyncScheduler::fired() const {
@@ -49,6 +81,7 @@ void SyncScheduler::Loop() {
       cv_.wait_for(lock, tick_, [this] { return stopping_; });
       if (stopping_) return;
     }
+    if (!HoldLease()) continue;  // another instance fires the schedules
     auto due = sync_.DueRuns(clock_.Now());
     if (!due) {
       log::Error("scheduler failed", {{"component", "scheduler"}, {"detail", due.error().detail}});
@@ -58,6 +91,12 @@ void SyncScheduler::Loop() {
       {
         std::lock_guard lock(mu_);
         if (stopping_) return;
+      }
+      // A run can be long: confirm the lease before each one, so that an instance that lost
+      // it (its connection dropped) does not go on firing what the new holder also fires.
+      if (!HoldLease()) break;
+      {
+        std::lock_guard lock(mu_);
         ++fired_;
       }
       RunOptions options;

@@ -33,5 +33,8 @@ inline constexpr long long kMigrationLock = 0x6964'7379'6e63'0001LL;
 // The transaction-scoped advisory lock the change-feed sequencer holds (see migrations.cpp,
 // "The change feed, numbered after commit").
 inline constexpr long long kSequencerLock = 0x6964'7379'6e63'0002LL;
+// The session advisory lock of the scheduler lease (PostgresStore::HoldSchedulerLease): held
+// by the one instance that fires scheduled LDAP syncs.
+inline constexpr long long kSchedulerLock = 0x6964'7379'6e63'0003LL;
 
 }  // namespace idsync::store::postgres

@@ -288,6 +288,7 @@ void PostgresStore::OnForeignChanges(std::function<void()> wake) {
 }
 
 void PostgresStore::Close() {
+  ReleaseSchedulerLease();
   std::unique_ptr<ChangeListener> listener;
   {
     std::lock_guard lock(mu_);

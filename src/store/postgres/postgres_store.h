@@ -57,6 +57,9 @@ class PostgresStore final : public Store {
   // replaces the first callback.
   void OnForeignChanges(std::function<void()> wake) override;
   void Close() override;
+  // A session advisory lock (kSchedulerLock) on a connection of its own; scheduler_lease.cpp.
+  Result<bool> HoldSchedulerLease() override;
+  void ReleaseSchedulerLease() override;
 
   // Numbers every committed change that has no seq yet (migrations.cpp, kFeedSequencer). Write
   // runs it after committing a transaction that appended changes; Open and the change
@@ -94,6 +97,11 @@ class PostgresStore final : public Store {
   std::atomic<int64_t> committed_{0};
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> reruns_{0};
+  // The scheduler lease: its connection, open while trying or holding; guarded by lease_mu_
+  // (taken before mu_, never inside it).
+  std::mutex lease_mu_;
+  std::unique_ptr<PgConnection> lease_conn_;
+  bool lease_held_ = false;
 };
 
 }  // namespace idsync::store::postgres

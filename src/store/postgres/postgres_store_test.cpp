@@ -359,5 +359,69 @@ TEST(PostgresStore, ApiTokensRoundTripAndBumpTheConfigurationGeneration) {
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
 }
 
+// The scheduler lease (issue #15): of two instances on one database only one holds it; when the
+// holder goes (its session ends) the other takes it on its next try.
+TEST(PostgresStore, SchedulerLeaseIsHeldByOneInstanceAndPassesOnWhenTheHolderCloses) {
+  TestDatabase db;
+  auto a = OpenStore(db);
+  auto b = OpenStore(db);
+  ASSERT_TRUE(a && b);
+  auto a1 = a->HoldSchedulerLease();
+  ASSERT_TRUE(a1) << a1.error().detail;
+  EXPECT_TRUE(*a1);
+  auto b1 = b->HoldSchedulerLease();
+  ASSERT_TRUE(b1) << b1.error().detail;
+  EXPECT_FALSE(*b1);
+  // Asking again confirms it, and changes nothing for the other.
+  EXPECT_TRUE(*a->HoldSchedulerLease());
+  EXPECT_FALSE(*b->HoldSchedulerLease());
+
+  a->Close();
+  EXPECT_FALSE(*a->HoldSchedulerLease());  // a closed store never holds it
+  EXPECT_TRUE(*b->HoldSchedulerLease());
+  EXPECT_TRUE(*b->HoldSchedulerLease());
+
+  // Released on purpose (the scheduler stopping): a third instance takes it.
+  auto c = OpenStore(db);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(*c->HoldSchedulerLease());
+  b->ReleaseSchedulerLease();
+  EXPECT_TRUE(*c->HoldSchedulerLease());
+}
+
+// A holder whose session the server ends (its process killed, the connection dropped) loses the
+// lease: its next try says so, another instance takes it, and the first gets it back only once
+// it is free again.
+TEST(PostgresStore, SchedulerLeaseIsLostWithTheHoldersSession) {
+  TestDatabase db;
+  auto a = OpenStore(db);
+  auto b = OpenStore(db);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(*a->HoldSchedulerLease());
+  ASSERT_FALSE(*b->HoldSchedulerLease());
+  // End a's lease session from outside, as PostgreSQL does when its client dies.
+  auto admin = db.Connect();
+  auto killed = admin->Exec(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+      "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+      "AND ((classid::bigint << 32) | objid::bigint) = $1::bigint",
+      {std::to_string(kSchedulerLock)}, "t");
+  ASSERT_TRUE(killed) << killed.error().detail;
+  EXPECT_EQ(killed->Int(0, 0), 1);
+  // Termination is asynchronous: wait (bounded) until the lock is free for b.
+  bool taken = false;
+  for (int i = 0; i < 100 && !taken; ++i) {
+    auto r = b->HoldSchedulerLease();
+    taken = r && *r;
+    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(taken);
+  auto lost = a->HoldSchedulerLease();
+  EXPECT_FALSE(lost && *lost);  // an error (connection gone) or false: not held either way
+  EXPECT_FALSE(*a->HoldSchedulerLease());  // reconnected, the lock is b's
+  b->Close();
+  EXPECT_TRUE(*a->HoldSchedulerLease());
+}
+
 }  // namespace
 }  // namespace idsync::store::postgres

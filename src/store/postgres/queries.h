@@ -9,6 +9,11 @@ namespace idsync::store::postgres::sql {
 // --- engine: migrations, transactions
 inline constexpr std::string_view kAdvisoryLock = "SELECT pg_advisory_lock($1::bigint)";
 inline constexpr std::string_view kAdvisoryUnlock = "SELECT pg_advisory_unlock($1::bigint)";
+inline constexpr std::string_view kTryAdvisoryLock = "SELECT pg_try_advisory_lock($1::bigint)";
+// Whether this session still holds the session advisory lock $1 (the scheduler lease).
+inline constexpr std::string_view kHoldsAdvisoryLock =
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND pid = pg_backend_pid() AND ((classid::bigint << 32) | objid::bigint) = $1::bigint)";
 inline constexpr std::string_view kCreateSchemaMigrations =
     "CREATE TABLE IF NOT EXISTS schema_migrations(version integer PRIMARY KEY, "
     "applied_at bigint NOT NULL)";
