@@ -30,6 +30,8 @@ constexpr int HexDigitValue(char c) {
 }
 
 // `text` between double quotes, as error messages name a value; nothing is escaped.
-inline std::string DoubleQuoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+inline std::string DoubleQuoted(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
 
 }  // namespace idsync

@@ -70,7 +70,7 @@ Result<sync::SyncScheduler*> App::StartScheduler() {
     auto engine = ldap_sync();
     if (!engine) return engine.error();
     scheduler_ = std::make_unique<sync::SyncScheduler>(**engine, clock_, std::chrono::seconds(1),
-                                                        store_.get());
+                                                       store_.get());
     scheduler_->Start();
   }
   return scheduler_.get();

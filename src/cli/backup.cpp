@@ -312,7 +312,8 @@ Result<Json> Unpack(const std::string& from, const std::string& staging) {
   }
   auto broken = [&](const std::string& why) {
     archive_read_free(a);
-    return BackupError(from + " is not a readable idsync backup (" + why + "); nothing was restored");
+    return BackupError(from + " is not a readable idsync backup (" + why +
+                       "); nothing was restored");
   };
   std::map<std::string, std::string> digests;  // member -> sha256 of its content
   std::string sums_text, description_text;
@@ -410,8 +411,8 @@ Result<Json> BackupDataFolder(const std::string& data, const std::string& to) {
   const std::string db = dir + "/" + kDatabase;
   if (!Exists(db)) {
     return BackupError("no database in " + dir + " (" + db +
-                " does not exist); pass the --data folder "
-                "idsync serve uses");
+                       " does not exist); pass the --data folder "
+                       "idsync serve uses");
   }
   if (Exists(to)) return BackupError(to + " already exists; choose a new file name");
   const std::string partial = to + ".partial";
@@ -504,9 +505,10 @@ Result<Json> RestoreDataFolder(const std::string& from, const std::string& data)
     auto empty = IsEmptyFolder(target);
     if (!empty) return empty.error();
     if (!*empty) {
-      return BackupError("refusing to restore into " + target +
-                  ": the folder is not empty (restore into a new folder, then point --data at "
-                  "it)");
+      return BackupError(
+          "refusing to restore into " + target +
+          ": the folder is not empty (restore into a new folder, then point --data at "
+          "it)");
     }
   } else if (errno != ENOENT) {
     return BackupError("cannot read " + target + ": " + Errno());
@@ -528,7 +530,7 @@ Result<Json> RestoreDataFolder(const std::string& from, const std::string& data)
   if (!check || *check != "ok") {
     RemoveFolder(staging);
     return BackupError("the database in " + from + " fails PRAGMA integrity_check (" +
-                (check ? *check : check.error().detail) + "); nothing was restored");
+                       (check ? *check : check.error().detail) + "); nothing was restored");
   }
   Status synced = SyncPath(staging, O_RDONLY | O_DIRECTORY);
   // rename(2) replaces an empty folder atomically; a missing one is simply created.

@@ -3,8 +3,8 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <set>
 #include <string>
@@ -24,14 +24,14 @@
 #include "cli/app.h"
 #include "cli/backup_commands.h"
 #include "cli/directory_commands.h"
+#include "cli/fail.h"
 #include "cli/ldap_account_commands.h"
 #include "cli/ldap_commands.h"
 #include "cli/ldap_serve.h"
 #include "cli/serve_config.h"
 #include "cli/service_notify.h"
+#include "cli/store_commands.h"
 #include "cli/version.h"
-#include "cli/fail.h"
-#include "tls/server_context.h"
 #include "directory/directory_service.h"
 #include "directory/reader.h"
 #include "http/admin/admin_api.h"
@@ -49,6 +49,7 @@
 #include "service/scim_service.h"
 #include "store/postgres/postgres_store.h"
 #include "sync/scheduler.h"
+#include "tls/server_context.h"
 
 namespace idsync::cli {
 namespace {
@@ -543,6 +544,8 @@ int Main(int argc, char** argv) {
   admin_user_commands.Register(app, data, json);
   BackupCommands backup_commands;
   backup_commands.Register(app, data);
+  StoreCommands store_commands;
+  store_commands.Register(app);
 
   try {
     app.parse(argc, argv);
@@ -595,6 +598,7 @@ int Main(int argc, char** argv) {
     }
     return backup_commands.Run(data);
   }
+  if (store_commands.Parsed()) return store_commands.Run();
 
   // Every command runs on the same object graph as `serve` (cli/app.h); the App closes the
   // store when it goes out of scope.

@@ -110,7 +110,8 @@ Result<Transform> ParseTransform(const Json& json, const std::string& path, Sour
     if (name == "lower") return Transform{Lower{}};
     if (name == "strip_domain") return Transform{StripDomain{}};
     if (name == "account_enabled") return Transform{AccountEnabled{}};
-    return At(path, "unknown transform " + DoubleQuoted(name) + " (" + std::string(kExpected) + ")");
+    return At(path,
+              "unknown transform " + DoubleQuoted(name) + " (" + std::string(kExpected) + ")");
   }
   if (!json.is_object() || json.size() != 1) return At(path, std::string(kExpected));
   const std::string key = json.begin().key();
@@ -310,8 +311,8 @@ Result<CustomAttributeDefs> ParseCustomAttributeDefs(const Json& json) {
     if (name == entry.end() || !name->is_string()) return At(Join(path, "name"), "expected a name");
     def.name = name->get<std::string>();
     if (!IsCustomName(def.name)) {
-      return At(Join(path, "name"),
-                DoubleQuoted(def.name) + " is not a valid name ([A-Za-z][A-Za-z0-9_]*, at most 64)");
+      return At(Join(path, "name"), DoubleQuoted(def.name) +
+                                        " is not a valid name ([A-Za-z][A-Za-z0-9_]*, at most 64)");
     }
     if (IsBuiltinAttribute(def.name)) {
       return At(Join(path, "name"), DoubleQuoted(def.name) + " is a built-in attribute");

@@ -88,7 +88,8 @@ bool IsLdapAttributeDescription(std::string_view s) {
 Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
   const auto& registry = scim::schema::Registry::Default();
   auto parsed = scim::filter::ParsePatchPath(text);
-  if (!parsed) return Invalid("invalid source path " + DoubleQuoted(text) + ": " + parsed.error().detail);
+  if (!parsed)
+    return Invalid("invalid source path " + DoubleQuoted(text) + ": " + parsed.error().detail);
   scim::filter::PatchPath& path = *parsed;
   auto out = std::make_shared<CompiledSourcePath>();
   out->kind = SourceKind::kScim;
@@ -101,7 +102,8 @@ Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
   const scim::schema::Attribute& attr = *resolved->attr;
   if (attr.returned == scim::schema::Returned::kNever ||
       attr.mutability == scim::schema::Mutability::kWriteOnly) {
-    return Invalid("attribute " + DoubleQuoted(attr.name) + " is never stored and cannot be mapped");
+    return Invalid("attribute " + DoubleQuoted(attr.name) +
+                   " is never stored and cannot be mapped");
   }
   if (resolved->in_extension) out->ext_urn = resolved->schema->id;
   out->attr = attr.name;
@@ -120,7 +122,8 @@ Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
     wrapper.path = path.attr;
     wrapper.left = std::move(path.filter);
     Status valid = scim::filter::Validate(wrapper, scim::ResourceType::kUser, registry);
-    if (!valid) return Invalid("invalid filter in " + DoubleQuoted(text) + ": " + valid.error().detail);
+    if (!valid)
+      return Invalid("invalid filter in " + DoubleQuoted(text) + ": " + valid.error().detail);
     out->filter = std::move(wrapper.left);
     sub = path.sub_after_filter;
   } else {
@@ -130,15 +133,18 @@ Result<std::shared_ptr<CompiledSourcePath>> CompileScim(std::string_view text) {
     if (sub.empty()) {
       // RFC 7644 §3.4.2.2 reads a complex multi-valued attribute through its "value".
       if (!attr.multi_valued || !attr.FindSub("value")) {
-        return Invalid(DoubleQuoted(attr.name) + " is complex: name a sub-attribute, e.g. " +
-                       DoubleQuoted(attr.name + "." +
-                             (attr.sub_attributes.empty() ? std::string("value")
-                                                          : attr.sub_attributes.front().name)));
+        return Invalid(
+            DoubleQuoted(attr.name) + " is complex: name a sub-attribute, e.g. " +
+            DoubleQuoted(attr.name + "." +
+                         (attr.sub_attributes.empty() ? std::string("value")
+                                                      : attr.sub_attributes.front().name)));
       }
       sub = "value";
     }
     const scim::schema::Attribute* sub_def = attr.FindSub(sub);
-    if (!sub_def) return Invalid("unknown sub-attribute " + DoubleQuoted(sub) + " of " + DoubleQuoted(attr.name));
+    if (!sub_def)
+      return Invalid("unknown sub-attribute " + DoubleQuoted(sub) + " of " +
+                     DoubleQuoted(attr.name));
     out->sub = sub_def->name;
   }
   return out;

@@ -8,7 +8,9 @@
 
 namespace idsync::policy::test_support {
 
-inline Json J(const char* text) { return Json::parse(text); }
+inline Json J(const char* text) {
+  return Json::parse(text);
+}
 
 // The policy `json` describes; a test failure (and the default policy) if it does not parse.
 inline Policy Parse(const char* json, const PolicyContext& ctx = {}) {

@@ -12,8 +12,8 @@
 #include "base/strings.h"
 #include "sync/ldap_change_marks.h"
 #include "sync/ldap_entries.h"
-#include "sync/ldap_sync_impl.h"
 #include "sync/ldap_membership_index.h"
+#include "sync/ldap_sync_impl.h"
 
 namespace idsync::sync {
 
@@ -49,7 +49,8 @@ Status LdapSync::Impl::RenewLease(store::Transaction& tx, RunContext& rc) {
   if (!*held) {
     return MakeError(ErrorCode::kUnavailable,
                      "the run lost its lease to another process (its renewal stalled for "
-                     "more than " + std::to_string(kLeaseTtl.count()) + " seconds)");
+                     "more than " +
+                         std::to_string(kLeaseTtl.count()) + " seconds)");
   }
   return Status::Ok();
 }
@@ -282,8 +283,7 @@ namespace {
 // taken does nothing more; the run's next write step (RenewLease) fails the run.
 class LeaseHeartbeat {
  public:
-  LeaseHeartbeat(store::Store& store, const Clock& clock, int64_t connection_id,
-                 std::string owner)
+  LeaseHeartbeat(store::Store& store, const Clock& clock, int64_t connection_id, std::string owner)
       : store_(store), clock_(clock), cid_(connection_id), owner_(std::move(owner)) {
     thread_ = std::thread([this] { Loop(); });
   }

@@ -1,11 +1,12 @@
 #include "sync/scheduler.h"
-#include "base/log.h"
-#include "base/thread_name.h"
 
 #include <cstdio>
-#include <string>
 #include <future>
 #include <memory>
+#include <string>
+
+#include "base/log.h"
+#include "base/thread_name.h"
 
 namespace idsync::sync {
 
@@ -62,9 +63,9 @@ bool SyncScheduler::HoldLease() {
   if (now && !was) {
     log::Info("this instance is now the scheduler", {{"component", "scheduler"}});
   } else if (!now && was) {
-    log::Warn("no longer the scheduler",
-              {{"component", "scheduler"},
-               {"reason", held ? "lease taken over" : held.error().detail}});
+    log::Warn(
+        "no longer the scheduler",
+        {{"component", "scheduler"}, {"reason", held ? "lease taken over" : held.error().detail}});
   }
   return now;
 }

@@ -1,8 +1,9 @@
 // SyncScheduler: the server's pull-sync triggers. One thread fires scheduled runs (each ldap
 // connection's `schedule`, full when `full_every` has passed) while this instance holds the
 // store's scheduler lease (one instance of those sharing a database; issue #15), and manual runs
-// from the admin API run on threads of their own, on any instance. Overlap is prevented by LdapSync itself (per-connection
-// mutex and store lease), so a manual run that arrives during a scheduled one waits for it.
+// from the admin API run on threads of their own, on any instance. Overlap is prevented by
+// LdapSync itself (per-connection mutex and store lease), so a manual run that arrives during a
+// scheduled one waits for it.
 #pragma once
 
 #include <atomic>

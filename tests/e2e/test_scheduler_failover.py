@@ -17,15 +17,20 @@ from datetime import datetime
 
 import pytest
 
-from conftest import cli_json, pg_cluster, http_request, start_server, uniq, wait_until
+from conftest import TEST_STORE, cli_json, pg_cluster, http_request, start_server, uniq, wait_until
 from ldap_fixture import Api, add_cli, start_slapd
+
+# It brings its own PostgreSQL database, so the PostgreSQL run of the suite (IDSYNC_TEST_STORE)
+# would repeat exactly what the SQLite run did; tools/test.sh runs it once per build.
+pytestmark = pytest.mark.skipif(TEST_STORE == "postgresql",
+                                reason="runs against PostgreSQL in the SQLite suite already")
 
 SCHEDULE_S = 60
 # How long after the kill another instance must hold the lease: the lock frees when PostgreSQL
 # ends the killed client's session (it notices the closed socket at once), and the others try
 # once a second.
 TAKEOVER_BOUND_S = 5
-# How late the next scheduled run may start after it is due (the first run's start plus the
+# How late the next scheduled run may start after it is due (the latest run's start plus the
 # schedule): one tick to notice it is due, the killed run's lease (20 s TTL after its last
 # renewal, renewed every 5 s) only if it was still valid then, and slack for a loaded machine.
 LATE_BOUND_S = 15
@@ -159,9 +164,13 @@ def test_scheduler_runs_on_one_instance_and_moves_when_its_holder_is_killed(
                           message="a scheduled run from another instance")
         assert run2["outcome"] == "succeeded", run2
         assert run_pid(run2) == servers[new_leader].proc.pid, (run2, new_leader)
-        late = ts(run2["started"]) - ts(run1["started"]) - SCHEDULE_S
+        # A schedule is due its interval after the connection's latest run started, whatever
+        # started it (LdapSync::DueRuns): here the manual run, which started after the first.
+        before = [x for x in runs() if x["id"] < run2["id"]]
+        latest = max(before, key=lambda x: ts(x["started"]))
+        late = ts(run2["started"]) - ts(latest["started"]) - SCHEDULE_S
         print(f"second scheduled run started {late:.2f}s after it was due")
-        assert late <= LATE_BOUND_S, (run1, run2)
+        assert late <= LATE_BOUND_S, (latest, run2)
 
         history = runs()
         first_run = history[0]

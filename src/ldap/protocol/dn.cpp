@@ -89,7 +89,8 @@ class DnParser {
     size_t start = pos_;
     while (pos_ + 1 < text_.size() && HexDigitValue(text_[pos_]) >= 0 &&
            HexDigitValue(text_[pos_ + 1]) >= 0) {
-      out->push_back(static_cast<char>(HexDigitValue(text_[pos_]) * 16 + HexDigitValue(text_[pos_ + 1])));
+      out->push_back(
+          static_cast<char>(HexDigitValue(text_[pos_]) * 16 + HexDigitValue(text_[pos_ + 1])));
       pos_ += 2;
     }
     if (pos_ == start) return Fail("'#' must be followed by hex pairs");

@@ -58,11 +58,11 @@ Status PgTransaction::CheckWritable() const {
 Result<Connection> PgTransaction::CreateConnection(Connection connection) {
   if (auto w = CheckWritable(); !w) return w.error();
   if (connection.uuid.empty()) connection.uuid = NewUuid();
-  auto inserted = db_.ExecGuarded(sql::kInsertConnection,
-                           {connection.uuid, connection.name, connection.directory,
-                            connection.kind, PgBool(connection.enabled),
-                            Millis(connection.created), DumpJson(connection.settings)},
-                           "adding a connection");
+  auto inserted = db_.ExecGuarded(
+      sql::kInsertConnection,
+      {connection.uuid, connection.name, connection.directory, connection.kind,
+       PgBool(connection.enabled), Millis(connection.created), DumpJson(connection.settings)},
+      "adding a connection");
   if (!inserted) {
     if (inserted.error().code == ErrorCode::kUniqueness) {
       return MakeError(ErrorCode::kUniqueness,
@@ -98,10 +98,10 @@ Result<std::vector<Connection>> PgTransaction::ListConnections() {
 
 Status PgTransaction::UpdateConnection(const Connection& connection) {
   if (auto w = CheckWritable(); !w) return w;
-  auto r = db_.Exec(sql::kUpdateConnection,
-                    {std::to_string(connection.id), PgBool(connection.enabled),
-                     DumpJson(connection.settings)},
-                    "updating a connection");
+  auto r = db_.Exec(
+      sql::kUpdateConnection,
+      {std::to_string(connection.id), PgBool(connection.enabled), DumpJson(connection.settings)},
+      "updating a connection");
   if (!r) return r.error();
   if (r->Changed() == 0) return NoConnectionError(connection.id);
   return Status::Ok();

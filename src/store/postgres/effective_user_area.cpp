@@ -33,8 +33,8 @@ Result<int64_t> PgTransaction::EffectiveUserPk(const std::string& directory,
 
 Result<EffectiveUserRow> PgTransaction::GetEffectiveUser(const std::string& directory,
                                                          const std::string& id) {
-  auto found =
-      ReadEffectiveUsers(db_.Exec(sql::kGetEffectiveUser, {directory, id}, "reading an effective user"));
+  auto found = ReadEffectiveUsers(
+      db_.Exec(sql::kGetEffectiveUser, {directory, id}, "reading an effective user"));
   if (!found) return found.error();
   if (found->empty()) return NoEffective("user", directory, id);
   return std::move(found->front());
@@ -42,8 +42,8 @@ Result<EffectiveUserRow> PgTransaction::GetEffectiveUser(const std::string& dire
 
 Result<EffectiveUserRow> PgTransaction::FindEffectiveUserByUsername(
     const std::string& directory, const std::string& username_key) {
-  auto found = ReadEffectiveUsers(db_.Exec(sql::kFindEffectiveUserByUsername, {directory, username_key},
-                              "reading an effective user"));
+  auto found = ReadEffectiveUsers(db_.Exec(sql::kFindEffectiveUserByUsername,
+                                           {directory, username_key}, "reading an effective user"));
   if (!found) return found.error();
   if (found->empty()) {
     return MakeError(ErrorCode::kNotFound,
@@ -56,7 +56,7 @@ Result<std::vector<EffectiveUserRow>> PgTransaction::FindEffectiveUsersByLinkKey
     const std::string& directory, const std::string& link_key) {
   if (link_key.empty()) return std::vector<EffectiveUserRow>{};  // "" is no link key
   return ReadEffectiveUsers(db_.Exec(sql::kFindEffectiveUsersByLinkKey, {directory, link_key},
-                        "searching effective users"));
+                                     "searching effective users"));
 }
 
 Result<EffectiveUserRow> PgTransaction::PutEffectiveUser(const EffectiveUserRow& row) {
@@ -123,10 +123,10 @@ Result<int64_t> PgTransaction::CountEffectiveUsers(const std::string& directory)
 
 Result<std::vector<EffectiveUserRow>> PgTransaction::ListEffectiveUsers(
     const std::string& directory, int64_t offset, int64_t limit) {
-  return ReadEffectiveUsers(db_.Exec(sql::kListEffectiveUsers,
-                        {directory, Num(std::max<int64_t>(offset, 0)),
-                         Num(std::max<int64_t>(limit, 0))},
-                        "listing effective users"));
+  return ReadEffectiveUsers(
+      db_.Exec(sql::kListEffectiveUsers,
+               {directory, Num(std::max<int64_t>(offset, 0)), Num(std::max<int64_t>(limit, 0))},
+               "listing effective users"));
 }
 
 Status PgTransaction::ScanEffectiveUsers(

@@ -59,7 +59,6 @@ Error NoAccount(const std::string& name) {
   return MakeError(ErrorCode::kNotFound, "no LDAP account named \"" + name + "\"");
 }
 
-
 }  // namespace
 
 Status PgLdapArea::CheckWritable() const {
@@ -227,7 +226,8 @@ Result<std::vector<EffectiveUserRow>> PgLdapArea::FindUsersByMail(const std::str
 
 Result<std::vector<EffectiveUserRow>> PgLdapArea::FindUsersByLdapName(const std::string& directory,
                                                                       const std::string& name_key) {
-  return ReadEffectiveUsers(db_.Exec(sql::kUsersByLdapName, {directory, name_key}, "searching users by name"));
+  return ReadEffectiveUsers(
+      db_.Exec(sql::kUsersByLdapName, {directory, name_key}, "searching users by name"));
 }
 
 Result<std::vector<EffectiveGroupRow>> PgLdapArea::FindGroupsByLdapName(
