@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -11,9 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/sha.h>
 #include <sqlite3.h>
 
-#include "base/crypto.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/body_codec.h"
@@ -78,30 +80,46 @@ struct Column {
   bool boolean = false;  // PostgreSQL boolean: SQLite's 0/1 become false/true
 };
 
-// A row's digest: SHA-256 over its values, each NULL or length-prefixed, so no two different
-// rows share the bytes hashed.
-std::string RowDigest(const std::vector<PgParam>& values) {
-  std::string bytes;
-  for (const auto& v : values) {
-    if (!v) {
-      bytes += "N;";
-      continue;
+// A table's checksum, independent of row order (the two databases order text differently) and
+// of size: each row's SHA-256 (over its values, each NULL or length-prefixed, so no two different
+// rows hash the same bytes) added into four 64-bit lanes. Memory stays constant at any table size.
+class TableSum {
+ public:
+  void Add(const std::vector<PgParam>& values) {
+    std::string bytes;
+    for (const auto& v : values) {
+      if (!v) {
+        bytes += "N;";
+        continue;
+      }
+      bytes += std::to_string(v->size());
+      bytes += ':';
+      bytes += *v;
     }
-    bytes += std::to_string(v->size());
-    bytes += ':';
-    bytes += *v;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+    for (int lane = 0; lane < 4; ++lane) {
+      uint64_t part = 0;
+      std::memcpy(&part, digest + lane * 8, 8);
+      lanes_[lane] += part;  // modulo 2^64
+    }
+    ++rows_;
   }
-  return Sha256Hex(bytes);
-}
+  int64_t rows() const { return rows_; }
+  std::string Hex() const {
+    std::string out;
+    char buf[17];
+    for (uint64_t lane : lanes_) {
+      std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(lane));
+      out += buf;
+    }
+    return out;
+  }
 
-// The table's digest: SHA-256 over its rows' digests in sorted order.
-std::string TableDigest(std::vector<std::string>& rows) {
-  std::sort(rows.begin(), rows.end());
-  std::string all;
-  all.reserve(rows.size() * 64);
-  for (const auto& r : rows) all += r;
-  return Sha256Hex(all);
-}
+ private:
+  uint64_t lanes_[4] = {0, 0, 0, 0};
+  int64_t rows_ = 0;
+};
 
 class Copier {
  public:
@@ -123,8 +141,7 @@ class Copier {
                               std::string_view table);
   Status Insert(std::string_view table, const std::vector<Column>& columns,
                 const std::vector<std::vector<PgParam>>& rows);
-  Result<std::vector<std::string>> ReadBack(std::string_view table,
-                                            const std::vector<Column>& columns);
+  Result<TableSum> ReadBack(std::string_view table, const std::vector<Column>& columns);
 
   Database& source_;
   sqlite::BodyCodec& codec_;
@@ -298,8 +315,7 @@ Status Copier::Insert(std::string_view table, const std::vector<Column>& columns
   return Status::Ok();
 }
 
-Result<std::vector<std::string>> Copier::ReadBack(std::string_view table,
-                                                  const std::vector<Column>& columns) {
+Result<TableSum> Copier::ReadBack(std::string_view table, const std::vector<Column>& columns) {
   std::string select = "SELECT ";
   for (size_t i = 0; i < columns.size(); ++i) {
     if (i) select += ", ";
@@ -311,7 +327,7 @@ Result<std::vector<std::string>> Copier::ReadBack(std::string_view table,
       !s) {
     return s.error();
   }
-  std::vector<std::string> digests;
+  TableSum sum;
   for (;;) {
     auto r = target_.Exec("FETCH " + std::to_string(kFetch) + " FROM readback", {},
                           "reading a copied table back");
@@ -323,14 +339,14 @@ Result<std::vector<std::string>> Copier::ReadBack(std::string_view table,
         const int col = static_cast<int>(c);
         values.push_back(r->IsNull(i, col) ? PgParam() : PgParam(r->Text(i, col)));
       }
-      digests.push_back(RowDigest(values));
+      sum.Add(values);
     }
     if (r->Rows() < kFetch) break;
   }
   if (auto s = target_.ExecScript("CLOSE readback", "reading a copied table back"); !s) {
     return s.error();
   }
-  return digests;
+  return sum;
 }
 
 Result<TableCopy> Copier::CopyTable(std::string_view table) {
@@ -353,7 +369,7 @@ Result<TableCopy> Copier::CopyTable(std::string_view table) {
 
   const size_t batch = std::max<size_t>(1, std::min(kMaxBatchRows, kMaxParams / columns->size()));
   std::vector<std::vector<PgParam>> rows;
-  std::vector<std::string> source_digests;
+  TableSum sum;
   for (;;) {
     auto more = st->Step("reading " + std::string(table));
     if (!more) return more.error();
@@ -365,7 +381,7 @@ Result<TableCopy> Copier::CopyTable(std::string_view table) {
       if (!v) return v.error();
       values.push_back(std::move(*v));
     }
-    source_digests.push_back(RowDigest(values));
+    sum.Add(values);
     rows.push_back(std::move(values));
     if (rows.size() >= batch) {
       if (auto s = Insert(table, *columns, rows); !s) return s.error();
@@ -375,22 +391,22 @@ Result<TableCopy> Copier::CopyTable(std::string_view table) {
   if (auto s = Insert(table, *columns, rows); !s) return s.error();
   TableCopy copy;
   copy.table = std::string(table);
-  copy.rows = static_cast<int64_t>(source_digests.size());
-  copy.sha256 = TableDigest(source_digests);
+  copy.rows = sum.rows();
+  copy.sha256 = sum.Hex();
   return copy;
 }
 
 Status Copier::Verify(const TableCopy& copy) {
   auto columns = Columns(copy.table);
   if (!columns) return columns.error();
-  auto target_digests = ReadBack(copy.table, *columns);
-  if (!target_digests) return target_digests.error();
-  const std::string read_back = TableDigest(*target_digests);
-  if (static_cast<int64_t>(target_digests->size()) != copy.rows || read_back != copy.sha256) {
+  auto target = ReadBack(copy.table, *columns);
+  if (!target) return target.error();
+  const std::string read_back = target->Hex();
+  if (target->rows() != copy.rows || read_back != copy.sha256) {
     return MakeError(ErrorCode::kInternal,
                      "table " + copy.table + " differs after the copy (" +
                          std::to_string(copy.rows) + " rows read, " +
-                         std::to_string(target_digests->size()) + " read back, checksums " +
+                         std::to_string(target->rows()) + " read back, checksums " +
                          copy.sha256.substr(0, 12) + " and " + read_back.substr(0, 12) +
                          "); nothing was copied");
   }

@@ -13,8 +13,8 @@
 //   kind, fails), never a silent loss.
 // - Compressed bodies (zstd with the database's own dictionaries) are written out as text.
 // - Before COMMIT every table is read back from PostgreSQL and compared with what was read from
-//   SQLite: the row count and a SHA-256 over the rows (each row's digest, sorted, so the two
-//   databases' orders do not matter). The report gives both per table.
+//   SQLite: the row count and a checksum, the sum of the rows' SHA-256 digests (order-free, as
+//   the two databases order text differently, and constant in memory). The report gives both.
 // - A target that holds anything beyond what its migrations create is refused.
 #pragma once
 
@@ -30,7 +30,7 @@ namespace idsync::store::migrate {
 struct TableCopy {
   std::string table;
   int64_t rows = 0;
-  std::string sha256;  // hex, equal on both sides (else the copy failed)
+  std::string sha256;  // order-free sum of the rows' SHA-256s (hex), equal on both sides
 };
 
 struct MigrationReport {

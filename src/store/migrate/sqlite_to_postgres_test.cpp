@@ -177,6 +177,46 @@ TEST(StoreMigrate, CopiesCompressedBodiesIdsAndSequencesAndContinuesThem) {
   EXPECT_NE(again.error().detail.find("not empty"), std::string::npos) << again.error().detail;
 }
 
+// The read-back check can fail: a target that changes what it is given (here a trigger that
+// alters every copied connection's settings) fails the copy, and nothing stays behind.
+TEST(StoreMigrate, ADifferenceAfterTheCopyFailsItAndLeavesTheTargetEmpty) {
+  TempDir dir;
+  {
+    auto store = SqliteStore::Open(dir.path(), {});
+    ASSERT_TRUE(store) << store.error().detail;
+    Status st = (*store)->Write([&](Transaction& tx) -> Status {
+      auto c = tx.CreateConnection(sqlite::test_support::MakeConnection("okta"));
+      return c ? Status::Ok() : Status(c.error());
+    });
+    ASSERT_TRUE(st) << st.error().detail;
+    (*store)->Close();
+  }
+  TestDatabase db;
+  {
+    auto pg = PostgresStore::Open(db.url());  // the schema, so that the trigger has a table
+    ASSERT_TRUE(pg) << pg.error().detail;
+    (*pg)->Close();
+  }
+  auto admin = db.Connect();
+  auto made = admin->ExecScript(
+      "CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "NEW.settings := '{}'; RETURN NEW; END $$; "
+      "CREATE TRIGGER tamper BEFORE INSERT ON connections FOR EACH ROW "
+      "EXECUTE FUNCTION tamper();",
+      "adding a trigger");
+  ASSERT_TRUE(made) << made.error().detail;
+
+  auto report = CopySqliteToPostgres(dir.path(), db.url());
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kInternal);
+  EXPECT_NE(report.error().detail.find("table connections differs after the copy"),
+            std::string::npos)
+      << report.error().detail;
+  auto left = admin->Exec("SELECT count(*) FROM connections", {}, "counting");
+  ASSERT_TRUE(left) << left.error().detail;
+  EXPECT_EQ(left->Int(0, 0), 0);
+}
+
 TEST(StoreMigrate, RefusesAMissingSource) {
   TempDir dir;
   TestDatabase db;
