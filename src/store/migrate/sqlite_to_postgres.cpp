@@ -1,7 +1,5 @@
 #include "store/migrate/sqlite_to_postgres.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +13,7 @@
 
 #include <openssl/sha.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/postgres_store.h"
@@ -403,12 +402,12 @@ Status Copier::Verify(const TableCopy& copy) {
   if (!target) return target.error();
   const std::string read_back = target->Hex();
   if (target->rows() != copy.rows || read_back != copy.sha256) {
-    return MakeError(ErrorCode::kInternal,
-                     "table " + copy.table + " differs after the copy (" +
-                         std::to_string(copy.rows) + " rows read, " +
-                         std::to_string(target->rows()) + " read back, checksums " +
-                         copy.sha256.substr(0, 12) + " and " + read_back.substr(0, 12) +
-                         "); nothing was copied");
+    return MakeError(ErrorCode::kInternal, "table " + copy.table + " differs after the copy (" +
+                                               std::to_string(copy.rows) + " rows read, " +
+                                               std::to_string(target->rows()) +
+                                               " read back, checksums " +
+                                               copy.sha256.substr(0, 12) + " and " +
+                                               read_back.substr(0, 12) + "); nothing was copied");
   }
   return Status::Ok();
 }
