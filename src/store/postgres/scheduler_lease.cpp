@@ -49,7 +49,14 @@ Result<bool> PostgresStore::HoldSchedulerLease() {
 
 void PostgresStore::ReleaseSchedulerLease() {
   std::lock_guard lease_lock(lease_mu_);
-  lease_conn_.reset();  // ends the session, which frees its advisory locks
+  if (lease_conn_ && lease_held_) {
+    // Unlocked here rather than by the end of the session: PostgreSQL ends a closed session
+    // asynchronously, and until it has, another instance trying at once would still find the
+    // lock taken. (If this fails, closing the connection below frees it all the same.)
+    (void)lease_conn_->Exec(sql::kAdvisoryUnlock, {std::to_string(kSchedulerLock)},
+                            "give the scheduler lease up");
+  }
+  lease_conn_.reset();  // ends the session, which frees whatever advisory lock it still holds
   lease_held_ = false;
 }
 
