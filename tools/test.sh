@@ -43,8 +43,8 @@ stage "black-box tests"
 IDSYNC_BIN="$PWD/build/idsync" $py -m pytest -q -p no:cacheprovider --durations=10 -n "$jobs" \
   --dist loadfile tests/e2e
 stage "black-box tests (PostgreSQL store)"
-IDSYNC_BIN="$PWD/build/idsync" IDSYNC_TEST_STORE=postgresql $py -m pytest -q -p no:cacheprovider --durations=10 \
-  -n "$jobs" --dist loadfile tests/e2e
+IDSYNC_BIN="$PWD/build/idsync" IDSYNC_TEST_STORE=postgresql $py -m pytest -q -p no:cacheprovider \
+  --durations=10 -n "$jobs" --dist loadfile tests/e2e
 
 if [ $quick = 1 ]; then exit 0; fi
 
@@ -65,8 +65,8 @@ stage "unit tests (ASan+UBSan)"
 # regression inputs under ASan+UBSan through libFuzzer (it took 250 s here at -O0).
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -E '^fuzz_regressions_test$'
 stage "black-box tests (ASan+UBSan)"
-IDSYNC_BIN="$PWD/build-asan/idsync" IDSYNC_SANITIZED=1 $py -m pytest -q -p no:cacheprovider --durations=10 \
-  -n "$jobs" --dist loadfile tests/e2e
+IDSYNC_BIN="$PWD/build-asan/idsync" IDSYNC_SANITIZED=1 $py -m pytest -q -p no:cacheprovider \
+  --durations=10 -n "$jobs" --dist loadfile tests/e2e
 
 if [ -f fuzz/CMakeLists.txt ]; then
   stage "fuzz targets (short runs)"

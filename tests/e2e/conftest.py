@@ -832,8 +832,9 @@ def raw_exchange(url, request_head, body=b"", chunk=65536, timeout=20.0):
 # Files whose module fixtures take long to start (the Samba AD domain controller: provisioned
 # and filled in 15-40 s) are collected first, so that pytest-xdist (--dist loadfile) starts them
 # while the other worker runs the rest, instead of last and alone (measured: +53 s of wall time
-# for the whole suite when test_ldap_ad.py ran in its alphabetical place).
-SLOW_START_FILES = ("test_ldap_ad.py",)
+# for the whole suite when test_ldap_ad.py ran in its alphabetical place). The scheduler failover
+# test waits out a one-minute schedule: started first, it overlaps everything else too.
+SLOW_START_FILES = ("test_ldap_ad.py", "test_scheduler_failover.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
