@@ -258,11 +258,11 @@ std::string SeedLdif(const SlapdOptions& options) {
   group_of_names("cycle-b", {GroupDn("cycle-a"), PersonDn("bob")});
   group_of_names("parent", {GroupDn("staff")});
   for (int g = 0; g < options.bulk_groups && options.bulk_users > 0; ++g) {
-    char cn[16];
+    char cn[32];  // room for any int: g++ -O1 checks the bound (-Wformat-truncation)
     std::snprintf(cn, sizeof(cn), "group%03d", g);
     std::vector<std::string> members;
     for (int j = 0; j < 40 && j < options.bulk_users; ++j) {
-      char uid[16];
+      char uid[32];
       std::snprintf(uid, sizeof(uid), "user%04d", (g * 40 + j) % options.bulk_users);
       members.push_back(PersonDn(uid));
     }
