@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "base/strings.h"
@@ -148,8 +147,13 @@ Result<store::DirectoryRecord> DirectoryService::GetDirectory(const std::string&
 
 Result<store::DirectoryRecord> DirectoryService::CreateDirectory(const std::string& name,
                                                                  const Actor& actor) {
-  static const std::regex kName("[a-z][a-z0-9_-]{0,62}");
-  if (!std::regex_match(name, kName)) {
+  // [a-z][a-z0-9_-]{0,62}
+  const bool valid =
+      !name.empty() && name.size() <= 63 && name[0] >= 'a' && name[0] <= 'z' &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+      });
+  if (!valid) {
     return MakeError(ErrorCode::kInvalidValue,
                      "directory name \"" + name +
                          "\": use 1-63 lower-case letters, digits, '-' or '_', starting with a "
