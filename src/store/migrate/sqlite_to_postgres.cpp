@@ -145,6 +145,8 @@ class Copier {
   Database& source_;
   sqlite::BodyCodec& codec_;
   PgConnection& target_;
+  // Each table's columns, listed once (CopyTable and Verify both need them).
+  std::map<std::string, std::vector<Column>> columns_;
 };
 
 Result<std::set<std::string>> SqliteTables(Database& db) {
@@ -224,6 +226,9 @@ Status Copier::CheckTargetEmpty() {
 }
 
 Result<std::vector<Column>> Copier::Columns(std::string_view table) {
+  if (auto known = columns_.find(std::string(table)); known != columns_.end()) {
+    return known->second;
+  }
   auto r = target_.Exec(
       "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
       "current_schema() AND table_name = $1 ORDER BY ordinal_position",
@@ -260,6 +265,7 @@ Result<std::vector<Column>> Copier::Columns(std::string_view table) {
                                                  "(store migrate does not handle it)");
     }
   }
+  columns_.emplace(std::string(table), pg);
   return pg;
 }
 
@@ -513,7 +519,7 @@ Result<MigrationReport> CopySqliteToPostgres(const std::string& data_dir,
     return s.error();
   }
   auto rollback = [&](Error e) -> Result<MigrationReport> {
-    (void)(*target)->ExecScript("ROLLBACK", "abandoning the copy");
+    (void)(*target)->Rollback("abandoning the copy");
     (void)(*source)->Exec("ROLLBACK", "ending the read");
     return e;
   };

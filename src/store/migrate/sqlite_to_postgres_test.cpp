@@ -21,32 +21,8 @@ using sqlite::SqliteStore;
 using sqlite::test_support::Query;
 using sqlite::test_support::TempDir;
 
-// An Entra-like user: alike in shape, different in values (so zstd can train a dictionary).
 StoredResource EntraUser(int i) {
-  const std::string n = std::to_string(i);
-  StoredResource r;
-  r.id = "id-" + n;
-  r.type = ResourceType::kUser;
-  r.body = Json{{"schemas",
-                 {"urn:ietf:params:scim:schemas:core:2.0:User",
-                  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}},
-                {"userName", "user" + n + "@contoso.example"},
-                {"externalId", "ext-" + n},
-                {"displayName", "User Number " + n},
-                {"name", {{"givenName", "User"}, {"familyName", "Number" + n}}},
-                {"emails",
-                 {{{"primary", true}, {"type", "work"}, {"value", "user" + n + "@contoso.example"}}}},
-                {"addresses",
-                 {{{"type", "work"},
-                   {"streetAddress", "1 Main Street"},
-                   {"locality", "Redmond"},
-                   {"country", "US"}}}},
-                {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-                 {{"department", "Department " + std::to_string(i % 9)},
-                  {"employeeNumber", std::to_string(100000 + i)}}}};
-  r.created = FromUnixMillis(2000);
-  r.last_modified = FromUnixMillis(2000);
-  return r;
+  return sqlite::test_support::EntraUser("id-" + std::to_string(i), i);
 }
 
 int64_t Rows(const MigrationReport& report, const std::string& table) {

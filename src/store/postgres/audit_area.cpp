@@ -14,12 +14,12 @@ namespace idsync::store::postgres {
 
 Status PgTransaction::AppendAudit(const AuditRecord& record) {
   if (auto w = CheckWritable(); !w) return w;
-  auto r = db_.Exec(sql::kInsertAudit,
-                    {Millis(record.time), Num(record.connection_id), record.connection_name,
-                     record.request_id, record.actor, record.operation, record.resource_type,
-                     record.resource_id, Num(record.status), record.detail},
-                    "writing the audit log");
-  if (!r) return r.error();
+  // Sent with the job's next statement or its COMMIT (PgConnection::ExecDeferred).
+  db_.ExecDeferred(sql::kInsertAudit,
+                   {Millis(record.time), Num(record.connection_id), record.connection_name,
+                    record.request_id, record.actor, record.operation, record.resource_type,
+                    record.resource_id, Num(record.status), record.detail},
+                   "writing the audit log");
   return Status::Ok();
 }
 

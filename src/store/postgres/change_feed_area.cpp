@@ -54,12 +54,11 @@ Result<int64_t> PgTransaction::AppendChange(const ChangeRecord& change) {
   if (auto w = CheckWritable(); !w) return w.error();
   PgParam resource;
   if (!change.resource.is_null()) resource = DumpJson(change.resource);
-  auto inserted = db_.Exec(sql::kInsertChange,
-                           {change.directory, std::to_string(ToUnixMillis(change.time)),
-                            change.type, change.op, change.id, change.member_id, resource,
-                            DumpJson(change.cause)},
-                           "appending to the change feed");
-  if (!inserted) return inserted.error();
+  // Sent with the job's next statement or its COMMIT (PgConnection::ExecDeferred).
+  db_.ExecDeferred(sql::kInsertChange,
+                   {change.directory, std::to_string(ToUnixMillis(change.time)), change.type,
+                    change.op, change.id, change.member_id, resource, DumpJson(change.cause)},
+                   "appending to the change feed");
   appended_changes_ = true;
   return int64_t{0};
 }

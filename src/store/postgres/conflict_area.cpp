@@ -26,9 +26,8 @@ Status PgTransaction::PutConflict(const ConflictRecord& conflict) {
 
 Status PgTransaction::DeleteConflict(int64_t connection_id, const std::string& source_user_id) {
   if (auto w = CheckWritable(); !w) return w;
-  auto r = db_.Exec(sql::kDeleteConflict, {Num(connection_id), source_user_id},
-                    "deleting a conflict");
-  if (!r) return r.error();
+  db_.ExecDeferred(sql::kDeleteConflict, {Num(connection_id), source_user_id},
+                   "deleting a conflict");
   return Status::Ok();
 }
 

@@ -85,15 +85,7 @@ Result<Connection> PgTransaction::GetConnectionByName(const std::string& name) {
 }
 
 Result<std::vector<Connection>> PgTransaction::ListConnections() {
-  auto r = db_.Exec(sql::kListConnections, {}, "listing connections");
-  if (!r) return r.error();
-  std::vector<Connection> out;
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto connection = ReadConnection(*r, i);
-    if (!connection) return connection.error();
-    out.push_back(std::move(*connection));
-  }
-  return out;
+  return ReadRows(db_.Exec(sql::kListConnections, {}, "listing connections"), ReadConnection);
 }
 
 Status PgTransaction::UpdateConnection(const Connection& connection) {
@@ -109,6 +101,7 @@ Status PgTransaction::UpdateConnection(const Connection& connection) {
 
 Status PgTransaction::DeleteConnection(int64_t id) {
   if (auto w = CheckWritable(); !w) return w;
+  written_user_.reset();
   // ON DELETE CASCADE removes the tokens (and, as areas are ported, the mirror) in this one
   // statement, as in the SQLite store.
   auto r = db_.Exec(sql::kDeleteConnection, {std::to_string(id)}, "deleting a connection");

@@ -12,22 +12,6 @@
 
 namespace idsync::store::postgres {
 
-namespace {
-
-Result<std::vector<EffectiveGroupRow>> Groups(Result<PgResult> r) {
-  if (!r) return r.error();
-  std::vector<EffectiveGroupRow> out;
-  out.reserve(r->Rows());
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto group = ReadEffectiveGroup(*r, i);
-    if (!group) return group.error();
-    out.push_back(std::move(*group));
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<int64_t> PgTransaction::EffectiveGroupPk(const std::string& directory,
                                                 const std::string& id) {
   auto r = db_.Exec(sql::kEffectiveGroupPk, {directory, id}, "reading an effective group");
@@ -38,8 +22,8 @@ Result<int64_t> PgTransaction::EffectiveGroupPk(const std::string& directory,
 
 Result<EffectiveGroupRow> PgTransaction::GetEffectiveGroup(const std::string& directory,
                                                            const std::string& id) {
-  auto found =
-      Groups(db_.Exec(sql::kGetEffectiveGroup, {directory, id}, "reading an effective group"));
+  auto found = ReadEffectiveGroups(
+      db_.Exec(sql::kGetEffectiveGroup, {directory, id}, "reading an effective group"));
   if (!found) return found.error();
   if (found->empty()) return NoEffective("group", directory, id);
   return std::move(found->front());
@@ -47,8 +31,8 @@ Result<EffectiveGroupRow> PgTransaction::GetEffectiveGroup(const std::string& di
 
 Result<EffectiveGroupRow> PgTransaction::FindEffectiveGroupByName(const std::string& directory,
                                                                   const std::string& name_key) {
-  auto found = Groups(db_.Exec(sql::kFindEffectiveGroupByName, {directory, name_key},
-                               "reading an effective group"));
+  auto found = ReadEffectiveGroups(db_.Exec(sql::kFindEffectiveGroupByName, {directory, name_key},
+                                            "reading an effective group"));
   if (!found) return found.error();
   if (found->empty()) {
     return MakeError(ErrorCode::kNotFound,
@@ -118,10 +102,10 @@ Result<int64_t> PgTransaction::CountEffectiveGroups(const std::string& directory
 
 Result<std::vector<EffectiveGroupRow>> PgTransaction::ListEffectiveGroups(
     const std::string& directory, int64_t offset, int64_t limit) {
-  return Groups(db_.Exec(sql::kListEffectiveGroups,
-                         {directory, Num(std::max<int64_t>(offset, 0)),
-                          Num(std::max<int64_t>(limit, 0))},
-                         "listing effective groups"));
+  return ReadEffectiveGroups(
+      db_.Exec(sql::kListEffectiveGroups,
+               {directory, Num(std::max<int64_t>(offset, 0)), Num(std::max<int64_t>(limit, 0))},
+               "listing effective groups"));
 }
 
 Status PgTransaction::ScanEffectiveGroups(

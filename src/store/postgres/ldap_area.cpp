@@ -232,15 +232,8 @@ Result<std::vector<EffectiveUserRow>> PgLdapArea::FindUsersByLdapName(const std:
 
 Result<std::vector<EffectiveGroupRow>> PgLdapArea::FindGroupsByLdapName(
     const std::string& directory, const std::string& name_key) {
-  auto r = db_.Exec(sql::kGroupsByLdapName, {directory, name_key}, "searching groups by name");
-  if (!r) return r.error();
-  std::vector<EffectiveGroupRow> out;
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto group = ReadEffectiveGroup(*r, i);
-    if (!group) return group.error();
-    out.push_back(std::move(*group));
-  }
-  return out;
+  return ReadEffectiveGroups(
+      db_.Exec(sql::kGroupsByLdapName, {directory, name_key}, "searching groups by name"));
 }
 
 // --- POSIX ids

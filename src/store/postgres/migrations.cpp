@@ -473,7 +473,7 @@ Status Migrate(PgConnection& db, size_t count) {
       }
       if (applied) applied = db.Commit(what);
       if (!applied) {
-        (void)db.ExecScript("ROLLBACK", what);
+        (void)db.Rollback(what);
         return MakeError(ErrorCode::kUnavailable, applied.error().detail);
       }
     }

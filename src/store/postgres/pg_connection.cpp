@@ -2,7 +2,9 @@
 #include "store/postgres/pg_connection.h"
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -18,6 +20,14 @@ std::string FirstLine(const char* message) {
   std::string s = message ? message : "";
   if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
   return s;
+}
+
+// libpq's parameter array for `params`: NULL for an empty one. Points into `params`.
+std::vector<const char*> Values(const std::vector<PgParam>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
 }
 
 }  // namespace
@@ -92,14 +102,44 @@ Error PgConnection::ErrorOf(PGresult* r, std::string_view what) {
   return MakeError(ErrorCode::kInternal, detail);
 }
 
+Result<const std::string*> PgConnection::Prepared(std::string_view sql, int params,
+                                                  std::string_view what) {
+  std::string text(sql);
+  if (auto known = prepared_.find(text); known != prepared_.end()) {
+    return static_cast<const std::string*>(&known->second);
+  }
+  if (prepared_.size() >= kMaxPrepared) return static_cast<const std::string*>(nullptr);
+  char name[32];
+  std::snprintf(name, sizeof name, "idsync_%016zx", std::hash<std::string_view>{}(sql));
+  PGresult* r = PQprepare(conn_, name, text.c_str(), params, nullptr);
+  ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  // duplicate_prepared_statement: the session already has it under this name, which only the
+  // same text gives (a pooler handing us a session another connection prepared it on).
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (status != PGRES_COMMAND_OK && !(state && std::string_view(state) == "42P05")) {
+    Error e = ErrorOf(r, what);
+    if (r) PQclear(r);
+    return e;
+  }
+  if (r) PQclear(r);
+  return static_cast<const std::string*>(&prepared_.emplace(std::move(text), name).first->second);
+}
+
 Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgParam>& params,
                                     std::string_view what) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  std::string text(sql);
-  PGresult* r = PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0);
+  if (!deferred_.empty()) {
+    auto ran = ExecPipeline({{sql, params}}, what);
+    if (!ran) return ran.error();
+    return std::move(ran->back());
+  }
+  const std::vector<const char*> values = Values(params);
+  const int count = static_cast<int>(values.size());
+  auto name = Prepared(sql, count, what);
+  if (!name) return name.error();
+  PGresult* r = *name ? PQexecPrepared(conn_, (*name)->c_str(), count, values.data(), nullptr,
+                                       nullptr, 0)
+                      : PQexecParams(conn_, std::string(sql).c_str(), count, nullptr,
+                                     values.data(), nullptr, nullptr, 0);
   ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error e = ErrorOf(r, what);
@@ -110,26 +150,115 @@ Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgPa
   return PgResult(r);
 }
 
+void PgConnection::ExecDeferred(std::string_view sql, std::vector<PgParam> params,
+                                std::string_view what) {
+  deferred_.push_back({std::string(sql), std::move(params), std::string(what)});
+}
+
+Result<std::vector<PgResult>> PgConnection::ExecPipeline(const std::vector<Step>& steps,
+                                                        std::string_view what) {
+  if (deferred_.empty()) return RunPipeline(steps, what);
+  std::vector<Step> all;
+  all.reserve(deferred_.size() + steps.size());
+  for (const Deferred& d : deferred_) all.push_back({d.sql, d.params, true, d.what});
+  all.insert(all.end(), steps.begin(), steps.end());
+  auto ran = RunPipeline(all, what);
+  const auto queued = static_cast<ptrdiff_t>(deferred_.size());
+  deferred_.clear();  // sent; if one failed, the transaction is aborted anyway
+  if (!ran) return ran.error();
+  ran->erase(ran->begin(), ran->begin() + queued);
+  return ran;
+}
+
+Result<std::vector<PgResult>> PgConnection::RunPipeline(const std::vector<Step>& steps,
+                                                        std::string_view what) {
+  if (steps.empty()) return std::vector<PgResult>{};
+  // Prepared first: PQprepare waits for its answer, which pipeline mode does not allow.
+  std::vector<const std::string*> names(steps.size(), nullptr);
+  std::vector<std::vector<const char*>> values(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    values[i] = Values(steps[i].params);
+    if (!steps[i].prepare) continue;
+    auto name = Prepared(steps[i].sql, static_cast<int>(values[i].size()), what);
+    if (!name) return name.error();
+    names[i] = *name;
+  }
+  if (PQenterPipelineMode(conn_) != 1) return ErrorOf(nullptr, what);
+  bool sent = true;
+  for (size_t i = 0; sent && i < steps.size(); ++i) {
+    const int count = static_cast<int>(values[i].size());
+    sent = names[i] ? PQsendQueryPrepared(conn_, names[i]->c_str(), count, values[i].data(),
+                                          nullptr, nullptr, 0) == 1
+                    : PQsendQueryParams(conn_, std::string(steps[i].sql).c_str(), count, nullptr,
+                                        values[i].data(), nullptr, nullptr, 0) == 1;
+  }
+  sent = sent && PQpipelineSync(conn_) == 1;
+  // One result per statement (each followed by a null), then the sync. After a failed
+  // statement the rest answer PGRES_PIPELINE_ABORTED.
+  std::vector<std::unique_ptr<PGresult, decltype(&PQclear)>> results;
+  if (sent) {
+    int nulls = 0;
+    while (nulls < 2) {
+      PGresult* r = PQgetResult(conn_);
+      if (r == nullptr) {
+        ++nulls;  // two in a row: nothing more will come (the connection is gone)
+        continue;
+      }
+      nulls = 0;
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      results.emplace_back(r, &PQclear);
+    }
+  }
+  (void)PQexitPipelineMode(conn_);
+  for (size_t i = 0; i < results.size(); ++i) {
+    ExecStatusType status = PQresultStatus(results[i].get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return ErrorOf(results[i].get(), steps[i].what.empty() ? what : steps[i].what);
+    }
+  }
+  if (results.size() != steps.size()) return ErrorOf(nullptr, what);
+  retryable_ = false;
+  std::vector<PgResult> out;
+  out.reserve(results.size());
+  for (auto& r : results) out.emplace_back(r.release());
+  return out;
+}
+
 Result<PgResult> PgConnection::ExecGuarded(std::string_view sql,
                                            const std::vector<PgParam>& params,
                                            std::string_view what) {
-  if (auto saved = ExecScript("SAVEPOINT idsync_statement", what); !saved) return saved.error();
-  auto r = Exec(sql, params, what);
-  if (!r && (r.error().code == ErrorCode::kUniqueness || r.error().code == ErrorCode::kNotFound)) {
-    if (auto back = ExecScript("ROLLBACK TO SAVEPOINT idsync_statement", what); !back) {
-      return back.error();
-    }
+  auto ran = ExecPipeline({{"SAVEPOINT idsync_statement", {}, false},
+                           {sql, params},
+                           {"RELEASE SAVEPOINT idsync_statement", {}, false}},
+                          what);
+  if (!ran && (ran.error().code == ErrorCode::kUniqueness ||
+               ran.error().code == ErrorCode::kNotFound)) {
+    // The statement failed and the release did not run: back to just before the statement.
+    if (auto back = Rollback(what, "idsync_statement"); !back) return back.error();
   }
-  if (!r) return r;
-  if (auto released = ExecScript("RELEASE SAVEPOINT idsync_statement", what); !released) {
-    return released.error();
-  }
-  return r;
+  if (!ran) return ran.error();
+  return std::move((*ran)[1]);
 }
 
 Status PgConnection::ExecScript(std::string_view sql, std::string_view what) {
-  std::string text(sql);
-  PGresult* r = PQexec(conn_, text.c_str());
+  if (!deferred_.empty()) {
+    if (auto flushed = ExecPipeline({}, what); !flushed) return flushed.error();
+  }
+  return Run(std::string(sql), what);
+}
+
+Status PgConnection::Rollback(std::string_view what, std::string_view savepoint) {
+  deferred_.clear();
+  if (savepoint.empty()) return Run("ROLLBACK", what);
+  const std::string name(savepoint);
+  return Run("ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name, what);
+}
+
+Status PgConnection::Run(const std::string& sql, std::string_view what) {
+  PGresult* r = PQexec(conn_, sql.c_str());
   ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error e = ErrorOf(r, what);
@@ -142,15 +271,17 @@ Status PgConnection::ExecScript(std::string_view sql, std::string_view what) {
 }
 
 Status PgConnection::Commit(std::string_view what) {
-  PGresult* r = PQexec(conn_, "COMMIT");
-  ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK) {
-    Error e = ErrorOf(r, what);
-    if (r) PQclear(r);
-    return e;
+  // The queued writes and COMMIT in one round trip. If one of them fails, PostgreSQL skips the
+  // COMMIT: end the aborted transaction here, as a COMMIT would have. (After a COMMIT that
+  // failed itself, the ROLLBACK only draws PostgreSQL's "no transaction in progress" warning.)
+  auto ran = ExecPipeline({{"COMMIT", {}, false}}, what);
+  if (!ran) {
+    const bool retry = retryable_;
+    (void)Rollback(what);
+    retryable_ = retry;
+    return ran.error();
   }
-  const bool committed = std::string_view(PQcmdStatus(r)) == "COMMIT";
-  PQclear(r);
+  const bool committed = ran->back().Tag() == "COMMIT";
   if (committed) {
     retryable_ = false;
     return Status::Ok();

@@ -1,6 +1,8 @@
 // PgConnection: one libpq connection, and PgResult: one query's rows. Private to
-// store/postgres. Every statement is sent with PQexecParams (text parameters, never spliced
-// into SQL), so a value can never change a statement.
+// store/postgres. Every statement is sent with text parameters, never spliced into SQL, so a
+// value can never change a statement. A statement is prepared on the connection the first time
+// it runs there and executed by name afterwards: PostgreSQL then parses and plans it once per
+// connection instead of once per execution.
 #pragma once
 
 #include <libpq-fe.h>
@@ -10,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
@@ -28,6 +31,8 @@ class PgResult {
   int64_t Int(int row, int col) const;
   // Rows an INSERT/UPDATE/DELETE changed.
   int64_t Changed() const;
+  // The command tag ("COMMIT", "ROLLBACK", "INSERT 0 1", ...).
+  std::string_view Tag() const { return PQcmdStatus(r_.get()); }
 
  private:
   std::unique_ptr<PGresult, decltype(&PQclear)> r_;
@@ -54,10 +59,36 @@ class PgConnection {
   // kNotFound), the transaction is rolled back to just before it and stays usable, as a failed
   // statement leaves an SQLite transaction usable. (A failed statement otherwise aborts the
   // whole PostgreSQL transaction.) Retryable and connection errors are returned as they are.
+  // The savepoint, the statement and the savepoint's release go out together (libpq pipeline
+  // mode): one round trip instead of three when the statement succeeds.
   Result<PgResult> ExecGuarded(std::string_view sql, const std::vector<PgParam>& params,
                                std::string_view what);
-  // Runs one or more statements without parameters (migrations, BEGIN/COMMIT).
+  // One statement of ExecPipeline. `prepare` false for statements run once or that cannot be
+  // prepared (BEGIN, SAVEPOINT, COMMIT).
+  struct Step {
+    std::string_view sql;
+    std::vector<PgParam> params;
+    bool prepare = true;
+    std::string_view what = {};  // names the step in its error; the pipeline's `what` if empty
+  };
+  // Sends every step at once (libpq pipeline mode: one round trip) and answers their results in
+  // order. The first step that fails ends the pipeline (PostgreSQL skips the rest) and its error
+  // is returned, as Exec would return it.
+  Result<std::vector<PgResult>> ExecPipeline(const std::vector<Step>& steps,
+                                             std::string_view what);
+  // Queues a write whose answer the caller does not need (an index entry, a change, an audit
+  // record): it goes out in the pipeline of the next statement, savepoint or COMMIT on this
+  // connection, in order, and that call answers its error (so a write that fails is never
+  // acknowledged: COMMIT is the last call that can flush). Rollback drops what is queued.
+  void ExecDeferred(std::string_view sql, std::vector<PgParam> params, std::string_view what);
+  // Runs one or more statements without parameters (migrations, BEGIN, SAVEPOINT), after what
+  // is queued. Not for ROLLBACK: that is Rollback.
   Status ExecScript(std::string_view sql, std::string_view what);
+  // Ends the open transaction with ROLLBACK, or with `savepoint` undoes what followed that
+  // savepoint and releases it (one round trip). What is queued is dropped, never sent: it was
+  // queued after the savepoint (a savepoint goes out after what was queued before it), so it is
+  // undone either way.
+  Status Rollback(std::string_view what, std::string_view savepoint = {});
 
   // Ends the open transaction with COMMIT and checks that PostgreSQL really committed: in a
   // transaction an earlier failed statement aborted, COMMIT "succeeds" with the tag ROLLBACK.
@@ -81,9 +112,31 @@ class PgConnection {
  private:
   PgConnection(PGconn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
   Error ErrorOf(PGresult* r, std::string_view what);
+  // PQexec of `sql`, nothing queued sent first.
+  Status Run(const std::string& sql, std::string_view what);
+  // The name `sql` is prepared under on this connection, preparing it on first use; nullptr
+  // once kMaxPrepared statements are (statements built at run time, such as the explorer's
+  // searches, could otherwise grow the cache without end): such a statement runs unprepared.
+  Result<const std::string*> Prepared(std::string_view sql, int params, std::string_view what);
+
+  // ExecPipeline without the queued writes.
+  Result<std::vector<PgResult>> RunPipeline(const std::vector<Step>& steps, std::string_view what);
+
+  static constexpr size_t kMaxPrepared = 512;
+
+  struct Deferred {
+    std::string sql;
+    std::vector<PgParam> params;
+    std::string what;
+  };
+  std::vector<Deferred> deferred_;  // ExecDeferred's queue
 
   PGconn* conn_;
   std::string where_;
+  // SQL text -> the name it is prepared under: "idsync_" and a hash of the text, so that the
+  // same name always means the same statement, even on a server session that a connection
+  // pooler hands to another of our connections.
+  std::unordered_map<std::string, std::string> prepared_;
   bool retryable_ = false;
   bool conflicted_ = false;
 };

@@ -38,23 +38,10 @@ Result<PolicyVersion> ReadPolicy(const PgResult& r, int row) {
   return policy;
 }
 
-template <typename T, typename Read>
-Result<std::vector<T>> All(Result<PgResult> r, Read read) {
-  if (!r) return r.error();
-  std::vector<T> out;
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto item = read(*r, i);
-    if (!item) return item.error();
-    out.push_back(std::move(*item));
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<std::vector<DirectoryRecord>> PgTransaction::ListDirectories() {
-  return All<DirectoryRecord>(db_.Exec(sql::kListDirectories, {}, "listing directories"),
-                              ReadDirectory);
+  return ReadRows(db_.Exec(sql::kListDirectories, {}, "listing directories"), ReadDirectory);
 }
 
 Result<DirectoryRecord> PgTransaction::GetDirectory(const std::string& name) {
@@ -113,7 +100,7 @@ Result<PolicyVersion> PgTransaction::PutPolicy(const PolicyVersion& policy) {
 }
 
 Result<std::vector<PolicyVersion>> PgTransaction::ListPolicyVersions(int64_t connection_id) {
-  return All<PolicyVersion>(
+  return ReadRows(
       db_.Exec(sql::kListPolicyVersions, {Num(connection_id)}, "listing policy versions"),
       ReadPolicy);
 }

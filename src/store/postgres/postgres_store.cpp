@@ -99,7 +99,7 @@ Status PostgresStore::Read(const std::function<Status(Transaction&)>& job) {
   if (result) {
     PgTransaction tx(db, /*writable=*/false, clock_);
     result = job(tx);
-    Status ended = db.ExecScript(result ? "COMMIT" : "ROLLBACK", "ending a read");
+    Status ended = result ? db.ExecScript("COMMIT", "ending a read") : db.Rollback("ending a read");
     if (result && !ended) result = ended;
   }
   Release(std::move(*conn));
@@ -175,13 +175,12 @@ void PostgresStore::RunBatch(const std::vector<QueuedWrite*>& batch) {
         appended = appended || tx.AppendedChanges();
         if (several) failed = db.ExecScript("RELEASE SAVEPOINT idsync_job", "ending a write");
       } else if (several) {
-        failed = db.ExecScript("ROLLBACK TO SAVEPOINT idsync_job", "rolling back a write");
-        if (failed) failed = db.ExecScript("RELEASE SAVEPOINT idsync_job", "rolling back a write");
+        failed = db.Rollback("rolling back a write", "idsync_job");
       }
       if (!failed) break;
     }
     if (conflict || !failed) {
-      (void)db.ExecScript("ROLLBACK", "rolling back");
+      (void)db.Rollback("rolling back");
       if (conflict || db.Retryable() || db.Conflicted()) {
         failed = MakeError(ErrorCode::kUnavailable,
                            "the write kept losing serialization conflicts to other writers");
@@ -190,7 +189,7 @@ void PostgresStore::RunBatch(const std::vector<QueuedWrite*>& batch) {
       break;
     }
     if (succeeded == 0) {
-      (void)db.ExecScript("ROLLBACK", "rolling back");
+      (void)db.Rollback("rolling back");
       failed = Status::Ok();
       break;
     }
@@ -229,24 +228,16 @@ Status PostgresStore::Sequence(PgConnection& db, bool only_if_pending) {
   }
   const std::string what = "numbering the change feed";
   // READ COMMITTED (the session default): each statement after the lock sees every sequencer
-  // that committed before it took the lock.
-  if (Status begun = db.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", what); !begun) {
-    return begun;
-  }
-  auto run = [&]() -> Status {
-    auto locked = db.Exec(sql::kSequencerLock, {std::to_string(kSequencerLock)}, what);
-    if (!locked) return locked.error();
-    auto directories = db.Exec(sql::kSequenceChanges, {}, what);
-    if (!directories) return directories.error();
-    for (int i = 0; i < directories->Rows(); ++i) {
-      auto notified = db.Exec(sql::kNotifyChange, {directories->Text(i, 0)}, what);
-      if (!notified) return notified.error();
-    }
-    return db.Commit(what);
-  };
-  Status result = run();
-  if (!result) (void)db.ExecScript("ROLLBACK", what);
-  return result;
+  // that committed before it took the lock. The whole transaction goes out in one round trip.
+  auto ran = db.ExecPipeline({{"BEGIN ISOLATION LEVEL READ COMMITTED", {}, false},
+                              {sql::kSequencerLock, {std::to_string(kSequencerLock)}},
+                              {sql::kSequenceChanges, {}},
+                              {"COMMIT", {}, false}},
+                             what);
+  if (ran) return Status::Ok();
+  // A failed statement left the transaction open (the COMMIT after it did not run).
+  (void)db.Rollback(what);
+  return ran.error();
 }
 
 Store::WriteStats PostgresStore::WriteCounts() const {

@@ -61,6 +61,58 @@ TEST(PostgresStore, MigratesOnOpenAndAgainIsANoOp) {
   EXPECT_EQ(r->Int(0, 1), Migrations().back().version);
 }
 
+// PgConnection's deferred writes (ExecDeferred): they reach the database in order before the
+// next statement, a failed one fails the call that sent it (COMMIT at the latest, so a failed
+// write is never acknowledged), and Rollback drops them.
+TEST(PgConnection, DeferredWritesGoFirstInOrderAndAFailedOneFailsTheCommit) {
+  TestDatabase db;
+  auto conn = db.Connect();
+  ASSERT_TRUE(conn);
+  ASSERT_TRUE(conn->ExecScript("CREATE TABLE t(n int NOT NULL, v int UNIQUE)", "setting up"));
+  auto rows = [&]() -> std::string {
+    auto r = conn->Exec("SELECT coalesce(string_agg(n::text, ',' ORDER BY v), '') FROM t", {},
+                        "reading");
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->Text(0, 0) : "?";
+  };
+
+  ASSERT_TRUE(conn->ExecScript("BEGIN", "t"));
+  conn->ExecDeferred("INSERT INTO t VALUES ($1::int, $2::int)", {"1", "10"}, "first");
+  conn->ExecDeferred("UPDATE t SET n = n + $1::int", {"1"}, "second");
+  conn->ExecDeferred("INSERT INTO t VALUES ($1::int, $2::int)", {"5", "20"}, "third");
+  EXPECT_EQ(rows(), "2,5");  // both inserts and the update between them, in order
+  ASSERT_TRUE(conn->Commit("committing"));
+  EXPECT_EQ(rows(), "2,5");
+
+  // A deferred write that fails: COMMIT sends it, fails naming it, and nothing is committed;
+  // the connection is usable afterwards.
+  ASSERT_TRUE(conn->ExecScript("BEGIN", "t"));
+  conn->ExecDeferred("INSERT INTO t VALUES ($1::int, $2::int)", {"7", "30"}, "fine");
+  conn->ExecDeferred("INSERT INTO t VALUES ($1::int, $2::int)", {std::nullopt, "40"},
+                     "a missing number");
+  auto committed = conn->Commit("committing");
+  ASSERT_FALSE(committed);
+  EXPECT_NE(committed.error().detail.find("a missing number"), std::string::npos)
+      << committed.error().detail;
+  EXPECT_EQ(rows(), "2,5");
+
+  // Rollback drops what is queued.
+  ASSERT_TRUE(conn->ExecScript("BEGIN", "t"));
+  conn->ExecDeferred("INSERT INTO t VALUES ($1::int, $2::int)", {"8", "50"}, "dropped");
+  ASSERT_TRUE(conn->Rollback("t"));
+  EXPECT_EQ(rows(), "2,5");
+
+  // A guarded statement after deferred ones: its expected error is still its own, the deferred
+  // writes stay, and the transaction goes on.
+  ASSERT_TRUE(conn->ExecScript("BEGIN", "t"));
+  conn->ExecDeferred("INSERT INTO t VALUES ($1::int, $2::int)", {"9", "60"}, "kept");
+  auto taken = conn->ExecGuarded("INSERT INTO t VALUES ($1::int, $2::int)", {"3", "10"}, "taken");
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, ErrorCode::kUniqueness);
+  ASSERT_TRUE(conn->Commit("committing"));
+  EXPECT_EQ(rows(), "2,5,9");
+}
+
 TEST(PostgresStore, InstancesStartingTogetherApplyEachMigrationOnce) {
   TestDatabase db;
   std::vector<std::thread> starters;

@@ -69,7 +69,9 @@ inline constexpr std::string_view kSequencerLock = "SELECT pg_advisory_xact_lock
 // Numbers every committed change that has none, after the last number given, each writing
 // transaction's changes together and in their order, transactions in the order of their first
 // change; moves feed_counter on (only when there was something to number: an idle run writes
-// nothing and so waits for no flush). Answers the directories that gained changes.
+// nothing and so waits for no flush). Notifies each directory that gained changes: the
+// notification goes out at commit to every instance LISTENing (long polls wake on any
+// instance's write); the payload is the directory.
 inline constexpr std::string_view kSequenceChanges =
     "WITH pending AS ("
     "  SELECT pos, min(pos) OVER (PARTITION BY xact) AS first FROM changes WHERE seq IS NULL), "
@@ -81,10 +83,8 @@ inline constexpr std::string_view kSequenceChanges =
     "counted AS ("
     "  UPDATE feed_counter SET seq = seq + (SELECT count(*) FROM assigned) "
     "  WHERE id = 1 AND EXISTS (SELECT 1 FROM assigned) RETURNING seq) "
-    "SELECT DISTINCT directory FROM assigned";
-// Sent by the sequencer, delivered at its commit to every instance LISTENing (long polls wake
-// on any instance's write); the payload is the directory.
-inline constexpr std::string_view kNotifyChange = "SELECT pg_notify('idsync_changes', $1)";
+    "SELECT pg_notify('idsync_changes', directory) "
+    "FROM (SELECT DISTINCT directory FROM assigned) gained";
 inline constexpr std::string_view kListChanges =
     "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
     "WHERE directory = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint";
@@ -110,6 +110,10 @@ inline constexpr std::string_view kDeleteApiToken = "DELETE FROM api_tokens WHER
 
 // --- mirror (mirror_area.cpp): resources in creation (pk) order, their index entries
 #define IDSYNC_PG_RESOURCE_COLUMNS "pk, id, type, body, version, created_ms, modified_ms"
+// What a write of a resource needs of the row it replaces.
+inline constexpr std::string_view kResourceHead =
+    "SELECT pk, version, created_ms FROM resources "
+    "WHERE connection_id = $1::bigint AND type = $2::smallint AND id = $3";
 inline constexpr std::string_view kGetResource =
     "SELECT " IDSYNC_PG_RESOURCE_COLUMNS " FROM resources "
     "WHERE connection_id = $1::bigint AND type = $2::smallint AND id = $3";

@@ -45,18 +45,6 @@ Result<EffectiveGroupRow> ReadEffectiveGroup(const PgResult& r, int row) {
   return group;
 }
 
-Result<std::vector<EffectiveUserRow>> ReadEffectiveUsers(Result<PgResult> r) {
-  if (!r) return r.error();
-  std::vector<EffectiveUserRow> out;
-  out.reserve(r->Rows());
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto user = ReadEffectiveUser(*r, i);
-    if (!user) return user.error();
-    out.push_back(std::move(*user));
-  }
-  return out;
-}
-
 Error NoConnectionError(int64_t id) {
   return MakeError(ErrorCode::kNotFound, "connection " + std::to_string(id) + " not found");
 }

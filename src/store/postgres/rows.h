@@ -4,6 +4,8 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "base/json.h"
@@ -30,8 +32,27 @@ inline constexpr int64_t kScanChunk = 500;
 // Columns in the order of the *_COLUMNS lists in queries.h (the pk first).
 Result<EffectiveUserRow> ReadEffectiveUser(const PgResult& r, int row);
 Result<EffectiveGroupRow> ReadEffectiveGroup(const PgResult& r, int row);
-// Every row of `r` as an effective user; the first row that does not read is the error.
-Result<std::vector<EffectiveUserRow>> ReadEffectiveUsers(Result<PgResult> r);
+// Every row of `r` read by `read`, a callable (const PgResult&, int row) -> Result<Row>; the
+// first row that does not read is the error.
+template <typename Read, typename Row = std::decay_t<
+                             decltype(*std::declval<Read&>()(std::declval<const PgResult&>(), 0))>>
+Result<std::vector<Row>> ReadRows(Result<PgResult> r, Read read) {
+  if (!r) return r.error();
+  std::vector<Row> out;
+  out.reserve(r->Rows());
+  for (int i = 0; i < r->Rows(); ++i) {
+    auto row = read(*r, i);
+    if (!row) return row.error();
+    out.push_back(std::move(*row));
+  }
+  return out;
+}
+inline Result<std::vector<EffectiveUserRow>> ReadEffectiveUsers(Result<PgResult> r) {
+  return ReadRows(std::move(r), &ReadEffectiveUser);
+}
+inline Result<std::vector<EffectiveGroupRow>> ReadEffectiveGroups(Result<PgResult> r) {
+  return ReadRows(std::move(r), &ReadEffectiveGroup);
+}
 
 Error NoConnectionError(int64_t id);
 

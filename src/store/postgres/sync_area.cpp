@@ -76,15 +76,9 @@ Result<SyncRun> PgTransaction::GetSyncRun(int64_t id) {
 }
 
 Result<std::vector<SyncRun>> PgTransaction::ListSyncRuns(int64_t connection_id, int64_t limit) {
-  auto r = db_.Exec(sql::kListSyncRuns, {Num(connection_id), Num(limit)}, "listing sync runs");
-  if (!r) return r.error();
-  std::vector<SyncRun> out;
-  for (int i = 0; i < r->Rows(); ++i) {
-    auto run = ReadSyncRun(*r, i);
-    if (!run) return run.error();
-    out.push_back(std::move(*run));
-  }
-  return out;
+  return ReadRows(
+      db_.Exec(sql::kListSyncRuns, {Num(connection_id), Num(limit)}, "listing sync runs"),
+      ReadSyncRun);
 }
 
 Result<int64_t> PgTransaction::AbandonSyncRuns(int64_t connection_id, const std::string& owner,

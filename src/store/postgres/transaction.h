@@ -216,6 +216,9 @@ class PgTransaction final : public Transaction {
   PgConsoleArea console_;
   PgLdapArea ldap_;
   bool appended_changes_ = false;
+  // The user this job stored last (PutResource), with its connection id, until the next write
+  // of mirror users (mirror_area.cpp): GetResource answers it from memory.
+  std::optional<std::pair<int64_t, StoredResource>> written_user_;
 };
 
 }  // namespace idsync::store::postgres

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/store_fixture.h"
 #include "store/sqlite/test_support.h"
 
 namespace idsync::store::sqlite {
@@ -22,37 +23,12 @@ using test_support::Query;
 
 using scim::ResourceType;
 
-// An Entra-like user: alike in shape, different in values.
 Json EntraUser(int i) {
-  std::string n = std::to_string(i);
-  return Json{{"schemas",
-               {"urn:ietf:params:scim:schemas:core:2.0:User",
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}},
-              {"userName", "user" + n + "@contoso.example"},
-              {"externalId", "ext-" + n},
-              {"active", i % 7 != 0},
-              {"displayName", "User Number " + n},
-              {"name", {{"givenName", "User"}, {"familyName", "Number" + n}}},
-              {"emails",
-               {{{"primary", true}, {"type", "work"}, {"value", "user" + n + "@contoso.example"}}}},
-              {"addresses",
-               {{{"type", "work"},
-                 {"streetAddress", "1 Main Street"},
-                 {"locality", "Redmond"},
-                 {"country", "US"}}}},
-              {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-               {{"department", "Department " + std::to_string(i % 9)},
-                {"employeeNumber", std::to_string(100000 + i)}}}};
+  return test_support::EntraUser("u" + std::to_string(i), i).body;
 }
 
 StoredResource User(int i) {
-  StoredResource r;
-  r.id = "u" + std::to_string(i);
-  r.type = ResourceType::kUser;
-  r.body = EntraUser(i);
-  r.created = FromUnixMillis(2000);
-  r.last_modified = FromUnixMillis(2000);
-  return r;
+  return test_support::EntraUser("u" + std::to_string(i), i);
 }
 
 class BodyCodecTest : public ::testing::Test {

@@ -38,52 +38,6 @@ using test_support::TempDir;
 
 using scim::ResourceType;
 
-// A write job reads back the user it has just stored (the derivation does) from memory: what it
-// gets must equal what the row holds, and nothing stale may survive a delete, a touch or a
-// failed write.
-TEST_F(SqliteStoreTest, UserReadBackInTheWritingJobEqualsTheRow) {
-  StoredResource in_job;
-  MustWrite([&](Transaction& tx) -> Status {
-    StoredResource u = MakeUser("rb1", "reader");
-    u.body["name"] = {{"givenName", "Réa"}, {"familyName", "Der"}};
-    u.body["emails"] = Json::array({{{"value", "r@example.com"}, {"primary", true}}});
-    u.body["x"] = 1.5;
-    auto put = tx.PutResource(conn_, u, std::string("reader"), {{"userName", "reader"}});
-    EXPECT_TRUE(put);
-    auto got = tx.GetResource(conn_, ResourceType::kUser, "rb1");
-    EXPECT_TRUE(got);
-    in_job = *got;
-    // A failed write of the same user leaves the stored one readable, unchanged.
-    EXPECT_TRUE(PutUser(tx, conn_, "rb2", "other"));
-    StoredResource clash = MakeUser("rb1", "other");
-    EXPECT_EQ(tx.PutResource(conn_, clash, std::string("other"), {{"userName", "other"}})
-                  .error()
-                  .code,
-              ErrorCode::kUniqueness);
-    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kUser, "rb1")->body, in_job.body);
-    // A touch bumps the version in the row: the read sees it.
-    EXPECT_TRUE(PutUser(tx, conn_, "rb3", "touched"));
-    EXPECT_TRUE(tx.TouchResource(conn_, ResourceType::kUser, "rb3", FromUnixMillis(7000)));
-    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kUser, "rb3")->version, 2);
-    // A delete right after a write: gone.
-    EXPECT_TRUE(PutUser(tx, conn_, "rb4", "gone"));
-    EXPECT_TRUE(tx.DeleteResource(conn_, ResourceType::kUser, "rb4"));
-    EXPECT_EQ(tx.GetResource(conn_, ResourceType::kUser, "rb4").error().code,
-              ErrorCode::kNotFound);
-    return Status::Ok();
-  });
-  MustRead([&](Transaction& tx) -> Status {
-    auto row = tx.GetResource(conn_, ResourceType::kUser, "rb1");
-    EXPECT_TRUE(row);
-    EXPECT_EQ(row->body, in_job.body);
-    EXPECT_EQ(DumpJson(row->body), DumpJson(in_job.body));
-    EXPECT_EQ(row->version, in_job.version);
-    EXPECT_EQ(row->created, in_job.created);
-    EXPECT_EQ(row->last_modified, in_job.last_modified);
-    return Status::Ok();
-  });
-}
-
 TEST_F(SqliteStoreTest, PutGetVersionsAndUniqueness) {
   MustWrite([&](Transaction& tx) -> Status {
     auto first = PutUser(tx, conn_, "u1", "alice");

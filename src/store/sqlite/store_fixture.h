@@ -35,6 +35,37 @@ inline Connection MakeConnection(const std::string& name) {
   return c;
 }
 
+// An Entra-like user (user-i): alike in shape, different in values, so that zstd can train a
+// dictionary on such bodies.
+inline StoredResource EntraUser(const std::string& id, int i) {
+  const std::string n = std::to_string(i);
+  StoredResource r;
+  r.id = id;
+  r.type = ResourceType::kUser;
+  r.body =
+      Json{{"schemas",
+            {"urn:ietf:params:scim:schemas:core:2.0:User",
+             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}},
+           {"userName", "user" + n + "@contoso.example"},
+           {"externalId", "ext-" + n},
+           {"active", i % 7 != 0},
+           {"displayName", "User Number " + n},
+           {"name", {{"givenName", "User"}, {"familyName", "Number" + n}}},
+           {"emails",
+            {{{"primary", true}, {"type", "work"}, {"value", "user" + n + "@contoso.example"}}}},
+           {"addresses",
+            {{{"type", "work"},
+              {"streetAddress", "1 Main Street"},
+              {"locality", "Redmond"},
+              {"country", "US"}}}},
+           {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            {{"department", "Department " + std::to_string(i % 9)},
+             {"employeeNumber", std::to_string(100000 + i)}}}};
+  r.created = FromUnixMillis(2000);
+  r.last_modified = FromUnixMillis(2000);
+  return r;
+}
+
 inline StoredResource MakeUser(const std::string& id, const std::string& user_name) {
   StoredResource r;
   r.id = id;
