@@ -111,9 +111,14 @@ bool SourceBefore(const Scope& scope, const SourceState& a, const SourceState& b
   return a.source_user_id < b.source_user_id;
 }
 
-policy::GroupExists StoredGroups(store::Transaction& tx, const std::string& directory) {
-  return [&tx, directory](const std::string& name) {
-    return static_cast<bool>(tx.FindEffectiveGroupByName(directory, FoldCase(name)));
+policy::GroupExists StoredGroups(store::Transaction& tx, const std::string& directory,
+                                 Status* failed) {
+  return [&tx, directory, failed](const std::string& name) {
+    auto group = tx.FindEffectiveGroupByName(directory, FoldCase(name));
+    if (group) return true;
+    if (group.error().code == ErrorCode::kNotFound) return false;
+    if (*failed) *failed = group.error();
+    return true;
   };
 }
 
@@ -272,6 +277,7 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
     loaded.emplace(std::make_pair(conn, sid), std::move(*state));
     touched.insert(target->user);
   }
+  Status lookup;  // StoredGroups' failed lookup, if any
   for (const auto& id : touched) {
     Result<store::EffectiveUserRow> row = MakeError(ErrorCode::kNotFound, "");
     if (auto it = rows.find(id); it != rows.end()) {
@@ -296,7 +302,9 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
       if (!st) return st.error();
       states.push_back(std::move(*st));
     }
-    PlannedUser plan = Merge(scope, id, std::move(states), *row, "", StoredGroups(tx, dir));
+    PlannedUser plan =
+        Merge(scope, id, std::move(states), *row, "", StoredGroups(tx, dir, &lookup));
+    if (!lookup) return lookup;
     if (Status s = w.WriteUser(plan, *row); !s) return s;
   }
   // New users in the order a re-derivation creates them, so that the same one wins a name.
@@ -306,7 +314,8 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
     std::vector<SourceState> one;
     one.push_back(std::move(s));
     PlannedUser plan =
-        Merge(scope, NewUuid(), std::move(one), std::nullopt, "", StoredGroups(tx, dir));
+        Merge(scope, NewUuid(), std::move(one), std::nullopt, "", StoredGroups(tx, dir, &lookup));
+    if (!lookup) return lookup;
     if (Status st = w.WriteUser(plan, std::nullopt); !st) return st;
   }
   return Status::Ok();

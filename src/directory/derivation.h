@@ -40,8 +40,13 @@ SourceState SourceFromBody(const Scope& scope, int64_t connection_id,
 Result<SourceState> LoadSource(store::Transaction& tx, const Scope& scope, int64_t connection_id,
                                const std::string& source_user_id, const std::string& known_name);
 
-// Whether a local group exists, as `tx` sees the directory (for groups.import off).
-policy::GroupExists StoredGroups(store::Transaction& tx, const std::string& directory);
+// Whether a local group exists, as `tx` sees the directory (for groups.import off). A lookup
+// that fails other than with kNotFound (an I/O error, a stored row that does not read back) is
+// not "no such group": that would drop memberships, and the job would commit the drop. The
+// group then counts as existing and the first such error is kept in `*failed`; the caller
+// fails its job with it (`failed` is Ok until then, and must outlive the predicate).
+policy::GroupExists StoredGroups(store::Transaction& tx, const std::string& directory,
+                                 Status* failed);
 
 struct PlannedUser;  // writer.h
 struct WriteCounts;  // writer.h

@@ -219,6 +219,7 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
     existing_only = existing_only || (pol && !pol->groups.import);
   }
   policy::GroupExists exists;
+  Status lookup;  // StoredGroups' failed lookup, if any
   if (existing_only) {
     std::set<std::string> created;
     std::vector<PlannedUser> first;
@@ -240,7 +241,7 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
         }
       }
     });
-    exists = [stored_groups = StoredGroups(tx, dir), created](const std::string& name) {
+    exists = [stored_groups = StoredGroups(tx, dir, &lookup), created](const std::string& name) {
       return created.count(FoldCase(name)) > 0 || stored_groups(name);
     };
   }
@@ -256,6 +257,7 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
     }
     plan.users.push_back(Merge(scope, id, std::move(it->second), prev, "", exists));
   }
+  if (!lookup) return lookup.error();
   return plan;
 }
 

@@ -71,6 +71,7 @@ Status DirectoryService::OnConnectionRemoving(store::Transaction& tx,
                               {"actor", actor.name},
                               {"reason", "connection removed"}},
            impl_->clock.Now());
+  Status lookup;  // StoredGroups' failed lookup, if any
   for (const auto& id : users) {
     auto row = tx.GetEffectiveUser(connection.directory, id);
     if (!row) {
@@ -94,7 +95,8 @@ Status DirectoryService::OnConnectionRemoving(store::Transaction& tx,
       states.push_back(std::move(*st));
     }
     PlannedUser plan =
-        Merge(s, id, std::move(states), *row, "", StoredGroups(tx, connection.directory));
+        Merge(s, id, std::move(states), *row, "", StoredGroups(tx, connection.directory, &lookup));
+    if (!lookup) return lookup;
     // The removed connection's links go with it (DeleteConnection), never left dangling.
     plan.sources.erase(std::remove_if(plan.sources.begin(), plan.sources.end(),
                                       [&](const SourceState& x) {
@@ -433,8 +435,10 @@ Result<std::string> ChangeHandGrant(DirectoryService::Impl& impl, const std::str
       if (!s) return s.error();
       states.push_back(std::move(*s));
     }
+    Status lookup;
     PlannedUser plan = Merge(*scope, row->id, std::move(states), changed, row->link_key,
-                             StoredGroups(tx, directory));
+                             StoredGroups(tx, directory, &lookup));
+    if (!lookup) return lookup;
     if (grant) {
       auto m = plan.user.memberships.find(FoldCase(group));
       if (m == plan.user.memberships.end() ||

@@ -357,11 +357,12 @@ Status PlannedGroups(store::Transaction& tx, const Scope& scope, std::set<std::s
 }
 
 policy::GroupExists ExistsWith(store::Transaction& tx, const Scope& scope,
-                               const std::set<std::string>* created) {
+                               const std::set<std::string>* created, Status* failed) {
   if (!created) return {};
-  return [created, stored = StoredGroups(tx, scope.directory.name)](const std::string& name) {
-    return created->count(FoldCase(name)) > 0 || stored(name);
-  };
+  return
+      [created, stored = StoredGroups(tx, scope.directory.name, failed)](const std::string& name) {
+        return created->count(FoldCase(name)) > 0 || stored(name);
+      };
 }
 
 // ---------------------------------------------------------------------------- preview
@@ -373,7 +374,8 @@ Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t ma
   std::set<std::string> created;
   bool needed = false;
   if (Status s = PlannedGroups(tx, scope, &created, &needed, linking); !s) return s.error();
-  policy::GroupExists exists = ExistsWith(tx, scope, needed ? &created : nullptr);
+  Status lookup;  // StoredGroups' failed lookup, if any
+  policy::GroupExists exists = ExistsWith(tx, scope, needed ? &created : nullptr, &lookup);
   DiffTally tally(max_items);
   // Pass 1 (WriteOrder ranks 0 and 1): counted at once. Renamed users (rank 2) are counted in
   // pass 2, in the same order, with VisitWritten's username rule, then the new users.
@@ -421,6 +423,7 @@ Result<Json> StreamPreview(store::Transaction& tx, const Scope& scope, size_t ma
         return tally.Add(tx, dir, row->id, SnapshotOfRow(*row), policy::Snapshot(out));
       });
   if (!st) return st.error();
+  if (!lookup) return lookup.error();
   return tally.ToJson();
 }
 
@@ -546,12 +549,14 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
     record["applied"] = CountsJson(applied);
     return Status::Ok();
   }
-  policy::GroupExists exists = ExistsWith(tx, scope, created);
+  Status lookup;  // StoredGroups' failed lookup, if any: fails the batch
+  policy::GroupExists exists = ExistsWith(tx, scope, created, &lookup);
   Writer w(impl, tx, scope, record.value("cause", Json::object()), impl.clock.Now());
   if (phase == kPhaseNew) {
     if (Status s = NewUsersBatch(tx, scope, exists, *linking, record, tally, w, batch); !s) {
       return s;
     }
+    if (!lookup) return lookup;
     // After the last write, as the whole plan: what all the writes made possible for the
     // sources still pending (the batches before did not retry).
     if (record.value("phase", kPhaseNew) == kPhaseDone) {
@@ -575,6 +580,7 @@ Status ApplyBatch(DirectoryService::Impl& impl, store::Transaction& tx, const Sc
     if ((phase == kPhaseStored && rank == 2) || (phase == kPhaseRenamed && rank != 2)) continue;
     todo.push_back({rank, {std::move(*u), &row}});
   }
+  if (!lookup) return lookup;
   std::stable_sort(todo.begin(), todo.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [rank, item] : todo) {

@@ -102,8 +102,10 @@ int WriteRank(const PlannedUser& u, const store::EffectiveUserRow& row);
 Status PlannedGroups(store::Transaction& tx, const Scope& scope, std::set<std::string>* created,
                      bool* needed, const LinkingPlan* linking = nullptr,
                      bool joins_written = false);
+// Whether a group exists for MergeUser: stored (StoredGroups, failures kept in `*failed`) or
+// in `created`; null `created`: every group exists.
 policy::GroupExists ExistsWith(store::Transaction& tx, const Scope& scope,
-                               const std::set<std::string>* created);
+                               const std::set<std::string>* created, Status* failed);
 
 // The preview of the scope's directory (overrides included), streamed: DiffToJson's shape plus
 // "conflicts". `linking`: the decision (null or empty in the steady state).
