@@ -436,9 +436,15 @@ def run_cli(binary, *args, timeout=CLI_TIMEOUT, input=None):
     )
 
 
-def cli_json(binary, *args):
+def cli_ok(binary, *args):
+    """Runs `idsync ARGS...` and asserts it succeeded; returns the CompletedProcess."""
     r = run_cli(binary, *args)
     assert r.returncode == 0, f"idsync {' '.join(map(str, args))} -> {r.returncode}: {r.stderr}"
+    return r
+
+
+def cli_json(binary, *args):
+    r = cli_ok(binary, *args)
     try:
         out = json.loads(r.stdout)
     except ValueError:

@@ -26,10 +26,10 @@ from conftest import (
     assert_list_response,
     assert_scim_json,
     cli_json,
+    cli_ok,
     encode_query,
     http_request,
     resources,
-    run_cli,
     uniq,
 )
 
@@ -39,12 +39,6 @@ OKTA_UA = {"User-Agent": "Okta SCIM Client 1.0.0"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def cli_ok(binary, *args):
-    r = run_cli(binary, *args)
-    assert r.returncode == 0, f"idsync {' '.join(map(str, args))} -> {r.returncode}: {r.stderr}"
-    return r
 
 
 def read_token(binary, data_dir, directory):

@@ -21,6 +21,7 @@ from conftest import (
     Scim,
     add_connection,
     cli_json,
+    cli_ok,
     pg_cluster,
     run_cli,
     start_server,
@@ -40,12 +41,6 @@ def slapd(idsync_bin):
     s = start_slapd(idsync_bin, users=50)
     yield s
     s.close()
-
-
-def cli_ok(binary, *args):
-    r = run_cli(binary, *args)
-    assert r.returncode == 0, f"idsync {' '.join(map(str, args))}: {r.stderr}"
-    return r
 
 
 def normalized(value, url):
