@@ -182,7 +182,9 @@ def test_sighup_invalid_file_keeps_running_configuration(reloadable):
     assert http_request(srv.url, "GET", "/healthz").status == 200
     with tls_socket(srv.port) as s:
         assert fingerprint(s) == srv.a[2]
-    assert any(r["msg"] == "access" for r in records(srv)[-3:])  # still at level info
+    # Still at level info. The access line is written after the response is sent, so wait.
+    wait_until(lambda: any(r["msg"] == "access" for r in records(srv)[-3:]), timeout=10,
+               message="an access line at level info")
 
 
 def test_text_log_format(idsync_bin, tmp_path):
