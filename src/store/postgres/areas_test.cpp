@@ -2,18 +2,19 @@
 // assertions (a parameterised test: "sqlite" and "postgresql"), so a difference in behaviour
 // between the two fails here. The PostgreSQL runs use a database of their own on the test
 // cluster (tools/pg-test-cluster.sh).
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "base/json.h"
 #include "store/postgres/postgres_store.h"
@@ -1090,6 +1091,86 @@ TEST_P(StoreAreas, PolicyApplyRecords) {
   MustWrite([&](Transaction& tx) { return tx.DeletePolicyApply("users"); });
   MustRead([&](Transaction& tx) -> Status {
     EXPECT_FALSE(tx.GetPolicyApply("users"));
+    return Status::Ok();
+  });
+}
+
+// FindConflicts reads the conflicts with a wanted key (each once, whichever keys found it) and
+// those stored before conflicts had keys, never the directory's others nor another directory's.
+TEST_P(StoreAreas, ConflictsAreFoundByTheirKeysOnly) {
+  auto conflict = [&](const std::string& directory, const std::string& sid,
+                      std::optional<ConflictKeys> keys) {
+    ConflictRecord c;
+    c.directory = directory;
+    c.connection_id = conn_;
+    c.source_user_id = sid;
+    c.username = keys ? keys->username : sid;
+    c.detail = {{"reason", "taken"}};
+    c.time = FromUnixMillis(4000);
+    c.keys = std::move(keys);
+    return c;
+  };
+  MustWrite([&](Transaction& tx) -> Status {
+    for (const ConflictRecord& c : {
+             conflict("users", "s1", ConflictKeys{"alice", "key-a", "a\"l\\ice"}),
+             conflict("users", "s2", ConflictKeys{"bob", "key-b", "bname"}),
+             conflict("users", "s3", ConflictKeys{"carol", "key-c", "cname"}),  // two keys
+             conflict("users", "s4", ConflictKeys{"dave", "", ""}),
+             conflict("users", "s5", std::nullopt),  // stored before conflicts had keys
+             conflict("others", "s6", ConflictKeys{"carol", "key-c", "bname"}),
+             conflict("others", "s7", std::nullopt),
+         }) {
+      if (auto s = tx.PutConflict(c); !s) return s;
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    ConflictLookup wanted;
+    wanted.usernames = {"carol", "nobody"};
+    wanted.link_keys = {"key-c"};
+    // s1's name, but of another connection: not s1's key.
+    wanted.source_names = {{conn_, "bname"}, {conn_ + 1000, "a\"l\\ice"}};
+    auto found = tx.FindConflicts("users", wanted);
+    if (!found) return found.error();
+    std::vector<std::string> ids;
+    for (const auto& c : *found) ids.push_back(c.source_user_id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"s2", "s3", "s5"}));
+    if (ids.size() == 3) {
+      EXPECT_FALSE((*found)[2].keys);
+      EXPECT_TRUE((*found)[1].keys);
+      if ((*found)[1].keys) {
+        EXPECT_EQ((*found)[1].keys->username, "carol");
+        EXPECT_EQ((*found)[1].keys->link_key, "key-c");
+        EXPECT_EQ((*found)[1].keys->source_name, "cname");
+      }
+    }
+    // Each key alone.
+    ConflictLookup by_name;
+    by_name.usernames = {"dave"};
+    ConflictLookup by_key;
+    by_key.link_keys = {"key-a"};
+    ConflictLookup by_source;
+    by_source.source_names = {{conn_, "a\"l\\ice"}};
+    for (const auto& [lookup, expected] :
+         {std::make_pair(by_name, std::vector<std::string>{"s4", "s5"}),
+          std::make_pair(by_key, std::vector<std::string>{"s1", "s5"}),
+          std::make_pair(by_source, std::vector<std::string>{"s1", "s5"}),
+          std::make_pair(ConflictLookup{}, std::vector<std::string>{"s5"})}) {
+      auto one = tx.FindConflicts("users", lookup);
+      if (!one) return one.error();
+      std::vector<std::string> got;
+      for (const auto& c : *one) got.push_back(c.source_user_id);
+      EXPECT_EQ(got, expected);
+    }
+    // ListConflicts returns the keys as stored.
+    auto all = tx.ListConflicts("users");
+    if (!all) return all.error();
+    EXPECT_EQ(all->size(), 5u);
+    if (!all->empty() && all->front().keys) {
+      EXPECT_EQ(all->front().keys->source_name, "a\"l\\ice");
+    } else {
+      ADD_FAILURE() << "s1 lost its keys";
+    }
     return Status::Ok();
   });
 }

@@ -418,6 +418,18 @@ CREATE TABLE policy_applies(
 );
 )sql";
 
+// Keys of pending source users (store/conflict_area.h ConflictKeys; SQLite's migration 17), so
+// that a write looks up the conflicts it may resolve instead of reading every conflict of the
+// directory. The directory layer computes the keys: rows stored before this keep NULL keys, found
+// by conflicts_by_username's range of NULLs until the first write that looks stores them again.
+constexpr std::string_view kConflictKeys = R"sql(
+ALTER TABLE conflicts ADD COLUMN username_key text, ADD COLUMN link_key text,
+  ADD COLUMN source_name text;
+CREATE INDEX conflicts_by_username ON conflicts(directory, username_key);
+CREATE INDEX conflicts_by_link_key ON conflicts(directory, link_key);
+CREATE INDEX conflicts_by_source_name ON conflicts(directory, connection_id, source_name);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -430,6 +442,7 @@ const std::vector<Migration>& Migrations() {
       {5, "admin console: admin users and sessions", kConsole},
       {6, "change feed numbered after commit by one sequencer at a time", kFeedSequencer},
       {7, "LDAP server, explorer search indexes, policy apply records", kLdapSearchApplies},
+      {8, "conflicts found by username, link key and source name", kConflictKeys},
   };
   return migrations;
 }

@@ -319,15 +319,35 @@ inline constexpr std::string_view kFindTombstones =
 
 // --- conflicts (conflict_area.cpp)
 inline constexpr std::string_view kPutConflict =
-    "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms) "
-    "VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint) ON CONFLICT(connection_id, source_user_id) "
+    "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms, "
+    "username_key, link_key, source_name) "
+    "VALUES ($1::bigint, $2, $3, $4, $5, $6::bigint, $7, $8, $9) "
+    "ON CONFLICT(connection_id, source_user_id) "
     "DO UPDATE SET directory = excluded.directory, username = excluded.username, "
-    "detail = excluded.detail, time_ms = excluded.time_ms";
+    "detail = excluded.detail, time_ms = excluded.time_ms, username_key = excluded.username_key, "
+    "link_key = excluded.link_key, source_name = excluded.source_name";
 inline constexpr std::string_view kDeleteConflict =
     "DELETE FROM conflicts WHERE connection_id = $1::bigint AND source_user_id = $2";
+#define IDSYNC_PG_CONFLICT_COLUMNS                                                      \
+  "directory, connection_id, source_user_id, username, detail, time_ms, username_key, " \
+  "link_key, source_name"
 inline constexpr std::string_view kListConflicts =
-    "SELECT directory, connection_id, source_user_id, username, detail, time_ms FROM conflicts "
-    "WHERE directory = $1 ORDER BY connection_id, source_user_id COLLATE \"C\"";
+    "SELECT " IDSYNC_PG_CONFLICT_COLUMNS
+    " FROM conflicts WHERE directory = $1 ORDER BY connection_id, source_user_id COLLATE \"C\"";
+// FindConflicts in one round trip: one index range per key ($2 usernames, $3 link keys: text
+// arrays), the source names as connections $4 x names $5 (the caller keeps the pairs it asked
+// for), and the rows stored before migration 8, which have no keys. A row found by two arms
+// comes back twice; the caller keeps one.
+inline constexpr std::string_view kFindConflicts =
+    "SELECT " IDSYNC_PG_CONFLICT_COLUMNS
+    " FROM conflicts WHERE directory = $1 AND username_key = ANY($2::text[]) "
+    "UNION ALL SELECT " IDSYNC_PG_CONFLICT_COLUMNS
+    " FROM conflicts WHERE directory = $1 AND link_key = ANY($3::text[]) "
+    "UNION ALL SELECT " IDSYNC_PG_CONFLICT_COLUMNS
+    " FROM conflicts WHERE directory = $1 AND connection_id = ANY($4::bigint[]) "
+    "AND source_name = ANY($5::text[]) "
+    "UNION ALL SELECT " IDSYNC_PG_CONFLICT_COLUMNS
+    " FROM conflicts WHERE directory = $1 AND username_key IS NULL";
 
 // --- audit (audit_area.cpp). One text: PostgreSQL plans `$n IS NULL OR ...` per execution
 // with the values bound (custom plans), unlike SQLite's one plan per text.
@@ -577,6 +597,7 @@ inline constexpr std::string_view kDeletePolicyApply =
 #undef IDSYNC_PG_EUSER_COLUMNS
 #undef IDSYNC_PG_EGROUP_COLUMNS
 #undef IDSYNC_PG_LINK_COLUMNS
+#undef IDSYNC_PG_CONFLICT_COLUMNS
 #undef IDSYNC_PG_SYNC_RUN_COLUMNS
 
 }  // namespace idsync::store::postgres::sql

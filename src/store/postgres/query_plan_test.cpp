@@ -98,5 +98,46 @@ TEST(PostgresQueryPlans, SearchesAndLdapLookupsReadOneIndexRange) {
   }
 }
 
+// FindConflicts (one round trip, four arms): each arm reads one index range of the directory,
+// not its 2,000 conflicts. Statistics gathered and sequential scans allowed: the planner's own
+// choice is the one checked.
+TEST(PostgresQueryPlans, ConflictLookupsReadOneIndexRangePerKey) {
+  TestDatabase db;
+  {
+    auto store = PostgresStore::Open(db.url());
+    ASSERT_TRUE(store) << store.error().detail;
+  }
+  auto conn = db.Connect();
+  ASSERT_TRUE(conn->ExecScript(
+      "INSERT INTO connections(uuid, name, directory, kind, enabled, created_ms, settings) "
+      "VALUES ('c1', 'okta', 'users', 'scim', true, 0, '{}'), "
+      "('c2', 'entra', 'users', 'scim', true, 0, '{}');"
+      "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms, "
+      "username_key, link_key, source_name) SELECT c.id, 's' || i, 'users', 'user' || i, '{}', 0, "
+      "'user' || i, 'key' || i, 'user' || i FROM generate_series(1, 1000) i, connections c;"
+      "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms) "
+      "SELECT c.id, 'old' || i, 'users', 'old' || i, '{}', 0 FROM generate_series(1, 3) i, "
+      "connections c WHERE c.name = 'okta';"
+      "ANALYZE",
+      "filling the conflicts"));
+  const std::string plan =
+      Plan(*conn, sql::kFindConflicts,
+           {"users", "{\"user12\"}", "{\"key40\",\"key41\"}", "{1}", "{\"user7\"}"});
+  EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << plan;
+  // Each arm's keys are its index's condition; the rows without keys are the username index's
+  // range of NULLs.
+  for (const char* cond :
+       {"using conflicts_by_username", "(username_key = ANY (", "using conflicts_by_link_key",
+        "(link_key = ANY (", "using conflicts_by_source_name", "(source_name = ANY (",
+        "(username_key IS NULL)"}) {
+    EXPECT_NE(plan.find(cond), std::string::npos) << cond << "\n" << plan;
+  }
+  const size_t nulls = plan.find("(username_key IS NULL)");
+  if (nulls != std::string::npos) {
+    const size_t line = plan.rfind('\n', nulls);
+    EXPECT_NE(plan.substr(line, nulls - line).find("Index Cond:"), std::string::npos) << plan;
+  }
+}
+
 }  // namespace
 }  // namespace idsync::store::postgres

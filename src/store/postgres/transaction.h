@@ -177,6 +177,8 @@ class PgTransaction final : public Transaction {
   Status PutConflict(const ConflictRecord& conflict) override;
   Status DeleteConflict(int64_t connection_id, const std::string& source_user_id) override;
   Result<std::vector<ConflictRecord>> ListConflicts(const std::string& directory) override;
+  Result<std::vector<ConflictRecord>> FindConflicts(const std::string& directory,
+                                                    const ConflictLookup& wanted) override;
 
   // --- audit (audit_area.cpp)
   Status AppendAudit(const AuditRecord& record) override;

@@ -534,6 +534,20 @@ CREATE TABLE policy_applies(
 );
 )sql";
 
+// Keys of pending source users (store/conflict_area.h ConflictKeys), so that a write looks up
+// the conflicts it may resolve instead of reading every conflict of the directory (with 3,000
+// conflicts, every create took 16 ms in the store writer instead of 1.2). The directory layer
+// computes the keys (FoldCase is not SQL): rows stored before this keep NULL keys, found by
+// conflicts_by_username's range of NULLs until the first write that looks stores them again.
+constexpr std::string_view kConflictKeysSchema = R"sql(
+ALTER TABLE conflicts ADD COLUMN username_key TEXT;
+ALTER TABLE conflicts ADD COLUMN link_key TEXT;
+ALTER TABLE conflicts ADD COLUMN source_name TEXT;
+CREATE INDEX conflicts_by_username ON conflicts(directory, username_key);
+CREATE INDEX conflicts_by_link_key ON conflicts(directory, link_key);
+CREATE INDEX conflicts_by_source_name ON conflicts(directory, connection_id, source_name);
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -554,6 +568,7 @@ const std::vector<Migration>& Migrations() {
       {14, "admin console: users by state", kSearchIndexes},
       {15, "admin console: source links by effective user", kLinksByEffectiveUser},
       {16, "policy applies in progress, resumed after a crash", kPolicyAppliesSchema},
+      {17, "conflicts found by username, link key and source name", kConflictKeysSchema},
   };
   return kMigrations;
 }

@@ -309,15 +309,38 @@ inline constexpr const char* kLastChangeSeq =
     "SELECT seq FROM changes WHERE directory = ?1 ORDER BY seq DESC LIMIT 1";
 
 inline constexpr const char* kPutConflict =
-    "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(connection_id, source_user_id) DO UPDATE SET "
+    "INSERT INTO conflicts(connection_id, source_user_id, directory, username, detail, time_ms, "
+    "username_key, link_key, source_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT(connection_id, source_user_id) DO UPDATE SET "
     "directory = excluded.directory, username = excluded.username, detail = excluded.detail, "
-    "time_ms = excluded.time_ms";
+    "time_ms = excluded.time_ms, username_key = excluded.username_key, "
+    "link_key = excluded.link_key, source_name = excluded.source_name";
 inline constexpr const char* kDeleteConflict =
     "DELETE FROM conflicts WHERE connection_id = ?1 AND source_user_id = ?2";
+#define IDSYNC_CONFLICT_COLUMNS                                                         \
+  "directory, connection_id, source_user_id, username, detail, time_ms, username_key, " \
+  "link_key, source_name"
 inline constexpr const char* kListConflicts =
-    "SELECT directory, connection_id, source_user_id, username, detail, time_ms FROM conflicts "
-    "WHERE directory = ?1 ORDER BY connection_id, source_user_id";
+    "SELECT " IDSYNC_CONFLICT_COLUMNS
+    " FROM conflicts INDEXED BY conflicts_by_directory"
+    " WHERE directory = ?1 ORDER BY connection_id, source_user_id";
+// The look-ups of FindConflicts, one index range per key. INDEXED BY: without statistics SQLite
+// may take another index of the directory and read all its conflicts (as kFindTombstones).
+inline constexpr const char* kFindConflictsByUsername =
+    "SELECT " IDSYNC_CONFLICT_COLUMNS
+    " FROM conflicts INDEXED BY conflicts_by_username WHERE directory = ?1 AND username_key = ?2";
+inline constexpr const char* kFindConflictsByLinkKey =
+    "SELECT " IDSYNC_CONFLICT_COLUMNS
+    " FROM conflicts INDEXED BY conflicts_by_link_key WHERE directory = ?1 AND link_key = ?2";
+inline constexpr const char* kFindConflictsBySourceName =
+    "SELECT " IDSYNC_CONFLICT_COLUMNS
+    " FROM conflicts INDEXED BY conflicts_by_source_name"
+    " WHERE directory = ?1 AND connection_id = ?2 AND source_name = ?3";
+// Rows stored before migration 17, which have no keys yet: the username index's range of NULLs.
+inline constexpr const char* kFindUnkeyedConflicts =
+    "SELECT " IDSYNC_CONFLICT_COLUMNS
+    " FROM conflicts INDEXED BY conflicts_by_username WHERE directory = ?1 AND username_key IS "
+    "NULL";
 
 #define IDSYNC_API_TOKEN_COLUMNS "id, name, kind, directory, hash, created_ms"
 inline constexpr const char* kInsertApiToken =
@@ -634,6 +657,10 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"LastChangeSeq", kLastChangeSeq},
       {"DeleteConflict", kDeleteConflict},
       {"ListConflicts", kListConflicts},
+      {"FindConflictsByUsername", kFindConflictsByUsername},
+      {"FindConflictsByLinkKey", kFindConflictsByLinkKey},
+      {"FindConflictsBySourceName", kFindConflictsBySourceName},
+      {"FindUnkeyedConflicts", kFindUnkeyedConflicts},
       {"FindApiToken", kFindApiToken},
       {"DeleteApiToken", kDeleteApiToken},
       {"GetLdapAccount", kGetLdapAccount},
@@ -694,6 +721,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
 #undef IDSYNC_LINK_COLUMNS
 #undef IDSYNC_EGROUP_COLUMNS
 #undef IDSYNC_API_TOKEN_COLUMNS
+#undef IDSYNC_CONFLICT_COLUMNS
 #undef IDSYNC_LDAP_ACCOUNT_COLUMNS
 #undef IDSYNC_EUSER_COLUMNS_U
 #undef IDSYNC_SYNC_RUN_COLUMNS

@@ -68,6 +68,21 @@ TEST_F(SqliteStoreTest, HotQueriesSearchIndexesNeverScan) {
                 std::string::npos)
           << plan;
     }
+    // One index range per key, not every conflict of the directory; and the list of them all
+    // keeps the directory's index, in its order (migration 17 added indexes it could take).
+    const std::pair<std::string_view, std::string_view> conflict_indexes[] = {
+        {"ListConflicts", "conflicts_by_directory (directory=?)"},
+        {"FindConflictsByUsername", "conflicts_by_username (directory=? AND username_key=?)"},
+        {"FindConflictsByLinkKey", "conflicts_by_link_key (directory=? AND link_key=?)"},
+        {"FindConflictsBySourceName",
+         "conflicts_by_source_name (directory=? AND connection_id=? AND source_name=?)"},
+        {"FindUnkeyedConflicts", "conflicts_by_username (directory=? AND username_key=?)"},
+    };
+    for (const auto& [query, index] : conflict_indexes) {
+      if (name == query) {
+        EXPECT_NE(plan.find(index), std::string::npos) << name << ": " << plan;
+      }
+    }
   }
 }
 

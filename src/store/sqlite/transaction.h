@@ -184,6 +184,8 @@ class SqliteTransaction final : public Transaction {
   Status PutConflict(const ConflictRecord& conflict) override;
   Status DeleteConflict(int64_t connection_id, const std::string& source_user_id) override;
   Result<std::vector<ConflictRecord>> ListConflicts(const std::string& directory) override;
+  Result<std::vector<ConflictRecord>> FindConflicts(const std::string& directory,
+                                                    const ConflictLookup& wanted) override;
 
   // --- API tokens (api_token_area.cpp)
   Result<ApiToken> CreateApiToken(const ApiToken& token) override;
