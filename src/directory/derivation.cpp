@@ -243,7 +243,7 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
       // Deleted now: a source of the same name may re-provision its user, and a source of the
       // same connection may link to it (RetryPending).
       if (!state->source_name.empty()) w.named_tombstones.emplace(conn, state->source_name);
-      w.vacated.insert(conn);
+      w.vacated.emplace(conn, current);
     }
     if (!current.empty()) {
       // Links are sticky: a linked source stays with its user whatever its key becomes.
@@ -322,8 +322,10 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
 }
 
 // The pending source users (conflicts: not imported, or a rename refused) that what `w` wrote
-// may now let in: a username given up, a link key or a tombstone name that appeared. Renames
-// refused first, then new users, each in SourceBefore order, as a re-derivation orders them.
+// may now let in: a username given up, a link key or a tombstone name that appeared, a user that
+// lost its present source of their connection. Renames refused first, then new users, each in
+// SourceBefore order, as a re-derivation orders them. Reads only the conflicts with those keys
+// (and those stored before conflicts had keys, which it stores again with theirs).
 Result<std::vector<std::pair<int64_t, std::string>>> PendingToRetry(
     store::Transaction& tx, const Scope& scope, const Writer& w,
     std::set<std::pair<int64_t, std::string>>& retried) {
@@ -332,21 +334,49 @@ Result<std::vector<std::pair<int64_t, std::string>>> PendingToRetry(
       w.vacated.empty()) {
     return out;
   }
-  auto conflicts = tx.ListConflicts(scope.directory.name);
+  const std::string& dir = scope.directory.name;
+  store::ConflictLookup wanted;
+  wanted.usernames = w.freed_usernames;
+  wanted.link_keys = w.acquired_keys;
+  wanted.source_names = w.named_tombstones;
+  // A user that lost its present source of a connection: FindJoinTarget may now join a pending
+  // source of that connection to it by any of its tombstones there (an older one too: until now
+  // the present source barred it), or by its link key as stored after this write.
+  for (const auto& [conn, id] : w.vacated) {
+    auto row = tx.GetEffectiveUser(dir, id);
+    if (!row) {
+      if (row.error().code == ErrorCode::kNotFound) continue;  // removed: its name is freed
+      return row.error();
+    }
+    if (!row->link_key.empty()) wanted.link_keys.insert(row->link_key);
+    auto links = tx.LinksOf(dir, id);
+    if (!links) return links.error();
+    for (const auto& l : *links) {
+      if (l.connection_id == conn && l.deleted && !l.source_name.empty()) {
+        wanted.source_names.emplace(conn, l.source_name);
+      }
+    }
+  }
+  auto conflicts = tx.FindConflicts(dir, wanted);
   if (!conflicts) return conflicts.error();
   std::vector<SourceState> renames, fresh;
-  for (const auto& c : *conflicts) {
-    const Json& d = c.detail;
+  for (auto& c : *conflicts) {
+    if (!c.keys) {
+      // Stored before conflicts had keys: matched by its detail, and stored again with its
+      // keys, once, so that the next write finds it by them.
+      c.keys = ConflictKeysOf(c);
+      if (Status s = tx.PutConflict(c); !s) return s.error();
+    }
+    const store::ConflictKeys& k = *c.keys;
     const bool match =
-        w.freed_usernames.count(FoldCase(c.username)) ||
-        w.acquired_keys.count(d.value("link_key", "")) ||
-        w.named_tombstones.count({c.connection_id, d.value("source_name", "")}) ||
-        w.vacated.count(c.connection_id);
+        wanted.usernames.count(k.username) ||
+        (!k.link_key.empty() && wanted.link_keys.count(k.link_key)) ||
+        (!k.source_name.empty() && wanted.source_names.count({c.connection_id, k.source_name}));
     if (!match || !retried.insert({c.connection_id, c.source_user_id}).second) continue;
     SourceState s;
     s.connection_id = c.connection_id;
     s.source_user_id = c.source_user_id;
-    (d.value("rename", false) ? renames : fresh).push_back(std::move(s));
+    (c.detail.value("rename", false) ? renames : fresh).push_back(std::move(s));
   }
   auto order = [&](const SourceState& a, const SourceState& b) {
     return SourceBefore(scope, a, b);

@@ -86,6 +86,7 @@ class RederiveProperty {
       log_.push_back(step);
       SCOPED_TRACE("step " + std::to_string(i) + ": " + step);
       ExpectRederiveChangesNothing();
+      ExpectConflictKeys();
     }
   }
 
@@ -101,7 +102,52 @@ class RederiveProperty {
     auto r = directory_->ApplyPolicy(sources_[i].connection.name, policy, actor_);
     EXPECT_TRUE(r) << policy.dump();
   }
-  void Check() { ExpectRederiveChangesNothing(); }
+  void Check() {
+    ExpectRederiveChangesNothing();
+    ExpectConflictKeys();
+  }
+  bool Delete(int i, const std::string& id) {
+    return static_cast<bool>(
+        scim_->Delete(Context(sources_[i]), ResourceType::kUser, id, std::nullopt));
+  }
+  // Whether a SCIM PATCH replacing the user's `path` with `value` on connection i succeeds.
+  bool PatchUser(int i, const std::string& id, const std::string& path, const Json& value) {
+    Json body = {{"schemas", {kPatchSchema}},
+                 {"Operations", {{{"op", "replace"}, {"path", path}, {"value", value}}}}};
+    return static_cast<bool>(
+        scim_->Patch(Context(sources_[i]), ResourceType::kUser, id, body, std::nullopt, false));
+  }
+  // The effective users' usernames, sorted.
+  std::vector<std::string> Usernames() {
+    std::vector<std::string> out;
+    const Json state = State();
+    for (const auto& [id, u] : state["users"].items()) out.push_back(u["username"]);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // The stored conflicts, as ConflictArea::ListConflicts returns them (keys included).
+  std::vector<store::ConflictRecord> StoredConflicts() {
+    std::vector<store::ConflictRecord> out;
+    Status st = store_->Read([&](store::Transaction& tx) -> Status {
+      auto list = tx.ListConflicts("users");
+      if (!list) return list.error();
+      out = std::move(*list);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st) << st.error().detail;
+    return out;
+  }
+  // Every conflict's stored keys are those of its username and detail (FindConflicts finds
+  // pending source users by them).
+  void ExpectConflictKeys() {
+    for (const auto& c : StoredConflicts()) {
+      SCOPED_TRACE("conflict of " + c.source_user_id + " " + c.detail.dump());
+      ASSERT_TRUE(c.keys.has_value());
+      EXPECT_EQ(c.keys->username, FoldCase(c.username));
+      EXPECT_EQ(c.keys->link_key, c.detail.value("link_key", ""));
+      EXPECT_EQ(c.keys->source_name, c.detail.value("source_name", ""));
+    }
+  }
   // Whether a SCIM PATCH of the user's displayName on connection i succeeds.
   bool PatchDisplayName(int i, const std::string& id, const std::string& name) {
     Json body = {{"schemas", {kPatchSchema}},
@@ -469,6 +515,58 @@ TEST(RederiveProperty, AGroupThatDoesNotReadBackFailsTheWriteInsteadOfDroppingTh
   p.RawSql("UPDATE effective_groups SET body = 'not json' WHERE name_key = 'design'");
   EXPECT_FALSE(p.PatchDisplayName(2, bob, "Bob Two"));
   EXPECT_EQ(p.GroupsOf("bob"), std::vector<std::string>{"Design"});
+}
+
+// A conflict stored before conflicts had keys (SQLite migration 17) is still found: the write
+// that frees its username lets it in, and stores the directory's other keyless conflicts again
+// with their keys.
+TEST(RederiveProperty, AConflictStoredBeforeItsKeysIsStillLetIn) {
+  RederiveProperty p(0);
+  p.SetUp();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  p.Policy(0, {{"linking", {{"key", "none"}}}});  // okta: its carol and dave are other people
+  const std::string carol = p.Create(1, ResourceType::kUser, {{"userName", "carol"}});
+  p.Create(1, ResourceType::kUser, {{"userName", "dave"}});
+  p.Create(0, ResourceType::kUser, {{"userName", "carol"}});
+  p.Create(0, ResourceType::kUser, {{"userName", "dave"}});
+  ASSERT_EQ(p.Conflicts(), 2u);
+  p.RawSql("UPDATE conflicts SET username_key = NULL, link_key = NULL, source_name = NULL");
+  for (const auto& c : p.StoredConflicts()) EXPECT_FALSE(c.keys) << c.source_user_id;
+  ASSERT_TRUE(p.PatchUser(1, carol, "userName", "caroline"));  // frees "carol"
+  EXPECT_EQ(p.Usernames(), (std::vector<std::string>{"carol", "caroline", "dave"}));
+  const auto left = p.StoredConflicts();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].username, "dave");
+  ASSERT_TRUE(left[0].keys);  // stored again by the write that looked
+  EXPECT_EQ(left[0].keys->username, "dave");
+  p.Check();
+}
+
+// FixedSeed step 635: user U has an older tombstone of okta ("alice") and a present okta source
+// ("bob", linked by email); okta's new "alice" stays pending (U holds the present source, and
+// the name). Deleting "bob" lets "alice" re-provision U by the older tombstone: the delete must
+// retry the pending sources named as any of U's okta tombstones, not only the one it made.
+TEST(RederiveProperty, LosingASourceLetsInAPendingSourceNamedAsAnOlderTombstone) {
+  RederiveProperty p(0);
+  p.SetUp();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const Json mail =
+      Json::array({{{"value", "x@corp.example"}, {"type", "work"}, {"primary", true}}});
+  p.Policy(0, {{"linking", {{"key", "email"}}}, {"users", {{"on_delete", "keep"}}}});
+  p.Policy(1, {{"linking", {{"key", "email"}}}, {"priority", 2}});  // entra decides
+  p.Create(1, ResourceType::kUser, {{"userName", "alice"}, {"emails", mail}});
+  const std::string first =
+      p.Create(0, ResourceType::kUser, {{"userName", "alice"}, {"emails", mail}});
+  ASSERT_TRUE(p.Delete(0, first));  // U's okta tombstone "alice"
+  const std::string bob = p.Create(0, ResourceType::kUser, {{"userName", "bob"}, {"emails", mail}});
+  p.Check();
+  p.Create(0, ResourceType::kUser, {{"userName", "alice"}});  // no key: pending, name held
+  ASSERT_EQ(p.Conflicts(), 1u);
+  p.Check();
+  ASSERT_TRUE(p.Delete(0, bob));
+  EXPECT_EQ(p.Conflicts(), 0u);
+  EXPECT_EQ(p.Usernames(), (std::vector<std::string>{"alice"}));
+  p.Check();
 }
 
 TEST(RederiveProperty, FixedSeed) { RunSeed(20261204, Steps(2000)); }

@@ -68,6 +68,7 @@ Status Writer::RecordConflict(const SourceState& s, const std::string& username,
   rec.detail["source_name"] = s.source_name;
   rec.detail["link_key"] = s.link_key;
   if (rename) rec.detail["rename"] = true;
+  rec.keys = ConflictKeysOf(rec);
   ++counts.conflicts;
   return tx.PutConflict(rec);
 }
@@ -294,6 +295,15 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
     if (Status st = tx.PutLink(link); !st) return st;
   }
   return Status::Ok();
+}
+
+store::ConflictKeys ConflictKeysOf(const store::ConflictRecord& conflict) {
+  const Json& d = conflict.detail;
+  const auto text = [&](const char* name) {
+    auto it = d.find(name);
+    return it != d.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  return {FoldCase(conflict.username), text("link_key"), text("source_name")};
 }
 
 Json CountsJson(const WriteCounts& c) {

@@ -46,9 +46,11 @@ struct Writer {
   std::set<std::string> freed_usernames;
   std::set<std::string> acquired_keys;
   std::set<std::pair<int64_t, std::string>> named_tombstones;
-  // Connections a user lost its present source of (the user stays): a pending source of the
-  // connection may now re-provision or link to that user.
-  std::set<int64_t> vacated;
+  // (connection, effective user id): the user lost its present source of the connection and
+  // stays. A pending source of that connection may now re-provision it (named as one of its
+  // tombstones of the connection) or link to it (its link key); no other pending source can join
+  // it (FindJoinTarget), so only those are retried.
+  std::set<std::pair<int64_t, std::string>> vacated;
   std::set<std::string> created_groups;
   // Set by WriteUser for the user it writes: which source's on_delete decided (the cause's
   // "decided_by"), null otherwise.
@@ -76,5 +78,9 @@ struct Writer {
 };
 
 Json CountsJson(const WriteCounts& c);
+
+// The keys a conflict is found by (store::ConflictKeys), from its username and detail: those
+// Writer::RecordConflict stores, and those of a record stored before conflicts had keys.
+store::ConflictKeys ConflictKeysOf(const store::ConflictRecord& conflict);
 
 }  // namespace idsync::directory
