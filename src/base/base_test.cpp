@@ -1,8 +1,9 @@
-#include <gtest/gtest.h>
-
+#include <chrono>
 #include <fstream>
 #include <string>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "base/crypto.h"
 #include "base/json.h"
@@ -72,6 +73,29 @@ TEST(Tokens, AreLongRandomAndPrefixed) {
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
   EXPECT_TRUE(IsUuid(NewUuid()));
+}
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST(Uuids, OrderedOnesCarryTheirMillisecondFirstAndSortByIt) {
+  const int64_t before = UnixMs();
+  const std::string id = NewOrderedUuid();
+  const int64_t after = UnixMs();
+  ASSERT_TRUE(IsUuid(id)) << id;
+  EXPECT_EQ(id[14], '7') << id;                                          // RFC 9562 version 7
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // variant 10xx
+  const int64_t stamp = std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+  EXPECT_GE(stamp, before);
+  EXPECT_LE(stamp, after);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::string later = NewOrderedUuid();
+  EXPECT_LT(id, later);  // what puts a batch of creates at the right edge of each index
+  EXPECT_NE(NewOrderedUuid(), NewOrderedUuid());  // same millisecond: 74 random bits differ
+  EXPECT_EQ(NewUuid()[14], '4');
 }
 
 TEST(Rfc3339, TimesBeyondTheRepresentableRangeClampInsteadOfWrapping) {

@@ -313,8 +313,8 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
   for (auto& s : fresh) {
     std::vector<SourceState> one;
     one.push_back(std::move(s));
-    PlannedUser plan =
-        Merge(scope, NewUuid(), std::move(one), std::nullopt, "", StoredGroups(tx, dir, &lookup));
+    PlannedUser plan = Merge(scope, NewOrderedUuid(), std::move(one), std::nullopt, "",
+                             StoredGroups(tx, dir, &lookup));
     if (!lookup) return lookup;
     if (Status st = w.WriteUser(plan, std::nullopt); !st) return st;
   }

@@ -191,7 +191,7 @@ Result<DirectoryPlan> PlanDirectory(store::Transaction& tx, const Scope& scope) 
       // A new user: linking joins sources to users that exist, so it holds no key for the
       // sources after it (live, the first of them is written before the next arrives, and a
       // pending source that its key then admits is retried: RetryPending).
-      target = NewUuid();
+      target = NewOrderedUuid();
       order.push_back(target);
       by_user[target].push_back(std::move(s));
       continue;

@@ -225,7 +225,7 @@ Result<std::optional<PlannedUser>> PlanNewUser(store::Transaction& tx, const Sco
   std::vector<SourceState> sources;
   sources.push_back(std::move(*s));
   return std::optional<PlannedUser>(
-      Merge(scope, NewUuid(), std::move(sources), std::nullopt, "", exists));
+      Merge(scope, NewOrderedUuid(), std::move(sources), std::nullopt, "", exists));
 }
 
 namespace {

@@ -37,7 +37,7 @@ Result<std::string> Writer::GroupId(const std::string& name) {
   if (g.error().code != ErrorCode::kNotFound) return g.error();
   store::EffectiveGroupRow row;
   row.directory = scope.directory.name;
-  row.id = NewUuid();
+  row.id = NewOrderedUuid();
   row.name = name;
   row.name_key = key;
   row.body = Json::object();

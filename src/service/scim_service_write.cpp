@@ -84,7 +84,7 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
     }
   }
   store::StoredResource r;
-  r.id = NewUuid();
+  r.id = NewOrderedUuid();
   r.type = type;
   r.body = BodyOf(std::move(*normalized));
   r.created = r.last_modified = clock_.Now();
