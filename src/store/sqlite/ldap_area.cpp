@@ -451,18 +451,26 @@ Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByMail(const std:
 
 Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByLdapName(
     const std::string& directory, const std::string& name_key) {
-  auto select = db_.Prepare(sql::kUsersByLdapName);
-  if (!select) return select.error();
-  select->Bind(1, directory).Bind(2, name_key);
+  std::vector<std::pair<int64_t, EffectiveUserRow>> rows;
   EffectiveUserReader read{Bodies{db_, codec_}};
+  for (const char* text : {sql::kUsersByLdapNameUnspaced, sql::kUsersByLdapNameSpaced}) {
+    auto select = db_.Prepare(text);
+    if (!select) return select.error();
+    select->Bind(1, directory).Bind(2, name_key);
+    auto listed = ForEachRow(*select, "searching users by name", [&](const Statement& row) {
+      auto user = read(row);
+      if (!user) return Status(user.error());
+      rows.emplace_back(row.Int(0), std::move(*user));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+  }
+  // Creation order across both statements, as every other lookup returns.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<EffectiveUserRow> out;
-  auto listed = ForEachRow(*select, "searching users by name", [&](const Statement& row) {
-    auto user = read(row);
-    if (!user) return Status(user.error());
-    out.push_back(std::move(*user));
-    return Status::Ok();
-  });
-  if (!listed) return listed.error();
+  out.reserve(rows.size());
+  for (auto& [pk, row] : rows) out.push_back(std::move(row));
   return out;
 }
 

@@ -445,8 +445,13 @@ TEST_F(LdapAreaTest, FindUsersByMailReturnsMatchesAndUnknownKeysInCreationOrder)
 
 TEST_F(LdapAreaTest, LdapNameLookupsIgnoreInsignificantSpaces) {
   MustWrite([](Transaction& tx) -> Status {
-    for (auto [id, name] : std::vector<std::pair<std::string, std::string>>{
-             {"a", "  two-leading"}, {"b", "in  ner   spaces "}, {"c", "plain"}, {"d", "plainer"}}) {
+    for (auto [id, name] :
+         std::vector<std::pair<std::string, std::string>>{{"a", "  two-leading"},
+                                                          {"b", "in  ner   spaces "},
+                                                          {"c", "plain"},
+                                                          {"d", "plainer"},
+                                                          {"e", "two  words"},
+                                                          {"f", "two words"}}) {
       if (auto p = tx.PutEffectiveUser(MakeUser(id, name, "")); !p) return p.error();
     }
     return Status::Ok();
@@ -464,6 +469,9 @@ TEST_F(LdapAreaTest, LdapNameLookupsIgnoreInsignificantSpaces) {
     EXPECT_EQ(ids("two-leading"), (std::vector<std::string>{"a"}));
     EXPECT_EQ(ids("in ner spaces"), (std::vector<std::string>{"b"}));
     EXPECT_EQ(ids("plain"), (std::vector<std::string>{"c"}));
+    // One key with spaces to squeeze, one without: found by different indexes (migration 18),
+    // returned together in creation order.
+    EXPECT_EQ(ids("two words"), (std::vector<std::string>{"e", "f"}));
     EXPECT_TRUE(ids("Plain").empty());  // the key is already folded by the caller
     EXPECT_TRUE(ids("in ner  spaces").empty());
     auto none = tx.Ldap().FindUsersByLdapName("customers", "plain");

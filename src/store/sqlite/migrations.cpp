@@ -569,6 +569,9 @@ const std::vector<Migration>& Migrations() {
       {15, "admin console: source links by effective user", kLinksByEffectiveUser},
       {16, "policy applies in progress, resumed after a crash", kPolicyAppliesSchema},
       {17, "conflicts found by username, link key and source name", kConflictKeysSchema},
+      // Only the usernames with insignificant spaces; the rest are found by their unique key.
+      {18, "LDAP name lookups: only the users whose key has spaces to squeeze",
+       sql::kPartialUserLdapNameIndex},
   };
   return kMigrations;
 }

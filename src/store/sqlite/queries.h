@@ -471,9 +471,19 @@ inline constexpr const char* kUsersWithoutMailKey =
 #define IDSYNC_SQUEEZED(key)                                                                     \
   "trim(replace(replace(replace(replace(replace(replace(" key ", '  ', ' '), '  ', ' '), '  ', " \
   "' '), '  ', ' '), '  ', ' '), '  ', ' '))"
-inline constexpr const char* kUsersByLdapName =
-    "SELECT " IDSYNC_EUSER_COLUMNS " FROM effective_users WHERE directory = ?1 AND "
-    IDSYNC_SQUEEZED("username_key") " = ?2 ORDER BY pk";
+// Users: effective_users_by_ldap_name holds only the keys that squeezing changes (migration 18;
+// over every user it cost each create one more random page). A key squeezing leaves alone is
+// found by the unique (directory, username_key) index; the two statements split the users
+// between them, and the caller merges their rows in creation order.
+inline constexpr const char* kUsersByLdapNameUnspaced =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 AND "
+    "username_key = ?2 AND username_key = " IDSYNC_SQUEEZED("username_key");
+inline constexpr const char* kUsersByLdapNameSpaced =
+    "SELECT " IDSYNC_EUSER_COLUMNS
+    " FROM effective_users WHERE directory = ?1 AND "
+    "username_key <> " IDSYNC_SQUEEZED("username_key") " AND " IDSYNC_SQUEEZED(
+        "username_key") " = ?2 ORDER BY pk";
 inline constexpr const char* kGroupsByLdapName =
     "SELECT " IDSYNC_EGROUP_COLUMNS " FROM effective_groups WHERE directory = ?1 AND "
     IDSYNC_SQUEEZED("name_key") " = ?2 ORDER BY pk";
@@ -482,6 +492,10 @@ inline constexpr const char* kCreateLdapNameIndexes =
     IDSYNC_SQUEEZED("username_key") ");"
     "CREATE INDEX effective_groups_by_ldap_name ON effective_groups(directory, "
     IDSYNC_SQUEEZED("name_key") ");";
+inline constexpr const char* kPartialUserLdapNameIndex =
+    "DROP INDEX effective_users_by_ldap_name;"
+    "CREATE INDEX effective_users_by_ldap_name ON effective_users(directory, " IDSYNC_SQUEEZED(
+        "username_key") ") WHERE username_key <> " IDSYNC_SQUEEZED("username_key") ";";
 inline constexpr const char* kPosixUid =
     "SELECT number FROM posix_uids WHERE directory = ?1 AND id = ?2";
 inline constexpr const char* kPosixGid =
@@ -689,7 +703,8 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"SearchUsersByGroup", kSearchUsersByGroup},
       {"SearchUsersByState", kSearchUsersByState},
       {"EffectiveGroupPkById", kEffectiveGroupPkById},
-      {"UsersByLdapName", kUsersByLdapName},
+      {"UsersByLdapNameUnspaced", kUsersByLdapNameUnspaced},
+      {"UsersByLdapNameSpaced", kUsersByLdapNameSpaced},
       {"GroupsByLdapName", kGroupsByLdapName},
       {"UsersWithoutMailKey", kUsersWithoutMailKey},
       {"PosixUid", kPosixUid},
