@@ -302,10 +302,12 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
       if (!st) return st.error();
       states.push_back(std::move(*st));
     }
+    // One optional for both, moved from the row: each `*row` made a copy of it (body and all).
+    const std::optional<store::EffectiveUserRow> previous(std::move(*row));
     PlannedUser plan =
-        Merge(scope, id, std::move(states), *row, "", StoredGroups(tx, dir, &lookup));
+        Merge(scope, id, std::move(states), previous, "", StoredGroups(tx, dir, &lookup));
     if (!lookup) return lookup;
-    if (Status s = w.WriteUser(plan, *row); !s) return s;
+    if (Status s = w.WriteUser(plan, previous); !s) return s;
   }
   // New users in the order a re-derivation creates them, so that the same one wins a name.
   std::sort(fresh.begin(), fresh.end(),

@@ -302,7 +302,10 @@ inline constexpr std::string_view kPutLink =
     "deleted, source_name) VALUES ($1::bigint, $2, $3, $4, $5::boolean, $6) "
     "ON CONFLICT(connection_id, source_user_id) DO UPDATE SET directory = excluded.directory, "
     "effective_user_id = excluded.effective_user_id, deleted = excluded.deleted, "
-    "source_name = excluded.source_name";
+    "source_name = excluded.source_name WHERE "
+    "(source_links.directory, source_links.effective_user_id, source_links.deleted, "
+    "source_links.source_name) IS DISTINCT FROM "
+    "(excluded.directory, excluded.effective_user_id, excluded.deleted, excluded.source_name)";
 inline constexpr std::string_view kDeleteLink =
     "DELETE FROM source_links WHERE connection_id = $1::bigint AND source_user_id = $2";
 inline constexpr std::string_view kLinksOf =

@@ -221,12 +221,17 @@ inline constexpr const char* kDeletePolicyApply = "DELETE FROM policy_applies WH
 inline constexpr const char* kGetLink =
     "SELECT " IDSYNC_LINK_COLUMNS
     " FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
+// Every derived write stores the links of the user's sources; most (every PATCH) are unchanged,
+// and the WHERE leaves those rows, and their page, untouched.
 inline constexpr const char* kPutLink =
     "INSERT INTO source_links(connection_id, source_user_id, directory, effective_user_id, "
     "deleted, source_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(connection_id, "
     "source_user_id) DO UPDATE SET directory = excluded.directory, effective_user_id = "
     "excluded.effective_user_id, deleted = excluded.deleted, source_name = "
-    "excluded.source_name";
+    "excluded.source_name WHERE source_links.directory IS NOT excluded.directory OR "
+    "source_links.effective_user_id IS NOT excluded.effective_user_id OR "
+    "source_links.deleted IS NOT excluded.deleted OR "
+    "source_links.source_name IS NOT excluded.source_name";
 inline constexpr const char* kDeleteLink =
     "DELETE FROM source_links WHERE connection_id = ?1 AND source_user_id = ?2";
 inline constexpr const char* kLinksOf =
