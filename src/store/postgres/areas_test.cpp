@@ -185,6 +185,31 @@ TEST_P(StoreAreas, MirrorListsPagesAndScansInCreationOrder) {
   });
 }
 
+// The upsert skips a link whose every field is unchanged (kPutLink's WHERE, both stores); a
+// change of any one field must still be stored.
+TEST_P(StoreAreas, LinksUpsertEachChangedFieldAndKeepAnUnchangedOne) {
+  const std::vector<SourceLink> puts = {
+      {conn_, "s3", "users", "u1", false, "alice"},
+      {conn_, "s3", "users", "u1", false, "alice"},      // unchanged
+      {conn_, "s3", "users", "u2", false, "alice"},      // another user
+      {conn_, "s3", "users", "u2", false, "alicia"},     // another source name
+      {conn_, "s3", "users", "u2", true, "alicia"},      // a tombstone
+      {conn_, "s3", "customers", "u2", true, "alicia"},  // another directory
+  };
+  for (const auto& link : puts) {
+    MustWrite([&](Transaction& tx) -> Status { return tx.PutLink(link); });
+    MustRead([&](Transaction& tx) -> Status {
+      auto stored = tx.GetLink(conn_, "s3");
+      if (!stored) return stored.error();
+      EXPECT_EQ(stored->directory, link.directory);
+      EXPECT_EQ(stored->effective_user_id, link.effective_user_id);
+      EXPECT_EQ(stored->deleted, link.deleted);
+      EXPECT_EQ(stored->source_name, link.source_name);
+      return Status::Ok();
+    });
+  }
+}
+
 TEST_P(StoreAreas, MembersAndDeletingAMemberTouchesItsGroups) {
   MustWrite([&](Transaction& tx) -> Status {
     for (auto s : {AsStatus(PutUser(tx, conn_, "u1", "alice")),
