@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string>
@@ -260,6 +261,33 @@ Error NoAccount(const std::string& name) {
   return MakeError(ErrorCode::kNotFound, "no LDAP account named \"" + name + "\"");
 }
 
+// The users of several statements over disjoint rows, in creation order across them (pk, their
+// first column), as every other lookup returns users. `bind(text, statement)` binds each one.
+template <typename Reader, typename Bind>
+Result<std::vector<EffectiveUserRow>> UsersInCreationOrder(
+    Database& db, const Reader& read, std::initializer_list<const char*> statements,
+    const Bind& bind, const char* what) {
+  std::vector<std::pair<int64_t, EffectiveUserRow>> rows;
+  for (const char* text : statements) {
+    auto select = db.Prepare(text);
+    if (!select) return select.error();
+    bind(text, *select);
+    auto listed = ForEachRow(*select, what, [&](const Statement& row) {
+      auto user = read(row);
+      if (!user) return Status(user.error());
+      rows.emplace_back(row.Int(0), std::move(*user));
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<EffectiveUserRow> out;
+  out.reserve(rows.size());
+  for (auto& [pk, row] : rows) out.push_back(std::move(row));
+  return out;
+}
+
 }  // namespace
 
 Status SqliteLdapArea::CheckWritable() const {
@@ -425,53 +453,22 @@ Result<int64_t> SqliteLdapArea::GroupPk(const std::string& directory, const std:
 
 Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByMail(const std::string& directory,
                                                                       const std::string& mail_key) {
-  std::vector<std::pair<int64_t, EffectiveUserRow>> rows;
-  LdapUserReader read{Bodies{db_, codec_}};
-  for (const char* text : {sql::kUsersByMail, sql::kUsersWithoutMailKey}) {
-    auto select = db_.Prepare(text);
-    if (!select) return select.error();
-    select->Bind(1, directory);
-    if (text == sql::kUsersByMail) select->Bind(2, mail_key);
-    auto listed = ForEachRow(*select, "searching users by mail", [&](const Statement& row) {
-      auto user = read(row);
-      if (!user) return Status(user.error());
-      rows.emplace_back(row.Int(0), std::move(*user));
-      return Status::Ok();
-    });
-    if (!listed) return listed.error();
-  }
-  // Creation order across both statements, as every other lookup returns.
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<EffectiveUserRow> out;
-  out.reserve(rows.size());
-  for (auto& [pk, row] : rows) out.push_back(std::move(row));
-  return out;
+  return UsersInCreationOrder(
+      db_, LdapUserReader{Bodies{db_, codec_}}, {sql::kUsersByMail, sql::kUsersWithoutMailKey},
+      [&](const char* text, Statement& select) {
+        select.Bind(1, directory);
+        if (text == sql::kUsersByMail) select.Bind(2, mail_key);
+      },
+      "searching users by mail");
 }
 
 Result<std::vector<EffectiveUserRow>> SqliteLdapArea::FindUsersByLdapName(
     const std::string& directory, const std::string& name_key) {
-  std::vector<std::pair<int64_t, EffectiveUserRow>> rows;
-  EffectiveUserReader read{Bodies{db_, codec_}};
-  for (const char* text : {sql::kUsersByLdapNameUnspaced, sql::kUsersByLdapNameSpaced}) {
-    auto select = db_.Prepare(text);
-    if (!select) return select.error();
-    select->Bind(1, directory).Bind(2, name_key);
-    auto listed = ForEachRow(*select, "searching users by name", [&](const Statement& row) {
-      auto user = read(row);
-      if (!user) return Status(user.error());
-      rows.emplace_back(row.Int(0), std::move(*user));
-      return Status::Ok();
-    });
-    if (!listed) return listed.error();
-  }
-  // Creation order across both statements, as every other lookup returns.
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<EffectiveUserRow> out;
-  out.reserve(rows.size());
-  for (auto& [pk, row] : rows) out.push_back(std::move(row));
-  return out;
+  return UsersInCreationOrder(
+      db_, EffectiveUserReader{Bodies{db_, codec_}},
+      {sql::kUsersByLdapNameUnspaced, sql::kUsersByLdapNameSpaced},
+      [&](const char*, Statement& select) { select.Bind(1, directory).Bind(2, name_key); },
+      "searching users by name");
 }
 
 Result<std::vector<EffectiveGroupRow>> SqliteLdapArea::FindGroupsByLdapName(
