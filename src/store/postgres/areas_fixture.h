@@ -64,6 +64,17 @@ inline EffectiveUserRow MakeEUser(const std::string& id, const std::string& name
   return row;
 }
 
+inline EffectiveGroupRow MakeEGroup(const std::string& id, const std::string& name) {
+  EffectiveGroupRow g;
+  g.directory = "users";
+  g.id = id;
+  g.name = name;
+  g.name_key = name;
+  g.created = FromUnixMillis(6000);
+  g.last_modified = FromUnixMillis(6000);
+  return g;
+}
+
 template <typename T>
 inline Status AsStatus(const Result<T>& r) {
   return r ? Status::Ok() : Status(r.error());

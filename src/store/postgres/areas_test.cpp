@@ -352,14 +352,7 @@ TEST_P(StoreAreas, EffectiveUsersGroupsAndMemberships) {
     if (!updated) return updated.error();
     EXPECT_EQ(updated->version, 2);
     for (auto [id, name] : {std::pair{"g1", "Zeta"}, std::pair{"g2", "alpha"}}) {
-      EffectiveGroupRow g;
-      g.directory = "users";
-      g.id = id;
-      g.name = name;
-      g.name_key = name;
-      g.created = FromUnixMillis(6000);
-      g.last_modified = FromUnixMillis(6000);
-      if (auto s = tx.PutEffectiveGroup(g); !s) return s.error();
+      if (auto s = tx.PutEffectiveGroup(MakeEGroup(id, name)); !s) return s.error();
     }
     for (auto [g, u] : {std::pair{"g1", "e2"}, std::pair{"g1", "e1"}, std::pair{"g2", "e1"}}) {
       auto added = tx.AddEffectiveMember("users", g, u);

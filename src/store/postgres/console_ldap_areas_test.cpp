@@ -140,17 +140,6 @@ TEST_P(ConsoleLdapAreas, ConsoleAdminUsersSessionsAndActivity) {
   });
 }
 
-EffectiveGroupRow MakeEGroup(const std::string& id, const std::string& name) {
-  EffectiveGroupRow g;
-  g.directory = "users";
-  g.id = id;
-  g.name = name;
-  g.name_key = name;
-  g.created = FromUnixMillis(6000);
-  g.last_modified = FromUnixMillis(6000);
-  return g;
-}
-
 TEST_P(ConsoleLdapAreas, LdapAccountsSettingsScansLookupsPosixNumbersAndUsns) {
   int64_t generation = 0;
   MustRead([&](Transaction& tx) -> Status {
