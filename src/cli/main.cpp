@@ -13,7 +13,6 @@
 
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "cli/admin_user_commands.h"
+#include "cli/allocator.h"
 #include "cli/app.h"
 #include "cli/backup_commands.h"
 #include "cli/directory_commands.h"
@@ -270,10 +270,7 @@ int Serve(const std::string& data, const ServeOptions& o,
     }
   }
 
-  // glibc gives each thread that allocates its own arena; with a pool of worker threads that
-  // build large responses in turn, freed memory stays spread over many arenas and resident
-  // memory grew by ~100 MiB after paging through 100,000 users. A few arenas keep it bounded.
-  mallopt(M_ARENA_MAX, 4);
+  ConfigureAllocator();
   so.worker_threads = 16;  // enough concurrent writes for group commit; see ARCHITECTURE.md
 
   // Block the stop signals before any thread exists (the store starts its writer thread), so
@@ -407,8 +404,7 @@ int Serve(const std::string& data, const ServeOptions& o,
     }
   });
 
-  // Freed memory inside glibc's arenas stays resident until the top of an arena is free,
-  // which after a large response or a group fill it rarely is: hand free pages back every
+  // Freed memory stays resident until the allocator hands it back: hand free pages back every
   // few seconds while waiting for the stop signal (see ARCHITECTURE.md, "Resident memory").
   int sig = 0;
   const timespec trim_period{5, 0};
@@ -416,7 +412,7 @@ int Serve(const std::string& data, const ServeOptions& o,
     sig = sigtimedwait(&signals, nullptr, &trim_period);
     if (sig == SIGINT || sig == SIGTERM) break;
     if (sig == SIGHUP) Reload(reloadable, reread);
-    malloc_trim(0);
+    ReleaseFreeMemory();
   }
   NotifyStopping();
   log::Info("stopping: finishing in-flight requests",

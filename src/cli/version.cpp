@@ -8,6 +8,7 @@
 #include <unicode/uversion.h>
 #include <zstd.h>
 
+#include "cli/allocator.h"
 #include "cli/version_info.h"
 
 namespace idsync::cli {
@@ -55,6 +56,8 @@ BuildInfo Collect() {
       {"zstd", ZSTD_versionString()},   {"icu", IcuVersion()},
       {"libarchive", libarchive},
   };
+  // Last: the allocator the process runs with (tcmalloc in release builds; cli/allocator.h).
+  b.libraries.push_back(AllocatorVersion());
   return b;
 }
 

@@ -49,7 +49,8 @@ def package(idsync_bin, tmp_path_factory):
     version = json.loads(run_cli(idsync_bin, "version", "--json").stdout)["version"]
     deb = out / f"idsync_{version}_amd64.deb"
     assert deb.is_file(), sorted(os.listdir(out))
-    return {"deb": deb, "version": version, "tmp": out}
+    libraries = json.loads(run_cli(idsync_bin, "version", "--json").stdout)["libraries"]
+    return {"deb": deb, "version": version, "tmp": out, "tcmalloc": "tcmalloc" in libraries}
 
 
 def test_control_data_and_dependencies(package):
@@ -61,6 +62,9 @@ def test_control_data_and_dependencies(package):
     depends = [d.strip().split(" ")[0] for d in fields["Depends"].split(",")]
     for name in EXPECTED_DEPENDS:
         assert name in depends, (name, fields["Depends"])
+    # The release build links tcmalloc (docs/ARCHITECTURE.md, "Allocator"); sanitizer builds
+    # do not, and their package must not ask for it.
+    assert ("libtcmalloc-minimal4" in depends) == package["tcmalloc"], fields["Depends"]
     control = package["tmp"] / "control"
     _run("dpkg-deb", "-e", package["deb"], control)
     assert (control / "conffiles").read_text().split() == ["/etc/idsync/idsync.toml"]
