@@ -21,6 +21,16 @@ TEST(ParseJsonStrict, AcceptsOrdinaryDocuments) {
   EXPECT_EQ((*v)["b"]["c"], -3);
 }
 
+TEST(MemberOrNull, ReadsAMemberInPlaceAndNullOtherwise) {
+  const Json body = {{"attributes", {{"mail", {{"value", "a@x"}}}}}, {"n", 1}};
+  const Json& attrs = MemberOrNull(body, "attributes");
+  EXPECT_EQ(&attrs, &body["attributes"]);  // the member itself, not a copy
+  EXPECT_EQ(MemberOrNull(attrs["mail"], "value"), "a@x");
+  EXPECT_TRUE(MemberOrNull(body, "missing").is_null());
+  EXPECT_TRUE(MemberOrNull(body["n"], "value").is_null());  // not an object
+  EXPECT_TRUE(MemberOrNull(Json::array({1}), "0").is_null());
+}
+
 TEST(ParseJsonStrict, RejectsHostileInput) {
   const char* cases[] = {
       R"({"a":1,"a":2})",                 // duplicate key

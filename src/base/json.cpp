@@ -130,6 +130,13 @@ Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits) {
   return std::move(sax.root());
 }
 
+const Json& MemberOrNull(const Json& object, std::string_view key) {
+  static const Json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 std::string DumpJson(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

@@ -20,6 +20,11 @@ struct JsonLimits {
 // limits.max_depth, numbers that do not fit an int64 or a finite double, trailing data.
 Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits = {});
 
+// The member `key` of `object` without copying it, or a null value when `object` is not an
+// object or has no such member. Where Json::value(key, default) would copy a large member only
+// to read it.
+const Json& MemberOrNull(const Json& object, std::string_view key);
+
 // Serializes compactly; invalid UTF-8 in strings (cannot come from ParseJsonStrict) is replaced.
 std::string DumpJson(const Json& value);
 
