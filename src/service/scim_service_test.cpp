@@ -272,5 +272,101 @@ TEST_F(ScimServiceTest, DuplicateGroupNamesWrittenBeforeTheRuleStayWritable) {
   EXPECT_EQ(back.error().code, ErrorCode::kUniqueness);
 }
 
+// A store that runs `between` once, right after the next read: another writer's change landing
+// between the snapshot a user PATCH is prepared on and the write job that stores it.
+class InterleavingStore final : public store::Store {
+ public:
+  explicit InterleavingStore(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Transaction&)>& job) override {
+    Status st = inner_.Read(job);
+    if (auto hook = std::exchange(between, nullptr)) hook();
+    return st;
+  }
+  Status Write(const std::function<Status(store::Transaction&)>& job) override {
+    return inner_.Write(job);
+  }
+  Result<int64_t> ConfigGeneration() override { return inner_.ConfigGeneration(); }
+  void Close() override {}
+
+  std::function<void()> between;
+
+ private:
+  store::Store& inner_;
+};
+
+Json ReplaceOp(const std::string& path, const Json& value) {
+  return {{"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+          {"Operations", {{{"op", "replace"}, {"path", path}, {"value", value}}}}};
+}
+
+// A user PATCH is prepared on a read snapshot and stored only if the user's version is still
+// the snapshot's; otherwise it is applied again to the current row. Each case lands another
+// write between the two.
+TEST_F(ScimServiceTest, UserPatchPreparedOnAStaleSnapshotIsAppliedToTheCurrentRow) {
+  InterleavingStore interleaving(*store_);
+  ScimService service(interleaving, scim::schema::Registry::Default(), SystemClock::Instance());
+  const std::string id = Create(ResourceType::kUser, {{"userName", "ada"}});
+
+  // Lost update: the other write's title must survive this PATCH of displayName.
+  interleaving.between = [&] {
+    auto other = service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Engineer"),
+                                 std::nullopt, false);
+    ASSERT_TRUE(other) << other.error().detail;
+  };
+  auto patched = service.Patch(ctx_, ResourceType::kUser, id, ReplaceOp("displayName", "Ada L"),
+                               std::nullopt, false);
+  ASSERT_TRUE(patched) << patched.error().detail;
+  EXPECT_EQ(patched->resource["displayName"], "Ada L");
+  EXPECT_EQ(patched->resource["title"], "Engineer");
+  EXPECT_EQ(patched->etag, "W/\"3\"");
+  auto read = service_->Get(ctx_, ResourceType::kUser, id, false);
+  ASSERT_TRUE(read) << read.error().detail;
+  EXPECT_EQ(read->resource["title"], "Engineer");
+  EXPECT_EQ(read->resource["displayName"], "Ada L");
+
+  // If-Match names the snapshot's version, which the other write has since replaced: refused.
+  interleaving.between = [&] {
+    ASSERT_TRUE(service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Lead"),
+                                std::nullopt, false));
+  };
+  auto stale = service.Patch(ctx_, ResourceType::kUser, id, ReplaceOp("displayName", "X"),
+                             std::string("W/\"3\""), false);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, ErrorCode::kVersionMismatch);
+
+  // Deleted in between: not found, and nothing written.
+  interleaving.between = [&] {
+    ASSERT_TRUE(service_->Delete(ctx_, ResourceType::kUser, id, std::nullopt));
+  };
+  auto gone = service.Patch(ctx_, ResourceType::kUser, id, ReplaceOp("displayName", "Y"),
+                            std::nullopt, false);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(service_->Get(ctx_, ResourceType::kUser, id, false));
+}
+
+// With nothing in between, the prepared PATCH is what is stored, and a PATCH the server refuses
+// on the snapshot gets the same error from the writer.
+TEST_F(ScimServiceTest, UserPatchPreparedOnACurrentSnapshotIsStored) {
+  const std::string id = Create(ResourceType::kUser, {{"userName", "grace"}});
+  auto patched = service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Admiral"),
+                                 std::string("W/\"1\""), false);
+  ASSERT_TRUE(patched) << patched.error().detail;
+  EXPECT_EQ(patched->resource["title"], "Admiral");
+  EXPECT_EQ(patched->etag, "W/\"2\"");
+  auto same = service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Admiral"),
+                              std::nullopt, false);
+  ASSERT_TRUE(same) << same.error().detail;
+  EXPECT_EQ(same->etag, "W/\"2\"");  // unchanged: not written again
+  auto bad = service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("userName", Json(7)),
+                             std::nullopt, false);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidValue);
+  auto stale = service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Rear Admiral"),
+                               std::string("W/\"1\""), false);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, ErrorCode::kVersionMismatch);
+}
+
 }  // namespace
 }  // namespace idsync::service

@@ -197,31 +197,115 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
   return out;
 }
 
+namespace {
+
+// What a user PATCH computes from the stored user: the new body, and whether it differs.
+struct PatchedUser {
+  Json body;
+  bool changed = false;
+};
+
+// Applies a PATCH to a stored user (no members: users have none).
+Result<PatchedUser> PatchUser(const store::StoredResource& existing, const Json& patch,
+                              const scim::schema::Registry& registry, size_t max_operations) {
+  Json current = existing.body;
+  current["id"] = existing.id;
+  current["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(ResourceType::kUser))},
+                     {"created", FormatRfc3339(existing.created)},
+                     {"lastModified", FormatRfc3339(existing.last_modified)},
+                     {"version", VersionETag(existing.version)}};
+  scim::patch::PatchOptions options;
+  options.max_operations = max_operations;
+  auto patched = scim::patch::ApplyPatch(current, patch, ResourceType::kUser, registry, options);
+  if (!patched) return patched.error();
+  PatchedUser out;
+  out.body = BodyOf(std::move(*patched));
+  out.changed = out.body != existing.body;
+  return out;
+}
+
+}  // namespace
+
 Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type,
                                        const std::string& id, const Json& body,
                                        const std::optional<std::string>& if_match,
                                        bool include_members) {
+  // A user PATCH is prepared on a read snapshot, on this request's own thread: reading and
+  // decoding the stored user, applying the operations and validating the result were a sixth
+  // of the writer thread's time per PATCH. The write job then only checks that the user's
+  // version is still the snapshot's; if another write came between, it does the whole PATCH
+  // again on the current row, as before. Groups are patched on the writer (their member
+  // operations write as they go). A snapshot that cannot prepare (no such user, a PATCH the
+  // server refuses) leaves everything to the writer, so errors come from the current state.
+  std::optional<store::StoredResource> snapshot;
+  std::optional<PatchedUser> prepared;
+  if (type == ResourceType::kUser) {
+    (void)store_.Read([&](store::Transaction& tx) -> Status {
+      auto existing = tx.GetResource(ctx.connection->id, type, id);
+      if (!existing) return Status::Ok();
+      auto patched = PatchUser(*existing, body, registry_, limits_.max_patch_operations);
+      if (!patched) return Status::Ok();
+      snapshot = std::move(*existing);
+      prepared = std::move(*patched);
+      return Status::Ok();
+    });
+  }
+
   WriteResult out;
   const int64_t conn = ctx.connection->id;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
-    auto existing = tx.GetResource(conn, type, id);
+    // The stored row as the PATCH sees it, and the PATCH applied to it (users).
+    std::optional<store::StoredResource> fetched;
+    const store::StoredResource* existing = nullptr;
+    std::optional<PatchedUser> fresh;
+    const PatchedUser* user_patch = nullptr;
+    if (snapshot) {
+      auto version = tx.GetResourceVersion(conn, type, id);
+      if (!version && version.error().code != ErrorCode::kNotFound) return version.error();
+      if (version && *version == snapshot->version) {
+        existing = &*snapshot;
+        user_patch = &*prepared;
+      }
+    }
     if (!existing) {
-      return existing.error().code == ErrorCode::kNotFound ? NotFound(type, id) : existing.error();
+      auto got = tx.GetResource(conn, type, id);
+      if (!got) {
+        return got.error().code == ErrorCode::kNotFound ? NotFound(type, id) : got.error();
+      }
+      fetched = std::move(*got);
+      existing = &*fetched;
     }
     if (Status s = CheckIfMatch(if_match, existing->version); !s) return s;
-    Json current = existing->body;
-    current["id"] = id;
-    current["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(type))},
-                       {"created", FormatRfc3339(existing->created)},
-                       {"lastModified", FormatRfc3339(existing->last_modified)},
-                       {"version", VersionETag(existing->version)}};
+
     TxMemberStore members(tx, conn, id, ctx.base_url);
-    scim::patch::PatchOptions options;
-    options.max_operations = limits_.max_patch_operations;
-    if (type == ResourceType::kGroup) options.members = &members;
-    auto patched = scim::patch::ApplyPatch(current, body, type, registry_, options);
-    if (!patched) return patched.error();
-    Json new_body = BodyOf(std::move(*patched));
+    Json new_body;
+    bool body_changed = false;
+    if (type == ResourceType::kUser) {
+      if (!user_patch) {
+        auto patched = PatchUser(*existing, body, registry_, limits_.max_patch_operations);
+        if (!patched) return patched.error();
+        fresh = std::move(*patched);
+        user_patch = &*fresh;
+      }
+      body_changed = user_patch->changed;
+      // Copied, not moved: a store that reruns a job (PostgreSQL, after a serialization
+      // conflict) runs this lambda again on the same prepared PATCH.
+      if (body_changed) new_body = user_patch->body;
+    } else {
+      Json current = existing->body;
+      current["id"] = id;
+      current["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(type))},
+                         {"created", FormatRfc3339(existing->created)},
+                         {"lastModified", FormatRfc3339(existing->last_modified)},
+                         {"version", VersionETag(existing->version)}};
+      scim::patch::PatchOptions options;
+      options.max_operations = limits_.max_patch_operations;
+      options.members = &members;
+      auto patched = scim::patch::ApplyPatch(current, body, type, registry_, options);
+      if (!patched) return patched.error();
+      new_body = BodyOf(std::move(*patched));
+      body_changed = new_body != existing->body;
+    }
     std::set<std::string> affected = std::move(members.touched());
     if (type == ResourceType::kUser) affected.insert(id);
     if (type == ResourceType::kGroup &&
@@ -229,7 +313,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
     }
     store::StoredResource stored = *existing;
-    if (new_body != existing->body) {
+    if (body_changed) {
       store::StoredResource r = *existing;
       r.body = std::move(new_body);
       r.last_modified = clock_.Now();

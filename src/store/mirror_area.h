@@ -53,6 +53,10 @@ class MirrorArea {
   // was a third of the work.
   virtual Result<StoredResource> GetResourceText(int64_t connection_id, scim::ResourceType type,
                                                  const std::string& id) = 0;
+  // The version of a resource, without reading its body (kNotFound). A write prepared on a read
+  // snapshot checks with it that the resource has not changed since (an optimistic PATCH).
+  virtual Result<int64_t> GetResourceVersion(int64_t connection_id, scim::ResourceType type,
+                                             const std::string& id) = 0;
   // Inserts or updates (by id). `unique_key`, when set, must be unique among resources of this
   // type in the connection (kUniqueness otherwise). `index` replaces the resource's index
   // entries. The store sets version (1 on insert, previous + 1 on update) and keeps `created`

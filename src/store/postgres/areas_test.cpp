@@ -48,6 +48,15 @@ TEST_P(StoreAreas, MirrorPutGetUpdateAndUniqueKey) {
     if (!text) return text.error();
     EXPECT_EQ(Json::parse(text->body_text), u->body);
     EXPECT_TRUE(text->body.empty());
+    // The version alone (an optimistic PATCH's check), and kNotFound for another type's id.
+    auto version = tx.GetResourceVersion(conn_, ResourceType::kUser, "u1");
+    if (!version) return version.error();
+    EXPECT_EQ(*version, 2);
+    auto no_version = tx.GetResourceVersion(conn_, ResourceType::kGroup, "u1");
+    EXPECT_FALSE(no_version);
+    if (!no_version) {
+      EXPECT_EQ(no_version.error().code, ErrorCode::kNotFound);
+    }
     auto missing = tx.GetResource(conn_, ResourceType::kUser, "nope");
     EXPECT_FALSE(missing);
     if (!missing) {
@@ -109,6 +118,8 @@ TEST_P(StoreAreas, UserReadBackInTheWritingJobEqualsTheRow) {
     if (touched) {
       EXPECT_EQ(touched->version, 2);
     }
+    auto touched_version = tx.GetResourceVersion(conn_, ResourceType::kUser, "rb3");
+    EXPECT_TRUE(touched_version && *touched_version == 2);
     // A delete right after a write: gone.
     EXPECT_TRUE(PutUser(tx, conn_, "rb4", "gone"));
     EXPECT_TRUE(tx.DeleteResource(conn_, ResourceType::kUser, "rb4"));

@@ -88,6 +88,15 @@ Result<StoredResource> PgTransaction::GetResourceText(int64_t connection_id,
   return std::move(found->front());
 }
 
+Result<int64_t> PgTransaction::GetResourceVersion(int64_t connection_id, scim::ResourceType type,
+                                                  const std::string& id) {
+  auto head =
+      db_.Exec(sql::kResourceHead, {Num(connection_id), TypeCode(type), id}, "reading a resource");
+  if (!head) return head.error();
+  if (head->Rows() == 0) return NoResource(type, id);
+  return head->Int(0, 1);
+}
+
 Result<StoredResource> PgTransaction::PutResource(int64_t connection_id,
                                                   const StoredResource& resource,
                                                   const std::optional<std::string>& unique_key,

@@ -67,6 +67,8 @@ class PgTransaction final : public Transaction {
                                      const std::string& id) override;
   Result<StoredResource> GetResourceText(int64_t connection_id, scim::ResourceType type,
                                          const std::string& id) override;
+  Result<int64_t> GetResourceVersion(int64_t connection_id, scim::ResourceType type,
+                                     const std::string& id) override;
   Result<StoredResource> PutResource(int64_t connection_id, const StoredResource& resource,
                                      const std::optional<std::string>& unique_key,
                                      const std::vector<IndexEntry>& index) override;

@@ -70,6 +70,15 @@ Result<StoredResource> SqliteTransaction::GetResourceText(int64_t connection_id,
   return std::move(*found->second);
 }
 
+Result<int64_t> SqliteTransaction::GetResourceVersion(int64_t connection_id,
+                                                      scim::ResourceType type,
+                                                      const std::string& id) {
+  auto found = Find(connection_id, type, id, BodyRead::kNone);
+  if (!found) return found.error();
+  if (!found->second) return NoResource(type, id);
+  return found->second->version;
+}
+
 Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
                                                       const StoredResource& resource,
                                                       const std::optional<std::string>& unique_key,
