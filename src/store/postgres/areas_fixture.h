@@ -115,12 +115,10 @@ class StoreAreas : public ::testing::TestWithParam<std::string> {
   }
 
   void MustWrite(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Write(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    sqlite::test_support::MustWrite(*store_, job);
   }
   void MustRead(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Read(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    sqlite::test_support::MustRead(*store_, job);
   }
 
   std::unique_ptr<sqlite::test_support::TempDir> dir_;

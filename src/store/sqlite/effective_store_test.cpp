@@ -86,12 +86,10 @@ class EffectiveStoreTest : public ::testing::Test {
   }
 
   void MustWrite(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Write(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    test_support::MustWrite(*store_, job);
   }
   void MustRead(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Read(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    test_support::MustRead(*store_, job);
   }
   // The error code a write job ends with (the job's changes are rolled back).
   ErrorCode WriteError(const std::function<Status(Transaction&)>& job) {

@@ -69,12 +69,10 @@ class LdapAreaTest : public ::testing::Test {
     store_ = std::move(*store);
   }
   void MustWrite(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Write(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    test_support::MustWrite(*store_, job);
   }
   void MustRead(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Read(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    test_support::MustRead(*store_, job);
   }
   ErrorCode WriteError(const std::function<Status(Transaction&)>& job) {
     auto status = store_->Write(job);

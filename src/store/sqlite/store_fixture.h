@@ -118,12 +118,10 @@ class SqliteStoreTest : public ::testing::Test {
 
   // Runs `job` in a write and fails the test if it returns an error.
   void MustWrite(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Write(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    test_support::MustWrite(*store_, job);
   }
   void MustRead(const std::function<Status(Transaction&)>& job) {
-    auto status = store_->Read(job);
-    ASSERT_TRUE(status) << status.error().detail;
+    test_support::MustRead(*store_, job);
   }
 
   TempDir dir_;

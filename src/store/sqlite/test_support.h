@@ -5,12 +5,15 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
+
+#include "store/store.h"
 
 namespace idsync::store::sqlite::test_support {
 
@@ -31,6 +34,17 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Runs `job` in a write (MustWrite) or a read (MustRead) of `store` and fails the test if it
+// returns an error. The store fixtures of both back-ends forward to these.
+inline void MustWrite(Store& store, const std::function<Status(Transaction&)>& job) {
+  auto status = store.Write(job);
+  ASSERT_TRUE(status) << status.error().detail;
+}
+inline void MustRead(Store& store, const std::function<Status(Transaction&)>& job) {
+  auto status = store.Read(job);
+  ASSERT_TRUE(status) << status.error().detail;
+}
 
 // Runs `sql` on a plain read-write connection to `path`. Returns the first column of every
 // row as text: NULL as "NULL" and a blob as "<blob N>" (N its size in bytes).
