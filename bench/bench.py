@@ -49,6 +49,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -323,6 +324,8 @@ def run_wrk(script, phase, url, env_extra, duration_s, done_dir=None, expect_don
     cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{int(duration_s)}s", "--timeout", "10s",
            "--latency", "-s", os.path.join(BENCH_DIR, script), url]
     out_path = os.path.join(tempfile.gettempdir(), f"idsync-bench-wrk-{os.getpid()}-{phase}.out")
+    # wrk's own CPU time: the children reaped during this call are wrk alone.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out_path, "wb") as out:
         p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL)
@@ -377,6 +380,9 @@ def run_wrk(script, phase, url, env_extra, duration_s, done_dir=None, expect_don
     if result is None:
         raise Abort(f"wrk ({phase}) printed no result; output: {text[-2000:]}")
     result["stalled"] = stalled
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["client_cpu_s"] = round(reaped.ru_utime + reaped.ru_stime - children.ru_utime -
+                                   children.ru_stime, 3)
     result["wrk_output"] = "\n".join(l for l in text.splitlines() if not l.startswith("BENCHJSON"))
     return result
 

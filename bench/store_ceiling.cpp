@@ -5,9 +5,10 @@
 // Usage: store_ceiling DIR [SECONDS=5] [ROW_BYTES=1024]
 // Writes DIR/ceiling.db (WAL, synchronous=FULL), one ~ROW_BYTES row per transaction,
 // sequentially, for SECONDS, then prints one JSON line:
-//   {"inserts":N,"seconds":S,"inserts_per_s":R,"row_bytes":B}
+//   {"inserts":N,"seconds":S,"inserts_per_s":R,"row_bytes":B,"cpu_ms_per_insert":C}
 // Exit status is non-zero with a message on stderr if SQLite reports an error.
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -75,7 +76,15 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   sqlite3_finalize(ins);
   sqlite3_close(db);
-  std::printf("{\"inserts\":%lld,\"seconds\":%.3f,\"inserts_per_s\":%.1f,\"row_bytes\":%d}\n", n,
-              elapsed, n / elapsed, row_bytes);
+  // CPU time (user + system) per transaction: how much of the ceiling is the CPU, how much the
+  // disk (bench/write_path.py sets it against the CPU the server and the client spend per write).
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                       static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  std::printf(
+      "{\"inserts\":%lld,\"seconds\":%.3f,\"inserts_per_s\":%.1f,\"row_bytes\":%d,"
+      "\"cpu_ms_per_insert\":%.4f}\n",
+      n, elapsed, n / elapsed, row_bytes, n ? cpu_s * 1000.0 / static_cast<double>(n) : 0.0);
   return 0;
 }

@@ -8,7 +8,8 @@ connections), then S seconds of PATCH on them; and, in the same round, the store
 CPU went per write, from /proc per thread (base/thread_name names them): the whole process,
 the store's writer thread, and the HTTP handler threads. One thread runs every write, so
 1000 / writer_ms is what this server can commit whatever the disk; 1000 * cores /
-process_ms is what the machine's CPU allows.
+(process_ms + client_ms) is what the machine's CPU allows, the load client (wrk) sharing the
+cores. The ceiling's own CPU per transaction shows how much of it is the disk.
 
   python3 bench/write_path.py --bin build/idsync [--bin OTHER/idsync] [--users 20000]
       [--seconds 5] [--rounds 2] [--out FILE]
@@ -93,18 +94,27 @@ def main():
 
 def print_round(r, row):
     ceil = row["ceiling"].get("inserts_per_s")
-    print(f"round {r + 1}: store ceiling {ceil:.0f} durable one-row transactions/s")
+    cores = os.cpu_count() or 1
+    # At 1x of the ceiling every write may cost the whole machine (server, load client and
+    # kernel together) at most this much CPU.
+    budget = 1000.0 * cores / ceil if ceil else 0
+    print(f"round {r + 1}: store ceiling {ceil:.0f} durable one-row transactions/s "
+          f"({row['ceiling'].get('cpu_ms_per_insert', 0):.3f} ms CPU each); at 1x, {cores} cores "
+          f"give each write {budget:.3f} ms CPU")
     for run in row["runs"]:
         for kind, rate_key, n_key in (("create", "creates_per_s", "created"),
                                       ("patch", "rps", "requests")):
             x = run.get(kind, {})
             rate = x.get(rate_key) or 0
             cpu = x.get("cpu_per_write") or {}
+            n = x.get(n_key)
+            client = x.get("client_cpu_s")
+            client_ms = round(client * 1000.0 / n, 3) if client is not None and n else None
             print(f"  {run['binary']}: {kind} {rate:.0f}/s ({rate / ceil:.2f}x), "
                   f"p50 {x.get('p50_ms', 0):.1f} p99 {x.get('p99_ms', 0):.1f} ms, "
                   f"{x.get(n_key)} writes, {x.get('writes_per_commit') or 0:.1f} per commit, "
                   f"CPU ms/write: process {cpu.get('process_ms')} writer {cpu.get('writer_ms')} "
-                  f"http-worker {cpu.get('http_worker_ms')}")
+                  f"http-worker {cpu.get('http_worker_ms')}, load client (wrk) {client_ms}")
     sys.stdout.flush()
 
 
