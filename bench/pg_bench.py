@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,8 @@ def pg_ceiling(cluster, db, clients, seconds, workdir):
     cluster.psql("DROP TABLE IF EXISTS ceiling; "
                  "CREATE TABLE ceiling (id bigserial PRIMARY KEY, body text NOT NULL)", db)
     log_prefix = os.path.join(workdir, f"pgbench-{clients}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pg_before = pg_cpu_s(cluster)
     r = subprocess.run([os.path.join(pgcluster.PG_BIN, "pgbench"), "-n", "-M", "prepared",
                         "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(int(seconds)),
                         "-f", script, "-l", "--log-prefix", log_prefix, cluster.url(db)],
@@ -78,6 +81,15 @@ def pg_ceiling(cluster, db, clients, seconds, workdir):
             tps = float(line.split()[2])
     # Per-transaction latencies from pgbench's log (column 3: microseconds).
     lat = []
+    cpu = None
+    pg_after = pg_cpu_s(cluster)
+    if pg_before is not None and pg_after is not None and tps:
+        # pgbench is the only child reaped since `children` was read.
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = reaped.ru_utime + reaped.ru_stime - children.ru_utime - children.ru_stime
+        n_tx = tps * int(seconds)
+        cpu = {"postgres_ms": round((pg_after - pg_before) * 1000 / n_tx, 3),
+               "client_ms": round(client * 1000 / n_tx, 3)}
     for name in os.listdir(workdir):
         if name.startswith(os.path.basename(log_prefix)):
             path = os.path.join(workdir, name)
@@ -87,8 +99,53 @@ def pg_ceiling(cluster, db, clients, seconds, workdir):
                     if len(parts) >= 3:
                         lat.append(int(parts[2]) / 1000.0)
             os.unlink(path)
-    return {"clients": clients, "tps": tps, "transactions": len(lat),
+    return {"clients": clients, "tps": tps, "transactions": len(lat), "cpu_per_tx": cpu,
             "p50_ms": bench.percentile(lat, 50), "p99_ms": bench.percentile(lat, 99)}
+
+
+def pg_cpu_s(cluster):
+    """CPU seconds (user + system) of the PostgreSQL server: the postmaster and every process it
+    started (backends, WAL writer, checkpointer). A backend that has exited is no longer counted,
+    so sample around phases whose connections stay open."""
+    try:
+        with open(os.path.join(cluster.pgdata, "postmaster.pid")) as fh:
+            postmaster = int(fh.readline())
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(name) == postmaster or int(fields[1]) == postmaster:  # fields[1]: ppid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+class CpuMeter:
+    """CPU per write of a phase: idsync's process, PostgreSQL's processes and the load client."""
+
+    def __init__(self, cluster, pid):
+        self.cluster, self.pid = cluster, pid
+        self.idsync = bench.thread_cpu(pid).get("all")
+        self.pg = pg_cpu_s(cluster)
+
+    def per_write(self, writes, client_cpu_s):
+        if not writes or self.idsync is None or self.pg is None:
+            return None
+        idsync = bench.thread_cpu(self.pid).get("all", self.idsync) - self.idsync
+        pg = pg_cpu_s(self.cluster) - self.pg
+        client = client_cpu_s or 0.0
+        return {"idsync_ms": round(idsync * 1000 / writes, 3),
+                "postgres_ms": round(pg * 1000 / writes, 3),
+                "client_ms": round(client * 1000 / writes, 3),
+                "total_ms": round((idsync + pg + client) * 1000 / writes, 3)}
 
 
 def reruns(port):
@@ -158,10 +215,12 @@ def main():
 
         bench.log(f"creates: POST /Users until {a.users} users exist")
         before = reruns(servers[0].port)
+        meter = CpuMeter(cluster, servers[0].proc.pid)
         r = bench.create_phase(url, lua_env, a.users, work, "pg", a.create_timeout)
         P["create"] = bench.phase_summary(r) | {"created": r.get("created"),
                                                 "failed": r.get("failed"),
                                                 "reruns": reruns(servers[0].port) - before}
+        P["create"]["cpu_per_write"] = meter.per_write(r.get("created"), r.get("client_cpu_s"))
         servers[0].check("creates")
 
         f = bench.fetch_ids(client, a.users, time.monotonic() + 300)
@@ -205,9 +264,12 @@ def main():
 
         bench.log("PATCH /Users/{id}")
         before = reruns(servers[0].port)
-        P["patch"] = bench.phase_summary(bench.run_wrk(
-            "patch_user.lua", "patch_pg", url, dict(lua_env, BENCH_IDS_FILE=ids_file), secs))
+        meter = CpuMeter(cluster, servers[0].proc.pid)
+        r = bench.run_wrk("patch_user.lua", "patch_pg", url, dict(lua_env, BENCH_IDS_FILE=ids_file),
+                          secs)
+        P["patch"] = bench.phase_summary(r)
         P["patch"]["reruns"] = reruns(servers[0].port) - before
+        P["patch"]["cpu_per_write"] = meter.per_write(r.get("requests"), r.get("client_cpu_s"))
         servers[0].check("PATCH")
         servers[0].stop()
 
@@ -251,6 +313,23 @@ def main():
         p99 = r.get("p99_ms")
         rr = r.get("reruns", "")
         print(f"| {name} | {rate:,.0f} | {p99:.1f} | {ratio16} | {ratio1} | {rr} |")
+    # What the machine's CPU allows: at 1x of a ceiling, every write may cost idsync, PostgreSQL
+    # and the load client together at most cores / ceiling of CPU.
+    cores = os.cpu_count() or 1
+    print(f"\nCPU per write, ms (at 1x of the 1-client ceiling, {cores} cores allow "
+          f"{1000.0 * cores / c1:.3f} ms for everything; at 1x of the 16-client ceiling, "
+          f"{1000.0 * cores / c16:.3f}):\n")
+    print("| measure | idsync | PostgreSQL | load client | total |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in (("ceiling, 1 client (per transaction)", P["ceiling_before"][0]),
+                    ("ceiling, 16 clients (per transaction)", P["ceiling_before"][1]),
+                    ("SCIM create", P["create"]), ("SCIM PATCH", P["patch"])):
+        c = r.get("cpu_per_write") or r.get("cpu_per_tx")
+        if not c:
+            continue
+        total = c.get("total_ms", c.get("postgres_ms", 0) + c.get("client_ms", 0))
+        print(f"| {name} | {c.get('idsync_ms', '')} | {c['postgres_ms']} | {c['client_ms']} | "
+              f"{total:.3f} |")
     after = P["ceiling_after"]
     print(f"\nceiling after the idsync phases: {after[0]['tps']:,.0f}/s (1 client), "
           f"{after[1]['tps']:,.0f}/s (16 clients); ratios use the mean of before and after")
