@@ -36,10 +36,8 @@ void IndexOf(ResourceType type, const Json& body, std::optional<std::string>& un
   index.clear();
   if (auto v = StringAt(body, "externalId")) index.push_back({"externalId", FoldCase(*v)});
   if (type == ResourceType::kUser) {
-    if (auto v = StringAt(body, "userName")) {
-      unique_key = FoldCase(*v);
-      index.push_back({"userName", *unique_key});
-    }
+    // Found by FindByIndex under store::kUniqueKeyAttr: not an index entry of its own.
+    if (auto v = StringAt(body, "userName")) unique_key = FoldCase(*v);
     if (auto it = body.find("emails"); it != body.end() && it->is_array()) {
       std::set<std::string> seen;
       for (const auto& e : *it) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,12 +34,18 @@ struct StoredResource {
   TimePoint last_modified;
 };
 
-// A (attribute, folded value) pair the store indexes for lookups, e.g. {"userName", "alice"}.
+// A (attribute, folded value) pair the store indexes for lookups, e.g. {"emails.value", "a@x"}.
 // The service computes them (it knows SCIM); the store only stores and searches them.
 struct IndexEntry {
   std::string attr;
   std::string value;
 };
+
+// The attribute under which FindByIndex finds a resource by its unique key (PutResource's
+// `unique_key`: a user's folded userName). The store keeps that value once, in the resource's
+// row, where its uniqueness is enforced, rather than a second time as an index entry (200 bytes
+// per user in the row's two indexes); so `index` holds no entry under this attribute.
+inline constexpr std::string_view kUniqueKeyAttr = "userName";
 
 // Reached through a Transaction (store.h); valid as long as it. Not thread-safe. Writes through
 // a read transaction fail with kInternal.
@@ -71,7 +78,8 @@ class MirrorArea {
   // Increases version and sets last_modified (used after member-only changes).
   virtual Status TouchResource(int64_t connection_id, scim::ResourceType type,
                                const std::string& id, TimePoint when) = 0;
-  // Resources whose index entry `attr` equals `folded_value` exactly.
+  // Resources whose index entry `attr` equals `folded_value` exactly; under kUniqueKeyAttr, the
+  // resource whose unique key does.
   virtual Result<std::vector<StoredResource>> FindByIndex(int64_t connection_id,
                                                           scim::ResourceType type,
                                                           const std::string& attr,

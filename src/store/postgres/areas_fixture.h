@@ -40,7 +40,7 @@ inline Result<StoredResource> PutUser(Transaction& tx, int64_t conn, const std::
                                       const std::string& name) {
   return tx.PutResource(conn,
                         MakeResource(scim::ResourceType::kUser, id, {{"userName", name}}, 2000),
-                        name, {{"userName", name}, {"id", id}});
+                        name, {{"id", id}});
 }
 
 inline Result<StoredResource> PutGroup(Transaction& tx, int64_t conn, const std::string& id,

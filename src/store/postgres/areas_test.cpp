@@ -149,7 +149,7 @@ TEST_P(StoreAreas, MirrorIndexIsReplacedWhenItChanges) {
   MustWrite([&](Transaction& tx) {
     return AsStatus(tx.PutResource(
         conn_, MakeResource(ResourceType::kUser, "u1", {{"userName", "alicia"}}, 2500),
-        std::string("alicia"), {{"userName", "alicia"}, {"id", "u1"}}));
+        std::string("alicia"), {{"id", "u2"}}));
   });
   MustRead([&](Transaction& tx) -> Status {
     auto old_name = tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice");
@@ -158,6 +158,13 @@ TEST_P(StoreAreas, MirrorIndexIsReplacedWhenItChanges) {
     if (!new_name) return new_name.error();
     EXPECT_TRUE(old_name->empty());
     EXPECT_EQ(new_name->size(), 1u);
+    // The index entries were replaced too (the userName is not one: kUniqueKeyAttr).
+    auto old_entry = tx.FindByIndex(conn_, ResourceType::kUser, "id", "u1");
+    auto new_entry = tx.FindByIndex(conn_, ResourceType::kUser, "id", "u2");
+    if (!old_entry) return old_entry.error();
+    if (!new_entry) return new_entry.error();
+    EXPECT_TRUE(old_entry->empty());
+    EXPECT_EQ(new_entry->size(), 1u);
     return Status::Ok();
   });
   // The old name is free again.

@@ -430,6 +430,12 @@ CREATE INDEX conflicts_by_link_key ON conflicts(directory, link_key);
 CREATE INDEX conflicts_by_source_name ON conflicts(directory, connection_id, source_name);
 )sql";
 
+// A user's folded userName is found by its unique key (queries.h kFindByUniqueKey), as in the
+// SQLite store's migration 19: the index entries that repeated it go.
+constexpr std::string_view kUserNameOnce = R"sql(
+DELETE FROM resource_index WHERE type = 0 AND attr = 'userName';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -443,6 +449,7 @@ const std::vector<Migration>& Migrations() {
       {6, "change feed numbered after commit by one sequencer at a time", kFeedSequencer},
       {7, "LDAP server, explorer search indexes, policy apply records", kLdapSearchApplies},
       {8, "conflicts found by username, link key and source name", kConflictKeys},
+      {9, "userName kept once, as the unique key", kUserNameOnce},
   };
   return migrations;
 }

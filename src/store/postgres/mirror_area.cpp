@@ -208,6 +208,12 @@ Result<std::vector<StoredResource>> PgTransaction::FindByIndex(int64_t connectio
                                                                scim::ResourceType type,
                                                                const std::string& attr,
                                                                const std::string& folded_value) {
+  if (attr == kUniqueKeyAttr) {
+    return Resources(
+        db_.Exec(sql::kFindByUniqueKey, {Num(connection_id), TypeCode(type), folded_value},
+                 "searching resources"),
+        /*parse_body=*/true);
+  }
   return Resources(db_.Exec(sql::kFindByIndex,
                             {Num(connection_id), TypeCode(type), attr, folded_value},
                             "searching resources"),
@@ -217,6 +223,12 @@ Result<std::vector<StoredResource>> PgTransaction::FindByIndex(int64_t connectio
 Result<std::vector<StoredResource>> PgTransaction::FindByIndexText(
     int64_t connection_id, scim::ResourceType type, const std::string& attr,
     const std::string& folded_value) {
+  if (attr == kUniqueKeyAttr) {
+    return Resources(
+        db_.Exec(sql::kFindByUniqueKey, {Num(connection_id), TypeCode(type), folded_value},
+                 "searching resources"),
+        /*parse_body=*/false);
+  }
   return Resources(db_.Exec(sql::kFindByIndex,
                             {Num(connection_id), TypeCode(type), attr, folded_value},
                             "searching resources"),

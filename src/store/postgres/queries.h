@@ -146,6 +146,11 @@ inline constexpr std::string_view kFindByIndex =
     "FROM resource_index i JOIN resources r ON r.pk = i.resource_pk "
     "WHERE i.connection_id = $1::bigint AND i.type = $2::smallint AND i.attr = $3 "
     "AND i.value = $4 ORDER BY i.resource_pk";
+// FindByIndex under kUniqueKeyAttr (store/mirror_area.h): the row's unique key, by its UNIQUE
+// index (migration 9 removed the index entries that repeated it).
+inline constexpr std::string_view kFindByUniqueKey =
+    "SELECT pk, id, type, body, version, created_ms, modified_ms FROM resources "
+    "WHERE connection_id = $1::bigint AND type = $2::smallint AND unique_key = $3";
 inline constexpr std::string_view kCountResources =
     "SELECT count(*) FROM resources WHERE connection_id = $1::bigint AND type = $2::smallint";
 inline constexpr std::string_view kListResources =

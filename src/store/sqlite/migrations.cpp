@@ -548,6 +548,20 @@ CREATE INDEX conflicts_by_link_key ON conflicts(directory, link_key);
 CREATE INDEX conflicts_by_source_name ON conflicts(directory, connection_id, source_name);
 )sql";
 
+// The data folder back under twice the SCIM payload (issue #5; 2.33x at 100,000 users before):
+// - a user's folded userName was stored three times: as the row's unique key (whose UNIQUE
+//   index enforces it) and as a resource_index entry, in that table and again in
+//   resource_index_by_resource. FindByIndex now reads the unique key (queries.h
+//   kFindByUniqueKey), so the entries go: 11.7 MiB and two index inserts per create at 100,000.
+// - source_links_by_user (directory, effective_user_id) repeated source_links_by_effective
+//   (effective_user_id) with the directory in front; effective ids are unique across
+//   directories, so the lookups by (directory, effective_user_id) take the second index and
+//   check the directory on the row they read anyway: 9.3 MiB and one index insert per link.
+constexpr std::string_view kLeanerIndexes = R"sql(
+DELETE FROM resource_index WHERE type = 0 AND attr = 'userName';
+DROP INDEX source_links_by_user;
+)sql";
+
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "connections, tokens and source mirrors", kMirrorSchema},
@@ -572,6 +586,8 @@ const std::vector<Migration>& Migrations() {
       // Only the usernames with insignificant spaces; the rest are found by their unique key.
       {18, "LDAP name lookups: only the users whose key has spaces to squeeze",
        sql::kPartialUserLdapNameIndex},
+      {19, "userName kept once, as the unique key; one index of links by effective user",
+       kLeanerIndexes},
   };
   return kMigrations;
 }

@@ -201,18 +201,22 @@ Status SqliteTransaction::TouchResource(int64_t connection_id, scim::ResourceTyp
 Result<std::vector<StoredResource>> SqliteTransaction::FindByIndex(
     int64_t connection_id, scim::ResourceType type, const std::string& attr,
     const std::string& folded_value) {
-  auto select = db_.Prepare(sql::kFindByIndex);
+  const bool unique_key = attr == kUniqueKeyAttr;
+  auto select = db_.Prepare(unique_key ? sql::kFindByUniqueKey : sql::kFindByIndex);
   if (!select) return select.error();
-  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, attr).Bind(4, folded_value);
+  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(4, folded_value);
+  if (!unique_key) select->Bind(3, attr);
   return Resources(*select, "searching resources");
 }
 
 Result<std::vector<StoredResource>> SqliteTransaction::FindByIndexText(
     int64_t connection_id, scim::ResourceType type, const std::string& attr,
     const std::string& folded_value) {
-  auto select = db_.Prepare(sql::kFindByIndex);
+  const bool unique_key = attr == kUniqueKeyAttr;
+  auto select = db_.Prepare(unique_key ? sql::kFindByUniqueKey : sql::kFindByIndex);
   if (!select) return select.error();
-  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, attr).Bind(4, folded_value);
+  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(4, folded_value);
+  if (!unique_key) select->Bind(3, attr);
   return Resources(*select, "searching resources", /*parse_body=*/false);
 }
 

@@ -46,7 +46,7 @@ TEST_F(SqliteStoreTest, PutGetVersionsAndUniqueness) {
     StoredResource next = MakeUser("u1", "alice2");
     next.created = FromUnixMillis(99999);  // ignored on update
     next.last_modified = FromUnixMillis(5000);
-    auto second = tx.PutResource(conn_, next, std::string("alice2"), {{"userName", "alice2"}});
+    auto second = tx.PutResource(conn_, next, std::string("alice2"), {});
     EXPECT_TRUE(second);
     EXPECT_EQ(second->version, 2);
     EXPECT_EQ(ToUnixMillis(second->created), 2000);
@@ -59,7 +59,7 @@ TEST_F(SqliteStoreTest, PutGetVersionsAndUniqueness) {
     EXPECT_EQ(ToUnixMillis(got->last_modified), 5000);
     EXPECT_EQ(tx.GetResource(conn_, ResourceType::kGroup, "u1").error().code, ErrorCode::kNotFound);
 
-    // The index was replaced, not extended.
+    // The unique key was replaced, and FindByIndex finds users by it (kUniqueKeyAttr).
     EXPECT_TRUE(tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice")->empty());
     EXPECT_EQ(tx.FindByIndex(conn_, ResourceType::kUser, "userName", "alice2")->size(), 1u);
 

@@ -42,6 +42,12 @@ inline constexpr const char* kFindByIndex =
     "FROM resource_index i JOIN resources r ON r.pk = i.resource_pk "
     "WHERE i.connection_id = ?1 AND i.type = ?2 AND i.attr = ?3 AND i.value = ?4 "
     "ORDER BY i.resource_pk";
+// FindByIndex under kUniqueKeyAttr (store/mirror_area.h): the row's unique key, by the
+// UNIQUE(connection_id, type, unique_key) index (migration 19 removed the index entries that
+// repeated it).
+inline constexpr const char* kFindByUniqueKey =
+    "SELECT " IDSYNC_RESOURCE_COLUMNS
+    " FROM resources WHERE connection_id = ?1 AND type = ?2 AND unique_key = ?4";
 // Bumped by triggers on every change to configuration (migrations 3 and 5).
 inline constexpr const char* kConfigGeneration =
     "SELECT value FROM config_generation WHERE id = 1";
@@ -605,6 +611,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"DeleteResource", kDeleteResource},
       {"TouchResource", kTouchResource},
       {"FindByIndex", kFindByIndex},
+      {"FindByUniqueKey", kFindByUniqueKey},
       {"CountResources", kCountResources},
       {"ConfigGeneration", kConfigGeneration},
       {"ListResources", kListResources},

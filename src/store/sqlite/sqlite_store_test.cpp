@@ -295,7 +295,12 @@ TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
       auto c = tx.CreateConnection(MakeConnection("okta"));
       if (!c) return c.error();
       conn = c->id;
-      if (auto put = PutUser(tx, conn, "u1", "alice"); !put) return put.error();
+      // As releases before migration 19 stored a user: its userName an index entry as well.
+      if (auto put = tx.PutResource(conn, MakeUser("u1", "alice"), std::string("alice"),
+                                    {{"userName", "alice"}, {"id", "u1"}});
+          !put) {
+        return put.error();
+      }
       if (auto put = PutGroup(tx, conn, "g1", "Ops"); !put) return put.error();
       return AsStatus(tx.AddMember(conn, "g1", {"u1", "User", "Alice"}));
     }));
@@ -315,6 +320,8 @@ TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
   EXPECT_TRUE(store->Read([&](Transaction& tx) -> Status {
     EXPECT_EQ(tx.GetConnection(conn)->name, "okta");
     EXPECT_EQ(tx.GetResource(conn, ResourceType::kUser, "u1")->body["userName"], "alice");
+    EXPECT_EQ(tx.FindByIndex(conn, ResourceType::kUser, "userName", "alice")->size(), 1u);
+    EXPECT_EQ(tx.FindByIndex(conn, ResourceType::kUser, "id", "u1")->size(), 1u);
     EXPECT_EQ(tx.ListMembers(conn, "g1")->size(), 1u);
     EXPECT_EQ(tx.ListAudit({})->size(), 1u);
     // Counts kept by triggers since migration 4 start from what the older database held.
@@ -325,6 +332,10 @@ TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
   store->Close();
   EXPECT_EQ(Query(dir.path() + "/idsync.db", "SELECT count(*) FROM schema_migrations"),
             std::vector<std::string>{std::to_string(latest)});
+  // Migration 19: the userName is kept once, as the unique key; other entries stay.
+  EXPECT_EQ(Query(dir.path() + "/idsync.db",
+                  "SELECT group_concat(attr) FROM resource_index WHERE type = 0"),
+            std::vector<std::string>{"id"});
 }
 
 TEST(SqliteStoreOpen, RefusesADatabaseFromANewerRelease) {

@@ -88,8 +88,7 @@ inline StoredResource MakeGroup(const std::string& id, const std::string& displa
 
 inline Result<StoredResource> PutUser(Transaction& tx, int64_t conn, const std::string& id,
                                const std::string& user_name) {
-  return tx.PutResource(conn, MakeUser(id, user_name), user_name,
-                        {{"userName", user_name}, {"id", id}});
+  return tx.PutResource(conn, MakeUser(id, user_name), user_name, {{"id", id}});
 }
 
 inline Result<StoredResource> PutGroup(Transaction& tx, int64_t conn, const std::string& id,
