@@ -51,6 +51,20 @@ struct EffectiveUserSearch {
 // Which criterion an index answered; the others were checked row by row.
 enum class UserSearchIndex { kUsername, kMail, kGroup, kState };
 
+// The criterion that drives a search, the same on every store: the most selective first (an
+// e-mail prefix names few users, a username prefix usually few, a group as many as it has
+// members). A state drives only when it is "disabled": nearly everyone is active, so "active"
+// is the username order with the state checked row by row, and the state index holds only the
+// users who are not active (SQLite migration 19). A fixed rule, not an estimate per call, keeps
+// a cursor valid from page to page.
+inline UserSearchIndex DrivingIndex(const EffectiveUserSearch& search) {
+  if (!search.mail_prefix.empty()) return UserSearchIndex::kMail;
+  if (!search.username_prefix.empty()) return UserSearchIndex::kUsername;
+  if (!search.group_id.empty()) return UserSearchIndex::kGroup;
+  if (!search.state.empty() && search.state != "active") return UserSearchIndex::kState;
+  return UserSearchIndex::kUsername;
+}
+
 struct EffectiveUserPage {
   std::vector<EffectiveUserRow> users;
   std::string next;  // opaque cursor for the following page; "" when this page is the last

@@ -46,8 +46,15 @@ constexpr std::string_view kCopied[] = {
 // SQLite: counts its triggers keep (PostgreSQL counts otherwise), its compression dictionaries
 // (bodies are written out as text), its own bookkeeping.
 constexpr std::string_view kSqliteOnly[] = {
-    "resource_counts", "effective_counts", "effective_member_counts", "body_dictionaries",
-    "schema_migrations", "config_generation",
+    "resource_counts",
+    "effective_counts",
+    "effective_member_counts",
+    "body_dictionaries",
+    "schema_migrations",
+    "config_generation",
+    // The last uidNumber given, which is the highest copied one (rows are never deleted):
+    // PostgreSQL's identity column continues after that (SetCounters).
+    "posix_counters",
 };
 // PostgreSQL: the migration record, the configuration generation (bumped by the copy's own
 // inserts, which is all a cache needs) and the change-feed counter (set from the copied feed).

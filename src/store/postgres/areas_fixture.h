@@ -50,30 +50,8 @@ inline Result<StoredResource> PutGroup(Transaction& tx, int64_t conn, const std:
                         name, {{"displayName", name}});
 }
 
-inline EffectiveUserRow MakeEUser(const std::string& id, const std::string& name) {
-  EffectiveUserRow row;
-  row.directory = "users";
-  row.id = id;
-  row.username = name;
-  row.username_key = name;
-  row.state = "active";
-  row.mail_key = name + "@example.com";
-  row.body = {{"name", name}};
-  row.created = FromUnixMillis(5000);
-  row.last_modified = FromUnixMillis(5000);
-  return row;
-}
-
-inline EffectiveGroupRow MakeEGroup(const std::string& id, const std::string& name) {
-  EffectiveGroupRow g;
-  g.directory = "users";
-  g.id = id;
-  g.name = name;
-  g.name_key = name;
-  g.created = FromUnixMillis(6000);
-  g.last_modified = FromUnixMillis(6000);
-  return g;
-}
+using sqlite::test_support::MakeEGroup;
+using sqlite::test_support::MakeEUser;
 
 template <typename T>
 inline Status AsStatus(const Result<T>& r) {

@@ -171,6 +171,59 @@ TEST_P(StoreAreas, MirrorIndexIsReplacedWhenItChanges) {
   MustWrite([&](Transaction& tx) { return AsStatus(PutUser(tx, conn_, "u2", "alice")); });
 }
 
+// Link keys by username (the default policy) are found through the unique username key, the
+// others through the link index, which on SQLite holds only them (migration 19): a lookup must
+// return exactly the holders of the key either way, in creation order.
+TEST_P(StoreAreas, EffectiveUsersAreFoundByEveryKindOfLinkKey) {
+  MustWrite([&](Transaction& tx) -> Status {
+    auto put = [&](const std::string& id, const std::string& name, const std::string& link) {
+      auto u = MakeEUser(id, name);
+      u.link_key = link;
+      return tx.PutEffectiveUser(u);
+    };
+    if (auto s = put("e1", "alice", "username:alice"); !s) return s.error();
+    if (auto s = put("e2", "bob", "username:alice"); !s) return s.error();  // a conflict
+    if (auto s = put("e3", "carol", "email:c@example.com"); !s) return s.error();
+    if (auto s = put("e4", "dave", ""); !s) return s.error();  // linking off
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto ids = [&](const std::string& key) {
+      std::vector<std::string> out;
+      auto found = tx.FindEffectiveUsersByLinkKey("users", key);
+      EXPECT_TRUE(found) << key;
+      if (found) {
+        for (const auto& u : *found) out.push_back(u.id);
+      }
+      return out;
+    };
+    using Ids = std::vector<std::string>;
+    EXPECT_EQ(ids("username:alice"), (Ids{"e1", "e2"}));
+    EXPECT_EQ(ids("username:bob"), Ids{});
+    EXPECT_EQ(ids("email:c@example.com"), Ids{"e3"});
+    EXPECT_EQ(ids("username:carol"), Ids{});
+    EXPECT_EQ(ids("username:dave"), Ids{});
+    EXPECT_EQ(ids("username:"), Ids{});
+    EXPECT_EQ(ids(""), Ids{});
+    return Status::Ok();
+  });
+  // A rename moves the user from one way of finding it to the other.
+  MustWrite([&](Transaction& tx) -> Status {
+    auto u = MakeEUser("e2", "alice2");
+    u.link_key = "username:alice2";
+    return AsStatus(tx.PutEffectiveUser(u));
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto alice = tx.FindEffectiveUsersByLinkKey("users", "username:alice");
+    auto alice2 = tx.FindEffectiveUsersByLinkKey("users", "username:alice2");
+    if (!alice) return alice.error();
+    if (!alice2) return alice2.error();
+    EXPECT_EQ(alice->size(), 1u);
+    EXPECT_EQ(alice2->size(), 1u);
+    return Status::Ok();
+  });
+}
+
 TEST_P(StoreAreas, MirrorListsPagesAndScansInCreationOrder) {
   MustWrite([&](Transaction& tx) -> Status {
     for (int i = 0; i < 7; ++i) {

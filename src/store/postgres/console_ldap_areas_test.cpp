@@ -394,6 +394,9 @@ TEST_P(ConsoleLdapAreas, ExplorerSearchPagesThroughEachIndex) {
             (Names{"anna", "annie", "zed"}));  // member user pk order
   EXPECT_EQ(all_pages(Search("", "", "g9"), UserSearchIndex::kGroup), Names{});
   EXPECT_EQ(all_pages(Search("", "", "", "disabled"), UserSearchIndex::kState), (Names{"annie"}));
+  // Nearly everyone is active: that state is checked row by row in username order.
+  EXPECT_EQ(all_pages(Search("", "", "", "active"), UserSearchIndex::kUsername),
+            (Names{"Anne", "an_x", "ann", "anna", "bert", "zed"}));
   MustRead([&](Transaction& tx) -> Status {
     auto first = tx.SearchEffectiveUsers("users", Search("a", "", "", "", "", 1));
     if (!first) return first.error();

@@ -98,19 +98,7 @@ Result<std::vector<std::pair<int64_t, EffectiveUserRow>>> PgTransaction::Effecti
 Result<EffectiveUserPage> PgTransaction::SearchEffectiveUsers(const std::string& directory,
                                                               const EffectiveUserSearch& search) {
   EffectiveUserPage page;
-  // The most selective criterion drives, in a fixed order (SQLite's), so a cursor stays valid
-  // from page to page.
-  if (!search.mail_prefix.empty()) {
-    page.index = UserSearchIndex::kMail;
-  } else if (!search.username_prefix.empty()) {
-    page.index = UserSearchIndex::kUsername;
-  } else if (!search.group_id.empty()) {
-    page.index = UserSearchIndex::kGroup;
-  } else if (!search.state.empty()) {
-    page.index = UserSearchIndex::kState;
-  } else {
-    page.index = UserSearchIndex::kUsername;
-  }
+  page.index = DrivingIndex(search);
 
   std::string after_key;
   int64_t after_pk = 0;

@@ -205,20 +205,7 @@ std::string EncodeCursor(UserSearchIndex index, const std::string& key, int64_t 
 Result<EffectiveUserPage> SqliteTransaction::SearchEffectiveUsers(
     const std::string& directory, const EffectiveUserSearch& search) {
   EffectiveUserPage page;
-  // The most selective criterion drives: an e-mail prefix names few users, a username prefix
-  // usually few, a group as many as it has members, a state about half the directory. A fixed
-  // order (not one estimated per call) keeps a cursor valid from page to page.
-  if (!search.mail_prefix.empty()) {
-    page.index = UserSearchIndex::kMail;
-  } else if (!search.username_prefix.empty()) {
-    page.index = UserSearchIndex::kUsername;
-  } else if (!search.group_id.empty()) {
-    page.index = UserSearchIndex::kGroup;
-  } else if (!search.state.empty()) {
-    page.index = UserSearchIndex::kState;
-  } else {
-    page.index = UserSearchIndex::kUsername;
-  }
+  page.index = DrivingIndex(search);
 
   std::string after_key;
   int64_t after_pk = 0;

@@ -14,6 +14,7 @@
 namespace idsync::store::sqlite {
 namespace {
 
+using test_support::MakeEGroup;
 using test_support::Query;
 using test_support::TempDir;
 
@@ -30,17 +31,6 @@ EffectiveUserRow MakeUser(const std::string& id, const std::string& username,
   u.created = FromUnixMillis(5000);
   u.last_modified = FromUnixMillis(5000);
   return u;
-}
-
-EffectiveGroupRow MakeGroup(const std::string& id, const std::string& name) {
-  EffectiveGroupRow g;
-  g.directory = "users";
-  g.id = id;
-  g.name = name;
-  g.name_key = name;
-  g.created = FromUnixMillis(6000);
-  g.last_modified = FromUnixMillis(6000);
-  return g;
 }
 
 template <typename T>
@@ -200,7 +190,7 @@ TEST_F(LdapAreaTest, KeysetPagesGiveEveryRowExactlyOnce) {
   MustWrite([](Transaction& tx) -> Status {
     for (int i = 0; i < 7; ++i) {
       auto put =
-          tx.PutEffectiveGroup(MakeGroup("g" + std::to_string(i), "group" + std::to_string(i)));
+          tx.PutEffectiveGroup(MakeEGroup("g" + std::to_string(i), "group" + std::to_string(i)));
       if (!put) return put.error();
     }
     // A user deleted between pages must not shift the others (no OFFSET).
@@ -330,8 +320,8 @@ TEST_F(LdapAreaTest, ScansKeepAttributeValuesAndEntitlementsOfEveryBody) {
 TEST_F(LdapAreaTest, MembersComeInUserPkOrderWithNamesAndState) {
   AddUsers(5);
   MustWrite([](Transaction& tx) -> Status {
-    if (auto g = tx.PutEffectiveGroup(MakeGroup("g", "staff")); !g) return g.error();
-    if (auto g = tx.PutEffectiveGroup(MakeGroup("empty", "empty")); !g) return g.error();
+    if (auto g = tx.PutEffectiveGroup(MakeEGroup("g", "staff")); !g) return g.error();
+    if (auto g = tx.PutEffectiveGroup(MakeEGroup("empty", "empty")); !g) return g.error();
     auto disabled = MakeUser("u1", "user1");
     disabled.state = "disabled";
     if (auto put = tx.PutEffectiveUser(disabled); !put) return put.error();
@@ -484,7 +474,7 @@ TEST_F(LdapAreaTest, PosixNumbersAreStableAndNeverReused) {
   MustWrite([](Transaction& tx) -> Status {
     if (auto p = tx.PutEffectiveUser(MakeUser("a", "alice")); !p) return p.error();
     if (auto p = tx.PutEffectiveUser(MakeUser("b", "bob")); !p) return p.error();
-    return AsStatus(tx.PutEffectiveGroup(MakeGroup("g", "staff")));
+    return AsStatus(tx.PutEffectiveGroup(MakeEGroup("g", "staff")));
   });
   MustRead([&](Transaction& tx) -> Status {
     alice = *tx.Ldap().PosixNumber("users", "user", "a");

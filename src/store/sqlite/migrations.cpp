@@ -557,9 +557,50 @@ CREATE INDEX conflicts_by_source_name ON conflicts(directory, connection_id, sou
 //   (effective_user_id) with the directory in front; effective ids are unique across
 //   directories, so the lookups by (directory, effective_user_id) take the second index and
 //   check the directory on the row they read anyway: 9.3 MiB and one index insert per link.
+// - Three indexes become partial, holding only the rows their lookups can want:
+//   effective_users_by_link the link keys that are not "username:" + the username key (which
+//   the unique username index finds; queries.h kFindEffectiveUsersByLinkKey), _by_state the
+//   users who are not active (DrivingIndex), changes_by_member the membership changes (the
+//   others have member_id ''). 13 MiB at 100,000 users, and per create two index inserts.
+// - posix_uids was a rowid table (number AUTOINCREMENT) with a UNIQUE(directory, id) index: the
+//   id twice. Its only lookup is by (directory, id), so it is now keyed by them (WITHOUT ROWID)
+//   and the number comes from posix_counters, which the trigger counts up only when it gives
+//   a number: as before, never reused (rows are never deleted, the counter never goes back)
+//   and kept by an effective id that is re-created. 4.9 MiB and one B-tree insert per create.
+//   posix_gids (one per group; groups are few) stays as it was.
 constexpr std::string_view kLeanerIndexes = R"sql(
 DELETE FROM resource_index WHERE type = 0 AND attr = 'userName';
 DROP INDEX source_links_by_user;
+DROP INDEX effective_users_by_link;
+CREATE INDEX effective_users_by_link ON effective_users(directory, link_key)
+  WHERE link_key <> 'username:' || username_key;
+DROP INDEX effective_users_by_state;
+CREATE INDEX effective_users_by_state ON effective_users(directory, state, username_key)
+  WHERE state <> 'active';
+DROP INDEX changes_by_member;
+CREATE INDEX changes_by_member ON changes(directory, member_id, seq) WHERE member_id <> '';
+
+CREATE TABLE posix_counters(kind TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO posix_counters(kind, last) VALUES ('uid', max(
+  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'posix_uids'), 0),
+  coalesce((SELECT max(number) FROM posix_uids), 0)));
+CREATE TABLE posix_uids_keyed(
+  directory TEXT NOT NULL,
+  id TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  PRIMARY KEY(directory, id)
+) WITHOUT ROWID;
+INSERT INTO posix_uids_keyed(directory, id, number) SELECT directory, id, number FROM posix_uids;
+DROP TRIGGER effective_users_posix;
+DROP TABLE posix_uids;
+ALTER TABLE posix_uids_keyed RENAME TO posix_uids;
+CREATE TRIGGER effective_users_posix AFTER INSERT ON effective_users
+  WHEN NOT EXISTS (SELECT 1 FROM posix_uids WHERE directory = NEW.directory AND id = NEW.id)
+BEGIN
+  UPDATE posix_counters SET last = last + 1 WHERE kind = 'uid';
+  INSERT INTO posix_uids(directory, id, number)
+    SELECT NEW.directory, NEW.id, last FROM posix_counters WHERE kind = 'uid';
+END;
 )sql";
 
 const std::vector<Migration>& Migrations() {
@@ -586,7 +627,7 @@ const std::vector<Migration>& Migrations() {
       // Only the usernames with insignificant spaces; the rest are found by their unique key.
       {18, "LDAP name lookups: only the users whose key has spaces to squeeze",
        sql::kPartialUserLdapNameIndex},
-      {19, "userName kept once, as the unique key; one index of links by effective user",
+      {19, "userName kept once, as the unique key; fewer and partial indexes; POSIX uids keyed",
        kLeanerIndexes},
   };
   return kMigrations;

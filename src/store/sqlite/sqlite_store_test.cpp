@@ -286,6 +286,7 @@ TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
   const size_t latest = Migrations().size();
   ASSERT_GE(latest, 2u);
   int64_t conn = 0;
+  std::vector<int64_t> uids;  // alice's and bob's uidNumbers before the migration
   {
     SqliteOptions older;
     older.migrations = latest - 1;
@@ -302,7 +303,20 @@ TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
         return put.error();
       }
       if (auto put = PutGroup(tx, conn, "g1", "Ops"); !put) return put.error();
+      for (const char* name : {"alice", "bob"}) {
+        if (auto put = tx.PutEffectiveUser(test_support::MakeEUser(name, name)); !put) {
+          return put.error();
+        }
+      }
       return AsStatus(tx.AddMember(conn, "g1", {"u1", "User", "Alice"}));
+    }));
+    ASSERT_TRUE(store->Read([&](Transaction& tx) -> Status {
+      auto alice = tx.Ldap().PosixNumber("users", "user", "alice");
+      auto bob = tx.Ldap().PosixNumber("users", "user", "bob");
+      if (!alice) return alice.error();
+      if (!bob) return bob.error();
+      uids = {*alice, *bob};
+      return Status::Ok();
     }));
     store->Close();
   }
@@ -327,6 +341,21 @@ TEST(SqliteStoreOpen, MigratesADatabaseFromAnOlderRelease) {
     // Counts kept by triggers since migration 4 start from what the older database held.
     EXPECT_EQ(*tx.CountResources(conn, ResourceType::kUser), 1);
     EXPECT_EQ(*tx.CountResources(conn, ResourceType::kGroup), 1);
+    return Status::Ok();
+  }));
+  // Migration 19 keyed posix_uids by (directory, id): the numbers stay, the next one follows
+  // them, and a re-created effective id gets its own back.
+  EXPECT_TRUE(store->Write([&](Transaction& tx) -> Status {
+    if (Status s = tx.DeleteEffectiveUser("users", "bob"); !s) return s;
+    if (auto put = tx.PutEffectiveUser(test_support::MakeEUser("carol", "carol")); !put) {
+      return put.error();
+    }
+    return AsStatus(tx.PutEffectiveUser(test_support::MakeEUser("bob", "bob")));
+  }));
+  EXPECT_TRUE(store->Read([&](Transaction& tx) -> Status {
+    EXPECT_EQ(*tx.Ldap().PosixNumber("users", "user", "alice"), uids.at(0));
+    EXPECT_EQ(*tx.Ldap().PosixNumber("users", "user", "bob"), uids.at(1));
+    EXPECT_EQ(*tx.Ldap().PosixNumber("users", "user", "carol"), uids.at(1) + 1);
     return Status::Ok();
   }));
   store->Close();

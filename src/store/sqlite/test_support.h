@@ -17,6 +17,33 @@
 
 namespace idsync::store::sqlite::test_support {
 
+// An effective user of directory "users" whose username and keys are `name` as given.
+inline EffectiveUserRow MakeEUser(const std::string& id, const std::string& name) {
+  EffectiveUserRow row;
+  row.directory = "users";
+  row.id = id;
+  row.username = name;
+  row.username_key = name;
+  row.state = "active";
+  row.mail_key = name + "@example.com";
+  row.body = {{"name", name}};
+  row.created = FromUnixMillis(5000);
+  row.last_modified = FromUnixMillis(5000);
+  return row;
+}
+
+// An effective group of directory "users" whose name and key are `name` as given.
+inline EffectiveGroupRow MakeEGroup(const std::string& id, const std::string& name) {
+  EffectiveGroupRow g;
+  g.directory = "users";
+  g.id = id;
+  g.name = name;
+  g.name_key = name;
+  g.created = FromUnixMillis(6000);
+  g.last_modified = FromUnixMillis(6000);
+  return g;
+}
+
 // A fresh folder under /tmp, removed with everything in it when the object goes.
 class TempDir {
  public:
