@@ -43,8 +43,9 @@ struct IndexEntry {
 
 // The attribute under which FindByIndex finds a resource by its unique key (PutResource's
 // `unique_key`: a user's folded userName). The store keeps that value once, in the resource's
-// row, where its uniqueness is enforced, rather than a second time as an index entry (200 bytes
-// per user in the row's two indexes); so `index` holds no entry under this attribute.
+// row, where its uniqueness is enforced, rather than a second time as an index entry (~110 bytes
+// per user in resource_index and its by-resource index); so `index` holds no entry under this
+// attribute.
 inline constexpr std::string_view kUniqueKeyAttr = "userName";
 
 // Reached through a Transaction (store.h); valid as long as it. Not thread-safe. Writes through

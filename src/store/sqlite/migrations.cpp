@@ -552,7 +552,7 @@ CREATE INDEX conflicts_by_source_name ON conflicts(directory, connection_id, sou
 // - a user's folded userName was stored three times: as the row's unique key (whose UNIQUE
 //   index enforces it) and as a resource_index entry, in that table and again in
 //   resource_index_by_resource. FindByIndex now reads the unique key (queries.h
-//   kFindByUniqueKey), so the entries go: 11.7 MiB and two index inserts per create at 100,000.
+//   kFindByUniqueKey), so the entries go: 10.7 MiB and two index inserts per create at 100,000.
 // - source_links_by_user (directory, effective_user_id) repeated source_links_by_effective
 //   (effective_user_id) with the directory in front; effective ids are unique across
 //   directories, so the lookups by (directory, effective_user_id) take the second index and
@@ -561,7 +561,7 @@ CREATE INDEX conflicts_by_source_name ON conflicts(directory, connection_id, sou
 //   effective_users_by_link the link keys that are not "username:" + the username key (which
 //   the unique username index finds; queries.h kFindEffectiveUsersByLinkKey), _by_state the
 //   users who are not active (DrivingIndex), changes_by_member the membership changes (the
-//   others have member_id ''). 13 MiB at 100,000 users, and per create two index inserts.
+//   others have member_id ''). 13 MiB at 100,000 users, and per create three index inserts.
 // - posix_uids was a rowid table (number AUTOINCREMENT) with a UNIQUE(directory, id) index: the
 //   id twice. Its only lookup is by (directory, id), so it is now keyed by them (WITHOUT ROWID)
 //   and the number comes from posix_counters, which the trigger counts up only when it gives
