@@ -2,14 +2,14 @@
 // tcmalloc_minimal (CMake option IDSYNC_TCMALLOC, off in sanitizer builds).
 #include "cli/allocator.h"
 
-#include <gnu/libc-version.h>
-#include <malloc.h>
-
 #include <cstdlib>
 
 #ifdef IDSYNC_TCMALLOC
 #include <gperftools/malloc_extension_c.h>
 #include <gperftools/tcmalloc.h>
+#else
+#include <gnu/libc-version.h>  // glibc's own headers: only the build that uses glibc's malloc
+#include <malloc.h>
 #endif
 
 namespace idsync::cli {
