@@ -204,35 +204,34 @@ Status PgTransaction::TouchResource(int64_t connection_id, scim::ResourceType ty
   return Status::Ok();
 }
 
-Result<std::vector<StoredResource>> PgTransaction::FindByIndex(int64_t connection_id,
+Result<std::vector<StoredResource>> PgTransaction::FindIndexed(int64_t connection_id,
                                                                scim::ResourceType type,
                                                                const std::string& attr,
-                                                               const std::string& folded_value) {
+                                                               const std::string& folded_value,
+                                                               bool parse_body) {
   if (attr == kUniqueKeyAttr) {
     return Resources(
         db_.Exec(sql::kFindByUniqueKey, {Num(connection_id), TypeCode(type), folded_value},
                  "searching resources"),
-        /*parse_body=*/true);
+        parse_body);
   }
-  return Resources(db_.Exec(sql::kFindByIndex,
-                            {Num(connection_id), TypeCode(type), attr, folded_value},
-                            "searching resources"),
-                   /*parse_body=*/true);
+  return Resources(
+      db_.Exec(sql::kFindByIndex, {Num(connection_id), TypeCode(type), attr, folded_value},
+               "searching resources"),
+      parse_body);
+}
+
+Result<std::vector<StoredResource>> PgTransaction::FindByIndex(int64_t connection_id,
+                                                               scim::ResourceType type,
+                                                               const std::string& attr,
+                                                               const std::string& folded_value) {
+  return FindIndexed(connection_id, type, attr, folded_value, /*parse_body=*/true);
 }
 
 Result<std::vector<StoredResource>> PgTransaction::FindByIndexText(
     int64_t connection_id, scim::ResourceType type, const std::string& attr,
     const std::string& folded_value) {
-  if (attr == kUniqueKeyAttr) {
-    return Resources(
-        db_.Exec(sql::kFindByUniqueKey, {Num(connection_id), TypeCode(type), folded_value},
-                 "searching resources"),
-        /*parse_body=*/false);
-  }
-  return Resources(db_.Exec(sql::kFindByIndex,
-                            {Num(connection_id), TypeCode(type), attr, folded_value},
-                            "searching resources"),
-                   /*parse_body=*/false);
+  return FindIndexed(connection_id, type, attr, folded_value, /*parse_body=*/false);
 }
 
 Result<int64_t> PgTransaction::CountResources(int64_t connection_id, scim::ResourceType type) {

@@ -208,6 +208,10 @@ class PgTransaction final : public Transaction {
   static Error NoResource(scim::ResourceType type, const std::string& id);
   Result<int64_t> PkOf(int64_t connection_id, scim::ResourceType type, const std::string& id);
   Result<std::vector<StoredResource>> Resources(Result<PgResult> r, bool parse_body);
+  // FindByIndex and FindByIndexText: index entries, or the unique key under kUniqueKeyAttr.
+  Result<std::vector<StoredResource>> FindIndexed(int64_t connection_id, scim::ResourceType type,
+                                                  const std::string& attr,
+                                                  const std::string& folded_value, bool parse_body);
   // effective_user_area.cpp / effective_group_area.cpp
   static Error NoEffective(const char* kind, const std::string& directory,
                            const std::string& id);

@@ -198,26 +198,29 @@ Status SqliteTransaction::TouchResource(int64_t connection_id, scim::ResourceTyp
   return Status::Ok();
 }
 
-Result<std::vector<StoredResource>> SqliteTransaction::FindByIndex(
-    int64_t connection_id, scim::ResourceType type, const std::string& attr,
-    const std::string& folded_value) {
+Result<std::vector<StoredResource>> SqliteTransaction::FindIndexed(int64_t connection_id,
+                                                                   scim::ResourceType type,
+                                                                   const std::string& attr,
+                                                                   const std::string& folded_value,
+                                                                   bool parse_body) {
   const bool unique_key = attr == kUniqueKeyAttr;
   auto select = db_.Prepare(unique_key ? sql::kFindByUniqueKey : sql::kFindByIndex);
   if (!select) return select.error();
   select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(4, folded_value);
   if (!unique_key) select->Bind(3, attr);
-  return Resources(*select, "searching resources");
+  return Resources(*select, "searching resources", parse_body);
+}
+
+Result<std::vector<StoredResource>> SqliteTransaction::FindByIndex(
+    int64_t connection_id, scim::ResourceType type, const std::string& attr,
+    const std::string& folded_value) {
+  return FindIndexed(connection_id, type, attr, folded_value, /*parse_body=*/true);
 }
 
 Result<std::vector<StoredResource>> SqliteTransaction::FindByIndexText(
     int64_t connection_id, scim::ResourceType type, const std::string& attr,
     const std::string& folded_value) {
-  const bool unique_key = attr == kUniqueKeyAttr;
-  auto select = db_.Prepare(unique_key ? sql::kFindByUniqueKey : sql::kFindByIndex);
-  if (!select) return select.error();
-  select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(4, folded_value);
-  if (!unique_key) select->Bind(3, attr);
-  return Resources(*select, "searching resources", /*parse_body=*/false);
+  return FindIndexed(connection_id, type, attr, folded_value, /*parse_body=*/false);
 }
 
 Result<int64_t> SqliteTransaction::CountResources(int64_t connection_id, scim::ResourceType type) {

@@ -238,6 +238,10 @@ class SqliteTransaction final : public Transaction {
   Result<int64_t> GroupPk(int64_t connection_id, const std::string& group_id);
   Result<std::vector<StoredResource>> Resources(Statement& select, std::string_view what,
                                                 bool parse_body = true);
+  // FindByIndex and FindByIndexText: index entries, or the unique key under kUniqueKeyAttr.
+  Result<std::vector<StoredResource>> FindIndexed(int64_t connection_id, scim::ResourceType type,
+                                                  const std::string& attr,
+                                                  const std::string& folded_value, bool parse_body);
   // A page of a scope in pk order, by key from the nearest remembered boundary when there is
   // one (page_boundaries.h), else with OFFSET.
   Result<std::vector<StoredResource>> ListPage(int64_t connection_id, scim::ResourceType type,
