@@ -122,25 +122,40 @@ def write_counts(port):
             found.get("idsync_store_commits_total"))
 
 
+def proc_stat(path):
+    """(name, fields after the name, CPU seconds user + system) from a /proc/.../stat file;
+    None when it is gone. fields[1] is the parent's pid."""
+    try:
+        with open(path) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    return name, fields, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s():
+    """CPU seconds (user + system) of this process's reaped children so far: the difference
+    around one subprocess is that subprocess's own."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def thread_cpu(pid):
     """CPU seconds (user + system) of each named thread group of process `pid`: the store's
     writer is "store-writer", the SCIM handlers "http-worker" (base/thread_name); "all" sums
     every thread. Empty when the process is gone."""
-    tick = os.sysconf("SC_CLK_TCK")
     out = {"all": 0.0}
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return {}
     for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                stat = f.read()
-        except OSError:
+        stat = proc_stat(f"/proc/{pid}/task/{tid}/stat")
+        if stat is None:
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        name, _, cpu = stat
         out[name] = out.get(name, 0.0) + cpu
         out["all"] += cpu
     return out
@@ -325,7 +340,7 @@ def run_wrk(script, phase, url, env_extra, duration_s, done_dir=None, expect_don
            "--latency", "-s", os.path.join(BENCH_DIR, script), url]
     out_path = os.path.join(tempfile.gettempdir(), f"idsync-bench-wrk-{os.getpid()}-{phase}.out")
     # wrk's own CPU time: the children reaped during this call are wrk alone.
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = children_cpu_s()
     with open(out_path, "wb") as out:
         p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL)
@@ -380,9 +395,7 @@ def run_wrk(script, phase, url, env_extra, duration_s, done_dir=None, expect_don
     if result is None:
         raise Abort(f"wrk ({phase}) printed no result; output: {text[-2000:]}")
     result["stalled"] = stalled
-    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result["client_cpu_s"] = round(reaped.ru_utime + reaped.ru_stime - children.ru_utime -
-                                   children.ru_stime, 3)
+    result["client_cpu_s"] = round(children_cpu_s() - children, 3)
     result["wrk_output"] = "\n".join(l for l in text.splitlines() if not l.startswith("BENCHJSON"))
     return result
 

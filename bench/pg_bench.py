@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -67,7 +66,7 @@ def pg_ceiling(cluster, db, clients, seconds, workdir):
     cluster.psql("DROP TABLE IF EXISTS ceiling; "
                  "CREATE TABLE ceiling (id bigserial PRIMARY KEY, body text NOT NULL)", db)
     log_prefix = os.path.join(workdir, f"pgbench-{clients}")
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = bench.children_cpu_s()
     pg_before = pg_cpu_s(cluster)
     r = subprocess.run([os.path.join(pgcluster.PG_BIN, "pgbench"), "-n", "-M", "prepared",
                         "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(int(seconds)),
@@ -80,16 +79,10 @@ def pg_ceiling(cluster, db, clients, seconds, workdir):
         if line.startswith("tps =") and tps is None:
             tps = float(line.split()[2])
     # Per-transaction latencies from pgbench's log (column 3: microseconds).
-    lat = []
-    cpu = None
+    # pgbench is the only child reaped since `children` was read.
+    client = bench.children_cpu_s() - children
     pg_after = pg_cpu_s(cluster)
-    if pg_before is not None and pg_after is not None and tps:
-        # pgbench is the only child reaped since `children` was read.
-        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-        client = reaped.ru_utime + reaped.ru_stime - children.ru_utime - children.ru_stime
-        n_tx = tps * int(seconds)
-        cpu = {"postgres_ms": round((pg_after - pg_before) * 1000 / n_tx, 3),
-               "client_ms": round(client * 1000 / n_tx, 3)}
+    lat = []
     for name in os.listdir(workdir):
         if name.startswith(os.path.basename(log_prefix)):
             path = os.path.join(workdir, name)
@@ -99,6 +92,10 @@ def pg_ceiling(cluster, db, clients, seconds, workdir):
                     if len(parts) >= 3:
                         lat.append(int(parts[2]) / 1000.0)
             os.unlink(path)
+    cpu = None
+    if pg_before is not None and pg_after is not None and lat:
+        cpu = {"postgres_ms": round((pg_after - pg_before) * 1000 / len(lat), 3),
+               "client_ms": round(client * 1000 / len(lat), 3)}
     return {"clients": clients, "tps": tps, "transactions": len(lat), "cpu_per_tx": cpu,
             "p50_ms": bench.percentile(lat, 50), "p99_ms": bench.percentile(lat, 99)}
 
@@ -112,19 +109,16 @@ def pg_cpu_s(cluster):
             postmaster = int(fh.readline())
     except (OSError, ValueError):
         return None
-    tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            with open(f"/proc/{name}/stat") as fh:
-                stat = fh.read()
-        except OSError:
+        stat = bench.proc_stat(f"/proc/{name}/stat")
+        if stat is None:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        _, fields, cpu = stat
         if int(name) == postmaster or int(fields[1]) == postmaster:  # fields[1]: ppid
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += cpu
     return total
 
 
