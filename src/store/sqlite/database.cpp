@@ -90,9 +90,10 @@ std::string_view Statement::BlobView(int column) const {
   return {static_cast<const char*>(data), static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
 }
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int flags) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int flags,
+                                                 const char* vfs) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {
     std::string reason = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);

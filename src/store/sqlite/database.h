@@ -65,8 +65,10 @@ class Statement {
 class Database {
  public:
   // Opens `path` with sqlite3_open_v2 `flags` (SQLITE_OPEN_NOMUTEX is always added, since a
-  // Database is used by one thread at a time). kUnavailable with the path and the reason.
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, int flags);
+  // Database is used by one thread at a time) through the VFS named `vfs` (nullptr: the
+  // default). kUnavailable with the path and the reason.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, int flags,
+                                                const char* vfs = nullptr);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -21,6 +21,7 @@
 #include "store/sqlite/queries.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/transaction.h"
+#include "store/sqlite/wal_write_buffer.h"
 
 namespace idsync::store::sqlite {
 
@@ -120,7 +121,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_d
   }
 
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, options));
-  auto writer = Database::Open(path, SQLITE_OPEN_READWRITE);
+  // The writer hands each commit's WAL frames to the kernel in one write (wal_write_buffer.h).
+  auto writer = Database::Open(path, SQLITE_OPEN_READWRITE, WalWriteBufferVfs());
   if (!writer) return writer.error();
   store->writer_db_ = std::move(*writer);
   if (auto ok = Configure(*store->writer_db_, path, options.busy_timeout_ms, true); !ok) {
@@ -239,7 +241,8 @@ Status SqliteStore::Write(const std::function<Status(Transaction&)>& job) {
   if (std::this_thread::get_id() == writer_id_) {
     return Internal("Write() called from inside a write job");
   }
-  Job entry{&job, Status::Ok()};
+  Job entry;
+  entry.fn = &job;
   {
     std::lock_guard lock(mutex_);
     if (closing_) return MakeError(ErrorCode::kUnavailable, "the store is closed");
@@ -247,7 +250,7 @@ Status SqliteStore::Write(const std::function<Status(Transaction&)>& job) {
   }
   queue_cv_.notify_one();
   std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [&] { return entry.done; });
+  entry.done_cv.wait(lock, [&] { return entry.done; });
   return entry.status;
 }
 
@@ -402,11 +405,14 @@ void SqliteStore::WriterLoop() {
       }
     }
     RunBatch(batch);
-    {
-      std::lock_guard lock(mutex_);
-      for (Job* job : batch) job->done = true;
+    // Wakes only this batch's callers (one condition for all woke every waiting caller, most
+    // of them only to sleep again). Notified under the lock: a caller that sees `done` returns
+    // and destroys its Job, so no notify may come after the lock is released.
+    std::lock_guard lock(mutex_);
+    for (Job* job : batch) {
+      job->done = true;
+      job->done_cv.notify_one();
     }
-    done_cv_.notify_all();
   }
 }
 

@@ -81,9 +81,10 @@ class SqliteStore final : public Store {
 
  private:
   struct Job {
-    const std::function<Status(Transaction&)>* fn;
+    const std::function<Status(Transaction&)>* fn = nullptr;
     Status status;
-    bool done = false;
+    bool done = false;                // guarded by mutex_
+    std::condition_variable done_cv;  // its Write() caller waits here for `done`
   };
 
   SqliteStore(std::string path, const SqliteOptions& options);
@@ -125,7 +126,6 @@ class SqliteStore final : public Store {
   std::mutex close_mutex_;  // makes Close() idempotent when called from two threads
   mutable std::mutex mutex_;
   std::condition_variable queue_cv_;  // writer waits for jobs or closing_
-  std::condition_variable done_cv_;   // Write() callers wait for Job::done
   std::deque<Job*> queue_;
   bool closing_ = false;
   int64_t commits_ = 0;
