@@ -270,23 +270,26 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
                        previous->username != row.username || previous->link_key != row.link_key ||
                        previous->mail_key != row.mail_key;
   if (changed) {
-    auto put = tx.PutEffectiveUser(row);
+    // Moved in: the store returns it as stored, so the body is not copied on the writer.
+    auto put = tx.PutEffectiveUser(std::move(row));
     if (!put) return put.error();
+    const store::EffectiveUserRow& written = *put;
     Json core = RenderUserCore(*put);
     if (!previous || RenderUserCore(*previous) != core) {
       if (Status s = Change("User", "upsert", plan.id, "", std::move(core)); !s) return s;
     }
-    if (previous && previous->username_key != row.username_key) {
+    if (previous && previous->username_key != written.username_key) {
       freed_usernames.insert(previous->username_key);
     }
-    if (!row.link_key.empty() && (!previous || previous->link_key != row.link_key)) {
-      acquired_keys.insert(row.link_key);
+    if (!written.link_key.empty() && (!previous || previous->link_key != written.link_key)) {
+      acquired_keys.insert(written.link_key);
     }
     if (!previous) {
       ++counts.created;
     } else {
-      if (previous->state != row.state) ++(row.state == "disabled" ? counts.disabled : counts.enabled);
-      if (AttributeValuesDiffer(previous->body, row.body)) ++counts.updated;
+      if (previous->state != written.state)
+        ++(written.state == "disabled" ? counts.disabled : counts.enabled);
+      if (AttributeValuesDiffer(previous->body, written.body)) ++counts.updated;
     }
   }
   for (const auto& gid : after) {

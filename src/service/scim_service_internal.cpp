@@ -143,25 +143,26 @@ Status CheckGroupNameFree(store::Transaction& tx, int64_t conn, const store::Sto
 }
 
 Result<store::StoredResource> PutIndexed(store::Transaction& tx, int64_t conn,
-                                         const store::StoredResource& r, const Json* before) {
+                                         store::StoredResource r, const Json* before) {
   if (r.type == ResourceType::kGroup) {
     if (Status s = CheckGroupNameFree(tx, conn, r, before); !s) return s.error();
   }
   std::optional<std::string> unique_key;
   std::vector<store::IndexEntry> index;
   IndexOf(r.type, r.body, unique_key, index);
-  auto stored = tx.PutResource(conn, r, unique_key, index);
-  if (!stored && stored.error().code == ErrorCode::kUniqueness && r.type == ResourceType::kUser) {
+  const ResourceType type = r.type;
+  std::string user_name = type == ResourceType::kUser ? r.body.value("userName", "") : "";
+  auto stored = tx.PutResource(conn, std::move(r), unique_key, index);
+  if (!stored && stored.error().code == ErrorCode::kUniqueness && type == ResourceType::kUser) {
     return MakeError(ErrorCode::kUniqueness,
-                     "userName \"" + r.body.value("userName", "") +
+                     "userName \"" + user_name +
                          "\" is already taken in this connection (compared case-insensitively)");
   }
   return stored;
 }
 
-Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType type,
-                    const store::StoredResource& r, bool include_members, bool include_groups) {
-  Json out = r.body;
+Json RenderCore(const CallContext& ctx, ResourceType type, store::StoredResource r) {
+  Json out = std::move(r.body);
   out["id"] = r.id;
   std::string location = ctx.base_url + "/" + Endpoint(type) + "/" + r.id;
   out["meta"] = {{"resourceType", std::string(scim::ResourceTypeName(type))},
@@ -169,6 +170,12 @@ Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType
                  {"lastModified", FormatRfc3339(r.last_modified)},
                  {"location", location},
                  {"version", VersionETag(r.version)}};
+  return out;
+}
+
+Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType type,
+                    const store::StoredResource& r, bool include_members, bool include_groups) {
+  Json out = RenderCore(ctx, type, r);
   int64_t conn = ctx.connection->id;
   if (type == ResourceType::kGroup && include_members) {
     auto members = tx.ListMembers(conn, r.id);

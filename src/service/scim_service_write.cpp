@@ -1,4 +1,5 @@
 // ScimService writes: create, replace, PATCH and delete of one resource.
+#include <optional>
 #include <set>
 
 #include "base/uuid.h"
@@ -91,6 +92,7 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
 
   WriteResult out;
   const int64_t conn = ctx.connection->id;
+  std::optional<store::StoredResource> created_user;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
     auto stored = PutIndexed(tx, conn, r);
     if (!stored) return stored.error();
@@ -102,18 +104,24 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
       if (*added) affected.insert(m.value("value", ""));
     }
     if (Status s = Observe(tx, ctx, "create", std::move(affected)); !s) return s;
-    // A user just created is in no group yet (a member must exist before a group can name
-    // it, and the id is new), so its `groups` lookup is skipped: one query less on the writer.
-    auto json = Render(tx, ctx, type, *stored, true, /*include_groups=*/false);
-    if (!json) return json.error();
-    out.resource = std::move(*json);
     out.etag = VersionETag(stored->version);
+    if (type == ResourceType::kUser) {
+      // A user just created is in no group yet (a member must exist before a group can name
+      // it, and the id is new): its answer needs nothing more from the store, so it is rendered
+      // after the commit on this request's thread, not on the writer every write waits for.
+      created_user = std::move(*stored);
+    } else {
+      auto json = Render(tx, ctx, type, *stored, true, /*include_groups=*/false);
+      if (!json) return json.error();
+      out.resource = std::move(*json);
+    }
     return tx.AppendAudit(SuccessRecord(ctx, clock_, "create", type, r.id, 201));
   });
   if (!st) {
     (void)AuditFailure(ctx, "create", type, "", st.error());
     return st.error();
   }
+  if (created_user) out.resource = RenderCore(ctx, type, std::move(*created_user));
   return out;
 }
 
@@ -312,19 +320,27 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
         new_body.value("displayName", "") != existing->body.value("displayName", "")) {
       if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
     }
-    store::StoredResource stored = *existing;
+    // The stored body is copied only when it is kept: a changed one is replaced whole.
+    store::StoredResource stored;
     if (body_changed) {
-      store::StoredResource r = *existing;
+      store::StoredResource r;
+      r.id = existing->id;
+      r.type = existing->type;
+      r.version = existing->version;
+      r.created = existing->created;
       r.body = std::move(new_body);
       r.last_modified = clock_.Now();
-      auto put = PutIndexed(tx, conn, r, &existing->body);
+      auto put = PutIndexed(tx, conn, std::move(r), &existing->body);
       if (!put) return put.error();
-      stored = *put;
-    } else if (members.changed()) {
-      TimePoint now = clock_.Now();
-      if (Status s = tx.TouchResource(conn, type, id, now); !s) return s;
-      stored.version += 1;
-      stored.last_modified = now;
+      stored = std::move(*put);
+    } else {
+      stored = *existing;
+      if (members.changed()) {
+        TimePoint now = clock_.Now();
+        if (Status s = tx.TouchResource(conn, type, id, now); !s) return s;
+        stored.version += 1;
+        stored.last_modified = now;
+      }
     }
     if (Status s = Observe(tx, ctx, "patch", std::move(affected)); !s) return s;
     auto json = Render(tx, ctx, type, stored, include_members, true);

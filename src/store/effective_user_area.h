@@ -85,7 +85,9 @@ class EffectiveUserArea {
   virtual Result<std::vector<EffectiveUserRow>> FindEffectiveUsersByLinkKey(
       const std::string& directory, const std::string& link_key) = 0;
   // Inserts or updates by (directory, id); kUniqueness if username_key is held by another user.
-  virtual Result<EffectiveUserRow> PutEffectiveUser(const EffectiveUserRow& row) = 0;
+  // Returns `row` as stored (version, created). By value: a caller that moves its row in spares
+  // a copy of the body on the writer.
+  virtual Result<EffectiveUserRow> PutEffectiveUser(EffectiveUserRow row) = 0;
   // Deletes the user, its memberships (the groups' versions increase) and its links. kNotFound.
   virtual Status DeleteEffectiveUser(const std::string& directory, const std::string& id) = 0;
   virtual Result<int64_t> CountEffectiveUsers(const std::string& directory) = 0;

@@ -68,8 +68,9 @@ class MirrorArea {
   // Inserts or updates (by id). `unique_key`, when set, must be unique among resources of this
   // type in the connection (kUniqueness otherwise). `index` replaces the resource's index
   // entries. The store sets version (1 on insert, previous + 1 on update) and keeps `created`
-  // of an existing row; returns the stored row.
-  virtual Result<StoredResource> PutResource(int64_t connection_id, const StoredResource& resource,
+  // of an existing row; returns the stored row (`resource`, moved back out: a caller that moves
+  // its resource in spares a copy of the body on the writer).
+  virtual Result<StoredResource> PutResource(int64_t connection_id, StoredResource resource,
                                              const std::optional<std::string>& unique_key,
                                              const std::vector<IndexEntry>& index) = 0;
   // Deletes the resource, its index entries, its own members (if a group) and its membership in

@@ -59,7 +59,7 @@ Result<std::vector<EffectiveUserRow>> PgTransaction::FindEffectiveUsersByLinkKey
                                      "searching effective users"));
 }
 
-Result<EffectiveUserRow> PgTransaction::PutEffectiveUser(const EffectiveUserRow& row) {
+Result<EffectiveUserRow> PgTransaction::PutEffectiveUser(EffectiveUserRow row) {
   if (auto w = CheckWritable(); !w) return w.error();
   auto existing = db_.Exec(sql::kGetEffectiveUser, {row.directory, row.id},
                            "reading an effective user");
@@ -71,7 +71,6 @@ Result<EffectiveUserRow> PgTransaction::PutEffectiveUser(const EffectiveUserRow&
     return MakeError(ErrorCode::kUniqueness,
                      "username \"" + row.username + "\" is taken in directory " + row.directory);
   };
-  EffectiveUserRow stored = row;
   std::string body = DumpJson(row.body);
   if (existing->Rows() > 0) {
     auto r = db_.ExecGuarded(sql::kUpdateEffectiveUser,
@@ -79,8 +78,8 @@ Result<EffectiveUserRow> PgTransaction::PutEffectiveUser(const EffectiveUserRow&
                               row.state, body, Millis(row.last_modified), row.mail_key},
                              "updating an effective user");
     if (!r) return taken(r.error());
-    stored.version = existing->Int(0, 8) + 1;
-    stored.created = FromUnixMillis(existing->Int(0, 9));
+    row.version = existing->Int(0, 8) + 1;
+    row.created = FromUnixMillis(existing->Int(0, 9));
   } else {
     auto r = db_.ExecGuarded(sql::kInsertEffectiveUser,
                              {row.directory, row.id, row.username, row.username_key, link_key,
@@ -88,11 +87,11 @@ Result<EffectiveUserRow> PgTransaction::PutEffectiveUser(const EffectiveUserRow&
                               row.mail_key},
                              "adding an effective user");
     if (!r) return taken(r.error());
-    stored.version = 1;
-    stored.created = Stored(row.created);
+    row.version = 1;
+    row.created = Stored(row.created);
   }
-  stored.last_modified = Stored(row.last_modified);
-  return stored;
+  row.last_modified = Stored(row.last_modified);
+  return row;  // the caller's row, moved in and back out
 }
 
 Status PgTransaction::DeleteEffectiveUser(const std::string& directory, const std::string& id) {

@@ -97,8 +97,7 @@ Result<int64_t> PgTransaction::GetResourceVersion(int64_t connection_id, scim::R
   return head->Int(0, 1);
 }
 
-Result<StoredResource> PgTransaction::PutResource(int64_t connection_id,
-                                                  const StoredResource& resource,
+Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredResource resource,
                                                   const std::optional<std::string>& unique_key,
                                                   const std::vector<IndexEntry>& index) {
   if (auto w = CheckWritable(); !w) return w.error();
@@ -108,7 +107,6 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id,
   auto existing = db_.Exec(sql::kResourceHead, {Num(connection_id), type, resource.id},
                            "reading a resource");
   if (!existing) return existing.error();
-  StoredResource stored = resource;
   std::string body = DumpJson(resource.body);
   PgParam key;
   if (unique_key) key = *unique_key;
@@ -128,8 +126,8 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id,
                                    {Num(pk), body, Millis(resource.last_modified), key},
                                    "updating a resource");
     if (!updated) return taken(updated.error());
-    stored.version = existing->Int(0, 1) + 1;
-    stored.created = FromUnixMillis(existing->Int(0, 2));
+    resource.version = existing->Int(0, 1) + 1;
+    resource.created = FromUnixMillis(existing->Int(0, 2));
     // Most updates keep every entry: then the index is not rewritten.
     auto current = db_.Exec(sql::kIndexOf, {Num(pk)}, "reading index entries");
     if (!current) return current.error();
@@ -152,7 +150,7 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id,
       return taken(inserted.error());
     }
     pk = inserted->Int(0, 0);
-    stored.version = 1;
+    resource.version = 1;
   }
   for (const IndexEntry& entry : index) {
     if (!write_index) break;
@@ -161,13 +159,13 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id,
                      {Num(connection_id), type, entry.attr, entry.value, Num(pk)},
                      "indexing a resource");
   }
-  stored.created = Stored(stored.created);
-  stored.last_modified = Stored(stored.last_modified);
+  resource.created = Stored(resource.created);
+  resource.last_modified = Stored(resource.last_modified);
   if (resource.type == scim::ResourceType::kUser) {
-    written_user_.emplace(connection_id, stored);
+    written_user_.emplace(connection_id, resource);
     written_user_->second.body_text.clear();  // GetResource returns the parsed body only
   }
-  return stored;
+  return resource;  // the caller's, moved in and back out
 }
 
 Status PgTransaction::DeleteResource(int64_t connection_id, scim::ResourceType type,

@@ -69,7 +69,7 @@ class PgTransaction final : public Transaction {
                                          const std::string& id) override;
   Result<int64_t> GetResourceVersion(int64_t connection_id, scim::ResourceType type,
                                      const std::string& id) override;
-  Result<StoredResource> PutResource(int64_t connection_id, const StoredResource& resource,
+  Result<StoredResource> PutResource(int64_t connection_id, StoredResource resource,
                                      const std::optional<std::string>& unique_key,
                                      const std::vector<IndexEntry>& index) override;
   Status DeleteResource(int64_t connection_id, scim::ResourceType type,
@@ -125,7 +125,7 @@ class PgTransaction final : public Transaction {
                                                        const std::string& username_key) override;
   Result<std::vector<EffectiveUserRow>> FindEffectiveUsersByLinkKey(
       const std::string& directory, const std::string& link_key) override;
-  Result<EffectiveUserRow> PutEffectiveUser(const EffectiveUserRow& row) override;
+  Result<EffectiveUserRow> PutEffectiveUser(EffectiveUserRow row) override;
   Status DeleteEffectiveUser(const std::string& directory, const std::string& id) override;
   Result<int64_t> CountEffectiveUsers(const std::string& directory) override;
   Result<std::vector<EffectiveUserRow>> ListEffectiveUsers(const std::string& directory,

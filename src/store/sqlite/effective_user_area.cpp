@@ -49,7 +49,7 @@ Result<std::vector<EffectiveUserRow>> SqliteTransaction::FindEffectiveUsersByLin
   return Rows<EffectiveUserRow>(*select, "searching effective users", ReadEUser());
 }
 
-Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(const EffectiveUserRow& row) {
+Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(EffectiveUserRow row) {
   if (auto w = CheckWritable(); !w) return w.error();
   struct Existing {
     int64_t pk;
@@ -72,7 +72,6 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(const EffectiveUser
     return MakeError(ErrorCode::kUniqueness,
                      "username \"" + row.username + "\" is taken in directory " + row.directory);
   };
-  EffectiveUserRow stored = row;
   if (existing) {
     auto update = db_.Prepare(sql::kUpdateEffectiveUser);
     if (!update) return update.error();
@@ -85,8 +84,8 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(const EffectiveUser
         .Bind(8, row.mail_key);
     codec_.Bind(*update, 6, BodyKind::kEffectiveUser, DumpJson(row.body));
     if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
-    stored.version = existing->version + 1;
-    stored.created = FromUnixMillis(existing->created_ms);
+    row.version = existing->version + 1;
+    row.created = FromUnixMillis(existing->created_ms);
   } else {
     auto insert = db_.Prepare(sql::kInsertEffectiveUser);
     if (!insert) return insert.error();
@@ -101,11 +100,11 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(const EffectiveUser
         .Bind(10, row.mail_key);
     codec_.Bind(*insert, 7, BodyKind::kEffectiveUser, DumpJson(row.body));
     if (auto ran = insert->Run("adding an effective user"); !ran) return taken(ran.error());
-    stored.version = 1;
-    stored.created = Stored(row.created);
+    row.version = 1;
+    row.created = Stored(row.created);
   }
-  stored.last_modified = Stored(row.last_modified);
-  return stored;
+  row.last_modified = Stored(row.last_modified);
+  return row;  // the caller's row, moved in and back out
 }
 
 Status SqliteTransaction::DeleteEffectiveUser(const std::string& directory, const std::string& id) {

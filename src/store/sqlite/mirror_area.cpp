@@ -80,7 +80,7 @@ Result<int64_t> SqliteTransaction::GetResourceVersion(int64_t connection_id,
 }
 
 Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
-                                                      const StoredResource& resource,
+                                                      StoredResource resource,
                                                       const std::optional<std::string>& unique_key,
                                                       const std::vector<IndexEntry>& index) {
   if (auto w = CheckWritable(); !w) return w.error();
@@ -88,7 +88,6 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   // Only the existing row's pk, version and creation time are needed: skip reading its body.
   auto existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone);
   if (!existing) return existing.error();
-  StoredResource stored = resource;
   int64_t pk = 0;
   std::string body = DumpJson(resource.body);
   bool write_index = true;
@@ -107,8 +106,8 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
     update->Bind(1, pk).Bind(3, ToUnixMillis(resource.last_modified)).Bind(4, unique_key);
     BindBody(*update, 2, resource.type, body);
     if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
-    stored.version = existing->second->version + 1;
-    stored.created = existing->second->created;
+    resource.version = existing->second->version + 1;
+    resource.created = existing->second->created;
     // Most updates (a PATCH of displayName or active) keep every entry: then the index pages
     // are not rewritten (four random pages of a user's write, issue #13 item 3).
     auto same = SameIndex(pk, index);
@@ -136,7 +135,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
       return taken(ran.error());
     }
     pk = db_.LastInsertRowid();
-    stored.version = 1;
+    resource.version = 1;
   }
   for (const IndexEntry& entry : index) {
     if (!write_index) break;
@@ -150,13 +149,13 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
     if (auto ran = insert->Run("indexing a resource"); !ran) return ran.error();
   }
   // Round-trip through the stored milliseconds so the caller sees what a later Get returns.
-  stored.created = FromUnixMillis(ToUnixMillis(stored.created));
-  stored.last_modified = FromUnixMillis(ToUnixMillis(stored.last_modified));
+  resource.created = FromUnixMillis(ToUnixMillis(resource.created));
+  resource.last_modified = FromUnixMillis(ToUnixMillis(resource.last_modified));
   if (resource.type == scim::ResourceType::kUser) {
-    written_user_ = WrittenUser{connection_id, stored};
+    written_user_ = WrittenUser{connection_id, resource};
     written_user_->resource.body_text.clear();  // GetResource returns the parsed body only
   }
-  return stored;
+  return resource;  // the caller's, moved in and back out
 }
 
 Status SqliteTransaction::DeleteResource(int64_t connection_id, scim::ResourceType type,
