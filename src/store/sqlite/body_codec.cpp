@@ -14,7 +14,11 @@ namespace {
 
 constexpr unsigned char kFormat = 1;
 constexpr size_t kHeader = 5;  // format byte + dictionary id
-constexpr int kLevel = 3;
+// Level 1, not zstd's default 3: on bodies of 1-2 KB against a trained dictionary the two give
+// the same size (20,000 users: a 52.46 MB folder at level 1, 52.70 at 3), and level 1 took the
+// writer's compression from 10.7% to 7.0% of its CPU (perf, 20,000 creates; eighteenth session).
+// Only compression depends on it: bodies written at any level read back alike.
+constexpr int kLevel = 1;
 constexpr size_t kDictionaryCapacity = 32 * 1024;
 constexpr size_t kMaxSampleBytes = 4096;   // longer bodies are cut: typical ones matter
 constexpr size_t kMaxDecoded = 64u << 20;  // larger than any body the server accepts
