@@ -55,8 +55,8 @@ enum class UserSearchIndex { kUsername, kMail, kGroup, kState };
 // e-mail prefix names few users, a username prefix usually few, a group as many as it has
 // members). A state drives only when it is "disabled": nearly everyone is active, so "active"
 // is the username order with the state checked row by row, and the state index holds only the
-// users who are not active (SQLite migration 19). A fixed rule, not an estimate per call, keeps
-// a cursor valid from page to page.
+// users who are not active (SQLite migration 19, PostgreSQL 10). A fixed rule, not an estimate per
+// call, keeps a cursor valid from page to page.
 inline UserSearchIndex DrivingIndex(const EffectiveUserSearch& search) {
   if (!search.mail_prefix.empty()) return UserSearchIndex::kMail;
   if (!search.username_prefix.empty()) return UserSearchIndex::kUsername;

@@ -93,7 +93,8 @@ inline constexpr std::string_view kListChangesOf =
     "WHERE directory = $1 AND id = $4 AND seq > $2::bigint "
     "UNION ALL "
     "SELECT seq, time_ms, directory, type, op, id, member_id, resource, cause FROM changes "
-    "WHERE directory = $1 AND member_id = $4 AND id <> $4 AND seq > $2::bigint "
+    "WHERE directory = $1 AND member_id = $4 AND member_id <> '' AND id <> $4 "
+    "AND seq > $2::bigint "
     "ORDER BY seq LIMIT $3::bigint";
 inline constexpr std::string_view kLastChangeSeq =
     "SELECT seq FROM changes WHERE directory = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
@@ -575,13 +576,18 @@ inline constexpr std::string_view kSearchUsersByGroup =
     "WHERE m.group_pk = $7::bigint AND m.user_pk > $9::bigint AND u.directory = $1 AND "
     IDSYNC_PG_SEARCH_NAME_RESIDUAL " AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL " AND "
     IDSYNC_PG_SEARCH_STATE_RESIDUAL " AND $8::text IS NOT NULL ORDER BY m.user_pk LIMIT $10::bigint";
-// effective_users_by_state: (directory, state, username_key COLLATE "C").
+// effective_users_by_state: (directory, state, username_key COLLATE "C"), of the users who are
+// not active (migration 10; "active" is searched in username order). The literal `<> 'active'`
+// lets a generic plan use that partial index.
 inline constexpr std::string_view kSearchUsersByState =
-    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = $1 AND "
-    "u.state = $6 AND " IDSYNC_PG_C("u.username_key") " > $8 AND "
-    IDSYNC_PG_SEARCH_NAME_RESIDUAL " AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL " AND "
-    IDSYNC_PG_SEARCH_GROUP_RESIDUAL " AND $9::bigint >= 0 ORDER BY "
-    IDSYNC_PG_C("u.username_key") " LIMIT $10::bigint";
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U
+    " FROM effective_users u WHERE u.directory = $1 AND "
+    "u.state = $6 AND u.state <> 'active' AND " IDSYNC_PG_C(
+        "u.username_key") " > $8 AND " IDSYNC_PG_SEARCH_NAME_RESIDUAL
+                          " AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL
+                          " AND " IDSYNC_PG_SEARCH_GROUP_RESIDUAL
+                          " AND $9::bigint >= 0 ORDER BY " IDSYNC_PG_C(
+                              "u.username_key") " LIMIT $10::bigint";
 #undef IDSYNC_PG_SEARCH_NAME_RESIDUAL
 #undef IDSYNC_PG_SEARCH_MAIL_RESIDUAL
 #undef IDSYNC_PG_SEARCH_STATE_RESIDUAL

@@ -45,6 +45,16 @@ TEST(PostgresQueryPlans, SearchesAndLdapLookupsReadOneIndexRange) {
       "FROM generate_series(1, 50) i;"
       "INSERT INTO effective_members(group_pk, user_pk, ord) SELECT g.pk, u.pk, u.pk "
       "FROM effective_groups g, effective_users u WHERE g.pk = u.pk % 50 + 1;"
+      "INSERT INTO connections(uuid, name, directory, kind, enabled, created_ms, settings) "
+      "VALUES ('c1', 'c1', 'users', 'scim', true, 0, '{}');"
+      "INSERT INTO source_links(connection_id, source_user_id, directory, effective_user_id, "
+      "deleted) SELECT c.id, 's' || i, 'users', 'u' || i, false FROM connections c, "
+      "generate_series(1, 5000) i;"
+      "INSERT INTO changes(seq, directory, time_ms, type, op, id, member_id, resource, cause) "
+      "SELECT i, 'users', 0, CASE WHEN i % 5 = 0 THEN 'Membership' ELSE 'User' END, 'upsert', "
+      "CASE WHEN i % 5 = 0 THEN 'g' || (i % 50 + 1) ELSE 'u' || i END, "
+      "CASE WHEN i % 5 = 0 THEN 'u' || i ELSE '' END, NULL, '{}' "
+      "FROM generate_series(1, 5000) i;"
       "ANALYZE",
       "filling the directory"));
   ASSERT_TRUE(conn->ExecScript("SET enable_seqscan = off", "setting up"));
@@ -75,6 +85,14 @@ TEST(PostgresQueryPlans, SearchesAndLdapLookupsReadOneIndexRange) {
        "regexp_replace", false},
       {Plan(*conn, sql::kGroupsByLdapName, {"users", "group 3"}), "effective_groups_by_ldap_name",
        "regexp_replace", false},
+      // Migration 10: the links of a user by the one index of links by effective user, and a
+      // member's changes by the partial index of membership changes.
+      {Plan(*conn, sql::kLinksOf, {"users", "u12"}), "source_links_by_effective",
+       "effective_user_id", false},
+      {Plan(*conn, sql::kDeleteLinksOfUser, {"users", "u12"}), "source_links_by_effective",
+       "effective_user_id", false},
+      {Plan(*conn, sql::kListChangesOf, {"users", "0", "10", "u15"}), "changes_by_member",
+       "member_id", false},
   };
   for (const Case& c : cases) {
     EXPECT_NE(c.plan.find("Scan using " + c.index), std::string::npos) << c.plan;
