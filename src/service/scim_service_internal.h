@@ -70,17 +70,16 @@ Status CheckGroupNameFree(store::Transaction& tx, int64_t conn, const store::Sto
 
 // Stores `r` with the index entries and unique key of its body; a taken userName or group
 // displayName becomes an error that names it. `before` is the stored body `r` replaces (null
-// on create).
-// `r` by value: a caller that moves it in (a resource built inside the job) spares a copy of its
-// body on the writer; a job must not move from what it captured, since the PostgreSQL store
-// reruns a job after a serialization conflict.
+// on create). `r` by value: a caller that moves it in (a resource built inside the job) spares a
+// copy of its body on the writer; a job must not move from what it captured, since the PostgreSQL
+// store reruns a job after a serialization conflict.
 Result<store::StoredResource> PutIndexed(store::Transaction& tx, int64_t conn,
                                          store::StoredResource r, const Json* before = nullptr);
 
-// Full SCIM representation of a stored resource.
 // The resource as SCIM returns it without members or groups: its body, id and meta. Needs no
 // transaction; `r` by value, so that a caller done with it moves it in.
 Json RenderCore(const CallContext& ctx, ResourceType type, store::StoredResource r);
+// Full SCIM representation of a stored resource.
 Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType type,
                     const store::StoredResource& r, bool include_members, bool include_groups);
 
