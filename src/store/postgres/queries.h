@@ -579,15 +579,14 @@ inline constexpr std::string_view kSearchUsersByGroup =
 // effective_users_by_state: (directory, state, username_key COLLATE "C"), of the users who are
 // not active (migration 10; "active" is searched in username order). The literal `<> 'active'`
 // lets a generic plan use that partial index.
+// clang-format off
 inline constexpr std::string_view kSearchUsersByState =
-    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U
-    " FROM effective_users u WHERE u.directory = $1 AND "
-    "u.state = $6 AND u.state <> 'active' AND " IDSYNC_PG_C(
-        "u.username_key") " > $8 AND " IDSYNC_PG_SEARCH_NAME_RESIDUAL
-                          " AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL
-                          " AND " IDSYNC_PG_SEARCH_GROUP_RESIDUAL
-                          " AND $9::bigint >= 0 ORDER BY " IDSYNC_PG_C(
-                              "u.username_key") " LIMIT $10::bigint";
+    "SELECT " IDSYNC_PG_EUSER_COLUMNS_U " FROM effective_users u WHERE u.directory = $1 AND "
+    "u.state = $6 AND u.state <> 'active' AND " IDSYNC_PG_C("u.username_key") " > $8 AND "
+    IDSYNC_PG_SEARCH_NAME_RESIDUAL " AND " IDSYNC_PG_SEARCH_MAIL_RESIDUAL " AND "
+    IDSYNC_PG_SEARCH_GROUP_RESIDUAL " AND $9::bigint >= 0 ORDER BY "
+    IDSYNC_PG_C("u.username_key") " LIMIT $10::bigint";
+// clang-format on
 #undef IDSYNC_PG_SEARCH_NAME_RESIDUAL
 #undef IDSYNC_PG_SEARCH_MAIL_RESIDUAL
 #undef IDSYNC_PG_SEARCH_STATE_RESIDUAL

@@ -116,55 +116,19 @@ int WalWrite(sqlite3_file* file, const void* data, int amount, sqlite3_int64 off
   return SQLITE_OK;
 }
 
-int WalTruncate(sqlite3_file* file, sqlite3_int64 size) {
+// Every other method of the file: `FlushThen` writes the run first (the rule of the header:
+// before any other operation on the file), `Forward` only passes the call on.
+template <auto Method, class... Args>
+int FlushThen(sqlite3_file* file, Args... args) {
   WalFile* f = Wal(file);
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return Real(f).xTruncate(f->real, size);
+  return (Real(f).*Method)(f->real, args...);
 }
 
-int WalSync(sqlite3_file* file, int flags) {
+template <auto Method, class... Args>
+int Forward(sqlite3_file* file, Args... args) {
   WalFile* f = Wal(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return Real(f).xSync(f->real, flags);
-}
-
-int WalFileSize(sqlite3_file* file, sqlite3_int64* size) {
-  WalFile* f = Wal(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return Real(f).xFileSize(f->real, size);
-}
-
-int WalLock(sqlite3_file* file, int level) {
-  WalFile* f = Wal(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return Real(f).xLock(f->real, level);
-}
-
-int WalUnlock(sqlite3_file* file, int level) {
-  WalFile* f = Wal(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return Real(f).xUnlock(f->real, level);
-}
-
-int WalCheckReservedLock(sqlite3_file* file, int* out) {
-  WalFile* f = Wal(file);
-  return Real(f).xCheckReservedLock(f->real, out);
-}
-
-int WalFileControl(sqlite3_file* file, int op, void* arg) {
-  WalFile* f = Wal(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return Real(f).xFileControl(f->real, op, arg);
-}
-
-int WalSectorSize(sqlite3_file* file) {
-  WalFile* f = Wal(file);
-  return Real(f).xSectorSize(f->real);
-}
-
-int WalDeviceCharacteristics(sqlite3_file* file) {
-  WalFile* f = Wal(file);
-  return Real(f).xDeviceCharacteristics(f->real);
+  return (Real(f).*Method)(f->real, args...);
 }
 
 // A WAL file has no shared memory of its own (the wal-index belongs to the database file);
@@ -207,25 +171,25 @@ int WalUnfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
 }
 
 const sqlite3_io_methods kWalMethods = {
-    3,
-    WalClose,
-    WalRead,
-    WalWrite,
-    WalTruncate,
-    WalSync,
-    WalFileSize,
-    WalLock,
-    WalUnlock,
-    WalCheckReservedLock,
-    WalFileControl,
-    WalSectorSize,
-    WalDeviceCharacteristics,
-    WalShmMap,
-    WalShmLock,
-    WalShmBarrier,
-    WalShmUnmap,
-    WalFetch,
-    WalUnfetch,
+    .iVersion = 3,
+    .xClose = WalClose,
+    .xRead = WalRead,
+    .xWrite = WalWrite,
+    .xTruncate = FlushThen<&sqlite3_io_methods::xTruncate, sqlite3_int64>,
+    .xSync = FlushThen<&sqlite3_io_methods::xSync, int>,
+    .xFileSize = FlushThen<&sqlite3_io_methods::xFileSize, sqlite3_int64*>,
+    .xLock = FlushThen<&sqlite3_io_methods::xLock, int>,
+    .xUnlock = FlushThen<&sqlite3_io_methods::xUnlock, int>,
+    .xCheckReservedLock = Forward<&sqlite3_io_methods::xCheckReservedLock, int*>,
+    .xFileControl = FlushThen<&sqlite3_io_methods::xFileControl, int, void*>,
+    .xSectorSize = Forward<&sqlite3_io_methods::xSectorSize>,
+    .xDeviceCharacteristics = Forward<&sqlite3_io_methods::xDeviceCharacteristics>,
+    .xShmMap = WalShmMap,
+    .xShmLock = WalShmLock,
+    .xShmBarrier = WalShmBarrier,
+    .xShmUnmap = WalShmUnmap,
+    .xFetch = WalFetch,
+    .xUnfetch = WalUnfetch,
 };
 
 sqlite3_vfs* Under(sqlite3_vfs* vfs) {
