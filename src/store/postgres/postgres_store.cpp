@@ -35,7 +35,8 @@ bool IsPostgresUrl(const std::string& location) {
 PostgresStore::PostgresStore(std::string url, PostgresStoreOptions options)
     : url_(std::move(url)),
       options_(options),
-      clock_(options.clock ? *options.clock : SystemClock::Instance()) {}
+      clock_(options.clock ? *options.clock : SystemClock::Instance()),
+      statistics_(url_) {}
 
 PostgresStore::~PostgresStore() { Close(); }
 
@@ -200,6 +201,7 @@ void PostgresStore::RunBatch(const std::vector<QueuedWrite*>& batch) {
     }
     committed_.fetch_add(static_cast<int64_t>(succeeded), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
+    statistics_.NoteWrites(static_cast<int64_t>(succeeded));
     if (appended) {
       // Committed and durable: the writes stand whatever happens next. Their changes are
       // numbered now, before the callers answer, so that a reader of the feed that follows a
@@ -290,6 +292,7 @@ void PostgresStore::Close() {
     listener = std::move(listener_);
   }
   listener.reset();  // joins its thread: no `wake` call after Close returns
+  statistics_.Stop();
 }
 
 }  // namespace idsync::store::postgres

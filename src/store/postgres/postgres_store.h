@@ -17,6 +17,7 @@
 #include "base/time.h"
 #include "store/postgres/change_listener.h"
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/planner_statistics.h"
 #include "store/store.h"
 
 namespace idsync::store::postgres {
@@ -90,6 +91,7 @@ class PostgresStore final : public Store {
   size_t open_ = 0;
   bool closed_ = false;
   std::unique_ptr<ChangeListener> listener_;  // guarded by mu_; stopped outside it
+  PlannerStatistics statistics_;  // ANALYZE of the tables a bulk import grows; stopped by Close
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<QueuedWrite*> queue_;  // guarded by queue_mu_

@@ -56,6 +56,15 @@ inline constexpr std::string_view kListTokens =
 inline constexpr std::string_view kConfigGeneration =
     "SELECT value FROM config_generation WHERE id = 1";
 
+// --- planner statistics (planner_statistics.h): this schema's tables of at least $1 rows whose
+// rows changed since their last ANALYZE reach half the table (it doubled, or half of it was
+// rewritten). Smaller tables are left to autovacuum: one-row counters change all the time and
+// any plan of a small table is cheap.
+inline constexpr std::string_view kTablesToAnalyze =
+    "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables "
+    "WHERE schemaname = current_schema() AND n_live_tup >= $1::bigint "
+    "AND n_mod_since_analyze * 2 >= n_live_tup ORDER BY relname";
+
 // --- change feed (migrations.cpp explains why a change is numbered after its commit, by one
 // sequencer at a time, and not in the writing transaction)
 inline constexpr std::string_view kInsertChange =
