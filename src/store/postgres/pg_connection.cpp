@@ -155,16 +155,32 @@ void PgConnection::ExecDeferred(std::string_view sql, std::vector<PgParam> param
   deferred_.push_back({std::string(sql), std::move(params), std::string(what)});
 }
 
+void PgConnection::DeferBegin(std::string_view begin) {
+  deferred_.push_back({std::string(begin), {}, "starting a transaction", /*prepare=*/false});
+  begin_queued_ = deferred_.size() == 1;
+}
+
+void PgConnection::DeferSavepoint(std::string_view name) {
+  savepoint_at_ = deferred_.size();
+  savepoint_queued_ = std::string(name);
+  deferred_.push_back({"SAVEPOINT " + savepoint_queued_,
+                       {},
+                       "setting a savepoint",
+                       /*prepare=*/false});
+}
+
 Result<std::vector<PgResult>> PgConnection::ExecPipeline(const std::vector<Step>& steps,
                                                         std::string_view what) {
   if (deferred_.empty()) return RunPipeline(steps, what);
   std::vector<Step> all;
   all.reserve(deferred_.size() + steps.size());
-  for (const Deferred& d : deferred_) all.push_back({d.sql, d.params, true, d.what});
+  for (const Deferred& d : deferred_) all.push_back({d.sql, d.params, d.prepare, d.what});
   all.insert(all.end(), steps.begin(), steps.end());
   auto ran = RunPipeline(all, what);
   const auto queued = static_cast<ptrdiff_t>(deferred_.size());
   deferred_.clear();  // sent; if one failed, the transaction is aborted anyway
+  begin_queued_ = false;
+  savepoint_queued_.clear();
   if (!ran) return ran.error();
   ran->erase(ran->begin(), ran->begin() + queued);
   return ran;
@@ -251,7 +267,16 @@ Status PgConnection::ExecScript(std::string_view sql, std::string_view what) {
 }
 
 Status PgConnection::Rollback(std::string_view what, std::string_view savepoint) {
+  if (!savepoint.empty() && savepoint == savepoint_queued_) {
+    deferred_.resize(savepoint_at_);  // the server never saw the savepoint
+    savepoint_queued_.clear();
+    return Status::Ok();
+  }
+  const bool unsent = begin_queued_;
   deferred_.clear();
+  begin_queued_ = false;
+  savepoint_queued_.clear();
+  if (unsent) return Status::Ok();  // nor the transaction
   if (savepoint.empty()) return Run("ROLLBACK", what);
   const std::string name(savepoint);
   return Run("ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name, what);

@@ -81,13 +81,20 @@ class PgConnection {
   // connection, in order, and that call answers its error (so a write that fails is never
   // acknowledged: COMMIT is the last call that can flush). Rollback drops what is queued.
   void ExecDeferred(std::string_view sql, std::vector<PgParam> params, std::string_view what);
+  // Opens a transaction with `begin` (a BEGIN statement) without a round trip of its own: it
+  // goes out with the next statement, as a queued write does. A Rollback before anything was
+  // sent sends nothing: the server never saw the transaction.
+  void DeferBegin(std::string_view begin);
+  // Sets savepoint `name` the same way. A Rollback to it before it went out drops it and what
+  // was queued after it, keeps what was queued before it, and sends nothing.
+  void DeferSavepoint(std::string_view name);
   // Runs one or more statements without parameters (migrations, BEGIN, SAVEPOINT), after what
   // is queued. Not for ROLLBACK: that is Rollback.
   Status ExecScript(std::string_view sql, std::string_view what);
   // Ends the open transaction with ROLLBACK, or with `savepoint` undoes what followed that
-  // savepoint and releases it (one round trip). What is queued is dropped, never sent: it was
-  // queued after the savepoint (a savepoint goes out after what was queued before it), so it is
-  // undone either way.
+  // savepoint and releases it (one round trip, none if the BEGIN or the savepoint is still
+  // queued: see DeferBegin, DeferSavepoint). What is queued after the savepoint is dropped, never
+  // sent: it is undone either way.
   Status Rollback(std::string_view what, std::string_view savepoint = {});
 
   // Ends the open transaction with COMMIT and checks that PostgreSQL really committed: in a
@@ -128,8 +135,14 @@ class PgConnection {
     std::string sql;
     std::vector<PgParam> params;
     std::string what;
+    bool prepare = true;
   };
   std::vector<Deferred> deferred_;  // ExecDeferred's queue
+  // While still queued (not sent): the transaction's BEGIN (at the front), and the last
+  // savepoint, by name, with its place in the queue.
+  bool begin_queued_ = false;
+  std::string savepoint_queued_;
+  size_t savepoint_at_ = 0;
 
   PGconn* conn_;
   std::string where_;

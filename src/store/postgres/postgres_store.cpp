@@ -96,12 +96,19 @@ Status PostgresStore::Read(const std::function<Status(Transaction&)>& job) {
   auto conn = Acquire();
   if (!conn) return conn.error();
   PgConnection& db = **conn;
-  Status result = db.ExecScript(sql::kBeginRead, "starting a read");
+  // BEGIN goes out with the job's first statement, COMMIT on its own: two round trips fewer
+  // than a read that asks one question had.
+  db.DeferBegin(sql::kBeginRead);
+  PgTransaction tx(db, /*writable=*/false, clock_);
+  Status result = job(tx);
   if (result) {
-    PgTransaction tx(db, /*writable=*/false, clock_);
-    result = job(tx);
-    Status ended = result ? db.ExecScript("COMMIT", "ending a read") : db.Rollback("ending a read");
-    if (result && !ended) result = ended;
+    auto ended = db.ExecPipeline({{"COMMIT", {}, false}}, "ending a read");
+    if (!ended) {
+      result = ended.error();
+      (void)db.Rollback("ending a read");
+    }
+  } else {
+    (void)db.Rollback("ending a read");
   }
   Release(std::move(*conn));
   return result;
@@ -152,17 +159,16 @@ void PostgresStore::RunBatch(const std::vector<QueuedWrite*>& batch) {
     }
     db.ResetConflict();
     for (QueuedWrite* w : batch) w->result = Status::Ok();
-    failed = db.ExecScript(sql::kBeginWrite, "starting a write");
-    if (!failed) break;
+    // BEGIN and each job's savepoint go out with the job's first statement (DeferBegin,
+    // DeferSavepoint): no round trip of their own.
+    db.DeferBegin(sql::kBeginWrite);
+    failed = Status::Ok();
     bool appended = false, conflict = false;
     size_t succeeded = 0;
     for (QueuedWrite* w : batch) {
       // Each job of several in its own savepoint: a job that fails leaves nothing behind and
       // the others commit (a job alone is rolled back whole instead: two round trips fewer).
-      if (several) {
-        failed = db.ExecScript("SAVEPOINT idsync_job", "starting a write");
-        if (!failed) break;
-      }
+      if (several) db.DeferSavepoint("idsync_job");
       PgTransaction tx(db, /*writable=*/true, clock_);
       w->result = (*w->job)(tx);
       // A job that lost a conflict in any statement (even one whose error it took for
@@ -174,7 +180,13 @@ void PostgresStore::RunBatch(const std::vector<QueuedWrite*>& batch) {
       if (w->result) {
         ++succeeded;
         appended = appended || tx.AppendedChanges();
-        if (several) failed = db.ExecScript("RELEASE SAVEPOINT idsync_job", "ending a write");
+        // The release goes out with what the job queued, so that a queued write that fails
+        // fails this job (the one that wrote it), before the next one starts.
+        if (several) {
+          auto released =
+              db.ExecPipeline({{"RELEASE SAVEPOINT idsync_job", {}, false}}, "ending a write");
+          if (!released) failed = released.error();
+        }
       } else if (several) {
         failed = db.Rollback("rolling back a write", "idsync_job");
       }

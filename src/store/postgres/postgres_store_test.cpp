@@ -113,6 +113,55 @@ TEST(PgConnection, DeferredWritesGoFirstInOrderAndAFailedOneFailsTheCommit) {
   EXPECT_EQ(rows(), "2,5,9");
 }
 
+// A deferred BEGIN or savepoint goes out with the next statement; rolled back before that, it
+// is dropped with what was queued after it and nothing reaches the server.
+TEST(PgConnection, DeferredBeginAndSavepointGoOutWithTheNextStatement) {
+  TestDatabase db;
+  auto conn = db.Connect();
+  ASSERT_TRUE(conn);
+  ASSERT_TRUE(conn->ExecScript("CREATE TABLE t(n int NOT NULL, v int UNIQUE)", "setting up"));
+  auto rows = [&]() -> std::string {
+    auto r = conn->Exec("SELECT coalesce(string_agg(n::text, ',' ORDER BY v), '') FROM t", {},
+                        "reading");
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->Text(0, 0) : "?";
+  };
+  // The transactions below are SERIALIZABLE; a statement outside them runs in the session's
+  // default, READ COMMITTED.
+  auto in_transaction = [&]() -> bool {
+    auto r = conn->Exec("SELECT current_setting('transaction_isolation')", {}, "asking");
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r && r->Text(0, 0) == "serializable";
+  };
+  const std::string insert = "INSERT INTO t VALUES ($1::int, $2::int)";
+
+  // Rolled back before anything went out: nothing was written and no transaction is open.
+  conn->DeferBegin("BEGIN ISOLATION LEVEL SERIALIZABLE");
+  conn->ExecDeferred(insert, {"1", "10"}, "dropped");
+  ASSERT_TRUE(conn->Rollback("t"));
+  EXPECT_FALSE(in_transaction());
+  EXPECT_EQ(rows(), "");
+
+  // The BEGIN goes out with the first statement: the transaction is open after it.
+  conn->DeferBegin("BEGIN ISOLATION LEVEL SERIALIZABLE");
+  ASSERT_TRUE(conn->Exec(insert, {"1", "10"}, "first"));
+  EXPECT_TRUE(in_transaction());
+  // A savepoint rolled back before it went out: what was queued before it stays queued, what
+  // followed it is dropped, and the transaction goes on.
+  conn->ExecDeferred(insert, {"2", "20"}, "queued before the savepoint");
+  conn->DeferSavepoint("job");
+  conn->ExecDeferred(insert, {"3", "30"}, "dropped with the savepoint");
+  ASSERT_TRUE(conn->Rollback("t", "job"));
+  // A savepoint that went out is rolled back on the server.
+  conn->DeferSavepoint("job");
+  ASSERT_TRUE(conn->Exec(insert, {"4", "40"}, "undone"));
+  ASSERT_TRUE(conn->Rollback("t", "job"));
+  ASSERT_TRUE(conn->Exec(insert, {"5", "50"}, "after"));
+  ASSERT_TRUE(conn->Commit("committing"));
+  EXPECT_FALSE(in_transaction());
+  EXPECT_EQ(rows(), "1,2,5");
+}
+
 TEST(PostgresStore, InstancesStartingTogetherApplyEachMigrationOnce) {
   TestDatabase db;
   std::vector<std::thread> starters;
