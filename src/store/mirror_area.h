@@ -69,7 +69,10 @@ class MirrorArea {
   // type in the connection (kUniqueness otherwise). `index` replaces the resource's index
   // entries. The store sets version (1 on insert, previous + 1 on update) and keeps `created`
   // of an existing row; returns the stored row (`resource`, moved back out: a caller that moves
-  // its resource in spares a copy of the body on the writer).
+  // its resource in spares a copy of the body on the writer). The caller's `resource.version`
+  // is only a hint: above 0 (the version it read) it expects the row to exist, 0 it expects a
+  // new one; a store may try the matching statement first (PostgreSQL saves a round trip) and
+  // is correct either way.
   virtual Result<StoredResource> PutResource(int64_t connection_id, StoredResource resource,
                                              const std::optional<std::string>& unique_key,
                                              const std::vector<IndexEntry>& index) = 0;

@@ -124,6 +124,7 @@ Result<std::string> LdapSync::Impl::PutUser(store::Transaction& tx, const store:
   r.type = ResourceType::kUser;
   r.body = p.body;
   r.created = r.last_modified = clock.Now();
+  if (existing) r.version = existing->version;  // PutResource's hint: an update
   std::vector<store::IndexEntry> index = {{"dn", DnKey(p.dn)}};
   if (!p.username.empty()) index.push_back({"username", FoldCase(p.username)});
   auto put = tx.PutResource(c.id, r, std::nullopt, index);
@@ -149,6 +150,7 @@ Result<std::string> LdapSync::Impl::PutGroup(store::Transaction& tx, const store
   r.type = ResourceType::kGroup;
   r.body = std::move(body);
   r.created = r.last_modified = clock.Now();
+  if (existing) r.version = existing->version;  // PutResource's hint: an update
   auto put = tx.PutResource(c.id, r, std::nullopt, {{"dn", DnKey(g.dn)}});
   if (!put) return put.error();
   return what;

@@ -14,6 +14,70 @@ namespace {
 
 using scim::ResourceType;
 
+// PutResource's version hint (mirror_area.h) never changes the outcome: an update announced
+// (version above 0) of a row that does not exist adds it, a create announced (0) of one that
+// exists replaces it, and a unique key taken is refused on either path, leaving the job usable.
+TEST_P(StoreAreas, MirrorPutIsRightWhateverTheVersionHint) {
+  MustWrite([&](Transaction& tx) -> Status {
+    auto absent = MakeResource(ResourceType::kUser, "h1", {{"userName", "hint1"}}, 1000);
+    absent.version = 7;  // "I read version 7": wrong, there is no such row
+    auto added = tx.PutResource(conn_, absent, std::string("hint1"), {{"userName", "hint1"}});
+    if (!added) return added.error();
+    EXPECT_EQ(added->version, 1);
+    EXPECT_EQ(ToUnixMillis(added->created), 1000);
+    auto present = MakeResource(ResourceType::kUser, "h1", {{"userName", "hint1"}, {"x", 2}}, 5000);
+    present.version = 1;  // right
+    auto replaced = tx.PutResource(conn_, present, std::string("hint1"), {{"userName", "hint1"}});
+    if (!replaced) return replaced.error();
+    EXPECT_EQ(replaced->version, 2);
+    EXPECT_EQ(ToUnixMillis(replaced->created), 1000);  // the row's, not the caller's 5000
+    auto other = MakeResource(ResourceType::kUser, "h2", {{"userName", "hint2"}}, 1000);
+    if (auto put = tx.PutResource(conn_, other, std::string("hint2"), {}); !put) {
+      return put.error();
+    }
+    // h2 renamed to h1's key, announced as an update: refused, and h2 is unchanged.
+    other.version = 1;
+    other.body = {{"userName", "hint1"}};
+    auto clash = tx.PutResource(conn_, other, std::string("hint1"), {});
+    EXPECT_FALSE(clash);
+    if (!clash) {
+      EXPECT_EQ(clash.error().code, ErrorCode::kUniqueness);
+    }
+    return Status::Ok();
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    // A create announced (version 0) of an existing row replaces it.
+    auto again = MakeResource(ResourceType::kUser, "h1", {{"userName", "hint1"}, {"x", 3}}, 9000);
+    auto put = tx.PutResource(conn_, again, std::string("hint1"), {{"userName", "hint1"}});
+    if (!put) return put.error();
+    EXPECT_EQ(put->version, 3);
+    EXPECT_EQ(ToUnixMillis(put->created), 1000);
+    // And the same clash with no hint.
+    auto clash = tx.PutResource(
+        conn_, MakeResource(ResourceType::kUser, "h2", {{"userName", "hint1"}}, 9000),
+        std::string("hint1"), {});
+    EXPECT_FALSE(clash);
+    if (!clash) {
+      EXPECT_EQ(clash.error().code, ErrorCode::kUniqueness);
+    }
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto h1 = tx.GetResource(conn_, ResourceType::kUser, "h1");
+    if (!h1) return h1.error();
+    EXPECT_EQ(h1->body["x"], 3);
+    EXPECT_EQ(h1->version, 3);
+    auto h2 = tx.GetResource(conn_, ResourceType::kUser, "h2");
+    if (!h2) return h2.error();
+    EXPECT_EQ(h2->body["userName"], "hint2");
+    EXPECT_EQ(h2->version, 1);
+    auto found = tx.FindByIndex(conn_, ResourceType::kUser, "userName", "hint1");
+    if (!found) return found.error();
+    EXPECT_EQ(found->size(), 1u);
+    return Status::Ok();
+  });
+}
+
 TEST_P(StoreAreas, MirrorPutGetUpdateAndUniqueKey) {
   MustWrite([&](Transaction& tx) -> Status {
     auto a = PutUser(tx, conn_, "u1", "alice");

@@ -103,10 +103,6 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredR
   if (auto w = CheckWritable(); !w) return w.error();
   written_user_.reset();
   const std::string type = TypeCode(resource.type);
-  // Only the replaced row's pk, version and creation time are needed, not its body.
-  auto existing = db_.Exec(sql::kResourceHead, {Num(connection_id), type, resource.id},
-                           "reading a resource");
-  if (!existing) return existing.error();
   std::string body = DumpJson(resource.body);
   PgParam key;
   if (unique_key) key = *unique_key;
@@ -116,18 +112,63 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredR
                                                  " \"" + unique_key.value_or("") +
                                                  "\" already exists");
   };
-  int64_t pk = 0;
-  bool write_index = true;
   // The row is written before its index entries are replaced: if the unique key is taken, the
-  // statement fails alone (in its savepoint) and nothing of this call has changed.
-  if (existing->Rows() > 0) {
-    pk = existing->Int(0, 0);
-    auto updated = db_.ExecGuarded(sql::kUpdateResource,
-                                   {Num(pk), body, Millis(resource.last_modified), key},
-                                   "updating a resource");
-    if (!updated) return taken(updated.error());
-    resource.version = existing->Int(0, 1) + 1;
-    resource.created = FromUnixMillis(existing->Int(0, 2));
+  // statement fails alone (in its savepoint) and nothing of this call has changed. The caller's
+  // version says which statement to try first (mirror_area.h): an update by id that answers
+  // the row's pk, version and creation time, or an insert that does nothing if the id exists.
+  // Either way one round trip when the guess is right; a wrong guess costs one more.
+  int64_t pk = 0;
+  bool updated = false;
+  if (resource.version > 0) {
+    auto row = db_.ExecGuarded(
+        sql::kUpdateResourceById,
+        {Num(connection_id), type, resource.id, body, Millis(resource.last_modified), key},
+        "updating a resource");
+    if (!row) return taken(row.error());
+    if (row->Rows() > 0) {
+      pk = row->Int(0, 0);
+      resource.version = row->Int(0, 1);
+      resource.created = FromUnixMillis(row->Int(0, 2));
+      updated = true;
+    }
+  }
+  if (!updated) {
+    auto inserted = db_.ExecGuarded(sql::kInsertResource,
+                                    {Num(connection_id), type, resource.id, body,
+                                     Millis(resource.created), Millis(resource.last_modified), key},
+                                    "adding a resource");
+    if (!inserted) {
+      if (inserted.error().code == ErrorCode::kNotFound) return NoConnectionError(connection_id);
+      return taken(inserted.error());
+    }
+    if (inserted->Rows() > 0) {
+      pk = inserted->Int(0, 0);
+      resource.version = 1;
+    } else if (resource.version > 0) {
+      // Updated by id, not found, and then inserted by someone else in this transaction: not
+      // possible (the transaction is this job's alone), so the id's row is there.
+      return MakeError(ErrorCode::kInternal,
+                       "resource " + resource.id + " neither updated nor added");
+    } else {
+      // The id exists although the caller expected a new one (an LDAP sync that did not read
+      // it first): the update by id.
+      auto row = db_.ExecGuarded(
+          sql::kUpdateResourceById,
+          {Num(connection_id), type, resource.id, body, Millis(resource.last_modified), key},
+          "updating a resource");
+      if (!row) return taken(row.error());
+      if (row->Rows() == 0) {
+        return MakeError(ErrorCode::kInternal,
+                         "resource " + resource.id + " vanished while written");
+      }
+      pk = row->Int(0, 0);
+      resource.version = row->Int(0, 1);
+      resource.created = FromUnixMillis(row->Int(0, 2));
+      updated = true;
+    }
+  }
+  bool write_index = true;
+  if (updated) {
     // Most updates keep every entry: then the index is not rewritten.
     auto current = db_.Exec(sql::kIndexOf, {Num(pk)}, "reading index entries");
     if (!current) return current.error();
@@ -139,18 +180,6 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredR
     } else {
       db_.ExecDeferred(sql::kDeleteIndexOf, {Num(pk)}, "updating a resource");
     }
-  } else {
-    auto inserted = db_.ExecGuarded(sql::kInsertResource,
-                                    {Num(connection_id), type, resource.id, body,
-                                     Millis(resource.created), Millis(resource.last_modified),
-                                     key},
-                                    "adding a resource");
-    if (!inserted) {
-      if (inserted.error().code == ErrorCode::kNotFound) return NoConnectionError(connection_id);
-      return taken(inserted.error());
-    }
-    pk = inserted->Int(0, 0);
-    resource.version = 1;
   }
   for (const IndexEntry& entry : index) {
     if (!write_index) break;

@@ -127,13 +127,17 @@ inline constexpr std::string_view kResourceHead =
 inline constexpr std::string_view kGetResource =
     "SELECT " IDSYNC_PG_RESOURCE_COLUMNS " FROM resources "
     "WHERE connection_id = $1::bigint AND type = $2::smallint AND id = $3";
+// PutResource: a new row, or no row if the id exists (then the update below). Another unique
+// key taken still fails (23505), as it should.
 inline constexpr std::string_view kInsertResource =
     "INSERT INTO resources(connection_id, type, id, body, version, created_ms, modified_ms, "
     "unique_key) VALUES ($1::bigint, $2::smallint, $3, $4, 1, $5::bigint, $6::bigint, $7) "
-    "RETURNING pk";
-inline constexpr std::string_view kUpdateResource =
-    "UPDATE resources SET body = $2, version = version + 1, modified_ms = $3::bigint, "
-    "unique_key = $4 WHERE pk = $1::bigint";
+    "ON CONFLICT (connection_id, type, id) DO NOTHING RETURNING pk";
+// PutResource: the row replaced by id, answering what the caller gets back; no row if absent.
+inline constexpr std::string_view kUpdateResourceById =
+    "UPDATE resources SET body = $4, version = version + 1, modified_ms = $5::bigint, "
+    "unique_key = $6 WHERE connection_id = $1::bigint AND type = $2::smallint AND id = $3 "
+    "RETURNING pk, version, created_ms";
 inline constexpr std::string_view kIndexOf =
     "SELECT attr, value FROM resource_index WHERE resource_pk = $1::bigint";
 inline constexpr std::string_view kDeleteIndexOf =
