@@ -145,13 +145,13 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredR
       pk = inserted->Int(0, 0);
       resource.version = 1;
     } else if (resource.version > 0) {
-      // Updated by id, not found, and then inserted by someone else in this transaction: not
-      // possible (the transaction is this job's alone), so the id's row is there.
+      // The update found no row and the insert found one: only another transaction's row,
+      // which serializable isolation reports as a conflict before this. Never reached.
       return MakeError(ErrorCode::kInternal,
                        "resource " + resource.id + " neither updated nor added");
     } else {
-      // The id exists although the caller expected a new one (an LDAP sync that did not read
-      // it first): the update by id.
+      // The id exists although the caller expected a new one (a caller that did not read it
+      // first): the update by id.
       auto row = db_.ExecGuarded(
           sql::kUpdateResourceById,
           {Num(connection_id), type, resource.id, body, Millis(resource.last_modified), key},
