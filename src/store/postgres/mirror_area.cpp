@@ -118,19 +118,25 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredR
   // the row's pk, version and creation time, or an insert that does nothing if the id exists.
   // Either way one round trip when the guess is right; a wrong guess costs one more.
   int64_t pk = 0;
-  bool updated = false;
-  if (resource.version > 0) {
+  // The update by id: true with pk, version and creation time taken from the row, false if
+  // there is no row with this id.
+  auto update_by_id = [&]() -> Result<bool> {
     auto row = db_.ExecGuarded(
         sql::kUpdateResourceById,
         {Num(connection_id), type, resource.id, body, Millis(resource.last_modified), key},
         "updating a resource");
     if (!row) return taken(row.error());
-    if (row->Rows() > 0) {
-      pk = row->Int(0, 0);
-      resource.version = row->Int(0, 1);
-      resource.created = FromUnixMillis(row->Int(0, 2));
-      updated = true;
-    }
+    if (row->Rows() == 0) return false;
+    pk = row->Int(0, 0);
+    resource.version = row->Int(0, 1);
+    resource.created = FromUnixMillis(row->Int(0, 2));
+    return true;
+  };
+  bool updated = false;
+  if (resource.version > 0) {
+    auto done = update_by_id();
+    if (!done) return done.error();
+    updated = *done;
   }
   if (!updated) {
     auto inserted = db_.ExecGuarded(sql::kInsertResource,
@@ -152,18 +158,12 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredR
     } else {
       // The id exists although the caller expected a new one (a caller that did not read it
       // first): the update by id.
-      auto row = db_.ExecGuarded(
-          sql::kUpdateResourceById,
-          {Num(connection_id), type, resource.id, body, Millis(resource.last_modified), key},
-          "updating a resource");
-      if (!row) return taken(row.error());
-      if (row->Rows() == 0) {
+      auto done = update_by_id();
+      if (!done) return done.error();
+      if (!*done) {
         return MakeError(ErrorCode::kInternal,
                          "resource " + resource.id + " vanished while written");
       }
-      pk = row->Int(0, 0);
-      resource.version = row->Int(0, 1);
-      resource.created = FromUnixMillis(row->Int(0, 2));
       updated = true;
     }
   }

@@ -2,15 +2,16 @@
 // its URL in IDSYNC_TEST_PG_URL); every test gets a database of its own.
 #include "store/postgres/postgres_store.h"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "store/postgres/migrations.h"
 #include "store/postgres/pg_connection.h"
@@ -64,17 +65,21 @@ TEST(PostgresStore, MigratesOnOpenAndAgainIsANoOp) {
 // PgConnection's deferred writes (ExecDeferred): they reach the database in order before the
 // next statement, a failed one fails the call that sent it (COMMIT at the latest, so a failed
 // write is never acknowledged), and Rollback drops them.
+// The PgConnection tests' table t(n, v), and its n values in v order, comma-separated.
+constexpr std::string_view kNumbersTable = "CREATE TABLE t(n int NOT NULL, v int UNIQUE)";
+std::string Numbers(PgConnection& conn) {
+  auto r =
+      conn.Exec("SELECT coalesce(string_agg(n::text, ',' ORDER BY v), '') FROM t", {}, "reading");
+  EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+  return r ? r->Text(0, 0) : "?";
+}
+
 TEST(PgConnection, DeferredWritesGoFirstInOrderAndAFailedOneFailsTheCommit) {
   TestDatabase db;
   auto conn = db.Connect();
   ASSERT_TRUE(conn);
-  ASSERT_TRUE(conn->ExecScript("CREATE TABLE t(n int NOT NULL, v int UNIQUE)", "setting up"));
-  auto rows = [&]() -> std::string {
-    auto r = conn->Exec("SELECT coalesce(string_agg(n::text, ',' ORDER BY v), '') FROM t", {},
-                        "reading");
-    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
-    return r ? r->Text(0, 0) : "?";
-  };
+  ASSERT_TRUE(conn->ExecScript(kNumbersTable, "setting up"));
+  auto rows = [&] { return Numbers(*conn); };
 
   ASSERT_TRUE(conn->ExecScript("BEGIN", "t"));
   conn->ExecDeferred("INSERT INTO t VALUES ($1::int, $2::int)", {"1", "10"}, "first");
@@ -119,13 +124,8 @@ TEST(PgConnection, DeferredBeginAndSavepointGoOutWithTheNextStatement) {
   TestDatabase db;
   auto conn = db.Connect();
   ASSERT_TRUE(conn);
-  ASSERT_TRUE(conn->ExecScript("CREATE TABLE t(n int NOT NULL, v int UNIQUE)", "setting up"));
-  auto rows = [&]() -> std::string {
-    auto r = conn->Exec("SELECT coalesce(string_agg(n::text, ',' ORDER BY v), '') FROM t", {},
-                        "reading");
-    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
-    return r ? r->Text(0, 0) : "?";
-  };
+  ASSERT_TRUE(conn->ExecScript(kNumbersTable, "setting up"));
+  auto rows = [&] { return Numbers(*conn); };
   // The transactions below are SERIALIZABLE; a statement outside them runs in the session's
   // default, READ COMMITTED.
   auto in_transaction = [&]() -> bool {
