@@ -329,6 +329,13 @@ int Serve(const std::string& data, const ServeOptions& o,
     if (http::DirectoryApi::Handles(r.path)) return read_api.Handle(r);
     return api.Handle(r);
   };
+  // PostgreSQL: the pool's connections opened and their statements prepared before the first
+  // request, not by it (a load balancer's first requests to a new instance waited up to
+  // seconds for them under load).
+  if (Status warmed = app.store().Warm(); !warmed) {
+    log::Warn("could not ready the store's connections before listening; they open on first use",
+              {{"error", warmed.error().detail}});
+  }
   auto server = http::Server::Start(so, route);
   if (!server) {
     ldap_server->reset();

@@ -98,6 +98,13 @@ class Store {
   // polled); PostgreSQL: LISTEN/NOTIFY.
   virtual void OnForeignChanges(std::function<void()> wake) { (void)wake; }
 
+  // Readies now what the first requests would otherwise wait for. `serve` calls it before it
+  // listens, so that an instance a load balancer adds answers its first requests as fast as the
+  // others. An error is only a warning: the store still opens what it needs on first use.
+  // Default: nothing to ready (SQLite opens its connections with the store); PostgreSQL: every
+  // connection of the pool, each with the hot statements prepared (sql::kHotStatements).
+  virtual Status Warm() { return Status::Ok(); }
+
   // Stops accepting writes, finishes queued ones, closes the database cleanly. Idempotent.
   virtual void Close() = 0;
 

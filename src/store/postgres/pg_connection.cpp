@@ -1,6 +1,7 @@
 // PgConnection over libpq; see pg_connection.h.
 #include "store/postgres/pg_connection.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,13 @@ std::string FirstLine(const char* message) {
 }
 
 // libpq's parameter array for `params`: NULL for an empty one. Points into `params`.
+// The name a statement is prepared under: the same text always gets the same name.
+std::string StatementName(std::string_view sql) {
+  char name[32];
+  std::snprintf(name, sizeof name, "idsync_%016zx", std::hash<std::string_view>{}(sql));
+  return name;
+}
+
 std::vector<const char*> Values(const std::vector<PgParam>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
@@ -109,9 +117,8 @@ Result<const std::string*> PgConnection::Prepared(std::string_view sql, int para
     return static_cast<const std::string*>(&known->second);
   }
   if (prepared_.size() >= kMaxPrepared) return static_cast<const std::string*>(nullptr);
-  char name[32];
-  std::snprintf(name, sizeof name, "idsync_%016zx", std::hash<std::string_view>{}(sql));
-  PGresult* r = PQprepare(conn_, name, text.c_str(), params, nullptr);
+  const std::string name = StatementName(sql);
+  PGresult* r = PQprepare(conn_, name.c_str(), text.c_str(), params, nullptr);
   ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   // duplicate_prepared_statement: the session already has it under this name, which only the
   // same text gives (a pooler handing us a session another connection prepared it on).
@@ -123,6 +130,45 @@ Result<const std::string*> PgConnection::Prepared(std::string_view sql, int para
   }
   if (r) PQclear(r);
   return static_cast<const std::string*>(&prepared_.emplace(std::move(text), name).first->second);
+}
+
+Status PgConnection::PrepareAll(std::span<const std::string_view> statements,
+                                std::string_view what) {
+  std::vector<std::pair<std::string, std::string>> todo;  // text, name
+  for (std::string_view sql : statements) {
+    if (prepared_.size() + todo.size() >= kMaxPrepared) break;
+    std::string text(sql);
+    if (prepared_.count(text) != 0) continue;
+    if (std::any_of(todo.begin(), todo.end(), [&](const auto& t) { return t.first == text; })) {
+      continue;
+    }
+    std::string name = StatementName(sql);
+    todo.emplace_back(std::move(text), std::move(name));
+  }
+  if (todo.empty()) return Status::Ok();
+  if (PQenterPipelineMode(conn_) != 1) return ErrorOf(nullptr, what);
+  bool sent = true;
+  for (size_t i = 0; sent && i < todo.size(); ++i) {
+    // No parameter types: PostgreSQL infers each $n from the statement, as Prepared's do.
+    sent = PQsendPrepare(conn_, todo[i].second.c_str(), todo[i].first.c_str(), 0, nullptr) == 1;
+  }
+  auto results = FinishPipeline(sent);
+  auto failed = std::find_if(results.begin(), results.end(), [](const auto& r) {
+    return PQresultStatus(r.get()) != PGRES_COMMAND_OK;
+  });
+  if (failed == results.end()) {
+    if (results.size() != todo.size()) return ErrorOf(nullptr, what);  // the connection failed
+    for (auto& [text, name] : todo) prepared_.emplace(std::move(text), std::move(name));
+    return Status::Ok();
+  }
+  const char* state = PQresultErrorField(failed->get(), PG_DIAG_SQLSTATE);
+  if (!(state && std::string_view(state) == "42P05")) return ErrorOf(failed->get(), what);
+  // Already prepared on this server session (a pooler's), which aborted the rest of the
+  // pipeline: one at a time, taking "already prepared" as success as Prepared does.
+  for (const auto& [text, name] : todo) {
+    if (auto one = Prepared(text, 0, what); !one) return one.error();
+  }
+  return Status::Ok();
 }
 
 Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgParam>& params,
@@ -189,7 +235,14 @@ Result<std::vector<PgResult>> PgConnection::ExecPipeline(const std::vector<Step>
 Result<std::vector<PgResult>> PgConnection::RunPipeline(const std::vector<Step>& steps,
                                                         std::string_view what) {
   if (steps.empty()) return std::vector<PgResult>{};
-  // Prepared first: PQprepare waits for its answer, which pipeline mode does not allow.
+  // Statements new to this connection are prepared first, together in one round trip of their
+  // own: a Parse and an Execute of the same statement cannot share a pipeline here, since a
+  // step that fails to prepare must fail before anything of the pipeline ran.
+  std::vector<std::string_view> to_prepare;
+  for (const Step& step : steps) {
+    if (step.prepare) to_prepare.push_back(step.sql);
+  }
+  if (Status prepared = PrepareAll(to_prepare, what); !prepared) return prepared.error();
   std::vector<const std::string*> names(steps.size(), nullptr);
   std::vector<std::vector<const char*>> values(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -208,6 +261,22 @@ Result<std::vector<PgResult>> PgConnection::RunPipeline(const std::vector<Step>&
                     : PQsendQueryParams(conn_, std::string(steps[i].sql).c_str(), count, nullptr,
                                         values[i].data(), nullptr, nullptr, 0) == 1;
   }
+  auto results = FinishPipeline(sent);
+  for (size_t i = 0; i < results.size(); ++i) {
+    ExecStatusType status = PQresultStatus(results[i].get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return ErrorOf(results[i].get(), steps[i].what.empty() ? what : steps[i].what);
+    }
+  }
+  if (results.size() != steps.size()) return ErrorOf(nullptr, what);
+  retryable_ = false;
+  std::vector<PgResult> out;
+  out.reserve(results.size());
+  for (auto& r : results) out.emplace_back(r.release());
+  return out;
+}
+
+std::vector<std::unique_ptr<PGresult, decltype(&PQclear)>> PgConnection::FinishPipeline(bool sent) {
   sent = sent && PQpipelineSync(conn_) == 1;
   // One result per statement (each followed by a null), then the sync. After a failed
   // statement the rest answer PGRES_PIPELINE_ABORTED.
@@ -229,18 +298,7 @@ Result<std::vector<PgResult>> PgConnection::RunPipeline(const std::vector<Step>&
     }
   }
   (void)PQexitPipelineMode(conn_);
-  for (size_t i = 0; i < results.size(); ++i) {
-    ExecStatusType status = PQresultStatus(results[i].get());
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return ErrorOf(results[i].get(), steps[i].what.empty() ? what : steps[i].what);
-    }
-  }
-  if (results.size() != steps.size()) return ErrorOf(nullptr, what);
-  retryable_ = false;
-  std::vector<PgResult> out;
-  out.reserve(results.size());
-  for (auto& r : results) out.emplace_back(r.release());
-  return out;
+  return results;
 }
 
 Result<PgResult> PgConnection::ExecGuarded(std::string_view sql,

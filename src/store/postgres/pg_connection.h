@@ -5,15 +5,16 @@
 // connection instead of once per execution.
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include <libpq-fe.h>
 
 #include "base/result.h"
 
@@ -88,6 +89,14 @@ class PgConnection {
   // Sets savepoint `name` the same way. A Rollback to it before it went out drops it and what
   // was queued after it, keeps what was queued before it, and sends nothing.
   void DeferSavepoint(std::string_view name);
+  // Prepares each of `statements` that is not prepared on this connection yet, all in one round
+  // trip (pipeline mode), under the names Exec would give them on first use. Used to warm a new
+  // connection and by ExecPipeline, whose new statements were one PQprepare round trip each.
+  // If one does not prepare, its error is returned and none of them counts as prepared (a
+  // later Exec prepares it again; "already prepared" is then taken as success). Statements past
+  // kMaxPrepared are left to run unprepared. What is queued (ExecDeferred, DeferBegin) stays
+  // queued: preparing goes ahead of it, as Exec's own preparing always did.
+  Status PrepareAll(std::span<const std::string_view> statements, std::string_view what);
   // Runs one or more statements without parameters (migrations, BEGIN, SAVEPOINT), after what
   // is queued. Not for ROLLBACK: that is Rollback.
   Status ExecScript(std::string_view sql, std::string_view what);
@@ -126,6 +135,9 @@ class PgConnection {
   // searches, could otherwise grow the cache without end): such a statement runs unprepared.
   Result<const std::string*> Prepared(std::string_view sql, int params, std::string_view what);
 
+  // Sends PQpipelineSync and reads every result up to it (each statement's, in order), then
+  // leaves pipeline mode. Fewer results than statements sent means the connection failed.
+  std::vector<std::unique_ptr<PGresult, decltype(&PQclear)>> FinishPipeline(bool sent);
   // ExecPipeline without the queued writes.
   Result<std::vector<PgResult>> RunPipeline(const std::vector<Step>& steps, std::string_view what);
 

@@ -82,6 +82,25 @@ Result<std::unique_ptr<PgConnection>> PostgresStore::Acquire() {
   return conn;
 }
 
+Status PostgresStore::Warm() {
+  // Held until all are open, so that each Acquire opens a new one rather than handing back the
+  // one just warmed.
+  std::vector<std::unique_ptr<PgConnection>> held;
+  Status result = Status::Ok();
+  while (held.size() < options_.max_connections) {
+    auto conn = Acquire();
+    if (!conn) {
+      result = conn.error();
+      break;
+    }
+    held.push_back(std::move(*conn));
+    result = held.back()->PrepareAll(sql::kHotStatements, "preparing the hot statements");
+    if (!result) break;
+  }
+  for (auto& conn : held) Release(std::move(conn));
+  return result;
+}
+
 void PostgresStore::Release(std::unique_ptr<PgConnection> conn) {
   std::lock_guard lock(mu_);
   if (closed_ || !conn->Healthy()) {

@@ -57,6 +57,12 @@ class PostgresStore final : public Store {
   // A ChangeListener (change_listener.h): one more connection, LISTENing. A second call
   // replaces the first callback.
   void OnForeignChanges(std::function<void()> wake) override;
+  // Opens every connection the pool may hold (max_connections) and prepares sql::kHotStatements
+  // on each, one round trip per connection. A fresh instance's first requests otherwise each
+  // waited for a new PostgreSQL session (connection, authentication, catalog caches) and then
+  // for one round trip per statement they were the first to run: under load 0.7-2.3 s
+  // (docs/ARCHITECTURE.md, "PostgreSQL store").
+  Status Warm() override;
   void Close() override;
   // A session advisory lock (kSchedulerLock) on a connection of its own; scheduler_lease.cpp.
   Result<bool> HoldSchedulerLease() override;

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -15,6 +17,7 @@
 
 #include "store/postgres/migrations.h"
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/queries.h"
 #include "store/postgres/test_database.h"
 
 namespace idsync::store::postgres {
@@ -160,6 +163,86 @@ TEST(PgConnection, DeferredBeginAndSavepointGoOutWithTheNextStatement) {
   ASSERT_TRUE(conn->Commit("committing"));
   EXPECT_FALSE(in_transaction());
   EXPECT_EQ(rows(), "1,2,5");
+}
+
+// PrepareAll prepares what is new in one round trip, under the names Exec uses (Exec then
+// prepares nothing more); a statement that does not prepare fails the call with its own error
+// and leaves the connection usable; one the session already holds under its name (a pooler's
+// session) counts as prepared.
+TEST(PgConnection, PrepareAllPreparesWhatIsNewUnderTheNamesExecUses) {
+  TestDatabase db;
+  auto conn = db.Connect();
+  ASSERT_TRUE(conn);
+  const std::string plus = "SELECT $1::int + 1", times = "SELECT $1::int * 2";
+  const std::string count = "SELECT count(*) FROM pg_prepared_statements";
+  auto prepared = [&]() -> int64_t {
+    auto r = conn->Exec(count, {}, "counting");
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->Int(0, 0) : -1;
+  };
+  const std::vector<std::string_view> two = {plus, times, plus};
+  ASSERT_TRUE(conn->PrepareAll(two, "t"));
+  EXPECT_EQ(prepared(), 3);  // the two, and the count itself
+  auto r = conn->Exec(plus, {"41"}, "t");
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->Int(0, 0), 42);
+  ASSERT_TRUE(conn->PrepareAll(two, "t"));  // nothing new: nothing sent
+  EXPECT_EQ(prepared(), 3);
+
+  const std::string minus = "SELECT $1::int - 1";
+  const std::vector<std::string_view> bad = {minus, "SELECT nope FROM no_such_table"};
+  auto failed = conn->PrepareAll(bad, "preparing");
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().detail.find("no_such_table"), std::string::npos)
+      << failed.error().detail;
+  r = conn->Exec(minus, {"43"}, "after a failed prepare");
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->Int(0, 0), 42);
+
+  // Already prepared on the session under the name PrepareAll would give it.
+  const std::string divided = "SELECT $1::int / 2", modulo = "SELECT $1::int % 5";
+  char name[32];
+  std::snprintf(name, sizeof name, "idsync_%016zx", std::hash<std::string_view>{}(divided));
+  ASSERT_TRUE(conn->ExecScript(std::string("PREPARE ") + name + " AS " + divided, "t"));
+  const std::vector<std::string_view> known = {divided, modulo};
+  ASSERT_TRUE(conn->PrepareAll(known, "t"));
+  r = conn->Exec(divided, {"84"}, "t");
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->Int(0, 0), 42);
+  r = conn->Exec(modulo, {"47"}, "t");
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->Int(0, 0), 2);
+}
+
+// Warm opens every connection the pool may hold and prepares the hot statements on each (every
+// one of them must prepare, or Warm fails): afterwards the database has max_connections
+// sessions of the store's, each of which last parsed the list's last statement.
+TEST(PostgresStore, WarmOpensThePoolWithTheHotStatementsPrepared) {
+  TestDatabase db;
+  auto store = OpenStore(db, {.max_connections = 4});
+  ASSERT_TRUE(store);
+  auto watcher = db.Connect();
+  auto sessions = [&](bool warmed_only) -> int64_t {
+    auto r = watcher->Exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+        "AND ($1::bool IS FALSE OR query = $2)",
+        {warmed_only ? "true" : "false", std::string(std::end(sql::kHotStatements)[-1])}, "t");
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->Int(0, 0) : -1;
+  };
+  EXPECT_EQ(sessions(false), 1);  // the one Open migrated on
+  EXPECT_EQ(sessions(true), 0);
+  auto warmed = store->Warm();
+  ASSERT_TRUE(warmed) << warmed.error().detail;
+  EXPECT_EQ(sessions(false), 4);
+  EXPECT_EQ(sessions(true), 4);
+  // The pool is usable and opens nothing more.
+  ASSERT_TRUE(store->Write([](Transaction& tx) -> Status {
+    auto c = tx.CreateConnection(NewConnection("warm"));
+    return c ? Status::Ok() : Status(c.error());
+  }));
+  EXPECT_EQ(sessions(false), 4);
 }
 
 TEST(PostgresStore, InstancesStartingTogetherApplyEachMigrationOnce) {

@@ -617,6 +617,24 @@ inline constexpr std::string_view kPutPolicyApply =
 inline constexpr std::string_view kDeletePolicyApply =
     "DELETE FROM policy_applies WHERE directory = $1";
 
+// --- prepared on every connection of the pool when `serve` starts (PostgresStore::Warm): the
+// statements of authentication, of SCIM creates, replaces, PATCHes and reads by id, of the
+// derivation those writes run, and of the change feed. A new connection prepared them one
+// round trip each, as its first requests ran them.
+inline constexpr std::string_view kHotStatements[] = {
+    kFindToken, kGetConnection, kListConnections, kConfigGeneration, kFindApiToken,
+    // the mirror
+    kResourceHead, kGetResource, kInsertResource, kUpdateResourceById, kIndexOf, kDeleteIndexOf,
+    kInsertIndex, kFindByIndex, kFindByUniqueKey, kListResources, kCountResources, kGroupsOf,
+    kListMembers, kAddMember, kRemoveMember,
+    // the derivation
+    kListDirectories, kGetDirectory, kGetPolicy, kGetEffectiveUser, kFindEffectiveUserByUsername,
+    kFindEffectiveUsersByLinkKey, kInsertEffectiveUser, kUpdateEffectiveUser, kEffectiveGroupsOf,
+    kGetLink, kPutLink, kLinksOf, kFindTombstones, kFindConflicts, kDeleteConflict,
+    // the change feed and the audit
+    kInsertChange, kUnsequencedChanges, kSequencerLock, kSequenceChanges, kListChanges,
+    kLastChangeSeq, kInsertAudit};
+
 #undef IDSYNC_PG_RESOURCE_COLUMNS
 #undef IDSYNC_PG_DIRECTORY_COLUMNS
 #undef IDSYNC_PG_POLICY_COLUMNS
