@@ -58,6 +58,10 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   if (migrated && count >= 6) migrated = Sequence(**conn, /*only_if_pending=*/true);
   store->Release(std::move(*conn));
   if (!migrated) return migrated.error();
+  // From now on the schema is the build's: a connection the pool opens prepares the hot
+  // statements at once (before the migrations, a statement prepared on the old schema could
+  // answer a migrated table's row with the old row type).
+  store->prepare_on_open_ = true;
   return store;
 }
 
@@ -78,6 +82,18 @@ Result<std::unique_ptr<PgConnection>> PostgresStore::Acquire() {
     std::lock_guard lock(mu_);
     --open_;
     freed_.notify_one();
+    return conn;
+  }
+  if (prepare_on_open_) {
+    // Every connection opened after the first (a pool growing under load, one replacing a
+    // connection the database dropped, all of them again after an outage) is as warm as those
+    // Warm opened. A failure here is the first statement's to report: the connection is then
+    // unhealthy and the pool drops it, or the statement is prepared on first use.
+    if (Status prepared = (*conn)->PrepareAll(sql::kHotStatements, "preparing the hot statements");
+        !prepared) {
+      log::Debug("a new connection could not prepare the hot statements",
+                 {{"error", prepared.error().detail}});
+    }
   }
   return conn;
 }

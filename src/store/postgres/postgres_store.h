@@ -57,8 +57,9 @@ class PostgresStore final : public Store {
   // A ChangeListener (change_listener.h): one more connection, LISTENing. A second call
   // replaces the first callback.
   void OnForeignChanges(std::function<void()> wake) override;
-  // Opens every connection the pool may hold (max_connections) and prepares sql::kHotStatements
-  // on each, one round trip per connection. A fresh instance's first requests otherwise each
+  // Opens every connection the pool may hold (max_connections), each of which prepares
+  // sql::kHotStatements as the pool opens it (one round trip), and fails if one of them does
+  // not prepare. A fresh instance's first requests otherwise each
   // waited for a new PostgreSQL session (connection, authentication, catalog caches) and then
   // for one round trip per statement they were the first to run: under load 0.7-2.3 s
   // (docs/ARCHITECTURE.md, "PostgreSQL store").
@@ -96,6 +97,9 @@ class PostgresStore final : public Store {
   std::vector<std::unique_ptr<PgConnection>> idle_;
   size_t open_ = 0;
   bool closed_ = false;
+  // Set once Open has migrated, before the store is shared: connections opened afterwards
+  // prepare sql::kHotStatements at once (Acquire).
+  bool prepare_on_open_ = false;
   std::unique_ptr<ChangeListener> listener_;  // guarded by mu_; stopped outside it
   PlannerStatistics statistics_;  // ANALYZE of the tables a bulk import grows; stopped by Close
   std::mutex queue_mu_;

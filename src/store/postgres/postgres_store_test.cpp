@@ -245,6 +245,51 @@ TEST(PostgresStore, WarmOpensThePoolWithTheHotStatementsPrepared) {
   EXPECT_EQ(sessions(false), 4);
 }
 
+// A connection the pool opens later (here: to replace one the database dropped, as after an
+// outage) prepares the hot statements as it opens, before any job uses it: inside the job, before
+// its first statement, the session's last statement is the list's last.
+TEST(PostgresStore, AConnectionOpenedLaterIsWarmBeforeItsFirstJob) {
+  TestDatabase db;
+  auto store = OpenStore(db, {.max_connections = 1});
+  ASSERT_TRUE(store);
+  auto watcher = db.Connect();
+  auto sessions = [&](std::string_view sql) -> int64_t {
+    auto r = watcher->Exec(sql, {std::string(std::end(sql::kHotStatements)[-1])}, "t");
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->Int(0, 0) : -1;
+  };
+  const std::string_view others =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+      "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND $1::text IS NOT NULL";
+  const std::string_view warm =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+      "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND query = $1";
+  const std::string_view end_them =
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+      "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+      "AND $1::text IS NOT NULL";
+  ASSERT_EQ(sessions(others), 1);
+  ASSERT_EQ(sessions(end_them), 1);
+  for (int i = 0; i < 100 && sessions(others) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(sessions(others), 0);
+  // The pool's idle connection is gone: the first job finds out and the pool drops it.
+  Status first = store->Read([](Transaction& tx) -> Status {
+    auto c = tx.ListConnections();
+    return c ? Status::Ok() : Status(c.error());
+  });
+  EXPECT_FALSE(first);
+  int64_t warm_in_job = -1;
+  Status second = store->Read([&](Transaction& tx) -> Status {
+    warm_in_job = sessions(warm);  // before this job's first statement
+    auto c = tx.ListConnections();
+    return c ? Status::Ok() : Status(c.error());
+  });
+  ASSERT_TRUE(second) << second.error().detail;
+  EXPECT_EQ(warm_in_job, 1);
+}
+
 TEST(PostgresStore, InstancesStartingTogetherApplyEachMigrationOnce) {
   TestDatabase db;
   std::vector<std::thread> starters;
