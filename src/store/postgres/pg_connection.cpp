@@ -23,14 +23,14 @@ std::string FirstLine(const char* message) {
   return s;
 }
 
-// libpq's parameter array for `params`: NULL for an empty one. Points into `params`.
-// The name a statement is prepared under: the same text always gets the same name.
-std::string StatementName(std::string_view sql) {
-  char name[32];
-  std::snprintf(name, sizeof name, "idsync_%016zx", std::hash<std::string_view>{}(sql));
-  return name;
+// duplicate_prepared_statement: the session already has a statement under this name, which
+// only the same text gives (a pooler handing us a session another connection prepared it on).
+bool AlreadyPrepared(const PGresult* r) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  return state && std::string_view(state) == "42P05";
 }
 
+// libpq's parameter array for `params`: NULL for an empty one. Points into `params`.
 std::vector<const char*> Values(const std::vector<PgParam>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
@@ -39,6 +39,12 @@ std::vector<const char*> Values(const std::vector<PgParam>& params) {
 }
 
 }  // namespace
+
+std::string PreparedStatementName(std::string_view sql) {
+  char name[32];
+  std::snprintf(name, sizeof name, "idsync_%016zx", std::hash<std::string_view>{}(sql));
+  return name;
+}
 
 int64_t PgResult::Int(int row, int col) const {
   const char* v = PQgetvalue(r_.get(), row, col);
@@ -112,18 +118,15 @@ Error PgConnection::ErrorOf(PGresult* r, std::string_view what) {
 
 Result<const std::string*> PgConnection::Prepared(std::string_view sql, int params,
                                                   std::string_view what) {
-  std::string text(sql);
-  if (auto known = prepared_.find(text); known != prepared_.end()) {
+  if (auto known = prepared_.find(sql); known != prepared_.end()) {
     return static_cast<const std::string*>(&known->second);
   }
   if (prepared_.size() >= kMaxPrepared) return static_cast<const std::string*>(nullptr);
-  const std::string name = StatementName(sql);
+  std::string text(sql);
+  const std::string name = PreparedStatementName(sql);
   PGresult* r = PQprepare(conn_, name.c_str(), text.c_str(), params, nullptr);
   ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  // duplicate_prepared_statement: the session already has it under this name, which only the
-  // same text gives (a pooler handing us a session another connection prepared it on).
-  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  if (status != PGRES_COMMAND_OK && !(state && std::string_view(state) == "42P05")) {
+  if (status != PGRES_COMMAND_OK && !AlreadyPrepared(r)) {
     Error e = ErrorOf(r, what);
     if (r) PQclear(r);
     return e;
@@ -137,13 +140,11 @@ Status PgConnection::PrepareAll(std::span<const std::string_view> statements,
   std::vector<std::pair<std::string, std::string>> todo;  // text, name
   for (std::string_view sql : statements) {
     if (prepared_.size() + todo.size() >= kMaxPrepared) break;
-    std::string text(sql);
-    if (prepared_.count(text) != 0) continue;
-    if (std::any_of(todo.begin(), todo.end(), [&](const auto& t) { return t.first == text; })) {
+    if (prepared_.contains(sql)) continue;
+    if (std::any_of(todo.begin(), todo.end(), [&](const auto& t) { return t.first == sql; })) {
       continue;
     }
-    std::string name = StatementName(sql);
-    todo.emplace_back(std::move(text), std::move(name));
+    todo.emplace_back(std::string(sql), PreparedStatementName(sql));
   }
   if (todo.empty()) return Status::Ok();
   if (PQenterPipelineMode(conn_) != 1) return ErrorOf(nullptr, what);
@@ -161,8 +162,7 @@ Status PgConnection::PrepareAll(std::span<const std::string_view> statements,
     for (auto& [text, name] : todo) prepared_.emplace(std::move(text), std::move(name));
     return Status::Ok();
   }
-  const char* state = PQresultErrorField(failed->get(), PG_DIAG_SQLSTATE);
-  if (!(state && std::string_view(state) == "42P05")) return ErrorOf(failed->get(), what);
+  if (!AlreadyPrepared(failed->get())) return ErrorOf(failed->get(), what);
   // Already prepared on this server session (a pooler's), which aborted the rest of the
   // pipeline: one at a time, taking "already prepared" as success as Prepared does.
   for (const auto& [text, name] : todo) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -161,10 +162,19 @@ class PgConnection {
   // SQL text -> the name it is prepared under: "idsync_" and a hash of the text, so that the
   // same name always means the same statement, even on a server session that a connection
   // pooler hands to another of our connections.
-  std::unordered_map<std::string, std::string> prepared_;
+  // Looked up by the caller's string_view, without copying the text.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  std::unordered_map<std::string, std::string, TextHash, std::equal_to<>> prepared_;
   bool retryable_ = false;
   bool conflicted_ = false;
 };
+
+// The name a statement is prepared under on every connection: "idsync_" and a hash of its
+// text, so that the same text always gets the same name.
+std::string PreparedStatementName(std::string_view sql);
 
 // `url` with any password replaced by "***", for logs and errors.
 std::string RedactUrl(const std::string& url);

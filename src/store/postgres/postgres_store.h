@@ -59,10 +59,10 @@ class PostgresStore final : public Store {
   void OnForeignChanges(std::function<void()> wake) override;
   // Opens every connection the pool may hold (max_connections), each of which prepares
   // sql::kHotStatements as the pool opens it (one round trip), and fails if one of them does
-  // not prepare. A fresh instance's first requests otherwise each
-  // waited for a new PostgreSQL session (connection, authentication, catalog caches) and then
-  // for one round trip per statement they were the first to run: under load 0.7-2.3 s
-  // (docs/ARCHITECTURE.md, "PostgreSQL store").
+  // not prepare. A fresh instance's first requests otherwise each waited for a new PostgreSQL
+  // session (connection, authentication, catalog caches) and then for one round trip per
+  // statement they were the first to run: under load 0.7-2.3 s (docs/ARCHITECTURE.md,
+  // "PostgreSQL store").
   Status Warm() override;
   void Close() override;
   // A session advisory lock (kSchedulerLock) on a connection of its own; scheduler_lease.cpp.

@@ -4,9 +4,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -65,9 +63,6 @@ TEST(PostgresStore, MigratesOnOpenAndAgainIsANoOp) {
   EXPECT_EQ(r->Int(0, 1), Migrations().back().version);
 }
 
-// PgConnection's deferred writes (ExecDeferred): they reach the database in order before the
-// next statement, a failed one fails the call that sent it (COMMIT at the latest, so a failed
-// write is never acknowledged), and Rollback drops them.
 // The PgConnection tests' table t(n, v), and its n values in v order, comma-separated.
 constexpr std::string_view kNumbersTable = "CREATE TABLE t(n int NOT NULL, v int UNIQUE)";
 std::string Numbers(PgConnection& conn) {
@@ -76,6 +71,10 @@ std::string Numbers(PgConnection& conn) {
   EXPECT_TRUE(r) << (r ? "" : r.error().detail);
   return r ? r->Text(0, 0) : "?";
 }
+
+// PgConnection's deferred writes (ExecDeferred): they reach the database in order before the
+// next statement, a failed one fails the call that sent it (COMMIT at the latest, so a failed
+// write is never acknowledged), and Rollback drops them.
 
 TEST(PgConnection, DeferredWritesGoFirstInOrderAndAFailedOneFailsTheCommit) {
   TestDatabase db;
@@ -201,9 +200,8 @@ TEST(PgConnection, PrepareAllPreparesWhatIsNewUnderTheNamesExecUses) {
 
   // Already prepared on the session under the name PrepareAll would give it.
   const std::string divided = "SELECT $1::int / 2", modulo = "SELECT $1::int % 5";
-  char name[32];
-  std::snprintf(name, sizeof name, "idsync_%016zx", std::hash<std::string_view>{}(divided));
-  ASSERT_TRUE(conn->ExecScript(std::string("PREPARE ") + name + " AS " + divided, "t"));
+  ASSERT_TRUE(
+      conn->ExecScript("PREPARE " + PreparedStatementName(divided) + " AS " + divided, "t"));
   const std::vector<std::string_view> known = {divided, modulo};
   ASSERT_TRUE(conn->PrepareAll(known, "t"));
   r = conn->Exec(divided, {"84"}, "t");
@@ -253,21 +251,20 @@ TEST(PostgresStore, AConnectionOpenedLaterIsWarmBeforeItsFirstJob) {
   auto store = OpenStore(db, {.max_connections = 1});
   ASSERT_TRUE(store);
   auto watcher = db.Connect();
-  auto sessions = [&](std::string_view sql) -> int64_t {
-    auto r = watcher->Exec(sql, {std::string(std::end(sql::kHotStatements)[-1])}, "t");
+  auto sessions = [&](std::string_view sql, const std::vector<PgParam>& params = {}) -> int64_t {
+    auto r = watcher->Exec(sql, params, "t");
     EXPECT_TRUE(r) << (r ? "" : r.error().detail);
     return r ? r->Int(0, 0) : -1;
   };
   const std::string_view others =
       "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-      "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND $1::text IS NOT NULL";
+      "AND pid <> pg_backend_pid() AND backend_type = 'client backend'";
   const std::string_view warm =
       "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
       "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND query = $1";
   const std::string_view end_them =
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-      "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
-      "AND $1::text IS NOT NULL";
+      "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'";
   ASSERT_EQ(sessions(others), 1);
   ASSERT_EQ(sessions(end_them), 1);
   for (int i = 0; i < 100 && sessions(others) != 0; ++i) {
@@ -282,7 +279,8 @@ TEST(PostgresStore, AConnectionOpenedLaterIsWarmBeforeItsFirstJob) {
   EXPECT_FALSE(first);
   int64_t warm_in_job = -1;
   Status second = store->Read([&](Transaction& tx) -> Status {
-    warm_in_job = sessions(warm);  // before this job's first statement
+    // Before this job's first statement.
+    warm_in_job = sessions(warm, {std::string(std::end(sql::kHotStatements)[-1])});
     auto c = tx.ListConnections();
     return c ? Status::Ok() : Status(c.error());
   });
