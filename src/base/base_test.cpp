@@ -1,9 +1,14 @@
 #include <chrono>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/crypto.h"
 #include "base/json.h"
@@ -106,6 +111,40 @@ TEST(Uuids, OrderedOnesCarryTheirMillisecondFirstAndSortByIt) {
   EXPECT_LT(id, later);  // what puts a batch of creates at the right edge of each index
   EXPECT_NE(NewOrderedUuid(), NewOrderedUuid());  // same millisecond: 74 random bits differ
   EXPECT_EQ(NewUuid()[14], '4');
+}
+
+TEST(Uuids, IdsFromTheBufferedRandomBytesNeverRepeatAcrossThreadsOrAFork) {
+  std::set<std::string> seen;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::vector<std::string> mine;
+      for (int i = 0; i < 5000; ++i) mine.push_back(i % 2 ? NewUuid() : NewOrderedUuid());
+      std::lock_guard lock(mu);
+      for (auto& id : mine) EXPECT_TRUE(seen.insert(id.substr(15)).second) << id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  // A child of fork() starts with a copy of this thread's buffer: it must draw afresh, or its
+  // first id would be the parent's next one.
+  (void)NewUuid();  // the buffer now holds unused bytes
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string child = NewUuid();
+    (void)!write(fds[1], child.data(), child.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  char buf[36] = {};
+  ASSERT_EQ(read(fds[0], buf, sizeof buf), 36);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_NE(std::string(buf, 36), NewUuid());
 }
 
 TEST(Rfc3339, TimesBeyondTheRepresentableRangeClampInsteadOfWrapping) {
