@@ -286,6 +286,9 @@ class InterleavingStore final : public store::Store {
     return inner_.Write(job);
   }
   Result<int64_t> ConfigGeneration() override { return inner_.ConfigGeneration(); }
+  store::EncodedBodyPtr EncodeBody(store::BodyKind kind, const Json& body) override {
+    return inner_.EncodeBody(kind, body);
+  }
   void Close() override {}
 
   std::function<void()> between;

@@ -89,6 +89,9 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
   r.type = type;
   r.body = BodyOf(std::move(*normalized));
   r.created = r.last_modified = clock_.Now();
+  // Serialised and compressed here, not on the writer every write waits for (issue #13 item 3).
+  if (type == ResourceType::kUser)
+    r.encoded = store_.EncodeBody(store::BodyKind::kMirrorUser, r.body);
 
   WriteResult out;
   const int64_t conn = ctx.connection->id;
@@ -258,6 +261,11 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       return Status::Ok();
     });
   }
+  // The prepared body encoded here too; stored only with the prepared PATCH it belongs to.
+  store::EncodedBodyPtr prepared_encoded;
+  if (prepared && prepared->changed) {
+    prepared_encoded = store_.EncodeBody(store::BodyKind::kMirrorUser, prepared->body);
+  }
 
   WriteResult out;
   const int64_t conn = ctx.connection->id;
@@ -329,6 +337,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       r.version = existing->version;
       r.created = existing->created;
       r.body = std::move(new_body);
+      if (prepared && user_patch == &*prepared) r.encoded = prepared_encoded;
       r.last_modified = clock_.Now();
       auto put = PutIndexed(tx, conn, std::move(r), &existing->body);
       if (!put) return put.error();

@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/result.h"
 #include "base/time.h"
+#include "store/encoded_body.h"
 
 namespace idsync::store {
 
@@ -28,6 +29,9 @@ struct ChangeRecord {
   std::string id;               // user or group id; for Membership the group id
   std::string member_id;        // Membership: the user id
   Json resource = nullptr;      // upsert: the read-API representation (without groups/members)
+  // AppendChange: `resource` as Store::EncodeBody encoded it before the job was queued
+  // (store/encoded_body.h); null, it encodes `resource` itself.
+  EncodedBodyPtr encoded_resource;
   Json cause = Json::object();  // {"connection", "request_id", "actor", "reason"}
 };
 

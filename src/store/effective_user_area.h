@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/result.h"
 #include "base/time.h"
+#include "store/encoded_body.h"
 
 namespace idsync::store {
 
@@ -32,6 +33,9 @@ struct EffectiveUserRow {
   // LdapArea::FindUsersByMail returns those as candidates.
   std::string mail_key;
   Json body = Json::object();  // the directory layer's form (values with provenance, grants)
+  // PutEffectiveUser: `body` as Store::EncodeBody encoded it before the job was queued
+  // (store/encoded_body.h); null, it encodes `body` itself. Never set on what a store returns.
+  EncodedBodyPtr encoded;
   int64_t version = 0;         // set by the store: 1 on insert, previous + 1 on update
   TimePoint created;           // kept by the store on update
   TimePoint last_modified;

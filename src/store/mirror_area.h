@@ -17,6 +17,7 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "scim/types.h"
+#include "store/encoded_body.h"
 
 namespace idsync::store {
 
@@ -30,6 +31,9 @@ struct StoredResource {
   int64_t version = 0;  // increases by one on every change, members included; ETag W/"<version>"
   // The stored body as compact JSON text, filled only by GetResourceText (body is then empty).
   std::string body_text;
+  // PutResource of a user: `body` as Store::EncodeBody encoded it before the job was queued
+  // (store/encoded_body.h); null, it encodes `body` itself. Never set on what a store returns.
+  EncodedBodyPtr encoded;
   TimePoint created;
   TimePoint last_modified;
 };

@@ -22,6 +22,7 @@
 #include "store/console_area.h"
 #include "store/effective_group_area.h"
 #include "store/effective_user_area.h"
+#include "store/encoded_body.h"
 #include "store/ldap_area.h"
 #include "store/link_area.h"
 #include "store/member_area.h"
@@ -104,6 +105,17 @@ class Store {
   // Default: nothing to ready (SQLite opens its connections with the store); PostgreSQL: every
   // connection of the pool, each with the hot statements prepared (sql::kHotStatements).
   virtual Status Warm() { return Status::Ok(); }
+
+  // `body` encoded as this store's writes encode a body of `kind` (store/encoded_body.h), on the
+  // caller's thread, for a write that hands it back with that same body. Thread-safe.
+  // SQLite: the compact JSON compressed against the kind's dictionary; PostgreSQL: the JSON text.
+  // Default (a store without encoding of its own, a test's wrapper): nullptr, which a write
+  // takes as "encode the body yourself".
+  virtual EncodedBodyPtr EncodeBody(BodyKind kind, const Json& body) {
+    (void)kind;
+    (void)body;
+    return nullptr;
+  }
 
   // Stops accepting writes, finishes queued ones, closes the database cleanly. Idempotent.
   virtual void Close() = 0;

@@ -208,6 +208,55 @@ TEST_P(StoreAreas, UserReadBackInTheWritingJobEqualsTheRow) {
   });
 }
 
+// A write handed a body encoded before its job (Store::EncodeBody) stores those bytes, not an
+// encoding of its own: each write here gets the encoding of a different body, and a read after
+// the commit finds that one. What a write returns carries no encoding on to a later write.
+TEST_P(StoreAreas, WritesStoreTheBodyEncodedBeforeTheirJob) {
+  const Json user = {{"userName", "enc"}, {"displayName", "Encoded before the job"}};
+  const Json effective = {{"name", "enc"}, {"marker", "encoded before the job"}};
+  const Json change = {{"id", "e1"}, {"marker", "encoded before the job"}};
+  const EncodedBodyPtr user_bytes = store_->EncodeBody(BodyKind::kMirrorUser, user);
+  const EncodedBodyPtr effective_bytes = store_->EncodeBody(BodyKind::kEffectiveUser, effective);
+  const EncodedBodyPtr change_bytes = store_->EncodeBody(BodyKind::kChange, change);
+  ASSERT_TRUE(user_bytes && effective_bytes && change_bytes);
+  MustWrite([&](Transaction& tx) -> Status {
+    StoredResource u = MakeResource(ResourceType::kUser, "enc1", {{"userName", "enc"}}, 2000);
+    u.encoded = user_bytes;
+    auto put = tx.PutResource(conn_, u, std::string("enc"), {});
+    if (!put) return put.error();
+    EXPECT_FALSE(put->encoded);
+    EffectiveUserRow row = MakeEUser("e1", "enc");
+    row.encoded = effective_bytes;
+    auto eput = tx.PutEffectiveUser(row);
+    if (!eput) return eput.error();
+    EXPECT_FALSE(eput->encoded);
+    ChangeRecord c;
+    c.time = FromUnixMillis(5000);
+    c.directory = "users";
+    c.type = "User";
+    c.op = "upsert";
+    c.id = "e1";
+    c.resource = {{"id", "e1"}};
+    c.encoded_resource = change_bytes;
+    return AsStatus(tx.AppendChange(c));
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto got = tx.GetResource(conn_, ResourceType::kUser, "enc1");
+    if (!got) return got.error();
+    EXPECT_EQ(got->body, user);
+    auto erow = tx.GetEffectiveUser("users", "e1");
+    if (!erow) return erow.error();
+    EXPECT_EQ(erow->body, effective);
+    auto changes = tx.ListChanges("users", 0, 10);
+    if (!changes) return changes.error();
+    EXPECT_EQ(changes->size(), 1u);
+    if (!changes->empty()) {
+      EXPECT_EQ(changes->at(0).resource, change);
+    }
+    return Status::Ok();
+  });
+}
+
 TEST_P(StoreAreas, MirrorIndexIsReplacedWhenItChanges) {
   MustWrite([&](Transaction& tx) { return AsStatus(PutUser(tx, conn_, "u1", "alice")); });
   MustWrite([&](Transaction& tx) {

@@ -53,7 +53,9 @@ Result<std::vector<ChangeRecord>> ReadChanges(Result<PgResult> r) {
 Result<int64_t> PgTransaction::AppendChange(const ChangeRecord& change) {
   if (auto w = CheckWritable(); !w) return w.error();
   PgParam resource;
-  if (!change.resource.is_null()) resource = DumpJson(change.resource);
+  if (!change.resource.is_null()) {
+    resource = EncodedText(change.encoded_resource, change.resource);
+  }
   // Sent with the job's next statement or its COMMIT (PgConnection::ExecDeferred).
   db_.ExecDeferred(sql::kInsertChange,
                    {change.directory, std::to_string(ToUnixMillis(change.time)), change.type,

@@ -71,7 +71,7 @@ Result<EffectiveUserRow> PgTransaction::PutEffectiveUser(EffectiveUserRow row) {
     return MakeError(ErrorCode::kUniqueness,
                      "username \"" + row.username + "\" is taken in directory " + row.directory);
   };
-  std::string body = DumpJson(row.body);
+  std::string body = EncodedText(std::exchange(row.encoded, nullptr), row.body);
   if (existing->Rows() > 0) {
     auto r = db_.ExecGuarded(sql::kUpdateEffectiveUser,
                              {Num(existing->Int(0, 0)), row.username, row.username_key, link_key,

@@ -103,7 +103,9 @@ Result<StoredResource> PgTransaction::PutResource(int64_t connection_id, StoredR
   if (auto w = CheckWritable(); !w) return w.error();
   written_user_.reset();
   const std::string type = TypeCode(resource.type);
-  std::string body = DumpJson(resource.body);
+  // Encoded before the job was queued (EncodeBody: the JSON text), or here; what this returns
+  // carries no encoding.
+  std::string body = EncodedText(std::exchange(resource.encoded, nullptr), resource.body);
   PgParam key;
   if (unique_key) key = *unique_key;
   auto taken = [&](const Error& error) -> Error {

@@ -64,6 +64,8 @@ class PostgresStore final : public Store {
   // statement they were the first to run: under load 0.7-2.3 s (docs/ARCHITECTURE.md,
   // "PostgreSQL store").
   Status Warm() override;
+  // The JSON text: what every write of this store binds for a body (EncodedText).
+  EncodedBodyPtr EncodeBody(BodyKind kind, const Json& body) override;
   void Close() override;
   // A session advisory lock (kSchedulerLock) on a connection of its own; scheduler_lease.cpp.
   Result<bool> HoldSchedulerLease() override;

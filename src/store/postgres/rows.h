@@ -19,6 +19,12 @@ namespace idsync::store::postgres {
 // Stored JSON text parsed; kInternal naming `what` if it is not JSON.
 Result<Json> ParseStoredJson(const std::string& text, std::string_view what);
 
+// The text a write binds for `body`: what PostgresStore::EncodeBody made of it before the job
+// was queued, or DumpJson(body) when it made nothing.
+inline std::string EncodedText(const EncodedBodyPtr& encoded, const Json& body) {
+  return encoded && !encoded->blob ? encoded->bytes : DumpJson(body);
+}
+
 // Parameters: integers and times as text, booleans as PostgreSQL's literals.
 inline std::string Num(int64_t v) { return std::to_string(v); }
 inline std::string Millis(TimePoint t) { return std::to_string(ToUnixMillis(t)); }

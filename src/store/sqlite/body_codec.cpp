@@ -100,6 +100,18 @@ Status BodyCodec::Load(Database& db) {
 }
 
 void BodyCodec::Bind(Statement& statement, int index, BodyKind kind, std::string_view text) {
+  Bind(statement, index, Encode(kind, text));
+}
+
+void BodyCodec::Bind(Statement& statement, int index, const EncodedBody& encoded) {
+  if (encoded.blob) {
+    statement.BindBlob(index, encoded.bytes);
+  } else {
+    statement.Bind(index, encoded.bytes);
+  }
+}
+
+EncodedBody BodyCodec::Encode(BodyKind kind, std::string_view text) {
   std::shared_ptr<const Dictionary> dict;
   {
     std::lock_guard lock(mutex_);
@@ -113,25 +125,28 @@ void BodyCodec::Bind(Statement& statement, int index, BodyKind kind, std::string
       }
     }
   }
+  EncodedBody out;
   if (dict) {
-    std::string out(kHeader + ZSTD_compressBound(text.size()), '\0');
-    out[0] = static_cast<char>(kFormat);
+    out.bytes.assign(kHeader + ZSTD_compressBound(text.size()), '\0');
+    out.bytes[0] = static_cast<char>(kFormat);
     auto id = static_cast<uint32_t>(dict->id);
-    for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((id >> (8 * i)) & 0xff);
+    for (int i = 0; i < 4; ++i) out.bytes[1 + i] = static_cast<char>((id >> (8 * i)) & 0xff);
     ZSTD_CCtx* cctx = ThreadCCtx();
     ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);    // the header names the dictionary
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);  // SQLite pages are checked already
     ZSTD_CCtx_refCDict(cctx, dict->cdict);
-    size_t n =
-        ZSTD_compress2(cctx, out.data() + kHeader, out.size() - kHeader, text.data(), text.size());
+    size_t n = ZSTD_compress2(cctx, out.bytes.data() + kHeader, out.bytes.size() - kHeader,
+                              text.data(), text.size());
     if (!ZSTD_isError(n) && kHeader + n < text.size()) {
-      out.resize(kHeader + n);
-      statement.BindBlob(index, out);
-      return;
+      out.bytes.resize(kHeader + n);
+      out.blob = true;
+      return out;
     }
   }
-  statement.Bind(index, text);
+  out.bytes.assign(text);
+  out.blob = false;
+  return out;
 }
 
 std::shared_ptr<const BodyCodec::Dictionary> BodyCodec::Find(int64_t id) const {

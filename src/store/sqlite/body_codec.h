@@ -27,16 +27,14 @@
 #include <vector>
 
 #include "base/result.h"
+#include "store/encoded_body.h"
 #include "store/sqlite/database.h"
 
 namespace idsync::store::sqlite {
 
-// The families of bodies, each with its own dictionary: what is alike compresses together.
-enum class BodyKind : int {
-  kMirrorUser = 1,     // resources.body of users (groups stay text: SQL reads their displayName)
-  kEffectiveUser = 2,  // effective_users.body: values with provenance
-  kChange = 3,         // changes.resource and changes.cause
-};
+// The families of bodies (store/encoded_body.h), each with its own dictionary: users' mirror
+// bodies (resources.body), effective users' bodies, change-feed resources and causes.
+using store::BodyKind;
 inline constexpr int kBodyKinds = 3;
 
 struct TrainingSet {
@@ -58,6 +56,10 @@ class BodyCodec {
   // Binds `text` to parameter `index`: compressed when `kind` has a dictionary and that saves
   // space, as text otherwise (then `text` may become a training sample).
   void Bind(Statement& statement, int index, BodyKind kind, std::string_view text);
+  // What Bind would bind, made on any thread (the store's EncodeBody, before a job is queued).
+  // A dictionary installed later does not make it stale: every dictionary stays readable.
+  EncodedBody Encode(BodyKind kind, std::string_view text);
+  static void Bind(Statement& statement, int index, const EncodedBody& encoded);
 
   // The text of column `column`: TEXT as is, a BLOB decompressed. A dictionary this codec has
   // not loaded (another process trained it) is read through `db`. kInternal for a corrupt

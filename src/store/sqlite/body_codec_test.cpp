@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -121,6 +122,38 @@ TEST_F(BodyCodecTest, UsersAreCompressedOnceADictionaryIsTrained) {
   // An update of a sampled (text) row stores it compressed.
   PutUsers(1, 2);
   EXPECT_EQ(Query(db_path(), "SELECT typeof(body) FROM resources WHERE id = 'u1'"),
+            std::vector<std::string>{"blob"});
+  ExpectUsers(*store_, kSamples + 40);
+}
+
+// Bodies encoded before their jobs (Store::EncodeBody, on the request threads) are compressed
+// against the same dictionary as the writer's own encoding, and read back the same.
+TEST_F(BodyCodecTest, BodiesEncodedOnOtherThreadsAreCompressedAndReadBack) {
+  PutUsers(0, kSamples);
+  store_->WaitForTraining();
+  ASSERT_NE(store_->CompressionDictionary(static_cast<int>(BodyKind::kMirrorUser)), 0);
+  std::vector<EncodedBodyPtr> encoded(40);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 40; i += 4) {
+        encoded[i] = store_->EncodeBody(BodyKind::kMirrorUser, EntraUser(kSamples + i));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(encoded[i]);
+    EXPECT_TRUE(encoded[i]->blob) << i;
+    auto status = store_->Write([&](Transaction& tx) -> Status {
+      StoredResource u = User(kSamples + i);
+      u.encoded = encoded[i];
+      auto put = tx.PutResource(conn_, u, "user" + std::to_string(kSamples + i), {});
+      return put ? Status::Ok() : Status(put.error());
+    });
+    ASSERT_TRUE(status) << status.error().detail;
+  }
+  EXPECT_EQ(Query(db_path(), "SELECT typeof(body) FROM resources WHERE id = 'u60'"),
             std::vector<std::string>{"blob"});
   ExpectUsers(*store_, kSamples + 40);
 }

@@ -23,6 +23,8 @@ Result<int64_t> SqliteTransaction::AppendChange(const ChangeRecord& change) {
       .Bind(6, change.member_id);
   if (change.resource.is_null()) {
     insert->BindNull(7);
+  } else if (change.encoded_resource) {
+    BodyCodec::Bind(*insert, 7, *change.encoded_resource);
   } else {
     codec_.Bind(*insert, 7, BodyKind::kChange, DumpJson(change.resource));
   }

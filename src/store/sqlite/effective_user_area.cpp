@@ -72,6 +72,15 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(EffectiveUserRow ro
     return MakeError(ErrorCode::kUniqueness,
                      "username \"" + row.username + "\" is taken in directory " + row.directory);
   };
+  // Encoded before the job was queued, or here.
+  const EncodedBodyPtr encoded = std::move(row.encoded);
+  auto bind_body = [&](Statement& statement, int param) {
+    if (encoded) {
+      BodyCodec::Bind(statement, param, *encoded);
+    } else {
+      codec_.Bind(statement, param, BodyKind::kEffectiveUser, DumpJson(row.body));
+    }
+  };
   if (existing) {
     auto update = db_.Prepare(sql::kUpdateEffectiveUser);
     if (!update) return update.error();
@@ -82,7 +91,7 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(EffectiveUserRow ro
         .Bind(5, row.state)
         .Bind(7, ToUnixMillis(row.last_modified))
         .Bind(8, row.mail_key);
-    codec_.Bind(*update, 6, BodyKind::kEffectiveUser, DumpJson(row.body));
+    bind_body(*update, 6);
     if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
     row.version = existing->version + 1;
     row.created = FromUnixMillis(existing->created_ms);
@@ -98,7 +107,7 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(EffectiveUserRow ro
         .Bind(8, ToUnixMillis(row.created))
         .Bind(9, ToUnixMillis(row.last_modified))
         .Bind(10, row.mail_key);
-    codec_.Bind(*insert, 7, BodyKind::kEffectiveUser, DumpJson(row.body));
+    bind_body(*insert, 7);
     if (auto ran = insert->Run("adding an effective user"); !ran) return taken(ran.error());
     row.version = 1;
     row.created = Stored(row.created);

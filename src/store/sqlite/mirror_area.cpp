@@ -89,7 +89,17 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   auto existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone);
   if (!existing) return existing.error();
   int64_t pk = 0;
-  std::string body = DumpJson(resource.body);
+  // Encoded before the job was queued (users only: groups are stored as text), or here.
+  const EncodedBodyPtr encoded = std::move(resource.encoded);
+  const bool pre_encoded = encoded && resource.type == scim::ResourceType::kUser;
+  const std::string body = pre_encoded ? std::string() : DumpJson(resource.body);
+  auto bind_body = [&](Statement& statement, int param) {
+    if (pre_encoded) {
+      BodyCodec::Bind(statement, param, *encoded);
+    } else {
+      BindBody(statement, param, resource.type, body);
+    }
+  };
   bool write_index = true;
   auto taken = [&](const Error& error) -> Error {
     if (error.code != ErrorCode::kUniqueness) return error;
@@ -104,7 +114,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
     auto update = db_.Prepare(sql::kUpdateResource);
     if (!update) return update.error();
     update->Bind(1, pk).Bind(3, ToUnixMillis(resource.last_modified)).Bind(4, unique_key);
-    BindBody(*update, 2, resource.type, body);
+    bind_body(*update, 2);
     if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
     resource.version = existing->second->version + 1;
     resource.created = existing->second->created;
@@ -129,7 +139,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
         .Bind(5, ToUnixMillis(resource.created))
         .Bind(6, ToUnixMillis(resource.last_modified))
         .Bind(7, unique_key);
-    BindBody(*insert, 4, resource.type, body);
+    bind_body(*insert, 4);
     if (auto ran = insert->Run("adding a resource"); !ran) {
       if (ran.error().code == ErrorCode::kNotFound) return NoConnection(connection_id).error();
       return taken(ran.error());

@@ -392,6 +392,11 @@ Store::WriteStats SqliteStore::WriteCounts() const {
   return {committed_jobs_, commits_};
 }
 
+EncodedBodyPtr SqliteStore::EncodeBody(BodyKind kind, const Json& body) {
+  if (!codec_) return nullptr;  // not open
+  return std::make_shared<const EncodedBody>(codec_->Encode(kind, DumpJson(body)));
+}
+
 void SqliteStore::WriterLoop() {
   for (;;) {
     std::vector<Job*> batch;

@@ -72,6 +72,7 @@ class SqliteStore final : public Store {
   // than the number of Write() calls (group commit). For tests and metrics.
   int64_t commit_count() const;
   WriteStats WriteCounts() const override;
+  EncodedBodyPtr EncodeBody(BodyKind kind, const Json& body) override;
   // Path of the database file.
   const std::string& path() const { return path_; }
   // For tests: waits until no dictionary training is under way.
