@@ -6,6 +6,7 @@
 
 #include "base/strings.h"
 #include "base/uuid.h"
+#include "directory/prepared_user.h"
 #include "directory/writer.h"
 #include "scim/types.h"
 
@@ -224,10 +225,19 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
   // effective row changes only when WriteUser writes that user, after its last read.
   std::map<std::pair<int64_t, std::string>, SourceState> loaded;
   std::map<std::string, store::EffectiveUserRow> rows;
+  // A create prepared on the scope this job uses (prepared_user.h): its source state and, when
+  // it becomes a new user, its plan are what this job would compute.
+  const PreparedUser* prepared =
+      w.prepared && w.prepared->generation == scope.generation ? w.prepared : nullptr;
+  auto is_prepared = [&](int64_t conn, const std::string& sid) {
+    return prepared && prepared->connection_id == conn && prepared->source_user_id == sid;
+  };
   for (const auto& [conn, sid] : sources) {
     auto link = tx.GetLink(conn, sid);
     if (!link && link.error().code != ErrorCode::kNotFound) return link.error();
-    auto state = LoadSource(tx, scope, conn, sid, link ? link->source_name : "");
+    auto state = !link && is_prepared(conn, sid)
+                     ? Result<SourceState>(prepared->source)
+                     : LoadSource(tx, scope, conn, sid, link ? link->source_name : "");
     if (!state) return state.error();
     std::string current = link ? link->effective_user_id : "";
     if (!current.empty() && !rows.count(current)) {
@@ -313,6 +323,12 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
   std::sort(fresh.begin(), fresh.end(),
             [&](const SourceState& a, const SourceState& b) { return SourceBefore(scope, a, b); });
   for (auto& s : fresh) {
+    if (is_prepared(s.connection_id, s.source_user_id)) {
+      PlannedUser plan = prepared->plan;
+      plan.prepared = prepared;
+      if (Status st = w.WriteUser(plan, std::nullopt); !st) return st;
+      continue;
+    }
     std::vector<SourceState> one;
     one.push_back(std::move(s));
     PlannedUser plan = Merge(scope, NewOrderedUuid(), std::move(one), std::nullopt, "",
@@ -427,8 +443,9 @@ Result<std::vector<std::pair<int64_t, std::string>>> AdmittedByNewGroups(
 Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transaction& tx,
                                   const Scope& scope,
                                   const std::vector<std::pair<int64_t, std::string>>& sources,
-                                  Json cause, TimePoint now) {
+                                  Json cause, TimePoint now, const PreparedUser* prepared) {
   Writer w(impl, tx, scope, std::move(cause), now);
+  w.prepared = prepared;
   if (Status s = DeriveRound(tx, scope, w, sources); !s) return s.error();
   if (Status s = RetryPending(tx, scope, w); !s) return s.error();
   if (w.wrote_change) impl.pending_notify = true;

@@ -48,7 +48,8 @@ Result<SourceState> LoadSource(store::Transaction& tx, const Scope& scope, int64
 policy::GroupExists StoredGroups(store::Transaction& tx, const std::string& directory,
                                  Status* failed);
 
-struct PlannedUser;  // writer.h
+struct PlannedUser;   // writer.h
+struct PreparedUser;  // prepared_user.h
 struct WriteCounts;  // writer.h
 
 // Orders sources as MergeUser does (priority descending, then connection, then source id), so
@@ -64,10 +65,12 @@ PlannedUser Merge(const Scope& scope, std::string id, std::vector<SourceState> s
 // Re-derives the effective users touched by `sources` (connection id, source user id) of one
 // directory: each source is (re)linked by its link key, and every effective user that gains or
 // loses a source is merged again and written.
+// `prepared`: a SCIM create's derivation prepared before the job (prepared_user.h), or nullptr.
 Result<WriteCounts> DeriveSources(DirectoryService::Impl& impl, store::Transaction& tx,
                                   const Scope& scope,
                                   const std::vector<std::pair<int64_t, std::string>>& sources,
-                                  Json cause, TimePoint now);
+                                  Json cause, TimePoint now,
+                                  const PreparedUser* prepared = nullptr);
 
 struct Writer;  // writer.h
 

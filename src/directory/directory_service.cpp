@@ -10,6 +10,7 @@
 
 #include "base/strings.h"
 #include "directory/derivation.h"
+#include "directory/prepared_user.h"
 #include "directory/scope.h"
 #include "directory/streamed_plan.h"
 #include "directory/writer.h"
@@ -37,9 +38,19 @@ Status DirectoryService::OnMirrorChanged(store::Transaction& tx,
                 {"actor", change.actor},
                 {"reason", (change.connection->kind == "ldap" ? "ldap " : "scim ") +
                                change.operation}};
-  auto counts = DeriveSources(*impl_, tx, *scope, sources, std::move(cause), impl_->clock.Now());
+  // A create prepared before its job (prepared_user.h) is derived at the request's time, the
+  // one its prepared row carries.
+  const auto* prepared = dynamic_cast<const PreparedUser*>(change.prepared.get());
+  auto counts = DeriveSources(*impl_, tx, *scope, sources, std::move(cause),
+                              prepared ? prepared->now : impl_->clock.Now(), prepared);
   if (!counts) return counts.error();
   return Status::Ok();
+}
+
+std::shared_ptr<const service::MirrorPreparation> DirectoryService::PrepareCreatedUser(
+    const store::Connection& connection, const store::StoredResource& user,
+    const std::string& request_id) {
+  return PrepareUser(*impl_, connection, user, request_id);
 }
 
 void DirectoryService::AfterCommit() {

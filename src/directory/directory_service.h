@@ -57,6 +57,9 @@ class DirectoryService final : public service::MirrorObserver {
 
   // ---- layer-1 hook (inside the mirror's write transaction)
   Status OnMirrorChanged(store::Transaction& tx, const service::MirrorChange& change) override;
+  std::shared_ptr<const service::MirrorPreparation> PrepareCreatedUser(
+      const store::Connection& connection, const store::StoredResource& user,
+      const std::string& request_id) override;
   void AfterCommit() override;
   // Before a connection is removed (inside the same transaction): its source users count as
   // deleted, so each linked effective user follows its deletion rule.

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "base/strings.h"
+#include "directory/prepared_user.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace idsync::directory {
@@ -92,6 +93,54 @@ class DirectoryServiceTest : public ::testing::Test {
     p.actor = "test";
     auto put = tx.PutPolicy(p);
     return put ? Status::Ok() : Status(put.error());
+  }
+
+  // Creates SCIM user `name` (id `id`) as ScimService::Create does: the mirror row and its
+  // derivation in one job, handed `prepared` (PrepareCreatedUser before the job, or nullptr).
+  Status CreateUser(const std::string& id, const std::string& name,
+                    std::shared_ptr<const service::MirrorPreparation> prepared) {
+    return store_->Write([&](store::Transaction& tx) -> Status {
+      auto put = tx.PutResource(connection_.id, NewUser(id, name), FoldCase(name), {});
+      if (!put) return put.error();
+      service::MirrorChange change;
+      change.connection = &connection_;
+      change.users = {id};
+      change.request_id = "req-" + name;
+      change.actor = "test";
+      change.operation = "create";
+      change.prepared = std::move(prepared);
+      return directory_->OnMirrorChanged(tx, change);
+    });
+  }
+
+  static store::StoredResource NewUser(const std::string& id, const std::string& name) {
+    store::StoredResource r;
+    r.id = id;
+    r.type = ResourceType::kUser;
+    r.body = {{"schemas", {std::string(scim::kUserSchema)}}, {"userName", name}};
+    r.created = r.last_modified = SystemClock::Instance().Now();
+    return r;
+  }
+
+  // The effective user linked to source user `id`, and the change-feed entries about it.
+  store::EffectiveUserRow EffectiveOf(const std::string& id,
+                                      std::vector<store::ChangeRecord>* changes = nullptr) {
+    store::EffectiveUserRow out;
+    Status st = store_->Read([&](store::Transaction& tx) -> Status {
+      auto link = tx.GetLink(connection_.id, id);
+      if (!link) return link.error();
+      auto row = tx.GetEffectiveUser("users", link->effective_user_id);
+      if (!row) return row.error();
+      out = std::move(*row);
+      if (changes) {
+        auto all = tx.ListChangesOf("users", out.id, 0, 100);
+        if (!all) return all.error();
+        *changes = std::move(*all);
+      }
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st) << st.error().detail;
+    return out;
   }
 
   // alice's effective displayName as stored.
@@ -227,6 +276,76 @@ TEST_F(DirectoryServiceTest, StoresTheFoldedMailKeyAndFillsInAnUnknownOne) {
   EXPECT_EQ(mail_key(), "");  // NULL reads as ""
   ASSERT_TRUE(DeriveAlone());
   EXPECT_EQ(mail_key(), "alice@example.com");
+}
+
+// A create prepared before its job (prepared_user.h) is written as prepared: the effective user
+// under the prepared id, its row stamped at the request's time, its change-feed entry the
+// prepared representation; and it equals what the job derives by itself for the same user.
+TEST_F(DirectoryServiceTest, ACreatePreparedBeforeItsJobIsWrittenAsPrepared) {
+  ASSERT_TRUE(store_->Write(
+      [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("Hi")); }));
+  ASSERT_TRUE(DeriveAlone());  // the scope is cached at the committed generation
+  const std::string bob = "aaaaaaaa-0000-0000-0000-000000000002";
+  auto prepared = directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "req-bob");
+  ASSERT_TRUE(prepared);
+  const auto& p = dynamic_cast<const PreparedUser&>(*prepared);
+  ASSERT_TRUE(CreateUser(bob, "bob", prepared));
+  std::vector<store::ChangeRecord> changes;
+  const store::EffectiveUserRow row = EffectiveOf(bob, &changes);
+  EXPECT_EQ(row.id, p.plan.id);
+  EXPECT_EQ(row.body, p.row.body);
+  EXPECT_EQ(row.created, FromUnixMillis(ToUnixMillis(p.now)));
+  EXPECT_EQ(row.body["attributes"]["displayName"].value("value", ""), "Hi bob");
+  EXPECT_EQ(row.body["attributes"]["displayName"].value("request_id", ""), "req-bob");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].resource, p.core);
+
+  // The same user created without a preparation: the same row but for its id and times.
+  const std::string carol = "aaaaaaaa-0000-0000-0000-000000000003";
+  auto other = directory_->PrepareCreatedUser(connection_, NewUser(carol, "carol"), "req-carol");
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(CreateUser(carol, "carol", nullptr));
+  store::EffectiveUserRow derived = EffectiveOf(carol);
+  const auto& q = dynamic_cast<const PreparedUser&>(*other);
+  EXPECT_NE(derived.id, q.plan.id);
+  Json expected = q.row.body;
+  for (auto* body : {&expected, &derived.body}) {
+    for (auto& [name, entry] : (*body)["attributes"].items()) entry.erase("time");
+  }
+  EXPECT_EQ(derived.body, expected);
+  EXPECT_EQ(derived.username, q.row.username);
+  EXPECT_EQ(derived.state, q.row.state);
+}
+
+// A create prepared before a policy change that commits ahead of its job: the preparation was
+// made on a scope the job no longer uses, so the job derives the user with the new policy.
+TEST_F(DirectoryServiceTest, ACreatePreparedBeforeAPolicyChangeIsDerivedWithTheNewPolicy) {
+  ASSERT_TRUE(store_->Write(
+      [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("Old")); }));
+  ASSERT_TRUE(DeriveAlone());
+  const std::string bob = "aaaaaaaa-0000-0000-0000-000000000002";
+  auto prepared = directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "req-bob");
+  ASSERT_TRUE(prepared);
+  const auto& p = dynamic_cast<const PreparedUser&>(*prepared);
+  EXPECT_EQ(p.row.body["attributes"]["displayName"].value("value", ""), "Old bob");
+  ASSERT_TRUE(store_->Write(
+      [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("New")); }));
+  ASSERT_TRUE(CreateUser(bob, "bob", prepared));
+  const store::EffectiveUserRow row = EffectiveOf(bob);
+  EXPECT_EQ(row.body["attributes"]["displayName"].value("value", ""), "New bob");
+  EXPECT_NE(row.id, p.plan.id);
+}
+
+// Nothing is prepared while the directory's scope is not cached for the committed generation
+// (the job loads it), nor for a user the job would not create as a plain new user.
+TEST_F(DirectoryServiceTest, NothingIsPreparedWithoutACachedScopeOrForAUserThatIsNotMapped) {
+  const std::string bob = "aaaaaaaa-0000-0000-0000-000000000002";
+  EXPECT_FALSE(directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "r"));
+  ASSERT_TRUE(DeriveAlone());
+  EXPECT_TRUE(directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "r"));
+  store::StoredResource nameless = NewUser(bob, "bob");
+  nameless.body.erase("userName");
+  EXPECT_FALSE(directory_->PrepareCreatedUser(connection_, nameless, "r"));
 }
 
 }  // namespace

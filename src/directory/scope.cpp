@@ -23,6 +23,7 @@ Result<Scope> LoadScope(DirectoryService::Impl& impl, store::Transaction& tx,
   auto committed = impl.store.ConfigGeneration();
   const bool remember = committed && *generation <= *committed;
   Scope scope;
+  scope.generation = *generation;
   auto dir = tx.GetDirectory(directory);
   if (!dir) return dir.error();
   scope.directory = std::move(*dir);

@@ -30,6 +30,7 @@ struct ConnectionInfo {
 // Everything one derivation needs about a directory: loaded per transaction, or copied from
 // Impl::scopes when the configuration generation is the one it was loaded at.
 struct Scope {
+  int64_t generation = 0;  // the configuration generation it was loaded at
   store::DirectoryRecord directory;
   std::shared_ptr<const policy::CustomAttributeDefs> custom;
   std::map<int64_t, ConnectionInfo> connections;  // by store id

@@ -5,6 +5,7 @@
 
 #include "base/strings.h"
 #include "base/uuid.h"
+#include "directory/prepared_user.h"
 #include "directory/render.h"
 
 namespace idsync::directory {
@@ -37,7 +38,7 @@ bool AttributeValuesDiffer(const Json& before, const Json& after) {
 }  // namespace
 
 Status Writer::Change(const std::string& type, const std::string& op, const std::string& id,
-              const std::string& member, Json resource) {
+                      const std::string& member, Json resource, store::EncodedBodyPtr encoded) {
   store::ChangeRecord c;
   c.time = now;
   c.directory = scope.directory.name;
@@ -46,6 +47,7 @@ Status Writer::Change(const std::string& type, const std::string& op, const std:
   c.id = id;
   c.member_id = member;
   c.resource = std::move(resource);
+  c.encoded_resource = std::move(encoded);
   c.cause = cause;
   if (!decided.is_null()) c.cause["decided_by"] = decided;
   auto seq = tx.AppendChange(c);
@@ -97,8 +99,7 @@ Status Writer::RecordConflict(const SourceState& s, const std::string& username,
   return tx.PutConflict(rec);
 }
 
-void Writer::StampRequests(Json& body, const Json* previous) {
-  const std::string request = cause.value("request_id", "");
+void StampRequests(Json& body, const Json* previous, const std::string& request, TimePoint now) {
   const std::string time = FormatRfc3339(now);
   auto stamp = [&](Json& entry, const Json* before, const std::vector<const char*>& same) {
     bool unchanged = before && before->is_object();
@@ -252,18 +253,14 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
     after.insert(*gid);
   }
 
-  store::EffectiveUserRow row;
-  row.directory = dir;
-  row.id = plan.id;
-  row.username = username;
-  row.username_key = FoldCase(username);
-  row.link_key = plan.link_key;
-  row.state = user.state == UserState::kDisabled ? "disabled" : "active";
-  row.body = BodyOf(user, scope.names, group_ids);
-  StampRequests(row.body, previous ? &previous->body : nullptr);
-  row.mail_key = MailKeyOf(row.body);
-  row.created = previous ? previous->created : now;
-  row.last_modified = now;
+  // A plan prepared before the job (a SCIM create: a new user without memberships, named as
+  // planned, at the time and by the request it was prepared for) comes with its row, body
+  // encoded; any other plan's row is made here.
+  const bool use_prepared = plan.prepared && !previous && group_ids.empty();
+  store::EffectiveUserRow row =
+      use_prepared ? PreparedRow(*plan.prepared)
+                   : PlannedRow(scope, plan, username, group_ids, previous ? &*previous : nullptr,
+                                cause.value("request_id", ""), now);
   // mail_key too: a row stored before migration 8 reads "" and gets its key on its next
   // derivation even when nothing else changed.
   const bool changed = !previous || previous->body != row.body || previous->state != row.state ||
@@ -274,9 +271,17 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
     auto put = tx.PutEffectiveUser(std::move(row));
     if (!put) return put.error();
     const store::EffectiveUserRow& written = *put;
-    Json core = RenderUserCore(*put);
-    if (!previous || RenderUserCore(*previous) != core) {
-      if (Status s = Change("User", "upsert", plan.id, "", std::move(core)); !s) return s;
+    if (use_prepared) {
+      if (Status s = Change("User", "upsert", plan.id, "", plan.prepared->core,
+                            plan.prepared->encoded_core);
+          !s) {
+        return s;
+      }
+    } else {
+      Json core = RenderUserCore(*put);
+      if (!previous || RenderUserCore(*previous) != core) {
+        if (Status s = Change("User", "upsert", plan.id, "", std::move(core)); !s) return s;
+      }
     }
     if (previous && previous->username_key != written.username_key) {
       freed_usernames.insert(previous->username_key);
@@ -323,6 +328,27 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
     if (Status st = tx.PutLink(link); !st) return st;
   }
   return Status::Ok();
+}
+
+store::EffectiveUserRow PlannedRow(const Scope& scope, const PlannedUser& plan,
+                                   const std::string& username,
+                                   const std::map<std::string, std::string>& group_ids,
+                                   const store::EffectiveUserRow* previous,
+                                   const std::string& request_id, TimePoint now) {
+  const EffectiveUser& user = plan.user;
+  store::EffectiveUserRow row;
+  row.directory = scope.directory.name;
+  row.id = plan.id;
+  row.username = username;
+  row.username_key = FoldCase(username);
+  row.link_key = plan.link_key;
+  row.state = user.state == UserState::kDisabled ? "disabled" : "active";
+  row.body = BodyOf(user, scope.names, group_ids);
+  StampRequests(row.body, previous ? &previous->body : nullptr, request_id, now);
+  row.mail_key = MailKeyOf(row.body);
+  row.created = previous ? previous->created : now;
+  row.last_modified = now;
+  return row;
 }
 
 store::ConflictKeys ConflictKeysOf(const store::ConflictRecord& conflict) {

@@ -15,6 +15,8 @@
 
 namespace idsync::directory {
 
+struct PreparedUser;  // prepared_user.h
+
 // The planned state of one effective user.
 struct PlannedUser {
   std::string id;
@@ -22,7 +24,24 @@ struct PlannedUser {
   policy::EffectiveUser user;        // MergeUser's result
   std::string link_key;
   bool had_row = false;
+  // Set when this plan is a copy of `prepared->plan` (a SCIM create prepared before its job,
+  // prepared_user.h): WriteUser then stores the row and change entry prepared with it.
+  const PreparedUser* prepared = nullptr;
 };
+
+// Provenance of the request `request_id` at `now`: every value and membership of `body` that is
+// new or changed against `previous` (nullptr: none) records the request and time; unchanged ones
+// keep their earlier stamp.
+void StampRequests(Json& body, const Json* previous, const std::string& request_id, TimePoint now);
+
+// The row WriteUser stores for `plan` under `username`, its memberships' groups resolved to
+// `group_ids` (folded name -> id), over the stored row `previous` (nullptr: a new user), written
+// by request `request_id` at `now`.
+store::EffectiveUserRow PlannedRow(const Scope& scope, const PlannedUser& plan,
+                                   const std::string& username,
+                                   const std::map<std::string, std::string>& group_ids,
+                                   const store::EffectiveUserRow* previous,
+                                   const std::string& request_id, TimePoint now);
 
 // Counts of what WriteUser did, in DiffCounts terms.
 struct WriteCounts {
@@ -52,12 +71,16 @@ struct Writer {
   // it (FindJoinTarget), so only those are retried.
   std::set<std::pair<int64_t, std::string>> vacated;
   std::set<std::string> created_groups;
+  // A SCIM create's derivation prepared before the job (prepared_user.h), or nullptr.
+  const PreparedUser* prepared = nullptr;
   // Set by WriteUser for the user it writes: which source's on_delete decided (the cause's
   // "decided_by"), null otherwise.
   Json decided;
 
+  // `encoded`: `resource` as Store::EncodeBody made it before the job (nullptr: encoded at the
+  // write).
   Status Change(const std::string& type, const std::string& op, const std::string& id,
-                const std::string& member, Json resource);
+                const std::string& member, Json resource, store::EncodedBodyPtr encoded = nullptr);
 
   // The effective group named `name` (created when missing), its id.
   Result<std::string> GroupId(const std::string& name);
@@ -67,10 +90,6 @@ struct Writer {
   Status RecordConflict(const SourceState& s, const std::string& username,
                         const store::EffectiveUserRow* owner, const std::string& reason,
                         bool rename = false);
-
-  // Provenance of the request: every value and membership that is new or changed in this write
-  // records the request (and time) that produced it; unchanged ones keep their earlier stamp.
-  void StampRequests(Json& body, const Json* previous);
 
   // Writes `plan` over the stored row `previous` (nullopt: none). Links, memberships, row,
   // change-feed entries.

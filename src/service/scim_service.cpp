@@ -93,7 +93,8 @@ Status ScimService::TimedWrite(const std::function<Status(store::Transaction&)>&
 }
 
 Status ScimService::Observe(store::Transaction& tx, const CallContext& ctx,
-                            const std::string& operation, std::set<std::string> users) {
+                            const std::string& operation, std::set<std::string> users,
+                            std::shared_ptr<const MirrorPreparation> prepared) {
   if (!observer_ || users.empty()) return Status::Ok();
   MirrorChange change;
   change.connection = ctx.connection;
@@ -101,6 +102,7 @@ Status ScimService::Observe(store::Transaction& tx, const CallContext& ctx,
   change.request_id = ctx.request_id;
   change.actor = ctx.actor;
   change.operation = operation;
+  change.prepared = std::move(prepared);
   return observer_->OnMirrorChanged(tx, change);
 }
 

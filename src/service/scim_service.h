@@ -118,9 +118,11 @@ class ScimService {
   Status AuditFailure(const CallContext& ctx, const std::string& operation, scim::ResourceType type,
                       const std::string& id, const Error& error);
   Status TimedWrite(const std::function<Status(store::Transaction&)>& job);
-  // Tells the observer (if any) which source users a write affected.
+  // Tells the observer (if any) which source users a write affected; `prepared`: what its
+  // PrepareCreatedUser made for this write before the job.
   Status Observe(store::Transaction& tx, const CallContext& ctx, const std::string& operation,
-                 std::set<std::string> users);
+                 std::set<std::string> users,
+                 std::shared_ptr<const MirrorPreparation> prepared = nullptr);
 
   MirrorObserver* observer_ = nullptr;
 

@@ -89,9 +89,13 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
   r.type = type;
   r.body = BodyOf(std::move(*normalized));
   r.created = r.last_modified = clock_.Now();
-  // Serialised and compressed here, not on the writer every write waits for (issue #13 item 3).
-  if (type == ResourceType::kUser)
+  // Serialised and compressed here, and the new user's derivation prepared, not on the writer
+  // every write waits for (issue #13 item 3).
+  std::shared_ptr<const MirrorPreparation> prepared;
+  if (type == ResourceType::kUser) {
     r.encoded = store_.EncodeBody(store::BodyKind::kMirrorUser, r.body);
+    if (observer_) prepared = observer_->PrepareCreatedUser(*ctx.connection, r, ctx.request_id);
+  }
 
   WriteResult out;
   const int64_t conn = ctx.connection->id;
@@ -106,7 +110,7 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
       if (!added) return added.error();
       if (*added) affected.insert(m.value("value", ""));
     }
-    if (Status s = Observe(tx, ctx, "create", std::move(affected)); !s) return s;
+    if (Status s = Observe(tx, ctx, "create", std::move(affected), prepared); !s) return s;
     out.etag = VersionETag(stored->version);
     if (type == ResourceType::kUser) {
       // A user just created is in no group yet (a member must exist before a group can name
