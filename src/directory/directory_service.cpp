@@ -49,8 +49,8 @@ Status DirectoryService::OnMirrorChanged(store::Transaction& tx,
 
 std::shared_ptr<const service::MirrorPreparation> DirectoryService::PrepareCreatedUser(
     const store::Connection& connection, const store::StoredResource& user,
-    const std::string& request_id) {
-  return PrepareUser(*impl_, connection, user, request_id);
+    const std::string& request_id, int64_t generation) {
+  return PrepareUser(*impl_, connection, user, request_id, generation);
 }
 
 void DirectoryService::AfterCommit() {

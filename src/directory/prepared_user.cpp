@@ -11,21 +11,25 @@ namespace idsync::directory {
 std::shared_ptr<const PreparedUser> PrepareUser(DirectoryService::Impl& impl,
                                                 const store::Connection& connection,
                                                 const store::StoredResource& user,
-                                                const std::string& request_id) {
-  // The scope cached for the committed generation, if any: reading and parsing a scope is the
-  // job's (LoadScope), and a preparation made on a scope the job does not use is wasted.
-  auto generation = impl.store.ConfigGeneration();
-  if (!generation) return nullptr;
+                                                const std::string& request_id, int64_t generation) {
+  // The scope cached for that generation, if any: reading and parsing a scope is the job's
+  // (LoadScope), and a preparation made on a scope the job does not use is wasted. Any committed
+  // generation will do: the job uses the preparation only if its own transaction reads the same.
+  if (generation == 0) {
+    auto committed = impl.store.ConfigGeneration();
+    if (!committed) return nullptr;
+    generation = *committed;
+  }
   std::shared_ptr<const Scope> scope;
   {
     std::lock_guard lock(impl.scope_mu);
     auto it = impl.scopes.find(connection.directory);
-    if (it == impl.scopes.end() || it->second.first != *generation) return nullptr;
+    if (it == impl.scopes.end() || it->second.first != generation) return nullptr;
     scope = it->second.second;
   }
   if (!scope->PolicyOf(connection.id)) return nullptr;
   auto p = std::make_shared<PreparedUser>();
-  p->generation = *generation;
+  p->generation = generation;
   p->connection_id = connection.id;
   p->source_user_id = user.id;
   p->now = impl.clock.Now();

@@ -39,14 +39,15 @@ struct PreparedUser final : service::MirrorPreparation {
   store::EncodedBodyPtr encoded_core;
 };
 
-// The preparation of `user`, about to be created in `connection` by request `request_id`;
-// nullptr when there is nothing to prepare: no cached scope for the committed configuration
-// generation, a connection without a policy, a source that does not map or becomes no user, or
-// a user with memberships.
+// The preparation of `user`, about to be created in `connection` by request `request_id`, for
+// the committed configuration `generation` (0: read here; on PostgreSQL a round trip, so the
+// request passes the one its authentication read); nullptr when there is nothing to prepare:
+// no scope cached for that generation, a connection without a policy, a source that does not
+// map or becomes no user, or a user with memberships.
 std::shared_ptr<const PreparedUser> PrepareUser(DirectoryService::Impl& impl,
                                                 const store::Connection& connection,
                                                 const store::StoredResource& user,
-                                                const std::string& request_id);
+                                                const std::string& request_id, int64_t generation);
 
 // A copy of the prepared row, its body still encoded.
 store::EffectiveUserRow PreparedRow(const PreparedUser& prepared);

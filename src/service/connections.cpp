@@ -164,7 +164,8 @@ Result<RotatedToken> Connections::RotateToken(const std::string& name,
   return out;
 }
 
-Result<store::Connection> Connections::Authenticate(std::string_view token) {
+Result<store::Connection> Connections::Authenticate(std::string_view token,
+                                                    int64_t* generation_out) {
   static const Error kDenied{ErrorCode::kUnauthorized,
                              "missing or invalid bearer token for this SCIM endpoint"};
   if (token.size() < kScimTokenPrefix.size() + 20 || token.size() > 200) return kDenied;
@@ -174,6 +175,7 @@ Result<store::Connection> Connections::Authenticate(std::string_view token) {
   std::string hash = Sha256Hex(token);
   auto generation = store_.ConfigGeneration();
   if (!generation) return generation.error();
+  if (generation_out) *generation_out = *generation;
   {
     std::lock_guard lock(cache_mutex_);
     if (cache_generation_ != *generation) {

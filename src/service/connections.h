@@ -54,7 +54,9 @@ class Connections {
 
   // The connection a bearer token belongs to, if the token is valid now and the connection is
   // enabled. kUnauthorized otherwise (the detail never says which part was wrong).
-  Result<store::Connection> Authenticate(std::string_view token);
+  // `generation`: when given, set to the committed configuration generation the check was made
+  // at (Store::ConfigGeneration), for the request's later use.
+  Result<store::Connection> Authenticate(std::string_view token, int64_t* generation = nullptr);
 
  private:
   Status Audit(store::Transaction& tx, const store::Connection& c, const std::string& actor,

@@ -40,15 +40,17 @@ class MirrorObserver {
   virtual Status OnMirrorChanged(store::Transaction& tx, const MirrorChange& change) = 0;
   // On the request's thread, before the job that creates SCIM user `user` in `connection` is
   // queued: whatever of OnMirrorChanged's work for it needs no stored state, done here instead
-  // of on the store's one writer thread. The job passes it back in MirrorChange::prepared;
-  // OnMirrorChanged uses it only where it is what it would compute itself. Reads nothing through
-  // a transaction and writes nothing. Default: nothing to prepare.
+  // of on the store's one writer thread, for the committed configuration `generation` (0: the
+  // observer reads it). The job passes it back in MirrorChange::prepared; OnMirrorChanged uses
+  // it only where it is what it would compute itself. Reads nothing through a transaction and
+  // writes nothing. Default: nothing to prepare.
   virtual std::shared_ptr<const MirrorPreparation> PrepareCreatedUser(
       const store::Connection& connection, const store::StoredResource& user,
-      const std::string& request_id) {
+      const std::string& request_id, int64_t generation) {
     (void)connection;
     (void)user;
     (void)request_id;
+    (void)generation;
     return nullptr;
   }
   // Called after a write that called OnMirrorChanged has committed (or failed): wakes readers

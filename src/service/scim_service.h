@@ -33,6 +33,9 @@ struct ScimLimits {
 // Who is calling and how to build absolute URLs for meta.location and $ref.
 struct CallContext {
   const store::Connection* connection = nullptr;
+  // The committed configuration generation the request was authenticated at (0: not known).
+  // A write's preparation before its job (MirrorObserver::PrepareCreatedUser) is made for it.
+  int64_t config_generation = 0;
   std::string base_url;  // e.g. "https://idsync.example.com/scim/v2"
   std::string request_id;
   std::string actor = "scim";

@@ -94,7 +94,10 @@ Result<WriteResult> ScimService::Create(const CallContext& ctx, ResourceType typ
   std::shared_ptr<const MirrorPreparation> prepared;
   if (type == ResourceType::kUser) {
     r.encoded = store_.EncodeBody(store::BodyKind::kMirrorUser, r.body);
-    if (observer_) prepared = observer_->PrepareCreatedUser(*ctx.connection, r, ctx.request_id);
+    if (observer_) {
+      prepared =
+          observer_->PrepareCreatedUser(*ctx.connection, r, ctx.request_id, ctx.config_generation);
+    }
   }
 
   WriteResult out;

@@ -182,7 +182,8 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   }
 
   // Everything else needs the connection's bearer token.
-  auto connection = connections_.Authenticate(BearerToken(req));
+  int64_t generation = 0;
+  auto connection = connections_.Authenticate(BearerToken(req), &generation);
   if (!connection) {
     if (connection.error().code == ErrorCode::kUnauthorized) {
       if (auto refused = limits_.AuthenticationFailed(req.remote_address)) {
@@ -197,6 +198,7 @@ Response ScimApi::HandleScim(const Request& req, std::string_view rest,
   }
   service::CallContext ctx;
   ctx.connection = &*connection;
+  ctx.config_generation = generation;
   ctx.base_url = base;
   ctx.request_id = request_id;
 
