@@ -40,6 +40,13 @@ constexpr ber_tag_t ApplicationConstructed(unsigned n) {
 // Reads elements one after the other from `bytes`, which must outlive the reader. Reads never
 // copy more than an element's own contents. Not thread-safe; cheap to create (one small
 // allocation by liblber).
+//
+// `bytes` must be followed by one readable byte: after each element it consumes, liblber reads
+// the byte after it as the next tag (`ber->ber_tag = *ber->ber_ptr` in ber_skip_element and the
+// getters), one past the end when the element is the buffer's last. So every reader on bytes
+// from outside (DecodeRequest, DecodePagedResults) reads a std::string copy, whose terminating
+// NUL is that byte, and nested readers view into it. A fuzzer found the read: a message ending
+// where its buffer's page ended crashed the server.
 class BerReader {
  public:
   explicit BerReader(std::string_view bytes);

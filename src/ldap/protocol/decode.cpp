@@ -335,7 +335,9 @@ Decoded DecodeUnchecked(std::string_view message, const DecodeLimits& limits) {
 
 Decoded DecodeRequest(std::string_view message, const DecodeLimits& limits) {
   try {
-    return DecodeUnchecked(message, limits);
+    // A copy whose terminating NUL liblber may read past the message's last element (ber.h).
+    const std::string bytes(message);
+    return DecodeUnchecked(bytes, limits);
   } catch (const std::exception&) {
     // Only std::bad_alloc can get here; the message is refused rather than the process.
     Decoded decoded;

@@ -1,11 +1,14 @@
 #include "ldap/protocol/message.h"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <lber.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace idsync::ldap {
 namespace {
@@ -94,6 +97,41 @@ TEST(DecodeRequest, ReadsASimpleBindAsLdapsearchSendsIt) {
   EXPECT_TRUE(bind.simple);
   EXPECT_EQ(bind.password, "x");
   EXPECT_TRUE(decoded.request->controls.empty());
+}
+
+// Bytes that end exactly where readable memory ends: the page after them is PROT_NONE, so a
+// read one byte past the end crashes the test. liblber makes that read after the last element
+// of a buffer (ber.h); a fuzzer found it through a message whose buffer ended on a page.
+class PageEnd {
+ public:
+  explicit PageEnd(const std::string& bytes) : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+    void* p = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    EXPECT_NE(p, MAP_FAILED);
+    base_ = static_cast<char*>(p);
+    EXPECT_EQ(mprotect(base_ + page_, page_, PROT_NONE), 0);
+    char* start = base_ + page_ - bytes.size();
+    std::memcpy(start, bytes.data(), bytes.size());
+    view_ = std::string_view(start, bytes.size());
+  }
+  ~PageEnd() { munmap(base_, 2 * page_); }
+  std::string_view view() const { return view_; }
+
+ private:
+  size_t page_;
+  char* base_ = nullptr;
+  std::string_view view_;
+};
+
+TEST(DecodeRequest, NeverReadsPastTheEndOfTheMessageOrControlValue) {
+  PageEnd bind(Hex("3011 020101 600c 020103 0404636e3d61 800178"));
+  Decoded decoded = DecodeRequest(bind.view());
+  ASSERT_TRUE(decoded.request) << decoded.error;
+  EXPECT_EQ(std::get<BindRequest>(decoded.request->body).password, "x");
+  PageEnd value(EncodePagedResults(25, "next"));
+  auto paged = DecodePagedResults(value.view());
+  ASSERT_TRUE(paged);
+  EXPECT_EQ(paged->size, 25);
+  EXPECT_EQ(paged->cookie, "next");
 }
 
 TEST(DecodeRequest, ReadsSaslBinds) {

@@ -1,6 +1,7 @@
 #include "ldap/protocol/paged_results.h"
 
 #include <limits>
+#include <string>
 
 #include "ldap/protocol/ber.h"
 
@@ -12,7 +13,9 @@ using internal::DataOf;
 
 std::optional<PagedResults> DecodePagedResults(std::string_view control_value) {
   // realSearchControlValue ::= SEQUENCE { size INTEGER (0..maxInt), cookie OCTET STRING }
-  BerReader outer(control_value);
+  // A copy whose terminating NUL liblber may read past the value's last element (ber.h).
+  const std::string bytes(control_value);
+  BerReader outer(bytes);
   auto contents = outer.Element(internal::kTagSequence);
   if (!contents || !outer.AtEnd()) return std::nullopt;
   BerReader reader(*contents);
