@@ -59,7 +59,7 @@ class DirectoryService final : public service::MirrorObserver {
   Status OnMirrorChanged(store::Transaction& tx, const service::MirrorChange& change) override;
   std::shared_ptr<const service::MirrorPreparation> PrepareCreatedUser(
       const store::Connection& connection, const store::StoredResource& user,
-      const std::string& request_id, int64_t generation = 0) override;
+      const std::string& request_id, int64_t generation) override;
   void AfterCommit() override;
   // Before a connection is removed (inside the same transaction): its source users count as
   // deleted, so each linked effective user follows its deletion rule.

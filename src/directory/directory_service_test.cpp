@@ -286,7 +286,7 @@ TEST_F(DirectoryServiceTest, ACreatePreparedBeforeItsJobIsWrittenAsPrepared) {
       [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("Hi")); }));
   ASSERT_TRUE(DeriveAlone());  // the scope is cached at the committed generation
   const std::string bob = "aaaaaaaa-0000-0000-0000-000000000002";
-  auto prepared = directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "req-bob");
+  auto prepared = directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "req-bob", 0);
   ASSERT_TRUE(prepared);
   const auto& p = dynamic_cast<const PreparedUser&>(*prepared);
   ASSERT_TRUE(CreateUser(bob, "bob", prepared));
@@ -302,7 +302,7 @@ TEST_F(DirectoryServiceTest, ACreatePreparedBeforeItsJobIsWrittenAsPrepared) {
 
   // The same user created without a preparation: the same row but for its id and times.
   const std::string carol = "aaaaaaaa-0000-0000-0000-000000000003";
-  auto other = directory_->PrepareCreatedUser(connection_, NewUser(carol, "carol"), "req-carol");
+  auto other = directory_->PrepareCreatedUser(connection_, NewUser(carol, "carol"), "req-carol", 0);
   ASSERT_TRUE(other);
   ASSERT_TRUE(CreateUser(carol, "carol", nullptr));
   store::EffectiveUserRow derived = EffectiveOf(carol);
@@ -324,7 +324,7 @@ TEST_F(DirectoryServiceTest, ACreatePreparedBeforeAPolicyChangeIsDerivedWithTheN
       [&](store::Transaction& tx) { return PutPolicy(tx, connection_.id, PolicyNaming("Old")); }));
   ASSERT_TRUE(DeriveAlone());
   const std::string bob = "aaaaaaaa-0000-0000-0000-000000000002";
-  auto prepared = directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "req-bob");
+  auto prepared = directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "req-bob", 0);
   ASSERT_TRUE(prepared);
   const auto& p = dynamic_cast<const PreparedUser&>(*prepared);
   EXPECT_EQ(p.row.body["attributes"]["displayName"].value("value", ""), "Old bob");
@@ -340,12 +340,12 @@ TEST_F(DirectoryServiceTest, ACreatePreparedBeforeAPolicyChangeIsDerivedWithTheN
 // (the job loads it), nor for a user the job would not create as a plain new user.
 TEST_F(DirectoryServiceTest, NothingIsPreparedWithoutACachedScopeOrForAUserThatIsNotMapped) {
   const std::string bob = "aaaaaaaa-0000-0000-0000-000000000002";
-  EXPECT_FALSE(directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "r"));
+  EXPECT_FALSE(directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "r", 0));
   ASSERT_TRUE(DeriveAlone());
-  EXPECT_TRUE(directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "r"));
+  EXPECT_TRUE(directory_->PrepareCreatedUser(connection_, NewUser(bob, "bob"), "r", 0));
   store::StoredResource nameless = NewUser(bob, "bob");
   nameless.body.erase("userName");
-  EXPECT_FALSE(directory_->PrepareCreatedUser(connection_, nameless, "r"));
+  EXPECT_FALSE(directory_->PrepareCreatedUser(connection_, nameless, "r", 0));
 }
 
 }  // namespace

@@ -20,14 +20,8 @@ std::shared_ptr<const PreparedUser> PrepareUser(DirectoryService::Impl& impl,
     if (!committed) return nullptr;
     generation = *committed;
   }
-  std::shared_ptr<const Scope> scope;
-  {
-    std::lock_guard lock(impl.scope_mu);
-    auto it = impl.scopes.find(connection.directory);
-    if (it == impl.scopes.end() || it->second.first != generation) return nullptr;
-    scope = it->second.second;
-  }
-  if (!scope->PolicyOf(connection.id)) return nullptr;
+  const std::shared_ptr<const Scope> scope = CachedScope(impl, connection.directory, generation);
+  if (!scope || !scope->PolicyOf(connection.id)) return nullptr;
   auto p = std::make_shared<PreparedUser>();
   p->generation = generation;
   p->connection_id = connection.id;
@@ -55,10 +49,6 @@ std::shared_ptr<const PreparedUser> PrepareUser(DirectoryService::Impl& impl,
   p->core = RenderUserCore(p->row);
   p->encoded_core = impl.store.EncodeBody(store::BodyKind::kChange, p->core);
   return p;
-}
-
-store::EffectiveUserRow PreparedRow(const PreparedUser& prepared) {
-  return prepared.row;
 }
 
 }  // namespace idsync::directory

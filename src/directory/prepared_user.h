@@ -49,7 +49,4 @@ std::shared_ptr<const PreparedUser> PrepareUser(DirectoryService::Impl& impl,
                                                 const store::StoredResource& user,
                                                 const std::string& request_id, int64_t generation);
 
-// A copy of the prepared row, its body still encoded.
-store::EffectiveUserRow PreparedRow(const PreparedUser& prepared);
-
 }  // namespace idsync::directory

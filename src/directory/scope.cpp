@@ -3,19 +3,23 @@
 
 namespace idsync::directory {
 
+std::shared_ptr<const Scope> CachedScope(DirectoryService::Impl& impl, const std::string& directory,
+                                         int64_t generation) {
+  std::lock_guard lock(impl.scope_mu);
+  auto it = impl.scopes.find(directory);
+  if (it == impl.scopes.end() || it->second.first != generation) return nullptr;
+  return it->second.second;
+}
+
 Result<Scope> LoadScope(DirectoryService::Impl& impl, store::Transaction& tx,
                         const std::string& directory) {
   // Read inside the transaction, so that the scope matches what this transaction sees even when
   // another process changes the configuration meanwhile.
   auto generation = tx.ConfigGeneration();
   if (!generation) return generation.error();
-  std::shared_ptr<const Scope> cached;
-  {
-    std::lock_guard lock(impl.scope_mu);
-    auto it = impl.scopes.find(directory);
-    if (it != impl.scopes.end() && it->second.first == *generation) cached = it->second.second;
+  if (auto cached = CachedScope(impl, directory, *generation)) {
+    return *cached;  // a copy: the caller may add overrides
   }
-  if (cached) return *cached;  // a copy: the caller may add overrides
   // Only a generation that some commit produced is cached. A write transaction that changed the
   // configuration itself reads a higher, uncommitted value; if it rolls back, the next change
   // commits that same value with another configuration. Nothing else can commit while a write

@@ -164,6 +164,11 @@ struct DirectoryService::Impl {
   }
 };
 
+// The scope of `directory` cached for configuration `generation`; nullptr when the cache holds
+// none for it.
+std::shared_ptr<const Scope> CachedScope(DirectoryService::Impl& impl, const std::string& directory,
+                                         int64_t generation);
+
 // The scope of `directory` as `tx` sees it (cached per configuration generation).
 Result<Scope> LoadScope(DirectoryService::Impl& impl, store::Transaction& tx,
                         const std::string& directory);

@@ -258,7 +258,7 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
   // encoded; any other plan's row is made here.
   const bool use_prepared = plan.prepared && !previous && group_ids.empty();
   store::EffectiveUserRow row =
-      use_prepared ? PreparedRow(*plan.prepared)
+      use_prepared ? plan.prepared->row
                    : PlannedRow(scope, plan, username, group_ids, previous ? &*previous : nullptr,
                                 cause.value("request_id", ""), now);
   // mail_key too: a row stored before migration 8 reads "" and gets its key on its next
