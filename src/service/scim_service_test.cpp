@@ -371,5 +371,41 @@ TEST_F(ScimServiceTest, UserPatchPreparedOnACurrentSnapshotIsStored) {
   EXPECT_EQ(stale.error().code, ErrorCode::kVersionMismatch);
 }
 
+// Records the source users each write asks the observer to re-derive.
+struct RecordingObserver final : MirrorObserver {
+  Status OnMirrorChanged(store::Transaction&, const MirrorChange& change) override {
+    for (const auto& id : change.users) derived.push_back(change.operation + " " + id);
+    return Status::Ok();
+  }
+  std::vector<std::string> derived;
+};
+
+// A user written again as it is (a PUT of the same attributes, a PATCH setting what is set)
+// changes no input of the derivation: the observer is not asked to re-derive it. A write that
+// changes the user is.
+TEST_F(ScimServiceTest, AUserWriteThatChangesNothingIsNotDerivedAgain) {
+  RecordingObserver observer;
+  service_->SetObserver(&observer);
+  const std::string id = Create(ResourceType::kUser, {{"userName", "ada"}, {"title", "Eng"}});
+  ASSERT_EQ(observer.derived, std::vector<std::string>{"create " + id});
+  observer.derived.clear();
+
+  ASSERT_TRUE(service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Eng"),
+                              std::nullopt, false));
+  Json same = {
+      {"schemas", {std::string(scim::kUserSchema)}}, {"userName", "ada"}, {"title", "Eng"}};
+  auto replaced = service_->Replace(ctx_, ResourceType::kUser, id, same, std::nullopt, false);
+  ASSERT_TRUE(replaced) << replaced.error().detail;
+  EXPECT_EQ(replaced->etag, "W/\"1\"");  // not written either
+  EXPECT_TRUE(observer.derived.empty());
+
+  ASSERT_TRUE(service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Lead"),
+                              std::nullopt, false));
+  same["title"] = "Staff";
+  ASSERT_TRUE(service_->Replace(ctx_, ResourceType::kUser, id, same, std::nullopt, false));
+  EXPECT_EQ(observer.derived, (std::vector<std::string>{"patch " + id, "replace " + id}));
+  service_->SetObserver(nullptr);
+}
+
 }  // namespace
 }  // namespace idsync::service

@@ -162,7 +162,10 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     r.last_modified = clock_.Now();
     bool members_changed = false;
     std::set<std::string> affected;
-    if (type == ResourceType::kUser) affected.insert(id);
+    // A user written again as it is (Okta's PUT of every attribute on each update) changes no
+    // input of its derivation, and the effective directory is always what the derivation makes
+    // of the mirrors: nothing to re-derive.
+    if (type == ResourceType::kUser && r.body != existing->body) affected.insert(id);
     if (type == ResourceType::kGroup &&
         r.body.value("displayName", "") != existing->body.value("displayName", "")) {
       if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
@@ -330,7 +333,9 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       body_changed = new_body != existing->body;
     }
     std::set<std::string> affected = std::move(members.touched());
-    if (type == ResourceType::kUser) affected.insert(id);
+    // A user PATCH that changes nothing (an identity provider setting what is already set)
+    // leaves nothing to re-derive, as for Replace.
+    if (type == ResourceType::kUser && body_changed) affected.insert(id);
     if (type == ResourceType::kGroup &&
         new_body.value("displayName", "") != existing->body.value("displayName", "")) {
       if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
