@@ -896,5 +896,55 @@ TEST(EffectiveStoreUpgrade, MigratesADatabaseBuiltWithMigrationFour) {
   }));
 }
 
+// An update sets only the indexed columns that change: SQLite rewrites the entry of every index
+// whose column an UPDATE sets, even to its old value, so a PATCH of a display name wrote the
+// username, e-mail and LDAP-name index pages again (issue #13 item 3: pages per write).
+TEST_F(EffectiveStoreTest, AnUpdateWritesOnlyTheIndexesOfTheColumnsItChanges) {
+  // Enough users that every index has leaves of its own.
+  auto user = [](int i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "user%04d", i);
+    return test_support::MakeEUser(std::string("e") + name, name);
+  };
+  MustWrite([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 2000; ++i) {
+      if (auto put = tx.PutEffectiveUser(user(i)); !put) return put.error();
+    }
+    return Status::Ok();
+  });
+  // A compression dictionary trained on those bodies is written by its own job: not while the
+  // frames below are counted.
+  store_->WaitForTraining();
+  // The WAL frames one write of `row` adds.
+  auto frames_of = [&](const EffectiveUserRow& row) {
+    test_support::WalFrames(db_path(), "TRUNCATE");
+    MustWrite([&](Transaction& tx) { return AsStatus(tx.PutEffectiveUser(row)); });
+    return test_support::WalFrames(db_path(), "PASSIVE");
+  };
+  EffectiveUserRow u = user(1000);
+  u.body = {{"name", "changed"}};
+  const int body = frames_of(u);
+  EXPECT_EQ(body, 1) << "the row's own page only";
+  u.state = "disabled";
+  const int state = frames_of(u);
+  EXPECT_EQ(state, 2) << "and the state index";
+  u.state = "active";
+  u.mail_key = "other@example.com";
+  const int mail = frames_of(u);
+  EXPECT_GE(mail, 3) << "a key changed: every key's index is written";
+  MustRead([&](Transaction& tx) -> Status {
+    auto row = tx.GetEffectiveUser("users", u.id);
+    if (!row) return row.error();
+    EXPECT_EQ(row->body, u.body);
+    EXPECT_EQ(row->state, "active");
+    EXPECT_EQ(row->mail_key, "other@example.com");
+    EXPECT_EQ(row->version, 4);
+    auto by_mail = tx.FindEffectiveUserByUsername("users", "user1000");
+    if (!by_mail) return by_mail.error();
+    EXPECT_EQ(by_mail->id, u.id);
+    return Status::Ok();
+  });
+}
+
 }  // namespace
 }  // namespace idsync::store::sqlite

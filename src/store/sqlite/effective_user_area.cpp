@@ -55,6 +55,9 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(EffectiveUserRow ro
     int64_t pk;
     int64_t version;
     int64_t created_ms;
+    // The indexed columns as stored; the update sets only those that change.
+    std::string username, username_key, link_key, state;
+    std::optional<std::string> mail_key;  // NULL: stored before migration 8
   };
   std::optional<Existing> existing;
   {
@@ -63,7 +66,11 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(EffectiveUserRow ro
     select->Bind(1, row.directory).Bind(2, row.id);
     auto found = select->Step("reading an effective user");
     if (!found) return found.error();
-    if (*found) existing = Existing{select->Int(0), select->Int(1), select->Int(2)};
+    if (*found) {
+      existing = Existing{select->Int(0),  select->Int(1),  select->Int(2),  select->Text(3),
+                          select->Text(4), select->Text(5), select->Text(6), std::nullopt};
+      if (!select->IsNull(7)) existing->mail_key = select->Text(7);
+    }
   }
   std::optional<std::string> link_key;
   if (!row.link_key.empty()) link_key = row.link_key;
@@ -82,16 +89,32 @@ Result<EffectiveUserRow> SqliteTransaction::PutEffectiveUser(EffectiveUserRow ro
     }
   };
   if (existing) {
-    auto update = db_.Prepare(sql::kUpdateEffectiveUser);
+    const bool same_keys = existing->username_key == row.username_key &&
+                           existing->link_key == row.link_key && existing->mail_key &&
+                           *existing->mail_key == row.mail_key;
+    const bool same_state = existing->state == row.state && existing->username == row.username;
+    const char* sql = !same_keys    ? sql::kUpdateEffectiveUser
+                      : !same_state ? sql::kUpdateEffectiveUserState
+                                    : sql::kUpdateEffectiveUserBody;
+    auto update = db_.Prepare(sql);
     if (!update) return update.error();
-    update->Bind(1, existing->pk)
-        .Bind(2, row.username)
-        .Bind(3, row.username_key)
-        .Bind(4, link_key)
-        .Bind(5, row.state)
-        .Bind(7, ToUnixMillis(row.last_modified))
-        .Bind(8, row.mail_key);
-    bind_body(*update, 6);
+    const int64_t modified = ToUnixMillis(row.last_modified);
+    update->Bind(1, existing->pk);
+    if (!same_keys) {
+      update->Bind(2, row.username)
+          .Bind(3, row.username_key)
+          .Bind(4, link_key)
+          .Bind(5, row.state)
+          .Bind(7, modified)
+          .Bind(8, row.mail_key);
+      bind_body(*update, 6);
+    } else if (!same_state) {
+      update->Bind(2, row.username).Bind(3, row.state).Bind(5, modified);
+      bind_body(*update, 4);
+    } else {
+      update->Bind(3, modified);
+      bind_body(*update, 2);
+    }
     if (auto ran = update->Run("updating an effective user"); !ran) return taken(ran.error());
     row.version = existing->version + 1;
     row.created = FromUnixMillis(existing->created_ms);

@@ -86,7 +86,8 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   if (auto w = CheckWritable(); !w) return w.error();
   written_user_.reset();
   // Only the existing row's pk, version and creation time are needed: skip reading its body.
-  auto existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone);
+  std::optional<std::string> stored_key;
+  auto existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone, &stored_key);
   if (!existing) return existing.error();
   int64_t pk = 0;
   // Encoded before the job was queued (users only: groups are stored as text), or here.
@@ -111,9 +112,12 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   // the statement fails alone and nothing of this call has changed.
   if (existing->second) {
     pk = existing->first;
-    auto update = db_.Prepare(sql::kUpdateResource);
+    // A kept unique key is not set again: its index entry would be rewritten all the same.
+    const bool same_key = stored_key == unique_key;
+    auto update = db_.Prepare(same_key ? sql::kUpdateResourceBody : sql::kUpdateResource);
     if (!update) return update.error();
-    update->Bind(1, pk).Bind(3, ToUnixMillis(resource.last_modified)).Bind(4, unique_key);
+    update->Bind(1, pk).Bind(3, ToUnixMillis(resource.last_modified));
+    if (!same_key) update->Bind(4, unique_key);
     bind_body(*update, 2);
     if (auto ran = update->Run("updating a resource"); !ran) return taken(ran.error());
     resource.version = existing->second->version + 1;
@@ -343,7 +347,8 @@ Error SqliteTransaction::NoResource(scim::ResourceType type, const std::string& 
 }
 
 Result<std::pair<int64_t, std::optional<StoredResource>>> SqliteTransaction::Find(
-    int64_t connection_id, scim::ResourceType type, const std::string& id, BodyRead body) {
+    int64_t connection_id, scim::ResourceType type, const std::string& id, BodyRead body,
+    std::optional<std::string>* unique_key) {
   auto select = db_.Prepare(sql::kGetResource);
   if (!select) return select.error();
   select->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id);
@@ -353,6 +358,7 @@ Result<std::pair<int64_t, std::optional<StoredResource>>> SqliteTransaction::Fin
   auto resource = ReadResource(*select, 0, Bodies{db_, codec_}, body == BodyRead::kParsed,
                                body != BodyRead::kNone);
   if (!resource) return resource.error();
+  if (unique_key && !select->IsNull(7)) *unique_key = select->Text(7);
   return std::pair<int64_t, std::optional<StoredResource>>{select->Int(0), std::move(*resource)};
 }
 

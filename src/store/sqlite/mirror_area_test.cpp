@@ -216,5 +216,43 @@ TEST_F(SqliteStoreTest, CountsFollowInsertsUpdatesAndDeletes) {
   }));
 }
 
+// An update that keeps the unique key does not set it: SQLite would rewrite its index entry, one
+// random page of every PATCH (issue #13 item 3: pages per write).
+TEST_F(SqliteStoreTest, AnUpdateThatKeepsTheUniqueKeyWritesOnlyTheRow) {
+  auto name = [](int i) {
+    char text[16];
+    std::snprintf(text, sizeof text, "user%04d", i);
+    return std::string(text);
+  };
+  MustWrite([&](Transaction& tx) -> Status {
+    for (int i = 0; i < 2000; ++i) {
+      if (auto put = PutUser(tx, conn_, "u" + name(i), name(i)); !put) return put.error();
+    }
+    return Status::Ok();
+  });
+  // A compression dictionary trained on those bodies is written by its own job: not while the
+  // frames below are counted.
+  store_->WaitForTraining();
+  // The WAL frames one write of user u<1000> with `body` and unique key `key` adds.
+  auto frames_of = [&](const std::string& key, const Json& body) {
+    test_support::WalFrames(store_->path(), "TRUNCATE");
+    MustWrite([&](Transaction& tx) {
+      StoredResource r = MakeUser("u" + name(1000), key);
+      r.body = body;
+      return AsStatus(tx.PutResource(conn_, r, key, {{"id", r.id}}));
+    });
+    return test_support::WalFrames(store_->path(), "PASSIVE");
+  };
+  EXPECT_EQ(frames_of(name(1000), {{"userName", name(1000)}, {"title", "x"}}), 1);
+  EXPECT_GE(frames_of("renamed", {{"userName", "renamed"}}), 2);
+  MustRead([&](Transaction& tx) -> Status {
+    auto found = tx.FindByIndex(conn_, ResourceType::kUser, "userName", "renamed");
+    if (!found) return found.error();
+    EXPECT_EQ(found->size(), 1u);
+    EXPECT_TRUE(tx.FindByIndex(conn_, ResourceType::kUser, "userName", name(1000))->empty());
+    return Status::Ok();
+  });
+}
+
 }  // namespace
 }  // namespace idsync::store::sqlite

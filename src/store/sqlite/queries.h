@@ -11,15 +11,20 @@ namespace idsync::store::sqlite::sql {
 
 #define IDSYNC_RESOURCE_COLUMNS "pk, id, type, body, version, created_ms, modified_ms"
 
+// The unique key after the resource's columns: a write keeps it without rewriting its index.
 inline constexpr const char* kGetResource =
     "SELECT " IDSYNC_RESOURCE_COLUMNS
-    " FROM resources WHERE connection_id = ?1 AND type = ?2 AND id = ?3";
+    ", unique_key FROM resources WHERE connection_id = ?1 AND type = ?2 AND id = ?3";
 inline constexpr const char* kInsertResource =
     "INSERT INTO resources(connection_id, type, id, body, version, created_ms, modified_ms, "
     "unique_key) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)";
 inline constexpr const char* kUpdateResource =
     "UPDATE resources SET body = ?2, version = version + 1, modified_ms = ?3, unique_key = ?4 "
     "WHERE pk = ?1";
+// The same when the unique key stays: SQLite rewrites the entry of every index whose column an
+// UPDATE sets, even to the value it had (one random page of each write).
+inline constexpr const char* kUpdateResourceBody =
+    "UPDATE resources SET body = ?2, version = version + 1, modified_ms = ?3 WHERE pk = ?1";
 inline constexpr const char* kDeleteIndexOf = "DELETE FROM resource_index WHERE resource_pk = ?1";
 // A resource's entries, to leave them alone when an update keeps them (resource_index_by_resource
 // holds the whole key, so no table page is read).
@@ -197,9 +202,20 @@ inline constexpr const char* kUpdateEffectiveUser =
     "UPDATE effective_users SET username = ?2, username_key = ?3, link_key = ?4, state = ?5, "
     "body = ?6, version = version + 1, modified_ms = ?7, mail_key = ?8 WHERE pk = ?1";
 // What PutEffectiveUser needs of the row it replaces: not its body (decompressing and parsing
-// ~2.3 KB of JSON per derived write).
+// ~2.3 KB of JSON per derived write), but its indexed columns, so that an update sets only those
+// that change: SQLite rewrites the entry of every index whose column an UPDATE sets, even to the
+// value it had (the username, e-mail and LDAP-name indexes: a random page each per write).
 inline constexpr const char* kEffectiveUserVersion =
-    "SELECT pk, version, created_ms FROM effective_users WHERE directory = ?1 AND id = ?2";
+    "SELECT pk, version, created_ms, username, username_key, link_key, state, mail_key "
+    "FROM effective_users WHERE directory = ?1 AND id = ?2";
+// An update that keeps every key (most PATCHes: a display name, a title, provenance).
+inline constexpr const char* kUpdateEffectiveUserBody =
+    "UPDATE effective_users SET body = ?2, version = version + 1, modified_ms = ?3 WHERE pk = ?1";
+// An update that keeps the username, link and e-mail keys (a user disabled or enabled, the
+// username's case): only the partial state index follows.
+inline constexpr const char* kUpdateEffectiveUserState =
+    "UPDATE effective_users SET username = ?2, state = ?3, body = ?4, version = version + 1, "
+    "modified_ms = ?5 WHERE pk = ?1";
 inline constexpr const char* kEffectiveUserPk =
     "SELECT pk FROM effective_users WHERE directory = ?1 AND id = ?2";
 inline constexpr const char* kTouchEffectiveGroupsOfUser =
@@ -612,6 +628,7 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
   return {
       {"GetResource", kGetResource},
       {"UpdateResource", kUpdateResource},
+      {"UpdateResourceBody", kUpdateResourceBody},
       {"DeleteIndexOf", kDeleteIndexOf},
       {"IndexOf", kIndexOf},
       {"TouchGroupsOf", kTouchGroupsOf},
@@ -651,6 +668,8 @@ inline std::vector<std::pair<std::string_view, const char*>> IndexedQueries() {
       {"FindEffectiveUserByUsername", kFindEffectiveUserByUsername},
       {"FindEffectiveUsersByLinkKey", kFindEffectiveUsersByLinkKey},
       {"UpdateEffectiveUser", kUpdateEffectiveUser},
+      {"UpdateEffectiveUserBody", kUpdateEffectiveUserBody},
+      {"UpdateEffectiveUserState", kUpdateEffectiveUserState},
       {"EffectiveUserVersion", kEffectiveUserVersion},
       {"EffectiveUserPk", kEffectiveUserPk},
       {"TouchEffectiveGroupsOfUser", kTouchEffectiveGroupsOfUser},

@@ -95,4 +95,23 @@ inline std::vector<std::string> Query(const std::string& path, const std::string
   return out;
 }
 
+// Checkpoints the WAL of the database at `path` (`mode`: "PASSIVE", "TRUNCATE") from a plain
+// connection and returns how many frames it held: after a TRUNCATE, the pages the writes since
+// have written.
+inline int WalFrames(const std::string& path, const std::string& mode) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  const std::string sql = "PRAGMA wal_checkpoint(" + mode + ")";
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+  int frames = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 0) << "the checkpoint was blocked";
+    frames = sqlite3_column_int(stmt, 1);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return frames;
+}
+
 }  // namespace idsync::store::sqlite::test_support

@@ -227,10 +227,11 @@ class SqliteTransaction final : public Transaction {
   static Error NoResource(scim::ResourceType type, const std::string& id);
   // What Find reads of the body: parsed, its text, or nothing (pk, version and times only).
   enum class BodyRead { kParsed, kText, kNone };
-  // (pk, resource) or (0, nullopt) when there is no such resource.
+  // (pk, resource) or (0, nullopt) when there is no such resource; `unique_key`, when given,
+  // receives the stored unique key (nullopt: none).
   Result<std::pair<int64_t, std::optional<StoredResource>>> Find(
       int64_t connection_id, scim::ResourceType type, const std::string& id,
-      BodyRead body = BodyRead::kParsed);
+      BodyRead body = BodyRead::kParsed, std::optional<std::string>* unique_key = nullptr);
   Result<int64_t> PkOf(int64_t connection_id, scim::ResourceType type, const std::string& id);
   // Whether the resource at `pk` has exactly these index entries (as a set: duplicates are
   // stored once).
