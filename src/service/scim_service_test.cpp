@@ -407,5 +407,38 @@ TEST_F(ScimServiceTest, AUserWriteThatChangesNothingIsNotDerivedAgain) {
   service_->SetObserver(nullptr);
 }
 
+// A user's PATCH and PUT answers are rendered after the commit: they carry the user as stored
+// (version, meta) and the groups it is a member of, read in the write's transaction.
+TEST_F(ScimServiceTest, AUserWriteAnswersWithItsGroupsAsCommitted) {
+  const std::string id = Create(ResourceType::kUser, {{"userName", "ada"}});
+  const std::string group =
+      Create(ResourceType::kGroup, {{"displayName", "Staff"}, {"members", {{{"value", id}}}}});
+  auto patched = service_->Patch(ctx_, ResourceType::kUser, id, ReplaceOp("title", "Eng"),
+                                 std::nullopt, false);
+  ASSERT_TRUE(patched) << patched.error().detail;
+  EXPECT_EQ(patched->resource["title"], "Eng");
+  EXPECT_EQ(patched->resource["meta"]["version"], "W/\"2\"");
+  EXPECT_EQ(patched->etag, "W/\"2\"");
+  ASSERT_TRUE(patched->resource["groups"].is_array());
+  ASSERT_EQ(patched->resource["groups"].size(), 1u);
+  EXPECT_EQ(patched->resource["groups"][0]["value"], group);
+  EXPECT_EQ(patched->resource["groups"][0]["display"], "Staff");
+  auto read = service_->Get(ctx_, ResourceType::kUser, id, false);
+  ASSERT_TRUE(read) << read.error().detail;
+  EXPECT_EQ(patched->resource, read->resource);
+
+  Json body = {
+      {"schemas", {std::string(scim::kUserSchema)}}, {"userName", "ada"}, {"title", "Lead"}};
+  auto replaced = service_->Replace(ctx_, ResourceType::kUser, id, body, std::nullopt, false);
+  ASSERT_TRUE(replaced) << replaced.error().detail;
+  EXPECT_EQ(replaced->resource["title"], "Lead");
+  EXPECT_EQ(replaced->resource["meta"]["version"], "W/\"3\"");
+  ASSERT_EQ(replaced->resource["groups"].size(), 1u);
+  EXPECT_EQ(replaced->resource["groups"][0]["value"], group);
+  read = service_->Get(ctx_, ResourceType::kUser, id, false);
+  ASSERT_TRUE(read) << read.error().detail;
+  EXPECT_EQ(replaced->resource, read->resource);
+}
+
 }  // namespace
 }  // namespace idsync::service

@@ -141,6 +141,8 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
                                          bool include_members) {
   WriteResult out;
   const int64_t conn = ctx.connection->id;
+  std::optional<store::StoredResource> replaced_user;  // a user's answer, rendered after commit
+  Json user_groups;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
     auto existing = tx.GetResource(conn, type, id);
     if (!existing) {
@@ -205,15 +207,26 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
       if (!put) return put.error();
       stored = *put;
     }
-    auto json = Render(tx, ctx, type, stored, include_members, true);
-    if (!json) return json.error();
-    out.resource = std::move(*json);
     out.etag = VersionETag(stored.version);
+    if (type == ResourceType::kUser) {
+      // Rendered after the commit, as a PATCH's answer is.
+      user_groups = Json::object();
+      if (Status s = AddGroupsOf(tx, ctx, id, user_groups); !s) return s;
+      replaced_user = std::move(stored);
+    } else {
+      auto json = Render(tx, ctx, type, stored, include_members, true);
+      if (!json) return json.error();
+      out.resource = std::move(*json);
+    }
     return tx.AppendAudit(SuccessRecord(ctx, clock_, "replace", type, id, 200));
   });
   if (!st) {
     (void)AuditFailure(ctx, "replace", type, id, st.error());
     return st.error();
+  }
+  if (replaced_user) {
+    out.resource = RenderCore(ctx, type, std::move(*replaced_user));
+    for (auto& [name, value] : user_groups.items()) out.resource[name] = std::move(value);
   }
   return out;
 }
@@ -279,6 +292,8 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
 
   WriteResult out;
   const int64_t conn = ctx.connection->id;
+  std::optional<store::StoredResource> patched_user;  // a user's answer, rendered after commit
+  Json user_groups;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
     // The stored row as the PATCH sees it, and the PATCH applied to it (users).
     std::optional<store::StoredResource> fetched;
@@ -364,15 +379,27 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       }
     }
     if (Status s = Observe(tx, ctx, "patch", std::move(affected)); !s) return s;
-    auto json = Render(tx, ctx, type, stored, include_members, true);
-    if (!json) return json.error();
-    out.resource = std::move(*json);
     out.etag = VersionETag(stored.version);
+    if (type == ResourceType::kUser) {
+      // Only the user's groups need the transaction: the answer is rendered after the commit,
+      // on this request's thread, not on the writer every write waits for.
+      user_groups = Json::object();
+      if (Status s = AddGroupsOf(tx, ctx, id, user_groups); !s) return s;
+      patched_user = std::move(stored);
+    } else {
+      auto json = Render(tx, ctx, type, stored, include_members, true);
+      if (!json) return json.error();
+      out.resource = std::move(*json);
+    }
     return tx.AppendAudit(SuccessRecord(ctx, clock_, "patch", type, id, 200));
   });
   if (!st) {
     (void)AuditFailure(ctx, "patch", type, id, st.error());
     return st.error();
+  }
+  if (patched_user) {
+    out.resource = RenderCore(ctx, type, std::move(*patched_user));
+    for (auto& [name, value] : user_groups.items()) out.resource[name] = std::move(value);
   }
   return out;
 }
