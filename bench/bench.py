@@ -161,6 +161,35 @@ def thread_cpu(pid):
     return out
 
 
+def writer_bytes(pid):
+    """Bytes the store's writer thread ("store-writer") has handed to write system calls
+    (`wchar` of /proc/PID/task/TID/io): its WAL frames, a commit's pages in one run, plus the
+    pages of the checkpoints it runs itself past 2,000 WAL pages. None when not found."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                if fh.read().strip() != "store-writer":
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/io") as fh:
+                for line in fh:
+                    if line.startswith("wchar:"):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return None
+
+
+def pages_per_write(before, after, writes, page_size=4096):
+    """4 KiB pages the writer wrote per write between two writer_bytes() samples."""
+    if before is None or after is None or not writes:
+        return None
+    return round((after - before) / page_size / writes, 2)
+
+
 def cpu_per_write(before, after, writes):
     """Milliseconds of CPU per write between two thread_cpu() samples: the whole process, the
     store's writer thread, and the HTTP handler threads. The writer's share bounds throughput:

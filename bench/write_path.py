@@ -9,7 +9,8 @@ CPU went per write, from /proc per thread (base/thread_name names them): the who
 the store's writer thread, and the HTTP handler threads. One thread runs every write, so
 1000 / writer_ms is what this server can commit whatever the disk; 1000 * cores /
 (process_ms + client_ms) is what the machine's CPU allows, the load client (wrk) sharing the
-cores. The ceiling's own CPU per transaction shows how much of it is the disk.
+cores. The ceiling's own CPU per transaction shows how much of it is the disk. It also reports
+the 4 KiB pages the writer thread wrote per write (its WAL frames, from /proc per thread).
 
   python3 bench/write_path.py --bin build/idsync [--bin OTHER/idsync] [--users 20000]
       [--seconds 5] [--rounds 2] [--out FILE]
@@ -39,8 +40,11 @@ def one(binary, users, seconds, workdir, tag):
         time.sleep(0.5)
         counts = bench.write_counts(server.port)
         cpu = bench.thread_cpu(server.proc.pid)
+        written = bench.writer_bytes(server.proc.pid)
         load = bench.loadavg()
         c = bench.create_phase(url, lua_env, users, workdir, tag, 600)
+        c["pages_per_write"] = bench.pages_per_write(
+            written, bench.writer_bytes(server.proc.pid), c.get("created"))
         c["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
         c["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
                                                  c.get("created"))
@@ -53,8 +57,11 @@ def one(binary, users, seconds, workdir, tag):
         bench.write_lines(ids_file, f["ids"][:bench.PICK_SAMPLE])
         counts = bench.write_counts(server.port)
         cpu = bench.thread_cpu(server.proc.pid)
+        written = bench.writer_bytes(server.proc.pid)
         p = bench.run_wrk("patch_user.lua", f"patch-{tag}", url,
                           dict(lua_env, BENCH_IDS_FILE=ids_file), seconds)
+        p["pages_per_write"] = bench.pages_per_write(
+            written, bench.writer_bytes(server.proc.pid), p.get("requests"))
         p["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
         p["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
                                                  p.get("requests"))
@@ -113,6 +120,7 @@ def print_round(r, row):
             print(f"  {run['binary']}: {kind} {rate:.0f}/s ({rate / ceil:.2f}x), "
                   f"p50 {x.get('p50_ms', 0):.1f} p99 {x.get('p99_ms', 0):.1f} ms, "
                   f"{x.get(n_key)} writes, {x.get('writes_per_commit') or 0:.1f} per commit, "
+                  f"{x.get('pages_per_write')} pages written per write, "
                   f"CPU ms/write: process {cpu.get('process_ms')} writer {cpu.get('writer_ms')} "
                   f"http-worker {cpu.get('http_worker_ms')}, load client (wrk) {client_ms}")
     sys.stdout.flush()
