@@ -95,15 +95,21 @@ def loadavg():
     return [float(a[0]), float(a[1]), float(a[2])]
 
 
-def vm_rss_kib(pid):
+def proc_field(path, key):
+    """The number after `key:` in a /proc file of such lines (status, io); None when the file
+    is gone or has no such line."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def vm_rss_kib(pid):
+    return proc_field(f"/proc/{pid}/status", "VmRSS")
 
 
 def write_counts(port):
@@ -170,16 +176,9 @@ def writer_bytes(pid):
     except OSError:
         return None
     for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
-                if fh.read().strip() != "store-writer":
-                    continue
-            with open(f"/proc/{pid}/task/{tid}/io") as fh:
-                for line in fh:
-                    if line.startswith("wchar:"):
-                        return int(line.split()[1])
-        except OSError:
-            continue
+        stat = proc_stat(f"/proc/{pid}/task/{tid}/stat")
+        if stat is not None and stat[0] == "store-writer":
+            return proc_field(f"/proc/{pid}/task/{tid}/io", "wchar")
     return None
 
 

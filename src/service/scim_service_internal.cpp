@@ -197,6 +197,21 @@ Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType
   return out;
 }
 
+Status DeferredUserAnswer::Hold(store::Transaction& tx, const CallContext& ctx,
+                                store::StoredResource stored) {
+  groups_ = Json::object();
+  if (Status s = AddGroupsOf(tx, ctx, stored.id, groups_); !s) return s;
+  user_ = std::move(stored);
+  return Status::Ok();
+}
+
+Json DeferredUserAnswer::Take(const CallContext& ctx) {
+  Json out = RenderCore(ctx, ResourceType::kUser, std::move(*user_));
+  user_.reset();
+  for (auto& [name, value] : groups_.items()) out[name] = std::move(value);
+  return out;
+}
+
 store::AuditRecord SuccessRecord(const CallContext& ctx, const Clock& clock,
                                  const std::string& operation, ResourceType type,
                                  const std::string& id, int status) {

@@ -83,6 +83,23 @@ Json RenderCore(const CallContext& ctx, ResourceType type, store::StoredResource
 Result<Json> Render(store::Transaction& tx, const CallContext& ctx, ResourceType type,
                     const store::StoredResource& r, bool include_members, bool include_groups);
 
+// A user's answer to a write, rendered after the commit on the request's thread rather than on
+// the writer every write waits for: the job only reads the user's groups (Hold), and the answer
+// is the user as stored with them (Take). A rerun job (PostgreSQL, after a serialization
+// conflict) holds again over what the previous run held.
+class DeferredUserAnswer {
+ public:
+  // In the write's job: keeps `stored` and reads its groups through `tx`.
+  Status Hold(store::Transaction& tx, const CallContext& ctx, store::StoredResource stored);
+  bool held() const { return user_.has_value(); }
+  // After the commit: the answer Render would have given inside the job.
+  Json Take(const CallContext& ctx);
+
+ private:
+  std::optional<store::StoredResource> user_;
+  Json groups_;
+};
+
 store::AuditRecord SuccessRecord(const CallContext& ctx, const Clock& clock,
                                  const std::string& operation, ResourceType type,
                                  const std::string& id, int status);

@@ -141,8 +141,7 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
                                          bool include_members) {
   WriteResult out;
   const int64_t conn = ctx.connection->id;
-  std::optional<store::StoredResource> replaced_user;  // a user's answer, rendered after commit
-  Json user_groups;
+  DeferredUserAnswer user_answer;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
     auto existing = tx.GetResource(conn, type, id);
     if (!existing) {
@@ -162,12 +161,13 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     store::StoredResource r = *existing;
     r.body = BodyOf(std::move(*normalized));
     r.last_modified = clock_.Now();
+    const bool body_changed = r.body != existing->body;
     bool members_changed = false;
     std::set<std::string> affected;
     // A user written again as it is (Okta's PUT of every attribute on each update) changes no
     // input of its derivation, and the effective directory is always what the derivation makes
     // of the mirrors: nothing to re-derive.
-    if (type == ResourceType::kUser && r.body != existing->body) affected.insert(id);
+    if (type == ResourceType::kUser && body_changed) affected.insert(id);
     if (type == ResourceType::kGroup &&
         r.body.value("displayName", "") != existing->body.value("displayName", "")) {
       if (Status s = MemberValues(tx, conn, id, affected); !s) return s;  // renamed: all members
@@ -202,17 +202,14 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     }
     if (Status s = Observe(tx, ctx, "replace", std::move(affected)); !s) return s;
     store::StoredResource stored = *existing;
-    if (r.body != existing->body || members_changed) {
+    if (body_changed || members_changed) {
       auto put = PutIndexed(tx, conn, r, &existing->body);
       if (!put) return put.error();
       stored = *put;
     }
     out.etag = VersionETag(stored.version);
     if (type == ResourceType::kUser) {
-      // Rendered after the commit, as a PATCH's answer is.
-      user_groups = Json::object();
-      if (Status s = AddGroupsOf(tx, ctx, id, user_groups); !s) return s;
-      replaced_user = std::move(stored);
+      if (Status s = user_answer.Hold(tx, ctx, std::move(stored)); !s) return s;
     } else {
       auto json = Render(tx, ctx, type, stored, include_members, true);
       if (!json) return json.error();
@@ -224,10 +221,7 @@ Result<WriteResult> ScimService::Replace(const CallContext& ctx, ResourceType ty
     (void)AuditFailure(ctx, "replace", type, id, st.error());
     return st.error();
   }
-  if (replaced_user) {
-    out.resource = RenderCore(ctx, type, std::move(*replaced_user));
-    for (auto& [name, value] : user_groups.items()) out.resource[name] = std::move(value);
-  }
+  if (user_answer.held()) out.resource = user_answer.Take(ctx);
   return out;
 }
 
@@ -292,8 +286,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
 
   WriteResult out;
   const int64_t conn = ctx.connection->id;
-  std::optional<store::StoredResource> patched_user;  // a user's answer, rendered after commit
-  Json user_groups;
+  DeferredUserAnswer user_answer;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
     // The stored row as the PATCH sees it, and the PATCH applied to it (users).
     std::optional<store::StoredResource> fetched;
@@ -381,11 +374,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
     if (Status s = Observe(tx, ctx, "patch", std::move(affected)); !s) return s;
     out.etag = VersionETag(stored.version);
     if (type == ResourceType::kUser) {
-      // Only the user's groups need the transaction: the answer is rendered after the commit,
-      // on this request's thread, not on the writer every write waits for.
-      user_groups = Json::object();
-      if (Status s = AddGroupsOf(tx, ctx, id, user_groups); !s) return s;
-      patched_user = std::move(stored);
+      if (Status s = user_answer.Hold(tx, ctx, std::move(stored)); !s) return s;
     } else {
       auto json = Render(tx, ctx, type, stored, include_members, true);
       if (!json) return json.error();
@@ -397,10 +386,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
     (void)AuditFailure(ctx, "patch", type, id, st.error());
     return st.error();
   }
-  if (patched_user) {
-    out.resource = RenderCore(ctx, type, std::move(*patched_user));
-    for (auto& [name, value] : user_groups.items()) out.resource[name] = std::move(value);
-  }
+  if (user_answer.held()) out.resource = user_answer.Take(ctx);
   return out;
 }
 
