@@ -748,8 +748,12 @@ int Main(int argc, char** argv) {
       }
     }
   } else if (log->parsed()) {
+    if (limit < 1) {
+      std::fprintf(stderr, "idsync: --limit must be 1 or more\n");
+      return kExitUsage;
+    }
     store::AuditQuery q;
-    q.limit = limit;
+    q.limit = limit + 1;  // one more tells whether the limit cut the list
     if (!since.empty()) {
       auto t = ParseRfc3339(since);
       if (!t) {
@@ -773,10 +777,23 @@ int Main(int argc, char** argv) {
       records = std::move(*r);
       return Status::Ok();
     });
-    if (!st)
+    if (!st) {
       rc = Fail(st.error().detail);
-    else
+    } else {
+      std::optional<store::AuditRecord> next;
+      if (records.size() > static_cast<size_t>(limit)) {
+        next = std::move(records.back());
+        records.pop_back();
+      }
       PrintLog(records, json);
+      // Oldest first, so a cut list misses the newest records: say so, and where to go on.
+      if (next) {
+        std::fprintf(stderr,
+                     "idsync: showing the first %lld records; more follow: rerun with --since "
+                     "%s or a larger --limit\n",
+                     static_cast<long long>(limit), FormatRfc3339(next->time).c_str());
+      }
+    }
   }
   return rc;
 }

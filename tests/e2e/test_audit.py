@@ -1,6 +1,7 @@
 """`idsync log`: the audit trail of writes made through each connection."""
 
 import datetime
+import json
 
 from conftest import (
     BULK_REQ_URN,
@@ -105,6 +106,26 @@ def test_log_text_output(idsync_bin, server, make_scim):
     r = run_cli(idsync_bin, "log", "--data", server.data_dir, "--connection", a.conn["name"])
     assert r.returncode == 0, r.stderr
     assert u["id"] in r.stdout
+
+
+def test_a_log_cut_by_its_limit_says_so_and_where_to_go_on(idsync_bin, server, make_scim):
+    a = make_scim()
+    for _ in range(3):
+        a.create_user()
+    every = wait_until(lambda: (lambda r: r if len(r) >= 3 else None)(
+        _log(idsync_bin, server, "--connection", a.conn["name"])), timeout=5)
+    r = run_cli(idsync_bin, "log", "--data", server.data_dir, "--connection", a.conn["name"],
+                "--limit", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert len(shown) == 2 and shown == every[:2], (shown, every)
+    # The records are oldest first: the notice names the time of the first one left out.
+    assert "more follow" in r.stderr and f"--since {every[2]['time']}" in r.stderr, r.stderr
+    r = run_cli(idsync_bin, "log", "--data", server.data_dir, "--connection", a.conn["name"],
+                "--limit", str(len(every)), "--json")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    r = run_cli(idsync_bin, "log", "--data", server.data_dir, "--limit", "0")
+    assert r.returncode != 0 and "--limit must be 1 or more" in r.stderr, r
 
 
 def test_generated_request_id_is_logged(idsync_bin, server, make_scim):
