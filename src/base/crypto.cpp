@@ -16,9 +16,14 @@ std::string NewToken(std::string_view prefix) {
 }
 
 std::string Sha256Hex(std::string_view data) {
+  // Fetched once: with OpenSSL 3, EVP_sha256() makes every digest look its implementation up
+  // in the provider store again (locks and a hash lookup), which was most of the time of
+  // hashing a token on every request.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  IDSYNC_CHECK(kSha256 != nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  IDSYNC_CHECK(EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) == 1);
+  IDSYNC_CHECK(EVP_Digest(data.data(), data.size(), digest, &len, kSha256, nullptr) == 1);
   static const char* hex = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

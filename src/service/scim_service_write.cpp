@@ -244,7 +244,8 @@ Result<PatchedUser> PatchUser(const store::StoredResource& existing, const Json&
                      {"version", VersionETag(existing.version)}};
   scim::patch::PatchOptions options;
   options.max_operations = max_operations;
-  auto patched = scim::patch::ApplyPatch(current, patch, ResourceType::kUser, registry, options);
+  auto patched =
+      scim::patch::ApplyPatch(std::move(current), patch, ResourceType::kUser, registry, options);
   if (!patched) return patched.error();
   PatchedUser out;
   out.body = BodyOf(std::move(*patched));
@@ -335,7 +336,7 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
       scim::patch::PatchOptions options;
       options.max_operations = limits_.max_patch_operations;
       options.members = &members;
-      auto patched = scim::patch::ApplyPatch(current, body, type, registry_, options);
+      auto patched = scim::patch::ApplyPatch(std::move(current), body, type, registry_, options);
       if (!patched) return patched.error();
       new_body = BodyOf(std::move(*patched));
       body_changed = new_body != existing->body;

@@ -610,9 +610,9 @@ void FixSchemas(Json& doc, ResourceType type, const schema::Registry& registry) 
 
 }  // namespace
 
-Result<Json> ApplyPatch(const Json& resource, const Json& request, ResourceType type,
+Result<Json> ApplyPatch(Json doc, const Json& request, ResourceType type,
                         const schema::Registry& registry, const PatchOptions& options) {
-  if (!resource.is_object()) return Fail(ErrorCode::kInternal, "stored resource is not an object");
+  if (!doc.is_object()) return Fail(ErrorCode::kInternal, "stored resource is not an object");
   if (!request.is_object()) {
     return Fail(ErrorCode::kInvalidSyntax, "a PATCH body must be a PatchOp JSON object");
   }
@@ -639,8 +639,8 @@ Result<Json> ApplyPatch(const Json& resource, const Json& request, ResourceType 
                     " operations; this one has " + std::to_string(operations->size()));
   }
 
-  // Atomic (§3.5.2): every operation works on this copy; the input is never touched.
-  Json doc = resource;
+  // Atomic (§3.5.2): every operation works on this function's own copy, which a failure
+  // discards; the caller's resource is never touched.
   Patcher patcher(doc, type, registry, options);
   for (size_t i = 0; i < operations->size(); ++i) {
     Status s = patcher.Apply((*operations)[i]);

@@ -56,7 +56,8 @@ struct PatchOptions {
 // list removes only those members (E-5, JumpCloud); filtered path on an absent multi-valued
 // attribute creates the element for add/replace (E-9); manager as string/object/array (E-10);
 // "id" in a path-less replace value equal to the resource id is ignored (Okta O-9).
-Result<Json> ApplyPatch(const Json& resource, const Json& request, ResourceType type,
+// `resource` is taken by value: a caller that has built a copy to patch moves it in.
+Result<Json> ApplyPatch(Json resource, const Json& request, ResourceType type,
                         const schema::Registry& registry, const PatchOptions& options = {});
 
 }  // namespace idsync::scim::patch

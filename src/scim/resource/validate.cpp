@@ -1,5 +1,6 @@
 #include "scim/resource/validate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -146,11 +147,15 @@ Result<Json> NormalizeSingle(const Walk& w, const Attribute& a, const Json& v,
 
   // Complex. "manager" as a bare id (Entra E-10, OneLogin): any singular complex attribute with
   // a "value" sub-attribute accepts a string as its value.
-  Json in = v;
-  if (in.is_string() && !a.multi_valued && a.FindSub("value")) in = Json{{"value", v}};
-  if (!in.is_object()) return WrongType(path, "an object", v);
+  const Json* in = &v;
+  Json wrapped;
+  if (v.is_string() && !a.multi_valued && a.FindSub("value")) {
+    wrapped = Json{{"value", v}};
+    in = &wrapped;
+  }
+  if (!in->is_object()) return WrongType(path, "an object", v);
   Json out = Json::object();
-  for (const auto& [key, sub_value] : in.items()) {
+  for (const auto& [key, sub_value] : in->items()) {
     if (sub_value.is_null()) continue;
     const Attribute* sub = a.FindSub(key);
     if (!sub) {
@@ -195,7 +200,9 @@ Result<Json> NormalizeAttribute(const Walk& w, const Attribute& a, const Json& v
   }
 
   // Multi-valued: a lone value is wrapped (lenient); "emails": {"value": ...} means one email.
-  Json elements = v.is_array() ? v : Json::array({v});
+  Json lone;
+  if (!v.is_array()) lone = Json::array({v});
+  const Json& elements = v.is_array() ? v : lone;
   Json out = Json::array();
   int primary_at = -1;
   for (size_t i = 0; i < elements.size(); ++i) {
@@ -219,18 +226,21 @@ Result<Json> NormalizeAttribute(const Walk& w, const Attribute& a, const Json& v
   return out;
 }
 
-// The attributes the client sent, grouped by schema, keyed by canonical name.
+// The attributes the client sent, grouped by schema: each canonical attribute with the value
+// as it is in the body (not copied; the body outlives the walk).
 struct Input {
   const Schema* schema;
-  Json values = Json::object();
+  std::vector<std::pair<const Attribute*, const Json*>> values;
 };
 
 Status Put(Input& input, const Attribute& a, const Json& v, const std::string& sent_as) {
-  if (input.values.contains(a.name)) {
-    return Invalid(a.name, "given twice (as \"" + sent_as +
-                               "\" and in another spelling; names are case-insensitive)");
+  for (const auto& [given, value] : input.values) {
+    if (given == &a) {
+      return Invalid(a.name, "given twice (as \"" + sent_as +
+                                 "\" and in another spelling; names are case-insensitive)");
+    }
   }
-  input.values[a.name] = v;
+  input.values.emplace_back(&a, &v);
   return Status::Ok();
 }
 
@@ -351,20 +361,24 @@ Result<Json> Run(const Walk& w, const Json& body, const Json* existing) {
                      "the resource must be a JSON object, got " + JsonTypeName(body));
   }
   const Schema& core = w.registry.CoreSchema(w.type);
-  std::vector<Input> inputs{Input{&core, Json::object()}};
-  for (const Schema* ext : w.registry.Extensions(w.type))
-    inputs.push_back(Input{ext, Json::object()});
+  std::vector<Input> inputs{Input{&core, {}}};
+  for (const Schema* ext : w.registry.Extensions(w.type)) inputs.push_back(Input{ext, {}});
   if (auto st = Collect(w, body, inputs); !st) return st.error();
+  // By canonical name, as a JSON object would iterate them, so that of several invalid
+  // attributes the same one is reported whatever order the body has.
+  for (Input& in : inputs) {
+    std::sort(in.values.begin(), in.values.end(),
+              [](const auto& x, const auto& y) { return x.first->name < y.first->name; });
+  }
 
   Json out = Json::object();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const bool is_core = i == 0;
     Json section = Json::object();
-    for (const auto& [name, value] : inputs[i].values.items()) {
-      const Attribute* a = inputs[i].schema->Find(name);
+    for (const auto& [a, value] : inputs[i].values) {
       // RFC 7643 §2.2: readOnly values from clients are ignored (id, meta, Okta's "groups": []).
       if (a->mutability == Mutability::kReadOnly && !w.check_only) continue;
-      auto nv = NormalizeAttribute(w, *a, value, PathOf(inputs[i], is_core, a->name));
+      auto nv = NormalizeAttribute(w, *a, *value, PathOf(inputs[i], is_core, a->name));
       if (!nv) return nv.error();
       if (!nv->is_null()) section[a->name] = std::move(*nv);
     }
