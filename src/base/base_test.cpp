@@ -1,6 +1,7 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 
 #include "base/crypto.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "base/thread_name.h"
 #include "base/time.h"
@@ -57,6 +59,61 @@ TEST(ParseJsonStrict, RejectsHostileInput) {
   std::string deep(100, '[');
   deep += std::string(100, ']');
   EXPECT_FALSE(ParseJsonStrict(deep));
+}
+
+TEST(AppendJsonString, WritesAStringExactlyAsDumpJsonDoes) {
+  auto appended = [](std::string_view s) {
+    std::string out;
+    AppendJsonString(out, s);
+    return out;
+  };
+  const std::vector<std::string> cases = {"",
+                                          "plain",
+                                          "quote \" and \\ backslash",
+                                          std::string("nul\0inside", 10),
+                                          "\b\f\n\r\t\x01\x1f\x7f",
+                                          "Grüße, 日本, 😀",
+                                          "\xff\xfe",
+                                          "\x80",
+                                          "\xc3",
+                                          "a\xc3",
+                                          "\xc0\xaf",
+                                          "\xe0\x80\xaf",
+                                          "\xed\xa0\x80",
+                                          "\xf4\x90\x80\x80",
+                                          "\xf0\x9f\x98",
+                                          "\xe2\x82x",
+                                          "\xf5\x80\x80\x80",
+                                          "ok\xe2\x82\xacok"};
+  for (const auto& c : cases) EXPECT_EQ(appended(c), DumpJson(Json(c))) << c;
+  // Random byte strings, weighted towards the bytes that start or continue UTF-8 sequences.
+  std::mt19937 rng(20261207);
+  const unsigned char alphabet[] = {'a',  '"',  '\\', 0x00, 0x1f, 0x7f, 0x80, 0x8f,
+                                    0x90, 0x9f, 0xa0, 0xbf, 0xc1, 0xc2, 0xdf, 0xe0,
+                                    0xe1, 0xed, 0xef, 0xf0, 0xf3, 0xf4, 0xf5, 0xff};
+  for (int n = 0; n < 20000; ++n) {
+    std::string s(rng() % 9, '\0');
+    for (char& ch : s) ch = static_cast<char>(alphabet[rng() % sizeof alphabet]);
+    ASSERT_EQ(appended(s), DumpJson(Json(s))) << testing::PrintToString(s);
+  }
+}
+
+TEST(LogJsonLine, IsOneObjectInOrderWithARepeatedKeyInItsFirstPlace) {
+  log::Fields fields = {{"status", "200"},
+                        {"path", "/Users/\"x\"\n"},
+                        {"status", "503"},
+                        {"msg", "overridden"},
+                        {"bad", "\xff"}};
+  std::string line = log::JsonLine("2026-12-07T10:00:00.000Z", "info", "access", fields);
+  nlohmann::ordered_json expected;
+  expected["time"] = "2026-12-07T10:00:00.000Z";
+  expected["level"] = "info";
+  expected["msg"] = "access";
+  for (const auto& [k, v] : fields) expected[k] = v;
+  EXPECT_EQ(line, expected.dump(-1, ' ', false, Json::error_handler_t::replace));
+  EXPECT_EQ(line,
+            "{\"time\":\"2026-12-07T10:00:00.000Z\",\"level\":\"info\",\"msg\":\"overridden\","
+            "\"status\":\"503\",\"path\":\"/Users/\\\"x\\\"\\n\",\"bad\":\"\xef\xbf\xbd\"}");
 }
 
 TEST(FoldCase, IsUnicodeAware) {

@@ -141,4 +141,89 @@ std::string DumpJson(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence that starts at text[i] (RFC 3629 §4: no
+// overlong forms, no surrogates, nothing past U+10FFFF), or 0 with `*bad` set to the bytes
+// that belong to the rejected sequence: the lead byte alone when it can start none, else the
+// bytes before the first one that does not continue it (which starts afresh, as in nlohmann's
+// decoder).
+size_t Utf8Sequence(std::string_view text, size_t i, size_t* bad) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c == 0xE0) {
+    len = 3, lo = 0xA0;
+  } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+    len = 3;
+  } else if (c == 0xED) {
+    len = 3, hi = 0x9F;
+  } else if (c == 0xF0) {
+    len = 4, lo = 0x90;
+  } else if (c >= 0xF1 && c <= 0xF3) {
+    len = 4;
+  } else if (c == 0xF4) {
+    len = 4, hi = 0x8F;
+  } else {
+    *bad = 1;
+    return 0;
+  }
+  for (size_t j = 1; j < len; ++j) {
+    if (i + j >= text.size()) {
+      *bad = j;
+      return 0;
+    }
+    const auto d = static_cast<unsigned char>(text[i + j]);
+    if (d < (j == 1 ? lo : 0x80) || d > (j == 1 ? hi : 0xBF)) {
+      *bad = j;
+      return 0;
+    }
+  }
+  return len;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      size_t bad = 0;
+      const size_t len = Utf8Sequence(text, i, &bad);
+      if (len > 0) {
+        out.append(text.substr(i, len));
+        i += len;
+      } else {
+        out.append("\xEF\xBF\xBD");  // U+FFFD
+        i += bad;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          out.append("\\u00");
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
 }  // namespace idsync

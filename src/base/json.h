@@ -28,4 +28,9 @@ const Json& MemberOrNull(const Json& object, std::string_view key);
 // Serializes compactly; invalid UTF-8 in strings (cannot come from ParseJsonStrict) is replaced.
 std::string DumpJson(const Json& value);
 
+// Appends `text` to `out` as a JSON string, quotes included, exactly as DumpJson writes a string
+// (the same escapes; each invalid UTF-8 sequence replaced by one U+FFFD), without building a
+// Json value: for the log lines written on every request.
+void AppendJsonString(std::string& out, std::string_view text);
+
 }  // namespace idsync

@@ -1,16 +1,16 @@
 #include "base/log.h"
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
 #include <mutex>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include "base/json.h"
 #include "base/time.h"
 
 namespace idsync::log {
@@ -47,6 +47,36 @@ spdlog::logger& Logger() {
 
 }  // namespace
 
+std::string JsonLine(std::string_view time, std::string_view level, std::string_view msg,
+                     const Fields& fields) {
+  // One object, keys in order; a key given again keeps its first place and takes the last
+  // value (as a JSON object built key by key would). Written straight into the line: building
+  // a JSON object for it was an eighth of the HTTP I/O threads' time.
+  std::vector<std::pair<std::string_view, std::string_view>> entries = {
+      {"time", time}, {"level", level}, {"msg", msg}};
+  entries.reserve(3 + fields.size());
+  for (const auto& [k, v] : fields) {
+    auto same =
+        std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == k; });
+    if (same != entries.end()) {
+      same->second = v;
+    } else {
+      entries.emplace_back(k, v);
+    }
+  }
+  std::string line;
+  line.reserve(256);
+  line.push_back('{');
+  for (const auto& [k, v] : entries) {
+    if (line.size() > 1) line.push_back(',');
+    AppendJsonString(line, k);
+    line.push_back(':');
+    AppendJsonString(line, v);
+  }
+  line.push_back('}');
+  return line;
+}
+
 std::optional<Level> ParseLevel(std::string_view n) {
   if (n == "debug") return Level::kDebug;
   if (n == "info") return Level::kInfo;
@@ -77,12 +107,7 @@ void Write(Level level, std::string_view msg, const Fields& fields) {
   std::string time = FormatRfc3339(std::chrono::system_clock::now());
   std::string line;
   if (format == Format::kJson) {
-    nlohmann::ordered_json j;
-    j["time"] = time;
-    j["level"] = LevelName(level);
-    j["msg"] = std::string(msg);
-    for (const auto& [k, v] : fields) j[k] = v;
-    line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line = JsonLine(time, LevelName(level), msg, fields);
   } else {
     line = time + " " + LevelName(level) + " " + std::string(msg);
     for (const auto& [k, v] : fields) line += " " + k + "=" + v;

@@ -25,6 +25,10 @@ void Configure(Format format, Level level);
 void SetLevel(Level level);
 
 void Write(Level level, std::string_view msg, const Fields& fields = {});
+// The JSON form of one line: {"time":…,"level":…,"msg":…, then the fields in order}; a key given
+// twice keeps its first place and its last value.
+std::string JsonLine(std::string_view time, std::string_view level, std::string_view msg,
+                     const Fields& fields);
 inline void Debug(std::string_view msg, const Fields& f = {}) { Write(Level::kDebug, msg, f); }
 inline void Info(std::string_view msg, const Fields& f = {}) { Write(Level::kInfo, msg, f); }
 inline void Warn(std::string_view msg, const Fields& f = {}) { Write(Level::kWarn, msg, f); }
