@@ -122,7 +122,8 @@ def print_round(r, row):
                   f"{x.get(n_key)} writes, {x.get('writes_per_commit') or 0:.1f} per commit, "
                   f"{x.get('pages_per_write')} pages written per write, "
                   f"CPU ms/write: process {cpu.get('process_ms')} writer {cpu.get('writer_ms')} "
-                  f"http-worker {cpu.get('http_worker_ms')}, load client (wrk) {client_ms}")
+                  f"http-worker {cpu.get('http_worker_ms')} http-io {cpu.get('http_io_ms')}, "
+                  f"load client (wrk) {client_ms}")
     sys.stdout.flush()
 
 
