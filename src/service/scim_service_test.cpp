@@ -282,7 +282,15 @@ class InterleavingStore final : public store::Store {
     if (auto hook = std::exchange(between, nullptr)) hook();
     return st;
   }
+  // With `rerun_next_write`, the next job runs twice, as the PostgreSQL store reruns one after
+  // a serialization conflict: the first run's writes are rolled back, then it runs again.
   Status Write(const std::function<Status(store::Transaction&)>& job) override {
+    if (std::exchange(rerun_next_write, false)) {
+      (void)inner_.Write([&](store::Transaction& tx) -> Status {
+        if (Status s = job(tx); !s) return s;
+        return MakeError(ErrorCode::kConflict, "rolled back to be run again");
+      });
+    }
     return inner_.Write(job);
   }
   Result<int64_t> ConfigGeneration() override { return inner_.ConfigGeneration(); }
@@ -292,6 +300,7 @@ class InterleavingStore final : public store::Store {
   void Close() override {}
 
   std::function<void()> between;
+  bool rerun_next_write = false;
 
  private:
   store::Store& inner_;
@@ -346,6 +355,25 @@ TEST_F(ScimServiceTest, UserPatchPreparedOnAStaleSnapshotIsAppliedToTheCurrentRo
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
   EXPECT_FALSE(service_->Get(ctx_, ResourceType::kUser, id, false));
+}
+
+// The job moves the prepared body into the store; a job run again (PostgreSQL after a
+// serialization conflict) finds it taken and patches the current row itself.
+TEST_F(ScimServiceTest, UserPatchPreparedAndRunAgainStoresThePatchOnce) {
+  InterleavingStore interleaving(*store_);
+  ScimService service(interleaving, scim::schema::Registry::Default(), SystemClock::Instance());
+  const std::string id = Create(ResourceType::kUser, {{"userName", "ada"}, {"title", "Countess"}});
+  interleaving.rerun_next_write = true;
+  auto patched = service.Patch(ctx_, ResourceType::kUser, id, ReplaceOp("displayName", "Ada L"),
+                               std::nullopt, false);
+  ASSERT_TRUE(patched) << patched.error().detail;
+  EXPECT_EQ(patched->resource["displayName"], "Ada L");
+  EXPECT_EQ(patched->etag, "W/\"2\"");
+  auto read = service_->Get(ctx_, ResourceType::kUser, id, false);
+  ASSERT_TRUE(read) << read.error().detail;
+  EXPECT_EQ(read->resource["displayName"], "Ada L");
+  EXPECT_EQ(read->resource["userName"], "ada");
+  EXPECT_EQ(read->resource["title"], "Countess");
 }
 
 // With nothing in between, the prepared PATCH is what is stored, and a PATCH the server refuses

@@ -288,13 +288,17 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
   WriteResult out;
   const int64_t conn = ctx.connection->id;
   DeferredUserAnswer user_answer;
+  // The job moves the prepared body into the store instead of copying it on the writer. A
+  // store that reruns a job (PostgreSQL, after a serialization conflict) then finds it taken,
+  // and the rerun patches the current row itself, as when another write came between.
+  bool prepared_taken = false;
   Status st = TimedWrite([&](store::Transaction& tx) -> Status {
     // The stored row as the PATCH sees it, and the PATCH applied to it (users).
     std::optional<store::StoredResource> fetched;
     const store::StoredResource* existing = nullptr;
     std::optional<PatchedUser> fresh;
-    const PatchedUser* user_patch = nullptr;
-    if (snapshot) {
+    PatchedUser* user_patch = nullptr;
+    if (snapshot && !prepared_taken) {
       auto version = tx.GetResourceVersion(conn, type, id);
       if (!version && version.error().code != ErrorCode::kNotFound) return version.error();
       if (version && *version == snapshot->version) {
@@ -323,9 +327,10 @@ Result<WriteResult> ScimService::Patch(const CallContext& ctx, ResourceType type
         user_patch = &*fresh;
       }
       body_changed = user_patch->changed;
-      // Copied, not moved: a store that reruns a job (PostgreSQL, after a serialization
-      // conflict) runs this lambda again on the same prepared PATCH.
-      if (body_changed) new_body = user_patch->body;
+      if (body_changed) {
+        new_body = std::move(user_patch->body);
+        if (prepared && user_patch == &*prepared) prepared_taken = true;
+      }
     } else {
       Json current = existing->body;
       current["id"] = id;
