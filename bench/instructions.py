@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Instructions per SCIM write, A/B between builds (callgrind; issue #13 item 3).
+
+    python3 bench/instructions.py --bin BEFORE --bin AFTER [--users 200] [--patches 400]
+
+On these shared cores the rate of a change that saves a few percent of the CPU per write is
+lost in the noise of `write_path.py`. Instructions are not: each build's `serve` runs under
+callgrind (all threads), the counters are zeroed before and dumped after each phase
+(`callgrind_control`), and the phases send the same requests one at a time: creates, then
+PATCHes of random users alternating displayName and active as `patch_user.lua` does. The
+figure is every instruction of the server process per request, the writer's and the HTTP
+threads' alike. One write per commit (one client), so a commit's fixed cost counts whole here,
+where group commit shares it under load.
+"""
+import argparse
+import glob
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def callgrind_control(*args):
+    subprocess.run(["callgrind_control", *args], check=True, capture_output=True, timeout=120)
+
+
+def dumped_total(out_prefix, pid, before):
+    """The instruction total of the newest dump of `pid` not among `before`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        files = set(glob.glob(f"{out_prefix}.{pid}*")) - before
+        for path in files:
+            with open(path, errors="replace") as f:
+                m = re.search(r"^(?:totals|summary): (\d+)", f.read(), re.M)
+            if m:
+                return int(m.group(1))
+        time.sleep(0.2)
+    raise bench.Abort("callgrind wrote no dump")
+
+
+def measure(binary, users, patches, seed):
+    work = tempfile.mkdtemp(prefix="instr-")
+    data = os.path.join(work, "data")
+    os.mkdir(data)
+    out_prefix = os.path.join(work, "callgrind.out")
+    wrapper = os.path.join(work, "serve-under-callgrind")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file={out_prefix}.%p "
+                f"{os.path.abspath(binary)} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    token, prefix = bench.new_connection(binary, data)
+    server = bench.Server(wrapper, data, work)
+    server.start(timeout=180)
+    try:
+        errors = []
+        client = bench.Client(server.port, token, prefix, errors)
+        pid = server.proc.pid
+        rng = random.Random(seed)
+        result = {}
+        ids = []
+
+        def phase(name, requests):
+            """Instructions per request of one phase; keeps the ids that creates answer with."""
+            callgrind_control("-z", str(pid))
+            before = set(glob.glob(f"{out_prefix}.{pid}*"))
+            n = 0
+            for method, path, body, expect in requests:
+                _, answer, _ = client.request(method, path, body, expect=expect)
+                if method == "POST" and answer:
+                    ids.append(answer["id"])
+                n += 1
+            callgrind_control("-d", str(pid))
+            result[name] = dumped_total(out_prefix, pid, before) / max(n, 1)
+
+        def creates():
+            for i in range(users):
+                name = f"instr{seed}-{i:06d}"
+                yield ("POST", "/Users", {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name, "externalId": f"ext-{name}", "active": True,
+                    "displayName": f"User {i}", "name": {"givenName": "User", "familyName": str(i)},
+                    "emails": [{"value": f"{name}@example.com", "type": "work", "primary": True}],
+                    "title": "Engineer"}, (201,))
+
+        def patches_of_random_users():
+            for n in range(patches):
+                if n % 2 == 0:
+                    op = {"op": "replace", "value": {"displayName": f"Patched {n}"}}
+                else:
+                    op = {"op": "Replace", "path": "active", "value": n % 4 == 1}
+                yield ("PATCH", f"/Users/{rng.choice(ids)}",
+                       {"schemas": [PATCH_OP], "Operations": [op]}, (200,))
+
+        phase("create", creates())
+        phase("patch", patches_of_random_users())
+        if errors:
+            raise bench.Abort(f"unexpected answers: {errors[:3]}")
+        return result
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", action="append", required=True)
+    ap.add_argument("--users", type=int, default=200)
+    ap.add_argument("--patches", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    if not shutil.which("callgrind_control"):
+        sys.exit("instructions.py needs valgrind (Debian package valgrind)")
+    rows = []
+    for binary in args.bin:
+        r = measure(binary, args.users, args.patches, args.seed)
+        rows.append((binary, r))
+        print(f"{binary}: {r['create'] / 1e6:.3f} M instructions per create, "
+              f"{r['patch'] / 1e6:.3f} M per PATCH ({args.users} creates, {args.patches} PATCHes, "
+              f"one at a time)", flush=True)
+    if len(rows) > 1:
+        base = rows[0][1]
+        for binary, r in rows[1:]:
+            print(f"{binary} against {rows[0][0]}: create {r['create'] / base['create']:.3f}x, "
+                  f"PATCH {r['patch'] / base['patch']:.3f}x")
+
+
+if __name__ == "__main__":
+    main()
