@@ -8,7 +8,7 @@ mode=${1:-build}
 build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libsqlite3-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev libre2-dev libicu-dev libldap2-dev libzstd-dev libargon2-dev
-  libarchive-dev libsystemd-dev libtomlplusplus-dev libpq-dev libgoogle-perftools-dev help2man dpkg-dev file
+  libarchive-dev libsystemd-dev libtomlplusplus-dev libpq-dev libgoogle-perftools-dev libsimdjson-dev help2man dpkg-dev file
   openssl nodejs npm)
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest clang lld
   libclang-rt-14-dev wrk sqlite3 curl procps slapd ldap-utils python3-jsonschema

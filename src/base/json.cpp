@@ -5,6 +5,8 @@
 #include <set>
 #include <vector>
 
+#include <simdjson.h>
+
 namespace idsync {
 namespace {
 
@@ -143,6 +145,45 @@ std::string DumpJson(const Json& value) {
 
 namespace {
 
+// Texts up to this size go through simdjson. Its parser keeps buffers of about 14 times the
+// largest text it has parsed, one parser per thread, so the bound keeps that near 200 KiB per
+// thread; typical stored bodies are 1-4 KB, and larger ones take nlohmann's path.
+constexpr size_t kSimdjsonMaxBytes = 16 * 1024;
+
+// The value nlohmann's parser makes of the same text: non-negative integers are unsigned,
+// negative ones signed (simdjson reads "-0" as the integer 0, which nlohmann keeps signed; a
+// text this server wrote never has it), and a key given twice keeps the last value.
+Json FromSimdjson(simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::OBJECT: {
+      Json object = Json::object();
+      auto& members = *object.get_ptr<Json::object_t*>();
+      for (auto [key, value] : simdjson::dom::object(e)) {
+        // Stored objects come sorted (DumpJson writes std::map's order): each goes at the end.
+        members.insert_or_assign(members.end(), std::string(key), FromSimdjson(value));
+      }
+      return object;
+    }
+    case element_type::ARRAY: {
+      Json array = Json::array();
+      auto& elements = *array.get_ptr<Json::array_t*>();
+      for (simdjson::dom::element x : simdjson::dom::array(e)) elements.push_back(FromSimdjson(x));
+      return array;
+    }
+    case element_type::STRING: return Json(std::string(std::string_view(e)));
+    case element_type::INT64: {
+      const int64_t v = int64_t(e);
+      return v >= 0 ? Json(static_cast<uint64_t>(v)) : Json(v);
+    }
+    case element_type::UINT64: return Json(uint64_t(e));
+    case element_type::DOUBLE: return Json(double(e));
+    case element_type::BOOL: return Json(bool(e));
+    case element_type::NULL_VALUE: return Json();
+  }
+  return Json();
+}
+
 // The length of the well-formed UTF-8 sequence that starts at text[i] (RFC 3629 §4: no
 // overlong forms, no surrogates, nothing past U+10FFFF), or 0 with `*bad` set to the bytes
 // that belong to the rejected sequence: the lead byte alone when it can start none, else the
@@ -185,6 +226,20 @@ size_t Utf8Sequence(std::string_view text, size_t i, size_t* bad) {
 }
 
 }  // namespace
+
+Json ParseStoredJson(std::string_view text) {
+  if (text.size() <= kSimdjsonMaxBytes) {
+    thread_local simdjson::dom::parser parser(kSimdjsonMaxBytes);
+    // The text is copied into a padded buffer: simdjson reads in 64-byte blocks.
+    simdjson::dom::element root;
+    if (parser.parse(text.data(), text.size()).get(root) == simdjson::SUCCESS) {
+      return FromSimdjson(root);
+    }
+    // Refused (a number out of simdjson's range, nesting past its limit, not JSON): nlohmann
+    // decides, so the answer is always Json::parse's.
+  }
+  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
 
 void AppendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -25,6 +25,13 @@ Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits = {
 // to read it.
 const Json& MemberOrNull(const Json& object, std::string_view key);
 
+// Parses JSON that this server wrote itself (stored bodies, DumpJson's output) into the same
+// value Json::parse makes of it, about three times faster: small texts through simdjson, others
+// (and any text simdjson refuses) through nlohmann. Returns a discarded value when the text is
+// not JSON, as Json::parse(text, nullptr, false) does. Not for untrusted input: that goes
+// through ParseJsonStrict, whose limits this does not apply.
+Json ParseStoredJson(std::string_view text);
+
 // Serializes compactly; invalid UTF-8 in strings (cannot come from ParseJsonStrict) is replaced.
 std::string DumpJson(const Json& value);
 

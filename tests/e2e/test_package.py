@@ -26,7 +26,7 @@ EXPECTED_FILES = {
 }
 # Shared libraries the binary links, as Debian 12 package names (found by dpkg-shlibdeps).
 EXPECTED_DEPENDS = ("libsqlite3-0", "libssl3", "libldap-2.5-0", "libarchive13", "libsystemd0",
-                    "libzstd1", "libicu72", "libargon2-1", "libtomlplusplus3", "passwd")
+                    "libzstd1", "libicu72", "libargon2-1", "libtomlplusplus3", "libsimdjson14", "passwd")
 
 
 def _run(*args, **kw):

@@ -14,7 +14,7 @@ namespace idsync::store::postgres {
 namespace {
 
 Result<Json> ParseStored(const std::string& text, const std::string& what) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  Json j = idsync::ParseStoredJson(text);
   if (j.is_discarded()) return MakeError(ErrorCode::kInternal, what + ": stored JSON is not valid");
   return j;
 }

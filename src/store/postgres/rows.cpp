@@ -5,7 +5,7 @@
 namespace idsync::store::postgres {
 
 Result<Json> ParseStoredJson(const std::string& text, std::string_view what) {
-  Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  Json value = idsync::ParseStoredJson(text);
   if (value.is_discarded()) {
     return MakeError(ErrorCode::kInternal, std::string(what) + " is not valid JSON");
   }

@@ -32,7 +32,7 @@ Result<StoredResource> ReadResource(const Statement& row, int first, const Bodie
     auto text = bodies(row, first + 3, "resource " + resource.id);
     if (!text) return text.error();
     if (parse_body) {
-      resource.body = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      resource.body = ParseStoredJson(*text);
       if (resource.body.is_discarded()) {
         return Internal("stored resource " + resource.id + " is not valid JSON");
       }

@@ -9,7 +9,7 @@ Error Internal(std::string detail) {
 }
 
 Result<Json> ParseStored(const std::string& text, std::string_view what) {
-  Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  Json value = ParseStoredJson(text);
   if (value.is_discarded()) return Internal(std::string(what) + " is not valid JSON");
   return value;
 }
