@@ -63,7 +63,12 @@ TEST(ParseJsonStrict, RejectsHostileInput) {
   EXPECT_FALSE(ParseJsonStrict(deep));
 }
 
-TEST(AppendJsonString, WritesAStringExactlyAsDumpJsonDoes) {
+// nlohmann's own serializer: DumpJson and AppendJsonString must write exactly what it writes.
+std::string NlohmannDump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+TEST(AppendJsonString, WritesAStringExactlyAsNlohmannDoes) {
   auto appended = [](std::string_view s) {
     std::string out;
     AppendJsonString(out, s);
@@ -87,7 +92,7 @@ TEST(AppendJsonString, WritesAStringExactlyAsDumpJsonDoes) {
                                           "\xe2\x82x",
                                           "\xf5\x80\x80\x80",
                                           "ok\xe2\x82\xacok"};
-  for (const auto& c : cases) EXPECT_EQ(appended(c), DumpJson(Json(c))) << c;
+  for (const auto& c : cases) EXPECT_EQ(appended(c), NlohmannDump(Json(c))) << c;
   // Random byte strings, weighted towards the bytes that start or continue UTF-8 sequences.
   std::mt19937 rng(20261207);
   const unsigned char alphabet[] = {'a',  '"',  '\\', 0x00, 0x1f, 0x7f, 0x80, 0x8f,
@@ -96,7 +101,7 @@ TEST(AppendJsonString, WritesAStringExactlyAsDumpJsonDoes) {
   for (int n = 0; n < 20000; ++n) {
     std::string s(rng() % 9, '\0');
     for (char& ch : s) ch = static_cast<char>(alphabet[rng() % sizeof alphabet]);
-    ASSERT_EQ(appended(s), DumpJson(Json(s))) << testing::PrintToString(s);
+    ASSERT_EQ(appended(s), NlohmannDump(Json(s))) << testing::PrintToString(s);
   }
 }
 
@@ -132,7 +137,8 @@ Json RandomValue(std::mt19937& rng, int depth) {
                                             std::string("nul\0x", 5),
                                             "\n\t\x01",
                                             "/Users/x",
-                                            "2026-12-07T10:00:00.000Z"};
+                                            "2026-12-07T10:00:00.000Z",
+                                            "x\xffy\xe2\x82"};
   switch (rng() % (depth > 4 ? 6 : 8)) {
     case 0: return Json();
     case 1: return Json(rng() % 2 == 0);
@@ -181,6 +187,20 @@ TEST(ParseStoredJson, MakesWhatJsonParseMakesOfTheSameText) {
   for (std::string bad : {"", "{", "[1,]", "nul", "{\"a\" 1}", "\"\xff\"", "1 2"}) {
     EXPECT_TRUE(ParseStoredJson(bad).is_discarded()) << bad;
     EXPECT_TRUE(Json::parse(bad, nullptr, false).is_discarded()) << bad;
+  }
+}
+
+TEST(DumpJson, WritesExactlyWhatNlohmannWrites) {
+  std::mt19937 rng(11);
+  for (int n = 0; n < 3000; ++n) {
+    const Json value = RandomValue(rng, 0);
+    ASSERT_EQ(DumpJson(value), NlohmannDump(value));
+  }
+  for (const Json& value :
+       {Json(), Json::object(), Json::array(), Json(std::nan("")), Json(INFINITY), Json(1.0),
+        Json(1e21), Json(1e-7), Json(-0.0), Json(uint64_t{18446744073709551615u}), Json(INT64_MIN),
+        Json{{"b", {1, "x\xff", nullptr}}, {"a", {{"c", false}}}}}) {
+    EXPECT_EQ(DumpJson(value), NlohmannDump(value));
   }
 }
 

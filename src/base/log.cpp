@@ -55,13 +55,14 @@ std::string JsonLine(std::string_view time, std::string_view level, std::string_
   std::vector<std::pair<std::string_view, std::string_view>> entries = {
       {"time", time}, {"level", level}, {"msg", msg}};
   entries.reserve(3 + fields.size());
-  for (const auto& [k, v] : fields) {
-    auto same =
-        std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == k; });
+  for (const auto& field : fields) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    auto same = std::find_if(entries.begin(), entries.end(),
+                             [&](const auto& e) { return e.first == field.first; });
     if (same != entries.end()) {
-      same->second = v;
+      same->second = field.second;
     } else {
-      entries.emplace_back(k, v);
+      entries.emplace_back(field.first, field.second);
     }
   }
   std::string line;
