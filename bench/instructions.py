@@ -49,21 +49,21 @@ def dumped_total(out_prefix, pid, before):
     raise bench.Abort("callgrind wrote no dump")
 
 
-def cpu_ticks(pid):
-    """utime + stime of the whole process, in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
 def wait_idle(pid, quiet_s=2.0, timeout_s=300):
     """Returns once the process has used no CPU for `quiet_s` (a training finished)."""
+    def cpu_s():
+        stat = bench.proc_stat(f"/proc/{pid}/stat")
+        if stat is None:
+            raise bench.Abort("the server exited during the warm-up")
+        return stat[2]
+
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")
     deadline = time.monotonic() + timeout_s
-    last, since = cpu_ticks(pid), time.monotonic()
+    last, since = cpu_s(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.25)
-        now = cpu_ticks(pid)
-        if now - last > 1:  # a tick or two is the server's idle housekeeping
+        now = cpu_s()
+        if now - last > 1.5 * tick:  # a tick is the server's idle housekeeping
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
             return
@@ -92,16 +92,21 @@ def measure(binary, users, patches, seed, warmup, keep=None):
         result = {}
         ids = []
 
-        def phase(name, requests):
-            """Instructions per request of one phase; keeps the ids that creates answer with."""
-            callgrind_control("-z", str(pid))
-            before = set(glob.glob(f"{out_prefix}.{pid}*"))
+        def send(requests):
+            """Sends each request; keeps the ids that creates answer with. Returns the count."""
             n = 0
             for method, path, body, expect in requests:
                 _, answer, _ = client.request(method, path, body, expect=expect)
                 if method == "POST" and answer:
                     ids.append(answer["id"])
                 n += 1
+            return n
+
+        def phase(name, requests):
+            """Instructions per request of one phase."""
+            callgrind_control("-z", str(pid))
+            before = set(glob.glob(f"{out_prefix}.{pid}*"))
+            n = send(requests)
             callgrind_control("-d", str(pid))
             result[name] = dumped_total(out_prefix, pid, before) / max(n, 1)
 
@@ -127,10 +132,7 @@ def measure(binary, users, patches, seed, warmup, keep=None):
         # Warm-up, not counted: past the 1,000 bodies of each kind after which the store trains
         # its compression dictionaries (a training in a measured phase would count ~150 M
         # instructions), then until the server's CPU is idle.
-        for method, path, body, expect in creates(warmup, "warm"):
-            _, answer, _ = client.request(method, path, body, expect=expect)
-            if answer:
-                ids.append(answer["id"])
+        send(creates(warmup, "warm"))
         wait_idle(pid)
         callgrind_control("-i", "on", str(pid))
         phase("create", creates(users, "instr"))

@@ -142,6 +142,12 @@ const Json& MemberOrNull(const Json& object, std::string_view key) {
 
 namespace {
 
+template <class Integer>
+void AppendInteger(std::string& out, Integer value) {
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
+
 void AppendJson(std::string& out, const Json& value) {
   switch (value.type()) {
     case Json::value_t::object: {
@@ -171,18 +177,8 @@ void AppendJson(std::string& out, const Json& value) {
     case Json::value_t::string: AppendJsonString(out, *value.get_ptr<const std::string*>()); return;
     case Json::value_t::boolean: out.append(value.get<bool>() ? "true" : "false"); return;
     case Json::value_t::null: out.append("null"); return;
-    case Json::value_t::number_integer: {
-      char digits[24];
-      auto end = std::to_chars(digits, digits + sizeof digits, value.get<int64_t>()).ptr;
-      out.append(digits, end);
-      return;
-    }
-    case Json::value_t::number_unsigned: {
-      char digits[24];
-      auto end = std::to_chars(digits, digits + sizeof digits, value.get<uint64_t>()).ptr;
-      out.append(digits, end);
-      return;
-    }
+    case Json::value_t::number_integer: AppendInteger(out, value.get<int64_t>()); return;
+    case Json::value_t::number_unsigned: AppendInteger(out, value.get<uint64_t>()); return;
     default:
       // Doubles (nlohmann's shortest round-trip form, with its own exponent and ".0" rules),
       // binary values and discarded ones: nlohmann writes them, so the text is its own.
