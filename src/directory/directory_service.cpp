@@ -12,6 +12,7 @@
 #include "directory/derivation.h"
 #include "directory/prepared_user.h"
 #include "directory/scope.h"
+#include "directory/stored_user.h"
 #include "directory/streamed_plan.h"
 #include "directory/writer.h"
 
@@ -343,13 +344,15 @@ Result<Json> DirectoryService::Explain(const std::string& directory, const std::
                          {"deleted", l.deleted},
                          {"priority", c ? c->policy->priority : 0}});
     }
+    // Each entry with its provenance inline, as stored before the shared form (render.h).
+    const Json body = WithInlineProvenance(row->body);
     out = {{"directory", directory},
            {"id", row->id},
            {"username", row->username},
            {"state", row->state},
            {"state_reason", row->body.value("state_reason", "")},
-           {"attributes", row->body.value("attributes", Json::object())},
-           {"memberships", row->body.value("memberships", Json::array())},
+           {"attributes", body.value("attributes", Json::object())},
+           {"memberships", body.value("memberships", Json::array())},
            {"entitlements", row->body.value("entitlements", Json::array())},
            {"sources", std::move(sources)},
            {"warnings", row->body.value("warnings", Json::array())},

@@ -12,6 +12,7 @@
 
 #include "base/strings.h"
 #include "directory/prepared_user.h"
+#include "directory/stored_user.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace idsync::directory {
@@ -296,7 +297,9 @@ TEST_F(DirectoryServiceTest, ACreatePreparedBeforeItsJobIsWrittenAsPrepared) {
   EXPECT_EQ(row.body, p.row.body);
   EXPECT_EQ(row.created, FromUnixMillis(ToUnixMillis(p.now)));
   EXPECT_EQ(row.body["attributes"]["displayName"].value("value", ""), "Hi bob");
-  EXPECT_EQ(row.body["attributes"]["displayName"].value("request_id", ""), "req-bob");
+  const EntryProvenance provenance = ProvenanceOf(row.body, row.body["attributes"]["displayName"]);
+  ASSERT_NE(provenance.request_id, nullptr);
+  EXPECT_EQ(*provenance.request_id, "req-bob");
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].resource, p.core);
 
@@ -310,7 +313,7 @@ TEST_F(DirectoryServiceTest, ACreatePreparedBeforeItsJobIsWrittenAsPrepared) {
   EXPECT_NE(derived.id, q.plan.id);
   Json expected = q.row.body;
   for (auto* body : {&expected, &derived.body}) {
-    for (auto& [name, entry] : (*body)["attributes"].items()) entry.erase("time");
+    for (auto& stamp : (*body)["stamps"]) stamp.erase("time");
   }
   EXPECT_EQ(derived.body, expected);
   EXPECT_EQ(derived.username, q.row.username);

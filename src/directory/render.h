@@ -3,17 +3,22 @@
 // GET /directory/v2/{directory}/Users returns.
 //
 // EffectiveUserRow.body (written by DirectoryService, read here):
-//   {"attributes": {"<name>": {"value": <json>, "connection": "<connection uuid>",
-//                              "connection_name": "...", "source_user": "<mirror id>",
-//                              "source": "<path or template>", "rule": "<policy field>",
-//                              "request_id": "<request that set it>", "time": "<RFC 3339>"}},
+//   {"attributes": {"<name>": {"value": <json>, "source": "<path or template>",
+//                              "rule": "<policy field>", "origin": <index into origins>,
+//                              "stamp": <index into stamps>}},
+//    "origins": [{"connection": "<connection uuid>", "connection_name": "...",
+//                 "source_user": "<mirror id>"}],
+//    "stamps": [{"request_id": "<request that set it>", "time": "<RFC 3339>"}],
 //    "memberships": [{"group": "<local name>", "group_id": "<effective group id>",
 //                     "grants": [{"rule": "on_the_fly|manual|default_new|default_all|existing",
 //                                 "connection": "<uuid or empty>", "source_group": "...",
 //                                 "detail": "<policy field>"}],
-//                     "request_id": "...", "time": "..."}],
+//                     "stamp": <index into stamps>}],
 //    "entitlements": [{"value": "...", "group": "<local name>"}],
 //    "state_reason": "...", "warnings": ["..."]}
+// Bodies written before the shared provenance (2026-12-07) carry connection, connection_name and
+// source_user, request_id and time inline in each entry instead of "origin" and "stamp";
+// stored_user.h reads both, and WithInlineProvenance gives the inline form `explain` shows.
 // EffectiveGroupRow.body: {"entitlements": ["..."]} (what membership grants).
 #pragma once
 

@@ -1,6 +1,8 @@
 // The stored form of an effective user (see stored_user.h).
 #include "directory/stored_user.h"
 
+#include <vector>
+
 #include "base/strings.h"
 
 namespace idsync::directory {
@@ -40,41 +42,137 @@ std::string MailKeyOf(const Json& body) {
 
 Json BodyOf(const EffectiveUser& user, const ConnectionNames& names,
             const std::map<std::string, std::string>& group_ids) {
-  Json attrs = Json::object();
+  Json body = Json::object();
+  Json& attrs = body["attributes"] = Json::object();
+  Json& origins = body["origins"] = Json::array();
+  // Each distinct (connection, source user) once, in the order the attributes (by name) first
+  // name it: a user has one to a few sources and a dozen or more attributes. The order makes
+  // the same user the same body, so an unchanged user is not written again.
+  std::vector<const policy::EffectiveValue*> seen;
   for (const auto& [name, v] : user.attributes) {
-    auto n = names.find(v.connection_id);
-    attrs[name] = {{"value", v.value},
-                   {"connection", v.connection_id},
-                   {"connection_name", n == names.end() ? "" : n->second},
-                   {"source_user", v.source_user_id},
-                   {"source", v.source},
-                   {"rule", v.rule}};
+    size_t origin = 0;
+    while (origin < seen.size() && (seen[origin]->connection_id != v.connection_id ||
+                                    seen[origin]->source_user_id != v.source_user_id)) {
+      ++origin;
+    }
+    if (origin == seen.size()) {
+      seen.push_back(&v);
+      auto n = names.find(v.connection_id);
+      Json o = Json::object();
+      o["connection"] = v.connection_id;
+      o["connection_name"] = n == names.end() ? "" : n->second;
+      o["source_user"] = v.source_user_id;
+      origins.push_back(std::move(o));
+    }
+    // Members one by one: an initializer list copies each pair through a temporary array.
+    Json entry = Json::object();
+    entry["value"] = v.value;
+    entry["origin"] = origin;
+    entry["source"] = v.source;
+    entry["rule"] = v.rule;
+    attrs.emplace(name, std::move(entry));
   }
-  Json memberships = Json::array();
+  Json& memberships = body["memberships"] = Json::array();
   for (const auto& [key, m] : user.memberships) {
     Json grants = Json::array();
     for (const auto& g : m.grants) {
-      Json grant = {{"rule", std::string(policy::MembershipRuleName(g.rule))},
-                    {"connection", g.connection_id},
-                    {"source_group", g.source_group},
-                    {"detail", g.detail}};
+      Json grant = Json::object();
+      grant["rule"] = std::string(policy::MembershipRuleName(g.rule));
+      grant["connection"] = g.connection_id;
+      grant["source_group"] = g.source_group;
+      grant["detail"] = g.detail;
       if (g.existing_only) grant["existing_only"] = true;
       grants.push_back(std::move(grant));
     }
     auto gid = group_ids.find(key);
-    memberships.push_back({{"group", m.group},
-                           {"group_id", gid == group_ids.end() ? "" : gid->second},
-                           {"grants", std::move(grants)}});
+    Json membership = Json::object();
+    membership["group"] = m.group;
+    membership["group_id"] = gid == group_ids.end() ? "" : gid->second;
+    membership["grants"] = std::move(grants);
+    memberships.push_back(std::move(membership));
   }
-  Json entitlements = Json::array();
+  Json& entitlements = body["entitlements"] = Json::array();
   for (const auto& e : user.entitlements) {
-    entitlements.push_back({{"value", e.value}, {"group", e.group}});
+    Json entitlement = Json::object();
+    entitlement["value"] = e.value;
+    entitlement["group"] = e.group;
+    entitlements.push_back(std::move(entitlement));
   }
-  return {{"attributes", std::move(attrs)},
-          {"memberships", std::move(memberships)},
-          {"entitlements", std::move(entitlements)},
-          {"state_reason", user.state_reason},
-          {"warnings", user.warnings}};
+  body["state_reason"] = user.state_reason;
+  body["warnings"] = user.warnings;
+  return body;
+}
+
+namespace {
+
+const Json* MemberOf(const Json& object, std::string_view key) {
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+// The row of body[table] that the index `i` (an entry's "origin" or "stamp") names; null for an
+// index the table does not have.
+const Json* TableRow(const Json& body, const Json& i, std::string_view table) {
+  if (!i.is_number_integer() || i.get<int64_t>() < 0) return nullptr;
+  const Json& rows = MemberOrNull(body, table);
+  const auto n = i.get<uint64_t>();
+  if (!rows.is_array() || n >= rows.size() || !rows[n].is_object()) return nullptr;
+  return &rows[n];
+}
+
+std::string TextOf(const Json* v) {
+  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+EntryProvenance ProvenanceOf(const Json& body, const Json& entry) {
+  EntryProvenance p{nullptr, nullptr, nullptr, nullptr, nullptr};
+  if (!entry.is_object()) return p;
+  // The shared form names a row of a table; the inline form has the members itself.
+  const Json* origin = &entry;
+  if (const Json* i = MemberOf(entry, "origin")) origin = TableRow(body, *i, "origins");
+  const Json* stamp = &entry;
+  if (const Json* i = MemberOf(entry, "stamp")) stamp = TableRow(body, *i, "stamps");
+  if (origin != nullptr) {
+    p.connection = MemberOf(*origin, "connection");
+    p.connection_name = MemberOf(*origin, "connection_name");
+    p.source_user = MemberOf(*origin, "source_user");
+  }
+  if (stamp != nullptr) {
+    p.request_id = MemberOf(*stamp, "request_id");
+    p.time = MemberOf(*stamp, "time");
+  }
+  return p;
+}
+
+Json WithInlineProvenance(const Json& body) {
+  Json out = body;
+  if (!out.is_object()) return out;
+  auto inline_entry = [&](Json& entry) {
+    if (!entry.is_object() || (!entry.contains("origin") && !entry.contains("stamp"))) return;
+    const EntryProvenance p = ProvenanceOf(body, entry);
+    if (entry.contains("origin")) {
+      entry.erase("origin");
+      entry["connection"] = p.connection ? *p.connection : Json("");
+      entry["connection_name"] = p.connection_name ? *p.connection_name : Json("");
+      entry["source_user"] = p.source_user ? *p.source_user : Json("");
+    }
+    if (entry.contains("stamp")) {
+      entry.erase("stamp");
+      entry["request_id"] = p.request_id ? *p.request_id : Json("");
+      entry["time"] = p.time ? *p.time : Json("");
+    }
+  };
+  if (auto a = out.find("attributes"); a != out.end() && a->is_object()) {
+    for (auto& [name, entry] : a->items()) inline_entry(entry);
+  }
+  if (auto m = out.find("memberships"); m != out.end() && m->is_array()) {
+    for (auto& entry : *m) inline_entry(entry);
+  }
+  out.erase("origins");
+  out.erase("stamps");
+  return out;
 }
 
 EffectiveUser UserOf(const store::EffectiveUserRow& row) {
@@ -83,10 +181,11 @@ EffectiveUser UserOf(const store::EffectiveUserRow& row) {
   u.state_reason = row.body.value("state_reason", "");
   if (auto a = row.body.find("attributes"); a != row.body.end() && a->is_object()) {
     for (const auto& [name, v] : a->items()) {
+      const EntryProvenance p = ProvenanceOf(row.body, v);
       policy::EffectiveValue ev;
       ev.value = v.value("value", Json());
-      ev.connection_id = v.value("connection", "");
-      ev.source_user_id = v.value("source_user", "");
+      ev.connection_id = TextOf(p.connection);
+      ev.source_user_id = TextOf(p.source_user);
       ev.source = v.value("source", "");
       ev.rule = v.value("rule", "");
       u.attributes[name] = std::move(ev);

@@ -7,6 +7,7 @@
 #include "base/uuid.h"
 #include "directory/prepared_user.h"
 #include "directory/render.h"
+#include "directory/stored_user.h"
 
 namespace idsync::directory {
 
@@ -100,43 +101,79 @@ Status Writer::RecordConflict(const SourceState& s, const std::string& username,
 }
 
 void StampRequests(Json& body, const Json* previous, const std::string& request, TimePoint now) {
-  const std::string time = FormatRfc3339(now);
-  auto stamp = [&](Json& entry, const Json* before, const std::vector<const char*>& same) {
-    bool unchanged = before && before->is_object();
-    for (const char* k : same) {
-      if (!unchanged) break;
-      unchanged = MemberOrNull(*before, k) == MemberOrNull(entry, k);
-    }
-    if (unchanged && before->contains("request_id")) {
-      entry["request_id"] = (*before)["request_id"];
-      entry["time"] = before->value("time", "");
-    } else {
-      entry["request_id"] = request;
-      entry["time"] = time;
-    }
-  };
   // The previous body's members are read in place: copying its attributes was a measurable
   // part of every PATCH on the writer thread.
   static const Json kNoBody;
+  static const Json kNoText = "";
   const Json& prev_body = previous ? *previous : kNoBody;
+  const Json this_request = request;
+  const Json this_time = FormatRfc3339(now);
+  // The stamps table: each distinct (request, time) once, in the order entries first use it.
+  std::vector<std::pair<const Json*, const Json*>> stamps;
+  auto stamp_of = [&](const Json& request_id, const Json& time) -> size_t {
+    for (size_t i = 0; i < stamps.size(); ++i) {
+      if (*stamps[i].first == request_id && *stamps[i].second == time) return i;
+    }
+    stamps.emplace_back(&request_id, &time);
+    return stamps.size() - 1;
+  };
+  // An entry keeps the stamp of the previous body's entry when it is the same entry: the same
+  // value from the same source by the same rule (attributes), the same grants (memberships).
+  auto stamp = [&](Json& entry, const Json* before) {
+    const EntryProvenance was = before ? ProvenanceOf(prev_body, *before) : EntryProvenance{};
+    entry["stamp"] = was.request_id != nullptr
+                         ? stamp_of(*was.request_id, was.time ? *was.time : kNoText)
+                         : stamp_of(this_request, this_time);
+  };
+  auto same_member = [](const Json& a, const Json& b, std::string_view key) {
+    return MemberOrNull(a, key) == MemberOrNull(b, key);
+  };
+  auto same_text = [](const Json* a, const Json* b) {
+    return (a ? *a : kNoText) == (b ? *b : kNoText);
+  };
+  // When both bodies list the same origins (the usual case: the same sources), an entry's
+  // origin is the same exactly when its index is; otherwise each is looked up.
+  const Json& prev_origins = MemberOrNull(prev_body, "origins");
+  const bool same_origins =
+      prev_origins.is_array() && prev_origins == MemberOrNull(body, "origins");
+  auto same_origin = [&](const Json& before, const Json& entry) {
+    if (same_origins) return same_member(before, entry, "origin");
+    const EntryProvenance was = ProvenanceOf(prev_body, before);
+    const EntryProvenance is = ProvenanceOf(body, entry);
+    return same_text(was.connection, is.connection) && same_text(was.source_user, is.source_user);
+  };
   const Json& prev_attrs = MemberOrNull(prev_body, "attributes");
   for (auto& [name, entry] : body["attributes"].items()) {
     const Json* before = nullptr;
     if (prev_attrs.is_object()) {
       auto it = prev_attrs.find(name);
-      if (it != prev_attrs.end()) before = &*it;
+      if (it != prev_attrs.end() && it->is_object()) before = &*it;
     }
-    stamp(entry, before, {"value", "connection", "source_user", "source", "rule"});
+    const bool same = before != nullptr && same_member(*before, entry, "value") &&
+                      same_member(*before, entry, "source") &&
+                      same_member(*before, entry, "rule") && same_origin(*before, entry);
+    stamp(entry, same ? before : nullptr);
   }
   std::map<std::string, const Json*> prev_groups;
   const Json& prev_members = MemberOrNull(prev_body, "memberships");
   if (prev_members.is_array()) {
-    for (const auto& m : prev_members) prev_groups[m.value("group_id", "")] = &m;
+    for (const auto& m : prev_members) {
+      if (m.is_object()) prev_groups[m.value("group_id", "")] = &m;
+    }
   }
   for (auto& m : body["memberships"]) {
     auto it = prev_groups.find(m.value("group_id", ""));
-    stamp(m, it == prev_groups.end() ? nullptr : it->second, {"grants"});
+    const Json* before = it == prev_groups.end() ? nullptr : it->second;
+    stamp(m, before != nullptr && same_member(*before, m, "grants") ? before : nullptr);
   }
+  Json table = Json::array();
+  for (const auto& [request_id, time] : stamps) {
+    Json row = Json::object();
+    row["request_id"] = *request_id;
+    row["time"] = *time;
+    table.push_back(std::move(row));
+  }
+  body["stamps"] = std::move(table);
 }
 
 Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::EffectiveUserRow>& previous) {

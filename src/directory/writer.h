@@ -30,8 +30,9 @@ struct PlannedUser {
 };
 
 // Provenance of the request `request_id` at `now`: every value and membership of `body` that is
-// new or changed against `previous` (nullptr: none) records the request and time; unchanged ones
-// keep their earlier stamp.
+// new or changed against `previous` (nullptr: none; either stored form) records the request and
+// time; unchanged ones keep their earlier stamp. Stamps are shared: body["stamps"] holds each
+// distinct (request_id, time) once and each entry names its row by "stamp" (render.h).
 void StampRequests(Json& body, const Json* previous, const std::string& request_id, TimePoint now);
 
 // The row WriteUser stores for `plan` under `username`, its memberships' groups resolved to
