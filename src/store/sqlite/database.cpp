@@ -1,5 +1,6 @@
 #include "store/sqlite/database.h"
 
+#include <mutex>
 #include <string>
 
 namespace idsync::store::sqlite {
@@ -90,8 +91,20 @@ std::string_view Statement::BlobView(int column) const {
   return {static_cast<const char*>(data), static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
 }
 
+void ConfigureSqlite() {
+  // SQLite counts the memory it holds under one global mutex on every allocation and free
+  // (SQLITE_DEFAULT_MEMSTATUS), for sqlite3_memory_used and the soft heap limit, neither of
+  // which idsync uses; Debian's build has no lookaside allocator, so that was every small
+  // allocation of every statement, on every thread. sqlite3_config is only possible before
+  // SQLite initialises (any open, VFS lookup or registration does); later it is refused and
+  // changes nothing.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int flags,
                                                  const char* vfs) {
+  ConfigureSqlite();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {

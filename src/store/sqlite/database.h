@@ -61,6 +61,10 @@ class Statement {
   sqlite3_stmt* stmt_;
 };
 
+// Process-wide SQLite settings, made once before SQLite first initialises: every path that
+// uses SQLite first (Database::Open, WalWriteBufferVfs) calls it.
+void ConfigureSqlite();
+
 // One connection with its cache of prepared statements. Not thread-safe: one thread at a time.
 class Database {
  public:

@@ -13,6 +13,8 @@
 
 #include <sqlite3.h>
 
+#include "store/sqlite/database.h"
+
 namespace idsync::store::sqlite {
 namespace {
 
@@ -303,6 +305,7 @@ bool RegisterWalWriteBufferVfs(const char* name, sqlite3_vfs* under) {
 const char* WalWriteBufferVfs() {
   static const char* const name = [] {
     constexpr const char* kName = "idsync-wal-write-buffer";
+    ConfigureSqlite();  // before sqlite3_vfs_find initialises SQLite
     return RegisterWalWriteBufferVfs(kName, sqlite3_vfs_find(nullptr)) ? kName : nullptr;
   }();
   return name;
