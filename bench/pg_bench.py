@@ -47,10 +47,12 @@ CEILING_SQL = "INSERT INTO ceiling(body) VALUES (repeat('x', 1024));\n"
 class DurableCluster(pgcluster.PgCluster):
     """The test cluster's layout, with PostgreSQL's durable defaults kept."""
 
+    extra_opts = ""  # e.g. pg_stat_statements for --statements
+
     def start_server(self):
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                 f"-c unix_socket_directories='{self.root}' -c max_connections=300 "
-                f"-c shared_buffers=128MB -c max_wal_size=1GB")
+                f"-c shared_buffers=128MB -c max_wal_size=1GB {self.extra_opts}")
         log = os.path.join(self.root, "server.log")
         subprocess.run(pgcluster._as_owner([os.path.join(pgcluster.PG_BIN, "pg_ctl"), "-D",
                                             self.pgdata, "-l", log, "-o", opts, "-w", "-t", "60",
@@ -165,6 +167,21 @@ def new_connection(binary, store, data, name="bench"):
     return c["token"], prefix
 
 
+def statement_times(cluster, db, writes):
+    """PostgreSQL's execution time by statement since the last reset (pg_stat_statements):
+    [(calls per write, ms per write, share of the total, statement)], largest first."""
+    out = cluster.psql(
+        "SELECT calls, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') "
+        "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()) ORDER BY total_exec_time DESC", db)
+    rows = []
+    for line in out.splitlines():
+        calls, ms, query = line.split("|", 2)
+        rows.append((int(calls) / writes, float(ms) / writes, query))
+    total = sum(r[1] for r in rows) or 1.0
+    return [(c, ms, ms / total, q) for c, ms, q in rows]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--users", type=int, default=20_000)
@@ -173,6 +190,9 @@ def main():
     ap.add_argument("--create-timeout", type=float, default=1800)
     ap.add_argument("--out", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--statements", action="store_true",
+                    help="load pg_stat_statements and print where PostgreSQL's time went "
+                         "during the PATCH phase, statement by statement")
     a = ap.parse_args()
     if not pgcluster.available():
         raise SystemExit("pg_bench.py: PostgreSQL 15 not found (tools/install-deps.sh test)")
@@ -180,6 +200,9 @@ def main():
     work = tempfile.mkdtemp(prefix="idsync-pgbench-")
     os.chmod(work, 0o755)
     cluster = DurableCluster(os.path.join(work, "pg"))
+    if a.statements:
+        cluster.extra_opts = ("-c shared_preload_libraries=pg_stat_statements "
+                              "-c pg_stat_statements.track=all")
     servers = []
     R = {"users": a.users, "binary": binary, "nproc": os.cpu_count(),
          "loadavg_start": bench.loadavg(), "phases": {}, "errors": []}
@@ -262,6 +285,9 @@ def main():
         servers[1].stop()
 
         bench.log("PATCH /Users/{id}")
+        if a.statements:
+            cluster.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; "
+                         "SELECT pg_stat_statements_reset()", db)
         before = reruns(servers[0].port)
         meter = CpuMeter(cluster, servers[0].proc.pid)
         r = bench.run_wrk("patch_user.lua", "patch_pg", url, dict(lua_env, BENCH_IDS_FILE=ids_file),
@@ -271,6 +297,8 @@ def main():
         P["patch"]["cpu_per_write"] = meter.per_write(r.get("requests"), r.get("client_cpu_s"))
         servers[0].check("PATCH")
         servers[0].stop()
+        if a.statements:
+            R["statements"] = statement_times(cluster, db, r.get("requests") or 1)
 
         bench.log("ceiling again")
         P["ceiling_after"] = [pg_ceiling(cluster, db, c, secs, work) for c in (1, 16)]
@@ -332,6 +360,14 @@ def main():
     after = P["ceiling_after"]
     print(f"\nceiling after the idsync phases: {after[0]['tps']:,.0f}/s (1 client), "
           f"{after[1]['tps']:,.0f}/s (16 clients); ratios use the mean of before and after")
+    if R.get("statements"):
+        print("\nPostgreSQL's execution time per PATCH, by statement (pg_stat_statements; "
+              "planning, parsing and COMMIT's WAL flush not included):\n")
+        print("| calls per PATCH | ms per PATCH | share | statement |")
+        print("|---:|---:|---:|---|")
+        for calls, ms, share, query in R["statements"][:15]:
+            text = query if len(query) <= 110 else query[:107] + "..."
+            print(f"| {calls:.2f} | {ms:.4f} | {share:.0%} | `{text}` |")
     if R["errors"]:
         print(f"unexpected responses: {R['errors'][:3]}")
     if a.out:
