@@ -317,6 +317,7 @@ Status DeriveRound(store::Transaction& tx, const Scope& scope, Writer& w,
     PlannedUser plan =
         Merge(scope, id, std::move(states), previous, "", StoredGroups(tx, dir, &lookup));
     if (!lookup) return lookup;
+    plan.stored_links = std::move(*links);
     if (Status s = w.WriteUser(plan, previous); !s) return s;
   }
   // New users in the order a re-derivation creates them, so that the same one wins a name.

@@ -13,6 +13,7 @@
 #include "base/strings.h"
 #include "directory/prepared_user.h"
 #include "directory/stored_user.h"
+#include "store/sqlite/queries.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace idsync::directory {
@@ -277,6 +278,30 @@ TEST_F(DirectoryServiceTest, StoresTheFoldedMailKeyAndFillsInAnUnknownOne) {
   EXPECT_EQ(mail_key(), "");  // NULL reads as ""
   ASSERT_TRUE(DeriveAlone());
   EXPECT_EQ(mail_key(), "alice@example.com");
+}
+
+// A derivation stores only the links that changed: an update of a linked user that leaves its
+// link as it is (a new title) sends no statement for it, one that changes it (a new userName,
+// the link's source_name) does.
+TEST_F(DirectoryServiceTest, ALinkIsStoredAgainOnlyWhenItChanges) {
+  ASSERT_TRUE(DeriveAlone());
+  auto update = [&](const std::string& username, const std::string& title) {
+    return store_->Write([&](store::Transaction& tx) -> Status {
+      store::StoredResource r = NewUser(kUserId, username);
+      r.body["title"] = title;
+      auto put =
+          tx.PutResource(connection_.id, r, FoldCase(username), {{"userName", FoldCase(username)}});
+      if (!put) return put.error();
+      return Derive(tx);
+    });
+  };
+  const int before = store_->WriterRuns(store::sqlite::sql::kPutLink);
+  ASSERT_GE(before, 1);  // the link of the first derivation
+  ASSERT_TRUE(update("alice", "Engineer"));
+  EXPECT_EQ(store_->WriterRuns(store::sqlite::sql::kPutLink), before);
+  ASSERT_TRUE(update("alice.liddell", "Engineer"));
+  EXPECT_EQ(store_->WriterRuns(store::sqlite::sql::kPutLink), before + 1);
+  EXPECT_EQ(EffectiveOf(kUserId).username, "alice.liddell");
 }
 
 // A create prepared before its job (prepared_user.h) is written as prepared: the effective user

@@ -1,6 +1,7 @@
 // Writing one planned effective user (see writer.h).
 #include "directory/writer.h"
 
+#include <algorithm>
 #include <set>
 
 #include "base/strings.h"
@@ -362,6 +363,10 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
     link.effective_user_id = plan.id;
     link.deleted = !s.present;
     link.source_name = s.source_name;
+    if (std::find(plan.stored_links.begin(), plan.stored_links.end(), link) !=
+        plan.stored_links.end()) {
+      continue;  // stored as it is
+    }
     if (Status st = tx.PutLink(link); !st) return st;
   }
   return Status::Ok();

@@ -24,6 +24,10 @@ struct PlannedUser {
   policy::EffectiveUser user;        // MergeUser's result
   std::string link_key;
   bool had_row = false;
+  // The user's links as the plan read them (empty when it did not): WriteUser stores only the
+  // links that differ, one statement fewer per update of a linked user (PostgreSQL runs each
+  // statement it is sent, even an upsert that changes nothing).
+  std::vector<store::SourceLink> stored_links;
   // Set when this plan is a copy of `prepared->plan` (a SCIM create prepared before its job,
   // prepared_user.h): WriteUser then stores the row and change entry prepared with it.
   const PreparedUser* prepared = nullptr;

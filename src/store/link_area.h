@@ -28,6 +28,7 @@ struct SourceLink {
   // seen: a source user re-created under the same name in the same connection finds its
   // tombstone by it (re-provisioning). "" when unknown (links stored before migration 10).
   std::string source_name;
+  friend bool operator==(const SourceLink&, const SourceLink&) = default;
 };
 
 // Reached through a Transaction (store.h); valid as long as it. Not thread-safe. Writes through

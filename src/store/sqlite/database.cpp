@@ -137,6 +137,11 @@ Status Database::Exec(std::string_view sql, std::string_view what) {
   return Status::Ok();
 }
 
+int Database::Runs(std::string_view sql) const {
+  auto it = cache_.find(sql);
+  return it == cache_.end() ? 0 : sqlite3_stmt_status(it->second, SQLITE_STMTSTATUS_RUN, 0);
+}
+
 Result<Statement> Database::Prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return Statement(it->second);

@@ -84,6 +84,9 @@ class Database {
   // must not be borrowed twice at once; every method of the store finishes with its
   // statements before returning, so nested calls from callbacks are safe.
   Result<Statement> Prepare(std::string_view sql);
+  // How many times the cached statement `sql` has run on this connection (0 when it never
+  // was prepared). For tests.
+  int Runs(std::string_view sql) const;
   int64_t Changes() const { return sqlite3_changes64(db_); }
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
   bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }

@@ -336,6 +336,16 @@ void SqliteStore::WaitForTraining() {
   trainer_cv_.wait(lock, [&] { return !training_; });
 }
 
+int SqliteStore::WriterRuns(std::string_view sql) {
+  int runs = -1;
+  // Read on the writer thread, which owns its connection.
+  Status st = Write([&](Transaction&) {
+    runs = writer_db_->Runs(sql);
+    return Status::Ok();
+  });
+  return st ? runs : -1;
+}
+
 int64_t SqliteStore::CompressionDictionary(int kind) const {
   if (kind < 1 || kind > kBodyKinds) return 0;
   return codec_->DictionaryOf(static_cast<BodyKind>(kind));

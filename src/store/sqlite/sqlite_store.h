@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -75,6 +76,8 @@ class SqliteStore final : public Store {
   EncodedBodyPtr EncodeBody(BodyKind kind, const Json& body) override;
   // Path of the database file.
   const std::string& path() const { return path_; }
+  // For tests: how many times the writer has run the statement `sql` (a queries.h constant).
+  int WriterRuns(std::string_view sql);
   // For tests: waits until no dictionary training is under way.
   void WaitForTraining();
   // For tests: the compression dictionary of a kind (BodyKind), 0 when none yet.
