@@ -1,5 +1,6 @@
 #include "base/json.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -296,18 +297,25 @@ Json ParseStoredJson(std::string_view text) {
   return Json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
+namespace {
+
+// The bytes a JSON string holds as they are: printable ASCII but the quote and the backslash.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t i = 0;
   while (i < text.size()) {
-    // A run of bytes that need nothing is appended at once.
+    // A run of bytes that need nothing is appended at once; one table lookup per byte.
     size_t plain = i;
-    while (plain < text.size()) {
-      const auto p = static_cast<unsigned char>(text[plain]);
-      if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\') break;
-      ++plain;
-    }
+    while (plain < text.size() && kPlain[static_cast<unsigned char>(text[plain])]) ++plain;
     if (plain > i) {
       out.append(text.data() + i, plain - i);
       i = plain;
