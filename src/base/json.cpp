@@ -134,11 +134,16 @@ Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits) {
   return std::move(sax.root());
 }
 
+const Json* FindMember(const Json& object, std::string_view key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
 const Json& MemberOrNull(const Json& object, std::string_view key) {
   static const Json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
+  const Json* member = FindMember(object, key);
+  return member != nullptr ? *member : kNull;
 }
 
 namespace {

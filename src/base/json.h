@@ -24,6 +24,9 @@ Result<Json> ParseJsonStrict(std::string_view text, const JsonLimits& limits = {
 // object or has no such member. Where Json::value(key, default) would copy a large member only
 // to read it.
 const Json& MemberOrNull(const Json& object, std::string_view key);
+// The member `key` of `object`, or nullptr when `object` is not an object or has no such
+// member (where a member holding null differs from a missing one).
+const Json* FindMember(const Json& object, std::string_view key);
 
 // Parses JSON that this server wrote itself (stored bodies, DumpJson's output) into the same
 // value Json::parse makes of it, about three times faster: small texts through simdjson, others

@@ -105,11 +105,6 @@ Json BodyOf(const EffectiveUser& user, const ConnectionNames& names,
 
 namespace {
 
-const Json* MemberOf(const Json& object, std::string_view key) {
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
 // The row of body[table] that the index `i` (an entry's "origin" or "stamp") names; null for an
 // index the table does not have.
 const Json* TableRow(const Json& body, const Json& i, std::string_view table) {
@@ -131,17 +126,17 @@ EntryProvenance ProvenanceOf(const Json& body, const Json& entry) {
   if (!entry.is_object()) return p;
   // The shared form names a row of a table; the inline form has the members itself.
   const Json* origin = &entry;
-  if (const Json* i = MemberOf(entry, "origin")) origin = TableRow(body, *i, "origins");
+  if (const Json* i = FindMember(entry, "origin")) origin = TableRow(body, *i, "origins");
   const Json* stamp = &entry;
-  if (const Json* i = MemberOf(entry, "stamp")) stamp = TableRow(body, *i, "stamps");
+  if (const Json* i = FindMember(entry, "stamp")) stamp = TableRow(body, *i, "stamps");
   if (origin != nullptr) {
-    p.connection = MemberOf(*origin, "connection");
-    p.connection_name = MemberOf(*origin, "connection_name");
-    p.source_user = MemberOf(*origin, "source_user");
+    p.connection = FindMember(*origin, "connection");
+    p.connection_name = FindMember(*origin, "connection_name");
+    p.source_user = FindMember(*origin, "source_user");
   }
   if (stamp != nullptr) {
-    p.request_id = MemberOf(*stamp, "request_id");
-    p.time = MemberOf(*stamp, "time");
+    p.request_id = FindMember(*stamp, "request_id");
+    p.time = FindMember(*stamp, "time");
   }
   return p;
 }
@@ -150,15 +145,17 @@ Json WithInlineProvenance(const Json& body) {
   Json out = body;
   if (!out.is_object()) return out;
   auto inline_entry = [&](Json& entry) {
-    if (!entry.is_object() || (!entry.contains("origin") && !entry.contains("stamp"))) return;
+    const bool origin = entry.contains("origin");
+    const bool stamp = entry.contains("stamp");
+    if (!origin && !stamp) return;
     const EntryProvenance p = ProvenanceOf(body, entry);
-    if (entry.contains("origin")) {
+    if (origin) {
       entry.erase("origin");
       entry["connection"] = p.connection ? *p.connection : Json("");
       entry["connection_name"] = p.connection_name ? *p.connection_name : Json("");
       entry["source_user"] = p.source_user ? *p.source_user : Json("");
     }
-    if (entry.contains("stamp")) {
+    if (stamp) {
       entry.erase("stamp");
       entry["request_id"] = p.request_id ? *p.request_id : Json("");
       entry["time"] = p.time ? *p.time : Json("");

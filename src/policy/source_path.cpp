@@ -30,12 +30,6 @@ Error Invalid(std::string detail) {
   return Error{ErrorCode::kInvalidValue, std::move(detail)};
 }
 
-const Json* Find(const Json& object, const std::string& key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
 bool Unassigned(const Json& v) {
   return v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty());
 }
@@ -184,16 +178,16 @@ std::vector<Json> SourcePath::Values(const Json& source_user) const {
   }
   const Json* base = &source_user;
   if (!c.ext_urn.empty()) {
-    base = Find(source_user, c.ext_urn);
+    base = FindMember(source_user, c.ext_urn);
     if (!base) return out;
   }
-  const Json* v = Find(*base, c.attr);
+  const Json* v = FindMember(*base, c.attr);
   if (!v) return out;
   auto take = [&](const Json& element) {
     if (c.filter && !scim::filter::MatchesElement(*c.filter, element, *c.attr_def)) return;
     if (c.sub.empty()) {
       Push(element, &out);
-    } else if (const Json* s = Find(element, c.sub)) {
+    } else if (const Json* s = FindMember(element, c.sub)) {
       Push(*s, &out);
     }
   };

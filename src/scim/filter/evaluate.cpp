@@ -236,12 +236,6 @@ const Leaf* LeafFor(const Node& node, ResourceType type, const schema::Registry*
   return scratch;
 }
 
-const Json* Find(const Json& object, const std::string& key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
 // Calls `pred` on every value the leaf addresses until it returns true. Multi-valued
 // attributes match if any value matches (RFC 7644 §3.4.2.2).
 template <typename Pred>
@@ -259,14 +253,14 @@ template <typename Pred>
 bool AnyValue(const Json& container, const Leaf& leaf, Pred&& pred) {
   const Json* base = &container;
   if (!leaf.ext_urn.empty()) {
-    base = Find(container, leaf.ext_urn);
+    base = FindMember(container, leaf.ext_urn);
     if (!base) return false;
   }
-  const Json* v = Find(*base, leaf.attr->name);
+  const Json* v = FindMember(*base, leaf.attr->name);
   if (!v) return false;
   if (!leaf.step) return AnyOf(*v, pred);
   return AnyOf(*v, [&](const Json& element) {
-    const Json* s = Find(element, leaf.step->name);
+    const Json* s = FindMember(element, leaf.step->name);
     return s && AnyOf(*s, pred);
   });
 }
@@ -398,10 +392,10 @@ bool Eval(const Node& node, const Json& json, ResourceType type, const schema::R
       }
       const Json* base = &json;
       if (!leaf->ext_urn.empty()) {
-        base = Find(json, leaf->ext_urn);
+        base = FindMember(json, leaf->ext_urn);
         if (!base) return false;
       }
-      const Json* v = Find(*base, leaf->attr->name);
+      const Json* v = FindMember(*base, leaf->attr->name);
       if (!v) return false;
       return AnyOf(*v, [&](const Json& element) {
         return element.is_object() && Eval(*node.left, element, type, registry, leaf->attr);
