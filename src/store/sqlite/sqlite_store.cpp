@@ -249,7 +249,7 @@ Status SqliteStore::Write(const std::function<Status(Transaction&)>& job) {
     queue_.push_back(&entry);
   }
   queue_cv_.notify_one();
-  std::unique_lock lock(mutex_);
+  std::unique_lock lock(entry.done_mutex);
   entry.done_cv.wait(lock, [&] { return entry.done; });
   return entry.status;
 }
@@ -421,10 +421,12 @@ void SqliteStore::WriterLoop() {
     }
     RunBatch(batch);
     // Wakes only this batch's callers (one condition for all woke every waiting caller, most
-    // of them only to sleep again). Notified under the lock: a caller that sees `done` returns
-    // and destroys its Job, so no notify may come after the lock is released.
-    std::lock_guard lock(mutex_);
+    // of them only to sleep again), each under its job's own lock: woken under the queue's
+    // lock, every caller of the batch queued for it behind the writer and the others. Notified
+    // under the lock: a caller that sees `done` returns and destroys its Job, so no notify may
+    // come after the lock is released.
     for (Job* job : batch) {
+      std::lock_guard lock(job->done_mutex);
       job->done = true;
       job->done_cv.notify_one();
     }

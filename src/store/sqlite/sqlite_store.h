@@ -87,7 +87,10 @@ class SqliteStore final : public Store {
   struct Job {
     const std::function<Status(Transaction&)>* fn = nullptr;
     Status status;
-    bool done = false;                // guarded by mutex_
+    // Each job has its own: a caller woken by its commit takes only this mutex, not the
+    // queue's, which the writer and every new caller also take (issue #13 item 3).
+    std::mutex done_mutex;
+    bool done = false;                // guarded by done_mutex
     std::condition_variable done_cv;  // its Write() caller waits here for `done`
   };
 
