@@ -21,6 +21,19 @@ const Json* ValueOf(const Json& body, const char* name) {
   return &*v;
 }
 
+// What RenderUserCore shows of an attribute entry: its value, or nothing (nullptr).
+const Json* ShownValue(const Json& entry) {
+  if (!entry.is_object()) return nullptr;
+  auto v = entry.find("value");
+  return v == entry.end() || v->is_null() ? nullptr : &*v;
+}
+
+// The entitlements RenderUserCore lists, or nullptr when it lists none.
+const Json* ShownEntitlements(const Json& body) {
+  auto e = body.find("entitlements");
+  return e != body.end() && e->is_array() && !e->empty() ? &*e : nullptr;
+}
+
 bool IsBuiltin(const std::string& name) {
   return name == "username" || name == "email" || name == "displayName" ||
          name == "givenName" || name == "familyName" || name == "active";
@@ -42,7 +55,7 @@ Json RenderUserCore(const store::EffectiveUserRow& row) {
     out["emails"] = Json::array({{{"value", *v}, {"primary", true}}});
   }
   out["active"] = row.state == "active";
-  if (auto e = row.body.find("entitlements"); e != row.body.end() && e->is_array() && !e->empty()) {
+  if (const Json* e = ShownEntitlements(row.body)) {
     Json arr = Json::array();
     for (const auto& ent : *e) {
       arr.push_back({{"value", ent.value("value", "")}, {"display", ent.value("group", "")}});
@@ -59,6 +72,48 @@ Json RenderUserCore(const store::EffectiveUserRow& row) {
   }
   if (!custom.empty()) out[std::string(kUserExtensionUrn)] = std::move(custom);
   return out;
+}
+
+bool SameUserCore(const store::EffectiveUserRow& a, const store::EffectiveUserRow& b) {
+  if (a.id != b.id || a.username != b.username || (a.state == "active") != (b.state == "active")) {
+    return false;
+  }
+  // Every attribute but username and active (those come from the row) shows its value: the
+  // builtins in their places, the others under the extension.
+  static const Json kNoAttributes = Json::object();
+  auto attributes = [](const Json& body) -> const Json& {
+    auto it = body.find("attributes");
+    return it != body.end() && it->is_object() ? *it : kNoAttributes;
+  };
+  const Json& from = attributes(a.body);
+  const Json& to = attributes(b.body);
+  auto shown_in = [](const Json& attrs, const std::string& name) -> const Json* {
+    auto it = attrs.find(name);
+    return it == attrs.end() ? nullptr : ShownValue(*it);
+  };
+  for (const auto& [name, entry] : from.items()) {
+    if (name == "username" || name == "active") continue;
+    const Json* x = ShownValue(entry);
+    const Json* y = shown_in(to, name);
+    if ((x == nullptr) != (y == nullptr) || (x != nullptr && *x != *y)) return false;
+  }
+  for (const auto& [name, entry] : to.items()) {
+    if (name == "username" || name == "active" || from.contains(name)) continue;
+    if (ShownValue(entry) != nullptr) return false;
+  }
+  const Json* ea = ShownEntitlements(a.body);
+  const Json* eb = ShownEntitlements(b.body);
+  if (ea == nullptr || eb == nullptr) return ea == eb;
+  if (ea->size() != eb->size()) return false;
+  for (size_t i = 0; i < ea->size(); ++i) {
+    const Json& x = (*ea)[i];
+    const Json& y = (*eb)[i];
+    if (x.value("value", "") != y.value("value", "") ||
+        x.value("group", "") != y.value("group", "")) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Json RenderGroupCore(const store::EffectiveGroupRow& row) {

@@ -41,6 +41,9 @@ inline constexpr std::string_view kGroupExtensionUrn = "urn:idsync:params:scim:s
 //    kUserExtensionUrn: {<custom attribute>: value, ...}}
 // Absent values are left out (and empty objects with them).
 Json RenderUserCore(const store::EffectiveUserRow& row);
+// RenderUserCore(a) == RenderUserCore(b), without rendering either: the writer asks it of every
+// changed user, to leave the change feed alone when only provenance changed.
+bool SameUserCore(const store::EffectiveUserRow& a, const store::EffectiveUserRow& b);
 
 // SCIM Group without "members" and "meta": {"schemas": [core Group, kGroupExtensionUrn], "id",
 // "displayName", kGroupExtensionUrn: {"entitlements": [...]}} (extension only if non-empty).

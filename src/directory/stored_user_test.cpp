@@ -3,11 +3,15 @@
 #include "directory/stored_user.h"
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "base/json.h"
+#include "directory/render.h"
 #include "directory/writer.h"
 
 namespace idsync::directory {
@@ -152,6 +156,71 @@ TEST(StoredUser, AnEntryNamingARowItsTableDoesNotHaveHasNoProvenance) {
   const policy::EffectiveUser u = UserOf(Row(body));
   EXPECT_EQ(u.attributes.at("title").value, "Engineer");
   EXPECT_EQ(u.attributes.at("title").connection_id, "");
+}
+
+// SameUserCore answers exactly what comparing the two renders answers, for changes that show
+// (values, names, state, entitlements) and changes that do not (provenance, stamps, the
+// username and active attributes, whose rendered values come from the row).
+TEST(StoredUser, SameUserCoreIsComparingTheRenders) {
+  store::EffectiveUserRow base = Row(Stored(Alice(), nullptr, kRequest1, kT1));
+  base.id = kEntraUser;
+  base.username = "alice@example.com";
+  base.body["entitlements"] = Json::array({{{"value", "jira"}, {"group", "engineering"}}});
+  std::vector<std::pair<std::string, std::function<void(store::EffectiveUserRow&)>>> changes = {
+      {"nothing", [](auto&) {}},
+      {"a stamp", [](auto& r) { r.body["attributes"]["title"]["stamp"] = 7; }},
+      {"a rule", [](auto& r) { r.body["attributes"]["title"]["rule"] = "other"; }},
+      {"an origin", [](auto& r) { r.body["origins"] = Json::array(); }},
+      {"the username attribute", [](auto& r) { r.body["attributes"]["username"]["value"] = "x"; }},
+      {"the active attribute",
+       [](auto& r) {
+         r.body["attributes"]["active"] = {{"value", false}};
+       }},
+      {"displayName", [](auto& r) { r.body["attributes"]["displayName"]["value"] = "Al"; }},
+      {"givenName gone", [](auto& r) { r.body["attributes"].erase("givenName"); }},
+      {"familyName null", [](auto& r) { r.body["attributes"]["familyName"]["value"] = nullptr; }},
+      {"email not an object", [](auto& r) { r.body["attributes"]["email"] = "a@b.c"; }},
+      {"a custom value", [](auto& r) { r.body["attributes"]["title"]["value"] = "Boss"; }},
+      {"a custom number", [](auto& r) { r.body["attributes"]["title"]["value"] = 1; }},
+      {"a new custom",
+       [](auto& r) {
+         r.body["attributes"]["office"] = {{"value", "B2"}};
+       }},
+      {"a new null custom",
+       [](auto& r) {
+         r.body["attributes"]["office"] = {{"value", nullptr}};
+       }},
+      {"a custom gone", [](auto& r) { r.body["attributes"].erase("title"); }},
+      {"no attributes", [](auto& r) { r.body.erase("attributes"); }},
+      {"username", [](auto& r) { r.username = "alice2@example.com"; }},
+      {"disabled", [](auto& r) { r.state = "disabled"; }},
+      {"another inactive state", [](auto& r) { r.state = "staged"; }},
+      {"the id", [](auto& r) { r.id = kOktaUser; }},
+      {"an entitlement", [](auto& r) { r.body["entitlements"][0]["value"] = "wiki"; }},
+      {"its group", [](auto& r) { r.body["entitlements"][0]["group"] = "ops"; }},
+      {"its other members", [](auto& r) { r.body["entitlements"][0]["since"] = 3; }},
+      {"no entitlements", [](auto& r) { r.body["entitlements"] = Json::array(); }},
+      {"entitlements gone", [](auto& r) { r.body.erase("entitlements"); }},
+      {"one more",
+       [](auto& r) {
+         r.body["entitlements"].push_back({{"value", "x"}});
+       }},
+  };
+  int differing = 0;
+  for (const auto& [a_name, a_change] : changes) {
+    for (const auto& [b_name, b_change] : changes) {
+      store::EffectiveUserRow a = base;
+      store::EffectiveUserRow b = base;
+      a_change(a);
+      b_change(b);
+      const bool same = RenderUserCore(a) == RenderUserCore(b);
+      differing += same ? 0 : 1;
+      EXPECT_EQ(SameUserCore(a, b), same) << a_name << " / " << b_name;
+    }
+  }
+  // Most pairs differ, and the first six changes show nothing: both answers are exercised.
+  EXPECT_GT(differing, 400);
+  EXPECT_TRUE(SameUserCore(base, base));
 }
 
 }  // namespace

@@ -316,9 +316,10 @@ Status Writer::WriteUser(PlannedUser& plan, const std::optional<store::Effective
         return s;
       }
     } else {
-      Json core = RenderUserCore(*put);
-      if (!previous || RenderUserCore(*previous) != core) {
-        if (Status s = Change("User", "upsert", plan.id, "", std::move(core)); !s) return s;
+      if (!previous || !SameUserCore(*previous, written)) {
+        if (Status s = Change("User", "upsert", plan.id, "", RenderUserCore(written)); !s) {
+          return s;
+        }
       }
     }
     if (previous && previous->username_key != written.username_key) {
