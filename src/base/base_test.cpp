@@ -1,6 +1,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -239,6 +241,50 @@ TEST(Rfc3339, RoundTripsAndAcceptsOffsets) {
   EXPECT_EQ(FormatRfc3339(*o), "2026-11-23T05:06:47.000Z");
   EXPECT_FALSE(ParseRfc3339("2026-13-01T00:00:00Z"));
   EXPECT_FALSE(ParseRfc3339("yesterday"));
+}
+
+// FormatRfc3339 writes its digits itself; gmtime_r and printf are the reference, over random
+// milliseconds across all a TimePoint holds (nanoseconds in 64 bits: 1677 to 2262) and the days
+// where calendars go wrong.
+TEST(Rfc3339, FormatsAsGmtimeDoes) {
+  auto reference = [](int64_t ms) {
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms - secs * 1000));
+    return std::string(buf);
+  };
+  auto at = [](int64_t ms) { return FromUnixMillis(ms); };
+  const int64_t kFirst = -9'223'372'036'854;  // the first and last whole milliseconds of a
+  const int64_t kLast = 9'223'372'036'854;    // TimePoint: 1677-09-21 and 2262-04-11
+  std::vector<int64_t> cases = {0,
+                                -1,
+                                1,
+                                999,
+                                -999,
+                                -1000,
+                                -1001,
+                                86399999,
+                                86400000,
+                                -86400000,
+                                951782400000 /* 2000-02-29 */,
+                                951868799999,
+                                -2203891200000 /* 1900-03-01 */,
+                                4107456000000,
+                                4107542399999 /* 2100-02-28, last ms */,
+                                kFirst,
+                                kLast};
+  std::mt19937_64 random(20261207);
+  std::uniform_int_distribution<int64_t> any(kFirst, kLast);
+  for (int i = 0; i < 200000; ++i) cases.push_back(any(random));
+  for (int64_t ms : cases) ASSERT_EQ(FormatRfc3339(at(ms)), reference(ms)) << ms;
+  EXPECT_EQ(FormatRfc3339(at(-1)), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(at(951782400000)), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(at(kLast)), "2262-04-11T23:47:16.854Z");
 }
 
 TEST(Tokens, AreLongRandomAndPrefixed) {
