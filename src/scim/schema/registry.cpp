@@ -262,6 +262,21 @@ Registry::Registry() {
                                {SchemaExtension{std::string(kEnterpriseUserSchema), false}}};
   group_type_ =
       ResourceTypeDef{"Group", "Group", "/Groups", "Group", std::string(kGroupSchema), {}};
+  IndexTypes();
+}
+
+void Registry::IndexTypes() {
+  for (ResourceType type : {ResourceType::kUser, ResourceType::kGroup}) {
+    const int i = type == ResourceType::kUser ? 0 : 1;
+    core_[i] = FindSchema(Type(type).schema);
+    IDSYNC_CHECK(core_[i] != nullptr);
+    extensions_[i].clear();
+    for (const SchemaExtension& ext : Type(type).extensions) {
+      const Schema* s = FindSchema(ext.schema);
+      IDSYNC_CHECK(s != nullptr);
+      extensions_[i].push_back(s);
+    }
+  }
 }
 
 Result<std::unique_ptr<Registry>> Registry::WithExtensions(
@@ -290,6 +305,7 @@ Result<std::unique_ptr<Registry>> Registry::WithExtensions(
   for (const Json& j : group_extensions) {
     if (Status s = add(j, r->group_type_); !s) return s.error();
   }
+  r->IndexTypes();  // schemas_ may have moved
   return r;
 }
 
@@ -305,19 +321,11 @@ const ResourceTypeDef& Registry::Type(ResourceType type) const {
 }
 
 const Schema& Registry::CoreSchema(ResourceType type) const {
-  const Schema* s = FindSchema(Type(type).schema);
-  IDSYNC_CHECK(s != nullptr);
-  return *s;
+  return *core_[type == ResourceType::kUser ? 0 : 1];
 }
 
-std::vector<const Schema*> Registry::Extensions(ResourceType type) const {
-  std::vector<const Schema*> out;
-  for (const SchemaExtension& ext : Type(type).extensions) {
-    const Schema* s = FindSchema(ext.schema);
-    IDSYNC_CHECK(s != nullptr);
-    out.push_back(s);
-  }
-  return out;
+const std::vector<const Schema*>& Registry::Extensions(ResourceType type) const {
+  return extensions_[type == ResourceType::kUser ? 0 : 1];
 }
 
 Result<ResolvedAttribute> Registry::Resolve(ResourceType type, std::string_view urn,

@@ -43,7 +43,7 @@ class Registry {
   const Schema* FindSchema(std::string_view urn) const;  // case-insensitive; nullptr if unknown
   const ResourceTypeDef& Type(ResourceType type) const;
   const Schema& CoreSchema(ResourceType type) const;
-  std::vector<const Schema*> Extensions(ResourceType type) const;
+  const std::vector<const Schema*>& Extensions(ResourceType type) const;
   const std::vector<Schema>& AllSchemas() const { return schemas_; }
 
   // Resolves "userName", "name.givenName", "emails.value", "meta.lastModified",
@@ -67,8 +67,18 @@ class Registry {
 
  private:
   Registry();
+  // Finds each type's schemas once, when the registry is complete: CoreSchema and Extensions
+  // run several times per SCIM request, and each lookup compared URNs case-insensitively.
+  void IndexTypes();
   std::vector<Schema> schemas_;
   ResourceTypeDef user_type_, group_type_;
+  // Pointers into schemas_, set by IndexTypes; [0] users, [1] groups.
+  const Schema* core_[2] = {nullptr, nullptr};
+  std::vector<const Schema*> extensions_[2];
+
+ public:
+  Registry(const Registry&) = delete;  // core_ and extensions_ point into this one's schemas_
+  Registry& operator=(const Registry&) = delete;
 };
 
 }  // namespace idsync::scim::schema
