@@ -208,6 +208,71 @@ TEST_P(StoreAreas, UserReadBackInTheWritingJobEqualsTheRow) {
   });
 }
 
+// A PATCH's path: the user's version read, then the user stored, in one job. The write takes
+// the row the version read found (SQLite keeps it for PutResource); what the job does between
+// the two (a touch, a write of the same or another user) is seen, and the unique key moves.
+TEST_P(StoreAreas, AVersionReadThenAWriteOfTheSameUserStoresTheNextVersion) {
+  auto put = [&](Transaction& tx, const std::string& id, const std::string& name) {
+    return tx.PutResource(conn_, MakeResource(ResourceType::kUser, id, {{"userName", name}}, 2000),
+                          name, {{"userName", name}});
+  };
+  MustWrite([&](Transaction& tx) -> Status {
+    EXPECT_TRUE(put(tx, "vw1", "alpha"));
+    EXPECT_TRUE(put(tx, "vw2", "delta"));
+    return Status::Ok();
+  });
+  MustWrite([&](Transaction& tx) -> Status {
+    auto v = tx.GetResourceVersion(conn_, ResourceType::kUser, "vw1");
+    EXPECT_TRUE(v && *v == 1);
+    auto renamed = put(tx, "vw1", "beta");  // a new unique key
+    EXPECT_TRUE(renamed);
+    if (renamed) {
+      EXPECT_EQ(renamed->version, 2);
+      EXPECT_EQ(renamed->created, FromUnixMillis(2000));
+    }
+    // Read, touched, then written: the touch counts.
+    v = tx.GetResourceVersion(conn_, ResourceType::kUser, "vw1");
+    EXPECT_TRUE(v && *v == 2);
+    EXPECT_TRUE(tx.TouchResource(conn_, ResourceType::kUser, "vw1", FromUnixMillis(3000)));
+    auto after_touch = put(tx, "vw1", "beta");
+    EXPECT_TRUE(after_touch && after_touch->version == 4);
+    // Read one user, write another: each keeps its own version.
+    v = tx.GetResourceVersion(conn_, ResourceType::kUser, "vw1");
+    EXPECT_TRUE(v && *v == 4);
+    auto other = put(tx, "vw2", "epsilon");
+    EXPECT_TRUE(other && other->version == 2);
+    auto again = put(tx, "vw1", "gamma");
+    EXPECT_TRUE(again && again->version == 5);
+    // A version read and a refused write (the key is taken) leave the row as it was.
+    v = tx.GetResourceVersion(conn_, ResourceType::kUser, "vw1");
+    EXPECT_TRUE(v && *v == 5);
+    auto refused = put(tx, "vw1", "epsilon");
+    EXPECT_FALSE(refused);
+    auto last = put(tx, "vw1", "gamma");
+    EXPECT_TRUE(last && last->version == 6);
+    return Status::Ok();
+  });
+  MustRead([&](Transaction& tx) -> Status {
+    auto row = tx.GetResource(conn_, ResourceType::kUser, "vw1");
+    if (!row) return row.error();
+    EXPECT_EQ(row->version, 6);
+    EXPECT_EQ(row->body.value("userName", ""), "gamma");
+    EXPECT_EQ(row->created, FromUnixMillis(2000));
+    return Status::Ok();
+  });
+  // The keys the user left are free again, the one it holds is taken.
+  MustWrite([&](Transaction& tx) -> Status {
+    EXPECT_TRUE(put(tx, "vw3", "alpha"));
+    EXPECT_TRUE(put(tx, "vw4", "beta"));
+    auto taken = put(tx, "vw5", "gamma");
+    EXPECT_FALSE(taken);
+    if (!taken) {
+      EXPECT_EQ(taken.error().code, ErrorCode::kUniqueness);
+    }
+    return Status::Ok();
+  });
+}
+
 // A write handed a body encoded before its job (Store::EncodeBody) stores those bytes, not an
 // encoding of its own: each write here gets the encoding of a different body, and a read after
 // the commit finds that one. What a write returns carries no encoding on to a later write.

@@ -73,10 +73,16 @@ Result<StoredResource> SqliteTransaction::GetResourceText(int64_t connection_id,
 Result<int64_t> SqliteTransaction::GetResourceVersion(int64_t connection_id,
                                                       scim::ResourceType type,
                                                       const std::string& id) {
-  auto found = Find(connection_id, type, id, BodyRead::kNone);
+  std::optional<std::string> unique_key;
+  auto found = Find(connection_id, type, id, BodyRead::kNone, &unique_key);
   if (!found) return found.error();
   if (!found->second) return NoResource(type, id);
-  return found->second->version;
+  const int64_t version = found->second->version;
+  if (type == scim::ResourceType::kUser) {
+    found_user_ =
+        FoundUser{connection_id, found->first, std::move(*found->second), std::move(unique_key)};
+  }
+  return version;
 }
 
 Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
@@ -87,7 +93,17 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   written_user_.reset();
   // Only the existing row's pk, version and creation time are needed: skip reading its body.
   std::optional<std::string> stored_key;
-  auto existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone, &stored_key);
+  Result<std::pair<int64_t, std::optional<StoredResource>>> existing =
+      std::pair<int64_t, std::optional<StoredResource>>{0, std::nullopt};
+  if (found_user_ && resource.type == scim::ResourceType::kUser &&
+      found_user_->connection_id == connection_id && found_user_->resource.id == resource.id) {
+    stored_key = std::move(found_user_->unique_key);
+    existing = std::pair<int64_t, std::optional<StoredResource>>{found_user_->pk,
+                                                                 std::move(found_user_->resource)};
+  } else {
+    existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone, &stored_key);
+  }
+  found_user_.reset();
   if (!existing) return existing.error();
   int64_t pk = 0;
   // Encoded before the job was queued (users only: groups are stored as text), or here.
@@ -176,6 +192,7 @@ Status SqliteTransaction::DeleteResource(int64_t connection_id, scim::ResourceTy
                                          const std::string& id) {
   if (auto w = CheckWritable(); !w) return w;
   written_user_.reset();
+  found_user_.reset();
   auto pk = PkOf(connection_id, type, id);
   if (!pk) return pk.error();
   // Groups that list this resource change too (RFC 7644 §3.6: a deleted resource no longer
@@ -203,6 +220,7 @@ Status SqliteTransaction::TouchResource(int64_t connection_id, scim::ResourceTyp
                                         const std::string& id, TimePoint when) {
   if (auto w = CheckWritable(); !w) return w;
   written_user_.reset();
+  found_user_.reset();
   auto touch = db_.Prepare(sql::kTouchResource);
   if (!touch) return touch.error();
   touch->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id).Bind(4, ToUnixMillis(when));

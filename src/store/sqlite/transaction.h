@@ -341,6 +341,17 @@ class SqliteTransaction final : public Transaction {
     StoredResource resource;
   };
   std::optional<WrittenUser> written_user_;
+  // The user row GetResourceVersion last found (pk, version, creation time, unique key; no
+  // body): a PATCH checks its snapshot's version and then stores the user, and PutResource
+  // takes the row from here instead of looking it up a second time. Cleared with
+  // written_user_.
+  struct FoundUser {
+    int64_t connection_id = 0;
+    int64_t pk = 0;
+    StoredResource resource;
+    std::optional<std::string> unique_key;
+  };
+  std::optional<FoundUser> found_user_;
   SqliteLdapArea ldap_;
   SqliteConsoleArea console_;
 };
