@@ -44,13 +44,16 @@ TEST(MemberOrNull, ReadsAMemberInPlaceAndNullOtherwise) {
 
 TEST(ParseJsonStrict, RejectsHostileInput) {
   const char* cases[] = {
-      R"({"a":1,"a":2})",                 // duplicate key
-      "{\"a\":\"\xff\xfe\"}",             // invalid UTF-8
-      R"({"a":"\ud800"})",                // lone surrogate
-      R"({"a":1e400})",                   // overflows double
-      R"({"a":99999999999999999999})",    // overflows int64
-      R"({"a":1} x)",                     // trailing data
-      R"({"a":)",                         // truncated
+      R"({"a":1,"a":2})",               // duplicate key
+      R"({"a":{},"a":1})",              // duplicate key after an object value
+      R"({"a":[1],"b":2,"a":[]})",      // duplicate key after an array value
+      R"({"x":{"k":1,"k":2}})",         // duplicate key in a nested object
+      "{\"a\":\"\xff\xfe\"}",           // invalid UTF-8
+      R"({"a":"\ud800"})",              // lone surrogate
+      R"({"a":1e400})",                 // overflows double
+      R"({"a":99999999999999999999})",  // overflows int64
+      R"({"a":1} x)",                   // trailing data
+      R"({"a":)",                       // truncated
       "",
   };
   for (const char* text : cases) {
@@ -63,6 +66,14 @@ TEST(ParseJsonStrict, RejectsHostileInput) {
   std::string deep(100, '[');
   deep += std::string(100, ']');
   EXPECT_FALSE(ParseJsonStrict(deep));
+  // The same key in different objects is no duplicate.
+  for (const char* text : {R"({"a":{"a":1}})", R"([{"a":1},{"a":2}])", R"({"a":{"b":1},"b":{}})"}) {
+    auto v = ParseJsonStrict(text);
+    EXPECT_TRUE(v) << text;
+    if (v) {
+      EXPECT_EQ(*v, Json::parse(text));
+    }
+  }
 }
 
 // nlohmann's own serializer: DumpJson and AppendJsonString must write exactly what it writes.

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
-#include <set>
 #include <vector>
 
 #include <simdjson.h>
@@ -42,8 +41,9 @@ class StrictSax {
   bool binary(Json::binary_t&) { return Fail("binary values are not JSON"); }
   bool start_object(std::size_t) { return Open(Json::object()); }
   bool key(std::string& k) {
-    auto& keys = keys_.back();
-    if (!keys.insert(k).second) return Fail("duplicate key \"" + k + "\" in a JSON object");
+    // The object holds every key met so far in it (a value is added as soon as it starts), so
+    // it is its own record of them.
+    if (stack_.back()->contains(k)) return Fail("duplicate key \"" + k + "\" in a JSON object");
     key_ = std::move(k);
     return true;
   }
@@ -84,7 +84,6 @@ class StrictSax {
   }
   bool Open(Json container) {
     if (stack_.size() >= limits_.max_depth) return Fail("JSON nested too deeply");
-    bool is_object = container.is_object();
     Json* slot;
     if (stack_.empty()) {
       root_ = std::move(container);
@@ -99,11 +98,9 @@ class StrictSax {
       }
     }
     stack_.push_back(slot);
-    if (is_object) keys_.emplace_back();
     return true;
   }
   bool Close() {
-    if (stack_.back()->is_object()) keys_.pop_back();
     stack_.pop_back();
     return true;
   }
@@ -111,7 +108,6 @@ class StrictSax {
   const JsonLimits& limits_;
   Json root_;
   std::vector<Json*> stack_;
-  std::vector<std::set<std::string>> keys_;
   std::string key_;
   std::string error_;
 };
