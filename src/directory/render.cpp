@@ -1,6 +1,7 @@
 #include "directory/render.h"
 
 #include <string>
+#include <string_view>
 
 #include "base/time.h"
 
@@ -10,15 +11,11 @@ namespace {
 constexpr const char* kUserUrn = "urn:ietf:params:scim:schemas:core:2.0:User";
 constexpr const char* kGroupUrn = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
-// The value of effective attribute `name`, or nullptr.
-const Json* ValueOf(const Json& body, const char* name) {
-  auto attrs = body.find("attributes");
-  if (attrs == body.end() || !attrs->is_object()) return nullptr;
-  auto it = attrs->find(name);
-  if (it == attrs->end() || !it->is_object()) return nullptr;
-  auto v = it->find("value");
-  if (v == it->end() || v->is_null()) return nullptr;
-  return &*v;
+// The effective attributes of a body: its "attributes" object, or an empty one.
+const Json& AttributesOf(const Json& body) {
+  static const Json kNone = Json::object();
+  auto it = body.find("attributes");
+  return it != body.end() && it->is_object() ? *it : kNone;
 }
 
 // What RenderUserCore shows of an attribute entry: its value, or nothing (nullptr).
@@ -26,6 +23,12 @@ const Json* ShownValue(const Json& entry) {
   if (!entry.is_object()) return nullptr;
   auto v = entry.find("value");
   return v == entry.end() || v->is_null() ? nullptr : &*v;
+}
+
+// The shown value of attribute `name` in `attrs` (AttributesOf), or nullptr.
+const Json* ValueOf(const Json& attrs, std::string_view name) {
+  auto it = attrs.find(name);
+  return it == attrs.end() ? nullptr : ShownValue(*it);
 }
 
 // The entitlements RenderUserCore lists, or nullptr when it lists none.
@@ -46,12 +49,13 @@ Json RenderUserCore(const store::EffectiveUserRow& row) {
   out["schemas"] = Json::array({kUserUrn, std::string(kUserExtensionUrn)});
   out["id"] = row.id;
   out["userName"] = row.username;
-  if (const Json* v = ValueOf(row.body, "displayName")) out["displayName"] = *v;
+  const Json& attrs = AttributesOf(row.body);
+  if (const Json* v = ValueOf(attrs, "displayName")) out["displayName"] = *v;
   Json name = Json::object();
-  if (const Json* v = ValueOf(row.body, "givenName")) name["givenName"] = *v;
-  if (const Json* v = ValueOf(row.body, "familyName")) name["familyName"] = *v;
+  if (const Json* v = ValueOf(attrs, "givenName")) name["givenName"] = *v;
+  if (const Json* v = ValueOf(attrs, "familyName")) name["familyName"] = *v;
   if (!name.empty()) out["name"] = std::move(name);
-  if (const Json* v = ValueOf(row.body, "email")) {
+  if (const Json* v = ValueOf(attrs, "email")) {
     out["emails"] = Json::array({{{"value", *v}, {"primary", true}}});
   }
   out["active"] = row.state == "active";
@@ -63,12 +67,9 @@ Json RenderUserCore(const store::EffectiveUserRow& row) {
     out["entitlements"] = std::move(arr);
   }
   Json custom = Json::object();
-  if (auto attrs = row.body.find("attributes"); attrs != row.body.end() && attrs->is_object()) {
-    for (const auto& [attr, entry] : attrs->items()) {
-      if (IsBuiltin(attr) || !entry.is_object()) continue;
-      auto v = entry.find("value");
-      if (v != entry.end() && !v->is_null()) custom[attr] = *v;
-    }
+  for (const auto& [attr, entry] : attrs.items()) {
+    if (IsBuiltin(attr)) continue;
+    if (const Json* v = ShownValue(entry)) custom[attr] = *v;
   }
   if (!custom.empty()) out[std::string(kUserExtensionUrn)] = std::move(custom);
   return out;
@@ -80,21 +81,12 @@ bool SameUserCore(const store::EffectiveUserRow& a, const store::EffectiveUserRo
   }
   // Every attribute but username and active (those come from the row) shows its value: the
   // builtins in their places, the others under the extension.
-  static const Json kNoAttributes = Json::object();
-  auto attributes = [](const Json& body) -> const Json& {
-    auto it = body.find("attributes");
-    return it != body.end() && it->is_object() ? *it : kNoAttributes;
-  };
-  const Json& from = attributes(a.body);
-  const Json& to = attributes(b.body);
-  auto shown_in = [](const Json& attrs, const std::string& name) -> const Json* {
-    auto it = attrs.find(name);
-    return it == attrs.end() ? nullptr : ShownValue(*it);
-  };
+  const Json& from = AttributesOf(a.body);
+  const Json& to = AttributesOf(b.body);
   for (const auto& [name, entry] : from.items()) {
     if (name == "username" || name == "active") continue;
     const Json* x = ShownValue(entry);
-    const Json* y = shown_in(to, name);
+    const Json* y = ValueOf(to, name);
     if ((x == nullptr) != (y == nullptr) || (x != nullptr && *x != *y)) return false;
   }
   for (const auto& [name, entry] : to.items()) {
