@@ -107,8 +107,7 @@ Status SqliteTransaction::UpdateConnection(const Connection& connection) {
 
 Status SqliteTransaction::DeleteConnection(int64_t id) {
   if (auto w = CheckWritable(); !w) return w;
-  written_user_.reset();
-  found_user_.reset();
+  ForgetMirrorUsers();
   // ON DELETE CASCADE removes tokens, resources, and through resources the index entries
   // and memberships, and the connection's policy versions, source links and conflicts, in
   // this one statement. Effective users stay: the directory layer has already decided their

@@ -93,16 +93,15 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
   written_user_.reset();
   // Only the existing row's pk, version and creation time are needed: skip reading its body.
   std::optional<std::string> stored_key;
-  Result<std::pair<int64_t, std::optional<StoredResource>>> existing =
-      std::pair<int64_t, std::optional<StoredResource>>{0, std::nullopt};
-  if (found_user_ && resource.type == scim::ResourceType::kUser &&
-      found_user_->connection_id == connection_id && found_user_->resource.id == resource.id) {
-    stored_key = std::move(found_user_->unique_key);
-    existing = std::pair<int64_t, std::optional<StoredResource>>{found_user_->pk,
-                                                                 std::move(found_user_->resource)};
-  } else {
-    existing = Find(connection_id, resource.type, resource.id, BodyRead::kNone, &stored_key);
-  }
+  auto existing = [&]() -> Result<std::pair<int64_t, std::optional<StoredResource>>> {
+    if (found_user_ && resource.type == scim::ResourceType::kUser &&
+        found_user_->connection_id == connection_id && found_user_->resource.id == resource.id) {
+      stored_key = std::move(found_user_->unique_key);
+      return std::pair<int64_t, std::optional<StoredResource>>{found_user_->pk,
+                                                               std::move(found_user_->resource)};
+    }
+    return Find(connection_id, resource.type, resource.id, BodyRead::kNone, &stored_key);
+  }();
   found_user_.reset();
   if (!existing) return existing.error();
   int64_t pk = 0;
@@ -191,8 +190,7 @@ Result<StoredResource> SqliteTransaction::PutResource(int64_t connection_id,
 Status SqliteTransaction::DeleteResource(int64_t connection_id, scim::ResourceType type,
                                          const std::string& id) {
   if (auto w = CheckWritable(); !w) return w;
-  written_user_.reset();
-  found_user_.reset();
+  ForgetMirrorUsers();
   auto pk = PkOf(connection_id, type, id);
   if (!pk) return pk.error();
   // Groups that list this resource change too (RFC 7644 §3.6: a deleted resource no longer
@@ -219,8 +217,7 @@ Status SqliteTransaction::DeleteResource(int64_t connection_id, scim::ResourceTy
 Status SqliteTransaction::TouchResource(int64_t connection_id, scim::ResourceType type,
                                         const std::string& id, TimePoint when) {
   if (auto w = CheckWritable(); !w) return w;
-  written_user_.reset();
-  found_user_.reset();
+  ForgetMirrorUsers();
   auto touch = db_.Prepare(sql::kTouchResource);
   if (!touch) return touch.error();
   touch->Bind(1, connection_id).Bind(2, TypeCode(type)).Bind(3, id).Bind(4, ToUnixMillis(when));

@@ -343,8 +343,7 @@ class SqliteTransaction final : public Transaction {
   std::optional<WrittenUser> written_user_;
   // The user row GetResourceVersion last found (pk, version, creation time, unique key; no
   // body): a PATCH checks its snapshot's version and then stores the user, and PutResource
-  // takes the row from here instead of looking it up a second time. Cleared with
-  // written_user_.
+  // takes the row from here instead of looking it up a second time. PutResource consumes it.
   struct FoundUser {
     int64_t connection_id = 0;
     int64_t pk = 0;
@@ -352,6 +351,12 @@ class SqliteTransaction final : public Transaction {
     std::optional<std::string> unique_key;
   };
   std::optional<FoundUser> found_user_;
+  // Drops both memos above: called by every write to mirror users but PutResource (which
+  // replaces one and consumes the other).
+  void ForgetMirrorUsers() {
+    written_user_.reset();
+    found_user_.reset();
+  }
   SqliteLdapArea ldap_;
   SqliteConsoleArea console_;
 };
