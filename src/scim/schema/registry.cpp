@@ -267,7 +267,7 @@ Registry::Registry() {
 
 void Registry::IndexTypes() {
   for (ResourceType type : {ResourceType::kUser, ResourceType::kGroup}) {
-    const int i = type == ResourceType::kUser ? 0 : 1;
+    const int i = Slot(type);
     core_[i] = FindSchema(Type(type).schema);
     IDSYNC_CHECK(core_[i] != nullptr);
     extensions_[i].clear();
@@ -321,11 +321,11 @@ const ResourceTypeDef& Registry::Type(ResourceType type) const {
 }
 
 const Schema& Registry::CoreSchema(ResourceType type) const {
-  return *core_[type == ResourceType::kUser ? 0 : 1];
+  return *core_[Slot(type)];
 }
 
 const std::vector<const Schema*>& Registry::Extensions(ResourceType type) const {
-  return extensions_[type == ResourceType::kUser ? 0 : 1];
+  return extensions_[Slot(type)];
 }
 
 Result<ResolvedAttribute> Registry::Resolve(ResourceType type, std::string_view urn,

@@ -26,6 +26,9 @@ struct ResolvedAttribute {
 // Immutable after construction; safe to share between threads.
 class Registry {
  public:
+  Registry(const Registry&) = delete;  // core_ and extensions_ point into its own schemas_
+  Registry& operator=(const Registry&) = delete;
+
   // The registry with RFC 7643 User (+ EnterpriseUser extension) and Group.
   static const Registry& Default();
 
@@ -70,15 +73,12 @@ class Registry {
   // Finds each type's schemas once, when the registry is complete: CoreSchema and Extensions
   // run several times per SCIM request, and each lookup compared URNs case-insensitively.
   void IndexTypes();
+  static int Slot(ResourceType type) { return type == ResourceType::kUser ? 0 : 1; }
   std::vector<Schema> schemas_;
   ResourceTypeDef user_type_, group_type_;
   // Pointers into schemas_, set by IndexTypes; [0] users, [1] groups.
   const Schema* core_[2] = {nullptr, nullptr};
   std::vector<const Schema*> extensions_[2];
-
- public:
-  Registry(const Registry&) = delete;  // core_ and extensions_ point into this one's schemas_
-  Registry& operator=(const Registry&) = delete;
 };
 
 }  // namespace idsync::scim::schema
