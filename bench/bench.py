@@ -167,6 +167,27 @@ def thread_cpu(pid):
     return out
 
 
+def thread_switches(pid):
+    """Context switches (voluntary + involuntary, from /proc/PID/task/TID/status) of each named
+    thread group of process `pid`, as thread_cpu() groups them; "all" sums every thread. Empty
+    when the process is gone."""
+    out = {"all": 0}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    for tid in tasks:
+        stat = proc_stat(f"/proc/{pid}/task/{tid}/stat")
+        status = f"/proc/{pid}/task/{tid}/status"
+        voluntary = proc_field(status, "voluntary_ctxt_switches")
+        involuntary = proc_field(status, "nonvoluntary_ctxt_switches")
+        if stat is None or voluntary is None or involuntary is None:
+            continue  # a thread that ended meanwhile
+        out[stat[0]] = out.get(stat[0], 0) + voluntary + involuntary
+        out["all"] += voluntary + involuntary
+    return out
+
+
 def writer_bytes(pid):
     """Bytes the store's writer thread ("store-writer") has handed to write system calls
     (`wchar` of /proc/PID/task/TID/io): its WAL frames, a commit's pages in one run, plus the
@@ -200,6 +221,19 @@ def cpu_per_write(before, after, writes):
         return round((after.get(name, 0.0) - before.get(name, 0.0)) * 1000.0 / writes, 3)
     return {"process_ms": d("all"), "writer_ms": d("store-writer"),
             "http_worker_ms": d("http-worker"), "http_io_ms": d("http-io")}
+
+
+def switches_per_write(before, after, writes):
+    """Context switches per write between two thread_switches() samples, by the same thread
+    groups as cpu_per_write(). Close to deterministic where CPU and rates on shared cores are
+    not: the check for a change to how requests move between threads, whose kernel time
+    callgrind (instructions.py) does not see."""
+    if not before or not after or not writes:
+        return None
+    def d(name):
+        return round((after.get(name, 0) - before.get(name, 0)) / writes, 2)
+    return {"process": d("all"), "writer": d("store-writer"), "http_worker": d("http-worker"),
+            "http_io": d("http-io")}
 
 
 def writes_per_commit(before, after):

@@ -10,7 +10,10 @@ the store's writer thread, and the HTTP handler threads. One thread runs every w
 1000 / writer_ms is what this server can commit whatever the disk; 1000 * cores /
 (process_ms + client_ms) is what the machine's CPU allows, the load client (wrk) sharing the
 cores. The ceiling's own CPU per transaction shows how much of it is the disk. It also reports
-the 4 KiB pages the writer thread wrote per write (its WAL frames, from /proc per thread).
+the 4 KiB pages the writer thread wrote per write (its WAL frames, from /proc per thread), and
+the context switches per write of the same thread groups: close to deterministic where the
+rates and CPU on shared cores are not, so the check for a change to how requests move between
+threads (callgrind, in instructions.py, counts no kernel time).
 
   python3 bench/write_path.py --bin build/idsync [--bin OTHER/idsync] [--users 20000]
       [--seconds 5] [--rounds 2] [--out FILE]
@@ -40,6 +43,7 @@ def one(binary, users, seconds, workdir, tag):
         time.sleep(0.5)
         counts = bench.write_counts(server.port)
         cpu = bench.thread_cpu(server.proc.pid)
+        switches = bench.thread_switches(server.proc.pid)
         written = bench.writer_bytes(server.proc.pid)
         load = bench.loadavg()
         c = bench.create_phase(url, lua_env, users, workdir, tag, 600)
@@ -48,6 +52,8 @@ def one(binary, users, seconds, workdir, tag):
         c["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
         c["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
                                                  c.get("created"))
+        c["switches_per_write"] = bench.switches_per_write(
+            switches, bench.thread_switches(server.proc.pid), c.get("created"))
         c["loadavg_start"] = load
         out["create"] = c
         errors = []
@@ -57,6 +63,7 @@ def one(binary, users, seconds, workdir, tag):
         bench.write_lines(ids_file, f["ids"][:bench.PICK_SAMPLE])
         counts = bench.write_counts(server.port)
         cpu = bench.thread_cpu(server.proc.pid)
+        switches = bench.thread_switches(server.proc.pid)
         written = bench.writer_bytes(server.proc.pid)
         p = bench.run_wrk("patch_user.lua", f"patch-{tag}", url,
                           dict(lua_env, BENCH_IDS_FILE=ids_file), seconds)
@@ -65,6 +72,8 @@ def one(binary, users, seconds, workdir, tag):
         p["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
         p["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
                                                  p.get("requests"))
+        p["switches_per_write"] = bench.switches_per_write(
+            switches, bench.thread_switches(server.proc.pid), p.get("requests"))
         out["patch"] = p
     finally:
         server.stop()
@@ -114,6 +123,7 @@ def print_round(r, row):
             x = run.get(kind, {})
             rate = x.get(rate_key) or 0
             cpu = x.get("cpu_per_write") or {}
+            sw = x.get("switches_per_write") or {}
             n = x.get(n_key)
             client = x.get("client_cpu_s")
             client_ms = round(client * 1000.0 / n, 3) if client is not None and n else None
@@ -123,7 +133,9 @@ def print_round(r, row):
                   f"{x.get('pages_per_write')} pages written per write, "
                   f"CPU ms/write: process {cpu.get('process_ms')} writer {cpu.get('writer_ms')} "
                   f"http-worker {cpu.get('http_worker_ms')} http-io {cpu.get('http_io_ms')}, "
-                  f"load client (wrk) {client_ms}")
+                  f"load client (wrk) {client_ms}; context switches/write: process "
+                  f"{sw.get('process')} writer {sw.get('writer')} http-worker "
+                  f"{sw.get('http_worker')} http-io {sw.get('http_io')}")
     sys.stdout.flush()
 
 
