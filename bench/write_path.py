@@ -16,7 +16,13 @@ rates and CPU on shared cores are not, so the check for a change to how requests
 threads (callgrind, in instructions.py, counts no kernel time).
 
   python3 bench/write_path.py --bin build/idsync [--bin OTHER/idsync] [--users 20000]
-      [--seconds 5] [--rounds 2] [--out FILE]
+      [--seconds 5] [--rounds 2] [--mirror-only] [--out FILE]
+
+Each run first measures the HTTP floor: GET /bench/static (no SCIM, no store) on the same
+connections, the CPU one request and its answer cost the server and wrk. --mirror-only adds,
+for each binary, a run of `serve --bench-mirror-only` (SCIM writes stored in the connection's
+mirror with their audit record, the effective directory not derived): what the SCIM service
+provider's write costs without the policy step of the same transaction.
 """
 import argparse
 import json
@@ -30,17 +36,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the shared phases: server, wrk, ceiling, /proc readings)
 
 
-def one(binary, users, seconds, workdir, tag):
+def one(binary, users, seconds, workdir, tag, mirror_only=False):
     data = os.path.join(workdir, f"data-{tag}")
     os.mkdir(data)
-    server = bench.Server(binary, data, workdir)
+    server = bench.Server(binary, data, workdir,
+                          ["--bench-mirror-only"] if mirror_only else [])
     server.start()
-    out = {"binary": binary}
+    out = {"binary": binary, "mirror_only": mirror_only}
     try:
         token, prefix = bench.new_connection(binary, data)
         url = f"http://127.0.0.1:{server.port}"
         lua_env = {"BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
         time.sleep(0.5)
+        # The HTTP floor: GET /bench/static (~1 KiB body, no store, no SCIM) on the same 16
+        # connections. What one request and its answer cost this server and the load client
+        # before any SCIM or store work, out of the CPU the cores give each write at 1x.
+        cpu = bench.thread_cpu(server.proc.pid)
+        s = bench.run_wrk("static.lua", f"static-{tag}", url, lua_env, min(seconds, 4))
+        s["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
+                                                 s.get("requests"))
+        out["static"] = s
         counts = bench.write_counts(server.port)
         cpu = bench.thread_cpu(server.proc.pid)
         switches = bench.thread_switches(server.proc.pid)
@@ -87,16 +102,20 @@ def main():
     ap.add_argument("--users", type=int, default=20000)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--mirror-only", action="store_true",
+                    help="also run each binary with serve --bench-mirror-only (SCIM writes skip "
+                    "the effective directory), in the same rounds")
     ap.add_argument("--out")
     args = ap.parse_args()
+    runs = [(os.path.abspath(b), mo) for b in args.bin
+            for mo in ((False, True) if args.mirror_only else (False,))]
     workdir = tempfile.mkdtemp(prefix="idsync-write-path-")
     rounds = []
     try:
         for r in range(args.rounds):
             row = {"ceiling": bench.store_ceiling(workdir, 5), "runs": []}
-            for i, b in enumerate(args.bin):
-                row["runs"].append(one(os.path.abspath(b), args.users, args.seconds, workdir,
-                                       f"{r}-{i}"))
+            for i, (b, mo) in enumerate(runs):
+                row["runs"].append(one(b, args.users, args.seconds, workdir, f"{r}-{i}", mo))
             rounds.append(row)
             print_round(r, row)
     finally:
@@ -118,6 +137,15 @@ def print_round(r, row):
           f"({row['ceiling'].get('cpu_ms_per_insert', 0):.3f} ms CPU each); at 1x, {cores} cores "
           f"give each write {budget:.3f} ms CPU")
     for run in row["runs"]:
+        name = run["binary"] + (" --bench-mirror-only" if run.get("mirror_only") else "")
+        st = run.get("static", {})
+        st_cpu = st.get("cpu_per_write") or {}
+        st_n = st.get("requests")
+        st_client = st.get("client_cpu_s")
+        print(f"  {name}: HTTP floor GET /bench/static {st.get('rps') or 0:.0f}/s, "
+              f"CPU ms/request: process {st_cpu.get('process_ms')} http-worker "
+              f"{st_cpu.get('http_worker_ms')} http-io {st_cpu.get('http_io_ms')}, load client "
+              f"(wrk) {round(st_client * 1000.0 / st_n, 3) if st_client is not None and st_n else None}")
         for kind, rate_key, n_key in (("create", "creates_per_s", "created"),
                                       ("patch", "rps", "requests")):
             x = run.get(kind, {})
@@ -127,7 +155,7 @@ def print_round(r, row):
             n = x.get(n_key)
             client = x.get("client_cpu_s")
             client_ms = round(client * 1000.0 / n, 3) if client is not None and n else None
-            print(f"  {run['binary']}: {kind} {rate:.0f}/s ({rate / ceil:.2f}x), "
+            print(f"  {name}: {kind} {rate:.0f}/s ({rate / ceil:.2f}x), "
                   f"p50 {x.get('p50_ms', 0):.1f} p99 {x.get('p99_ms', 0):.1f} ms, "
                   f"{x.get(n_key)} writes, {x.get('writes_per_commit') or 0:.1f} per commit, "
                   f"{x.get('pages_per_write')} pages written per write, "
