@@ -223,7 +223,10 @@ try {
   assert.ok(Number(await entra.locator('[data-field="requests"]').textContent()) >= 4);
   assert.ok(Number(await entra.locator('[data-field="changes"]').textContent()) >= 3);
   assert.ok(Number(await entra.locator('[data-field="errors"]').textContent()) >= 1);
-  assert.equal(await entra.locator('canvas').count(), 1, 'no chart drawn');
+  // uPlot draws in an effect, after the figure's text is on the page: wait for it, then check
+  // there is exactly one (asserting the count at once failed when the effect had not run yet).
+  await entra.locator('canvas').first().waitFor({ timeout: 10000 });
+  assert.equal(await entra.locator('canvas').count(), 1, 'one chart per connection');
   const row = page.locator('#overview-connections tr[data-connection="entra"]');
   assert.match(await row.locator('[data-field="last"]').textContent(), /^request, \d{4}-/);
   assert.ok(Number(await row.locator('[data-field="errors"]').textContent()) >= 1);
