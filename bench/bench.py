@@ -148,28 +148,10 @@ def children_cpu_s():
     return ru.ru_utime + ru.ru_stime
 
 
-def thread_cpu(pid):
-    """CPU seconds (user + system) of each named thread group of process `pid`: the store's
-    writer is "store-writer", the SCIM handlers "http-worker" (base/thread_name); "all" sums
-    every thread. Empty when the process is gone."""
-    out = {"all": 0.0}
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return {}
-    for tid in tasks:
-        stat = proc_stat(f"/proc/{pid}/task/{tid}/stat")
-        if stat is None:
-            continue
-        name, _, cpu = stat
-        out[name] = out.get(name, 0.0) + cpu
-        out["all"] += cpu
-    return out
-
-
-def thread_switches(pid):
-    """Context switches (voluntary + involuntary, from /proc/PID/task/TID/status) of each named
-    thread group of process `pid`, as thread_cpu() groups them; "all" sums every thread. Empty
+def _sum_by_thread_group(pid, measure):
+    """Sums measure(task_dir, stat) over the threads of process `pid`, by thread name (the
+    groups base/thread_name gives: "store-writer", "http-worker", ...), with "all" for every
+    thread; a thread for which measure returns None (it ended meanwhile) is left out. Empty
     when the process is gone."""
     out = {"all": 0}
     try:
@@ -177,15 +159,36 @@ def thread_switches(pid):
     except OSError:
         return {}
     for tid in tasks:
-        stat = proc_stat(f"/proc/{pid}/task/{tid}/stat")
-        status = f"/proc/{pid}/task/{tid}/status"
-        voluntary = proc_field(status, "voluntary_ctxt_switches")
-        involuntary = proc_field(status, "nonvoluntary_ctxt_switches")
-        if stat is None or voluntary is None or involuntary is None:
-            continue  # a thread that ended meanwhile
-        out[stat[0]] = out.get(stat[0], 0) + voluntary + involuntary
-        out["all"] += voluntary + involuntary
+        task = f"/proc/{pid}/task/{tid}"
+        stat = proc_stat(f"{task}/stat")
+        if stat is None:
+            continue
+        value = measure(task, stat)
+        if value is None:
+            continue
+        out[stat[0]] = out.get(stat[0], 0) + value
+        out["all"] += value
     return out
+
+
+def thread_cpu(pid):
+    """CPU seconds (user + system) of each named thread group of process `pid`: the store's
+    writer is "store-writer", the SCIM handlers "http-worker" (base/thread_name); "all" sums
+    every thread. Empty when the process is gone."""
+    return _sum_by_thread_group(pid, lambda task, stat: stat[2])
+
+
+def thread_switches(pid):
+    """Context switches (voluntary + involuntary, from /proc/PID/task/TID/status) of each named
+    thread group of process `pid`, as thread_cpu() groups them; "all" sums every thread. Empty
+    when the process is gone."""
+    def switches(task, stat):
+        voluntary = proc_field(f"{task}/status", "voluntary_ctxt_switches")
+        involuntary = proc_field(f"{task}/status", "nonvoluntary_ctxt_switches")
+        if voluntary is None or involuntary is None:
+            return None
+        return voluntary + involuntary
+    return _sum_by_thread_group(pid, switches)
 
 
 def writer_bytes(pid):

@@ -36,6 +36,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the shared phases: server, wrk, ceiling, /proc readings)
 
 
+def measured(server, phase, count_key):
+    """Runs phase() (a wrk phase against `server`) and adds to its result what the server spent
+    per request between /proc and /metrics samples taken around it: CPU and context switches by
+    thread group, pages the writer wrote, writes per commit, and the load client's CPU."""
+    pid = server.proc.pid
+    counts, cpu = bench.write_counts(server.port), bench.thread_cpu(pid)
+    switches, written = bench.thread_switches(pid), bench.writer_bytes(pid)
+    r = phase()
+    n = r.get(count_key)
+    r["pages_per_write"] = bench.pages_per_write(written, bench.writer_bytes(pid), n)
+    r["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
+    r["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(pid), n)
+    r["switches_per_write"] = bench.switches_per_write(switches, bench.thread_switches(pid), n)
+    client = r.get("client_cpu_s")  # the load client's (wrk's) CPU during the phase
+    r["client_ms_per_write"] = round(client * 1000.0 / n, 3) if client is not None and n else None
+    return r
+
+
 def one(binary, users, seconds, workdir, tag, mirror_only=False):
     data = os.path.join(workdir, f"data-{tag}")
     os.mkdir(data)
@@ -51,24 +69,11 @@ def one(binary, users, seconds, workdir, tag, mirror_only=False):
         # The HTTP floor: GET /bench/static (~1 KiB body, no store, no SCIM) on the same 16
         # connections. What one request and its answer cost this server and the load client
         # before any SCIM or store work, out of the CPU the cores give each write at 1x.
-        cpu = bench.thread_cpu(server.proc.pid)
-        s = bench.run_wrk("static.lua", f"static-{tag}", url, lua_env, min(seconds, 4))
-        s["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
-                                                 s.get("requests"))
-        out["static"] = s
-        counts = bench.write_counts(server.port)
-        cpu = bench.thread_cpu(server.proc.pid)
-        switches = bench.thread_switches(server.proc.pid)
-        written = bench.writer_bytes(server.proc.pid)
+        out["static"] = measured(server, lambda: bench.run_wrk(
+            "static.lua", f"static-{tag}", url, lua_env, min(seconds, 4)), "requests")
         load = bench.loadavg()
-        c = bench.create_phase(url, lua_env, users, workdir, tag, 600)
-        c["pages_per_write"] = bench.pages_per_write(
-            written, bench.writer_bytes(server.proc.pid), c.get("created"))
-        c["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
-        c["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
-                                                 c.get("created"))
-        c["switches_per_write"] = bench.switches_per_write(
-            switches, bench.thread_switches(server.proc.pid), c.get("created"))
+        c = measured(server, lambda: bench.create_phase(url, lua_env, users, workdir, tag, 600),
+                     "created")
         c["loadavg_start"] = load
         out["create"] = c
         errors = []
@@ -76,20 +81,9 @@ def one(binary, users, seconds, workdir, tag, mirror_only=False):
         f = bench.fetch_ids(client, users, time.monotonic() + 300)
         ids_file = os.path.join(workdir, f"ids-{tag}.txt")
         bench.write_lines(ids_file, f["ids"][:bench.PICK_SAMPLE])
-        counts = bench.write_counts(server.port)
-        cpu = bench.thread_cpu(server.proc.pid)
-        switches = bench.thread_switches(server.proc.pid)
-        written = bench.writer_bytes(server.proc.pid)
-        p = bench.run_wrk("patch_user.lua", f"patch-{tag}", url,
-                          dict(lua_env, BENCH_IDS_FILE=ids_file), seconds)
-        p["pages_per_write"] = bench.pages_per_write(
-            written, bench.writer_bytes(server.proc.pid), p.get("requests"))
-        p["writes_per_commit"] = bench.writes_per_commit(counts, bench.write_counts(server.port))
-        p["cpu_per_write"] = bench.cpu_per_write(cpu, bench.thread_cpu(server.proc.pid),
-                                                 p.get("requests"))
-        p["switches_per_write"] = bench.switches_per_write(
-            switches, bench.thread_switches(server.proc.pid), p.get("requests"))
-        out["patch"] = p
+        out["patch"] = measured(server, lambda: bench.run_wrk(
+            "patch_user.lua", f"patch-{tag}", url, dict(lua_env, BENCH_IDS_FILE=ids_file),
+            seconds), "requests")
     finally:
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
@@ -140,29 +134,24 @@ def print_round(r, row):
         name = run["binary"] + (" --bench-mirror-only" if run.get("mirror_only") else "")
         st = run.get("static", {})
         st_cpu = st.get("cpu_per_write") or {}
-        st_n = st.get("requests")
-        st_client = st.get("client_cpu_s")
         print(f"  {name}: HTTP floor GET /bench/static {st.get('rps') or 0:.0f}/s, "
               f"CPU ms/request: process {st_cpu.get('process_ms')} http-worker "
               f"{st_cpu.get('http_worker_ms')} http-io {st_cpu.get('http_io_ms')}, load client "
-              f"(wrk) {round(st_client * 1000.0 / st_n, 3) if st_client is not None and st_n else None}")
+              f"(wrk) {st.get('client_ms_per_write')}")
         for kind, rate_key, n_key in (("create", "creates_per_s", "created"),
                                       ("patch", "rps", "requests")):
             x = run.get(kind, {})
             rate = x.get(rate_key) or 0
             cpu = x.get("cpu_per_write") or {}
             sw = x.get("switches_per_write") or {}
-            n = x.get(n_key)
-            client = x.get("client_cpu_s")
-            client_ms = round(client * 1000.0 / n, 3) if client is not None and n else None
             print(f"  {name}: {kind} {rate:.0f}/s ({rate / ceil:.2f}x), "
                   f"p50 {x.get('p50_ms', 0):.1f} p99 {x.get('p99_ms', 0):.1f} ms, "
                   f"{x.get(n_key)} writes, {x.get('writes_per_commit') or 0:.1f} per commit, "
                   f"{x.get('pages_per_write')} pages written per write, "
                   f"CPU ms/write: process {cpu.get('process_ms')} writer {cpu.get('writer_ms')} "
                   f"http-worker {cpu.get('http_worker_ms')} http-io {cpu.get('http_io_ms')}, "
-                  f"load client (wrk) {client_ms}; context switches/write: process "
-                  f"{sw.get('process')} writer {sw.get('writer')} http-worker "
+                  f"load client (wrk) {x.get('client_ms_per_write')}; context switches/write: "
+                  f"process {sw.get('process')} writer {sw.get('writer')} http-worker "
                   f"{sw.get('http_worker')} http-io {sw.get('http_io')}")
     sys.stdout.flush()
 
